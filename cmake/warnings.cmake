@@ -1,0 +1,11 @@
+# SPDX-License-Identifier: MIT
+# The warning set of STYLE.md section 3.8; -Werror with DMACOH_WERROR (CI).
+function(dmacoh_warnings target)
+    target_compile_options(${target} PRIVATE
+        -Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Wcast-align -Wcast-qual
+        -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wundef -Wpointer-arith
+        -Wswitch-enum -Wdouble-promotion -Wvla)
+    if(DMACOH_WERROR)
+        target_compile_options(${target} PRIVATE -Werror)
+    endif()
+endfunction()

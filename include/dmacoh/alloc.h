@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmacoh/alloc.h - allocating and freeing coherent memory.
+ */
+#ifndef DMACOH_ALLOC_H
+#define DMACOH_ALLOC_H
+
+#include <dmacoh/types.h>
+#include <dmacoh/errno.h>
+#include <dmacoh/device.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * Allocates coherent memory for dev. Mirrors the kernel's dma_alloc_coherent() with declared
+ * memory (kernel/dma/coherent.c), and returns the reason when it fails.
+ *
+ * The region used is dev's own, else that of the nearest ancestor whose region was declared
+ * with DMACOH_MEMORY_INCLUDES_CHILDREN (at any depth; ancestors with a region that does not
+ * include children are passed over). When there is none, or it cannot satisfy the request
+ * (full, or its memory lies above dev's DMA mask) and the region is not EXCLUSIVE and
+ * DMACOH_ALLOC_NOFALLBACK is not given, system memory of the platform is used.
+ *
+ * @param[in]  size       bytes, rounded up to whole granules; must not be 0
+ * @param[in]  flags      DMACOH_ALLOC_* bits
+ * @param[in]  timeout_ns with DMACOH_ALLOC_WAIT: how long to wait for room; else ignored
+ * @param[out] cpu        CPU pointer (MAP region or system memory) or accessor cookie (IO)
+ * @param[out] handle     the device address (DMA handle)
+ * Errors (*cpu and *handle are untouched on failure; dev's failure counter counts it):
+ *  - -DMACOH_EINVAL: dev not initialised, size 0, unknown flags, cpu or handle NULL.
+ *  - -DMACOH_ENOMEM: no room in an exclusive region (or NOFALLBACK), or no system memory.
+ *  - -DMACOH_ETIMEDOUT: DMACOH_ALLOC_WAIT and no room appeared in time.
+ *  - -DMACOH_ENOTSUP: DMACOH_ALLOC_WAIT on a platform that cannot sleep.
+ *  - -DMACOH_EOVERFLOW: size too large to round up.
+ *  - platform errors of system memory (-DMACOH_ERANGE when nothing lies below the DMA mask).
+ * Guarantees:
+ *  - The handle is aligned to the smallest power-of-two number of granules >= size, as an
+ *    absolute device address (a buffer of <= 64 KiB never crosses a 64 KiB boundary), and the
+ *    CPU pointer of a MAP region has the same alignment. System memory: the same promise as far
+ *    as the platform keeps it (every platform in this library does).
+ *  - The memory is zeroed (memset_io on IO regions) unless DMACOH_ALLOC_NOZERO.
+ *  - With no frees in between, allocations of one size from one region come at ascending
+ *    addresses.
+ *  - handle + size - 1 <= dev's DMA mask.
+ * Context: thread-safe; many threads may allocate and free at once. Does not block unless
+ * DMACOH_ALLOC_WAIT is given or the platform's system memory allocation blocks.
+ */
+int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags,
+                          uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle);
+
+/**
+ * Frees what dmacoh_alloc_coherent() returned, to wherever it came from. size and handle must
+ * be those of the allocation (size compared in whole granules for region memory).
+ * Errors (nothing changes on any of them, in every build, and a log line says what was wrong):
+ *  - -DMACOH_EINVAL: dev not initialised, cpu NULL, size 0, or size or handle does not match
+ *    the allocation at cpu.
+ *  - -DMACOH_EFAULT: cpu is not the start of a live allocation (double free, a pointer never
+ *    allocated, a pointer into the middle of an allocation, memory of a released region).
+ *  - -DMACOH_EPERM: cpu is the start of an occupied range (those stay until release).
+ * Context: thread-safe; does not block (other than briefly on the region lock).
+ */
+int dmacoh_free_coherent(struct dmacoh_device *dev, size_t size, void *cpu,
+                         dmacoh_dma_addr_t handle);
+
+/**
+ * Where memory at cpu came from, as seen by dev: DMACOH_ORIGIN_REGION for any byte of the
+ * region serving dev, DMACOH_ORIGIN_SYSTEM for live system memory the platform can
+ * translate, DMACOH_ORIGIN_NONE otherwise. Context: any thread.
+ */
+enum dmacoh_origin dmacoh_origin_of(const struct dmacoh_device *dev, const void *cpu);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMACOH_ALLOC_H */

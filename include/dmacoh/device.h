@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmacoh/device.h - devices: nodes of a tree with a name, a parent, a platform, a DMA mask and
+ * at most one declared region.
+ *
+ * struct dmacoh_device is caller-owned storage (a static, a member of the driver's own state);
+ * dmacoh_device_init() never allocates, so the core runs with no heap. Its fields are private
+ * to the library: read them through the functions below.
+ */
+#ifndef DMACOH_DEVICE_H
+#define DMACOH_DEVICE_H
+
+#include <dmacoh/types.h>
+#include <dmacoh/errno.h>
+#include <dmacoh/platform.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A device. All fields are private; the layout may change between versions. */
+struct dmacoh_device {
+    uint32_t magic;                   /**< set by init, cleared by fini */
+    uint32_t nchildren;               /**< devices whose parent this is */
+    const char *name;                 /**< for logs; caller-owned, must outlive the device */
+    struct dmacoh_device *parent;     /**< NULL for a root */
+    struct dmacoh_platform *platform; /**< never NULL after init */
+    uint64_t dma_mask;                /**< highest device address the device can reach */
+    struct dmacoh__pool *pool;        /**< the declared region's allocator, NULL if none */
+    int region_flags;                 /**< declare flags with the granted mode, 0 if none */
+    uint64_t fallbacks;               /**< allocations served from system memory */
+    uint64_t failures;                /**< allocations that failed */
+};
+
+/** DMA_BIT_MASK(n) of the kernel: the mask of a device with n address bits (1 <= n <= 64). */
+#define DMACOH_BIT_MASK(n) (((n) >= 64) ? ~(uint64_t)0 : (((uint64_t)1 << (n)) - 1))
+
+/**
+ * Initialises a device. The platform is inherited from the parent when `platform` is NULL.
+ * The DMA mask starts at 64 bits (set a narrower one with dmacoh_device_set_dma_mask()).
+ *
+ * @param[out] dev       storage for the device (its previous contents are ignored)
+ * @param[in]  name      a name for logs; NULL means "?"; must outlive the device
+ * @param[in]  parent    an initialised device, or NULL for a root
+ * @param[in]  platform  the platform, or NULL to take the parent's
+ * Errors: -DMACOH_EINVAL if dev is NULL, parent is not initialised, or both parent and
+ *         platform are NULL (or platform is not initialised); -DMACOH_EINVAL if parent and
+ *         platform are both given and differ (a tree lives on one platform).
+ * Context: not thread-safe with respect to calls on the same parent; never blocks or allocates.
+ */
+int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmacoh_device *parent,
+                       struct dmacoh_platform *platform);
+
+/**
+ * Retires a device. Errors: -DMACOH_EINVAL if dev is not initialised; -DMACOH_EBUSY if it
+ * still has a declared region or children (nothing changes then).
+ * Context: as dmacoh_device_init.
+ */
+int dmacoh_device_fini(struct dmacoh_device *dev);
+
+/**
+ * Sets the DMA mask: the device reaches device addresses 0..mask. Region memory above the mask
+ * is never handed to the device, and system memory is allocated below it.
+ * Errors: -DMACOH_EINVAL if dev is not initialised or mask is not of the form 2^n - 1 with
+ * 12 <= n <= 64 (the kernel refuses such masks too). Context: as dmacoh_device_init.
+ */
+int dmacoh_device_set_dma_mask(struct dmacoh_device *dev, uint64_t mask);
+
+/** The DMA mask; 0 if dev is NULL or not initialised. Context: any thread. */
+uint64_t dmacoh_device_dma_mask(const struct dmacoh_device *dev);
+
+/** The device's name ("?" when unnamed, "(null)" for NULL). Context: any thread. */
+const char *dmacoh_device_name(const struct dmacoh_device *dev);
+
+/** The parent, or NULL. Context: any thread. */
+struct dmacoh_device *dmacoh_device_parent(const struct dmacoh_device *dev);
+
+/** True if dev has a region of its own declared. Context: any thread. */
+bool dmacoh_device_has_region(const struct dmacoh_device *dev);
+
+/**
+ * Counters of dev's own allocations (whatever region served them): how many came from system
+ * memory and how many failed. Either out-pointer may be NULL. Context: any thread (the
+ * counters are read without a lock and may be a moment old).
+ */
+void dmacoh_device_counters(const struct dmacoh_device *dev, uint64_t *fallbacks,
+                            uint64_t *failures);
+
+/** Log levels of dmacoh_set_log_fn. */
+enum dmacoh_log_level {
+    DMACOH_LOG_ERROR = 0, /**< a call failed; the message says why */
+    DMACOH_LOG_WARN = 1,  /**< something was wrong but the call went on (e.g. forced release) */
+    DMACOH_LOG_INFO = 2,  /**< declarations and releases */
+    DMACOH_LOG_DEBUG = 3, /**< every allocation and free */
+};
+
+/**
+ * Installs the log callback (the library never prints). `fn` receives one line without a
+ * trailing newline, e.g. "dmacoh: declare on 'scsi0': size 0x1001 is not a multiple of the
+ * granule 0x1000"; the string is valid only during the call. NULL turns logging off (the
+ * default). `max_level` drops messages above it.
+ * Context: call before other threads use the library; fn may be called from any thread that
+ * calls into the library, with no library lock held, and must not call back into it.
+ */
+void dmacoh_set_log_fn(void (*fn)(void *user, int level, const char *msg), void *user,
+                       int max_level);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMACOH_DEVICE_H */

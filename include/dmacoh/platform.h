@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmacoh/platform.h - the plug-in contract: what a platform does for the core.
+ *
+ * The RFC's "platform magic" lives behind struct dmacoh_platform_ops: making a bus range
+ * visible to the CPU (map/unmap), system memory with real DMA addresses for fallback, metadata
+ * memory for the allocator, and (optionally) sleeping. The core never learns whether memory
+ * came through sysfs, UIO, VFIO or a simulator.
+ *
+ * Rules that hold for every op (mimalloc's prim.h shape):
+ *  - The core passes non-NULL pointers, sizes that are non-zero multiples of the region granule
+ *    (map) or of the requested alignment's granule (sys_alloc), and ranges that do not wrap.
+ *  - An op returns 0 or a negative DMACOH_E* code; it converts errno at once (-errno).
+ *  - An op never calls back into the core's allocation functions, and may be called with a
+ *    region lock held (map/unmap are not; sys_alloc/sys_free are called without core locks).
+ *  - Ops must be thread-safe: sys_alloc/sys_free/wait/wake run on many threads at once.
+ *  - Optional ops may be NULL; the core then behaves as documented next to each.
+ */
+#ifndef DMACOH_PLATFORM_H
+#define DMACOH_PLATFORM_H
+
+#include <dmacoh/types.h>
+#include <dmacoh/errno.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct dmacoh_device;
+struct dmacoh__pool;
+
+/** What map() made of a bus range. Filled by the platform. */
+struct dmacoh_mapping {
+    void *cpu;         /**< CPU address (MAP) or accessor cookie (IO) of the range's first byte */
+    int mode;          /**< DMACOH_MEMORY_MAP or DMACOH_MEMORY_IO: what was granted */
+    bool shared;       /**< several devices may declare this same range (one allocator) */
+    unsigned io_width; /**< widest access the memory takes, 1/2/4/8 bytes; 0 means 8 */
+    void *priv;        /**< the platform's own, for unmap */
+};
+
+struct dmacoh_platform_ops {
+    const char *name; /**< short name for logs ("sim", "pci", ...) */
+
+    /**
+     * Makes [bus, bus + size) visible to the CPU. `want` holds MAP, IO or both; the platform
+     * grants one of them (MAP preferred when both are asked and it can) and sets out->mode.
+     * `congruence` is a power of two: the returned address must satisfy
+     * (cpu - device_addr) % congruence == 0 so that aligned device addresses have equally
+     * aligned CPU addresses; a platform that cannot honour it fails with -DMACOH_ENOTSUP.
+     * Errors: -DMACOH_ENODEV (declared memory not supported at all), -DMACOH_ENXIO (no memory
+     * at that bus range), -DMACOH_ENOTSUP (none of the wanted modes), OS errors.
+     * Required.
+     */
+    int (*map)(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_addr_t device_addr,
+               uint64_t congruence, int want, struct dmacoh_mapping *out);
+
+    /** Undoes map(). Never fails. Required. */
+    void (*unmap)(void *ctx, struct dmacoh_mapping *m, uint64_t size);
+
+    /**
+     * Allocates `size` bytes of system memory for DMA by `dev`: physically contiguous as the
+     * device sees it, the DMA handle aligned to `align` (a power of two), below dev's DMA mask
+     * (dmacoh_device_dma_mask). Does not need to zero. Errors: -DMACOH_ENOMEM, -DMACOH_ERANGE
+     * (nothing below the mask), -DMACOH_ENOTSUP (no system memory for DMA). Optional: NULL
+     * means no fallback exists (allocations that need it fail with -DMACOH_ENOMEM).
+     */
+    int (*sys_alloc)(void *ctx, const struct dmacoh_device *dev, uint64_t size, uint64_t align,
+                     void **cpu, dmacoh_dma_addr_t *handle);
+
+    /**
+     * Frees what sys_alloc returned. Must detect, and refuse with -DMACOH_EFAULT (unknown
+     * pointer, double free) or -DMACOH_EINVAL (size or handle do not match), any call that
+     * does not match a live allocation; nothing is changed then. Required with sys_alloc.
+     */
+    int (*sys_free)(void *ctx, const struct dmacoh_device *dev, void *cpu, uint64_t size,
+                    dmacoh_dma_addr_t handle);
+
+    /**
+     * Translates a CPU address inside live system memory to its DMA address, or returns
+     * DMACOH_BAD_DMA_ADDR. Optional.
+     */
+    dmacoh_dma_addr_t (*sys_virt_to_dma)(void *ctx, const struct dmacoh_device *dev,
+                                         const void *cpu);
+
+    /** The inverse of sys_virt_to_dma; NULL when not live system memory. Optional. */
+    void *(*sys_dma_to_virt)(void *ctx, const struct dmacoh_device *dev, dmacoh_dma_addr_t dma);
+
+    /**
+     * Memory for allocator state (never inside device memory). Returns NULL when out of
+     * memory. Optional: NULL means only declares that pass caller storage succeed.
+     */
+    void *(*meta_alloc)(void *ctx, size_t size);
+    void (*meta_free)(void *ctx, void *p, size_t size); /**< Required with meta_alloc. */
+
+    /**
+     * Sleeps while *word == expected, at most timeout_ns; returns 0 on a wake or a changed
+     * word (spurious returns are allowed), -DMACOH_ETIMEDOUT when the time passed. Optional:
+     * without it DMACOH_ALLOC_WAIT fails with -DMACOH_ENOTSUP.
+     */
+    int (*wait)(void *ctx, const uint32_t *word, uint32_t expected, uint64_t timeout_ns);
+    void (*wake)(void *ctx, uint32_t *word); /**< Wakes all waiters on word. Required with wait. */
+    uint64_t (*now_ns)(void *ctx);           /**< Monotonic time. Required with wait. */
+
+    /** Called while spinning for a lock (e.g. sched_yield). Optional. */
+    void (*relax)(void *ctx);
+};
+
+/**
+ * A platform instance: the ops, their context, and the core's list of declared ranges on it
+ * (used to refuse overlapping declarations, DESIGN.md section 4.2). Caller-owned storage;
+ * the fields after `ctx` are the core's and must not be touched.
+ */
+struct dmacoh_platform {
+    const struct dmacoh_platform_ops *ops; /**< the plug-in */
+    void *ctx;                             /**< passed to every op */
+    struct dmacoh__pool *pools;            /**< core: declared pools on this platform */
+    uint32_t lock;                         /**< core: protects `pools` */
+    uint32_t magic;                        /**< core: set by init, cleared by fini */
+};
+
+/**
+ * Prepares a platform instance. Errors: -DMACOH_EINVAL if p or ops is NULL, or ops lacks
+ * map/unmap, has sys_alloc without sys_free, meta_alloc without meta_free, or wait without
+ * wake/now_ns. Context: not thread-safe with respect to other calls on the same p.
+ */
+int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform_ops *ops,
+                         void *ctx);
+
+/**
+ * Retires a platform instance. Errors: -DMACOH_EINVAL (not initialised), -DMACOH_EBUSY (a
+ * region is still declared on it; nothing changes). Context: as dmacoh_platform_init.
+ */
+int dmacoh_platform_fini(struct dmacoh_platform *p);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMACOH_PLATFORM_H */

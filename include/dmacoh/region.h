@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmacoh/region.h - declaring and releasing a device's region of coherent memory, reserving
+ * fixed ranges in it, translating addresses, statistics and the invariant checker.
+ *
+ * A region is one window of device memory: bus base (where the CPU finds it), device base
+ * (what the device is programmed with), size, granule (the allocation unit, PAGE_SIZE unless
+ * asked otherwise), flags, the platform's mapping and the allocator state. The allocator state
+ * lives outside the device memory (that memory may be IO-only, uncached, or written by DMA
+ * at any time): in caller storage or platform metadata memory.
+ */
+#ifndef DMACOH_REGION_H
+#define DMACOH_REGION_H
+
+#include <dmacoh/types.h>
+#include <dmacoh/errno.h>
+#include <dmacoh/config.h>
+#include <dmacoh/device.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Options of dmacoh_declare_coherent_memory(); a NULL pointer means all defaults. */
+struct dmacoh_declare_opts {
+    uint64_t
+        granule; /**< allocation unit: a power of two, DMACOH_GRANULE_MIN..MAX; 0 = PAGE_SIZE */
+    void *meta;  /**< caller storage for the allocator state, or NULL to ask the platform */
+    size_t meta_size;  /**< bytes at meta; at least dmacoh_region_meta_size() */
+    unsigned io_width; /**< cap on the access width of block IO copies (1/2/4/8); 0 = platform's */
+};
+
+/**
+ * Bytes of allocator state a region of `size` bytes with the given granule needs (for
+ * dmacoh_declare_opts.meta). 0 if the arguments are invalid or the result would overflow.
+ * Context: any thread, pure. Complexity: O(1).
+ */
+size_t dmacoh_region_meta_size(uint64_t size, uint64_t granule);
+
+/**
+ * Declares [bus_addr, bus_addr + size) as dev's coherent memory, reached by the device at
+ * device_addr. Mirrors the RFC's dma_declare_coherent_memory(), with errors and options.
+ *
+ * @param[in]  flags    DMACOH_MEMORY_MAP and/or _IO (at least one), optionally
+ *                      _INCLUDES_CHILDREN and _EXCLUSIVE. No other bits.
+ * @param[in]  opts     granule, caller metadata storage, IO width cap; NULL for defaults
+ * @param[out] granted  DMACOH_MEMORY_MAP or DMACOH_MEMORY_IO: what the platform gave (always
+ *                      one that was asked; MAP when both were asked and it can). May be NULL.
+ * Errors (nothing changes on any of them, and a log line says which):
+ *  - -DMACOH_EINVAL: dev not initialised; flags without MAP/IO or with unknown bits; size 0 or
+ *    not a multiple of the granule; bus_addr or device_addr not granule-aligned; granule not a
+ *    power of two in range; io_width not 0/1/2/4/8; meta_size too small.
+ *  - -DMACOH_ERANGE: bus or device range wraps past 2^64, or the device range exceeds the
+ *    device's DMA mask.
+ *  - -DMACOH_EBUSY: dev already has a region (the first stays intact), or the bus range overlaps
+ *    a region of another device on the same platform (unless the platform says the memory is
+ *    shared and the declaration is identical: same bus base, size, device base and granule;
+ *    the devices then share one allocator).
+ *  - -DMACOH_ENOMEM: no metadata memory; -DMACOH_EOVERFLOW: size/granule too large to track.
+ *  - From the platform: -DMACOH_ENODEV (declared memory unsupported), -DMACOH_ENXIO (nothing at
+ *    that bus range), -DMACOH_ENOTSUP (no requested mode possible), OS errors.
+ * Guarantees: the mapping's CPU address is congruent to device_addr modulo the smallest power
+ * of two >= size, so the alignment promise of allocations holds for CPU pointers as well.
+ * Context: not thread-safe with allocation or release on the same device (DESIGN.md 4.10);
+ * may block (the platform maps memory) and may allocate metadata.
+ */
+int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                                   dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                                   const struct dmacoh_declare_opts *opts, int *granted);
+
+/** Flags of dmacoh_release_coherent_memory(). */
+enum dmacoh_release_flags {
+    /** Release even with allocations outstanding (the RFC's unconditional release). */
+    DMACOH_RELEASE_FORCE = 0x01,
+};
+
+/**
+ * Releases dev's region: unmaps it (unless another device shares it) and frees the allocator
+ * state. Without DMACOH_RELEASE_FORCE it refuses with -DMACOH_EBUSY while allocations from
+ * it are outstanding (occupied ranges do not count); with it, outstanding allocations become
+ * invalid and a warning names their count. Afterwards the device may declare again.
+ * Errors: -DMACOH_EINVAL (dev not initialised, unknown flags), -DMACOH_ENODEV (no region),
+ * -DMACOH_EBUSY (see above; nothing changes).
+ * Context: not thread-safe with allocation on the same device or its children; may block.
+ */
+int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags);
+
+/**
+ * Takes [device_addr, device_addr + size) of dev's own region out of the allocator (e.g. a
+ * firmware mailbox at a fixed address) and returns its CPU address (pointer or cookie) in
+ * *cpu. The range is widened to whole granules. It stays reserved until release; freeing it
+ * with dmacoh_free_coherent() fails with -DMACOH_EPERM.
+ * Errors: -DMACOH_EINVAL (dev not initialised, size 0, cpu NULL), -DMACOH_ENODEV (dev has no
+ * region of its own), -DMACOH_ERANGE (any part outside the region, or wraps), -DMACOH_EBUSY
+ * (any granule of it already allocated or occupied; nothing changes).
+ * Context: thread-safe with allocation and free. Complexity: O(range) granules.
+ */
+int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_addr_t device_addr,
+                                         uint64_t size, void **cpu);
+
+/** A snapshot of a region's use. Sizes are in bytes. */
+struct dmacoh_region_stats {
+    dmacoh_phys_addr_t bus_base;   /**< first bus address */
+    dmacoh_dma_addr_t device_base; /**< first device address */
+    uint64_t size;                 /**< bytes declared */
+    uint64_t granule;              /**< allocation unit */
+    int flags;                     /**< declare flags with the granted mode */
+    int mode;                      /**< DMACOH_MEMORY_MAP or DMACOH_MEMORY_IO */
+    unsigned io_width;             /**< widest access block copies issue */
+    unsigned sharers;              /**< devices sharing this region's allocator (>= 1) */
+    uint64_t in_use;               /**< bytes allocated now (whole granules) */
+    uint64_t peak;                 /**< the most in_use ever was */
+    uint64_t occupied;             /**< bytes reserved by mark_declared_memory_occupied */
+    uint64_t largest_free;         /**< largest run of free bytes */
+    uint64_t live;                 /**< allocations outstanding */
+    uint64_t allocs;               /**< allocations served from the region, ever */
+    uint64_t frees;                /**< frees back to the region, ever */
+    uint64_t failures;             /**< requests the region could not satisfy */
+    uint64_t fallbacks;            /**< of those, served from system memory instead */
+};
+
+/**
+ * Fills *st for dev's own region. Errors: -DMACOH_EINVAL (dev not initialised, st NULL),
+ * -DMACOH_ENODEV (no region). Context: thread-safe (takes the region lock); O(1).
+ */
+int dmacoh_region_get_stats(const struct dmacoh_device *dev, struct dmacoh_region_stats *st);
+
+/** A run of granules of one kind, as dmacoh_region_walk() reports it. */
+struct dmacoh_extent {
+    uint64_t offset;       /**< byte offset in the region */
+    uint64_t size;         /**< bytes */
+    dmacoh_dma_addr_t dma; /**< device address of the first byte */
+    int kind;              /**< 0 free, 1 allocation, 2 occupied range */
+};
+
+/**
+ * Calls fn for every free run, allocation and occupied range of dev's own region, in address
+ * order (adjacent allocations are reported one by one). Stops early when fn returns non-zero
+ * and returns that value. Errors: -DMACOH_EINVAL, -DMACOH_ENODEV.
+ * Context: holds the region lock during the walk: fn must not call into the library. O(n).
+ */
+int dmacoh_region_walk(const struct dmacoh_device *dev,
+                       int (*fn)(void *user, const struct dmacoh_extent *e), void *user);
+
+/**
+ * Checks every invariant of dev's region allocator (counters agree with the state, no
+ * continuation granule without an owner, the largest-free figure is right) and of the device
+ * tree link. True when all hold or dev has no region; false (with a log line) otherwise or if
+ * dev is not an initialised device. Context: thread-safe; O(region granules).
+ */
+bool dmacoh_check(const struct dmacoh_device *dev);
+
+/**
+ * Translations. Each accepts any byte of the region that serves dev (its own, or the nearest
+ * ancestor's declared with INCLUDES_CHILDREN), then live system memory of the platform (when
+ * the platform can translate). They return DMACOH_BAD_DMA_ADDR / NULL when there is no answer.
+ * Context: any thread; O(depth of the device tree).
+ */
+dmacoh_dma_addr_t dmacoh_virt_to_dma(const struct dmacoh_device *dev, const void *cpu);
+void *dmacoh_dma_to_virt(const struct dmacoh_device *dev, dmacoh_dma_addr_t dma);
+/** Device address to bus address (region memory only). */
+dmacoh_phys_addr_t dmacoh_dma_to_bus(const struct dmacoh_device *dev, dmacoh_dma_addr_t dma);
+/** Bus address to device address (region memory only). */
+dmacoh_dma_addr_t dmacoh_bus_to_dma(const struct dmacoh_device *dev, dmacoh_phys_addr_t bus);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMACOH_REGION_H */

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * alloc.c - dmacoh_alloc_coherent() and dmacoh_free_coherent(): choose the region, take
+ * granules under the region lock, zero outside it, fall back to the platform's system memory.
+ *
+ * Mirrors the kernel's dma_alloc_from_dev_coherent() path, with three differences: children
+ * reach an ancestor's region declared with INCLUDES_CHILDREN (the kernel never implemented
+ * it), a full exclusive region can be waited on, and every free is checked against the
+ * allocator state before anything changes.
+ */
+#include "internal.h"
+
+static void zero(const struct dmacoh__pool *pool, void *cpu, uint64_t bytes)
+{
+    if (pool && pool->mode == DMACOH_MEMORY_IO)
+        dmacoh_memset_io_width(cpu, 0, (size_t)bytes, pool->io_width);
+    else
+        __builtin_memset(cpu, 0, (size_t)bytes);
+}
+
+/* Takes n granules from the pool, waiting for room when asked. */
+static int take(struct dmacoh__pool *pool, uint64_t n, bool wait, uint64_t timeout_ns,
+                uint64_t *off)
+{
+    const struct dmacoh_platform *p = pool->plat;
+    uint64_t align = dmacoh__pow2_ceil(n), deadline = 0;
+    int r;
+
+    if (wait) {
+        deadline = p->ops->now_ns(p->ctx);
+        deadline = (timeout_ns > UINT64_MAX - deadline) ? UINT64_MAX : deadline + timeout_ns;
+    }
+    for (;;) {
+        uint32_t seen;
+        uint64_t now;
+
+        dmacoh__lock(&pool->lock, p);
+        r = dmacoh__pa_alloc(&pool->pa, n, align, off);
+        if (r == 0)
+            pool->allocs++;
+        else
+            pool->failures++;
+        seen = pool->seq;
+        if (r == 0 || !wait) {
+            dmacoh__unlock(&pool->lock);
+            return r;
+        }
+        pool->failures--; /* counted once, when the wait ends */
+        __atomic_add_fetch(&pool->waiters, 1u, __ATOMIC_SEQ_CST);
+        dmacoh__unlock(&pool->lock);
+        now = p->ops->now_ns(p->ctx);
+        if (now < deadline)
+            (void)p->ops->wait(p->ctx, &pool->seq, seen, deadline - now);
+        __atomic_sub_fetch(&pool->waiters, 1u, __ATOMIC_SEQ_CST);
+        if (now >= deadline) {
+            dmacoh__lock(&pool->lock, p);
+            pool->failures++;
+            dmacoh__unlock(&pool->lock);
+            return DMACOH_ETIMEDOUT;
+        }
+    }
+}
+
+static int from_system(struct dmacoh_device *dev, uint64_t bytes, unsigned flags, void **cpu,
+                       dmacoh_dma_addr_t *handle)
+{
+    const struct dmacoh_platform *p = dev->platform;
+    void *c = NULL;
+    dmacoh_dma_addr_t h = 0;
+    int r;
+
+    if (!p->ops->sys_alloc) {
+        dmacoh__err("alloc on '%s': platform '%s' has no system memory for DMA", dev->name,
+                    p->ops->name);
+        return DMACOH_ENOMEM;
+    }
+    r = p->ops->sys_alloc(p->ctx, dev, bytes, dmacoh__pow2_ceil(bytes), &c, &h);
+    if (r) {
+        dmacoh__err("alloc on '%s': %#llx bytes of system memory: %s", dev->name,
+                    (unsigned long long)bytes, dmacoh_strerror(r));
+        return r;
+    }
+    if (h + (bytes - 1) > dev->dma_mask || h + (bytes - 1) < h) {
+        (void)p->ops->sys_free(p->ctx, dev, c, bytes, h);
+        dmacoh__err("alloc on '%s': platform memory at %#llx is above the DMA mask", dev->name,
+                    (unsigned long long)h);
+        return DMACOH_ERANGE;
+    }
+    if (!(flags & DMACOH_ALLOC_NOZERO))
+        zero(NULL, c, bytes);
+    __atomic_add_fetch(&dev->fallbacks, 1u, __ATOMIC_RELAXED);
+    *cpu = c;
+    *handle = h;
+    return 0;
+}
+
+/* Tries the region serving dev. Returns 0 with *cpu and *handle set, or an error with *may_fall
+ * telling whether system memory may be tried. */
+static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int owner_flags,
+                       size_t size, unsigned flags, uint64_t timeout_ns, void **cpu,
+                       dmacoh_dma_addr_t *handle, bool *may_fall)
+{
+    uint64_t n = ((uint64_t)size + ((uint64_t)1 << pool->gshift) - 1) >> pool->gshift, off;
+    bool strict = (owner_flags & DMACOH_MEMORY_EXCLUSIVE) || (flags & DMACOH_ALLOC_NOFALLBACK);
+    int r;
+
+    *may_fall = !strict;
+    if (pool->dev_base + (pool->size - 1) > dev->dma_mask) {
+        dmacoh__dbg("alloc on '%s': region lies above the device's DMA mask", dev->name);
+        return DMACOH_ENOMEM;
+    }
+    r = take(pool, n, strict && (flags & DMACOH_ALLOC_WAIT), timeout_ns, &off);
+    if (r)
+        return r;
+    *cpu = pool->cpu + (off << pool->gshift);
+    *handle = pool->dev_base + (off << pool->gshift);
+    if (!(flags & DMACOH_ALLOC_NOZERO))
+        zero(pool, *cpu, n << pool->gshift);
+    return 0;
+}
+
+int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags,
+                          uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle)
+{
+    const struct dmacoh_device *owner = NULL;
+    struct dmacoh__pool *pool;
+    void *c = NULL;
+    dmacoh_dma_addr_t h = 0;
+    bool may_fall = !(flags & DMACOH_ALLOC_NOFALLBACK);
+    int r = DMACOH_ENOMEM;
+
+    if (!dmacoh__device_ok(dev) || size == 0 || (flags & ~(unsigned)DMACOH_ALLOC_ALL_FLAGS) ||
+        !cpu || !handle) {
+        dmacoh__err("alloc on '%s': bad device, size 0, unknown flags or NULL out-pointer",
+                    dmacoh_device_name(dev));
+        if (dmacoh__device_ok(dev))
+            __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
+        return DMACOH_EINVAL;
+    }
+    if ((flags & DMACOH_ALLOC_WAIT) && !dev->platform->ops->wait) {
+        dmacoh__err("alloc on '%s': platform cannot wait", dev->name);
+        __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
+        return DMACOH_ENOTSUP;
+    }
+    if (size > SIZE_MAX - DMACOH_GRANULE_MAX) {
+        __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
+        return DMACOH_EOVERFLOW;
+    }
+    pool = dmacoh__pool_for(dev, &owner);
+    if (pool) {
+        r = from_region(dev, pool, owner->region_flags, size, flags, timeout_ns, &c, &h, &may_fall);
+        if (r && may_fall) {
+            dmacoh__lock(&pool->lock, pool->plat);
+            pool->fallbacks++;
+            dmacoh__unlock(&pool->lock);
+        }
+    }
+    if (r && may_fall) {
+        uint64_t page = DMACOH_PAGE_SIZE;
+
+        r = from_system(dev, ((uint64_t)size + page - 1) & ~(page - 1), flags, &c, &h);
+    }
+    if (r) {
+        __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
+        dmacoh__dbg("alloc on '%s': %zu bytes failed: %s", dev->name, size, dmacoh_strerror(r));
+        return r;
+    }
+    *cpu = c;
+    *handle = h;
+    dmacoh__dbg("alloc on '%s': %zu bytes at cpu %p dma %#llx", dev->name, size, c,
+                (unsigned long long)h);
+    return 0;
+}
+
+static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, size_t size, void *cpu,
+                       dmacoh_dma_addr_t handle)
+{
+    uint64_t off = (uint64_t)((char *)cpu - pool->cpu);
+    uint64_t gmask = ((uint64_t)1 << pool->gshift) - 1;
+    uint32_t waiters;
+    int r;
+
+    if (off & gmask) {
+        dmacoh__err("free on '%s': %p is not the start of an allocation", dev->name, cpu);
+        return DMACOH_EFAULT;
+    }
+    if (handle != pool->dev_base + off) {
+        dmacoh__err("free on '%s': handle %#llx does not match %p (expected %#llx)", dev->name,
+                    (unsigned long long)handle, cpu, (unsigned long long)(pool->dev_base + off));
+        return DMACOH_EINVAL;
+    }
+    dmacoh__lock(&pool->lock, pool->plat);
+    r = dmacoh__pa_free(&pool->pa, off >> pool->gshift, ((uint64_t)size + gmask) >> pool->gshift);
+    if (r == 0) {
+        pool->frees++;
+        pool->seq++;
+    }
+    dmacoh__unlock(&pool->lock);
+    if (r == DMACOH_EFAULT)
+        dmacoh__err("free on '%s': %p is not a live allocation (double free?)", dev->name, cpu);
+    else if (r == DMACOH_EPERM)
+        dmacoh__err("free on '%s': %p is an occupied range, kept until release", dev->name, cpu);
+    else if (r)
+        dmacoh__err("free on '%s': size %zu does not match the allocation at %p", dev->name, size,
+                    cpu);
+    waiters = __atomic_load_n(&pool->waiters, __ATOMIC_SEQ_CST);
+    if (r == 0 && waiters && pool->plat->ops->wake)
+        pool->plat->ops->wake(pool->plat->ctx, &pool->seq);
+    return r;
+}
+
+int dmacoh_free_coherent(struct dmacoh_device *dev, size_t size, void *cpu,
+                         dmacoh_dma_addr_t handle)
+{
+    const struct dmacoh_device *owner;
+    struct dmacoh__pool *pool;
+    const struct dmacoh_platform *p;
+    uint64_t page = DMACOH_PAGE_SIZE;
+    int r;
+
+    if (!dmacoh__device_ok(dev) || !cpu || size == 0 || size > SIZE_MAX - DMACOH_GRANULE_MAX) {
+        dmacoh__err("free on '%s': bad device, NULL pointer or bad size", dmacoh_device_name(dev));
+        return DMACOH_EINVAL;
+    }
+    pool = dmacoh__pool_for(dev, &owner);
+    if (pool && dmacoh__pool_holds(pool, cpu))
+        return free_region(dev, pool, size, cpu, handle);
+    p = dev->platform;
+    if (!p->ops->sys_free) {
+        dmacoh__err("free on '%s': %p was not allocated here", dev->name, cpu);
+        return DMACOH_EFAULT;
+    }
+    r = p->ops->sys_free(p->ctx, dev, cpu, ((uint64_t)size + page - 1) & ~(page - 1), handle);
+    if (r)
+        dmacoh__err("free on '%s': %p (size %zu, handle %#llx) is not a live allocation: %s",
+                    dev->name, cpu, size, (unsigned long long)handle, dmacoh_strerror(r));
+    return r;
+}
+
+enum dmacoh_origin dmacoh_origin_of(const struct dmacoh_device *dev, const void *cpu)
+{
+    const struct dmacoh_device *owner;
+    const struct dmacoh__pool *pool;
+
+    if (!dmacoh__device_ok(dev) || !cpu)
+        return DMACOH_ORIGIN_NONE;
+    pool = dmacoh__pool_for(dev, &owner);
+    if (pool && dmacoh__pool_holds(pool, cpu))
+        return DMACOH_ORIGIN_REGION;
+    if (dmacoh_virt_to_dma(dev, cpu) != DMACOH_BAD_DMA_ADDR)
+        return DMACOH_ORIGIN_SYSTEM;
+    return DMACOH_ORIGIN_NONE;
+}

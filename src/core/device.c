@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * device.c - devices and platform instances: init/fini, parents, DMA masks.
+ *
+ * Both live in caller-owned storage and are never allocated here. A magic word marks an
+ * initialised object so that a stray or retired pointer is refused rather than followed.
+ */
+#include "internal.h"
+
+bool dmacoh__platform_ok(const struct dmacoh_platform *p)
+{
+    return p && p->magic == DMACOH__PLATFORM_MAGIC;
+}
+
+bool dmacoh__device_ok(const struct dmacoh_device *dev)
+{
+    return dev && dev->magic == DMACOH__DEVICE_MAGIC;
+}
+
+int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform_ops *ops,
+                         void *ctx)
+{
+    if (!p || !ops || !ops->map || !ops->unmap || (ops->sys_alloc && !ops->sys_free) ||
+        (ops->meta_alloc && !ops->meta_free) || (ops->wait && (!ops->wake || !ops->now_ns))) {
+        dmacoh__err("platform init: missing platform or required op");
+        return DMACOH_EINVAL;
+    }
+    p->ops = ops;
+    p->ctx = ctx;
+    p->pools = NULL;
+    p->lock = 0;
+    p->magic = DMACOH__PLATFORM_MAGIC;
+    return 0;
+}
+
+int dmacoh_platform_fini(struct dmacoh_platform *p)
+{
+    if (!dmacoh__platform_ok(p)) {
+        dmacoh__err("platform fini: not an initialised platform");
+        return DMACOH_EINVAL;
+    }
+    if (p->pools) {
+        dmacoh__err("platform fini '%s': regions are still declared", p->ops->name);
+        return DMACOH_EBUSY;
+    }
+    p->magic = 0;
+    return 0;
+}
+
+int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmacoh_device *parent,
+                       struct dmacoh_platform *platform)
+{
+    if (!dev) {
+        dmacoh__err("device init: dev is NULL");
+        return DMACOH_EINVAL;
+    }
+    if (parent && !dmacoh__device_ok(parent)) {
+        dmacoh__err("device init '%s': parent is not an initialised device", name);
+        return DMACOH_EINVAL;
+    }
+    if (!platform && parent)
+        platform = parent->platform;
+    if (!dmacoh__platform_ok(platform) || (parent && parent->platform != platform)) {
+        dmacoh__err("device init '%s': no initialised platform, or not the parent's", name);
+        return DMACOH_EINVAL;
+    }
+    dev->name = name ? name : "?";
+    dev->parent = parent;
+    dev->platform = platform;
+    dev->nchildren = 0;
+    dev->dma_mask = ~(uint64_t)0;
+    dev->pool = NULL;
+    dev->region_flags = 0;
+    dev->fallbacks = 0;
+    dev->failures = 0;
+    dev->magic = DMACOH__DEVICE_MAGIC;
+    if (parent)
+        parent->nchildren++;
+    return 0;
+}
+
+int dmacoh_device_fini(struct dmacoh_device *dev)
+{
+    if (!dmacoh__device_ok(dev)) {
+        dmacoh__err("device fini: not an initialised device");
+        return DMACOH_EINVAL;
+    }
+    if (dev->pool || dev->nchildren) {
+        dmacoh__err("device fini '%s': %s", dev->name,
+                    dev->pool ? "a region is still declared" : "it still has children");
+        return DMACOH_EBUSY;
+    }
+    if (dev->parent)
+        dev->parent->nchildren--;
+    dev->magic = 0;
+    return 0;
+}
+
+int dmacoh_device_set_dma_mask(struct dmacoh_device *dev, uint64_t mask)
+{
+    if (!dmacoh__device_ok(dev)) {
+        dmacoh__err("set dma mask: not an initialised device");
+        return DMACOH_EINVAL;
+    }
+    /* 2^n - 1 with n >= 12: all ones below the top bit, and at least 4 KiB reachable. */
+    if ((mask & (mask + 1)) != 0 || mask < 0xfffu) {
+        dmacoh__err("set dma mask '%s': %#llx is not 2^n - 1 with n >= 12", dev->name,
+                    (unsigned long long)mask);
+        return DMACOH_EINVAL;
+    }
+    dev->dma_mask = mask;
+    return 0;
+}
+
+uint64_t dmacoh_device_dma_mask(const struct dmacoh_device *dev)
+{
+    return dmacoh__device_ok(dev) ? dev->dma_mask : 0;
+}
+
+const char *dmacoh_device_name(const struct dmacoh_device *dev)
+{
+    return dev ? (dev->name ? dev->name : "?") : "(null)";
+}
+
+struct dmacoh_device *dmacoh_device_parent(const struct dmacoh_device *dev)
+{
+    return dmacoh__device_ok(dev) ? dev->parent : NULL;
+}
+
+bool dmacoh_device_has_region(const struct dmacoh_device *dev)
+{
+    return dmacoh__device_ok(dev) && dev->pool != NULL;
+}
+
+void dmacoh_device_counters(const struct dmacoh_device *dev, uint64_t *fallbacks,
+                            uint64_t *failures)
+{
+    bool ok = dmacoh__device_ok(dev);
+
+    if (fallbacks)
+        *fallbacks = ok ? __atomic_load_n(&dev->fallbacks, __ATOMIC_RELAXED) : 0;
+    if (failures)
+        *failures = ok ? __atomic_load_n(&dev->failures, __ATOMIC_RELAXED) : 0;
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - private layouts and dmacoh__ prototypes shared by the core's files.
+ *
+ * The core is freestanding: nothing here or in src/core/ includes an OS header. Locks are
+ * test-and-test-and-set spinlocks on a uint32_t (with the platform's relax op while spinning),
+ * because the critical sections are a few hundred instructions and a mutex pair costs more
+ * than that under contention; sleeping (DMACOH_ALLOC_WAIT) goes through the platform's
+ * wait/wake ops on a sequence word.
+ */
+#ifndef DMACOH_CORE_INTERNAL_H
+#define DMACOH_CORE_INTERNAL_H
+
+#include <dmacoh/dmacoh.h>
+
+#define DMACOH__DEVICE_MAGIC   0x64657631u /* "dev1" */
+#define DMACOH__PLATFORM_MAGIC 0x706c6131u /* "pla1" */
+#define DMACOH__POOL_MAGIC     0x706f6f31u /* "poo1" */
+
+/* ---- errors and logging (log.c) ---- */
+
+/* Formats like a tiny printf (%s %d %u %x %llu %llx %zu %zx %p %%) and hands the line to the
+ * installed log function; does nothing when none is installed or level is above the cap. */
+void dmacoh__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool dmacoh__log_enabled(int level);
+
+#define dmacoh__err(...)  dmacoh__log(DMACOH_LOG_ERROR, __VA_ARGS__)
+#define dmacoh__warn(...) dmacoh__log(DMACOH_LOG_WARN, __VA_ARGS__)
+#define dmacoh__info(...) dmacoh__log(DMACOH_LOG_INFO, __VA_ARGS__)
+#define dmacoh__dbg(...)  dmacoh__log(DMACOH_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- locks ---- */
+
+static inline void dmacoh__lock(uint32_t *l, const struct dmacoh_platform *p)
+{
+    for (;;) {
+        if (__atomic_exchange_n(l, 1u, __ATOMIC_ACQUIRE) == 0)
+            return;
+        for (unsigned spins = 0; __atomic_load_n(l, __ATOMIC_RELAXED) != 0; spins++) {
+            if (spins >= 64 && p && p->ops->relax) {
+                p->ops->relax(p->ctx);
+                spins = 0;
+            } else {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            }
+        }
+    }
+}
+
+static inline void dmacoh__unlock(uint32_t *l)
+{
+    __atomic_store_n(l, 0u, __ATOMIC_RELEASE);
+}
+
+/* ---- the page allocator (bitmap.c) ----
+ *
+ * State of a region's granules, 2 bits each, 32 to a uint64_t word, kept in caller or
+ * platform memory, never in the device memory. Offsets only, no pointers, so the same state
+ * could live in memory shared by several processes.
+ */
+enum {
+    DMACOH__G_FREE = 0, /* not allocated */
+    DMACOH__G_CONT = 1, /* continues the allocation or occupied range that began earlier */
+    DMACOH__G_HEAD = 2, /* first granule of an allocation */
+    DMACOH__G_OCC = 3,  /* first granule of an occupied (reserved) range */
+};
+
+struct dmacoh__pa {
+    uint64_t ngranules; /* granules in the region */
+    uint64_t base_g;    /* device base address / granule: alignment is absolute */
+    uint64_t used;      /* granules in allocations (not occupied) */
+    uint64_t occupied;  /* granules in occupied ranges */
+    uint64_t peak;      /* most `used` has been */
+    uint64_t live;      /* allocations outstanding */
+    uint64_t nwords;    /* words of state that follow the struct */
+    uint64_t hint;      /* granules [0, hint) hold no free granule: scans start here */
+};
+
+/* Bytes of state (struct plus words) for n granules; 0 on overflow. */
+uint64_t dmacoh__pa_state_size(uint64_t ngranules);
+void dmacoh__pa_init(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g);
+/* Lowest-addressed n granules whose absolute index (base_g + off) is a multiple of align
+ * (a power of two); -DMACOH_ENOMEM if none. */
+int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t *off);
+/* Frees the allocation of n granules at off: -DMACOH_EFAULT (not the start of an allocation),
+ * -DMACOH_EPERM (start of an occupied range), -DMACOH_EINVAL (it is not n granules long). */
+int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
+/* Marks [off, off + n) occupied; -DMACOH_EBUSY if any granule is not free. */
+int dmacoh__pa_reserve(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
+uint64_t dmacoh__pa_largest_free(const struct dmacoh__pa *pa);
+bool dmacoh__pa_check(const struct dmacoh__pa *pa);
+int dmacoh__pa_walk(const struct dmacoh__pa *pa, int (*fn)(void *, uint64_t, uint64_t, int),
+                    void *user);
+
+/* ---- pools (region.c): one per declared range, shared by devices that share it ---- */
+
+struct dmacoh__pool {
+    uint32_t magic;
+    uint32_t lock;     /* protects pa and the counters below */
+    uint32_t seq;      /* bumped by every free; DMACOH_ALLOC_WAIT sleeps on it */
+    uint32_t waiters;  /* threads sleeping on seq */
+    uint32_t refs;     /* devices whose region this is */
+    int mode;          /* DMACOH_MEMORY_MAP or _IO */
+    unsigned io_width; /* cap on block IO access width */
+    unsigned gshift;   /* log2(granule) */
+    bool shared;       /* the platform allows several declarers */
+    bool own_meta;     /* meta came from the platform's meta_alloc */
+    dmacoh_phys_addr_t bus;
+    dmacoh_dma_addr_t dev_base;
+    uint64_t size;
+    char *cpu; /* mapping of the first byte */
+    struct dmacoh_mapping map;
+    struct dmacoh_platform *plat;
+    struct dmacoh__pool *next; /* on plat->pools */
+    size_t meta_size;
+    uint64_t allocs, frees, failures, fallbacks;
+    struct dmacoh__pa pa; /* last: its words follow */
+};
+
+/* Bytes of pool state for a region. 0 on overflow. */
+uint64_t dmacoh__pool_meta_size(uint64_t size, unsigned gshift);
+
+/* The pool serving dev's allocations: its own or the nearest ancestor's that includes
+ * children; *owner receives the device that declared it. NULL if none. */
+struct dmacoh__pool *dmacoh__pool_for(const struct dmacoh_device *dev,
+                                      const struct dmacoh_device **owner);
+
+static inline bool dmacoh__pool_holds(const struct dmacoh__pool *pool, const void *cpu)
+{
+    const char *c = (const char *)cpu;
+
+    return c >= pool->cpu && (uint64_t)(c - pool->cpu) < pool->size;
+}
+
+bool dmacoh__device_ok(const struct dmacoh_device *dev);
+bool dmacoh__platform_ok(const struct dmacoh_platform *p);
+
+/* ---- IO width registry (io.c) ---- */
+int dmacoh__io_register(const void *start, uint64_t size, unsigned width);
+void dmacoh__io_unregister(const void *start);
+
+/* ---- small helpers ---- */
+static inline bool dmacoh__is_pow2(uint64_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+static inline unsigned dmacoh__log2(uint64_t x)
+{
+    return 63u - (unsigned)__builtin_clzll(x);
+}
+
+/* Smallest power of two >= x, for 1 <= x <= 2^63. */
+static inline uint64_t dmacoh__pow2_ceil(uint64_t x)
+{
+    return x <= 1 ? 1 : (uint64_t)1 << (64 - __builtin_clzll(x - 1));
+}
+
+#endif /* DMACOH_CORE_INTERNAL_H */

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io.c - block copies to and from IO memory, and the registry of regions with a width cap.
+ *
+ * memcpy_toio() keeps the kernel's signature (no region argument), so the cap of a region
+ * that takes only narrow accesses is found from the address: declare registers every capped
+ * mapping here, and each block copy looks its destination up. The registry is a fixed table
+ * (no heap), written under a spinlock by declare/release and read without a lock: an entry is
+ * published by storing its end last (release order) and retired by clearing its end first.
+ * A copy racing with the release of its own region is a use after release, undefined anyway.
+ *
+ * Copies use naturally aligned accesses no wider than the cap: narrow accesses until the IO
+ * address is aligned, the widest allowed for the bulk, narrow again for the tail. The normal
+ * memory side may have any alignment; it is read and written a byte at a time into a local,
+ * which compilers turn into one unaligned load or store where the CPU allows it.
+ */
+#include "internal.h"
+
+#define IO_SLOTS 64
+
+struct io_slot {
+    uintptr_t start;
+    uintptr_t end; /* 0: slot unused */
+    unsigned width;
+};
+
+static struct io_slot slots[IO_SLOTS];
+static uint32_t slots_lock;
+static unsigned slots_hi; /* slots [0, slots_hi) may be in use */
+
+int dmacoh__io_register(const void *start, uint64_t size, unsigned width)
+{
+    int r = DMACOH_ENOMEM;
+
+    dmacoh__lock(&slots_lock, NULL);
+    for (unsigned i = 0; i < IO_SLOTS; i++) {
+        if (__atomic_load_n(&slots[i].end, __ATOMIC_RELAXED) != 0)
+            continue;
+        slots[i].start = (uintptr_t)start;
+        slots[i].width = width;
+        __atomic_store_n(&slots[i].end, (uintptr_t)start + (uintptr_t)size, __ATOMIC_RELEASE);
+        if (i + 1 > slots_hi)
+            __atomic_store_n(&slots_hi, i + 1, __ATOMIC_RELEASE);
+        r = 0;
+        break;
+    }
+    dmacoh__unlock(&slots_lock);
+    return r;
+}
+
+void dmacoh__io_unregister(const void *start)
+{
+    dmacoh__lock(&slots_lock, NULL);
+    for (unsigned i = 0; i < IO_SLOTS; i++) {
+        if (slots[i].start == (uintptr_t)start && slots[i].end != 0) {
+            __atomic_store_n(&slots[i].end, (uintptr_t)0, __ATOMIC_RELEASE);
+            break;
+        }
+    }
+    dmacoh__unlock(&slots_lock);
+}
+
+unsigned dmacoh_io_width_at(const volatile void *addr)
+{
+    uintptr_t a = (uintptr_t)addr;
+    unsigned hi = __atomic_load_n(&slots_hi, __ATOMIC_ACQUIRE);
+
+    for (unsigned i = 0; i < hi; i++) {
+        uintptr_t end = __atomic_load_n(&slots[i].end, __ATOMIC_ACQUIRE);
+
+        if (end != 0 && a >= slots[i].start && a < end)
+            return slots[i].width;
+    }
+    return 8;
+}
+
+static unsigned clamp_width(unsigned w)
+{
+    return (w == 2 || w == 4 || w == 8) ? w : 1u;
+}
+
+/* Widest access <= cap that the IO address a allows for at least `left` bytes. */
+static unsigned step(uintptr_t a, size_t left, unsigned cap)
+{
+    unsigned w = cap;
+
+    while (w > 1 && ((a & (w - 1)) != 0 || left < w))
+        w >>= 1;
+    return w;
+}
+
+/* Native-endian value of w bytes at p, and the inverse: device memory is written with raw
+ * accesses, so bytes land in the order they have in normal memory, as with memcpy_toio. */
+static uint64_t load_n(const unsigned char *p, unsigned w)
+{
+    union {
+        uint64_t u64;
+        uint32_t u32;
+        uint16_t u16;
+        unsigned char b[8];
+    } v = {0};
+
+    for (unsigned i = 0; i < w; i++)
+        v.b[i] = p[i];
+    return w == 8 ? v.u64 : w == 4 ? v.u32 : w == 2 ? v.u16 : v.b[0];
+}
+
+static void store_n(unsigned char *p, uint64_t x, unsigned w)
+{
+    union {
+        uint64_t u64;
+        uint32_t u32;
+        uint16_t u16;
+        unsigned char b[8];
+    } v;
+
+    if (w == 8)
+        v.u64 = x;
+    else if (w == 4)
+        v.u32 = (uint32_t)x;
+    else if (w == 2)
+        v.u16 = (uint16_t)x;
+    else
+        v.b[0] = (unsigned char)x;
+    for (unsigned i = 0; i < w; i++)
+        p[i] = v.b[i];
+}
+
+static void raw_write(volatile unsigned char *d, uint64_t x, unsigned w)
+{
+    if (w == 8)
+        dmacoh_raw_write64(x, d);
+    else if (w == 4)
+        dmacoh_raw_write32((uint32_t)x, d);
+    else if (w == 2)
+        dmacoh_raw_write16((uint16_t)x, d);
+    else
+        dmacoh_raw_write8((uint8_t)x, d);
+}
+
+static uint64_t raw_read(const volatile unsigned char *s, unsigned w)
+{
+    if (w == 8)
+        return dmacoh_raw_read64(s);
+    if (w == 4)
+        return dmacoh_raw_read32(s);
+    if (w == 2)
+        return dmacoh_raw_read16(s);
+    return dmacoh_raw_read8(s);
+}
+
+void dmacoh_memcpy_toio_width(volatile void *dst, const void *src, size_t n, unsigned width)
+{
+    volatile unsigned char *d = (volatile unsigned char *)dst;
+    const unsigned char *s = (const unsigned char *)src;
+    unsigned cap = clamp_width(width);
+
+    dmacoh_io_barrier_before_write();
+    while (n) {
+        unsigned w = step((uintptr_t)d, n, cap);
+
+        raw_write(d, load_n(s, w), w);
+        d += w;
+        s += w;
+        n -= w;
+    }
+}
+
+void dmacoh_memcpy_fromio_width(void *dst, const volatile void *src, size_t n, unsigned width)
+{
+    unsigned char *d = (unsigned char *)dst;
+    const volatile unsigned char *s = (const volatile unsigned char *)src;
+    unsigned cap = clamp_width(width);
+
+    while (n) {
+        unsigned w = step((uintptr_t)s, n, cap);
+
+        store_n(d, raw_read(s, w), w);
+        d += w;
+        s += w;
+        n -= w;
+    }
+    dmacoh_io_barrier_after_read();
+}
+
+void dmacoh_memset_io_width(volatile void *dst, int c, size_t n, unsigned width)
+{
+    volatile unsigned char *d = (volatile unsigned char *)dst;
+    uint64_t pattern = 0x0101010101010101ull * (unsigned char)c;
+    unsigned cap = clamp_width(width);
+
+    dmacoh_io_barrier_before_write();
+    while (n) {
+        unsigned w = step((uintptr_t)d, n, cap);
+
+        raw_write(d, pattern, w);
+        d += w;
+        n -= w;
+    }
+}
+
+void dmacoh_memcpy_toio(volatile void *dst, const void *src, size_t n)
+{
+    dmacoh_memcpy_toio_width(dst, src, n, dmacoh_io_width_at(dst));
+}
+
+void dmacoh_memcpy_fromio(void *dst, const volatile void *src, size_t n)
+{
+    dmacoh_memcpy_fromio_width(dst, src, n, dmacoh_io_width_at(src));
+}
+
+void dmacoh_memset_io(volatile void *dst, int c, size_t n)
+{
+    dmacoh_memset_io_width(dst, c, n, dmacoh_io_width_at(dst));
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * log.c - the library's only way to speak: a line handed to the caller's callback.
+ *
+ * The core is freestanding, so formatting is done here with a small subset of printf
+ * (%s %c %d %u %x %llu %lld %llx %zu %zx %p %%, with optional '#'), into a stack buffer of 256
+ * bytes; longer lines are cut. The callback and cap are set once, before other threads use
+ * the library (documented on dmacoh_set_log_fn), and read with relaxed atomics.
+ */
+#include "internal.h"
+
+/* The compiler's own varargs builtins: <stdarg.h> is not in the core's header set. */
+typedef __builtin_va_list va_list_;
+
+static void (*log_fn)(void *, int, const char *);
+static void *log_user;
+static int log_max = -1;
+
+void dmacoh_set_log_fn(void (*fn)(void *user, int level, const char *msg), void *user,
+                       int max_level)
+{
+    __atomic_store_n(&log_user, user, __ATOMIC_RELAXED);
+    __atomic_store_n(&log_max, fn ? max_level : -1, __ATOMIC_RELAXED);
+    __atomic_store_n(&log_fn, fn, __ATOMIC_RELEASE);
+}
+
+bool dmacoh__log_enabled(int level)
+{
+    return __atomic_load_n(&log_fn, __ATOMIC_ACQUIRE) != NULL &&
+           level <= __atomic_load_n(&log_max, __ATOMIC_RELAXED);
+}
+
+struct out {
+    char *buf;
+    size_t len, cap;
+};
+
+static void put(struct out *o, char c)
+{
+    if (o->len + 1 < o->cap)
+        o->buf[o->len++] = c;
+}
+
+static void puts_(struct out *o, const char *s)
+{
+    if (!s)
+        s = "(null)";
+    while (*s)
+        put(o, *s++);
+}
+
+static void putu(struct out *o, unsigned long long v, unsigned base, bool alt)
+{
+    char tmp[24];
+    int n = 0;
+
+    if (alt && base == 16)
+        puts_(o, "0x");
+    do {
+        tmp[n++] = "0123456789abcdef"[v % base];
+        v /= base;
+    } while (v);
+    while (n)
+        put(o, tmp[--n]);
+}
+
+static void puti(struct out *o, long long v)
+{
+    if (v < 0) {
+        put(o, '-');
+        putu(o, 0ull - (unsigned long long)v, 10, false);
+    } else {
+        putu(o, (unsigned long long)v, 10, false);
+    }
+}
+
+/* One conversion; returns the format position after it. */
+static const char *conv(struct out *o, const char *f, va_list_ *ap)
+{
+    bool alt = false;
+    int lng = 0;
+
+    if (*f == '#') {
+        alt = true;
+        f++;
+    }
+    while (*f == 'l') {
+        lng++;
+        f++;
+    }
+    if (*f == 'z') {
+        lng = 3;
+        f++;
+    }
+    switch (*f) {
+    case 's':
+        puts_(o, __builtin_va_arg(*ap, const char *));
+        break;
+    case 'c':
+        put(o, (char)__builtin_va_arg(*ap, int));
+        break;
+    case 'd':
+        puti(o, lng >= 2 ? __builtin_va_arg(*ap, long long)
+                         : (lng == 1 ? __builtin_va_arg(*ap, long)
+                                     : (long long)__builtin_va_arg(*ap, int)));
+        break;
+    case 'u':
+    case 'x': {
+        unsigned long long v = lng == 3   ? __builtin_va_arg(*ap, size_t)
+                               : lng >= 2 ? __builtin_va_arg(*ap, unsigned long long)
+                               : lng == 1 ? __builtin_va_arg(*ap, unsigned long)
+                                          : __builtin_va_arg(*ap, unsigned);
+        putu(o, v, *f == 'x' ? 16u : 10u, alt);
+        break;
+    }
+    case 'p':
+        putu(o, (unsigned long long)(uintptr_t) __builtin_va_arg(*ap, void *), 16, true);
+        break;
+    case '%':
+        put(o, '%');
+        break;
+    default:
+        put(o, '?');
+        return *f ? f + 1 : f;
+    }
+    return f + 1;
+}
+
+void dmacoh__log(int level, const char *fmt, ...)
+{
+    void (*fn)(void *, int, const char *);
+    char buf[256];
+    struct out o = {buf, 0, sizeof(buf)};
+    va_list_ ap;
+
+    if (!dmacoh__log_enabled(level))
+        return;
+    fn = __atomic_load_n(&log_fn, __ATOMIC_ACQUIRE);
+    puts_(&o, "dmacoh: ");
+    __builtin_va_start(ap, fmt);
+    while (*fmt) {
+        if (*fmt == '%')
+            fmt = conv(&o, fmt + 1, &ap);
+        else
+            put(&o, *fmt++);
+    }
+    __builtin_va_end(ap);
+    buf[o.len] = '\0';
+    if (fn)
+        fn(__atomic_load_n(&log_user, __ATOMIC_RELAXED), level, buf);
+}

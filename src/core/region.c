@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * region.c - declaring, releasing, occupying, translating and checking regions.
+ *
+ * A declared range is a pool: the platform's mapping, the allocator state (bitmap.c) and the
+ * counters, in one block of metadata memory from the caller or the platform, never in the
+ * device memory. A device points at its pool; devices that declare the same shared range
+ * point at the same pool (refcounted). Each platform keeps the list of its pools so that
+ * overlapping declarations are refused (DESIGN.md 4.2). Declare and release hold the platform
+ * lock throughout, including the platform's map/unmap: they are rare, and this keeps two
+ * racing declarations from both passing the overlap check.
+ */
+#include "internal.h"
+
+/* The CPU-pointer congruence asked of the platform is capped at 1 TiB: aligning a 4 TiB
+ * region's mapping to 4 TiB would need 8 TiB of address space. DEVIATION(kernel): the kernel
+ * makes no CPU-pointer promise at all; ours holds for allocations up to 1 TiB. */
+#define CONGRUENCE_MAX ((uint64_t)1 << 40)
+
+uint64_t dmacoh__pool_meta_size(uint64_t size, unsigned gshift)
+{
+    uint64_t pa = dmacoh__pa_state_size(size >> gshift);
+
+    if (pa == 0 || pa > UINT64_MAX - sizeof(struct dmacoh__pool))
+        return 0;
+    return sizeof(struct dmacoh__pool) - sizeof(struct dmacoh__pa) + pa;
+}
+
+size_t dmacoh_region_meta_size(uint64_t size, uint64_t granule)
+{
+    uint64_t m;
+
+    if (!dmacoh__is_pow2(granule) || granule < DMACOH_GRANULE_MIN || granule > DMACOH_GRANULE_MAX ||
+        size == 0 || (size & (granule - 1)))
+        return 0;
+    m = dmacoh__pool_meta_size(size, dmacoh__log2(granule));
+    return m > SIZE_MAX ? 0 : (size_t)m;
+}
+
+struct dmacoh__pool *dmacoh__pool_for(const struct dmacoh_device *dev,
+                                      const struct dmacoh_device **owner)
+{
+    const struct dmacoh_device *d;
+
+    if (dev->pool) {
+        *owner = dev;
+        return dev->pool;
+    }
+    for (d = dev->parent; d; d = d->parent) {
+        if (d->pool && (d->region_flags & DMACOH_MEMORY_INCLUDES_CHILDREN)) {
+            *owner = d;
+            return d->pool;
+        }
+    }
+    return NULL;
+}
+
+/* Argument checks of declare that need no lock. */
+static int check_declare(const struct dmacoh_device *dev, dmacoh_phys_addr_t bus,
+                         dmacoh_dma_addr_t daddr, uint64_t size, int flags,
+                         const struct dmacoh_declare_opts *o, uint64_t granule)
+{
+    const char *n = dev->name;
+
+    if (!(flags & (DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) || (flags & ~DMACOH_MEMORY_ALL_FLAGS)) {
+        dmacoh__err("declare on '%s': flags %#x need MAP and/or IO and no unknown bits", n,
+                    (unsigned)flags);
+        return DMACOH_EINVAL;
+    }
+    if (!dmacoh__is_pow2(granule) || granule < DMACOH_GRANULE_MIN || granule > DMACOH_GRANULE_MAX) {
+        dmacoh__err("declare on '%s': granule %#llx is not a power of two in [16, 2 MiB]", n,
+                    (unsigned long long)granule);
+        return DMACOH_EINVAL;
+    }
+    if (o && o->io_width != 0 && o->io_width != 1 && o->io_width != 2 && o->io_width != 4 &&
+        o->io_width != 8) {
+        dmacoh__err("declare on '%s': io_width %u is not 0, 1, 2, 4 or 8", n, o->io_width);
+        return DMACOH_EINVAL;
+    }
+    if (size == 0 || (size & (granule - 1))) {
+        dmacoh__err("declare on '%s': size %#llx is not a non-zero multiple of the granule %#llx",
+                    n, (unsigned long long)size, (unsigned long long)granule);
+        return DMACOH_EINVAL;
+    }
+    if ((bus | daddr) & (granule - 1)) {
+        dmacoh__err("declare on '%s': bus %#llx or device address %#llx is not aligned to %#llx", n,
+                    (unsigned long long)bus, (unsigned long long)daddr,
+                    (unsigned long long)granule);
+        return DMACOH_EINVAL;
+    }
+    if (bus + (size - 1) < bus || daddr + (size - 1) < daddr) {
+        dmacoh__err("declare on '%s': range of %#llx bytes wraps past 2^64", n,
+                    (unsigned long long)size);
+        return DMACOH_ERANGE;
+    }
+    if (daddr + (size - 1) > dev->dma_mask) {
+        dmacoh__err("declare on '%s': device range ends above the DMA mask %#llx", n,
+                    (unsigned long long)dev->dma_mask);
+        return DMACOH_ERANGE;
+    }
+    return 0;
+}
+
+/* With the platform lock held: 1 if dev may join an existing identical shared pool (set in
+ * *found), 0 if no pool overlaps, or -DMACOH_EBUSY. */
+static int find_overlap(struct dmacoh_platform *p, dmacoh_phys_addr_t bus, dmacoh_dma_addr_t daddr,
+                        uint64_t size, unsigned gshift, struct dmacoh__pool **found)
+{
+    for (struct dmacoh__pool *q = p->pools; q; q = q->next) {
+        if (bus + (size - 1) < q->bus || q->bus + (q->size - 1) < bus)
+            continue;
+        if (q->shared && q->bus == bus && q->size == size && q->dev_base == daddr &&
+            q->gshift == gshift) {
+            *found = q;
+            return 1;
+        }
+        return DMACOH_EBUSY;
+    }
+    return 0;
+}
+
+static unsigned pick_width(unsigned asked, unsigned platform)
+{
+    unsigned w = platform ? platform : 8u;
+
+    return (asked && asked < w) ? asked : w;
+}
+
+/* Maps the range and fills in a fresh pool at meta. Platform lock held. */
+static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh_phys_addr_t bus,
+                    dmacoh_dma_addr_t daddr, uint64_t size, int flags, unsigned gshift,
+                    unsigned asked_width)
+{
+    struct dmacoh_platform *p = dev->platform;
+    uint64_t cong = dmacoh__pow2_ceil(size);
+    int want = flags & (DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO), r;
+
+    if (cong > CONGRUENCE_MAX)
+        cong = CONGRUENCE_MAX;
+    pool->map.cpu = NULL;
+    pool->map.mode = 0;
+    pool->map.shared = false;
+    pool->map.io_width = 0;
+    pool->map.priv = NULL;
+    r = p->ops->map(p->ctx, bus, size, daddr, cong, want, &pool->map);
+    if (r) {
+        dmacoh__err("declare on '%s': platform '%s' could not map bus %#llx+%#llx: %s", dev->name,
+                    p->ops->name, (unsigned long long)bus, (unsigned long long)size,
+                    dmacoh_strerror(r));
+        return r;
+    }
+    if (!(pool->map.mode & want) ||
+        (pool->map.mode != DMACOH_MEMORY_MAP && pool->map.mode != DMACOH_MEMORY_IO) ||
+        (((uint64_t)(uintptr_t)pool->map.cpu - daddr) & (cong - 1))) {
+        dmacoh__err("declare on '%s': platform '%s' returned a mapping that breaks its contract",
+                    dev->name, p->ops->name);
+        p->ops->unmap(p->ctx, &pool->map, size);
+        return DMACOH_EIO;
+    }
+    pool->magic = DMACOH__POOL_MAGIC;
+    pool->lock = pool->seq = pool->waiters = 0;
+    pool->refs = 1;
+    pool->mode = pool->map.mode;
+    pool->io_width = pick_width(asked_width, pool->map.io_width);
+    pool->gshift = gshift;
+    pool->shared = pool->map.shared;
+    pool->bus = bus;
+    pool->dev_base = daddr;
+    pool->size = size;
+    pool->cpu = (char *)pool->map.cpu;
+    pool->plat = p;
+    pool->allocs = pool->frees = pool->failures = pool->fallbacks = 0;
+    dmacoh__pa_init(&pool->pa, size >> gshift, daddr >> gshift);
+    if (pool->io_width < 8 && dmacoh__io_register(pool->cpu, size, pool->io_width) != 0) {
+        dmacoh__err("declare on '%s': too many regions with an IO width cap", dev->name);
+        p->ops->unmap(p->ctx, &pool->map, size);
+        return DMACOH_ENOMEM;
+    }
+    return 0;
+}
+
+/* Gets metadata storage: the caller's, or the platform's. */
+static struct dmacoh__pool *get_meta(struct dmacoh_device *dev, const struct dmacoh_declare_opts *o,
+                                     uint64_t need, int *err)
+{
+    struct dmacoh_platform *p = dev->platform;
+    struct dmacoh__pool *pool;
+
+    if (need == 0 || need > SIZE_MAX) {
+        dmacoh__err("declare on '%s': too many granules to track", dev->name);
+        *err = DMACOH_EOVERFLOW;
+        return NULL;
+    }
+    if (o && o->meta) {
+        if (o->meta_size < need || ((uintptr_t)o->meta & 7u)) {
+            dmacoh__err("declare on '%s': metadata storage needs %#llx bytes, 8-aligned", dev->name,
+                        (unsigned long long)need);
+            *err = DMACOH_EINVAL;
+            return NULL;
+        }
+        pool = (struct dmacoh__pool *)o->meta;
+        pool->own_meta = false;
+    } else {
+        pool = p->ops->meta_alloc ? (struct dmacoh__pool *)p->ops->meta_alloc(p->ctx, need) : NULL;
+        if (!pool) {
+            dmacoh__err("declare on '%s': no metadata memory (%#llx bytes)", dev->name,
+                        (unsigned long long)need);
+            *err = DMACOH_ENOMEM;
+            return NULL;
+        }
+        pool->own_meta = true;
+    }
+    pool->meta_size = (size_t)need;
+    return pool;
+}
+
+static void put_meta(struct dmacoh_platform *p, struct dmacoh__pool *pool)
+{
+    if (pool->own_meta)
+        p->ops->meta_free(p->ctx, pool, pool->meta_size);
+}
+
+static int join_shared(struct dmacoh_device *dev, struct dmacoh__pool *q, int flags)
+{
+    if (!(q->mode & flags)) {
+        dmacoh__err("declare on '%s': shared range was granted %s, which was not asked", dev->name,
+                    q->mode == DMACOH_MEMORY_MAP ? "MAP" : "IO");
+        return DMACOH_ENOTSUP;
+    }
+    q->refs++;
+    return 0;
+}
+
+int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                                   dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                                   const struct dmacoh_declare_opts *opts, int *granted)
+{
+    uint64_t granule = (opts && opts->granule) ? opts->granule : DMACOH_PAGE_SIZE;
+    struct dmacoh__pool *pool = NULL;
+    struct dmacoh_platform *p;
+    unsigned gshift;
+    int r;
+
+    if (!dmacoh__device_ok(dev)) {
+        dmacoh__err("declare: not an initialised device");
+        return DMACOH_EINVAL;
+    }
+    r = check_declare(dev, bus_addr, device_addr, size, flags, opts, granule);
+    if (r)
+        return r;
+    if (dev->pool) {
+        dmacoh__err("declare on '%s': the device already has a region", dev->name);
+        return DMACOH_EBUSY;
+    }
+    gshift = dmacoh__log2(granule);
+    p = dev->platform;
+    dmacoh__lock(&p->lock, p);
+    r = find_overlap(p, bus_addr, device_addr, size, gshift, &pool);
+    if (r == 1) {
+        r = join_shared(dev, pool, flags);
+    } else if (r == 0) {
+        pool = get_meta(dev, opts, dmacoh__pool_meta_size(size, gshift), &r);
+        if (pool) {
+            r = map_pool(dev, pool, bus_addr, device_addr, size, flags, gshift,
+                         opts ? opts->io_width : 0);
+            if (r) {
+                put_meta(p, pool);
+            } else {
+                pool->next = p->pools;
+                p->pools = pool;
+            }
+        }
+    } else {
+        dmacoh__err("declare on '%s': bus %#llx+%#llx overlaps another device's region", dev->name,
+                    (unsigned long long)bus_addr, (unsigned long long)size);
+    }
+    dmacoh__unlock(&p->lock);
+    if (r)
+        return r;
+    dev->pool = pool;
+    dev->region_flags = (flags & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) | pool->mode;
+    if (granted)
+        *granted = pool->mode;
+    dmacoh__info("declared on '%s': bus %#llx device %#llx size %#llx granule %#llx %s%s",
+                 dev->name, (unsigned long long)bus_addr, (unsigned long long)device_addr,
+                 (unsigned long long)size, (unsigned long long)granule,
+                 pool->mode == DMACOH_MEMORY_MAP ? "MAP" : "IO", pool->refs > 1 ? " (shared)" : "");
+    return 0;
+}
+
+int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
+{
+    struct dmacoh__pool *pool;
+    struct dmacoh_platform *p;
+
+    if (!dmacoh__device_ok(dev) || (flags & ~(unsigned)DMACOH_RELEASE_FORCE)) {
+        dmacoh__err("release: not an initialised device, or unknown flags %#x", flags);
+        return DMACOH_EINVAL;
+    }
+    pool = dev->pool;
+    if (!pool) {
+        dmacoh__err("release on '%s': no region declared", dev->name);
+        return DMACOH_ENODEV;
+    }
+    p = dev->platform;
+    dmacoh__lock(&p->lock, p);
+    if (pool->pa.live && !(flags & DMACOH_RELEASE_FORCE)) {
+        dmacoh__unlock(&p->lock);
+        dmacoh__err("release on '%s': %llu allocations are outstanding", dev->name,
+                    (unsigned long long)pool->pa.live);
+        return DMACOH_EBUSY;
+    }
+    if (pool->pa.live)
+        dmacoh__warn("release on '%s': %llu outstanding allocations become invalid", dev->name,
+                     (unsigned long long)pool->pa.live);
+    if (--pool->refs == 0) {
+        struct dmacoh__pool **pp = &p->pools;
+
+        while (*pp != pool)
+            pp = &(*pp)->next;
+        *pp = pool->next;
+        if (pool->io_width < 8)
+            dmacoh__io_unregister(pool->cpu);
+        p->ops->unmap(p->ctx, &pool->map, pool->size);
+        pool->magic = 0;
+        put_meta(p, pool);
+    }
+    dmacoh__unlock(&p->lock);
+    dev->pool = NULL;
+    dev->region_flags = 0;
+    dmacoh__info("released region of '%s'", dev->name);
+    return 0;
+}
+
+int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_addr_t device_addr,
+                                         uint64_t size, void **cpu)
+{
+    struct dmacoh__pool *pool;
+    uint64_t off, first, last;
+    int r;
+
+    if (!dmacoh__device_ok(dev) || size == 0 || !cpu) {
+        dmacoh__err("mark occupied: bad device, size 0 or cpu NULL");
+        return DMACOH_EINVAL;
+    }
+    pool = dev->pool;
+    if (!pool) {
+        dmacoh__err("mark occupied on '%s': no region of its own", dev->name);
+        return DMACOH_ENODEV;
+    }
+    off = device_addr - pool->dev_base;
+    if (device_addr < pool->dev_base || off >= pool->size || size > pool->size - off) {
+        dmacoh__err("mark occupied on '%s': %#llx+%#llx is not inside the region", dev->name,
+                    (unsigned long long)device_addr, (unsigned long long)size);
+        return DMACOH_ERANGE;
+    }
+    first = off >> pool->gshift;
+    last = (off + size - 1) >> pool->gshift;
+    dmacoh__lock(&pool->lock, pool->plat);
+    r = dmacoh__pa_reserve(&pool->pa, first, last - first + 1);
+    dmacoh__unlock(&pool->lock);
+    if (r) {
+        dmacoh__err("mark occupied on '%s': %#llx+%#llx is already in use", dev->name,
+                    (unsigned long long)device_addr, (unsigned long long)size);
+        return r;
+    }
+    *cpu = pool->cpu + off;
+    return 0;
+}
+
+int dmacoh_region_get_stats(const struct dmacoh_device *dev, struct dmacoh_region_stats *st)
+{
+    struct dmacoh__pool *pool;
+    unsigned g;
+
+    if (!dmacoh__device_ok(dev) || !st)
+        return DMACOH_EINVAL;
+    pool = dev->pool;
+    if (!pool)
+        return DMACOH_ENODEV;
+    g = pool->gshift;
+    dmacoh__lock(&pool->lock, pool->plat);
+    st->bus_base = pool->bus;
+    st->device_base = pool->dev_base;
+    st->size = pool->size;
+    st->granule = (uint64_t)1 << g;
+    st->flags = dev->region_flags;
+    st->mode = pool->mode;
+    st->io_width = pool->io_width;
+    st->sharers = pool->refs;
+    st->in_use = pool->pa.used << g;
+    st->peak = pool->pa.peak << g;
+    st->occupied = pool->pa.occupied << g;
+    st->largest_free = dmacoh__pa_largest_free(&pool->pa) << g;
+    st->live = pool->pa.live;
+    st->allocs = pool->allocs;
+    st->frees = pool->frees;
+    st->failures = pool->failures;
+    st->fallbacks = pool->fallbacks;
+    dmacoh__unlock(&pool->lock);
+    return 0;
+}
+
+struct walk_ctx {
+    const struct dmacoh__pool *pool;
+    int (*fn)(void *, const struct dmacoh_extent *);
+    void *user;
+};
+
+static int walk_one(void *user, uint64_t off, uint64_t n, int kind)
+{
+    struct walk_ctx *w = (struct walk_ctx *)user;
+    struct dmacoh_extent e;
+
+    e.offset = off << w->pool->gshift;
+    e.size = n << w->pool->gshift;
+    e.dma = w->pool->dev_base + e.offset;
+    e.kind = kind;
+    return w->fn(w->user, &e);
+}
+
+int dmacoh_region_walk(const struct dmacoh_device *dev,
+                       int (*fn)(void *user, const struct dmacoh_extent *e), void *user)
+{
+    struct walk_ctx w;
+    int r;
+
+    if (!dmacoh__device_ok(dev) || !fn)
+        return DMACOH_EINVAL;
+    if (!dev->pool)
+        return DMACOH_ENODEV;
+    w.pool = dev->pool;
+    w.fn = fn;
+    w.user = user;
+    dmacoh__lock(&dev->pool->lock, dev->pool->plat);
+    r = dmacoh__pa_walk(&dev->pool->pa, walk_one, &w);
+    dmacoh__unlock(&dev->pool->lock);
+    return r;
+}
+
+bool dmacoh_check(const struct dmacoh_device *dev)
+{
+    struct dmacoh__pool *pool;
+    bool ok;
+
+    if (!dmacoh__device_ok(dev) || (dev->parent && !dmacoh__device_ok(dev->parent))) {
+        dmacoh__err("check: not an initialised device, or its parent is gone");
+        return false;
+    }
+    pool = dev->pool;
+    if (!pool)
+        return true;
+    dmacoh__lock(&pool->lock, pool->plat);
+    ok = pool->magic == DMACOH__POOL_MAGIC && pool->refs >= 1 && dmacoh__pa_check(&pool->pa) &&
+         pool->pa.ngranules == pool->size >> pool->gshift;
+    dmacoh__unlock(&pool->lock);
+    if (!ok)
+        dmacoh__err("check on '%s': region allocator state is inconsistent", dev->name);
+    return ok;
+}
+
+dmacoh_dma_addr_t dmacoh_virt_to_dma(const struct dmacoh_device *dev, const void *cpu)
+{
+    const struct dmacoh_device *owner;
+    const struct dmacoh__pool *pool;
+    const struct dmacoh_platform *p;
+
+    if (!dmacoh__device_ok(dev) || !cpu)
+        return DMACOH_BAD_DMA_ADDR;
+    pool = dmacoh__pool_for(dev, &owner);
+    if (pool && dmacoh__pool_holds(pool, cpu))
+        return pool->dev_base + (uint64_t)((const char *)cpu - pool->cpu);
+    p = dev->platform;
+    return p->ops->sys_virt_to_dma ? p->ops->sys_virt_to_dma(p->ctx, dev, cpu)
+                                   : DMACOH_BAD_DMA_ADDR;
+}
+
+void *dmacoh_dma_to_virt(const struct dmacoh_device *dev, dmacoh_dma_addr_t dma)
+{
+    const struct dmacoh_device *owner;
+    const struct dmacoh__pool *pool;
+    const struct dmacoh_platform *p;
+
+    if (!dmacoh__device_ok(dev))
+        return NULL;
+    pool = dmacoh__pool_for(dev, &owner);
+    if (pool && dma >= pool->dev_base && dma - pool->dev_base < pool->size)
+        return pool->cpu + (dma - pool->dev_base);
+    p = dev->platform;
+    return p->ops->sys_dma_to_virt ? p->ops->sys_dma_to_virt(p->ctx, dev, dma) : NULL;
+}
+
+dmacoh_phys_addr_t dmacoh_dma_to_bus(const struct dmacoh_device *dev, dmacoh_dma_addr_t dma)
+{
+    const struct dmacoh_device *owner;
+    const struct dmacoh__pool *pool;
+
+    if (!dmacoh__device_ok(dev))
+        return DMACOH_BAD_DMA_ADDR;
+    pool = dmacoh__pool_for(dev, &owner);
+    if (pool && dma >= pool->dev_base && dma - pool->dev_base < pool->size)
+        return pool->bus + (dma - pool->dev_base);
+    return DMACOH_BAD_DMA_ADDR;
+}
+
+dmacoh_dma_addr_t dmacoh_bus_to_dma(const struct dmacoh_device *dev, dmacoh_phys_addr_t bus)
+{
+    const struct dmacoh_device *owner;
+    const struct dmacoh__pool *pool;
+
+    if (!dmacoh__device_ok(dev))
+        return DMACOH_BAD_DMA_ADDR;
+    pool = dmacoh__pool_for(dev, &owner);
+    if (pool && bus >= pool->bus && bus - pool->bus < pool->size)
+        return pool->dev_base + (bus - pool->bus);
+    return DMACOH_BAD_DMA_ADDR;
+}

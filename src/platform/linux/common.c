@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * common.c - pieces every Linux backend uses: metadata from the heap, futex sleeping for
+ * DMACOH_ALLOC_WAIT, and mappings placed at a chosen congruence so that CPU pointers share
+ * the alignment of device addresses (DESIGN.md 4.5).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create, MAP_NORESERVE */
+#endif
+#include "internal.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+void *dmacoh__linux_meta_alloc(void *ctx, size_t size)
+{
+    (void)ctx;
+    return calloc(1, size);
+}
+
+void dmacoh__linux_meta_free(void *ctx, void *p, size_t size)
+{
+    (void)ctx;
+    (void)size;
+    free(p);
+}
+
+int dmacoh__linux_wait(void *ctx, const uint32_t *word, uint32_t expected, uint64_t timeout_ns)
+{
+    struct timespec ts;
+    long r;
+
+    (void)ctx;
+    ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
+    ts.tv_nsec = (long)(timeout_ns % 1000000000u);
+    r = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, &ts, NULL, 0);
+    if (r == -1 && errno == ETIMEDOUT)
+        return DMACOH_ETIMEDOUT;
+    return 0; /* woken, value changed (EAGAIN) or interrupted: the caller re-checks */
+}
+
+void dmacoh__linux_wake(void *ctx, uint32_t *word)
+{
+    (void)ctx;
+    (void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+uint64_t dmacoh__linux_now_ns(void *ctx)
+{
+    struct timespec ts;
+
+    (void)ctx;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void dmacoh__linux_relax(void *ctx)
+{
+    (void)ctx;
+    sched_yield();
+}
+
+void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t delta,
+                                  uint64_t target, uint64_t cong, int *err)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), want, slack;
+    uintptr_t base, at;
+    void *res, *m;
+
+    want = (target - delta) & (cong - 1); /* the mapping's address modulo cong */
+    if (want & (page - 1) & (cong - 1)) {
+        *err = DMACOH_ENOTSUP; /* a page-aligned mapping cannot have that congruence */
+        return NULL;
+    }
+    slack = cong > page ? cong : 0;
+    if (len > UINT64_MAX - slack || len + slack > SIZE_MAX) {
+        *err = DMACOH_EOVERFLOW;
+        return NULL;
+    }
+    res = mmap(NULL, (size_t)(len + slack), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+               -1, 0);
+    if (res == MAP_FAILED) {
+        *err = -errno;
+        return NULL;
+    }
+    base = (uintptr_t)res;
+    at = slack ? base + ((want - base) & (cong - 1)) : base;
+    m = mmap((void *)at, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+             (off_t)off);
+    if (m == MAP_FAILED) {
+        *err = -errno;
+        munmap(res, (size_t)(len + slack));
+        return NULL;
+    }
+    if (at > base)
+        munmap(res, at - base);
+    if (base + len + slack > at + len)
+        munmap((void *)(at + len), (size_t)(base + len + slack - (at + len)));
+    return m;
+}

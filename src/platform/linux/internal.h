@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - helpers shared by the Linux platform backends (common.c).
+ */
+#ifndef DMACOH_LINUX_INTERNAL_H
+#define DMACOH_LINUX_INTERNAL_H
+
+#include <dmacoh/dmacoh.h>
+
+/* Metadata memory from the C heap, zeroed. */
+void *dmacoh__linux_meta_alloc(void *ctx, size_t size);
+void dmacoh__linux_meta_free(void *ctx, void *p, size_t size);
+
+/* Sleeping on a word with a futex, monotonic time, and a yield while spinning. */
+int dmacoh__linux_wait(void *ctx, const uint32_t *word, uint32_t expected, uint64_t timeout_ns);
+void dmacoh__linux_wake(void *ctx, uint32_t *word);
+uint64_t dmacoh__linux_now_ns(void *ctx);
+void dmacoh__linux_relax(void *ctx);
+
+/* Maps len bytes of fd at file offset off (page aligned) so that the address plus `delta` is
+ * congruent to `target` modulo `cong` (a power of two). Returns the mapping or NULL with
+ * *err set. */
+void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t delta,
+                                  uint64_t target, uint64_t cong, int *err);
+
+#endif /* DMACOH_LINUX_INTERNAL_H */

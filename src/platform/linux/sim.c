@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sim.c - the simulated platform: a physical address space of memfd-backed memories.
+ *
+ * Every placed memory is one memfd. Its "bus view" (a mapping made when it is placed) is what
+ * dmacoh_sim_bus_read/write use, as a device's DMA engine would; each declared region gets its
+ * own mapping of the same pages, placed so that CPU pointers are congruent to device
+ * addresses. MAP and IO views differ only in what the region promises the driver; IO cookies
+ * are real addresses here (as __iomem pointers are on x86), distinct from any MAP pointer.
+ *
+ * Simulated RAM, the fallback's system memory, is one more memfd memory at opts.ram_base,
+ * managed by the library itself: an internal device declares it as an exclusive region on a
+ * private platform, and sys_alloc/sys_free are dmacoh_alloc/free_coherent on that device. Its
+ * DMA handles are identity (device address == bus address), carry the same alignment promise
+ * as declared memory, and every free is checked by the same allocator.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memfd_create, MAP_NORESERVE */
+#endif
+#include "internal.h"
+
+#include <dmacoh/sim.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define SIM_MAX_MEMORIES 64
+#define SIM_PAGE         4096u
+
+struct sim_memory {
+    struct dmacoh_sim_memory desc;
+    int fd;
+    unsigned char *view; /* the bus side: the whole memory */
+};
+
+struct sim_ctx {
+    struct dmacoh_sim *sim;
+    bool ram; /* the private RAM platform */
+};
+
+struct dmacoh_sim {
+    struct dmacoh_platform plat;
+    struct dmacoh_platform ram_plat;
+    struct sim_ctx ctx, ram_ctx;
+    struct dmacoh_device ram_dev;
+    struct dmacoh_sim_opts opts;
+    struct sim_memory *ram; /* NULL with no_ram */
+    struct sim_memory mem[SIM_MAX_MEMORIES];
+    unsigned nmem;
+};
+
+struct sim_mapping {
+    void *base;
+    size_t len;
+};
+
+static struct sim_memory *find(struct dmacoh_sim *sim, uint64_t bus, uint64_t len)
+{
+    for (unsigned i = 0; i < sim->nmem; i++) {
+        struct sim_memory *m = &sim->mem[i];
+
+        if (bus >= m->desc.bus && bus - m->desc.bus < m->desc.size &&
+            len <= m->desc.size - (bus - m->desc.bus))
+            return m;
+    }
+    return NULL;
+}
+
+static int pick_mode(int offered, int want)
+{
+    int both = offered & want;
+
+    if (both & DMACOH_MEMORY_MAP)
+        return DMACOH_MEMORY_MAP;
+    return both & DMACOH_MEMORY_IO;
+}
+
+static int sim_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_addr_t device_addr,
+                   uint64_t congruence, int want, struct dmacoh_mapping *out)
+{
+    struct sim_ctx *c = (struct sim_ctx *)ctx;
+    struct sim_memory *m;
+    struct sim_mapping *sm;
+    uint64_t file_off, aligned, delta, len;
+    int err = 0;
+    char *p;
+
+    if (!c->ram && c->sim->opts.no_declare)
+        return DMACOH_ENODEV;
+    m = find(c->sim, bus, size);
+    if (!m || (m == c->sim->ram) != c->ram)
+        return DMACOH_ENXIO;
+    out->mode = pick_mode(m->desc.modes, want);
+    if (!out->mode)
+        return DMACOH_ENOTSUP;
+    file_off = bus - m->desc.bus;
+    aligned = file_off & ~(uint64_t)(SIM_PAGE - 1);
+    delta = file_off - aligned;
+    len = (delta + size + SIM_PAGE - 1) & ~(uint64_t)(SIM_PAGE - 1);
+    sm = malloc(sizeof(*sm));
+    if (!sm)
+        return DMACOH_ENOMEM;
+    p = dmacoh__linux_map_congruent(m->fd, aligned, len, delta, device_addr, congruence, &err);
+    if (!p) {
+        free(sm);
+        return err;
+    }
+    sm->base = p;
+    sm->len = (size_t)len;
+    out->cpu = p + delta;
+    out->shared = m->desc.shared;
+    out->io_width = m->desc.io_width;
+    out->priv = sm;
+    return 0;
+}
+
+static void sim_unmap(void *ctx, struct dmacoh_mapping *mp, uint64_t size)
+{
+    struct sim_mapping *sm = (struct sim_mapping *)mp->priv;
+
+    (void)ctx;
+    (void)size;
+    munmap(sm->base, sm->len);
+    free(sm);
+}
+
+static int sim_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t size, uint64_t align,
+                         void **cpu, dmacoh_dma_addr_t *handle)
+{
+    struct dmacoh_sim *sim = ((struct sim_ctx *)ctx)->sim;
+    void *c;
+    dmacoh_dma_addr_t h;
+    int r;
+
+    (void)align; /* the RAM region aligns every allocation to pow2(size) already */
+    if (!sim->ram)
+        return DMACOH_ENOMEM;
+    if (size > SIZE_MAX)
+        return DMACOH_ENOMEM;
+    r = dmacoh_alloc_coherent(&sim->ram_dev, (size_t)size, DMACOH_ALLOC_NOZERO, 0, &c, &h);
+    if (r)
+        return r;
+    if (h + (size - 1) > dmacoh_device_dma_mask(dev)) {
+        dmacoh_free_coherent(&sim->ram_dev, (size_t)size, c, h);
+        return DMACOH_ERANGE;
+    }
+    *cpu = c;
+    *handle = h;
+    return 0;
+}
+
+static int sim_sys_free(void *ctx, const struct dmacoh_device *dev, void *cpu, uint64_t size,
+                        dmacoh_dma_addr_t handle)
+{
+    struct dmacoh_sim *sim = ((struct sim_ctx *)ctx)->sim;
+
+    (void)dev;
+    if (!sim->ram || size > SIZE_MAX)
+        return DMACOH_EFAULT;
+    return dmacoh_free_coherent(&sim->ram_dev, (size_t)size, cpu, handle);
+}
+
+static dmacoh_dma_addr_t sim_virt_to_dma(void *ctx, const struct dmacoh_device *dev,
+                                         const void *cpu)
+{
+    struct dmacoh_sim *sim = ((struct sim_ctx *)ctx)->sim;
+
+    (void)dev;
+    return sim->ram ? dmacoh_virt_to_dma(&sim->ram_dev, cpu) : DMACOH_BAD_DMA_ADDR;
+}
+
+static void *sim_dma_to_virt(void *ctx, const struct dmacoh_device *dev, dmacoh_dma_addr_t dma)
+{
+    struct dmacoh_sim *sim = ((struct sim_ctx *)ctx)->sim;
+
+    (void)dev;
+    return sim->ram ? dmacoh_dma_to_virt(&sim->ram_dev, dma) : NULL;
+}
+
+static const struct dmacoh_platform_ops sim_ops = {
+    .name = "sim",
+    .map = sim_map,
+    .unmap = sim_unmap,
+    .sys_alloc = sim_sys_alloc,
+    .sys_free = sim_sys_free,
+    .sys_virt_to_dma = sim_virt_to_dma,
+    .sys_dma_to_virt = sim_dma_to_virt,
+    .meta_alloc = dmacoh__linux_meta_alloc,
+    .meta_free = dmacoh__linux_meta_free,
+    .wait = dmacoh__linux_wait,
+    .wake = dmacoh__linux_wake,
+    .now_ns = dmacoh__linux_now_ns,
+    .relax = dmacoh__linux_relax,
+};
+
+/* The private platform of simulated RAM: maps the RAM window only, never falls back. */
+static const struct dmacoh_platform_ops sim_ram_ops = {
+    .name = "sim-ram",
+    .map = sim_map,
+    .unmap = sim_unmap,
+    .meta_alloc = dmacoh__linux_meta_alloc,
+    .meta_free = dmacoh__linux_meta_free,
+    .relax = dmacoh__linux_relax,
+};
+
+static bool overlaps(const struct dmacoh_sim *sim, uint64_t bus, uint64_t size)
+{
+    for (unsigned i = 0; i < sim->nmem; i++) {
+        const struct dmacoh_sim_memory *d = &sim->mem[i].desc;
+
+        if (!(bus + (size - 1) < d->bus || d->bus + (d->size - 1) < bus))
+            return true;
+    }
+    return false;
+}
+
+static int place(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *desc)
+{
+    struct sim_memory *m;
+    void *view;
+    int fd;
+
+    if (sim->nmem == SIM_MAX_MEMORIES)
+        return DMACOH_ENOMEM;
+    if (desc->size > SIZE_MAX)
+        return DMACOH_EOVERFLOW;
+    fd = memfd_create("dmacoh-sim", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (ftruncate(fd, (off_t)desc->size) != 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    view = mmap(NULL, (size_t)desc->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (view == MAP_FAILED) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    m = &sim->mem[sim->nmem++];
+    m->desc = *desc;
+    m->fd = fd;
+    m->view = view;
+    return 0;
+}
+
+int dmacoh_sim_add_memory(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *mem)
+{
+    if (!sim || !mem || mem->size == 0 || ((mem->bus | mem->size) & (SIM_PAGE - 1)) ||
+        !(mem->modes & (DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) ||
+        (mem->modes & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) ||
+        (mem->io_width != 0 && mem->io_width != 1 && mem->io_width != 2 && mem->io_width != 4 &&
+         mem->io_width != 8))
+        return DMACOH_EINVAL;
+    if (mem->bus + (mem->size - 1) < mem->bus)
+        return DMACOH_ERANGE;
+    if (overlaps(sim, mem->bus, mem->size))
+        return DMACOH_EBUSY;
+    return place(sim, mem);
+}
+
+static int make_ram(struct dmacoh_sim *sim)
+{
+    struct dmacoh_sim_memory d = {sim->opts.ram_base, sim->opts.ram_size, DMACOH_MEMORY_MAP, false,
+                                  0};
+    int r = place(sim, &d);
+
+    if (r)
+        return r;
+    sim->ram = &sim->mem[sim->nmem - 1];
+    r = dmacoh_platform_init(&sim->ram_plat, &sim_ram_ops, &sim->ram_ctx);
+    if (!r)
+        r = dmacoh_device_init(&sim->ram_dev, "sim-ram", NULL, &sim->ram_plat);
+    if (!r)
+        r = dmacoh_declare_coherent_memory(&sim->ram_dev, d.bus, d.bus, d.size,
+                                           DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, NULL);
+    return r;
+}
+
+static void destroy_all(struct dmacoh_sim *sim)
+{
+    if (sim->ram && dmacoh_device_has_region(&sim->ram_dev))
+        dmacoh_release_coherent_memory(&sim->ram_dev, DMACOH_RELEASE_FORCE);
+    if (sim->ram_dev.magic)
+        dmacoh_device_fini(&sim->ram_dev);
+    if (sim->ram_plat.magic)
+        dmacoh_platform_fini(&sim->ram_plat);
+    for (unsigned i = 0; i < sim->nmem; i++) {
+        munmap(sim->mem[i].view, (size_t)sim->mem[i].desc.size);
+        close(sim->mem[i].fd);
+    }
+    free(sim);
+}
+
+int dmacoh_sim_create(const struct dmacoh_sim_opts *opts, struct dmacoh_sim **out)
+{
+    struct dmacoh_sim *sim;
+    int r;
+
+    if (!out)
+        return DMACOH_EINVAL;
+    sim = calloc(1, sizeof(*sim));
+    if (!sim)
+        return DMACOH_ENOMEM;
+    if (opts)
+        sim->opts = *opts;
+    if (!sim->opts.ram_base)
+        sim->opts.ram_base = 0x40000000u;
+    if (!sim->opts.ram_size)
+        sim->opts.ram_size = 64u << 20;
+    sim->ctx.sim = sim->ram_ctx.sim = sim;
+    sim->ram_ctx.ram = true;
+    if (((sim->opts.ram_base | sim->opts.ram_size) & (SIM_PAGE - 1)) ||
+        sim->opts.ram_base + (sim->opts.ram_size - 1) < sim->opts.ram_base) {
+        free(sim);
+        return DMACOH_EINVAL;
+    }
+    r = dmacoh_platform_init(&sim->plat, &sim_ops, &sim->ctx);
+    if (!r && !sim->opts.no_ram)
+        r = make_ram(sim);
+    if (r) {
+        destroy_all(sim);
+        return r;
+    }
+    *out = sim;
+    return 0;
+}
+
+int dmacoh_sim_destroy(struct dmacoh_sim *sim)
+{
+    int r;
+
+    if (!sim)
+        return 0;
+    r = dmacoh_platform_fini(&sim->plat);
+    if (r)
+        return r;
+    destroy_all(sim);
+    return 0;
+}
+
+struct dmacoh_platform *dmacoh_sim_platform(struct dmacoh_sim *sim)
+{
+    return sim ? &sim->plat : NULL;
+}
+
+static int bus_access(struct dmacoh_sim *sim, dmacoh_phys_addr_t bus, size_t len,
+                      unsigned char **where)
+{
+    struct sim_memory *m;
+
+    if (!sim)
+        return DMACOH_EINVAL;
+    m = find(sim, bus, len ? len : 1);
+    if (!m)
+        return DMACOH_ENXIO;
+    *where = m->view + (bus - m->desc.bus);
+    return 0;
+}
+
+int dmacoh_sim_bus_read(struct dmacoh_sim *sim, dmacoh_phys_addr_t bus, void *buf, size_t len)
+{
+    unsigned char *src;
+    int r;
+
+    if (!buf)
+        return DMACOH_EINVAL;
+    r = bus_access(sim, bus, len, &src);
+    if (!r)
+        memcpy(buf, src, len);
+    return r;
+}
+
+int dmacoh_sim_bus_write(struct dmacoh_sim *sim, dmacoh_phys_addr_t bus, const void *buf,
+                         size_t len)
+{
+    unsigned char *dst;
+    int r;
+
+    if (!buf)
+        return DMACOH_EINVAL;
+    r = bus_access(sim, bus, len, &dst);
+    if (!r)
+        memcpy(dst, buf, len);
+    return r;
+}
