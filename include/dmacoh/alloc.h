@@ -38,8 +38,9 @@ extern "C" {
  * Guarantees:
  *  - The handle is aligned to the smallest power-of-two number of granules >= size, as an
  *    absolute device address (a buffer of <= 64 KiB never crosses a 64 KiB boundary), and the
- *    CPU pointer of a MAP region has the same alignment. System memory: the same promise as far
- *    as the platform keeps it (every platform in this library does).
+ *    CPU pointer of a MAP region has the same alignment. System memory: the same promise for
+ *    the handle and the CPU pointer as far as the platform keeps it (the simulator and the
+ *    bare-metal platform keep both).
  *  - The memory is zeroed (memset_io on IO regions) unless DMACOH_ALLOC_NOZERO.
  *  - With no frees in between, allocations of one size from one region come at ascending
  *    addresses.

@@ -115,8 +115,11 @@ struct dmacoh_region_stats {
     uint64_t live;                 /**< allocations outstanding */
     uint64_t allocs;               /**< allocations served from the region, ever */
     uint64_t frees;                /**< frees back to the region, ever */
-    uint64_t failures;             /**< requests the region could not satisfy */
-    uint64_t fallbacks;            /**< of those, served from system memory instead */
+    /** Requests the region could not satisfy (full, or above the requester's DMA mask).
+     * Unlike the failures of dmacoh_device_counters(), this counts requests then served
+     * from system memory too. */
+    uint64_t failures;
+    uint64_t fallbacks; /**< of those failures, served from system memory instead */
 };
 
 /**
@@ -125,12 +128,19 @@ struct dmacoh_region_stats {
  */
 int dmacoh_region_get_stats(const struct dmacoh_device *dev, struct dmacoh_region_stats *st);
 
+/** What a run of granules reported by dmacoh_region_walk() is. */
+enum dmacoh_extent_kind {
+    DMACOH_EXTENT_FREE = 0,     /**< free granules */
+    DMACOH_EXTENT_ALLOC = 1,    /**< one allocation */
+    DMACOH_EXTENT_OCCUPIED = 2, /**< one range reserved by mark_declared_memory_occupied */
+};
+
 /** A run of granules of one kind, as dmacoh_region_walk() reports it. */
 struct dmacoh_extent {
     uint64_t offset;       /**< byte offset in the region */
     uint64_t size;         /**< bytes */
     dmacoh_dma_addr_t dma; /**< device address of the first byte */
-    int kind;              /**< 0 free, 1 allocation, 2 occupied range */
+    int kind;              /**< an enum dmacoh_extent_kind */
 };
 
 /**
@@ -141,6 +151,15 @@ struct dmacoh_extent {
  */
 int dmacoh_region_walk(const struct dmacoh_device *dev,
                        int (*fn)(void *user, const struct dmacoh_extent *e), void *user);
+
+/**
+ * Finds the extent of dev's own region that contains the byte at cpu: the allocation or
+ * occupied range it belongs to (from its first granule), or the free run around it.
+ * Errors: -DMACOH_EINVAL (dev not initialised, cpu or e NULL), -DMACOH_ENODEV (no region),
+ * -DMACOH_ERANGE (cpu is not inside the region).
+ * Context: thread-safe (takes the region lock); O(size of that extent).
+ */
+int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct dmacoh_extent *e);
 
 /**
  * Checks every invariant of dev's region allocator (counters agree with the state, no

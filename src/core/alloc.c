@@ -76,14 +76,15 @@ static int from_system(struct dmacoh_device *dev, uint64_t bytes, unsigned flags
     }
     r = p->ops->sys_alloc(p->ctx, dev, bytes, dmacoh__pow2_ceil(bytes), &c, &h);
     if (r) {
-        dmacoh__err("alloc on '%s': %#llx bytes of system memory: %s", dev->name,
-                    (unsigned long long)bytes, dmacoh_strerror(r));
+        dmacoh__err("alloc on '%s': %#llx bytes of system memory below the DMA mask %#llx: %s",
+                    dev->name, (unsigned long long)bytes, (unsigned long long)dev->dma_mask,
+                    dmacoh_strerror(r));
         return r;
     }
     if (h + (bytes - 1) > dev->dma_mask || h + (bytes - 1) < h) {
         (void)p->ops->sys_free(p->ctx, dev, c, bytes, h);
-        dmacoh__err("alloc on '%s': platform memory at %#llx is above the DMA mask", dev->name,
-                    (unsigned long long)h);
+        dmacoh__err("alloc on '%s': platform memory at %#llx is above the DMA mask %#llx",
+                    dev->name, (unsigned long long)h, (unsigned long long)dev->dma_mask);
         return DMACOH_ERANGE;
     }
     if (!(flags & DMACOH_ALLOC_NOZERO))
@@ -162,7 +163,11 @@ int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags
     }
     if (r) {
         __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
-        dmacoh__dbg("alloc on '%s': %zu bytes failed: %s", dev->name, size, dmacoh_strerror(r));
+        if (pool && !may_fall)
+            dmacoh__err("alloc on '%s': no room for %zu bytes in the region of '%s' (%s): %s",
+                        dev->name, size, owner->name,
+                        (flags & DMACOH_ALLOC_NOFALLBACK) ? "no fallback asked" : "exclusive",
+                        dmacoh_strerror(r));
         return r;
     }
     *cpu = c;

@@ -232,6 +232,25 @@ static uint64_t run_end(const struct dmacoh__pa *pa, uint64_t i, unsigned *kind)
     return j;
 }
 
+void dmacoh__pa_find(const struct dmacoh__pa *pa, uint64_t i, uint64_t *start, uint64_t *n,
+                     int *kind)
+{
+    unsigned k;
+    uint64_t s = i, end;
+
+    if (get(pa, i) == DMACOH__G_FREE) {
+        while (s > 0 && get(pa, s - 1) == DMACOH__G_FREE)
+            s--;
+    } else {
+        while (get(pa, s) == DMACOH__G_CONT)
+            s--; /* dmacoh__pa_check guarantees a HEAD or OCC before every CONT */
+    }
+    end = run_end(pa, s, &k);
+    *start = s;
+    *n = end - s;
+    *kind = (int)k;
+}
+
 uint64_t dmacoh__pa_largest_free(const struct dmacoh__pa *pa)
 {
     uint64_t best = 0, i = next_free(pa, 0);

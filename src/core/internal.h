@@ -91,6 +91,10 @@ int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
 int dmacoh__pa_reserve(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
 uint64_t dmacoh__pa_largest_free(const struct dmacoh__pa *pa);
 bool dmacoh__pa_check(const struct dmacoh__pa *pa);
+/* The run containing granule i: its first granule, length and kind (0 free, 1 allocation,
+ * 2 occupied). */
+void dmacoh__pa_find(const struct dmacoh__pa *pa, uint64_t i, uint64_t *start, uint64_t *n,
+                     int *kind);
 int dmacoh__pa_walk(const struct dmacoh__pa *pa, int (*fn)(void *, uint64_t, uint64_t, int),
                     void *user);
 

@@ -281,10 +281,12 @@ int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t
     dev->region_flags = (flags & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) | pool->mode;
     if (granted)
         *granted = pool->mode;
-    dmacoh__info("declared on '%s': bus %#llx device %#llx size %#llx granule %#llx %s%s",
-                 dev->name, (unsigned long long)bus_addr, (unsigned long long)device_addr,
-                 (unsigned long long)size, (unsigned long long)granule,
-                 pool->mode == DMACOH_MEMORY_MAP ? "MAP" : "IO", pool->refs > 1 ? " (shared)" : "");
+    dmacoh__info(
+        "declared on '%s': bus %#llx device %#llx size %#llx granule %#llx %s%s%s%s", dev->name,
+        (unsigned long long)bus_addr, (unsigned long long)device_addr, (unsigned long long)size,
+        (unsigned long long)granule, pool->mode == DMACOH_MEMORY_MAP ? "MAP" : "IO",
+        (flags & DMACOH_MEMORY_INCLUDES_CHILDREN) ? " INCLUDES_CHILDREN" : "",
+        (flags & DMACOH_MEMORY_EXCLUSIVE) ? " EXCLUSIVE" : "", pool->refs > 1 ? " (shared)" : "");
     return 0;
 }
 
@@ -436,6 +438,30 @@ int dmacoh_region_walk(const struct dmacoh_device *dev,
     r = dmacoh__pa_walk(&dev->pool->pa, walk_one, &w);
     dmacoh__unlock(&dev->pool->lock);
     return r;
+}
+
+int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct dmacoh_extent *e)
+{
+    struct dmacoh__pool *pool;
+    uint64_t start, n;
+    int kind;
+
+    if (!dmacoh__device_ok(dev) || !cpu || !e)
+        return DMACOH_EINVAL;
+    pool = dev->pool;
+    if (!pool)
+        return DMACOH_ENODEV;
+    if (!dmacoh__pool_holds(pool, cpu))
+        return DMACOH_ERANGE;
+    dmacoh__lock(&pool->lock, pool->plat);
+    dmacoh__pa_find(&pool->pa, (uint64_t)((const char *)cpu - pool->cpu) >> pool->gshift, &start,
+                    &n, &kind);
+    dmacoh__unlock(&pool->lock);
+    e->offset = start << pool->gshift;
+    e->size = n << pool->gshift;
+    e->dma = pool->dev_base + e->offset;
+    e->kind = kind;
+    return 0;
 }
 
 bool dmacoh_check(const struct dmacoh_device *dev)

@@ -163,21 +163,35 @@ static int sim_sys_free(void *ctx, const struct dmacoh_device *dev, void *cpu, u
     return dmacoh_free_coherent(&sim->ram_dev, (size_t)size, cpu, handle);
 }
 
+/* True if cpu lies in a live allocation of simulated RAM. */
+static bool ram_live(struct dmacoh_sim *sim, const void *cpu)
+{
+    struct dmacoh_extent e;
+
+    return sim->ram && dmacoh_region_find(&sim->ram_dev, cpu, &e) == 0 &&
+           e.kind == DMACOH_EXTENT_ALLOC;
+}
+
 static dmacoh_dma_addr_t sim_virt_to_dma(void *ctx, const struct dmacoh_device *dev,
                                          const void *cpu)
 {
     struct dmacoh_sim *sim = ((struct sim_ctx *)ctx)->sim;
 
     (void)dev;
-    return sim->ram ? dmacoh_virt_to_dma(&sim->ram_dev, cpu) : DMACOH_BAD_DMA_ADDR;
+    return ram_live(sim, cpu) ? dmacoh_virt_to_dma(&sim->ram_dev, cpu) : DMACOH_BAD_DMA_ADDR;
 }
 
 static void *sim_dma_to_virt(void *ctx, const struct dmacoh_device *dev, dmacoh_dma_addr_t dma)
 {
     struct dmacoh_sim *sim = ((struct sim_ctx *)ctx)->sim;
 
+    void *cpu;
+
     (void)dev;
-    return sim->ram ? dmacoh_dma_to_virt(&sim->ram_dev, dma) : NULL;
+    if (!sim->ram)
+        return NULL;
+    cpu = dmacoh_dma_to_virt(&sim->ram_dev, dma);
+    return (cpu && ram_live(sim, cpu)) ? cpu : NULL;
 }
 
 static const struct dmacoh_platform_ops sim_ops = {
@@ -274,7 +288,7 @@ static int make_ram(struct dmacoh_sim *sim)
     sim->ram = &sim->mem[sim->nmem - 1];
     r = dmacoh_platform_init(&sim->ram_plat, &sim_ram_ops, &sim->ram_ctx);
     if (!r)
-        r = dmacoh_device_init(&sim->ram_dev, "sim-ram", NULL, &sim->ram_plat);
+        r = dmacoh_device_init(&sim->ram_dev, "sim system RAM", NULL, &sim->ram_plat);
     if (!r)
         r = dmacoh_declare_coherent_memory(&sim->ram_dev, d.bus, d.bus, d.size,
                                            DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, NULL);

@@ -70,16 +70,22 @@ static dmacoh_dma_addr_t bm_virt_to_dma(void *ctx, const struct dmacoh_device *d
 {
     struct dmacoh_baremetal *bm = (struct dmacoh_baremetal *)ctx;
 
+    struct dmacoh_extent e;
+
     (void)dev;
-    return bm->cfg.ram_size ? dmacoh_virt_to_dma(&bm->ram_dev, cpu) : DMACOH_BAD_DMA_ADDR;
+    if (!bm->cfg.ram_size || dmacoh_region_find(&bm->ram_dev, cpu, &e) != 0 ||
+        e.kind != DMACOH_EXTENT_ALLOC)
+        return DMACOH_BAD_DMA_ADDR;
+    return dmacoh_virt_to_dma(&bm->ram_dev, cpu);
 }
 
 static void *bm_dma_to_virt(void *ctx, const struct dmacoh_device *dev, dmacoh_dma_addr_t dma)
 {
     struct dmacoh_baremetal *bm = (struct dmacoh_baremetal *)ctx;
 
-    (void)dev;
-    return bm->cfg.ram_size ? dmacoh_dma_to_virt(&bm->ram_dev, dma) : NULL;
+    void *cpu = bm->cfg.ram_size ? dmacoh_dma_to_virt(&bm->ram_dev, dma) : NULL;
+
+    return cpu && bm_virt_to_dma(ctx, dev, cpu) != DMACOH_BAD_DMA_ADDR ? cpu : NULL;
 }
 
 static const struct dmacoh_platform_ops bm_ops = {
