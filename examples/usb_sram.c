@@ -14,6 +14,12 @@
  * address and writes back a status word (and, for IN transfers, the data). Every step prints
  * one row of the SRAM's page map; the statistics at the end count the NULLs as failures and
  * show that nothing fell back to system memory.
+ *
+ * Last, the transfer descriptors themselves: 16 bytes each, they waste a page apiece when
+ * allocated one by one from a page-granular region ("quickly exhaust local memory", as the
+ * kernel's USB host controllers with on-chip SRAM found). The example counts how many fit in
+ * the same SRAM three ways: one dma_alloc_coherent per descriptor, a dma_pool of descriptors,
+ * and one dma_alloc_coherent per descriptor from the SRAM declared with a 16-byte granule.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -284,6 +290,95 @@ static void submit(struct dmacoh_sim *sim, struct device *hcd, const char *kind,
            sram_map(hcd));
 }
 
+/* Takes 16-byte descriptors until `get` fails; frees them all; returns how many fit. */
+#define TD_SIZE 16u
+#define MAX_TDS 4096u
+
+struct td_ref {
+    void *cookie;
+    dma_addr_t handle;
+};
+
+static struct td_ref tds[MAX_TDS];
+
+static unsigned count_direct(struct device *dev)
+{
+    unsigned n = 0;
+
+    while (n < MAX_TDS && (tds[n].cookie = dma_alloc_coherent(dev, TD_SIZE, &tds[n].handle, 0)))
+        n++;
+    for (unsigned i = 0; i < n; i++)
+        dma_free_coherent(dev, TD_SIZE, tds[i].cookie, tds[i].handle);
+    return n;
+}
+
+static unsigned count_pool(struct dmacoh_sim *sim, struct device *dev)
+{
+    struct dma_pool *pool = dma_pool_create("ohci-td", dev, TD_SIZE, 16, 0);
+    unsigned n = 0;
+    uint32_t seen = 0;
+
+    check(pool != NULL, "dma_pool_create failed");
+    if (!pool)
+        return 0;
+    while (n < MAX_TDS && (tds[n].cookie = dma_pool_zalloc(pool, 0, &tds[n].handle))) {
+        iowrite32(TD_MAGIC | n, tds[n].cookie); /* the accessors only: these are cookies */
+        n++;
+    }
+    /* The controller finds the last descriptor by its device address. */
+    check(n > 0 &&
+              dmacoh_sim_bus_read(sim, dmacoh_dma_to_bus(&dev->dmacoh, tds[n - 1].handle), &seen,
+                                  sizeof(seen)) == 0 &&
+              seen == (TD_MAGIC | (n - 1)),
+          "the controller read 0x%08x from the last pooled descriptor", seen);
+    for (unsigned i = 0; i < n; i++)
+        check(tds[i].handle % 16 == 0 && ioread32(tds[i].cookie) == (TD_MAGIC | i),
+              "pooled descriptor %u is misaligned or was overwritten", i);
+    for (unsigned i = 0; i < n; i++)
+        dma_pool_free(pool, tds[i].cookie, tds[i].handle);
+    dma_pool_destroy(pool);
+    return n;
+}
+
+/* The SRAM again, declared with a 16-byte granule through the namespaced API. */
+static unsigned count_fine(struct device *dev)
+{
+    struct dmacoh_declare_opts opts = {.granule = TD_SIZE};
+    int granted = 0, r;
+    unsigned n;
+
+    r = dmacoh_declare_coherent_memory(&dev->dmacoh, SRAM_BUS, SRAM_DEV, SRAM_SIZE,
+                                       DMACOH_MEMORY_IO | DMACOH_MEMORY_EXCLUSIVE, &opts, &granted);
+    check(r == 0 && granted == DMACOH_MEMORY_IO, "fine-grained declare: %s", dmacoh_strerror(r));
+    if (r)
+        return 0;
+    n = count_direct(dev);
+    check(dmacoh_release_coherent_memory(&dev->dmacoh, 0) == 0, "fine-grained release failed");
+    return n;
+}
+
+static void descriptor_capacity(struct dmacoh_sim *sim, struct device *hcd)
+{
+    unsigned direct, pooled, fine;
+
+    printf("16-byte transfer descriptors that fit in the SRAM (the HCCA keeps its page):\n");
+    direct = count_direct(hcd);
+    pooled = count_pool(sim, hcd);
+    printf("  dma_alloc_coherent, 4 KiB granule: %4u (a page each)\n", direct);
+    printf("  dma_pool of 16-byte blocks:         %4u (%ux)\n", pooled,
+           direct ? pooled / direct : 0);
+    dma_free_coherent(hcd, 256, hcca.cookie, hcca.handle);
+    dma_release_declared_memory(hcd);
+    fine = count_fine(hcd);
+    printf("  dma_alloc_coherent, 16 B granule:   %4u (whole SRAM, no HCCA)\n", fine);
+    check(direct == NPAGES - 1, "direct allocation fitted %u descriptors, want %u", direct,
+          NPAGES - 1);
+    check(pooled == (NPAGES - 1) * (PAGE_SIZE / TD_SIZE), "the pool fitted %u descriptors, want %u",
+          pooled, (NPAGES - 1) * (PAGE_SIZE / TD_SIZE));
+    check(fine == SRAM_SIZE / TD_SIZE, "the 16-byte granule fitted %u descriptors, want %u", fine,
+          SRAM_SIZE / TD_SIZE);
+}
+
 static void print_stats(struct device *hcd, unsigned nnull, unsigned nalloc)
 {
     struct dmacoh_region_stats st;
@@ -364,9 +459,10 @@ int main(void)
     while (nlive && !nfail)
         complete_oldest(sim, &hcd);
     print_stats(&hcd, nnull, nplan + 1);
-
-    dma_free_coherent(&hcd, 256, hcca.cookie, hcca.handle);
-    dma_release_declared_memory(&hcd);
+    if (!nfail)
+        descriptor_capacity(sim, &hcd); /* frees the HCCA and releases the region */
+    else
+        dma_release_declared_memory(&hcd);
     check(!dmacoh_device_has_region(&hcd.dmacoh), "the controller still has a region");
     check(dmacoh_device_fini(&hcd.dmacoh) == 0, "fini of the controller failed");
     check(dmacoh_sim_destroy(sim) == 0, "dmacoh_sim_destroy failed");

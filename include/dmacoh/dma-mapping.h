@@ -194,6 +194,57 @@ static inline int dma_set_mask(struct device *dev, uint64_t mask)
     return dma_set_coherent_mask(dev, mask);
 }
 
+/*
+ * dma_pool, with the kernel's names. `struct dma_pool` is the library's struct dmacoh_pool
+ * (the macro renames the tag). Blocks are not zeroed unless dma_pool_zalloc or __GFP_ZERO.
+ */
+#ifndef DMACOH_NO_DMA_POOL
+#define dma_pool dmacoh_pool
+
+/** Creates a pool (kernel dma_pool_create); NULL on any failure (the log says why). */
+static inline struct dma_pool *dma_pool_create(const char *name, struct device *dev, size_t size,
+                                               size_t align, size_t boundary)
+{
+    struct dmacoh_pool *p = NULL;
+
+    if (!dev ||
+        dmacoh_pool_create(&p, name, DMACOH_DEVICE_TO_CORE(dev), size, align, boundary, NULL) != 0)
+        return NULL;
+    return p;
+}
+
+/** Takes a block (kernel dma_pool_alloc); NULL when no chunk can be had. Never sleeps. */
+static inline void *dma_pool_alloc(struct dma_pool *pool, int mem_flags, dma_addr_t *handle)
+{
+    void *cpu = NULL;
+    dmacoh_dma_addr_t h = 0;
+
+    if (!handle ||
+        dmacoh_pool_alloc(pool, (mem_flags & __GFP_ZERO) ? DMACOH_POOL_ZERO : 0, &cpu, &h) != 0)
+        return NULL;
+    *handle = h;
+    return cpu;
+}
+
+/** Takes a zeroed block (kernel dma_pool_zalloc). */
+static inline void *dma_pool_zalloc(struct dma_pool *pool, int mem_flags, dma_addr_t *handle)
+{
+    return dma_pool_alloc(pool, mem_flags | __GFP_ZERO, handle);
+}
+
+/** Returns a block (kernel dma_pool_free); a bad call is logged and changes nothing. */
+static inline void dma_pool_free(struct dma_pool *pool, void *vaddr, dma_addr_t addr)
+{
+    (void)dmacoh_pool_free(pool, vaddr, addr);
+}
+
+/** Destroys a pool (kernel dma_pool_destroy): outstanding blocks are reported, then freed. */
+static inline void dma_pool_destroy(struct dma_pool *pool)
+{
+    (void)dmacoh_pool_destroy(pool, DMACOH_POOL_DESTROY_FORCE);
+}
+#endif
+
 /* IO accessors under their kernel names (value first, then address, as the kernel). */
 #ifndef DMACOH_NO_KERNEL_IO_NAMES
 #define ioread8(a)             dmacoh_ioread8(a)

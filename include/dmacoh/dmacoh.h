@@ -12,6 +12,7 @@
  *   config.h    overridable knobs             platform.h the plug-in contract
  *   device.h    devices, the log callback     region.h   declare, release, occupy, stats
  *   alloc.h     alloc and free                io.h       accessors for IO regions
+ *   pool.h      small blocks (dma_pool)
  */
 #ifndef DMACOH_DMACOH_H
 #define DMACOH_DMACOH_H
@@ -31,6 +32,7 @@
 #include <dmacoh/region.h>
 #include <dmacoh/alloc.h>
 #include <dmacoh/io.h>
+#include <dmacoh/pool.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -103,6 +103,14 @@ struct dmacoh_platform_ops {
 
     /** Called while spinning for a lock (e.g. sched_yield). Optional. */
     void (*relax)(void *ctx);
+
+    /**
+     * A small number identifying the calling thread, stable for its life and different for
+     * threads that run at the same time as far as possible (e.g. handed out round-robin at a
+     * thread's first call). The core spreads threads over independently locked shards with
+     * it. Must be cheap (a thread-local read). Optional: NULL puts every thread on one shard.
+     */
+    unsigned (*thread_slot)(void *ctx);
 };
 
 /**

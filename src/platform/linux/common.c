@@ -67,6 +67,18 @@ void dmacoh__linux_relax(void *ctx)
     sched_yield();
 }
 
+/* Thread slots: 1, 2, 3, ... in the order threads first ask (0 means not yet assigned). */
+static _Thread_local unsigned thread_slot;
+static unsigned next_slot;
+
+unsigned dmacoh__linux_thread_slot(void *ctx)
+{
+    (void)ctx;
+    if (__builtin_expect(thread_slot == 0, 0))
+        thread_slot = __atomic_add_fetch(&next_slot, 1u, __ATOMIC_RELAXED) | 0x80000000u;
+    return thread_slot & 0x7fffffffu;
+}
+
 void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t delta,
                                   uint64_t target, uint64_t cong, int *err)
 {

@@ -16,6 +16,7 @@ int dmacoh__linux_wait(void *ctx, const uint32_t *word, uint32_t expected, uint6
 void dmacoh__linux_wake(void *ctx, uint32_t *word);
 uint64_t dmacoh__linux_now_ns(void *ctx);
 void dmacoh__linux_relax(void *ctx);
+unsigned dmacoh__linux_thread_slot(void *ctx);
 
 /* Maps len bytes of fd at file offset off (page aligned) so that the address plus `delta` is
  * congruent to `target` modulo `cong` (a power of two). Returns the mapping or NULL with

@@ -208,6 +208,7 @@ static const struct dmacoh_platform_ops sim_ops = {
     .wake = dmacoh__linux_wake,
     .now_ns = dmacoh__linux_now_ns,
     .relax = dmacoh__linux_relax,
+    .thread_slot = dmacoh__linux_thread_slot,
 };
 
 /* The private platform of simulated RAM: maps the RAM window only, never falls back. */

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmacoh/pool.h - small coherent blocks: the kernel's dma_pool on top of dmacoh memory.
+ *
+ * A pool carves fixed-size blocks out of chunks it gets with dmacoh_alloc_coherent(), so the
+ * blocks come from the device's declared region, its ancestor's (INCLUDES_CHILDREN), or system
+ * memory, exactly as DESIGN.md section 4 says for any allocation. Every block has a CPU
+ * pointer (a cookie on IO regions) and a DMA handle.
+ *
+ * Design. All bookkeeping is out of band (device memory may be IO-only or written by DMA):
+ * each chunk has a header in metadata memory holding a two-level bitmap of its free blocks,
+ * so alloc takes the lowest free block of the first chunk with room (two count-trailing-zeros,
+ * O(1)), and a fresh chunk hands out its blocks in ascending address order. Chunks are
+ * aligned to a power of two at least their size (the allocation promise of
+ * dmacoh_alloc_coherent), so free finds a block's chunk from the DMA handle alone, through a
+ * hash table of chunk handles (O(1) expected, no search of the chunk list as the kernel does).
+ * The free bitmap doubles as the check: a double free, a pointer that is not a block start or
+ * a handle that does not match is refused in every build. One empty chunk is kept to avoid
+ * thrashing when a pool oscillates around a chunk boundary; further empty chunks are freed.
+ */
+#ifndef DMACOH_POOL_H
+#define DMACOH_POOL_H
+
+#include <dmacoh/types.h>
+#include <dmacoh/errno.h>
+#include <dmacoh/device.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An opaque pool. */
+struct dmacoh_pool;
+
+/** Options of dmacoh_pool_create(); a NULL pointer means all defaults. */
+struct dmacoh_pool_opts {
+    /** Bytes per chunk asked of dmacoh_alloc_coherent: 0 = max(PAGE_SIZE, block stride), as
+     * the kernel; smaller chunks suit fine-grained regions of a few KiB. Rounded up to a power
+     * of two; at most 4096 blocks per chunk. */
+    size_t chunk_size;
+    /** Fill freed blocks with DMACOH_POOL_POISON and check the pattern when a block is handed
+     * out again; a mismatch is logged with the block and its last owner's handle. */
+    bool poison;
+    /** Empty chunks kept for reuse instead of being freed (default 1). */
+    unsigned keep_empty;
+};
+
+/** The byte freed blocks are filled with when poisoning (the kernel's POOL_POISON_FREED). */
+#define DMACOH_POOL_POISON 0xa7
+
+/** Flags of dmacoh_pool_alloc(). */
+enum dmacoh_pool_alloc_flags {
+    DMACOH_POOL_ZERO = 0x01, /**< zero the block (dma_pool_zalloc) */
+};
+
+/**
+ * Creates a pool of blocks of `size` bytes for dev. Mirrors the kernel's dma_pool_create().
+ *
+ * @param[in] name      for logs; must outlive the pool
+ * @param[in] size      block size in bytes, >= 1 (rounded up to a multiple of align, and of
+ *                      8 bytes)
+ * @param[in] align     block alignment: a power of two, or 0 for 8; blocks are aligned to it
+ *                      as DMA handles and (MAP memory) as CPU pointers
+ * @param[in] boundary  0, or a power of two >= size: no block crosses a multiple of it
+ *                      (device address)
+ * Errors: -DMACOH_EINVAL (out, dev or name invalid; align or boundary not a power of two;
+ * boundary < size; chunk_size too small for one block), -DMACOH_ENOMEM (no metadata memory),
+ * -DMACOH_EOVERFLOW (size too large).
+ * Context: thread-safe with respect to other pools; may allocate metadata. No chunk is
+ * allocated until the first block is.
+ */
+int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh_device *dev,
+                       size_t size, size_t align, size_t boundary,
+                       const struct dmacoh_pool_opts *opts);
+
+/**
+ * Takes a block. On success *cpu is its CPU pointer (or IO cookie) and *handle its DMA handle.
+ * Errors: -DMACOH_EINVAL (pool, cpu or handle NULL; unknown flags), -DMACOH_ENOMEM or any error
+ * of dmacoh_alloc_coherent() when a new chunk is needed and cannot be had.
+ * Guarantees: aligned as created; never crosses `boundary`; zeroed with DMACOH_POOL_ZERO
+ * (memset_io on IO memory); blocks of a fresh chunk come in ascending address order.
+ * Context: thread-safe; O(1) unless a new chunk must be allocated (then as
+ * dmacoh_alloc_coherent). Never sleeps.
+ */
+int dmacoh_pool_alloc(struct dmacoh_pool *pool, unsigned flags, void **cpu,
+                      dmacoh_dma_addr_t *handle);
+
+/**
+ * Returns a block. Errors (nothing changes, a log line says why, in every build):
+ * -DMACOH_EINVAL (pool or cpu NULL, or cpu does not match handle), -DMACOH_EFAULT (handle is
+ * not the start of a block of this pool, or the block is already free).
+ * Context: thread-safe; O(1) expected; may free a chunk back to its region.
+ */
+int dmacoh_pool_free(struct dmacoh_pool *pool, void *cpu, dmacoh_dma_addr_t handle);
+
+/** Flags of dmacoh_pool_destroy(). */
+enum dmacoh_pool_destroy_flags {
+    /** Destroy even with blocks outstanding (the kernel's behaviour: they are reported, and
+     * their chunks are freed; the blocks become invalid). */
+    DMACOH_POOL_DESTROY_FORCE = 0x01,
+};
+
+/**
+ * Destroys a pool and frees its chunks. Without DMACOH_POOL_DESTROY_FORCE it refuses with
+ * -DMACOH_EBUSY while blocks are outstanding, logging each chunk that still has some.
+ * NULL is accepted and does nothing (returns 0). Errors: -DMACOH_EINVAL (not a pool, unknown
+ * flags), -DMACOH_EBUSY. Context: not concurrently with other calls on the same pool.
+ */
+int dmacoh_pool_destroy(struct dmacoh_pool *pool, unsigned flags);
+
+/** A snapshot of a pool. */
+struct dmacoh_pool_stats {
+    size_t block_size; /**< bytes per block as asked */
+    size_t stride;     /**< bytes between block starts */
+    size_t chunk_size; /**< bytes per chunk */
+    size_t per_chunk;  /**< blocks per chunk */
+    uint64_t chunks;   /**< chunks held now */
+    uint64_t in_use;   /**< blocks outstanding */
+    /** Most blocks ever outstanding, summed over the per-thread shards: exact when one thread
+     * uses the pool, an upper bound when several do. */
+    uint64_t peak;
+    uint64_t allocs;        /**< blocks handed out, ever */
+    uint64_t frees;         /**< blocks returned, ever */
+    uint64_t failures;      /**< allocations that failed */
+    uint64_t poison_errors; /**< freed blocks found modified when handed out again */
+};
+
+/** Fills *st. Errors: -DMACOH_EINVAL. Context: thread-safe. */
+int dmacoh_pool_get_stats(const struct dmacoh_pool *pool, struct dmacoh_pool_stats *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMACOH_POOL_H */
