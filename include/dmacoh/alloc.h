@@ -20,7 +20,7 @@ extern "C" {
  * The region used is dev's own, else that of the nearest ancestor whose region was declared
  * with DMACOH_MEMORY_INCLUDES_CHILDREN (at any depth; ancestors with a region that does not
  * include children are passed over). When there is none, or it cannot satisfy the request
- * (full, or its memory lies above dev's DMA mask) and the region is not EXCLUSIVE and
+ * (full; only the part of it below dev's DMA mask is used) and the region is not EXCLUSIVE and
  * DMACOH_ALLOC_NOFALLBACK is not given, system memory of the platform is used.
  *
  * @param[in]  size       bytes, rounded up to whole granules; must not be 0

@@ -19,8 +19,8 @@ static void zero(const struct dmacoh__pool *pool, void *cpu, uint64_t bytes)
 }
 
 /* Takes n granules from the pool, waiting for room when asked. */
-static int take(struct dmacoh__pool *pool, uint64_t n, bool wait, uint64_t timeout_ns,
-                uint64_t *off)
+static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait,
+                uint64_t timeout_ns, uint64_t *off)
 {
     const struct dmacoh_platform *p = pool->plat;
     uint64_t align = dmacoh__pow2_ceil(n), deadline = 0;
@@ -35,7 +35,7 @@ static int take(struct dmacoh__pool *pool, uint64_t n, bool wait, uint64_t timeo
         uint64_t now;
 
         dmacoh__lock(&pool->lock, p);
-        r = dmacoh__pa_alloc(&pool->pa, n, align, off);
+        r = dmacoh__pa_alloc(&pool->pa, n, align, limit, off);
         if (r == 0)
             pool->allocs++;
         else
@@ -102,15 +102,19 @@ static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int
                        dmacoh_dma_addr_t *handle, bool *may_fall)
 {
     uint64_t n = ((uint64_t)size + ((uint64_t)1 << pool->gshift) - 1) >> pool->gshift, off;
+    uint64_t reach, limit;
     bool strict = (owner_flags & DMACOH_MEMORY_EXCLUSIVE) || (flags & DMACOH_ALLOC_NOFALLBACK);
     int r;
 
     *may_fall = !strict;
-    if (pool->dev_base + (pool->size - 1) > dev->dma_mask) {
+    if (pool->dev_base > dev->dma_mask) {
         dmacoh__dbg("alloc on '%s': region lies above the device's DMA mask", dev->name);
         return DMACOH_ENOMEM;
     }
-    r = take(pool, n, strict && (flags & DMACOH_ALLOC_WAIT), timeout_ns, &off);
+    /* Only the granules the device can reach: those ending at or below its mask. */
+    reach = dev->dma_mask - pool->dev_base; /* bytes reachable, minus one */
+    limit = reach == UINT64_MAX ? UINT64_MAX : (reach + 1) >> pool->gshift;
+    r = take(pool, n, limit, strict && (flags & DMACOH_ALLOC_WAIT), timeout_ns, &off);
     if (r)
         return r;
     *cpu = pool->cpu + (off << pool->gshift);

@@ -153,11 +153,12 @@ static void mark(struct dmacoh__pa *pa, uint64_t off, uint64_t n, unsigned head)
         pa->hint = next_free(pa, off + n);
 }
 
-int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t *off)
+int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t limit,
+                     uint64_t *off)
 {
-    uint64_t total = pa->ngranules, pos;
+    uint64_t total = limit < pa->ngranules ? limit : pa->ngranules, pos;
 
-    if (n == 0 || n > total - pa->used - pa->occupied)
+    if (n == 0 || n > total || n > pa->ngranules - pa->used - pa->occupied)
         return DMACOH_ENOMEM;
     pos = align_up(pa, pa->hint, align);
     while (pos <= total - n) {

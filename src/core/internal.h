@@ -82,8 +82,9 @@ struct dmacoh__pa {
 uint64_t dmacoh__pa_state_size(uint64_t ngranules);
 void dmacoh__pa_init(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g);
 /* Lowest-addressed n granules whose absolute index (base_g + off) is a multiple of align
- * (a power of two); -DMACOH_ENOMEM if none. */
-int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t *off);
+ * (a power of two) and that end at or below granule `limit`; -DMACOH_ENOMEM if none. */
+int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t limit,
+                     uint64_t *off);
 /* Frees the allocation of n granules at off: -DMACOH_EFAULT (not the start of an allocation),
  * -DMACOH_EPERM (start of an occupied range), -DMACOH_EINVAL (it is not n granules long). */
 int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
