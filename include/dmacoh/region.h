@@ -56,7 +56,9 @@ size_t dmacoh_region_meta_size(uint64_t size, uint64_t granule);
  *    a region of another device on the same platform (unless the platform says the memory is
  *    shared and the declaration is identical: same bus base, size, device base and granule;
  *    the devices then share one allocator).
- *  - -DMACOH_ENOMEM: no metadata memory; -DMACOH_EOVERFLOW: size/granule too large to track.
+ *  - -DMACOH_ENOMEM: no metadata memory, or 64 regions with an access-width cap (io_width
+ *    below 8) are already declared in the process (the cap table of io.h is fixed-size);
+ *    -DMACOH_EOVERFLOW: size/granule too large to track.
  *  - From the platform: -DMACOH_ENODEV (declared memory unsupported), -DMACOH_ENXIO (nothing at
  *    that bus range), -DMACOH_ENOTSUP (no requested mode possible), OS errors.
  * Guarantees: the mapping's CPU address is congruent to device_addr modulo the smallest power

@@ -193,13 +193,9 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
         dmacoh__err("free on '%s': %p is not the start of an allocation", dev->name, cpu);
         return DMACOH_EFAULT;
     }
-    if (handle != pool->dev_base + off) {
-        dmacoh__err("free on '%s': handle %#llx does not match %p (expected %#llx)", dev->name,
-                    (unsigned long long)handle, cpu, (unsigned long long)(pool->dev_base + off));
-        return DMACOH_EINVAL;
-    }
     dmacoh__lock(&pool->lock, pool->plat);
-    r = dmacoh__pa_free(&pool->pa, off >> pool->gshift, ((uint64_t)size + gmask) >> pool->gshift);
+    r = dmacoh__pa_free(&pool->pa, off >> pool->gshift, ((uint64_t)size + gmask) >> pool->gshift,
+                        handle == pool->dev_base + off);
     if (r == 0) {
         pool->frees++;
         pool->seq++;
@@ -209,9 +205,15 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
         dmacoh__err("free on '%s': %p is not a live allocation (double free?)", dev->name, cpu);
     else if (r == DMACOH_EPERM)
         dmacoh__err("free on '%s': %p is an occupied range, kept until release", dev->name, cpu);
+    else if (r && handle != pool->dev_base + off)
+        dmacoh__err("free on '%s': handle %#llx does not match %p (expected %#llx)", dev->name,
+                    (unsigned long long)handle, cpu, (unsigned long long)(pool->dev_base + off));
     else if (r)
         dmacoh__err("free on '%s': size %zu does not match the allocation at %p", dev->name, size,
                     cpu);
+    else
+        dmacoh__dbg("free on '%s': %zu bytes at cpu %p dma %#llx", dev->name, size, cpu,
+                    (unsigned long long)handle);
     waiters = __atomic_load_n(&pool->waiters, __ATOMIC_SEQ_CST);
     if (r == 0 && waiters && pool->plat->ops->wake)
         pool->plat->ops->wake(pool->plat->ctx, &pool->seq);
@@ -240,7 +242,10 @@ int dmacoh_free_coherent(struct dmacoh_device *dev, size_t size, void *cpu,
         return DMACOH_EFAULT;
     }
     r = p->ops->sys_free(p->ctx, dev, cpu, ((uint64_t)size + page - 1) & ~(page - 1), handle);
-    if (r)
+    if (!r)
+        dmacoh__dbg("free on '%s': %zu bytes of system memory at cpu %p dma %#llx", dev->name, size,
+                    cpu, (unsigned long long)handle);
+    else
         dmacoh__err("free on '%s': %p (size %zu, handle %#llx) is not a live allocation: %s",
                     dev->name, cpu, size, (unsigned long long)handle, dmacoh_strerror(r));
     return r;

@@ -182,7 +182,7 @@ int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t
     return DMACOH_ENOMEM;
 }
 
-int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n)
+int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle_ok)
 {
     unsigned s;
 
@@ -193,6 +193,8 @@ int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n)
         return DMACOH_EPERM;
     if (s != DMACOH__G_HEAD)
         return DMACOH_EFAULT;
+    if (!handle_ok)
+        return DMACOH_EINVAL;
     if (n == 0 || n > pa->ngranules - off || !all_cont(pa, off + 1, off + n))
         return DMACOH_EINVAL;
     if (off + n < pa->ngranules && get(pa, off + n) == DMACOH__G_CONT)

@@ -85,9 +85,10 @@ void dmacoh__pa_init(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g)
  * (a power of two) and that end at or below granule `limit`; -DMACOH_ENOMEM if none. */
 int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t limit,
                      uint64_t *off);
-/* Frees the allocation of n granules at off: -DMACOH_EFAULT (not the start of an allocation),
- * -DMACOH_EPERM (start of an occupied range), -DMACOH_EINVAL (it is not n granules long). */
-int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
+/* Frees the allocation of n granules at off, checked in this order: -DMACOH_EFAULT (not the
+ * start of an allocation), -DMACOH_EPERM (start of an occupied range), -DMACOH_EINVAL (the
+ * caller's handle did not match, !handle_ok, or it is not n granules long). */
+int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle_ok);
 /* Marks [off, off + n) occupied; -DMACOH_EBUSY if any granule is not free. */
 int dmacoh__pa_reserve(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
 uint64_t dmacoh__pa_largest_free(const struct dmacoh__pa *pa);

@@ -42,7 +42,6 @@ struct chunk {
 
 struct shard {
     uint32_t lock;
-    unsigned nempty;     /* empty chunks kept */
     struct chunk *avail; /* chunks with free blocks */
     struct chunk **tab;  /* this shard's chunks by dma >> chunk_shift */
     size_t tab_cap, nchunks;
@@ -65,7 +64,8 @@ struct dmacoh_pool {
     size_t size, stride, chunk_size, per_chunk, per_seg;
     uint64_t boundary; /* 0: none inside a chunk */
     unsigned chunk_shift, bshift, nshards, keep_empty;
-    uint32_t recip; /* ceil(2^32 / stride) */
+    unsigned nempty; /* empty chunks kept, all shards together (atomic) */
+    uint32_t recip;  /* ceil(2^32 / stride) */
     bool poison;
     uint64_t poison_errors;
 };
@@ -210,6 +210,8 @@ static int geometry(struct dmacoh_pool *p, size_t size, size_t align, size_t bou
         stride = (stride + boundary - 1) & ~(boundary - 1);
         boundary = 0;
     }
+    if (chunk_opt && chunk_opt < stride)
+        return DMACOH_EINVAL; /* the caller's chunk cannot hold one block */
     chunk = chunk_opt ? chunk_opt : DMACOH_PAGE_SIZE;
     if (chunk < stride)
         chunk = stride;
@@ -371,13 +373,13 @@ static bool adopt(const struct dmacoh_pool *p, struct shard *sh, struct chunk *c
         return false;
     tab_put(p, sh, c);
     sh->nchunks++;
-    sh->nempty++;
     list_add(sh, c);
     return true;
 }
 
-/* Takes the lowest free block of the shard's first chunk with room (lock held). */
-static uint64_t take_block(const struct dmacoh_pool *p, struct shard *sh, struct chunk **cp)
+/* Takes the lowest free block of the shard's first chunk with room (lock held). A chunk that
+ * was kept empty stops counting against keep_empty; a fresh one never counted. */
+static uint64_t take_block(struct dmacoh_pool *p, struct shard *sh, struct chunk **cp, bool fresh)
 {
     struct chunk *c = sh->avail;
     unsigned w = (unsigned)__builtin_ctzll(c->summary);
@@ -386,8 +388,8 @@ static uint64_t take_block(const struct dmacoh_pool *p, struct shard *sh, struct
     c->bits[w] &= c->bits[w] - 1;
     if (!c->bits[w])
         c->summary &= ~(1ull << w);
-    if (c->nfree-- == p->per_chunk)
-        sh->nempty--;
+    if (c->nfree-- == p->per_chunk && !fresh)
+        __atomic_sub_fetch(&p->nempty, 1u, __ATOMIC_RELAXED);
     if (!c->nfree)
         list_del(sh, c);
     if (++sh->in_use > sh->peak)
@@ -406,7 +408,7 @@ static bool steal(struct dmacoh_pool *p, unsigned home, struct chunk **c, uint64
 
         dmacoh__lock(&sh->lock, p->plat);
         if (sh->avail) {
-            *off = take_block(p, sh, c);
+            *off = take_block(p, sh, c, false);
             got = true;
         }
         dmacoh__unlock(&sh->lock);
@@ -441,7 +443,7 @@ static int refill(struct dmacoh_pool *p, unsigned home, struct chunk **c, uint64
         dmacoh__err("pool alloc '%s': no metadata memory for the chunk table", p->name);
         return DMACOH_ENOMEM;
     }
-    *off = take_block(p, sh, c);
+    *off = take_block(p, sh, c, true);
     dmacoh__unlock(&sh->lock);
     return 0;
 }
@@ -474,7 +476,7 @@ int dmacoh_pool_alloc(struct dmacoh_pool *p, unsigned flags, void **cpu, dmacoh_
     sh = &p->shard[home].s;
     dmacoh__lock(&sh->lock, p->plat);
     if (sh->avail)
-        off = take_block(p, sh, &c);
+        off = take_block(p, sh, &c, false);
     dmacoh__unlock(&sh->lock);
     if (!c) {
         int r = refill(p, home, &c, &off);
@@ -505,10 +507,9 @@ static struct chunk *give_block(struct dmacoh_pool *p, struct shard *sh, struct 
     sh->frees++;
     if (c->nfree != p->per_chunk)
         return NULL;
-    if (sh->nempty < p->keep_empty) {
-        sh->nempty++;
+    if (__atomic_add_fetch(&p->nempty, 1u, __ATOMIC_RELAXED) <= p->keep_empty)
         return NULL;
-    }
+    __atomic_sub_fetch(&p->nempty, 1u, __ATOMIC_RELAXED);
     list_del(sh, c);
     tab_del(p, sh, c);
     sh->nchunks--;

@@ -6,6 +6,7 @@
 
 #include <dmacoh/dmacoh.h>
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,12 +21,14 @@ static unsigned t_nlog;
 static char t_logbuf[16384];
 static size_t t_loglen;
 static bool t_verbose;
+static pthread_mutex_t t_log_mu = PTHREAD_MUTEX_INITIALIZER; /* library logs come from any thread */
 
 static void t_log_fn(void *user, int level, const char *msg)
 {
     size_t n = strlen(msg);
 
     (void)user;
+    pthread_mutex_lock(&t_log_mu);
     t_nlog++;
     snprintf(t_last, sizeof(t_last), "%s", msg);
     if (t_loglen + n + 2 < sizeof(t_logbuf)) {
@@ -36,6 +39,7 @@ static void t_log_fn(void *user, int level, const char *msg)
     }
     if (t_verbose)
         fprintf(stderr, "  # log[%d] %s\n", level, msg);
+    pthread_mutex_unlock(&t_log_mu);
 }
 
 unsigned t_log_count(void)
