@@ -33,7 +33,7 @@ extern "C" {
  *  - -DMACOH_ENOMEM: no room in an exclusive region (or NOFALLBACK), or no system memory.
  *  - -DMACOH_ETIMEDOUT: DMACOH_ALLOC_WAIT and no room appeared in time.
  *  - -DMACOH_ENOTSUP: DMACOH_ALLOC_WAIT on a platform that cannot sleep.
- *  - -DMACOH_EOVERFLOW: size too large to round up.
+ *  - -DMACOH_EOVERFLOW: size above 2^62 bytes.
  *  - platform errors of system memory (-DMACOH_ERANGE when nothing lies below the DMA mask).
  * Guarantees:
  *  - The handle is aligned to the smallest power-of-two number of granules >= size, as an

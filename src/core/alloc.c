@@ -147,7 +147,7 @@ int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags
         __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
         return DMACOH_ENOTSUP;
     }
-    if (size > SIZE_MAX - DMACOH_GRANULE_MAX) {
+    if ((uint64_t)size > ((uint64_t)1 << 62)) {
         __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
         return DMACOH_EOVERFLOW;
     }

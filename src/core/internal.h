@@ -158,9 +158,11 @@ static inline unsigned dmacoh__log2(uint64_t x)
     return 63u - (unsigned)__builtin_clzll(x);
 }
 
-/* Smallest power of two >= x, for 1 <= x <= 2^63. */
+/* Smallest power of two >= x; 0 when there is none (x > 2^63): callers bound x first. */
 static inline uint64_t dmacoh__pow2_ceil(uint64_t x)
 {
+    if (x > ((uint64_t)1 << 63))
+        return 0;
     return x <= 1 ? 1 : (uint64_t)1 << (64 - __builtin_clzll(x - 1));
 }
 

@@ -210,8 +210,8 @@ static int geometry(struct dmacoh_pool *p, size_t size, size_t align, size_t bou
         stride = (stride + boundary - 1) & ~(boundary - 1);
         boundary = 0;
     }
-    if (chunk_opt && chunk_opt < stride)
-        return DMACOH_EINVAL; /* the caller's chunk cannot hold one block */
+    if (chunk_opt && (chunk_opt < stride || chunk_opt > ((size_t)1 << 31)))
+        return DMACOH_EINVAL; /* cannot hold one block, or far beyond any chunk's size */
     chunk = chunk_opt ? chunk_opt : DMACOH_PAGE_SIZE;
     if (chunk < stride)
         chunk = stride;

@@ -135,7 +135,7 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
     uint64_t cong = dmacoh__pow2_ceil(size);
     int want = flags & (DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO), r;
 
-    if (cong > CONGRUENCE_MAX)
+    if (cong == 0 || cong > CONGRUENCE_MAX)
         cong = CONGRUENCE_MAX;
     pool->map.cpu = NULL;
     pool->map.mode = 0;
