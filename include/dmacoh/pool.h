@@ -9,14 +9,20 @@
  *
  * Design. All bookkeeping is out of band (device memory may be IO-only or written by DMA):
  * each chunk has a header in metadata memory holding a two-level bitmap of its free blocks,
- * so alloc takes the lowest free block of the first chunk with room (two count-trailing-zeros,
- * O(1)), and a fresh chunk hands out its blocks in ascending address order. Chunks are
- * aligned to a power of two at least their size (the allocation promise of
- * dmacoh_alloc_coherent), so free finds a block's chunk from the DMA handle alone, through a
- * hash table of chunk handles (O(1) expected, no search of the chunk list as the kernel does).
- * The free bitmap doubles as the check: a double free, a pointer that is not a block start or
- * a handle that does not match is refused in every build. One empty chunk is kept to avoid
- * thrashing when a pool oscillates around a chunk boundary; further empty chunks are freed.
+ * so alloc takes the lowest free block of a chunk with room (two count-trailing-zeros, O(1)),
+ * and a fresh chunk hands out its blocks in ascending address order. Chunks are aligned to a
+ * power of two at least their size (the allocation promise of dmacoh_alloc_coherent), so free
+ * finds a block's chunk from the DMA handle alone, through a hash table of chunk handles (O(1)
+ * expected, no search of the chunk list as the kernel does). The free bitmap doubles as the
+ * check: a double free, a pointer that is not a block start or a handle that does not match is
+ * refused in every build.
+ *
+ * Threads: a pool is split into up to four shards, each with its own lock and chunks; a thread
+ * allocates from the chunks of its home shard (the platform's thread_slot) and only takes a
+ * block from another shard's chunks when no new chunk can be had, so several threads may hold
+ * a partly used chunk each. Frees go to the shard that owns the chunk. `keep_empty` empty
+ * chunks (default 1) are kept for the whole pool to avoid thrashing; further empty chunks go
+ * back to the region.
  */
 #ifndef DMACOH_POOL_H
 #define DMACOH_POOL_H
