@@ -45,7 +45,8 @@ struct dmacoh_baremetal {
  */
 int dmacoh_baremetal_init(struct dmacoh_baremetal *bm, const struct dmacoh_baremetal_config *cfg);
 
-/** Tears it down. Errors: -DMACOH_EBUSY while regions are declared on it. */
+/** Tears it down. Errors: -DMACOH_EBUSY while regions are declared on it, devices on it are
+ * not retired, or fallback memory is outstanding. */
 int dmacoh_baremetal_fini(struct dmacoh_baremetal *bm);
 
 #ifdef __cplusplus

@@ -43,7 +43,9 @@ struct dmacoh_device {
  * @param[in]  name      a name for logs; NULL means "?"; must outlive the device
  * @param[in]  parent    an initialised device, or NULL for a root
  * @param[in]  platform  the platform, or NULL to take the parent's
- * Errors: -DMACOH_EINVAL if dev is NULL, parent is not initialised, or both parent and
+ * Errors: -DMACOH_EBUSY if dev is already an initialised device (fini it first: re-initialising
+ *         would orphan its region and children; this also refuses dev as its own parent);
+ *         -DMACOH_EINVAL if dev is NULL, parent is not initialised, or both parent and
  *         platform are NULL (or platform is not initialised); -DMACOH_EINVAL if parent and
  *         platform are both given and differ (a tree lives on one platform).
  * Context: not thread-safe with respect to calls on the same parent; never blocks or allocates.
@@ -69,7 +71,8 @@ int dmacoh_device_set_dma_mask(struct dmacoh_device *dev, uint64_t mask);
 /** The DMA mask; 0 if dev is NULL or not initialised. Context: any thread. */
 uint64_t dmacoh_device_dma_mask(const struct dmacoh_device *dev);
 
-/** The device's name ("?" when unnamed, "(null)" for NULL). Context: any thread. */
+/** The device's name ("?" when unnamed, "(null)" for NULL, "(not a device)" for storage that
+ * is not an initialised device). Context: any thread. */
 const char *dmacoh_device_name(const struct dmacoh_device *dev);
 
 /** The parent, or NULL. Context: any thread. */

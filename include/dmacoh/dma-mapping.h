@@ -70,11 +70,12 @@ struct device {
 #define __GFP_ZERO 0x100
 #endif
 
-/* Error pointers, as the kernel's include/linux/err.h spells them. */
+/* Error pointers, as the kernel's include/linux/err.h spells them. A program with its own
+ * err.h defines DMACOH_NO_ERR_PTR first. */
+#ifndef DMACOH_NO_ERR_PTR
 #ifndef MAX_ERRNO
 #define MAX_ERRNO 4095
 #endif
-#ifndef IS_ERR
 static inline void *ERR_PTR(long error)
 {
     return (void *)error;

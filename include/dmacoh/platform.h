@@ -123,6 +123,7 @@ struct dmacoh_platform {
     void *ctx;                             /**< passed to every op */
     struct dmacoh__pool *pools;            /**< core: declared pools on this platform */
     uint32_t lock;                         /**< core: protects `pools` */
+    uint32_t ndevices;                     /**< core: initialised devices on this platform */
     uint32_t magic;                        /**< core: set by init, cleared by fini */
 };
 
@@ -136,7 +137,8 @@ int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform
 
 /**
  * Retires a platform instance. Errors: -DMACOH_EINVAL (not initialised), -DMACOH_EBUSY (a
- * region is still declared on it; nothing changes). Context: as dmacoh_platform_init.
+ * region is still declared on it, or a device initialised on it has not been retired with
+ * dmacoh_device_fini; nothing changes). Context: as dmacoh_platform_init.
  */
 int dmacoh_platform_fini(struct dmacoh_platform *p);
 

@@ -18,9 +18,9 @@
  * refused in every build.
  *
  * Threads: a pool is split into up to four shards, each with its own lock and chunks; a thread
- * allocates from the chunks of its home shard (the platform's thread_slot) and only takes a
- * block from another shard's chunks when no new chunk can be had, so several threads may hold
- * a partly used chunk each. Frees go to the shard that owns the chunk. `keep_empty` empty
+ * allocates from the chunks of its home shard (the platform's thread_slot); when they are
+ * full it takes a block from another shard's chunks before asking for a new chunk, so memory
+ * is not spread thin over threads (device memory is scarce). Frees go to the shard that owns the chunk. `keep_empty` empty
  * chunks (default 1) are kept for the whole pool to avoid thrashing; further empty chunks go
  * back to the region.
  */
@@ -47,9 +47,13 @@ struct dmacoh_pool_opts {
     /** Fill freed blocks with DMACOH_POOL_POISON and check the pattern when a block is handed
      * out again; a mismatch is logged with the block and its last owner's handle. */
     bool poison;
-    /** Empty chunks kept for reuse instead of being freed (default 1). */
+    /** Empty chunks kept for reuse instead of being freed, for the whole pool: 0 means the
+     * default, 1; DMACOH_POOL_KEEP_NONE frees every chunk as soon as it is empty. */
     unsigned keep_empty;
 };
+
+/** dmacoh_pool_opts.keep_empty: keep no empty chunk. */
+#define DMACOH_POOL_KEEP_NONE (~0u)
 
 /** The byte freed blocks are filled with when poisoning (the kernel's POOL_POISON_FREED). */
 #define DMACOH_POOL_POISON 0xa7

@@ -62,7 +62,8 @@ size_t dmacoh_region_meta_size(uint64_t size, uint64_t granule);
  *  - From the platform: -DMACOH_ENODEV (declared memory unsupported), -DMACOH_ENXIO (nothing at
  *    that bus range), -DMACOH_ENOTSUP (no requested mode possible), OS errors.
  * Guarantees: the mapping's CPU address is congruent to device_addr modulo the smallest power
- * of two >= size, so the alignment promise of allocations holds for CPU pointers as well.
+ * of two >= size (capped at 1 TiB), so the alignment promise of allocations holds for CPU
+ * pointers as well (for allocations up to 1 TiB).
  * Context: not thread-safe with allocation or release on the same device (DESIGN.md 4.10);
  * may block (the platform maps memory) and may allocate metadata.
  */
@@ -79,8 +80,11 @@ enum dmacoh_release_flags {
 /**
  * Releases dev's region: unmaps it (unless another device shares it) and frees the allocator
  * state. Without DMACOH_RELEASE_FORCE it refuses with -DMACOH_EBUSY while allocations from
- * it are outstanding (occupied ranges do not count); with it, outstanding allocations become
- * invalid and a warning names their count. Afterwards the device may declare again.
+ * it are outstanding (occupied ranges do not count; for a shared region, any sharer's
+ * allocations count, as they are not told apart); with it, dev's outstanding allocations
+ * become invalid and a warning names the count (a shared region stays with its other sharers,
+ * and so do the granules of those allocations until the last sharer releases). Afterwards the
+ * device may declare again.
  * Errors: -DMACOH_EINVAL (dev not initialised, unknown flags), -DMACOH_ENODEV (no region),
  * -DMACOH_EBUSY (see above; nothing changes).
  * Context: not thread-safe with allocation on the same device or its children; may block.

@@ -47,7 +47,8 @@ int dmacoh_sim_create(const struct dmacoh_sim_opts *opts, struct dmacoh_sim **ou
 
 /**
  * Destroys a simulator. Errors: -DMACOH_EBUSY while a region is still declared on its
- * platform (nothing changes). NULL is accepted and does nothing.
+ * platform, a device on it is not retired (dmacoh_device_fini), or system memory it handed
+ * out is not freed (nothing changes then). NULL is accepted and does nothing.
  */
 int dmacoh_sim_destroy(struct dmacoh_sim *sim);
 

@@ -10,9 +10,11 @@
  */
 #include "internal.h"
 
+/* Zeroes new memory: with the accessors on IO regions and on any region whose accesses are
+ * capped (memset may use vector stores), with memset on plain memory. */
 static void zero(const struct dmacoh__pool *pool, void *cpu, uint64_t bytes)
 {
-    if (pool && pool->mode == DMACOH_MEMORY_IO)
+    if (pool && (pool->mode == DMACOH_MEMORY_IO || pool->io_width < 8))
         dmacoh_memset_io_width(cpu, 0, (size_t)bytes, pool->io_width);
     else
         __builtin_memset(cpu, 0, (size_t)bytes);
@@ -41,7 +43,9 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
         else
             pool->failures++;
         seen = pool->seq;
-        if (r == 0 || !wait) {
+        /* Never wait for room that cannot appear: more than the device reaches, or than is
+         * left outside occupied ranges. */
+        if (r == 0 || !wait || n > limit || n > pool->pa.ngranules - pool->pa.occupied) {
             dmacoh__unlock(&pool->lock);
             return r;
         }
@@ -109,6 +113,9 @@ static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int
     *may_fall = !strict;
     if (pool->dev_base > dev->dma_mask) {
         dmacoh__dbg("alloc on '%s': region lies above the device's DMA mask", dev->name);
+        dmacoh__lock(&pool->lock, pool->plat);
+        pool->failures++;
+        dmacoh__unlock(&pool->lock);
         return DMACOH_ENOMEM;
     }
     /* Only the granules the device can reach: those ending at or below its mask. */
@@ -154,16 +161,16 @@ int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags
     pool = dmacoh__pool_for(dev, &owner);
     if (pool) {
         r = from_region(dev, pool, owner->region_flags, size, flags, timeout_ns, &c, &h, &may_fall);
-        if (r && may_fall) {
-            dmacoh__lock(&pool->lock, pool->plat);
-            pool->fallbacks++;
-            dmacoh__unlock(&pool->lock);
-        }
     }
     if (r && may_fall) {
         uint64_t page = DMACOH_PAGE_SIZE;
 
         r = from_system(dev, ((uint64_t)size + page - 1) & ~(page - 1), flags, &c, &h);
+        if (r == 0 && pool) {
+            dmacoh__lock(&pool->lock, pool->plat);
+            pool->fallbacks++;
+            dmacoh__unlock(&pool->lock);
+        }
     }
     if (r) {
         __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);

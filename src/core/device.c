@@ -29,6 +29,7 @@ int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform
     p->ctx = ctx;
     p->pools = NULL;
     p->lock = 0;
+    p->ndevices = 0;
     p->magic = DMACOH__PLATFORM_MAGIC;
     return 0;
 }
@@ -39,8 +40,9 @@ int dmacoh_platform_fini(struct dmacoh_platform *p)
         dmacoh__err("platform fini: not an initialised platform");
         return DMACOH_EINVAL;
     }
-    if (p->pools) {
-        dmacoh__err("platform fini '%s': regions are still declared", p->ops->name);
+    if (p->pools || __atomic_load_n(&p->ndevices, __ATOMIC_RELAXED)) {
+        dmacoh__err("platform fini '%s': %s", p->ops->name,
+                    p->pools ? "regions are still declared" : "devices are still initialised");
         return DMACOH_EBUSY;
     }
     p->magic = 0;
@@ -53,6 +55,11 @@ int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmaco
     if (!dev) {
         dmacoh__err("device init: dev is NULL");
         return DMACOH_EINVAL;
+    }
+    if (dmacoh__device_ok(dev)) {
+        /* Re-initialising a live device would orphan its region, children and parent link. */
+        dmacoh__err("device init '%s': the device is already initialised; fini it first", name);
+        return DMACOH_EBUSY;
     }
     if (parent && !dmacoh__device_ok(parent)) {
         dmacoh__err("device init '%s': parent is not an initialised device", name);
@@ -76,6 +83,7 @@ int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmaco
     dev->magic = DMACOH__DEVICE_MAGIC;
     if (parent)
         parent->nchildren++;
+    __atomic_add_fetch(&platform->ndevices, 1u, __ATOMIC_RELAXED);
     return 0;
 }
 
@@ -92,6 +100,7 @@ int dmacoh_device_fini(struct dmacoh_device *dev)
     }
     if (dev->parent)
         dev->parent->nchildren--;
+    __atomic_sub_fetch(&dev->platform->ndevices, 1u, __ATOMIC_RELAXED);
     dev->magic = 0;
     return 0;
 }
@@ -119,7 +128,9 @@ uint64_t dmacoh_device_dma_mask(const struct dmacoh_device *dev)
 
 const char *dmacoh_device_name(const struct dmacoh_device *dev)
 {
-    return dev ? (dev->name ? dev->name : "?") : "(null)";
+    if (!dev)
+        return "(null)";
+    return dmacoh__device_ok(dev) ? dev->name : "(not a device)";
 }
 
 struct dmacoh_device *dmacoh_device_parent(const struct dmacoh_device *dev)

@@ -5,9 +5,10 @@
  * memcpy_toio() keeps the kernel's signature (no region argument), so the cap of a region
  * that takes only narrow accesses is found from the address: declare registers every capped
  * mapping here, and each block copy looks its destination up. The registry is a fixed table
- * (no heap), written under a spinlock by declare/release and read without a lock: an entry is
- * published by storing its end last (release order) and retired by clearing its end first.
- * A copy racing with the release of its own region is a use after release, undefined anyway.
+ * (no heap), written under a spinlock by declare/release and read without a lock through a
+ * sequence count per slot (odd while a writer changes it): a reader that sees the count
+ * change retries, so it never pairs one region's start with another's width. A copy racing
+ * with the release of its own region is a use after release, undefined anyway.
  *
  * Copies use naturally aligned accesses no wider than the cap: narrow accesses until the IO
  * address is aligned, the widest allowed for the bulk, narrow again for the tail. The normal
@@ -19,14 +20,26 @@
 #define IO_SLOTS 64
 
 struct io_slot {
+    uint32_t seq; /* odd while being written */
+    unsigned width;
     uintptr_t start;
     uintptr_t end; /* 0: slot unused */
-    unsigned width;
 };
 
 static struct io_slot slots[IO_SLOTS];
 static uint32_t slots_lock;
 static unsigned slots_hi; /* slots [0, slots_hi) may be in use */
+
+/* Writes a slot (slots_lock held): the count is odd while the fields change. */
+static void slot_write(struct io_slot *s, uintptr_t start, uintptr_t end, unsigned width)
+{
+    __atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    __atomic_store_n(&s->start, start, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->width, width, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->end, end, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
+}
 
 int dmacoh__io_register(const void *start, uint64_t size, unsigned width)
 {
@@ -34,11 +47,9 @@ int dmacoh__io_register(const void *start, uint64_t size, unsigned width)
 
     dmacoh__lock(&slots_lock, NULL);
     for (unsigned i = 0; i < IO_SLOTS; i++) {
-        if (__atomic_load_n(&slots[i].end, __ATOMIC_RELAXED) != 0)
+        if (slots[i].end != 0)
             continue;
-        slots[i].start = (uintptr_t)start;
-        slots[i].width = width;
-        __atomic_store_n(&slots[i].end, (uintptr_t)start + (uintptr_t)size, __ATOMIC_RELEASE);
+        slot_write(&slots[i], (uintptr_t)start, (uintptr_t)start + (uintptr_t)size, width);
         if (i + 1 > slots_hi)
             __atomic_store_n(&slots_hi, i + 1, __ATOMIC_RELEASE);
         r = 0;
@@ -53,11 +64,26 @@ void dmacoh__io_unregister(const void *start)
     dmacoh__lock(&slots_lock, NULL);
     for (unsigned i = 0; i < IO_SLOTS; i++) {
         if (slots[i].start == (uintptr_t)start && slots[i].end != 0) {
-            __atomic_store_n(&slots[i].end, (uintptr_t)0, __ATOMIC_RELEASE);
+            slot_write(&slots[i], 0, 0, 0);
             break;
         }
     }
     dmacoh__unlock(&slots_lock);
+}
+
+/* The width of slot s if it covers a, 0 if not; retries while a writer changes the slot. */
+static unsigned slot_read(const struct io_slot *s, uintptr_t a)
+{
+    for (;;) {
+        uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+        uintptr_t start = __atomic_load_n(&s->start, __ATOMIC_RELAXED);
+        uintptr_t end = __atomic_load_n(&s->end, __ATOMIC_RELAXED);
+        unsigned width = __atomic_load_n(&s->width, __ATOMIC_RELAXED);
+
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if ((seq & 1u) == 0 && __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == seq)
+            return (end != 0 && a >= start && a < end) ? width : 0;
+    }
 }
 
 unsigned dmacoh_io_width_at(const volatile void *addr)
@@ -66,10 +92,10 @@ unsigned dmacoh_io_width_at(const volatile void *addr)
     unsigned hi = __atomic_load_n(&slots_hi, __ATOMIC_ACQUIRE);
 
     for (unsigned i = 0; i < hi; i++) {
-        uintptr_t end = __atomic_load_n(&slots[i].end, __ATOMIC_ACQUIRE);
+        unsigned w = slot_read(&slots[i], a);
 
-        if (end != 0 && a >= slots[i].start && a < end)
-            return slots[i].width;
+        if (w)
+            return w;
     }
     return 8;
 }

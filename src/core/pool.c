@@ -265,7 +265,9 @@ int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh
     p->dev = dev;
     p->plat = plat;
     p->poison = opts && opts->poison;
-    p->keep_empty = opts ? opts->keep_empty : 1;
+    p->keep_empty = (!opts || opts->keep_empty == 0)            ? 1
+                    : opts->keep_empty == DMACOH_POOL_KEEP_NONE ? 0
+                                                                : opts->keep_empty;
     p->nshards = plat->ops->thread_slot ? SHARDS : 1;
     p->magic = POOL_MAGIC;
     *out = p;
@@ -418,16 +420,20 @@ static bool steal(struct dmacoh_pool *p, unsigned home, struct chunk **c, uint64
     return false;
 }
 
-/* Refills the home shard with a chunk, or takes a block elsewhere. Lock not held. */
+/* The home shard is full: a free block of another shard first (device memory is scarce, and
+ * a new chunk might come from system memory while on-chip chunks have room), else a new
+ * chunk for the home shard. Lock not held. */
 static int refill(struct dmacoh_pool *p, unsigned home, struct chunk **c, uint64_t *off)
 {
     struct shard *sh = &p->shard[home].s;
     struct chunk *fresh;
     int r;
 
+    if (steal(p, home, c, off))
+        return 0;
     fresh = new_chunk(p, &r);
     if (!fresh) {
-        if (steal(p, home, c, off))
+        if (steal(p, home, c, off)) /* another thread freed meanwhile */
             return 0;
         dmacoh__lock(&sh->lock, p->plat);
         sh->failures++;

@@ -948,22 +948,27 @@ static void dma_mask_regions(void)
     T_OK(dmacoh_release_coherent_memory(&f.dev, 0));
 
     /*
-     * A region straddling 4 GiB (16 pages below, 16 above). Whether the part below the mask
-     * serves the child is not pinned down by alloc.h; what is: no handle above the mask.
+     * A region straddling 4 GiB (16 pages below, 16 above): the part below the mask serves
+     * the child (alloc.h), and no handle is ever above the mask.
      */
     declare(&f.dev, MEM_A, UINT64_C(0xffff0000), 32 * PG, DMACOH_MEMORY_MAP | INCL,
             DMACOH_MEMORY_MAP);
     for (unsigned i = 0; i < 17; i++) {
         r = dmacoh_alloc_coherent(&child, PG, NOFB, 0, &cpu[i], &h[i]);
-        if (r == 0)
+        if (i < 16) {
+            T_OK(r);
             T_ASSERT(h[i] + PG - 1 <= m32);
-        else
+        } else {
             T_ERR(r, DMACOH_ENOMEM);
+        }
     }
     for (unsigned i = 0; i < 17; i++) {
         T_OK(dmacoh_alloc_coherent(&child, PG, 0, 0, &cpu[i], &h[i]));
+        T_EQ_INT(dmacoh_origin_of(&child, cpu[i]), DMACOH_ORIGIN_SYSTEM);
         T_ASSERT(h[i] + PG - 1 <= m32);
     }
+    for (unsigned i = 0; i < 17; i++)
+        T_OK(dmacoh_free_coherent(&child, PG, cpu[i], h[i]));
     T_OK(dmacoh_device_fini(&child));
     fx_fini(&f);
 }

@@ -779,7 +779,7 @@ static void chunk_return(void)
         size_t n;
 
         memset(&o, 0, sizeof(o));
-        o.keep_empty = keeps[k];
+        o.keep_empty = keeps[k] ? keeps[k] : DMACOH_POOL_KEEP_NONE;
         p = pool_new("ret", &f.dev, 64, 64, 0, &o);
         ps = pst(p);
         T_EQ_U64(ps.per_chunk, 64);
@@ -1454,7 +1454,7 @@ static void keep_empty_threads(void)
         struct dmacoh_pool *p;
 
         memset(&o, 0, sizeof(o));
-        o.keep_empty = keeps[k];
+        o.keep_empty = keeps[k] ? keeps[k] : DMACOH_POOL_KEEP_NONE;
         p = pool_new("keep-mt", &f.dev, 64, 0, 0, keeps[k] == 1 ? NULL : &o);
         /* Four threads take one block each, then this thread returns them all. */
         for (size_t i = 0; i < 4; i++) {

@@ -349,8 +349,12 @@ int dmacoh_sim_destroy(struct dmacoh_sim *sim)
 {
     int r;
 
+    struct dmacoh_region_stats st;
+
     if (!sim)
         return 0;
+    if (sim->ram && dmacoh_region_get_stats(&sim->ram_dev, &st) == 0 && st.live)
+        return DMACOH_EBUSY; /* system memory is still handed out: its pointers would dangle */
     r = dmacoh_platform_fini(&sim->plat);
     if (r)
         return r;

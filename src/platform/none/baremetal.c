@@ -156,8 +156,12 @@ int dmacoh_baremetal_fini(struct dmacoh_baremetal *bm)
 {
     int r;
 
+    struct dmacoh_region_stats st;
+
     if (!bm)
         return DMACOH_EINVAL;
+    if (bm->cfg.ram_size && dmacoh_region_get_stats(&bm->ram_dev, &st) == 0 && st.live)
+        return DMACOH_EBUSY; /* fallback memory is still handed out */
     r = dmacoh_platform_fini(&bm->plat);
     if (r)
         return r;
