@@ -4,11 +4,13 @@
  * targets where declared memory is already addressable and there is no OS to ask.
  *
  * The CPU reaches bus address b at b + cpu_offset (0 on most SoCs, where the CPU's physical
- * address is the bus address). There is no heap: region metadata must come with each declare
- * (dmacoh_declare_opts.meta), sized with dmacoh_region_meta_size(). Optionally a window of
- * system RAM (e.g. a linker-section arena) serves fallback allocations, with identity DMA
- * handles; its metadata is caller storage too. No sleeping: DMACOH_ALLOC_WAIT fails with
- * -DMACOH_ENOTSUP. The lock spins (single-core firmware calling from one context never spins).
+ * address is the bus address). There is no heap. Metadata comes from a caller-supplied arena
+ * (a static array), handed out by the library's own allocator in 16-byte granules; without
+ * an arena, each declare must bring its metadata (dmacoh_declare_opts.meta, sized with
+ * dmacoh_region_meta_size()) and dma_pool is unavailable. Optionally a window of system RAM
+ * (e.g. a linker section) serves fallback allocations, with identity DMA handles. No
+ * sleeping: DMACOH_ALLOC_WAIT fails with -DMACOH_ENOTSUP. Locks spin (single-core firmware
+ * calling from one context never spins).
  */
 #ifndef DMACOH_BAREMETAL_H
 #define DMACOH_BAREMETAL_H
@@ -28,19 +30,22 @@ struct dmacoh_baremetal_config {
     uint64_t ram_size;          /**< bytes, a multiple of DMACOH_PAGE_SIZE; 0 = no fallback */
     void *ram_meta;             /**< metadata for the RAM window: dmacoh_region_meta_size() bytes */
     size_t ram_meta_size;       /**< bytes at ram_meta */
+    void *meta_arena;           /**< 8-aligned memory for metadata (declares, pools), or NULL */
+    size_t meta_arena_size;     /**< bytes at meta_arena; its own bookkeeping takes ~1/64 */
 };
 
 /** The platform's state: caller-owned storage, fields private. */
 struct dmacoh_baremetal {
-    struct dmacoh_platform plat;     /**< what devices are initialised with */
-    struct dmacoh_platform ram_plat; /**< private: platform of the RAM window */
-    struct dmacoh_device ram_dev;    /**< private: owner of the RAM window */
+    struct dmacoh_platform plat; /**< what devices are initialised with */
+    struct dmacoh_window ram;    /**< private: fallback RAM */
+    struct dmacoh_window meta;   /**< private: metadata arena */
     struct dmacoh_baremetal_config cfg;
 };
 
 /**
  * Sets up the platform. Errors: -DMACOH_EINVAL (NULL arguments, modes without MAP/IO, bad
- * io_width, RAM window misaligned, or its metadata missing or too small).
+ * io_width, RAM window misaligned, or its metadata missing or too small, arena too small),
+ * -DMACOH_ENOTSUP (RAM's CPU address not congruent to its bus address modulo its size).
  * Context: once, before use; never allocates.
  */
 int dmacoh_baremetal_init(struct dmacoh_baremetal *bm, const struct dmacoh_baremetal_config *cfg);

@@ -12,11 +12,13 @@
 
 #include <dmacoh/types.h>
 #include <dmacoh/errno.h>
-#include <dmacoh/platform.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct dmacoh_platform; /* platform.h */
+struct dmacoh__pool;
 
 /** A device. All fields are private; the layout may change between versions. */
 struct dmacoh_device {

@@ -21,6 +21,7 @@
 
 #include <dmacoh/types.h>
 #include <dmacoh/errno.h>
+#include <dmacoh/device.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -141,6 +142,63 @@ int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform
  * dmacoh_device_fini; nothing changes). Context: as dmacoh_platform_init.
  */
 int dmacoh_platform_fini(struct dmacoh_platform *p);
+
+/**
+ * A window of memory the CPU already addresses (system RAM for fallback, a metadata arena),
+ * handed out by the core's own allocator: a platform builds sys_alloc/sys_free or
+ * meta_alloc/meta_free on it and gets the alignment promise and checked frees of declared
+ * memory. DMA handles are identity: device address == bus address. Caller-owned storage;
+ * fields private.
+ */
+struct dmacoh_window {
+    struct dmacoh_platform plat; /**< private platform that maps the window */
+    struct dmacoh_device dev;    /**< private device that owns it */
+    char *cpu;                   /**< CPU address of the first byte */
+    dmacoh_phys_addr_t bus;      /**< bus (and device) address of the first byte */
+};
+
+/**
+ * Sets up a window of `size` bytes at CPU address cpu and bus address bus, allocated in
+ * granules of `granule` bytes (0: DMACOH_PAGE_SIZE). cpu must be congruent to bus modulo the
+ * smallest power of two >= size (so CPU pointers keep the handles' alignment). The allocator
+ * state goes in `meta` (dmacoh_region_meta_size(size, granule) bytes, 8-aligned); with
+ * meta == NULL it is carved from the start of the window itself, which then serves less
+ * (only for windows of plain memory no device writes, such as a metadata arena).
+ * Errors: -DMACOH_EINVAL (NULL w or cpu, bad sizes or alignment, meta too small, window too
+ * small to hold its own state), -DMACOH_ENOTSUP (cpu not congruent to bus).
+ * Context: once, before use; never allocates.
+ */
+int dmacoh_window_init(struct dmacoh_window *w, const char *name, void *cpu, dmacoh_phys_addr_t bus,
+                       uint64_t size, uint64_t granule, void *meta, size_t meta_size);
+
+/**
+ * Takes size bytes (not zeroed) whose device address is below `mask`: returns 0 with *cpu and
+ * *handle set, -DMACOH_ENOMEM (no room), -DMACOH_ERANGE (no room below the mask) or
+ * -DMACOH_EINVAL. Context: thread-safe.
+ */
+int dmacoh_window_alloc(struct dmacoh_window *w, uint64_t size, uint64_t mask, void **cpu,
+                        dmacoh_dma_addr_t *handle);
+
+/** Frees what dmacoh_window_alloc returned; errors as dmacoh_free_coherent. Thread-safe. */
+int dmacoh_window_free(struct dmacoh_window *w, void *cpu, uint64_t size, dmacoh_dma_addr_t handle);
+
+/** Device address of a byte of a live allocation of the window, else DMACOH_BAD_DMA_ADDR. */
+dmacoh_dma_addr_t dmacoh_window_virt_to_dma(const struct dmacoh_window *w, const void *cpu);
+
+/** CPU address of a device address inside a live allocation of the window, else NULL. */
+void *dmacoh_window_dma_to_virt(const struct dmacoh_window *w, dmacoh_dma_addr_t dma);
+
+/** Bytes the window serves (less than its size when its state was carved from it). */
+uint64_t dmacoh_window_size(const struct dmacoh_window *w);
+
+/** Allocations of the window outstanding now. */
+uint64_t dmacoh_window_live(const struct dmacoh_window *w);
+
+/**
+ * Retires a window. Errors: -DMACOH_EBUSY while allocations are outstanding (nothing
+ * changes), -DMACOH_EINVAL. Context: not concurrently with other calls on w.
+ */
+int dmacoh_window_fini(struct dmacoh_window *w);
 
 #ifdef __cplusplus
 }

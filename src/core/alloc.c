@@ -102,7 +102,7 @@ static int from_system(struct dmacoh_device *dev, uint64_t bytes, unsigned flags
 /* Tries the region serving dev. Returns 0 with *cpu and *handle set, or an error with *may_fall
  * telling whether system memory may be tried. */
 static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int owner_flags,
-                       size_t size, unsigned flags, uint64_t timeout_ns, void **cpu,
+                       uint64_t mask, size_t size, unsigned flags, uint64_t timeout_ns, void **cpu,
                        dmacoh_dma_addr_t *handle, bool *may_fall)
 {
     uint64_t n = ((uint64_t)size + ((uint64_t)1 << pool->gshift) - 1) >> pool->gshift, off;
@@ -111,7 +111,7 @@ static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int
     int r;
 
     *may_fall = !strict;
-    if (pool->dev_base > dev->dma_mask) {
+    if (pool->dev_base > mask) {
         dmacoh__dbg("alloc on '%s': region lies above the device's DMA mask", dev->name);
         dmacoh__lock(&pool->lock, pool->plat);
         pool->failures++;
@@ -119,7 +119,7 @@ static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int
         return DMACOH_ENOMEM;
     }
     /* Only the granules the device can reach: those ending at or below its mask. */
-    reach = dev->dma_mask - pool->dev_base; /* bytes reachable, minus one */
+    reach = mask - pool->dev_base; /* bytes reachable, minus one */
     limit = reach == UINT64_MAX ? UINT64_MAX : (reach + 1) >> pool->gshift;
     r = take(pool, n, limit, strict && (flags & DMACOH_ALLOC_WAIT), timeout_ns, &off);
     if (r)
@@ -160,7 +160,8 @@ int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags
     }
     pool = dmacoh__pool_for(dev, &owner);
     if (pool) {
-        r = from_region(dev, pool, owner->region_flags, size, flags, timeout_ns, &c, &h, &may_fall);
+        r = from_region(dev, pool, owner->region_flags, dev->dma_mask, size, flags, timeout_ns, &c,
+                        &h, &may_fall);
     }
     if (r && may_fall) {
         uint64_t page = DMACOH_PAGE_SIZE;
@@ -186,6 +187,17 @@ int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags
     dmacoh__dbg("alloc on '%s': %zu bytes at cpu %p dma %#llx", dev->name, size, c,
                 (unsigned long long)h);
     return 0;
+}
+
+int dmacoh__alloc_below(struct dmacoh_device *dev, uint64_t size, uint64_t mask, void **cpu,
+                        dmacoh_dma_addr_t *handle)
+{
+    bool may_fall;
+
+    if (!dmacoh__device_ok(dev) || !dev->pool || size == 0 || size > ((uint64_t)1 << 62))
+        return DMACOH_EINVAL;
+    return from_region(dev, dev->pool, dev->region_flags, mask, (size_t)size, DMACOH_ALLOC_NOZERO,
+                       0, cpu, handle, &may_fall);
 }
 
 static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, size_t size, void *cpu,

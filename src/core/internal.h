@@ -141,6 +141,11 @@ static inline bool dmacoh__pool_holds(const struct dmacoh__pool *pool, const voi
 }
 
 bool dmacoh__device_ok(const struct dmacoh_device *dev);
+
+/* Allocates from dev's own region only, not zeroed, with device addresses at or below mask
+ * instead of dev's DMA mask (windows serve devices with different masks). */
+int dmacoh__alloc_below(struct dmacoh_device *dev, uint64_t size, uint64_t mask, void **cpu,
+                        dmacoh_dma_addr_t *handle);
 bool dmacoh__platform_ok(const struct dmacoh_platform *p);
 
 /* ---- IO width registry (io.c) ---- */

@@ -2,7 +2,7 @@
 /*
  * smoke.c - proves the freestanding promise: src/core + src/platform/none built with
  * -ffreestanding -nostdlib, no libc at all, running a declare / alloc / free / fallback /
- * release cycle on static arrays. On x86-64 Linux it is linked as a static program with its
+ * release cycle and a dma_pool on static arrays, metadata from a static arena. On x86-64 Linux it is linked as a static program with its
  * own _start and exits through the exit system call (lz4's tests/freestanding.c does the
  * same); elsewhere it is compiled only. The exit status is the number of the failed step.
  */
@@ -36,6 +36,30 @@ static _Alignas(65536) unsigned char sram[64 * 1024]; /* "on-chip SRAM" */
 static _Alignas(65536) unsigned char ram[64 * 1024];  /* fallback RAM window */
 static _Alignas(8) unsigned char sram_meta[1024];
 static _Alignas(8) unsigned char ram_meta[1024];
+static _Alignas(16) unsigned char arena[16 * 1024]; /* metadata for declares and pools */
+
+/* A dma_pool of 32-byte descriptors in the SRAM: distinct, aligned, checked frees. */
+static int pool_smoke(struct dmacoh_device *dev)
+{
+    struct dmacoh_pool *pool;
+    void *b[40];
+    dmacoh_dma_addr_t h[40];
+
+    if (dmacoh_pool_create(&pool, "td", dev, 32, 32, 0, NULL))
+        return 1;
+    for (unsigned i = 0; i < 40; i++)
+        if (dmacoh_pool_alloc(pool, DMACOH_POOL_ZERO, &b[i], &h[i]) || (h[i] & 31) ||
+            (i && h[i] == h[i - 1]))
+            return 2;
+    if (dmacoh_pool_free(pool, b[0], h[0]) || dmacoh_pool_free(pool, b[0], h[0]) != DMACOH_EFAULT)
+        return 3;
+    if (dmacoh_pool_destroy(pool, 0) != DMACOH_EBUSY)
+        return 4;
+    for (unsigned i = 1; i < 40; i++)
+        if (dmacoh_pool_free(pool, b[i], h[i]))
+            return 5;
+    return dmacoh_pool_destroy(pool, 0) ? 6 : 0;
+}
 
 int smoke(void)
 {
@@ -52,6 +76,8 @@ int smoke(void)
     cfg.ram_size = sizeof(ram);
     cfg.ram_meta = ram_meta;
     cfg.ram_meta_size = sizeof(ram_meta);
+    cfg.meta_arena = arena;
+    cfg.meta_arena_size = sizeof(arena);
     if (dmacoh_baremetal_init(&bm, &cfg) || dmacoh_device_init(&dev, "usb", NULL, &bm.plat) ||
         dmacoh_device_init(&child, "ep0", &dev, NULL))
         return 1;
@@ -74,12 +100,21 @@ int smoke(void)
         return 6;
     if (!dmacoh_check(&dev) || dmacoh_free_coherent(&dev, 4096, b, hb))
         return 7;
+    if (pool_smoke(&child))
+        return 11;
     if (dmacoh_release_coherent_memory(&dev, 0) || dmacoh_device_fini(&child))
         return 8;
     /* No region now: system memory from the RAM window, identity handle. */
     if (dmacoh_alloc_coherent(&dev, 5000, 0, 0, &c, &hc) || hc != (uintptr_t)c || c < (void *)ram ||
-        dmacoh_free_coherent(&dev, 5000, c, hc))
-        return 9;
+        dmacoh_device_fini(&dev) || dmacoh_baremetal_fini(&bm) != DMACOH_EBUSY)
+        return 9; /* the platform outlives the fallback memory it handed out */
+    if (dmacoh_device_init(&dev, "usb", NULL, &bm.plat) || dmacoh_free_coherent(&dev, 5000, c, hc))
+        return 12;
+    /* A second declare with no caller metadata: the arena serves it. */
+    if (dmacoh_declare_coherent_memory(&dev, (uintptr_t)sram, 0, sizeof(sram), DMACOH_MEMORY_IO,
+                                       NULL, &granted) ||
+        granted != DMACOH_MEMORY_IO || dmacoh_release_coherent_memory(&dev, 0))
+        return 13;
     if (dmacoh_device_fini(&dev) || dmacoh_baremetal_fini(&bm))
         return 10;
     return 0;

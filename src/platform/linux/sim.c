@@ -9,10 +9,9 @@
  * are real addresses here (as __iomem pointers are on x86), distinct from any MAP pointer.
  *
  * Simulated RAM, the fallback's system memory, is one more memfd memory at opts.ram_base,
- * managed by the library itself: an internal device declares it as an exclusive region on a
- * private platform, and sys_alloc/sys_free are dmacoh_alloc/free_coherent on that device. Its
- * DMA handles are identity (device address == bus address), carry the same alignment promise
- * as declared memory, and every free is checked by the same allocator.
+ * handed out by the library itself through a dmacoh_window (platform.h): DMA handles are
+ * identity (device address == bus address), carry the same alignment promise as declared
+ * memory, and every free is checked by the same allocator.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memfd_create, MAP_NORESERVE */
@@ -36,16 +35,11 @@ struct sim_memory {
     unsigned char *view; /* the bus side: the whole memory */
 };
 
-struct sim_ctx {
-    struct dmacoh_sim *sim;
-    bool ram; /* the private RAM platform */
-};
-
 struct dmacoh_sim {
     struct dmacoh_platform plat;
-    struct dmacoh_platform ram_plat;
-    struct sim_ctx ctx, ram_ctx;
-    struct dmacoh_device ram_dev;
+    struct dmacoh_window ram_win; /* hands out simulated RAM */
+    void *ram_cpu, *ram_meta;     /* its congruent mapping and allocator state */
+    size_t ram_meta_size;
     struct dmacoh_sim_opts opts;
     struct sim_memory *ram; /* NULL with no_ram */
     struct sim_memory mem[SIM_MAX_MEMORIES];
@@ -81,18 +75,18 @@ static int pick_mode(int offered, int want)
 static int sim_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_addr_t device_addr,
                    uint64_t congruence, int want, struct dmacoh_mapping *out)
 {
-    struct sim_ctx *c = (struct sim_ctx *)ctx;
+    struct dmacoh_sim *sim = (struct dmacoh_sim *)ctx;
     struct sim_memory *m;
     struct sim_mapping *sm;
     uint64_t file_off, aligned, delta, len;
     int err = 0;
     char *p;
 
-    if (!c->ram && c->sim->opts.no_declare)
+    if (sim->opts.no_declare)
         return DMACOH_ENODEV;
-    m = find(c->sim, bus, size);
-    if (!m || (m == c->sim->ram) != c->ram)
-        return DMACOH_ENXIO;
+    m = find(sim, bus, size);
+    if (!m || m == sim->ram)
+        return DMACOH_ENXIO; /* nothing there, or system RAM */
     out->mode = pick_mode(m->desc.modes, want);
     if (!out->mode)
         return DMACOH_ENOTSUP;
@@ -130,68 +124,38 @@ static void sim_unmap(void *ctx, struct dmacoh_mapping *mp, uint64_t size)
 static int sim_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t size, uint64_t align,
                          void **cpu, dmacoh_dma_addr_t *handle)
 {
-    struct dmacoh_sim *sim = ((struct sim_ctx *)ctx)->sim;
-    void *c;
-    dmacoh_dma_addr_t h;
-    int r;
+    struct dmacoh_sim *sim = (struct dmacoh_sim *)ctx;
 
-    (void)align; /* the RAM region aligns every allocation to pow2(size) already */
+    (void)align; /* the window aligns every allocation to pow2(size) already */
     if (!sim->ram)
         return DMACOH_ENOMEM;
-    if (size > SIZE_MAX)
-        return DMACOH_ENOMEM;
-    r = dmacoh_alloc_coherent(&sim->ram_dev, (size_t)size, DMACOH_ALLOC_NOZERO, 0, &c, &h);
-    if (r)
-        return r;
-    if (h + (size - 1) > dmacoh_device_dma_mask(dev)) {
-        dmacoh_free_coherent(&sim->ram_dev, (size_t)size, c, h);
-        return DMACOH_ERANGE;
-    }
-    *cpu = c;
-    *handle = h;
-    return 0;
+    return dmacoh_window_alloc(&sim->ram_win, size, dmacoh_device_dma_mask(dev), cpu, handle);
 }
 
 static int sim_sys_free(void *ctx, const struct dmacoh_device *dev, void *cpu, uint64_t size,
                         dmacoh_dma_addr_t handle)
 {
-    struct dmacoh_sim *sim = ((struct sim_ctx *)ctx)->sim;
+    struct dmacoh_sim *sim = (struct dmacoh_sim *)ctx;
 
     (void)dev;
-    if (!sim->ram || size > SIZE_MAX)
-        return DMACOH_EFAULT;
-    return dmacoh_free_coherent(&sim->ram_dev, (size_t)size, cpu, handle);
-}
-
-/* True if cpu lies in a live allocation of simulated RAM. */
-static bool ram_live(struct dmacoh_sim *sim, const void *cpu)
-{
-    struct dmacoh_extent e;
-
-    return sim->ram && dmacoh_region_find(&sim->ram_dev, cpu, &e) == 0 &&
-           e.kind == DMACOH_EXTENT_ALLOC;
+    return sim->ram ? dmacoh_window_free(&sim->ram_win, cpu, size, handle) : DMACOH_EFAULT;
 }
 
 static dmacoh_dma_addr_t sim_virt_to_dma(void *ctx, const struct dmacoh_device *dev,
                                          const void *cpu)
 {
-    struct dmacoh_sim *sim = ((struct sim_ctx *)ctx)->sim;
+    struct dmacoh_sim *sim = (struct dmacoh_sim *)ctx;
 
     (void)dev;
-    return ram_live(sim, cpu) ? dmacoh_virt_to_dma(&sim->ram_dev, cpu) : DMACOH_BAD_DMA_ADDR;
+    return sim->ram ? dmacoh_window_virt_to_dma(&sim->ram_win, cpu) : DMACOH_BAD_DMA_ADDR;
 }
 
 static void *sim_dma_to_virt(void *ctx, const struct dmacoh_device *dev, dmacoh_dma_addr_t dma)
 {
-    struct dmacoh_sim *sim = ((struct sim_ctx *)ctx)->sim;
-
-    void *cpu;
+    struct dmacoh_sim *sim = (struct dmacoh_sim *)ctx;
 
     (void)dev;
-    if (!sim->ram)
-        return NULL;
-    cpu = dmacoh_dma_to_virt(&sim->ram_dev, dma);
-    return (cpu && ram_live(sim, cpu)) ? cpu : NULL;
+    return sim->ram ? dmacoh_window_dma_to_virt(&sim->ram_win, dma) : NULL;
 }
 
 static const struct dmacoh_platform_ops sim_ops = {
@@ -209,16 +173,6 @@ static const struct dmacoh_platform_ops sim_ops = {
     .now_ns = dmacoh__linux_now_ns,
     .relax = dmacoh__linux_relax,
     .thread_slot = dmacoh__linux_thread_slot,
-};
-
-/* The private platform of simulated RAM: maps the RAM window only, never falls back. */
-static const struct dmacoh_platform_ops sim_ram_ops = {
-    .name = "sim-ram",
-    .map = sim_map,
-    .unmap = sim_unmap,
-    .meta_alloc = dmacoh__linux_meta_alloc,
-    .meta_free = dmacoh__linux_meta_free,
-    .relax = dmacoh__linux_relax,
 };
 
 static bool overlaps(const struct dmacoh_sim *sim, uint64_t bus, uint64_t size)
@@ -278,32 +232,46 @@ int dmacoh_sim_add_memory(struct dmacoh_sim *sim, const struct dmacoh_sim_memory
     return place(sim, mem);
 }
 
+/* Congruence of the RAM mapping: the smallest power of two >= its size, capped at 1 TiB. */
+static uint64_t ram_congruence(uint64_t size)
+{
+    uint64_t c = 1;
+
+    while (c < size && c < ((uint64_t)1 << 40))
+        c <<= 1;
+    return c;
+}
+
 static int make_ram(struct dmacoh_sim *sim)
 {
     struct dmacoh_sim_memory d = {sim->opts.ram_base, sim->opts.ram_size, DMACOH_MEMORY_MAP, false,
                                   0};
+    uint64_t cong = ram_congruence(d.size);
     int r = place(sim, &d);
 
     if (r)
         return r;
     sim->ram = &sim->mem[sim->nmem - 1];
-    r = dmacoh_platform_init(&sim->ram_plat, &sim_ram_ops, &sim->ram_ctx);
-    if (!r)
-        r = dmacoh_device_init(&sim->ram_dev, "sim system RAM", NULL, &sim->ram_plat);
-    if (!r)
-        r = dmacoh_declare_coherent_memory(&sim->ram_dev, d.bus, d.bus, d.size,
-                                           DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, NULL);
-    return r;
+    sim->ram_meta_size = dmacoh_region_meta_size(d.size, DMACOH_PAGE_SIZE);
+    sim->ram_meta = calloc(1, sim->ram_meta_size);
+    if (!sim->ram_meta)
+        return DMACOH_ENOMEM;
+    /* A mapping of the RAM congruent to its bus address, so CPU pointers share the handles'
+     * alignment. */
+    sim->ram_cpu = dmacoh__linux_map_congruent(sim->ram->fd, 0, d.size, 0, d.bus, cong, &r);
+    if (!sim->ram_cpu)
+        return r;
+    return dmacoh_window_init(&sim->ram_win, "sim system RAM", sim->ram_cpu, d.bus, d.size, 0,
+                              sim->ram_meta, sim->ram_meta_size);
 }
 
 static void destroy_all(struct dmacoh_sim *sim)
 {
-    if (sim->ram && dmacoh_device_has_region(&sim->ram_dev))
-        dmacoh_release_coherent_memory(&sim->ram_dev, DMACOH_RELEASE_FORCE);
-    if (sim->ram_dev.magic)
-        dmacoh_device_fini(&sim->ram_dev);
-    if (sim->ram_plat.magic)
-        dmacoh_platform_fini(&sim->ram_plat);
+    if (sim->ram_win.dev.magic)
+        (void)dmacoh_window_fini(&sim->ram_win);
+    if (sim->ram_cpu)
+        munmap(sim->ram_cpu, (size_t)sim->opts.ram_size);
+    free(sim->ram_meta);
     for (unsigned i = 0; i < sim->nmem; i++) {
         munmap(sim->mem[i].view, (size_t)sim->mem[i].desc.size);
         close(sim->mem[i].fd);
@@ -327,14 +295,12 @@ int dmacoh_sim_create(const struct dmacoh_sim_opts *opts, struct dmacoh_sim **ou
         sim->opts.ram_base = 0x40000000u;
     if (!sim->opts.ram_size)
         sim->opts.ram_size = 64u << 20;
-    sim->ctx.sim = sim->ram_ctx.sim = sim;
-    sim->ram_ctx.ram = true;
     if (((sim->opts.ram_base | sim->opts.ram_size) & (SIM_PAGE - 1)) ||
         sim->opts.ram_base + (sim->opts.ram_size - 1) < sim->opts.ram_base) {
         free(sim);
         return DMACOH_EINVAL;
     }
-    r = dmacoh_platform_init(&sim->plat, &sim_ops, &sim->ctx);
+    r = dmacoh_platform_init(&sim->plat, &sim_ops, sim);
     if (!r && !sim->opts.no_ram)
         r = make_ram(sim);
     if (r) {
@@ -349,11 +315,9 @@ int dmacoh_sim_destroy(struct dmacoh_sim *sim)
 {
     int r;
 
-    struct dmacoh_region_stats st;
-
     if (!sim)
         return 0;
-    if (sim->ram && dmacoh_region_get_stats(&sim->ram_dev, &st) == 0 && st.live)
+    if (sim->ram && dmacoh_window_live(&sim->ram_win))
         return DMACOH_EBUSY; /* system memory is still handed out: its pointers would dangle */
     r = dmacoh_platform_fini(&sim->plat);
     if (r)

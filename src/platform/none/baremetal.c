@@ -4,8 +4,8 @@
  *
  * Freestanding like the core (it includes nothing but dmacoh headers). Mapping is arithmetic;
  * the congruence the core asks for holds when cpu_offset is a multiple of it, which it is for
- * an identity mapping. Fallback RAM is handed out by a region of the library itself on a
- * private platform, as the simulator does, so it is checked and aligned the same way.
+ * an identity mapping. Fallback RAM and the metadata arena are dmacoh_windows: the library's
+ * own allocator hands them out, so they are aligned and checked like declared memory.
  */
 #include <dmacoh/baremetal.h>
 
@@ -42,17 +42,11 @@ static int bm_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t siz
                         void **cpu, dmacoh_dma_addr_t *handle)
 {
     struct dmacoh_baremetal *bm = (struct dmacoh_baremetal *)ctx;
-    int r;
 
-    (void)align; /* the RAM region aligns to pow2(size) already */
-    if (!bm->cfg.ram_size || size > SIZE_MAX)
+    (void)align; /* the window aligns to pow2(size) already */
+    if (!bm->cfg.ram_size)
         return DMACOH_ENOMEM;
-    r = dmacoh_alloc_coherent(&bm->ram_dev, (size_t)size, DMACOH_ALLOC_NOZERO, 0, cpu, handle);
-    if (r == 0 && *handle + (size - 1) > dmacoh_device_dma_mask(dev)) {
-        (void)dmacoh_free_coherent(&bm->ram_dev, (size_t)size, *cpu, *handle);
-        return DMACOH_ERANGE;
-    }
-    return r;
+    return dmacoh_window_alloc(&bm->ram, size, dmacoh_device_dma_mask(dev), cpu, handle);
 }
 
 static int bm_sys_free(void *ctx, const struct dmacoh_device *dev, void *cpu, uint64_t size,
@@ -61,31 +55,42 @@ static int bm_sys_free(void *ctx, const struct dmacoh_device *dev, void *cpu, ui
     struct dmacoh_baremetal *bm = (struct dmacoh_baremetal *)ctx;
 
     (void)dev;
-    if (!bm->cfg.ram_size || size > SIZE_MAX)
-        return DMACOH_EFAULT;
-    return dmacoh_free_coherent(&bm->ram_dev, (size_t)size, cpu, handle);
+    return bm->cfg.ram_size ? dmacoh_window_free(&bm->ram, cpu, size, handle) : DMACOH_EFAULT;
 }
 
 static dmacoh_dma_addr_t bm_virt_to_dma(void *ctx, const struct dmacoh_device *dev, const void *cpu)
 {
     struct dmacoh_baremetal *bm = (struct dmacoh_baremetal *)ctx;
 
-    struct dmacoh_extent e;
-
     (void)dev;
-    if (!bm->cfg.ram_size || dmacoh_region_find(&bm->ram_dev, cpu, &e) != 0 ||
-        e.kind != DMACOH_EXTENT_ALLOC)
-        return DMACOH_BAD_DMA_ADDR;
-    return dmacoh_virt_to_dma(&bm->ram_dev, cpu);
+    return bm->cfg.ram_size ? dmacoh_window_virt_to_dma(&bm->ram, cpu) : DMACOH_BAD_DMA_ADDR;
 }
 
 static void *bm_dma_to_virt(void *ctx, const struct dmacoh_device *dev, dmacoh_dma_addr_t dma)
 {
     struct dmacoh_baremetal *bm = (struct dmacoh_baremetal *)ctx;
 
-    void *cpu = bm->cfg.ram_size ? dmacoh_dma_to_virt(&bm->ram_dev, dma) : NULL;
+    (void)dev;
+    return bm->cfg.ram_size ? dmacoh_window_dma_to_virt(&bm->ram, dma) : NULL;
+}
 
-    return cpu && bm_virt_to_dma(ctx, dev, cpu) != DMACOH_BAD_DMA_ADDR ? cpu : NULL;
+static void *bm_meta_alloc(void *ctx, size_t size)
+{
+    struct dmacoh_baremetal *bm = (struct dmacoh_baremetal *)ctx;
+    void *p;
+    dmacoh_dma_addr_t h;
+
+    if (!bm->cfg.meta_arena || dmacoh_window_alloc(&bm->meta, size, ~(uint64_t)0, &p, &h) != 0)
+        return NULL;
+    __builtin_memset(p, 0, size); /* the same promise as the hosted platforms' calloc */
+    return p;
+}
+
+static void bm_meta_free(void *ctx, void *p, size_t size)
+{
+    struct dmacoh_baremetal *bm = (struct dmacoh_baremetal *)ctx;
+
+    (void)dmacoh_window_free(&bm->meta, p, size, dmacoh_window_virt_to_dma(&bm->meta, p));
 }
 
 static const struct dmacoh_platform_ops bm_ops = {
@@ -96,59 +101,51 @@ static const struct dmacoh_platform_ops bm_ops = {
     .sys_free = bm_sys_free,
     .sys_virt_to_dma = bm_virt_to_dma,
     .sys_dma_to_virt = bm_dma_to_virt,
+    .meta_alloc = bm_meta_alloc,
+    .meta_free = bm_meta_free,
 };
 
-static const struct dmacoh_platform_ops bm_ram_ops = {
-    .name = "baremetal-ram",
-    .map = bm_map,
-    .unmap = bm_unmap,
-};
-
-/* Declares the RAM window on the private platform; unwinds in reverse order on failure. */
-static int setup_ram(struct dmacoh_baremetal *bm)
+static bool config_ok(const struct dmacoh_baremetal_config *cfg)
 {
-    const struct dmacoh_baremetal_config *c = &bm->cfg;
-    struct dmacoh_declare_opts o = {0, c->ram_meta, c->ram_meta_size, 0};
-    int r = dmacoh_platform_init(&bm->ram_plat, &bm_ram_ops, bm);
-
-    if (r)
-        return r;
-    r = dmacoh_device_init(&bm->ram_dev, "baremetal-ram", NULL, &bm->ram_plat);
-    if (r)
-        goto out_plat;
-    r = dmacoh_declare_coherent_memory(&bm->ram_dev, c->ram_bus, c->ram_bus, c->ram_size,
-                                       DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, &o, NULL);
-    if (r)
-        goto out_dev;
-    return 0;
-out_dev:
-    (void)dmacoh_device_fini(&bm->ram_dev);
-out_plat:
-    (void)dmacoh_platform_fini(&bm->ram_plat);
-    return r;
+    return cfg && (cfg->modes & (DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) &&
+           !(cfg->modes & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) &&
+           !(cfg->io_width & (cfg->io_width - 1)) && cfg->io_width <= 8 &&
+           (!cfg->ram_size || cfg->ram_meta);
 }
 
 int dmacoh_baremetal_init(struct dmacoh_baremetal *bm, const struct dmacoh_baremetal_config *cfg)
 {
     int r;
 
-    if (!bm || !cfg || !(cfg->modes & (DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) ||
-        (cfg->modes & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) ||
-        (cfg->io_width & (cfg->io_width - 1)) || cfg->io_width > 8 ||
-        (cfg->ram_size && !cfg->ram_meta))
+    if (!bm || !config_ok(cfg))
         return DMACOH_EINVAL;
     bm->cfg = *cfg;
+    bm->ram.dev.magic = 0;
+    bm->meta.dev.magic = 0;
     if (cfg->ram_size) {
-        r = setup_ram(bm);
+        r = dmacoh_window_init(&bm->ram, "baremetal RAM",
+                               (void *)(uintptr_t)(cfg->ram_bus + cfg->cpu_offset), cfg->ram_bus,
+                               cfg->ram_size, 0, cfg->ram_meta, cfg->ram_meta_size);
         if (r)
             return r;
     }
-    r = dmacoh_platform_init(&bm->plat, &bm_ops, bm);
-    if (r && cfg->ram_size) {
-        (void)dmacoh_release_coherent_memory(&bm->ram_dev, DMACOH_RELEASE_FORCE);
-        (void)dmacoh_device_fini(&bm->ram_dev);
-        (void)dmacoh_platform_fini(&bm->ram_plat);
+    if (cfg->meta_arena) {
+        r = dmacoh_window_init(&bm->meta, "baremetal metadata", cfg->meta_arena,
+                               (uintptr_t)cfg->meta_arena, cfg->meta_arena_size, DMACOH_GRANULE_MIN,
+                               NULL, 0);
+        if (r)
+            goto out_ram;
     }
+    r = dmacoh_platform_init(&bm->plat, &bm_ops, bm);
+    if (r)
+        goto out_meta;
+    return 0;
+out_meta:
+    if (cfg->meta_arena)
+        (void)dmacoh_window_fini(&bm->meta);
+out_ram:
+    if (cfg->ram_size)
+        (void)dmacoh_window_fini(&bm->ram);
     return r;
 }
 
@@ -156,19 +153,17 @@ int dmacoh_baremetal_fini(struct dmacoh_baremetal *bm)
 {
     int r;
 
-    struct dmacoh_region_stats st;
-
     if (!bm)
         return DMACOH_EINVAL;
-    if (bm->cfg.ram_size && dmacoh_region_get_stats(&bm->ram_dev, &st) == 0 && st.live)
-        return DMACOH_EBUSY; /* fallback memory is still handed out */
+    if ((bm->cfg.ram_size && dmacoh_window_live(&bm->ram)) ||
+        (bm->cfg.meta_arena && dmacoh_window_live(&bm->meta)))
+        return DMACOH_EBUSY; /* fallback memory or metadata is still handed out */
     r = dmacoh_platform_fini(&bm->plat);
     if (r)
         return r;
-    if (bm->cfg.ram_size) {
-        (void)dmacoh_release_coherent_memory(&bm->ram_dev, DMACOH_RELEASE_FORCE);
-        (void)dmacoh_device_fini(&bm->ram_dev);
-        (void)dmacoh_platform_fini(&bm->ram_plat);
-    }
+    if (bm->cfg.meta_arena)
+        (void)dmacoh_window_fini(&bm->meta);
+    if (bm->cfg.ram_size)
+        (void)dmacoh_window_fini(&bm->ram);
     return 0;
 }
