@@ -28,7 +28,7 @@
 #define MAX_PER_CHUNK 4096u
 #define DEFAULT_ALIGN 8u
 #define TAB_MIN       16u
-#define SHARDS        4u
+#define SHARDS        4u /* a power of two: shards are picked with a mask */
 #define LINE          64u
 
 struct chunk {
@@ -333,11 +333,11 @@ static unsigned home_shard(const struct dmacoh_pool *p)
 {
     const struct dmacoh_platform *pl = p->plat;
 
-    return p->nshards > 1 ? pl->ops->thread_slot(pl->ctx) % p->nshards : 0;
+    return p->nshards > 1 ? pl->ops->thread_slot(pl->ctx) & (p->nshards - 1) : 0;
 }
 
-/* Gets a new chunk and its header, both outside any lock. */
-static struct chunk *new_chunk(struct dmacoh_pool *p, int *err)
+/* Gets a new chunk (alloc flags as dmacoh_alloc_coherent) and its header, outside any lock. */
+static struct chunk *new_chunk(struct dmacoh_pool *p, unsigned flags, int *err)
 {
     size_t hs = header_size(p), nwords = (p->per_chunk + 63) / 64;
     struct chunk *c = (struct chunk *)p->plat->ops->meta_alloc(p->plat->ctx, hs);
@@ -348,7 +348,7 @@ static struct chunk *new_chunk(struct dmacoh_pool *p, int *err)
         *err = DMACOH_ENOMEM;
         return NULL;
     }
-    *err = dmacoh_alloc_coherent(p->dev, p->chunk_size, DMACOH_ALLOC_NOZERO, 0, &cpu, &dma);
+    *err = dmacoh_alloc_coherent(p->dev, p->chunk_size, DMACOH_ALLOC_NOZERO | flags, 0, &cpu, &dma);
     if (*err) {
         p->plat->ops->meta_free(p->plat->ctx, c, hs);
         return NULL;
@@ -405,7 +405,7 @@ static uint64_t take_block(struct dmacoh_pool *p, struct shard *sh, struct chunk
 static bool steal(struct dmacoh_pool *p, unsigned home, struct chunk **c, uint64_t *off)
 {
     for (unsigned k = 1; k < p->nshards; k++) {
-        struct shard *sh = &p->shard[(home + k) % p->nshards].s;
+        struct shard *sh = &p->shard[(home + k) & (p->nshards - 1)].s;
         bool got = false;
 
         dmacoh__lock(&sh->lock, p->plat);
@@ -420,18 +420,23 @@ static bool steal(struct dmacoh_pool *p, unsigned home, struct chunk **c, uint64
     return false;
 }
 
-/* The home shard is full: a free block of another shard first (device memory is scarce, and
- * a new chunk might come from system memory while on-chip chunks have room), else a new
- * chunk for the home shard. Lock not held. */
+/* The home shard is full. In order: a new chunk of the device's region (threads keep to their
+ * own shards); a free block of another shard (device memory is scarce: better than a chunk of
+ * system memory while on-chip chunks have room); a new chunk from wherever
+ * dmacoh_alloc_coherent finds one. Lock not held. */
 static int refill(struct dmacoh_pool *p, unsigned home, struct chunk **c, uint64_t *off)
 {
+    const struct dmacoh_device *owner;
     struct shard *sh = &p->shard[home].s;
-    struct chunk *fresh;
-    int r;
+    struct chunk *fresh = NULL;
+    int r = 0;
 
-    if (steal(p, home, c, off))
+    if (dmacoh__pool_for(p->dev, &owner))
+        fresh = new_chunk(p, DMACOH_ALLOC_NOFALLBACK, &r);
+    if (!fresh && steal(p, home, c, off))
         return 0;
-    fresh = new_chunk(p, &r);
+    if (!fresh)
+        fresh = new_chunk(p, 0, &r);
     if (!fresh) {
         if (steal(p, home, c, off)) /* another thread freed meanwhile */
             return 0;
@@ -563,7 +568,7 @@ int dmacoh_pool_free(struct dmacoh_pool *p, void *cpu, dmacoh_dma_addr_t handle)
     }
     home = home_shard(p);
     for (unsigned k = 0; r == 1 && k < p->nshards; k++)
-        r = free_in(p, &p->shard[(home + k) % p->nshards].s, cpu, handle, &drop);
+        r = free_in(p, &p->shard[(home + k) & (p->nshards - 1)].s, cpu, handle, &drop);
     if (r == 1)
         r = DMACOH_EFAULT;
     if (r)
