@@ -12,7 +12,7 @@ demo:
 	scripts/demo.sh
 
 check:
-	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format
+	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file
 	scripts/check.sh
 
 format:

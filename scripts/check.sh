@@ -4,7 +4,10 @@
 #   0. formatting of every C file per .clang-format
 #   1. gcc, Debug, -Werror: unit tests, examples, freestanding smoke (ctest)
 #   2. clang, ASan + UBSan, -Werror: the same under sanitizers
-#   3. the core alone, -ffreestanding -nostdlib -Werror, with clang (gcc did it in step 1)
+#   3. clang ThreadSanitizer on the concurrency tests
+#   4. valgrind memcheck on every unit test
+#   5. gcc -m32 (run where the kernel runs 32-bit programs, else built only)
+#   6. the core alone, -ffreestanding -nostdlib -Werror, with clang (gcc did it in step 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -26,6 +29,38 @@ cmake -S . -B build/clang-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug
 cmake --build build/clang-asan -j "$jobs"
 (cd build/clang-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs")
+
+step "clang ThreadSanitizer: concurrency tests"
+cmake -S . -B build/tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DDMACOH_WERROR=ON \
+    -DDMACOH_TSAN=ON -DDMACOH_BUILD_EXAMPLES=OFF -DDMACOH_BUILD_BENCH=OFF >/dev/null
+cmake --build build/tsan -j "$jobs"
+(cd build/tsan && TSAN_OPTIONS=halt_on_error=1 \
+    ctest --output-on-failure -R 'test_(threads|pool|alloc|misuse)')
+
+step "valgrind memcheck: unit tests (gcc build)"
+for t in build/gcc/tests/test_*; do
+    case "$t" in *freestanding) continue ;; esac
+    [ -x "$t" ] || continue
+    if ! valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
+        "$t" >"$t.memcheck.log" 2>&1; then
+        cat "$t.memcheck.log"
+        echo "valgrind: $t failed"
+        exit 1
+    fi
+    echo "valgrind clean: $(basename "$t") ($(tail -n 1 "$t.memcheck.log"))"
+done
+
+step "gcc -m32 (32-bit size_t against 64-bit addresses)"
+rm -rf build/m32 # a cache reset would silently drop -m32
+cmake -S . -B build/m32 -DCMAKE_C_COMPILER=gcc -DCMAKE_C_FLAGS=-m32 -DCMAKE_BUILD_TYPE=Debug \
+    -DDMACOH_WERROR=ON -DDMACOH_BUILD_BENCH=OFF >/dev/null
+cmake --build build/m32 -j "$jobs"
+file build/m32/tests/test_alloc | grep -q "ELF 32-bit" || { echo "-m32 build is not 32-bit"; exit 1; }
+if build/m32/tests/test_freestanding 2>/dev/null; then
+    (cd build/m32 && ctest --output-on-failure -j "$jobs")
+else
+    echo "this kernel cannot run 32-bit programs: built with -Werror, not run"
+fi
 
 step "freestanding core (clang)"
 mkdir -p build/freestanding

@@ -45,11 +45,11 @@ struct dmacoh_device {
  * @param[in]  name      a name for logs; NULL means "?"; must outlive the device
  * @param[in]  parent    an initialised device, or NULL for a root
  * @param[in]  platform  the platform, or NULL to take the parent's
- * Errors: -DMACOH_EBUSY if dev is already an initialised device (fini it first: re-initialising
- *         would orphan its region and children; this also refuses dev as its own parent);
- *         -DMACOH_EINVAL if dev is NULL, parent is not initialised, or both parent and
- *         platform are NULL (or platform is not initialised); -DMACOH_EINVAL if parent and
+ * Errors: -DMACOH_EINVAL if dev is NULL or its own parent, parent is not initialised, or
+ *         both parent and platform are NULL (or platform is not initialised), or parent and
  *         platform are both given and differ (a tree lives on one platform).
+ * Preconditions: dev is not a live device (fini it first); re-initialising one orphans its
+ * region and children. Not detected: dev's storage is not read, as it may be uninitialised.
  * Context: not thread-safe with respect to calls on the same parent; never blocks or allocates.
  */
 int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmacoh_device *parent,

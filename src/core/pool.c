@@ -62,7 +62,7 @@ struct dmacoh_pool {
     struct dmacoh_platform *plat;
     void *raw; /* what meta_alloc returned; the pool is aligned to LINE inside it */
     size_t size, stride, chunk_size, per_chunk, per_seg;
-    uint64_t boundary; /* 0: none inside a chunk */
+    size_t boundary; /* 0: none inside a chunk */
     unsigned chunk_shift, bshift, nshards, keep_empty;
     unsigned nempty; /* empty chunks kept, all shards together (atomic) */
     uint32_t recip;  /* ceil(2^32 / stride) */

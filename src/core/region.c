@@ -201,7 +201,8 @@ static struct dmacoh__pool *get_meta(struct dmacoh_device *dev, const struct dma
         pool = (struct dmacoh__pool *)o->meta;
         pool->own_meta = false;
     } else {
-        pool = p->ops->meta_alloc ? (struct dmacoh__pool *)p->ops->meta_alloc(p->ctx, need) : NULL;
+        pool = p->ops->meta_alloc ? (struct dmacoh__pool *)p->ops->meta_alloc(p->ctx, (size_t)need)
+                                  : NULL;
         if (!pool) {
             dmacoh__err("declare on '%s': no metadata memory (%#llx bytes)", dev->name,
                         (unsigned long long)need);

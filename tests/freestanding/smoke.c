@@ -2,7 +2,7 @@
 /*
  * smoke.c - proves the freestanding promise: src/core + src/platform/none built with
  * -ffreestanding -nostdlib, no libc at all, running a declare / alloc / free / fallback /
- * release cycle and a dma_pool on static arrays, metadata from a static arena. On x86-64 Linux it is linked as a static program with its
+ * release cycle and a dma_pool on static arrays, metadata from a static arena. On x86 Linux it is linked as a static program with its
  * own _start and exits through the exit system call (lz4's tests/freestanding.c does the
  * same); elsewhere it is compiled only. The exit status is the number of the failed step.
  */
@@ -130,5 +130,15 @@ __asm__(".globl _start\n"
         "    movl %eax, %edi\n"
         "    movl $60, %eax\n"
         "    syscall\n"
+        "    hlt\n");
+#elif defined(__i386__) && defined(__linux__)
+/* The same for 32-bit x86 (-m32 builds): exit through int 0x80, system call 1. */
+__asm__(".globl _start\n"
+        "_start:\n"
+        "    andl $-16, %esp\n"
+        "    call smoke\n"
+        "    movl %eax, %ebx\n"
+        "    movl $1, %eax\n"
+        "    int $0x80\n"
         "    hlt\n");
 #endif

@@ -1522,8 +1522,9 @@ static void exclusive_threads(void)
 
 static void create_huge_chunk_size(void)
 {
-    static const size_t bad[] = {((size_t)1 << 31) + 1, (size_t)1 << 32, (size_t)1 << 63,
-                                 ((size_t)1 << 63) + 1, SIZE_MAX};
+    /* 64-bit values: those a 32-bit size_t cannot hold are skipped there. */
+    static const uint64_t bad[] = {((uint64_t)1 << 31) + 1, (uint64_t)1 << 32, (uint64_t)1 << 63,
+                                   ((uint64_t)1 << 63) + 1, UINT64_MAX};
     struct dmacoh_pool_opts o;
     struct dmacoh_pool_stats ps;
     struct dmacoh_pool *p = NULL;
@@ -1534,7 +1535,9 @@ static void create_huge_chunk_size(void)
     o.keep_empty = 1;
     /* Above 2 GiB is refused (pool.h); beyond 2^63 no power of two >= it even exists. */
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        o.chunk_size = bad[i];
+        if (bad[i] > SIZE_MAX)
+            continue;
+        o.chunk_size = (size_t)bad[i];
         p = NULL;
         T_ERR(dmacoh_pool_create(&p, "huge", &f.dev, 64, 0, 0, &o), DMACOH_EINVAL);
     }

@@ -103,7 +103,8 @@ void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t d
         return NULL;
     }
     base = (uintptr_t)res;
-    at = slack ? base + ((want - base) & (cong - 1)) : base;
+    /* Below base + slack, which lies inside the reservation: it fits a uintptr_t. */
+    at = slack ? (uintptr_t)(base + ((want - base) & (cong - 1))) : base;
     m = mmap((void *)at, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
              (off_t)off);
     if (m == MAP_FAILED) {
@@ -114,6 +115,6 @@ void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t d
     if (at > base)
         munmap(res, at - base);
     if (base + len + slack > at + len)
-        munmap((void *)(at + len), (size_t)(base + len + slack - (at + len)));
+        munmap((void *)(uintptr_t)(at + len), (size_t)(base + len + slack - (at + len)));
     return m;
 }
