@@ -7,7 +7,8 @@
 #   3. clang ThreadSanitizer on the concurrency tests
 #   4. valgrind memcheck on every unit test
 #   5. gcc -m32 (run where the kernel runs 32-bit programs, else built only)
-#   6. the core alone, -ffreestanding -nostdlib -Werror, with clang (gcc did it in step 1)
+#   6. install, and build a consumer with pkg-config and with find_package
+#   7. the core alone, -ffreestanding -nostdlib -Werror, with clang (gcc did it in step 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -61,6 +62,23 @@ if build/m32/tests/test_freestanding 2>/dev/null; then
 else
     echo "this kernel cannot run 32-bit programs: built with -Werror, not run"
 fi
+
+step "install, then build against the installed files (pkg-config, find_package)"
+prefix="$PWD/build/prefix"
+rm -rf "$prefix" build/consumer
+cmake --install build/gcc --prefix "$prefix" >/dev/null
+cc -o build/consumer-pc tests/install/consumer.c \
+    $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs dmacoh) \
+    -Wl,-rpath,"$prefix/lib"
+build/consumer-pc
+readelf -d "$prefix/lib/libdmacoh.so" | grep -q 'SONAME.*libdmacoh.so.0' || {
+    echo "libdmacoh.so has no SONAME libdmacoh.so.0"
+    exit 1
+}
+cmake -S tests/install -B build/consumer -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build build/consumer -j "$jobs" >/dev/null
+LD_LIBRARY_PATH="$prefix/lib" build/consumer/consumer_shared
+build/consumer/consumer_static
 
 step "freestanding core (clang)"
 mkdir -p build/freestanding
