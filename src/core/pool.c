@@ -44,6 +44,7 @@ struct shard {
     uint32_t lock;
     struct chunk *avail; /* chunks with free blocks */
     struct chunk **tab;  /* this shard's chunks by dma >> chunk_shift */
+    struct chunk *last;  /* the chunk last freed into: frees cluster, this skips the hash */
     size_t tab_cap, nchunks;
     uint64_t in_use, peak, allocs, frees, failures;
 };
@@ -524,6 +525,8 @@ static struct chunk *give_block(struct dmacoh_pool *p, struct shard *sh, struct 
     list_del(sh, c);
     tab_del(p, sh, c);
     sh->nchunks--;
+    if (sh->last == c)
+        sh->last = NULL;
     return c;
 }
 
@@ -537,7 +540,9 @@ static int free_in(struct dmacoh_pool *p, struct shard *sh, void *cpu, dmacoh_dm
     int r = 0;
 
     dmacoh__lock(&sh->lock, p->plat);
-    c = tab_find(p, sh, base);
+    c = sh->last;
+    if (!c || c->dma != base)
+        c = sh->last = tab_find(p, sh, base);
     if (!c) {
         dmacoh__unlock(&sh->lock);
         return 1;
