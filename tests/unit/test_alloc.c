@@ -11,6 +11,7 @@
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/sim.h>
 
+#include "fixture.h"
 #include "t.h"
 
 #include <pthread.h>
@@ -38,26 +39,6 @@ struct fx {
     struct dmacoh_device dev;
 };
 
-static struct dmacoh_region_stats stats_of(const struct dmacoh_device *dev)
-{
-    struct dmacoh_region_stats st;
-
-    memset(&st, 0, sizeof(st));
-    T_OK(dmacoh_region_get_stats(dev, &st));
-    return st;
-}
-
-static void add_mem(struct dmacoh_sim *sim, uint64_t bus, uint64_t size, int modes)
-{
-    struct dmacoh_sim_memory m;
-
-    memset(&m, 0, sizeof(m));
-    m.bus = bus;
-    m.size = size;
-    m.modes = modes;
-    T_OK(dmacoh_sim_add_memory(sim, &m));
-}
-
 static void declare(struct dmacoh_device *dev, uint64_t bus, uint64_t da, uint64_t size, int flags,
                     int mode)
 {
@@ -74,7 +55,7 @@ static void fx_init(struct fx *f, const struct dmacoh_sim_opts *opts, uint64_t s
 {
     f->sim = NULL;
     T_OK(dmacoh_sim_create(opts, &f->sim));
-    add_mem(f->sim, MEM_A, size, modes);
+    t_add_memory(f->sim, MEM_A, size, modes, false);
     T_OK(dmacoh_device_init(&f->dev, "fx", NULL, dmacoh_sim_platform(f->sim)));
     if (flags)
         declare(&f->dev, MEM_A, DEV_A, size, flags,
@@ -142,12 +123,12 @@ static unsigned fill(struct fx *f, void **cpu, dmacoh_dma_addr_t *h, unsigned ma
 /* A free that must fail with `code`, log why, and change nothing in f's region. */
 #define BAD_FREE(f, size, cpu, h, code)                                                            \
     do {                                                                                           \
-        struct dmacoh_region_stats b_ = stats_of(&(f)->dev), a_;                                   \
+        struct dmacoh_region_stats b_ = t_region_stats(&(f)->dev), a_;                             \
         t_log_reset();                                                                             \
         T_ERR(dmacoh_free_coherent(&(f)->dev, (size), (cpu), (h)), (code));                        \
         T_ASSERT(t_log_count() > 0);                                                               \
         T_ASSERT(dmacoh_check(&(f)->dev));                                                         \
-        a_ = stats_of(&(f)->dev);                                                                  \
+        a_ = t_region_stats(&(f)->dev);                                                            \
         T_EQ_U64(a_.in_use, b_.in_use);                                                            \
         T_EQ_U64(a_.live, b_.live);                                                                \
         T_EQ_U64(a_.frees, b_.frees);                                                              \
@@ -176,8 +157,8 @@ static void alloc_bad_arguments(void)
     T_ERR(dmacoh_alloc_coherent(&f.dev, SIZE_MAX, 0, 0, &cpu, &h), DMACOH_EOVERFLOW);
     T_EQ_PTR(cpu, &f);
     T_EQ_U64(h, 42);
-    T_EQ_U64(stats_of(&f.dev).in_use, 0);
-    T_EQ_U64(stats_of(&f.dev).live, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).live, 0);
     fx_fini(&f);
 }
 
@@ -191,8 +172,8 @@ static void alloc_exclusive_region_full(void)
     fx_init(&f, NULL, 8 * PG, MAPIO, DMACOH_MEMORY_MAP | EXCL);
     T_ERR(dmacoh_alloc_coherent(&f.dev, 9 * PG, 0, 0, &x, &hx), DMACOH_ENOMEM);
     T_EQ_PTR(x, NULL);
-    T_EQ_U64(stats_of(&f.dev).failures, 1);
-    T_EQ_U64(stats_of(&f.dev).fallbacks, 0);
+    T_EQ_U64(t_region_stats(&f.dev).failures, 1);
+    T_EQ_U64(t_region_stats(&f.dev).fallbacks, 0);
     dmacoh_device_counters(&f.dev, NULL, &failures);
     T_EQ_U64(failures, 1);
     /* The whole region in one piece fits; then page by page until full. */
@@ -228,9 +209,9 @@ static void alloc_nonexclusive_falls_back(void)
     memcpy(cpu, "fallback", 8);
     T_OK(dmacoh_sim_bus_read(f.sim, h, buf, 8));
     T_ASSERT(memcmp(buf, "fallback", 8) == 0);
-    T_EQ_U64(stats_of(&f.dev).failures, 1);
-    T_EQ_U64(stats_of(&f.dev).fallbacks, 1);
-    T_EQ_U64(stats_of(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).failures, 1);
+    T_EQ_U64(t_region_stats(&f.dev).fallbacks, 1);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
     dmacoh_device_counters(&f.dev, &fallbacks, NULL);
     T_EQ_U64(fallbacks, 1);
     T_OK(dmacoh_free_coherent(&f.dev, 32 * PG, cpu, h));
@@ -241,7 +222,7 @@ static void alloc_nonexclusive_falls_back(void)
     T_ASSERT(h >= RAM_BASE && h < RAM_BASE + RAM_SIZE);
     T_OK(dmacoh_free_coherent(&f.dev, PG, cpu, h));
     T_ERR(dmacoh_alloc_coherent(&f.dev, PG, NOFB, 0, &cpu, &h), DMACOH_ENOMEM);
-    T_EQ_U64(stats_of(&f.dev).fallbacks, 2);
+    T_EQ_U64(t_region_stats(&f.dev).fallbacks, 2);
     fx_fini(&f);
 }
 
@@ -283,7 +264,7 @@ static void alloc_wait_times_out(void)
     T_ASSERT(dt >= 90000000u);  /* waited about the timeout, */
     T_ASSERT(dt < 3000000000u); /* and not forever */
     T_EQ_PTR(x, NULL);
-    T_EQ_U64(stats_of(&f.dev).live, 4);
+    T_EQ_U64(t_region_stats(&f.dev).live, 4);
     fx_fini(&f);
 
     /* Not exclusive: WAIT falls back at once, unless NOFALLBACK makes it wait too. */
@@ -344,7 +325,7 @@ static void alloc_wait_woken_by_free(void)
     T_ASSERT(now_ns() - t0 < 5000000000u);
     T_EQ_U64(w.h, h[2]);
     T_EQ_INT(dmacoh_origin_of(&f.dev, w.cpu), DMACOH_ORIGIN_REGION);
-    T_EQ_U64(stats_of(&f.dev).live, 4);
+    T_EQ_U64(t_region_stats(&f.dev).live, 4);
     fx_fini(&f);
 }
 
@@ -356,11 +337,11 @@ static void alloc_rounds_to_granules(void)
 
     fx_init(&f, NULL, 16 * PG, MAPIO, DMACOH_MEMORY_MAP);
     T_OK(dmacoh_alloc_coherent(&f.dev, 1, 0, 0, &a, &ha));
-    T_EQ_U64(stats_of(&f.dev).in_use, PG);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, PG);
     T_OK(dmacoh_alloc_coherent(&f.dev, PG + 1, 0, 0, &b, &hb));
-    T_EQ_U64(stats_of(&f.dev).in_use, 3 * PG);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 3 * PG);
     T_OK(dmacoh_alloc_coherent(&f.dev, 3 * PG - 5, 0, 0, &c, &hc));
-    T_EQ_U64(stats_of(&f.dev).in_use, 6 * PG);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 6 * PG);
     T_ASSERT(ha + PG <= hb || hb + 2 * PG <= ha);
     T_ASSERT(hb + 2 * PG <= hc || hc + 3 * PG <= hb);
     /* The size is compared in whole granules: any size in the same granule count frees. */
@@ -368,7 +349,7 @@ static void alloc_rounds_to_granules(void)
     T_OK(dmacoh_free_coherent(&f.dev, 2 * PG, b, hb));
     BAD_FREE(&f, 2 * PG, c, hc, DMACOH_EINVAL);
     T_OK(dmacoh_free_coherent(&f.dev, 3 * PG - 100, c, hc));
-    T_EQ_U64(stats_of(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
     fx_fini(&f);
 }
 
@@ -497,7 +478,7 @@ static void alloc_alignment(void)
     /* A device base aligned only to one page: the promise is on absolute addresses. */
     f.sim = NULL;
     T_OK(dmacoh_sim_create(NULL, &f.sim));
-    add_mem(f.sim, MEM_A, 0x100000, MAPIO);
+    t_add_memory(f.sim, MEM_A, 0x100000, MAPIO, false);
     T_OK(dmacoh_device_init(&f.dev, "align", NULL, dmacoh_sim_platform(f.sim)));
     declare(&f.dev, MEM_A, DEV_A + PG, 0x100000, DMACOH_MEMORY_MAP | EXCL, DMACOH_MEMORY_MAP);
     for (unsigned i = 0; i < 8; i++) {
@@ -566,8 +547,8 @@ static void children_inherit_region(void)
     dmacoh_dma_addr_t h = 0, hown = 0;
 
     fx_init(&f, NULL, 16 * PG, MAPIO, DMACOH_MEMORY_MAP | INCL | EXCL);
-    add_mem(f.sim, MEM_B, 16 * PG, MAPIO);
-    add_mem(f.sim, MEM_C, 16 * PG, MAPIO);
+    t_add_memory(f.sim, MEM_B, 16 * PG, MAPIO, false);
+    t_add_memory(f.sim, MEM_C, 16 * PG, MAPIO, false);
     for (unsigned i = 0; i < 4; i++)
         T_OK(dmacoh_device_init(&c[i], "desc", i ? &c[i - 1] : &f.dev, NULL));
     /* Depth 1. */
@@ -576,27 +557,27 @@ static void children_inherit_region(void)
     T_EQ_INT(dmacoh_origin_of(&c[0], cpu), DMACOH_ORIGIN_REGION);
     T_EQ_U64(dmacoh_virt_to_dma(&c[0], cpu), h);
     T_EQ_U64(dmacoh_dma_to_bus(&c[0], h), MEM_A + (h - DEV_A));
-    T_EQ_U64(stats_of(&f.dev).live, 1);
+    T_EQ_U64(t_region_stats(&f.dev).live, 1);
     T_ASSERT(!dmacoh_device_has_region(&c[0]));
     T_ASSERT(dmacoh_check(&c[0]));
     T_OK(dmacoh_free_coherent(&c[0], 2 * PG, cpu, h));
-    T_EQ_U64(stats_of(&f.dev).live, 0);
+    T_EQ_U64(t_region_stats(&f.dev).live, 0);
     /* Depth 4; c[1] has a region that does not include children: passed over. */
     declare(&c[1], MEM_B, DEV_B, 16 * PG, DMACOH_MEMORY_MAP | EXCL, DMACOH_MEMORY_MAP);
     T_OK(dmacoh_alloc_coherent(&c[3], PG, NOFB, 0, &cpu, &h));
     T_ASSERT(h >= DEV_A && h < DEV_A + 16 * PG);
     T_EQ_U64(dmacoh_virt_to_dma(&c[3], cpu), h);
-    T_EQ_U64(stats_of(&f.dev).live, 1);
+    T_EQ_U64(t_region_stats(&f.dev).live, 1);
     T_OK(dmacoh_alloc_coherent(&c[1], PG, NOFB, 0, &own, &hown));
     T_ASSERT(hown >= DEV_B && hown < DEV_B + 16 * PG);
     T_OK(dmacoh_free_coherent(&c[1], PG, own, hown));
     T_OK(dmacoh_free_coherent(&c[3], PG, cpu, h));
-    T_EQ_U64(stats_of(&f.dev).live, 0);
+    T_EQ_U64(t_region_stats(&f.dev).live, 0);
     /* A nearer ancestor that includes children wins. */
     declare(&c[2], MEM_C, DEV_C, 16 * PG, DMACOH_MEMORY_MAP | INCL, DMACOH_MEMORY_MAP);
     T_OK(dmacoh_alloc_coherent(&c[3], PG, NOFB, 0, &cpu, &h));
     T_ASSERT(h >= DEV_C && h < DEV_C + 16 * PG);
-    T_EQ_U64(stats_of(&f.dev).live, 0);
+    T_EQ_U64(t_region_stats(&f.dev).live, 0);
     T_OK(dmacoh_free_coherent(&c[3], PG, cpu, h));
     T_ASSERT(dmacoh_check(&c[3]));
     T_OK(dmacoh_release_coherent_memory(&c[2], 0));
@@ -621,7 +602,7 @@ static void children_exclusive_inherited(void)
     T_ERR(dmacoh_alloc_coherent(&child, PG, 0, 0, &x, &hx), DMACOH_ENOMEM);
     dmacoh_device_counters(&child, NULL, &fails);
     T_EQ_U64(fails, 1);
-    T_EQ_U64(stats_of(&f.dev).failures, 1);
+    T_EQ_U64(t_region_stats(&f.dev).failures, 1);
     for (unsigned i = 0; i < 4; i++)
         T_OK(dmacoh_free_coherent(&child, PG, cpu[i], h[i]));
     T_OK(dmacoh_release_coherent_memory(&f.dev, 0));
@@ -634,7 +615,7 @@ static void children_exclusive_inherited(void)
     T_EQ_INT(dmacoh_origin_of(&child, x), DMACOH_ORIGIN_SYSTEM);
     dmacoh_device_counters(&child, &fb, NULL);
     T_EQ_U64(fb, 1);
-    T_EQ_U64(stats_of(&f.dev).fallbacks, 1);
+    T_EQ_U64(t_region_stats(&f.dev).fallbacks, 1);
     T_OK(dmacoh_free_coherent(&child, PG, x, hx));
     for (unsigned i = 0; i < 4; i++)
         T_OK(dmacoh_free_coherent(&child, PG, cpu[i], h[i]));
@@ -647,7 +628,7 @@ static void children_exclusive_inherited(void)
     T_ASSERT(hx >= RAM_BASE && hx < RAM_BASE + RAM_SIZE);
     dmacoh_device_counters(&child, &fb, NULL);
     T_EQ_U64(fb, 2);
-    T_EQ_U64(stats_of(&f.dev).allocs + stats_of(&f.dev).failures, 0);
+    T_EQ_U64(t_region_stats(&f.dev).allocs + t_region_stats(&f.dev).failures, 0);
     T_OK(dmacoh_free_coherent(&child, PG, x, hx));
     T_ERR(dmacoh_alloc_coherent(&child, PG, NOFB, 0, &x, &hx), DMACOH_ENOMEM);
     T_OK(dmacoh_device_fini(&child));
@@ -688,7 +669,7 @@ static void occupied_ranges(void)
     T_EQ_PTR(occ, dmacoh_dma_to_virt(&f.dev, DEV_A + 2 * PG));
     T_OK(dmacoh_mark_declared_memory_occupied(&f.dev, DEV_A + 5 * PG + 0x10, 0x10, &occ2));
     T_EQ_PTR(occ2, dmacoh_dma_to_virt(&f.dev, DEV_A + 5 * PG + 0x10));
-    T_EQ_U64(stats_of(&f.dev).occupied, 2 * PG);
+    T_EQ_U64(t_region_stats(&f.dev).occupied, 2 * PG);
     T_ASSERT(dmacoh_check(&f.dev));
 
     t_log_reset();
@@ -700,7 +681,7 @@ static void occupied_ranges(void)
     T_ERR(dmacoh_mark_declared_memory_occupied(&f.dev, DEV_A + 2 * PG, PG, &x), DMACOH_EBUSY);
     T_ERR(dmacoh_mark_declared_memory_occupied(&f.dev, DEV_A + 8 * PG, 0, &x), DMACOH_EINVAL);
     T_ERR(dmacoh_mark_declared_memory_occupied(&f.dev, DEV_A + 8 * PG, PG, NULL), DMACOH_EINVAL);
-    T_EQ_U64(stats_of(&f.dev).occupied, 2 * PG);
+    T_EQ_U64(t_region_stats(&f.dev).occupied, 2 * PG);
 
     /* Allocations avoid the occupied granules. */
     n = fill(&f, cpu, h, 16);
@@ -710,8 +691,8 @@ static void occupied_ranges(void)
     /* Overlapping an allocation (and part of an occupied range): busy, nothing changes. */
     T_ERR(dmacoh_mark_declared_memory_occupied(&f.dev, h[0], PG, &x), DMACOH_EBUSY);
     T_ERR(dmacoh_mark_declared_memory_occupied(&f.dev, DEV_A + PG, 2 * PG, &x), DMACOH_EBUSY);
-    T_EQ_U64(stats_of(&f.dev).occupied, 2 * PG);
-    T_EQ_U64(stats_of(&f.dev).live, 14);
+    T_EQ_U64(t_region_stats(&f.dev).occupied, 2 * PG);
+    T_EQ_U64(t_region_stats(&f.dev).live, 14);
     /* Freeing an occupied range is refused. */
     BAD_FREE(&f, PG, occ, DEV_A + 2 * PG, DMACOH_EPERM);
     memset(&w, 0, sizeof(w));
@@ -768,15 +749,15 @@ static void free_bad_arguments(void)
     t_log_reset();
     T_ASSERT(dmacoh_free_coherent(&other, 2 * PG, a, ha) != 0);
     T_ASSERT(t_log_count() > 0);
-    T_EQ_U64(stats_of(&f.dev).live, 2);
+    T_EQ_U64(t_region_stats(&f.dev).live, 2);
     T_OK(dmacoh_device_fini(&other));
     /* Both allocations are intact and free normally; then a double free. */
     T_OK(dmacoh_free_coherent(&f.dev, 2 * PG, a, ha));
     BAD_FREE(&f, 2 * PG, a, ha, DMACOH_EFAULT);
     T_OK(dmacoh_free_coherent(&f.dev, PG, b, hb));
     BAD_FREE(&f, PG, b, hb, DMACOH_EFAULT);
-    T_EQ_U64(stats_of(&f.dev).live, 0);
-    T_EQ_U64(stats_of(&f.dev).frees, 2);
+    T_EQ_U64(t_region_stats(&f.dev).live, 0);
+    T_EQ_U64(t_region_stats(&f.dev).frees, 2);
     free(heap);
     fx_fini(&f);
 }
@@ -820,8 +801,8 @@ static void free_after_forced_release(void)
     /* Declared again on the same memory: the stale pointers still do not free. */
     declare(&f.dev, MEM_A, DEV_A, 16 * PG, DMACOH_MEMORY_MAP, DMACOH_MEMORY_MAP);
     BAD_FREE(&f, 4 * PG, b, hb, DMACOH_EFAULT);
-    T_EQ_U64(stats_of(&f.dev).live, 0);
-    T_EQ_U64(stats_of(&f.dev).largest_free, 16 * PG);
+    T_EQ_U64(t_region_stats(&f.dev).live, 0);
+    T_EQ_U64(t_region_stats(&f.dev).largest_free, 16 * PG);
     fx_fini(&f);
 }
 
@@ -838,7 +819,7 @@ static void region_stats_fields(void)
     T_OK(dmacoh_alloc_coherent(&f.dev, PG, 0, 0, &a, &ha));
     T_OK(dmacoh_alloc_coherent(&f.dev, 2 * PG, 0, 0, &b, &hb));
     T_OK(dmacoh_alloc_coherent(&f.dev, PG, 0, 0, &c, &hc));
-    st = stats_of(&f.dev);
+    st = t_region_stats(&f.dev);
     T_EQ_U64(st.allocs, 3);
     T_EQ_U64(st.in_use, 4 * PG);
     T_EQ_U64(st.peak, 4 * PG);
@@ -846,7 +827,7 @@ static void region_stats_fields(void)
     T_OK(dmacoh_free_coherent(&f.dev, 2 * PG, b, hb));
     T_OK(dmacoh_alloc_coherent(&f.dev, 32 * PG, 0, 0, &s, &hs)); /* falls back */
     T_ERR(dmacoh_alloc_coherent(&f.dev, 32 * PG, NOFB, 0, &x, &hx), DMACOH_ENOMEM);
-    st = stats_of(&f.dev);
+    st = t_region_stats(&f.dev);
     T_EQ_U64(st.allocs, 3);
     T_EQ_U64(st.frees, 1);
     T_EQ_U64(st.in_use, 2 * PG);
@@ -869,10 +850,10 @@ static void region_stats_fields(void)
     T_EQ_U64(free_bytes + st.in_use, 16 * PG);
     /* System memory frees do not count as region frees. */
     T_OK(dmacoh_free_coherent(&f.dev, 32 * PG, s, hs));
-    T_EQ_U64(stats_of(&f.dev).frees, 1);
+    T_EQ_U64(t_region_stats(&f.dev).frees, 1);
     T_OK(dmacoh_free_coherent(&f.dev, PG, a, ha));
     T_OK(dmacoh_free_coherent(&f.dev, PG, c, hc));
-    st = stats_of(&f.dev);
+    st = t_region_stats(&f.dev);
     T_EQ_U64(st.in_use, 0);
     T_EQ_U64(st.largest_free, 16 * PG);
     T_EQ_U64(st.peak, 4 * PG);
@@ -927,7 +908,7 @@ static void dma_mask_regions(void)
 
     /* A bridge region wholly above 4 GiB, a child with a 32-bit mask. */
     T_OK(dmacoh_sim_create(NULL, &f.sim));
-    add_mem(f.sim, MEM_A, 32 * PG, MAPIO);
+    t_add_memory(f.sim, MEM_A, 32 * PG, MAPIO, false);
     T_OK(dmacoh_device_init(&f.dev, "bridge", NULL, dmacoh_sim_platform(f.sim)));
     declare(&f.dev, MEM_A, hi, 16 * PG, DMACOH_MEMORY_MAP | INCL, DMACOH_MEMORY_MAP);
     T_OK(dmacoh_device_init(&child, "narrow", &f.dev, NULL));
@@ -937,7 +918,7 @@ static void dma_mask_regions(void)
     T_ASSERT(hx + PG - 1 <= m32);
     T_OK(dmacoh_free_coherent(&child, PG, x, hx));
     T_ERR(dmacoh_alloc_coherent(&child, PG, NOFB, 0, &x, &hx), DMACOH_ENOMEM);
-    T_EQ_U64(stats_of(&f.dev).live, 0);
+    T_EQ_U64(t_region_stats(&f.dev).live, 0);
     T_OK(dmacoh_alloc_coherent(&f.dev, PG, NOFB, 0, &x, &hx)); /* the parent can */
     T_ASSERT(hx >= hi);
     T_OK(dmacoh_free_coherent(&f.dev, PG, x, hx));

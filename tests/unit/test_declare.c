@@ -11,6 +11,7 @@
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/sim.h>
 
+#include "fixture.h"
 #include "t.h"
 
 #include <string.h>
@@ -54,36 +55,15 @@ static struct dmacoh_sim *new_sim(const struct dmacoh_sim_opts *opts)
     return sim;
 }
 
-static void add_mem(struct dmacoh_sim *sim, uint64_t bus, uint64_t size, int modes, bool shared)
-{
-    struct dmacoh_sim_memory m;
-
-    memset(&m, 0, sizeof(m));
-    m.bus = bus;
-    m.size = size;
-    m.modes = modes;
-    m.shared = shared;
-    T_OK(dmacoh_sim_add_memory(sim, &m));
-}
-
 /* A simulator with the two standard memories and one root device on it. */
 static struct dmacoh_sim *setup(struct dmacoh_device *dev, const char *name)
 {
     struct dmacoh_sim *sim = new_sim(NULL);
 
-    add_mem(sim, MEM_A, MEM_SZ, MAPIO, false);
-    add_mem(sim, MEM_B, MEM_SZ, MAPIO, false);
+    t_add_memory(sim, MEM_A, MEM_SZ, MAPIO, false);
+    t_add_memory(sim, MEM_B, MEM_SZ, MAPIO, false);
     T_OK(dmacoh_device_init(dev, name, NULL, dmacoh_sim_platform(sim)));
     return sim;
-}
-
-static struct dmacoh_region_stats stats_of(const struct dmacoh_device *dev)
-{
-    struct dmacoh_region_stats st;
-
-    memset(&st, 0, sizeof(st));
-    T_OK(dmacoh_region_get_stats(dev, &st));
-    return st;
 }
 
 /* Releases (if needed) and retires a device, then destroys the simulator. */
@@ -222,14 +202,14 @@ static void declare_second_on_same_device(void)
 
     DECLARE_OK(&dev, MEM_A, DEV_A, MEM_SZ, DMACOH_MEMORY_MAP, DMACOH_MEMORY_MAP);
     T_OK(dmacoh_alloc_coherent(&dev, PG, 0, 0, &cpu, &h));
-    before = stats_of(&dev);
+    before = t_region_stats(&dev);
 
     /* A different memory, the identical declaration, and a different mode: all refused. */
     DECLARE_FAILS(&dev, MEM_B, DEV_B, MEM_SZ, DMACOH_MEMORY_MAP, NULL, DMACOH_EBUSY);
     DECLARE_FAILS(&dev, MEM_A, DEV_A, MEM_SZ, DMACOH_MEMORY_MAP, NULL, DMACOH_EBUSY);
     DECLARE_FAILS(&dev, MEM_A, DEV_B, MEM_SZ, DMACOH_MEMORY_IO, NULL, DMACOH_EBUSY);
 
-    after = stats_of(&dev);
+    after = t_region_stats(&dev);
     T_EQ_U64(after.bus_base, MEM_A);
     T_EQ_U64(after.device_base, DEV_A);
     T_EQ_U64(after.size, MEM_SZ);
@@ -272,8 +252,8 @@ static void declare_overlap_two_devices(void)
     DECLARE_FAILS(&b, MEM_A + k64, DEV_A, k64, DMACOH_MEMORY_MAP, NULL, DMACOH_EBUSY);
     DECLARE_FAILS(&b, MEM_A + 2 * k64 - PG, DEV_B, PG, DMACOH_MEMORY_IO, NULL, DMACOH_EBUSY);
     T_ASSERT(!dmacoh_device_has_region(&b));
-    T_EQ_U64(stats_of(&a).bus_base, MEM_A + k64);
-    T_EQ_U64(stats_of(&a).sharers, 1);
+    T_EQ_U64(t_region_stats(&a).bus_base, MEM_A + k64);
+    T_EQ_U64(t_region_stats(&a).sharers, 1);
 
     T_OK(dmacoh_device_fini(&b));
     teardown(sim, &a);
@@ -290,9 +270,9 @@ static void declare_adjacent_two_devices(void)
     DECLARE_OK(&a, MEM_A + k64, DEV_A, k64, DMACOH_MEMORY_MAP, DMACOH_MEMORY_MAP);
     DECLARE_OK(&b, MEM_A, DEV_B, k64, DMACOH_MEMORY_MAP, DMACOH_MEMORY_MAP);
     DECLARE_OK(&c, MEM_A + 2 * k64, DEV_B + k64, k64, DMACOH_MEMORY_IO, DMACOH_MEMORY_IO);
-    T_EQ_U64(stats_of(&a).sharers, 1);
-    T_EQ_U64(stats_of(&b).sharers, 1);
-    T_EQ_U64(stats_of(&c).bus_base, MEM_A + 2 * k64);
+    T_EQ_U64(t_region_stats(&a).sharers, 1);
+    T_EQ_U64(t_region_stats(&b).sharers, 1);
+    T_EQ_U64(t_region_stats(&c).bus_base, MEM_A + 2 * k64);
 
     T_OK(dmacoh_release_coherent_memory(&b, 0));
     T_OK(dmacoh_release_coherent_memory(&c, 0));
@@ -308,13 +288,13 @@ static void declare_shared_memory(void)
     void *cpu[8];
     dmacoh_dma_addr_t h[8];
 
-    add_mem(sim, MEM_A, 16 * PG, MAPIO, true);
+    t_add_memory(sim, MEM_A, 16 * PG, MAPIO, true);
     T_OK(dmacoh_device_init(&a, "chan0", NULL, dmacoh_sim_platform(sim)));
     T_OK(dmacoh_device_init(&b, "chan1", NULL, dmacoh_sim_platform(sim)));
     DECLARE_OK(&a, MEM_A, DEV_A, 16 * PG, DMACOH_MEMORY_MAP, DMACOH_MEMORY_MAP);
     DECLARE_OK(&b, MEM_A, DEV_A, 16 * PG, DMACOH_MEMORY_MAP, DMACOH_MEMORY_MAP);
-    T_EQ_U64(stats_of(&a).sharers, 2);
-    T_EQ_U64(stats_of(&b).sharers, 2);
+    T_EQ_U64(t_region_stats(&a).sharers, 2);
+    T_EQ_U64(t_region_stats(&b).sharers, 2);
 
     /* Alternate devices; one allocator means no two allocations overlap. */
     for (int i = 0; i < 8; i++) {
@@ -331,17 +311,17 @@ static void declare_shared_memory(void)
         T_ERR(dmacoh_alloc_coherent(&a, PG, DMACOH_ALLOC_NOFALLBACK, 0, &x, &hx), DMACOH_ENOMEM);
         T_ERR(dmacoh_alloc_coherent(&b, PG, DMACOH_ALLOC_NOFALLBACK, 0, &x, &hx), DMACOH_ENOMEM);
     }
-    T_EQ_U64(stats_of(&a).in_use, 16 * PG);
-    T_EQ_U64(stats_of(&b).live, 8);
+    T_EQ_U64(t_region_stats(&a).in_use, 16 * PG);
+    T_EQ_U64(t_region_stats(&b).live, 8);
     T_ASSERT(dmacoh_check(&a));
     T_ASSERT(dmacoh_check(&b));
     for (int i = 0; i < 8; i++)
         T_OK(dmacoh_free_coherent((i % 2) ? &b : &a, 2 * PG, cpu[i], h[i]));
-    T_EQ_U64(stats_of(&a).in_use, 0);
+    T_EQ_U64(t_region_stats(&a).in_use, 0);
 
     /* After one sharer leaves, the other still allocates from the same memory. */
     T_OK(dmacoh_release_coherent_memory(&a, 0));
-    T_EQ_U64(stats_of(&b).sharers, 1);
+    T_EQ_U64(t_region_stats(&b).sharers, 1);
     T_OK(dmacoh_alloc_coherent(&b, PG, DMACOH_ALLOC_NOFALLBACK, 0, &cpu[0], &h[0]));
     T_EQ_U64(dmacoh_dma_to_bus(&b, h[0]), MEM_A + (h[0] - DEV_A));
     T_OK(dmacoh_free_coherent(&b, PG, cpu[0], h[0]));
@@ -356,7 +336,7 @@ static void declare_shared_not_identical(void)
     struct dmacoh_device a, b;
     struct dmacoh_declare_opts opts;
 
-    add_mem(sim, MEM_A, 16 * PG, MAPIO, true);
+    t_add_memory(sim, MEM_A, 16 * PG, MAPIO, true);
     T_OK(dmacoh_device_init(&a, "sh-a", NULL, dmacoh_sim_platform(sim)));
     T_OK(dmacoh_device_init(&b, "sh-b", NULL, dmacoh_sim_platform(sim)));
     DECLARE_OK(&a, MEM_A, DEV_A, 16 * PG, DMACOH_MEMORY_MAP, DMACOH_MEMORY_MAP);
@@ -369,7 +349,7 @@ static void declare_shared_not_identical(void)
     opts.granule = 2 * PG;
     DECLARE_FAILS(&b, MEM_A, DEV_A, 16 * PG, DMACOH_MEMORY_MAP, &opts, DMACOH_EBUSY);
     T_ASSERT(!dmacoh_device_has_region(&b));
-    T_EQ_U64(stats_of(&a).sharers, 1);
+    T_EQ_U64(t_region_stats(&a).sharers, 1);
     T_OK(dmacoh_device_fini(&b));
     teardown(sim, &a);
 }
@@ -381,13 +361,13 @@ static int try_mode(int modes, int flags, int *mode)
     struct dmacoh_device dev;
     int err;
 
-    add_mem(sim, MEM_A, MEM_SZ, modes, false);
+    t_add_memory(sim, MEM_A, MEM_SZ, modes, false);
     T_OK(dmacoh_device_init(&dev, "mode", NULL, dmacoh_sim_platform(sim)));
     *mode = 0;
     t_log_reset();
     err = dmacoh_declare_coherent_memory(&dev, MEM_A, DEV_A, MEM_SZ, flags, NULL, mode);
     if (err == 0) {
-        T_EQ_INT(stats_of(&dev).mode, *mode);
+        T_EQ_INT(t_region_stats(&dev).mode, *mode);
         T_ASSERT(dmacoh_check(&dev));
     } else {
         T_ASSERT(!dmacoh_device_has_region(&dev));
@@ -426,7 +406,7 @@ static void declare_granted_may_be_null(void)
     struct dmacoh_sim *sim = setup(&dev, "nogrant");
 
     T_OK(dmacoh_declare_coherent_memory(&dev, MEM_A, DEV_A, MEM_SZ, DMACOH_MEMORY_IO, NULL, NULL));
-    T_EQ_INT(stats_of(&dev).mode, DMACOH_MEMORY_IO);
+    T_EQ_INT(t_region_stats(&dev).mode, DMACOH_MEMORY_IO);
     T_ASSERT(dmacoh_check(&dev));
     teardown(sim, &dev);
 }
@@ -440,7 +420,7 @@ static void declare_platform_without_support(void)
     memset(&o, 0, sizeof(o));
     o.no_declare = true;
     sim = new_sim(&o);
-    add_mem(sim, MEM_A, MEM_SZ, MAPIO, false);
+    t_add_memory(sim, MEM_A, MEM_SZ, MAPIO, false);
     T_OK(dmacoh_device_init(&dev, "nodecl", NULL, dmacoh_sim_platform(sim)));
     DECLARE_FAILS(&dev, MEM_A, DEV_A, MEM_SZ, DMACOH_MEMORY_MAP, NULL, DMACOH_ENODEV);
     DECLARE_FAILS(&dev, MEM_A, DEV_A, MEM_SZ, MAPIO, NULL, DMACOH_ENODEV);
@@ -466,7 +446,7 @@ static void declare_uninitialised_device(void)
     struct dmacoh_sim *sim = new_sim(NULL);
     int g = 0;
 
-    add_mem(sim, MEM_A, MEM_SZ, MAPIO, false);
+    t_add_memory(sim, MEM_A, MEM_SZ, MAPIO, false);
     memset(&dev, 0, sizeof(dev));
     t_log_reset();
     T_ERR(dmacoh_declare_coherent_memory(&dev, MEM_A, DEV_A, MEM_SZ, DMACOH_MEMORY_MAP, NULL, &g),
@@ -528,11 +508,11 @@ static void declare_caller_meta_and_granule(void)
     T_ASSERT(o.meta_size > 0 && o.meta_size <= sizeof(meta));
     T_OK(dmacoh_declare_coherent_memory(&dev, MEM_A, DEV_A, MEM_SZ, DMACOH_MEMORY_MAP, &o, &g));
     T_EQ_INT(g, DMACOH_MEMORY_MAP);
-    st = stats_of(&dev);
+    st = t_region_stats(&dev);
     T_EQ_U64(st.granule, 0x10000);
     T_EQ_U64(st.largest_free, MEM_SZ);
     T_OK(dmacoh_alloc_coherent(&dev, 1, 0, 0, &cpu, &h));
-    T_EQ_U64(stats_of(&dev).in_use, 0x10000);
+    T_EQ_U64(t_region_stats(&dev).in_use, 0x10000);
     T_EQ_U64(h % 0x10000, 0);
     T_OK(dmacoh_free_coherent(&dev, 1, cpu, h));
     T_ASSERT(dmacoh_check(&dev));
@@ -549,7 +529,7 @@ static void declare_initial_stats(void)
     T_ERR(dmacoh_region_get_stats(&dev, &st), DMACOH_ENODEV);
     DECLARE_OK(&dev, MEM_A, DEV_A, MEM_SZ, fl, DMACOH_MEMORY_IO);
     T_ERR(dmacoh_region_get_stats(&dev, NULL), DMACOH_EINVAL);
-    st = stats_of(&dev);
+    st = t_region_stats(&dev);
     T_EQ_U64(st.bus_base, MEM_A);
     T_EQ_U64(st.device_base, DEV_A);
     T_EQ_U64(st.size, MEM_SZ);
@@ -577,13 +557,13 @@ static void release_refuses_while_busy(void)
 
     DECLARE_OK(&dev, MEM_A, DEV_A, MEM_SZ, DMACOH_MEMORY_MAP, DMACOH_MEMORY_MAP);
     T_OK(dmacoh_alloc_coherent(&dev, 3 * PG, 0, 0, &cpu, &h));
-    before = stats_of(&dev);
+    before = t_region_stats(&dev);
     t_log_reset();
     T_ERR(dmacoh_release_coherent_memory(&dev, 0), DMACOH_EBUSY);
     T_ASSERT(t_log_count() > 0);
     T_ASSERT(dmacoh_device_has_region(&dev));
     T_ASSERT(dmacoh_check(&dev));
-    after = stats_of(&dev);
+    after = t_region_stats(&dev);
     T_EQ_U64(after.live, before.live);
     T_EQ_U64(after.in_use, before.in_use);
     T_EQ_U64(after.bus_base, MEM_A);
@@ -614,8 +594,8 @@ static void release_force_with_outstanding(void)
     T_EQ_U64(dmacoh_virt_to_dma(&dev, cpu[0]), DMACOH_BAD_DMA_ADDR);
     /* The memory is free again for a new declaration, by this device or another. */
     DECLARE_OK(&dev, MEM_A, DEV_A, MEM_SZ, DMACOH_MEMORY_MAP, DMACOH_MEMORY_MAP);
-    T_EQ_U64(stats_of(&dev).live, 0);
-    T_EQ_U64(stats_of(&dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&dev).live, 0);
+    T_EQ_U64(t_region_stats(&dev).in_use, 0);
     teardown(sim, &dev);
 }
 
@@ -645,8 +625,8 @@ static void release_then_declare_again(void)
     T_OK(dmacoh_release_coherent_memory(&dev, 0));
     /* Same device, other memory, other mode. */
     DECLARE_OK(&dev, MEM_B, DEV_B, MEM_SZ / 2, DMACOH_MEMORY_IO, DMACOH_MEMORY_IO);
-    T_EQ_U64(stats_of(&dev).bus_base, MEM_B);
-    T_EQ_U64(stats_of(&dev).size, MEM_SZ / 2);
+    T_EQ_U64(t_region_stats(&dev).bus_base, MEM_B);
+    T_EQ_U64(t_region_stats(&dev).size, MEM_SZ / 2);
     T_OK(dmacoh_alloc_coherent(&dev, PG, DMACOH_ALLOC_NOFALLBACK, 0, &cpu, &h));
     T_ASSERT(h >= DEV_B && h < DEV_B + MEM_SZ / 2);
     T_OK(dmacoh_free_coherent(&dev, PG, cpu, h));
@@ -708,7 +688,7 @@ static void device_fini_refuses(void)
     T_ERR(dmacoh_device_fini(&parent), DMACOH_EBUSY);
     T_ASSERT(t_log_count() > 0);
     T_ASSERT(dmacoh_device_has_region(&parent));
-    T_EQ_U64(stats_of(&parent).bus_base, MEM_A);
+    T_EQ_U64(t_region_stats(&parent).bus_base, MEM_A);
     T_ASSERT(dmacoh_check(&parent));
     /* The simulator refuses to go while the region is declared. */
     T_ERR(dmacoh_sim_destroy(sim), DMACOH_EBUSY);
@@ -782,7 +762,7 @@ static void declare_beyond_dma_mask(void)
     T_ASSERT(!dmacoh_device_has_region(&dev));
     /* Ending exactly at the mask is fine. */
     DECLARE_OK(&dev, MEM_A, UINT64_C(0xffffe000), 2 * PG, DMACOH_MEMORY_MAP, DMACOH_MEMORY_MAP);
-    T_EQ_U64(stats_of(&dev).device_base, UINT64_C(0xffffe000));
+    T_EQ_U64(t_region_stats(&dev).device_base, UINT64_C(0xffffe000));
     teardown(sim, &dev);
 }
 

@@ -10,6 +10,7 @@
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/sim.h>
 
+#include "fixture.h"
 #include "t.h"
 
 #include <stdlib.h>
@@ -39,17 +40,6 @@ static struct dmacoh_sim *sim_new(void)
     return sim;
 }
 
-static void mem_add(struct dmacoh_sim *sim, uint64_t bus, uint64_t size, int modes)
-{
-    struct dmacoh_sim_memory m;
-
-    memset(&m, 0, sizeof(m));
-    m.bus = bus;
-    m.size = size;
-    m.modes = modes;
-    T_OK(dmacoh_sim_add_memory(sim, &m));
-}
-
 static int declare_g(struct dmacoh_device *dev, uint64_t bus, uint64_t da, uint64_t size, int flags,
                      uint64_t granule)
 {
@@ -60,30 +50,12 @@ static int declare_g(struct dmacoh_device *dev, uint64_t bus, uint64_t da, uint6
     return dmacoh_declare_coherent_memory(dev, bus, da, size, flags, &o, NULL);
 }
 
-static struct dmacoh_region_stats rst(const struct dmacoh_device *dev)
-{
-    struct dmacoh_region_stats st;
-
-    memset(&st, 0, sizeof(st));
-    T_OK(dmacoh_region_get_stats(dev, &st));
-    return st;
-}
-
 static void dev_done(struct dmacoh_device *dev)
 {
     T_ASSERT(dmacoh_check(dev));
     if (dmacoh_device_has_region(dev))
         T_OK(dmacoh_release_coherent_memory(dev, 0));
     T_OK(dmacoh_device_fini(dev));
-}
-
-static uint64_t pow2_ceil(uint64_t x)
-{
-    uint64_t r = 1;
-
-    while (r < x)
-        r <<= 1;
-    return r;
 }
 
 static uint64_t round_up(uint64_t x, uint64_t g)
@@ -94,7 +66,7 @@ static uint64_t round_up(uint64_t x, uint64_t g)
 /* The alignment dmacoh_alloc_coherent promises for size bytes with granule g. */
 static uint64_t promised_align(uint64_t size, uint64_t g)
 {
-    return pow2_ceil((size + g - 1) / g) * g;
+    return t_pow2_ceil((size + g - 1) / g) * g;
 }
 
 static unsigned char pat(uint64_t tag, size_t i)
@@ -167,10 +139,10 @@ static void rounding_and_alignment(void)
                             7 * g + 1, 8 * g + g / 2, 9 * g - 7, 16 * g - 1};
         struct alloc a;
 
-        mem_add(sim, MEM_A, K32 + PG, MAP);
+        t_add_memory(sim, MEM_A, K32 + PG, MAP, false);
         T_OK(dmacoh_device_init(&dev, "sram", NULL, dmacoh_sim_platform(sim)));
         T_OK(declare_g(&dev, bus_for(base), base, K32, MAP | EXCL, g));
-        T_EQ_U64(rst(&dev).granule, g);
+        T_EQ_U64(t_region_stats(&dev).granule, g);
         for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
             if (sizes[i] == 0 || round_up(sizes[i], g) > K32 / 2)
                 continue;
@@ -178,13 +150,13 @@ static void rounding_and_alignment(void)
             a.tag = i;
             T_OK(dmacoh_alloc_coherent(&dev, a.size, 0, 0, &a.cpu, &a.h));
             /* Whole granules are taken: no more, no less. */
-            T_EQ_U64(rst(&dev).in_use, round_up(a.size, g));
-            T_EQ_U64(rst(&dev).live, 1);
+            T_EQ_U64(t_region_stats(&dev).in_use, round_up(a.size, g));
+            T_EQ_U64(t_region_stats(&dev).live, 1);
             for (size_t j = 0; j < a.size; j++)
                 ((unsigned char *)a.cpu)[j] = pat(a.tag, j);
             check_alloc(sim, &dev, &a, g, base, K32);
             T_OK(dmacoh_free_coherent(&dev, a.size, a.cpu, a.h));
-            T_EQ_U64(rst(&dev).in_use, 0);
+            T_EQ_U64(t_region_stats(&dev).in_use, 0);
         }
         dev_done(&dev);
         T_OK(dmacoh_sim_destroy(sim));
@@ -205,7 +177,7 @@ static void random_fill(void)
         uint64_t used = 0, tag = 1;
         size_t n = 0;
 
-        mem_add(sim, MEM_A, K32 + PG, MAP);
+        t_add_memory(sim, MEM_A, K32 + PG, MAP, false);
         T_OK(dmacoh_device_init(&dev, "sram", NULL, dmacoh_sim_platform(sim)));
         T_OK(declare_g(&dev, bus_for(base), base, K32, MAP | EXCL, g));
         for (int round = 0; round < 4; round++) {
@@ -227,8 +199,8 @@ static void random_fill(void)
                 n++;
             }
             T_ERR(r, DMACOH_ENOMEM);
-            T_EQ_U64(rst(&dev).in_use, used);
-            T_EQ_U64(rst(&dev).live, n);
+            T_EQ_U64(t_region_stats(&dev).in_use, used);
+            T_EQ_U64(t_region_stats(&dev).live, n);
             qsort(live, n, sizeof(live[0]), cmp_alloc);
             for (size_t i = 0; i < n; i++) {
                 check_alloc(sim, &dev, &live[i], g, base, K32);
@@ -245,14 +217,14 @@ static void random_fill(void)
                     i++;
                 }
             }
-            T_EQ_U64(rst(&dev).in_use, used);
+            T_EQ_U64(t_region_stats(&dev).in_use, used);
             T_ASSERT(dmacoh_check(&dev));
         }
         while (n) {
             n--;
             T_OK(dmacoh_free_coherent(&dev, live[n].size, live[n].cpu, live[n].h));
         }
-        T_EQ_U64(rst(&dev).in_use, 0);
+        T_EQ_U64(t_region_stats(&dev).in_use, 0);
         dev_done(&dev);
         T_OK(dmacoh_sim_destroy(sim));
     }
@@ -267,8 +239,8 @@ static void invalid_granules(void)
     struct dmacoh_sim *sim = sim_new();
     struct dmacoh_device dev;
 
-    mem_add(sim, MEM_A, K32, MAP);
-    mem_add(sim, MEM_B, 2 * M4, MAP);
+    t_add_memory(sim, MEM_A, K32, MAP, false);
+    t_add_memory(sim, MEM_B, 2 * M4, MAP, false);
     T_OK(dmacoh_device_init(&dev, "sram", NULL, dmacoh_sim_platform(sim)));
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         t_log_reset();
@@ -287,14 +259,14 @@ static void invalid_granules(void)
 
     /* 0 means PAGE_SIZE. */
     T_OK(declare_g(&dev, MEM_A, DEV_A, K32, MAP, 0));
-    T_EQ_U64(rst(&dev).granule, DMACOH_PAGE_SIZE);
+    T_EQ_U64(t_region_stats(&dev).granule, DMACOH_PAGE_SIZE);
     T_OK(dmacoh_release_coherent_memory(&dev, 0));
     /* The extremes of the range are valid. */
     T_OK(declare_g(&dev, MEM_A, DEV_A, K32, MAP, DMACOH_GRANULE_MIN));
-    T_EQ_U64(rst(&dev).granule, 16);
+    T_EQ_U64(t_region_stats(&dev).granule, 16);
     T_OK(dmacoh_release_coherent_memory(&dev, 0));
     T_OK(declare_g(&dev, MEM_B, DEV_B, 2 * M4, MAP, DMACOH_GRANULE_MAX));
-    T_EQ_U64(rst(&dev).granule, M2);
+    T_EQ_U64(t_region_stats(&dev).granule, M2);
     T_OK(dmacoh_release_coherent_memory(&dev, 0));
     dev_done(&dev);
     T_OK(dmacoh_sim_destroy(sim));
@@ -307,7 +279,7 @@ static void misaligned_size_and_bases(void)
     void *cpu;
     dmacoh_dma_addr_t h;
 
-    mem_add(sim, MEM_A, K32, MAP);
+    t_add_memory(sim, MEM_A, K32, MAP, false);
     T_OK(dmacoh_device_init(&dev, "sram", NULL, dmacoh_sim_platform(sim)));
     /* Size not a multiple of the granule. */
     T_ERR(declare_g(&dev, MEM_A, DEV_A, K32 - 32, MAP, 64), DMACOH_EINVAL);
@@ -326,7 +298,7 @@ static void misaligned_size_and_bases(void)
 
     /* Aligned to the granule but not to a page: fine. */
     T_OK(declare_g(&dev, MEM_A + 0x40, 0x40, K32 - 64, MAP | EXCL, 64));
-    T_EQ_U64(rst(&dev).size, K32 - 64);
+    T_EQ_U64(t_region_stats(&dev).size, K32 - 64);
     T_OK(dmacoh_alloc_coherent(&dev, 64, 0, 0, &cpu, &h));
     T_ASSERT(h >= 0x40 && h + 64 <= K32);
     T_EQ_U64(h % 64, 0);
@@ -368,7 +340,7 @@ static void pool_on_fine_region(void)
         size_t n = 0;
         int r;
 
-        mem_add(sim, MEM_A, K4 + PG, MAP);
+        t_add_memory(sim, MEM_A, K4 + PG, MAP, false);
         T_OK(dmacoh_device_init(&dev, "sram4k", NULL, dmacoh_sim_platform(sim)));
         T_OK(declare_g(&dev, bus_for(base), base, K4, MAP | EXCL, g));
         memset(&o, 0, sizeof(o));
@@ -396,7 +368,7 @@ static void pool_on_fine_region(void)
         T_OK(dmacoh_pool_get_stats(p, &ps));
         T_EQ_U64(ps.in_use, n);
         /* Each chunk takes 256 bytes of a fine region, a whole granule otherwise. */
-        T_EQ_U64(rst(&dev).in_use, ps.chunks * (g > 256 ? g : 256));
+        T_EQ_U64(t_region_stats(&dev).in_use, ps.chunks * (g > 256 ? g : 256));
         for (size_t i = 0; i < n; i++) {
             unsigned char b[16];
 
@@ -410,7 +382,7 @@ static void pool_on_fine_region(void)
         T_EQ_U64(ps.in_use, 0);
         T_ASSERT(ps.chunks <= 1);
         T_OK(dmacoh_pool_destroy(p, 0));
-        T_EQ_U64(rst(&dev).in_use, 0);
+        T_EQ_U64(t_region_stats(&dev).in_use, 0);
         dev_done(&dev);
         T_OK(dmacoh_sim_destroy(sim));
     }
@@ -427,7 +399,7 @@ static size_t count_descriptors(uint64_t granule)
     size_t n = 0;
     int r;
 
-    mem_add(sim, MEM_A, K32, MAP);
+    t_add_memory(sim, MEM_A, K32, MAP, false);
     T_OK(dmacoh_device_init(&dev, "usb-sram", NULL, dmacoh_sim_platform(sim)));
     T_OK(declare_g(&dev, MEM_A, DEV_A, K32, MAP | EXCL, granule));
     while ((r = dmacoh_alloc_coherent(&dev, 16, 0, 0, &cpu[n], &h[n])) == 0) {
@@ -439,7 +411,7 @@ static size_t count_descriptors(uint64_t granule)
         n++;
     }
     T_ERR(r, DMACOH_ENOMEM);
-    T_EQ_U64(rst(&dev).live, n);
+    T_EQ_U64(t_region_stats(&dev).live, n);
     for (size_t i = 0; i < n; i++)
         T_OK(dmacoh_free_coherent(&dev, 16, cpu[i], h[i]));
     dev_done(&dev);

@@ -13,6 +13,7 @@
 #include <dmacoh/dma-mapping.h>
 #include <dmacoh/sim.h>
 
+#include "fixture.h"
 #include "t.h"
 
 #include <pthread.h>
@@ -48,17 +49,6 @@ static struct dmacoh_sim *sim_new(bool no_ram)
     return sim;
 }
 
-static void mem_add(struct dmacoh_sim *sim, uint64_t bus, uint64_t size, int modes)
-{
-    struct dmacoh_sim_memory m;
-
-    memset(&m, 0, sizeof(m));
-    m.bus = bus;
-    m.size = size;
-    m.modes = modes;
-    T_OK(dmacoh_sim_add_memory(sim, &m));
-}
-
 static void declare(struct dmacoh_device *dev, uint64_t bus, uint64_t da, uint64_t size, int flags,
                     int mode)
 {
@@ -88,7 +78,7 @@ static void fx_init(struct fx *f, uint64_t size, int modes, int flags)
     f->sim = sim_new(false);
     T_OK(dmacoh_device_init(&f->dev, "pooldev", NULL, dmacoh_sim_platform(f->sim)));
     if (size) {
-        mem_add(f->sim, MEM_A, size, modes);
+        t_add_memory(f->sim, MEM_A, size, modes, false);
         declare(&f->dev, MEM_A, DEV_A, size, flags, (flags & MAP) ? MAP : IO);
     }
 }
@@ -97,15 +87,6 @@ static void fx_fini(struct fx *f)
 {
     dev_done(&f->dev);
     T_OK(dmacoh_sim_destroy(f->sim));
-}
-
-static struct dmacoh_region_stats rst(const struct dmacoh_device *dev)
-{
-    struct dmacoh_region_stats st;
-
-    memset(&st, 0, sizeof(st));
-    T_OK(dmacoh_region_get_stats(dev, &st));
-    return st;
 }
 
 static struct dmacoh_pool_stats pst(const struct dmacoh_pool *p)
@@ -213,7 +194,7 @@ static void create_args(void)
     T_ERR(dmacoh_pool_create(&p, "a", &raw, 64, 0, 0, NULL), DMACOH_EINVAL);
     T_ERR(dmacoh_pool_create(&p, "a", &f.dev, SIZE_MAX, 0, 0, NULL), DMACOH_EOVERFLOW);
     T_ERR(dmacoh_pool_create(&p, "a", &f.dev, SIZE_MAX - 7, 0, 0, NULL), DMACOH_EOVERFLOW);
-    T_EQ_U64(rst(&f.dev).allocs, 0);
+    T_EQ_U64(t_region_stats(&f.dev).allocs, 0);
 
     /* The edges that are valid, and no chunk is taken until the first block is. */
     p = pool_new("edge1", &f.dev, 1, 1, 1, NULL);
@@ -221,14 +202,14 @@ static void create_args(void)
     T_EQ_U64(ps.chunks, 0);
     T_EQ_U64(ps.in_use, 0);
     T_EQ_U64(ps.block_size, 1);
-    T_EQ_U64(rst(&f.dev).allocs, 0);
-    T_EQ_U64(rst(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).allocs, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
     T_OK(dmacoh_pool_destroy(p, 0));
     p = pool_new("edge2", &f.dev, 64, 64, 64, NULL);
     T_OK(dmacoh_pool_destroy(p, 0));
     p = pool_new("edge3", &f.dev, 2048, 0, 2048, NULL);
     T_OK(dmacoh_pool_destroy(p, 0));
-    T_EQ_U64(rst(&f.dev).allocs, 0);
+    T_EQ_U64(t_region_stats(&f.dev).allocs, 0);
     fx_fini(&f);
 }
 
@@ -345,7 +326,7 @@ static void call_args(void)
     T_OK(dmacoh_pool_alloc(p, 0, &cpu, &h));
     T_OK(dmacoh_pool_free(p, cpu, h));
     T_OK(dmacoh_pool_destroy(p, 0));
-    T_EQ_U64(rst(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
     fx_fini(&f);
 }
 
@@ -446,8 +427,8 @@ static void geometry_random(void)
         T_EQ_U64(ps.frees, n);
         T_OK(dmacoh_pool_destroy(p, 0));
     }
-    T_EQ_U64(rst(&f.dev).in_use, 0);
-    T_EQ_U64(rst(&f.dev).live, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).live, 0);
     T_OK(dmacoh_device_fini(&sysdev));
     fx_fini(&f);
 }
@@ -482,7 +463,7 @@ static void fresh_chunk_ascending(void)
         T_EQ_U64(pst(p).chunks, 2);
         T_OK(dmacoh_pool_destroy(p, FORCE));
     }
-    T_EQ_U64(rst(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
     fx_fini(&f);
 }
 
@@ -532,7 +513,7 @@ static void zero_rfc_and_io(void)
     dma_addr_t h[16];
 
     /* dma_pool_zalloc and dma_pool_alloc(__GFP_ZERO) on MAP memory. */
-    mem_add(sim, MEM_A, K64, MAP);
+    t_add_memory(sim, MEM_A, K64, MAP, false);
     T_OK(dmacoh_device_init(&rdev.dmacoh, "rfc", NULL, dmacoh_sim_platform(sim)));
     T_EQ_INT(dma_declare_coherent_memory(&rdev, MEM_A, DEV_A, K64, DMA_MEMORY_MAP), DMA_MEMORY_MAP);
     rp = dma_pool_create("rfczero", &rdev, 96, 32, 0);
@@ -554,11 +535,11 @@ static void zero_rfc_and_io(void)
         dma_pool_free(rp, cpu[i], h[i]);
     T_EQ_U64(pst(rp).in_use, 0);
     dma_pool_destroy(rp);
-    T_EQ_U64(rst(&rdev.dmacoh).in_use, 0);
+    T_EQ_U64(t_region_stats(&rdev.dmacoh).in_use, 0);
     dev_done(&rdev.dmacoh);
 
     /* DMACOH_POOL_ZERO on IO memory (memset_io), seen from the bus. */
-    mem_add(sim, MEM_B, 2 * PG, IO);
+    t_add_memory(sim, MEM_B, 2 * PG, IO, false);
     T_OK(dmacoh_device_init(&rdev.dmacoh, "rfcio", NULL, dmacoh_sim_platform(sim)));
     declare(&rdev.dmacoh, MEM_B, DEV_B, 2 * PG, IO | EXCL, IO);
     p = pool_new("iozero", &rdev.dmacoh, 96, 0, 0, NULL);
@@ -739,7 +720,7 @@ static void model_random(void)
             T_ASSERT(ps.chunks >= lc);
             T_ASSERT(ps.chunks <= lc + 1); /* default keep_empty = 1 */
             /* One q chunk plus p's chunks, each a page of the exclusive region. */
-            T_EQ_U64(rst(&f.dev).in_use, (ps.chunks + pst(q).chunks) * PG);
+            T_EQ_U64(t_region_stats(&f.dev).in_use, (ps.chunks + pst(q).chunks) * PG);
         }
         if (op % 500 == 0)
             T_ASSERT(dmacoh_check(&f.dev));
@@ -757,8 +738,8 @@ static void model_random(void)
         T_OK(dmacoh_pool_free(q, other[i].cpu, other[i].h));
     T_OK(dmacoh_pool_destroy(p, 0));
     T_OK(dmacoh_pool_destroy(q, 0));
-    T_EQ_U64(rst(&f.dev).in_use, 0);
-    T_EQ_U64(rst(&f.dev).live, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).live, 0);
     fx_fini(&f);
 }
 
@@ -787,21 +768,21 @@ static void chunk_return(void)
         for (size_t i = 0; i < n; i++)
             T_OK(dmacoh_pool_alloc(p, 0, &cpu[i], &h[i]));
         T_EQ_U64(pst(p).chunks, 10);
-        T_EQ_U64(rst(&f.dev).in_use, 10 * PG);
+        T_EQ_U64(t_region_stats(&f.dev).in_use, 10 * PG);
         /* Empty the chunks one after another: each goes back unless it is kept. */
         for (size_t i = 0; i < n; i++) {
             T_OK(dmacoh_pool_free(p, cpu[i], h[i]));
             ps = pst(p);
             T_ASSERT(ps.chunks <= keeps[k] + (n - 1 - i + ps.per_chunk - 1) / ps.per_chunk);
-            T_EQ_U64(rst(&f.dev).in_use, ps.chunks * PG);
+            T_EQ_U64(t_region_stats(&f.dev).in_use, ps.chunks * PG);
         }
         ps = pst(p);
         T_ASSERT(ps.chunks <= keeps[k]);
         if (keeps[k] == 0)
-            T_EQ_U64(rst(&f.dev).in_use, 0);
+            T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
         T_OK(dmacoh_pool_destroy(p, 0));
-        T_EQ_U64(rst(&f.dev).in_use, 0);
-        T_EQ_U64(rst(&f.dev).live, 0);
+        T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
+        T_EQ_U64(t_region_stats(&f.dev).live, 0);
     }
     fx_fini(&f);
 }
@@ -819,7 +800,8 @@ static void thrash(void)
     for (int variant = 0; variant < 2; variant++) {
         struct dmacoh_pool *p = pool_new("thrash", &f.dev, 32, 0, 0, variant ? &o : NULL);
         struct dmacoh_pool_stats ps = pst(p);
-        uint64_t before = rst(&f.dev).allocs, frees_before = rst(&f.dev).frees;
+        uint64_t before = t_region_stats(&f.dev).allocs,
+                 frees_before = t_region_stats(&f.dev).frees;
         void *c;
         dmacoh_dma_addr_t hh;
 
@@ -832,21 +814,21 @@ static void thrash(void)
             T_OK(dmacoh_pool_alloc(p, 0, &c, &hh));
             T_OK(dmacoh_pool_free(p, c, hh));
         }
-        T_ASSERT(rst(&f.dev).allocs - before <= 3);
-        T_ASSERT(rst(&f.dev).frees - frees_before <= 2);
+        T_ASSERT(t_region_stats(&f.dev).allocs - before <= 3);
+        T_ASSERT(t_region_stats(&f.dev).frees - frees_before <= 2);
         /* And the other way: one block over a full chunk, then free/alloc a first-chunk block. */
         T_OK(dmacoh_pool_alloc(p, 0, &c, &hh));
         for (int i = 0; i < 1000; i++) {
             T_OK(dmacoh_pool_free(p, c, hh));
             T_OK(dmacoh_pool_alloc(p, 0, &c, &hh));
         }
-        T_ASSERT(rst(&f.dev).allocs - before <= 3);
+        T_ASSERT(t_region_stats(&f.dev).allocs - before <= 3);
         T_OK(dmacoh_pool_free(p, c, hh));
         for (size_t i = 0; i < ps.per_chunk; i++)
             T_OK(dmacoh_pool_free(p, cpu[i], h[i]));
         T_OK(dmacoh_pool_destroy(p, 0));
     }
-    T_EQ_U64(rst(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
     fx_fini(&f);
 }
 
@@ -880,7 +862,7 @@ static void exclusive_io(void)
     T_EQ_U64(ps.failures, 1);
     T_EQ_U64(ps.in_use, 16);
     T_ERR(dmacoh_pool_alloc(p, 0, &c, &hh), DMACOH_ENOMEM);
-    rs = rst(&f.dev);
+    rs = t_region_stats(&f.dev);
     T_EQ_U64(rs.in_use, 2 * PG);
     T_EQ_U64(rs.fallbacks, 0);
 
@@ -926,7 +908,7 @@ static void exclusive_io(void)
         T_OK(dmacoh_pool_free(p, cpu[i], h[i]));
     T_EQ_U64(pst(p).in_use, 0);
     T_OK(dmacoh_pool_destroy(p, 0));
-    T_EQ_U64(rst(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
     fx_fini(&f);
 }
 
@@ -941,8 +923,8 @@ static void ancestor_region(void)
     dmacoh_dma_addr_t h;
     unsigned char buf[32];
 
-    mem_add(sim, MEM_A, K64, MAP);
-    mem_add(sim, MEM_B, K64, MAP);
+    t_add_memory(sim, MEM_A, K64, MAP, false);
+    t_add_memory(sim, MEM_B, K64, MAP, false);
     T_OK(dmacoh_device_init(&par, "bridge", NULL, dmacoh_sim_platform(sim)));
     T_OK(dmacoh_device_init(&child, "child", &par, NULL));
     T_OK(dmacoh_device_init(&grand, "grandchild", &child, NULL));
@@ -957,7 +939,7 @@ static void ancestor_region(void)
     T_ASSERT(h >= DEV_A && h + 32 <= DEV_A + K64);
     T_EQ_INT(dmacoh_origin_of(&child, c), DMACOH_ORIGIN_REGION);
     T_EQ_U64(dmacoh_virt_to_dma(&child, c), h);
-    T_EQ_U64(rst(&par).in_use, PG);
+    T_EQ_U64(t_region_stats(&par).in_use, PG);
     fill(c, 32, 77);
     T_OK(dmacoh_sim_bus_read(sim, dmacoh_dma_to_bus(&child, h), buf, 32));
     T_EQ_U64(verify(buf, 32, 77), 32);
@@ -971,14 +953,14 @@ static void ancestor_region(void)
     T_OK(dmacoh_pool_alloc(p2, 0, &c, &h));
     T_ASSERT(h >= RAM_BASE && h + 32 <= RAM_BASE + RAM_SIZE);
     T_EQ_INT(dmacoh_origin_of(&child2, c), DMACOH_ORIGIN_SYSTEM);
-    T_EQ_U64(rst(&par2).in_use, 0);
+    T_EQ_U64(t_region_stats(&par2).in_use, 0);
     T_OK(dmacoh_pool_free(p2, c, h));
 
     T_OK(dmacoh_pool_destroy(p, 0));
     T_OK(dmacoh_pool_destroy(pg, 0));
     T_OK(dmacoh_pool_destroy(p2, 0));
-    T_EQ_U64(rst(&par).in_use, 0);
-    T_EQ_U64(rst(&par).live, 0);
+    T_EQ_U64(t_region_stats(&par).in_use, 0);
+    T_EQ_U64(t_region_stats(&par).live, 0);
     dev_done(&grand);
     dev_done(&child);
     dev_done(&par);
@@ -1067,20 +1049,20 @@ static void destroy_outstanding(void)
     t_log_reset();
     T_OK(dmacoh_pool_destroy(p, FORCE));
     T_ASSERT(t_log_find("busy-pool"));
-    T_EQ_U64(rst(&f.dev).in_use, 0);
-    T_EQ_U64(rst(&f.dev).live, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).live, 0);
 
     /* An idle pool goes without FORCE. */
     p = pool_new("idle", &f.dev, 64, 0, 0, NULL);
     T_OK(dmacoh_pool_alloc(p, 0, &cpu[0], &h[0]));
     T_OK(dmacoh_pool_free(p, cpu[0], h[0]));
     T_OK(dmacoh_pool_destroy(p, 0));
-    T_EQ_U64(rst(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
     fx_fini(&f);
 
     /* dma_pool_destroy is unconditional. */
     fx_init(&f, 0, 0, 0);
-    mem_add(f.sim, MEM_B, K64, MAP);
+    t_add_memory(f.sim, MEM_B, K64, MAP, false);
     T_OK(dmacoh_device_init(&rdev.dmacoh, "rfcdestroy", NULL, dmacoh_sim_platform(f.sim)));
     T_EQ_INT(dma_declare_coherent_memory(&rdev, MEM_B, DEV_B, K64, DMA_MEMORY_MAP | EXCL),
              DMA_MEMORY_MAP);
@@ -1090,12 +1072,12 @@ static void destroy_outstanding(void)
         cpu[i] = dma_pool_alloc(rp, GFP_KERNEL, &h[i]);
         T_ASSERT(cpu[i] != NULL);
     }
-    T_ASSERT(rst(&rdev.dmacoh).in_use >= 2 * PG);
+    T_ASSERT(t_region_stats(&rdev.dmacoh).in_use >= 2 * PG);
     t_log_reset();
     dma_pool_destroy(rp);
     T_ASSERT(t_log_find("rfc-busy"));
-    T_EQ_U64(rst(&rdev.dmacoh).in_use, 0);
-    T_EQ_U64(rst(&rdev.dmacoh).live, 0);
+    T_EQ_U64(t_region_stats(&rdev.dmacoh).in_use, 0);
+    T_EQ_U64(t_region_stats(&rdev.dmacoh).live, 0);
     dma_pool_destroy(NULL);
     dev_done(&rdev.dmacoh);
     fx_fini(&f);
@@ -1112,7 +1094,7 @@ static void rfc_wrappers(void)
     void *c[20], *x;
     dma_addr_t h[20], hx = 0;
 
-    mem_add(sim, MEM_A, 2 * PG, MAP);
+    t_add_memory(sim, MEM_A, 2 * PG, MAP, false);
     T_OK(dmacoh_device_init(&rdev.dmacoh, "rfcpool", NULL, dmacoh_sim_platform(sim)));
     T_EQ_INT(dma_declare_coherent_memory(&rdev, MEM_A, DEV_A, 2 * PG,
                                          DMA_MEMORY_MAP | DMA_MEMORY_EXCLUSIVE),
@@ -1161,7 +1143,7 @@ static void rfc_wrappers(void)
     T_EQ_U64(pst(rp).in_use, 0);
     dma_pool_destroy(rp);
     dma_pool_destroy(rq);
-    T_EQ_U64(rst(&rdev.dmacoh).in_use, 0);
+    T_EQ_U64(t_region_stats(&rdev.dmacoh).in_use, 0);
     dev_done(&rdev.dmacoh);
     T_OK(dmacoh_sim_destroy(sim));
 }
@@ -1399,7 +1381,7 @@ static void threads(void)
     T_ASSERT(ps.peak >= 1 && ps.peak <= allocs);
     T_ASSERT(dmacoh_check(&f.dev));
     T_OK(dmacoh_pool_destroy(p, 0));
-    T_EQ_U64(rst(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
     fx_fini(&f);
 }
 
@@ -1466,13 +1448,13 @@ static void keep_empty_threads(void)
             T_OK(dmacoh_pool_free(p, cpu[i], h[i]));
         ps = pst(p);
         T_EQ_U64(ps.in_use, 0);
-        if (ps.chunks > keeps[k] || rst(&f.dev).in_use > keeps[k] * PG)
+        if (ps.chunks > keeps[k] || t_region_stats(&f.dev).in_use > keeps[k] * PG)
             t_fail(__FILE__, __LINE__,
                    "keep_empty %u, no block outstanding: pool holds %" PRIu64 " chunks (%" PRIu64
                    " bytes of the region)",
-                   keeps[k], ps.chunks, rst(&f.dev).in_use);
+                   keeps[k], ps.chunks, t_region_stats(&f.dev).in_use);
         T_OK(dmacoh_pool_destroy(p, 0));
-        T_EQ_U64(rst(&f.dev).in_use, 0);
+        T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
     }
     fx_fini(&f);
 }
@@ -1497,7 +1479,7 @@ static void exclusive_threads(void)
     ps = pst(p);
     T_EQ_U64(ps.in_use, 16);
     T_EQ_U64(ps.failures, 1);
-    T_EQ_U64(rst(&f.dev).in_use, 2 * PG);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 2 * PG);
     qsort(h, 16, sizeof(h[0]), cmp_u64);
     for (size_t i = 0; i + 1 < 16; i++)
         T_ASSERT(h[i] + 512 <= h[i + 1]);
@@ -1514,7 +1496,7 @@ static void exclusive_threads(void)
     T_EQ_U64(ps.allocs, 16);
     T_EQ_U64(ps.frees, 16);
     T_OK(dmacoh_pool_destroy(p, 0));
-    T_EQ_U64(rst(&f.dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
     fx_fini(&f);
 }
 

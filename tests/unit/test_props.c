@@ -15,6 +15,7 @@
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/sim.h>
 
+#include "fixture.h"
 #include "t.h"
 
 #include <stdlib.h>
@@ -39,15 +40,6 @@
 static uint64_t rnd(uint64_t *s, uint64_t n)
 {
     return t_rand(s) % n;
-}
-
-static uint64_t pow2_ceil(uint64_t x)
-{
-    uint64_t p = 1;
-
-    while (p < x)
-        p <<= 1;
-    return p;
 }
 
 static unsigned log2_floor(uint64_t x)
@@ -81,26 +73,6 @@ static struct dmacoh_sim *new_sim(const struct dmacoh_sim_opts *opts)
     T_OK(dmacoh_sim_create(opts, &sim));
     T_ASSERT(sim != NULL);
     return sim;
-}
-
-static void add_mem(struct dmacoh_sim *sim, uint64_t bus, uint64_t size, int modes)
-{
-    struct dmacoh_sim_memory m;
-
-    memset(&m, 0, sizeof(m));
-    m.bus = bus;
-    m.size = size;
-    m.modes = modes;
-    T_OK(dmacoh_sim_add_memory(sim, &m));
-}
-
-static struct dmacoh_region_stats stats_of(const struct dmacoh_device *dev)
-{
-    struct dmacoh_region_stats st;
-
-    memset(&st, 0, sizeof(st));
-    T_OK(dmacoh_region_get_stats(dev, &st));
-    return st;
 }
 
 static void declare(struct dmacoh_device *dev, uint64_t bus, uint64_t dbase, uint64_t size,
@@ -150,7 +122,7 @@ struct a_live {
 static void check_aligned(uint64_t h, const void *cpu, size_t size, uint64_t g, bool check_cpu,
                           const char *what, uint64_t base)
 {
-    uint64_t n = div_up(size, g), align = pow2_ceil(n) * g;
+    uint64_t n = div_up(size, g), align = t_pow2_ceil(n) * g;
     uint64_t c = (uint64_t)(uintptr_t)cpu;
 
     CHECK((h & (align - 1)) == 0,
@@ -229,7 +201,7 @@ static void alignment_region(struct dmacoh_sim *sim, uint64_t *rs, uint64_t g, u
     uint64_t ng = 1 + rnd(rs, g == PG ? 256 : 1024), size = ng * g;
     uint64_t bus = MEM_BUS + rnd(rs, (MEM_SIZE - size) / g + 1) * g;
     uint64_t dbase = pick_dbase(rs, g, size, bus);
-    uint64_t cong = pow2_ceil(size) < PG ? pow2_ceil(size) : PG;
+    uint64_t cong = t_pow2_ceil(size) < PG ? t_pow2_ceil(size) : PG;
     bool io = rnd(rs, 5) == 0; /* some regions granted IO: the handle promise still holds */
     int flags =
         (io ? DMACOH_MEMORY_IO : DMACOH_MEMORY_MAP) | (rnd(rs, 2) ? DMACOH_MEMORY_EXCLUSIVE : 0);
@@ -290,7 +262,7 @@ static void alignment_region(struct dmacoh_sim *sim, uint64_t *rs, uint64_t g, u
         T_OK(dmacoh_free_coherent(&dev, live[nlive].size, live[nlive].cpu, live[nlive].h));
     }
     T_ASSERT(dmacoh_check(&dev));
-    T_EQ_U64(stats_of(&dev).in_use, 0);
+    T_EQ_U64(t_region_stats(&dev).in_use, 0);
     T_OK(dmacoh_release_coherent_memory(&dev, 0));
     T_OK(dmacoh_device_fini(&dev));
 }
@@ -302,7 +274,7 @@ static void alignment_random_regions(void)
     uint64_t rs = 0x5eed0001;
     unsigned nok = 0;
 
-    add_mem(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO);
+    t_add_memory(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, false);
     for (unsigned i = 0; i < 1200; i++)
         alignment_region(sim, &rs, granules[i % 3], &nok);
     T_ASSERT(nok > 10000); /* the property held on thousands of allocations */
@@ -325,7 +297,7 @@ static void alignment_fixed_bases(void)
     };
     struct dmacoh_sim *sim = new_sim(NULL);
 
-    add_mem(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP);
+    t_add_memory(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP, false);
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         struct dmacoh_device dev;
         uint64_t g = cases[c].g, size = 128 * g, dbase = cases[c].dbase;
@@ -340,7 +312,7 @@ static void alignment_fixed_bases(void)
             uint64_t h = 0;
             int r = dmacoh_alloc_coherent(&dev, sz, DMACOH_ALLOC_NOFALLBACK | DMACOH_ALLOC_NOZERO,
                                           0, &cpu, &h);
-            uint64_t align = pow2_ceil(n) * g;
+            uint64_t align = t_pow2_ceil(n) * g;
             /* Alone in the region: it fits exactly when an aligned block lies inside it. */
             uint64_t first = (dbase + align - 1) & ~(align - 1);
             bool fits = first >= dbase && first - dbase <= size && n * g <= size - (first - dbase);
@@ -388,7 +360,7 @@ static void fallback_case(uint64_t ram_base, uint64_t ram_size, unsigned mask_bi
     T_OK(dmacoh_device_init(&dev, "fallback", NULL, dmacoh_sim_platform(sim)));
     T_OK(dmacoh_device_set_dma_mask(&dev, mask));
     if (small_region) {
-        add_mem(sim, MEM2_BUS, 16 * PG, DMACOH_MEMORY_MAP);
+        t_add_memory(sim, MEM2_BUS, 16 * PG, DMACOH_MEMORY_MAP, false);
         declare(&dev, MEM2_BUS + 4 * PG, 0x3000, 4 * PG, PG, DMACOH_MEMORY_MAP);
     }
     for (unsigned op = 0; op < 1500; op++) {
@@ -438,7 +410,7 @@ static void fallback_case(uint64_t ram_base, uint64_t ram_size, unsigned mask_bi
     }
     if (small_region) {
         T_ASSERT(dmacoh_check(&dev));
-        T_EQ_U64(stats_of(&dev).in_use, 0);
+        T_EQ_U64(t_region_stats(&dev).in_use, 0);
         T_OK(dmacoh_release_coherent_memory(&dev, 0));
     }
     T_OK(dmacoh_device_fini(&dev));
@@ -524,10 +496,10 @@ static bool m_range_free(const struct model *m, uint64_t off, uint64_t n)
     return true;
 }
 
-/* True if n free granules exist at an absolute index that is a multiple of pow2_ceil(n). */
+/* True if n free granules exist at an absolute index that is a multiple of t_pow2_ceil(n). */
 static bool m_fits(const struct model *m, uint64_t n)
 {
-    uint64_t align = pow2_ceil(n), base_g = m->base / m->g;
+    uint64_t align = t_pow2_ceil(n), base_g = m->base / m->g;
 
     for (uint64_t off = 0; off + n <= m->ng; off++)
         if ((base_g + off) % align == 0 && m_range_free(m, off, n))
@@ -561,7 +533,7 @@ static int walk_cb(void *user, const struct dmacoh_extent *e)
 static void m_check(struct model *m, const char *after)
 {
     static struct walk_rec w;
-    struct dmacoh_region_stats st = stats_of(m->dev);
+    struct dmacoh_region_stats st = t_region_stats(m->dev);
     uint64_t largest = 0, run = 0, fb = 0, fails = 0;
     unsigned k = 0;
 
@@ -709,7 +681,7 @@ static void op_free(struct model *m, uint64_t *rs)
 /* One bad free of a random kind: it must fail with the documented code and change nothing. */
 static void op_bad_free(struct model *m, uint64_t *rs)
 {
-    struct dmacoh_region_stats before = stats_of(m->dev), after;
+    struct dmacoh_region_stats before = t_region_stats(m->dev), after;
     unsigned kind = (unsigned)rnd(rs, 8);
     unsigned char foreign[64];
     unsigned char *cpu = NULL;
@@ -798,7 +770,7 @@ static void op_bad_free(struct model *m, uint64_t *rs)
     CHECK(r == want, "%s (cpu %p size %zu handle 0x%" PRIx64 "): got %s, want %s", what,
           (void *)cpu, size, h, dmacoh_err_name(r), dmacoh_err_name(want));
     CHECK(t_log_count() > 0, "%s was not reported in the log", what);
-    after = stats_of(m->dev);
+    after = t_region_stats(m->dev);
     CHECK(after.in_use == before.in_use && after.live == before.live &&
               after.frees == before.frees && after.occupied == before.occupied,
           "%s changed the region's statistics", what);
@@ -851,7 +823,7 @@ static void model_run(uint64_t g, uint64_t ng, uint64_t dbase, uint64_t bus_off,
     uint64_t rs = seed;
 
     T_ASSERT(ng <= M_MAXG);
-    add_mem(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP);
+    t_add_memory(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP, false);
     T_OK(dmacoh_device_init(&dev, "model", NULL, dmacoh_sim_platform(sim)));
     declare(&dev, MEM_BUS + bus_off, dbase, ng * g, g, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE);
     memset(&m, 0, sizeof(m));
@@ -980,7 +952,7 @@ static void ascending_order(void)
     struct dmacoh_sim *sim = new_sim(NULL);
     uint64_t rs = 0xa5c;
 
-    add_mem(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP);
+    t_add_memory(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP, false);
     for (unsigned gi = 0; gi < 2; gi++) {
         uint64_t g = granules[gi];
         const size_t sizes[] = {1,
@@ -1027,7 +999,7 @@ static void ascending_order(void)
                 T_ASSERT(dmacoh_check(&dev));
             }
         }
-        T_EQ_U64(stats_of(&dev).in_use, 0);
+        T_EQ_U64(t_region_stats(&dev).in_use, 0);
         T_OK(dmacoh_release_coherent_memory(&dev, 0));
         T_OK(dmacoh_device_fini(&dev));
     }
@@ -1044,7 +1016,7 @@ static void ascending_order_with_occupied(void)
     uint64_t rs = 0xa5d;
     void *cpu = NULL;
 
-    add_mem(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP);
+    t_add_memory(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP, false);
     T_OK(dmacoh_device_init(&dev, "ascocc", NULL, dmacoh_sim_platform(sim)));
     declare(&dev, MEM_BUS, 0x12345000, 128 * PG, PG, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE);
     T_OK(dmacoh_mark_declared_memory_occupied(&dev, 0x12345000 + 5 * PG, 3 * PG, &cpu));
@@ -1068,7 +1040,7 @@ static void ascending_order_with_occupied(void)
  * the number it held. */
 static unsigned exhaust(struct dmacoh_device *dev, uint64_t g, unsigned alloc_flags, uint64_t *rs)
 {
-    struct dmacoh_region_stats st = stats_of(dev);
+    struct dmacoh_region_stats st = t_region_stats(dev);
     uint64_t ng = st.size / g;
     struct held *keep = calloc((size_t)ng + 1, sizeof(*keep));
     unsigned n = 0;
@@ -1094,7 +1066,7 @@ static unsigned exhaust(struct dmacoh_device *dev, uint64_t g, unsigned alloc_fl
     T_ERR(r, DMACOH_ENOMEM);
     CHECK(n == ng, "the region of %" PRIu64 " granules held only %u one-granule allocations", ng,
           n);
-    st = stats_of(dev);
+    st = t_region_stats(dev);
     T_EQ_U64(st.in_use, st.size);
     T_EQ_U64(st.live, n);
     T_EQ_U64(st.largest_free, 0);
@@ -1106,7 +1078,7 @@ static unsigned exhaust(struct dmacoh_device *dev, uint64_t g, unsigned alloc_fl
         T_OK(dmacoh_free_coherent(dev, keep[i].size, keep[i].cpu, keep[i].h));
         keep[i] = keep[left - 1];
     }
-    st = stats_of(dev);
+    st = t_region_stats(dev);
     T_EQ_U64(st.in_use, 0);
     T_EQ_U64(st.live, 0);
     T_EQ_U64(st.largest_free, st.size);
@@ -1132,7 +1104,7 @@ static void exhaustion_and_recovery(void)
     struct dmacoh_sim *sim = new_sim(NULL);
     uint64_t rs = 0xe4;
 
-    add_mem(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP);
+    t_add_memory(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP, false);
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
         struct dmacoh_device dev;
         uint64_t g = cases[c].g, size = cases[c].ng * g;
@@ -1149,7 +1121,7 @@ static void exhaustion_and_recovery(void)
         T_OK(dmacoh_alloc_coherent(&dev, (size_t)size, cases[c].alloc_flags, 0, &cpu, &h));
         T_EQ_U64(h, cases[c].dbase);
         T_EQ_PTR(cpu, dmacoh_dma_to_virt(&dev, cases[c].dbase));
-        T_EQ_U64(stats_of(&dev).in_use, size);
+        T_EQ_U64(t_region_stats(&dev).in_use, size);
         T_ERR(dmacoh_alloc_coherent(&dev, 1, cases[c].alloc_flags, 0, &cpu, &h), DMACOH_ENOMEM);
         T_OK(dmacoh_free_coherent(&dev, (size_t)size, dmacoh_dma_to_virt(&dev, cases[c].dbase),
                                   cases[c].dbase));
@@ -1172,7 +1144,7 @@ static void exhaustion_misaligned_base(void)
     uint64_t rs = 0xe5, h = 0;
     void *cpu = NULL;
 
-    add_mem(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP);
+    t_add_memory(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP, false);
     T_OK(dmacoh_device_init(&dev, "misaligned", NULL, dmacoh_sim_platform(sim)));
     declare(&dev, MEM_BUS + 0x3000, 0x3000, 16 * PG, PG, DMACOH_MEMORY_MAP);
     T_EQ_U64(exhaust(&dev, PG, DMACOH_ALLOC_NOFALLBACK, &rs), 16);
@@ -1189,7 +1161,7 @@ static void exhaustion_misaligned_base(void)
         T_OK(dmacoh_alloc_coherent(&dev, 16 * PG, 0, 0, &c2, &h2));
         T_EQ_INT(dmacoh_origin_of(&dev, c2), DMACOH_ORIGIN_SYSTEM);
         check_aligned(h2, c2, 16 * PG, PG, true, "fallback", 0);
-        st = stats_of(&dev);
+        st = t_region_stats(&dev);
         T_EQ_U64(st.fallbacks, 1);
         T_OK(dmacoh_free_coherent(&dev, 16 * PG, c2, h2));
     }

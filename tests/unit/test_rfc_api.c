@@ -12,6 +12,7 @@
 #include <dmacoh/dma-mapping.h>
 #include <dmacoh/sim.h>
 
+#include "fixture.h"
 #include "t.h"
 
 #include <errno.h>
@@ -49,18 +50,6 @@ static struct dmacoh_sim *new_sim(bool no_declare)
     o.no_declare = no_declare;
     T_OK(dmacoh_sim_create(&o, &sim));
     return sim;
-}
-
-static void add_mem(struct dmacoh_sim *sim, uint64_t bus, uint64_t size, int modes, bool shared)
-{
-    struct dmacoh_sim_memory m;
-
-    memset(&m, 0, sizeof(m));
-    m.bus = bus;
-    m.size = size;
-    m.modes = modes;
-    m.shared = shared;
-    T_OK(dmacoh_sim_add_memory(sim, &m));
 }
 
 static void dev_init(struct device *dev, const char *name, struct device *parent,
@@ -131,7 +120,7 @@ static void rfc_declare_return_values(void)
             struct device dev;
             int got, want = expected_grant(mems[m], flags);
 
-            add_mem(sim, MEM_A, K64, mems[m], false);
+            t_add_memory(sim, MEM_A, K64, mems[m], false);
             dev_init(&dev, "decl", NULL, sim);
             got = dma_declare_coherent_memory(&dev, MEM_A, DEV_A, K64, flags);
             if (got != want)
@@ -150,7 +139,7 @@ static void rfc_declare_failures(void)
     struct dmacoh_sim *sim = new_sim(false);
     struct device a, b;
 
-    add_mem(sim, MEM_A, MB2, MAPIO, false);
+    t_add_memory(sim, MEM_A, MB2, MAPIO, false);
     dev_init(&a, "a", NULL, sim);
     dev_init(&b, "b", NULL, sim);
     DECLARE_ZERO(&a, MEM_A, DEV_A, 0, DMA_MEMORY_MAP);
@@ -177,7 +166,7 @@ static void rfc_declare_failures(void)
 
     /* A platform without declared memory: the RFC's "hard coding a return 0". */
     sim = new_sim(true);
-    add_mem(sim, MEM_A, MB2, MAPIO, false);
+    t_add_memory(sim, MEM_A, MB2, MAPIO, false);
     dev_init(&a, "a", NULL, sim);
     DECLARE_ZERO(&a, MEM_A, DEV_A, MB2, MAPIO);
     dev_fini(&a);
@@ -194,7 +183,7 @@ static void rfc_scsi_card_four_channels(void)
     unsigned n = 0;
     unsigned char b = 0;
 
-    add_mem(sim, MEM_A, MB2, MAPIO, false);
+    t_add_memory(sim, MEM_A, MB2, MAPIO, false);
     dev_init(&card, "card", NULL, sim);
     for (unsigned i = 0; i < 4; i++)
         dev_init(&chan[i], "chan", &card, sim);
@@ -239,8 +228,8 @@ static void rfc_alloc_null_cases(void)
     void *p[4], *x;
     dma_addr_t h[4], hx = 0x1234;
 
-    add_mem(sim, MEM_A, 4 * PAGE_SIZE, MAPIO, false);
-    add_mem(sim, MEM_B, 4 * PAGE_SIZE, MAPIO, false);
+    t_add_memory(sim, MEM_A, 4 * PAGE_SIZE, MAPIO, false);
+    t_add_memory(sim, MEM_B, 4 * PAGE_SIZE, MAPIO, false);
     dev_init(&dev, "excl", NULL, sim);
     dev_init(&plain, "plain", NULL, sim);
     T_EQ_INT(dma_declare_coherent_memory(&dev, MEM_A, DEV_A, 4 * PAGE_SIZE,
@@ -290,7 +279,7 @@ static void rfc_alloc_zeroed(void)
     unsigned char *p;
     dma_addr_t h = 0;
 
-    add_mem(sim, MEM_A, 8 * PAGE_SIZE, MAPIO, false);
+    t_add_memory(sim, MEM_A, 8 * PAGE_SIZE, MAPIO, false);
     memset(junk, 0xdb, sizeof(junk));
     T_OK(dmacoh_sim_bus_write(sim, MEM_A, junk, sizeof(junk)));
     dev_init(&dev, "zero", NULL, sim);
@@ -317,7 +306,7 @@ static void rfc_free_bad_arguments(void)
     dma_addr_t hp = 0, hq = 0;
     int local = 0;
 
-    add_mem(sim, MEM_A, 16 * PAGE_SIZE, MAPIO, false);
+    t_add_memory(sim, MEM_A, 16 * PAGE_SIZE, MAPIO, false);
     dev_init(&dev, "free", NULL, sim);
     T_EQ_INT(dma_declare_coherent_memory(&dev, MEM_A, DEV_A, 16 * PAGE_SIZE, DMA_MEMORY_MAP),
              DMA_MEMORY_MAP);
@@ -363,7 +352,7 @@ static void rfc_release_unconditional(void)
     void *p, *q;
     dma_addr_t hp = 0, hq = 0;
 
-    add_mem(sim, MEM_A, 16 * PAGE_SIZE, MAPIO, false);
+    t_add_memory(sim, MEM_A, 16 * PAGE_SIZE, MAPIO, false);
     dev_init(&dev, "rel", NULL, sim);
     dma_release_declared_memory(&dev); /* no region: nothing happens */
     dma_release_declared_memory(NULL);
@@ -401,7 +390,7 @@ static void rfc_mark_declared_memory_occupied(void)
     dma_addr_t hp = 0;
     char buf[4] = {0};
 
-    add_mem(sim, MEM_A, 16 * PAGE_SIZE, MAPIO, false);
+    t_add_memory(sim, MEM_A, 16 * PAGE_SIZE, MAPIO, false);
     dev_init(&dev, "fw", NULL, sim);
     dev_init(&none, "none", NULL, sim);
     T_EQ_INT(dma_declare_coherent_memory(&dev, MEM_A, DEV_A, 16 * PAGE_SIZE,
@@ -458,7 +447,7 @@ static void rfc_io_region_kernel_accessors(void)
     unsigned char buf[32];
     uint64_t bus;
 
-    add_mem(sim, MEM_A, 16 * PAGE_SIZE, DMA_MEMORY_IO, false);
+    t_add_memory(sim, MEM_A, 16 * PAGE_SIZE, DMA_MEMORY_IO, false);
     dev_init(&dev, "usb", NULL, sim);
     T_EQ_INT(dma_declare_coherent_memory(&dev, MEM_A, DEV_A, 16 * PAGE_SIZE, MAPIO), DMA_MEMORY_IO);
     io = dma_alloc_coherent(&dev, 2 * PAGE_SIZE, &h, GFP_KERNEL);

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fixture.h - helpers the unit tests share: simulated memories, region statistics, the
+ * alignment arithmetic the tests check the library against. Each asserts through t.h, so a
+ * failed set-up ends the test with file and line.
+ */
+#ifndef DMACOH_FIXTURE_H
+#define DMACOH_FIXTURE_H
+
+#include <dmacoh/dmacoh.h>
+#include <dmacoh/sim.h>
+
+/** Places a memory in the simulator (io_width 8). */
+void t_add_memory(struct dmacoh_sim *sim, uint64_t bus, uint64_t size, int modes, bool shared);
+
+/** The statistics of dev's own region (the test fails if it has none). */
+struct dmacoh_region_stats t_region_stats(const struct dmacoh_device *dev);
+
+/** Smallest power of two >= x (x >= 1), computed the plain way, independent of the library. */
+uint64_t t_pow2_ceil(uint64_t x);
+
+#endif /* DMACOH_FIXTURE_H */
