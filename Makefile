@@ -12,7 +12,7 @@ demo:
 	scripts/demo.sh
 
 check:
-	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf
+	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf cppcheck
 	scripts/check.sh
 
 format:

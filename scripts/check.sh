@@ -8,7 +8,8 @@
 #   4. valgrind memcheck on every unit test
 #   5. gcc -m32 (run where the kernel runs 32-bit programs, else built only)
 #   6. install, and build a consumer with pkg-config and with find_package
-#   7. the core alone, -ffreestanding -nostdlib -Werror, with clang (gcc did it in step 1)
+#   7. cppcheck on the library
+#   8. the core alone, -ffreestanding -nostdlib -Werror, with clang (gcc did it in step 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -79,6 +80,11 @@ cmake -S tests/install -B build/consumer -DCMAKE_PREFIX_PATH="$prefix" >/dev/nul
 cmake --build build/consumer -j "$jobs" >/dev/null
 LD_LIBRARY_PATH="$prefix/lib" build/consumer/consumer_shared
 build/consumer/consumer_static
+
+step "cppcheck (warnings, performance, portability)"
+cppcheck --enable=warning,performance,portability --std=c11 --error-exitcode=1 -q \
+    -Iinclude -Isrc/core src/
+echo "cppcheck: no findings"
 
 step "freestanding core (clang)"
 mkdir -p build/freestanding
