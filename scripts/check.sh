@@ -82,7 +82,7 @@ LD_LIBRARY_PATH="$prefix/lib" build/consumer/consumer_shared
 build/consumer/consumer_static
 
 step "cppcheck (warnings, performance, portability)"
-cppcheck --enable=warning,performance,portability --std=c11 --error-exitcode=1 -q \
+cppcheck --enable=warning,performance,portability --std=c11 --error-exitcode=1 -q -UDMACOH_CONFIG_HEADER \
     -Iinclude -Isrc/core src/
 echo "cppcheck: no findings"
 
