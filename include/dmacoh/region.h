@@ -130,7 +130,9 @@ struct dmacoh_region_stats {
 
 /**
  * Fills *st for dev's own region. Errors: -DMACOH_EINVAL (dev not initialised, st NULL),
- * -DMACOH_ENODEV (no region). Context: thread-safe (takes the region lock); O(1).
+ * -DMACOH_ENODEV (no region). Context: thread-safe; takes the region lock. Complexity: O(1)
+ * for every field but largest_free, which today scans the region's state under the lock
+ * (measured: 8.5 us at 2^18 granules, 36 ms at 2^30): not for hot paths.
  */
 int dmacoh_region_get_stats(const struct dmacoh_device *dev, struct dmacoh_region_stats *st);
 

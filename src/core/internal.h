@@ -22,12 +22,20 @@
 /* Formats like a tiny printf (%s %d %u %x %llu %llx %zu %zx %p %%) and hands the line to the
  * installed log function; does nothing when none is installed or level is above the cap. */
 void dmacoh__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-bool dmacoh__log_enabled(int level);
 
-#define dmacoh__err(...)  dmacoh__log(DMACOH_LOG_ERROR, __VA_ARGS__)
-#define dmacoh__warn(...) dmacoh__log(DMACOH_LOG_WARN, __VA_ARGS__)
-#define dmacoh__info(...) dmacoh__log(DMACOH_LOG_INFO, __VA_ARGS__)
-#define dmacoh__dbg(...)  dmacoh__log(DMACOH_LOG_DEBUG, __VA_ARGS__)
+/* The highest level logged, -1 when no log function is installed. The macros test it before
+ * calling, so a disabled log line on the allocation path costs one load and a compare. */
+extern int dmacoh__log_max;
+
+#define DMACOH__LOG(level, ...)                                                                    \
+    do {                                                                                           \
+        if (__atomic_load_n(&dmacoh__log_max, __ATOMIC_RELAXED) >= (level))                        \
+            dmacoh__log((level), __VA_ARGS__);                                                     \
+    } while (0)
+#define dmacoh__err(...)  DMACOH__LOG(DMACOH_LOG_ERROR, __VA_ARGS__)
+#define dmacoh__warn(...) DMACOH__LOG(DMACOH_LOG_WARN, __VA_ARGS__)
+#define dmacoh__info(...) DMACOH__LOG(DMACOH_LOG_INFO, __VA_ARGS__)
+#define dmacoh__dbg(...)  DMACOH__LOG(DMACOH_LOG_DEBUG, __VA_ARGS__)
 
 /* ---- locks ---- */
 

@@ -14,20 +14,20 @@ typedef __builtin_va_list va_list_;
 
 static void (*log_fn)(void *, int, const char *);
 static void *log_user;
-static int log_max = -1;
+int dmacoh__log_max = -1;
 
 void dmacoh_set_log_fn(void (*fn)(void *user, int level, const char *msg), void *user,
                        int max_level)
 {
     __atomic_store_n(&log_user, user, __ATOMIC_RELAXED);
-    __atomic_store_n(&log_max, fn ? max_level : -1, __ATOMIC_RELAXED);
+    __atomic_store_n(&dmacoh__log_max, fn ? max_level : -1, __ATOMIC_RELAXED);
     __atomic_store_n(&log_fn, fn, __ATOMIC_RELEASE);
 }
 
-bool dmacoh__log_enabled(int level)
+static bool enabled(int level)
 {
     return __atomic_load_n(&log_fn, __ATOMIC_ACQUIRE) != NULL &&
-           level <= __atomic_load_n(&log_max, __ATOMIC_RELAXED);
+           level <= __atomic_load_n(&dmacoh__log_max, __ATOMIC_RELAXED);
 }
 
 struct out {
@@ -133,7 +133,7 @@ void dmacoh__log(int level, const char *fmt, ...)
     struct out o = {buf, 0, sizeof(buf)};
     va_list_ ap;
 
-    if (!dmacoh__log_enabled(level))
+    if (!enabled(level))
         return;
     fn = __atomic_load_n(&log_fn, __ATOMIC_ACQUIRE);
     puts_(&o, "dmacoh: ");
