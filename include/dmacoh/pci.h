@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmacoh/pci.h - the PCI platform (Linux sysfs): declared memory in a device's memory BARs.
+ *
+ * dmacoh_pci_open() reads the device's BARs from <sysfs>/bus/pci/devices/<bdf>/resource. A
+ * region declared on a device of this platform must lie inside one memory BAR; it is mapped
+ * by mmap of resourceN (resourceN_wc when write-combining was asked and the kernel offers
+ * it) at the matching offset, placed so that CPU pointers are congruent to device addresses.
+ * The BAR's bus address is the CPU physical address the kernel assigned; the device address
+ * is whatever the device uses to reach its own memory (often the BAR offset, or 0).
+ *
+ * Needs: root (or write access to resourceN), and no kernel driver owning the BAR unless the
+ * kernel was booted with iomem=relaxed. Each problem is a distinct error with a log line
+ * saying what to do. System-memory fallback is not offered by this platform (allocations that
+ * would need it fail with -DMACOH_ENOMEM); the sysfs root is a parameter so tests can point
+ * it at a fake tree.
+ */
+#ifndef DMACOH_PCI_H
+#define DMACOH_PCI_H
+
+#include <dmacoh/dmacoh.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An opaque PCI platform instance. */
+struct dmacoh_pci;
+
+/** Options of dmacoh_pci_open(); a NULL pointer means all defaults. */
+struct dmacoh_pci_opts {
+    const char *sysfs_root; /**< "/sys" when NULL */
+    bool write_combine;     /**< map resourceN_wc where the kernel offers it */
+};
+
+/** What a BAR is (from the flags column of sysfs `resource`). */
+enum dmacoh_pci_bar_kind {
+    DMACOH_PCI_BAR_UNUSED = 0,
+    DMACOH_PCI_BAR_MEM = 1,      /**< memory space */
+    DMACOH_PCI_BAR_MEM_PREF = 2, /**< prefetchable memory space */
+    DMACOH_PCI_BAR_IO = 3,       /**< I/O port space: cannot hold declared memory */
+};
+
+/** Number of BARs read (the six standard BARs). */
+#define DMACOH_PCI_NBARS 6
+
+/**
+ * Opens the PCI device `bdf` ("0000:03:00.0"). Errors: -DMACOH_EINVAL (NULL or malformed bdf,
+ * NULL out), -DMACOH_ENOENT (no such device under the sysfs root), -DMACOH_EACCES (cannot
+ * read its resource file), -DMACOH_EIO (the resource file cannot be parsed), -DMACOH_ENOMEM.
+ * Context: any thread; blocks on file I/O.
+ */
+int dmacoh_pci_open(const char *bdf, const struct dmacoh_pci_opts *opts, struct dmacoh_pci **out);
+
+/**
+ * Closes it. Errors: -DMACOH_EBUSY while a region is declared or a device initialised on its
+ * platform (nothing changes). NULL is accepted.
+ */
+int dmacoh_pci_close(struct dmacoh_pci *pci);
+
+/** The platform to pass to dmacoh_device_init(). */
+struct dmacoh_platform *dmacoh_pci_platform(struct dmacoh_pci *pci);
+
+/**
+ * BAR n's bus address, size and kind (any out-pointer may be NULL). Errors: -DMACOH_EINVAL
+ * (NULL pci, n >= DMACOH_PCI_NBARS), -DMACOH_ENOENT (BAR n is unused).
+ */
+int dmacoh_pci_bar(const struct dmacoh_pci *pci, unsigned n, dmacoh_phys_addr_t *bus,
+                   uint64_t *size, int *kind);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMACOH_PCI_H */

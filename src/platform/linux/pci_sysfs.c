@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pci_sysfs.c - the PCI platform: declared memory inside a device's memory BARs, mapped
+ * through sysfs resourceN files.
+ *
+ * open() reads the six BARs from `resource` (start, end, flags per line). map() finds the
+ * memory BAR holding the whole bus range, opens resourceN (or resourceN_wc) and maps the
+ * range at its offset in the BAR, placed for the congruence the core asks for. The one
+ * failure the kernel reports confusingly, mmap failing with EINVAL while a driver owns the
+ * BAR (strict iomem), becomes -DMACOH_EBUSY naming the driver. Each file descriptor is closed
+ * once mapped (the mapping keeps the BAR). Open/close follow the libmetal shape: close
+ * tolerates any partial state.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "internal.h"
+#include "../../core/internal.h" /* dmacoh__err: a backend's errors reach the same log */
+
+#include <dmacoh/pci.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define RES_IO       0x100u  /* IORESOURCE_IO */
+#define RES_MEM      0x200u  /* IORESOURCE_MEM */
+#define RES_PREFETCH 0x2000u /* IORESOURCE_PREFETCH */
+
+struct bar {
+    uint64_t start, size;
+    int kind;
+};
+
+struct dmacoh_pci {
+    struct dmacoh_platform plat;
+    char dir[PATH_MAX]; /* <sysfs>/bus/pci/devices/<bdf> */
+    bool wc;
+    struct bar bar[DMACOH_PCI_NBARS];
+};
+
+struct pci_mapping {
+    void *base;
+    size_t len;
+};
+
+/* "DDDD:BB:DD.F" in hex, nothing else (the name becomes part of a path). */
+static bool bdf_ok(const char *s)
+{
+    static const char shape[] = "xxxx:xx:xx.x";
+
+    if (!s || strlen(s) != sizeof(shape) - 1)
+        return false;
+    for (size_t i = 0; shape[i]; i++) {
+        bool hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+                   (s[i] >= 'A' && s[i] <= 'F');
+
+        if (shape[i] == 'x' ? !hex : s[i] != shape[i])
+            return false;
+    }
+    return true;
+}
+
+static int parse_resource(struct dmacoh_pci *pci)
+{
+    char path[PATH_MAX + 16];
+    unsigned long long start, end, flags;
+    FILE *f;
+    int n = 0;
+
+    snprintf(path, sizeof(path), "%s/resource", pci->dir);
+    f = fopen(path, "re");
+    if (!f) {
+        int e = errno;
+
+        dmacoh__err("pci: cannot read %s: %s", path, strerror(e));
+        return (e == EACCES || e == EPERM) ? DMACOH_EACCES : DMACOH_ENOENT;
+    }
+    while (n < (int)DMACOH_PCI_NBARS && fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3) {
+        struct bar *b = &pci->bar[n++];
+
+        b->start = start;
+        b->size = (end > start) ? end - start + 1 : 0;
+        b->kind = !b->size                 ? DMACOH_PCI_BAR_UNUSED
+                  : (flags & RES_IO)       ? DMACOH_PCI_BAR_IO
+                  : !(flags & RES_MEM)     ? DMACOH_PCI_BAR_UNUSED
+                  : (flags & RES_PREFETCH) ? DMACOH_PCI_BAR_MEM_PREF
+                                           : DMACOH_PCI_BAR_MEM;
+    }
+    fclose(f);
+    if (n < (int)DMACOH_PCI_NBARS) {
+        dmacoh__err("pci: %s has %d BAR lines, expected at least %u", path, n, DMACOH_PCI_NBARS);
+        return DMACOH_EIO;
+    }
+    return 0;
+}
+
+/* The memory BAR that holds [bus, bus + size), or -1. */
+static int bar_for(const struct dmacoh_pci *pci, uint64_t bus, uint64_t size)
+{
+    for (int i = 0; i < (int)DMACOH_PCI_NBARS; i++) {
+        const struct bar *b = &pci->bar[i];
+
+        if ((b->kind == DMACOH_PCI_BAR_MEM || b->kind == DMACOH_PCI_BAR_MEM_PREF) &&
+            bus >= b->start && bus - b->start < b->size && size <= b->size - (bus - b->start))
+            return i;
+    }
+    return -1;
+}
+
+/* Opens resourceN (resourceN_wc when asked and present). */
+static int open_bar(const struct dmacoh_pci *pci, int n, int *fd)
+{
+    char path[PATH_MAX + 32];
+
+    if (pci->wc) {
+        snprintf(path, sizeof(path), "%s/resource%d_wc", pci->dir, n);
+        *fd = open(path, O_RDWR | O_CLOEXEC);
+        if (*fd >= 0)
+            return 0;
+    }
+    snprintf(path, sizeof(path), "%s/resource%d", pci->dir, n);
+    *fd = open(path, O_RDWR | O_CLOEXEC);
+    if (*fd >= 0)
+        return 0;
+    if (errno == EACCES || errno == EPERM) {
+        dmacoh__err("pci: %s: permission denied (needs root, or write access to the file)", path);
+        return DMACOH_EACCES;
+    }
+    dmacoh__err("pci: cannot open %s: %s", path, strerror(errno));
+    return DMACOH_ENXIO;
+}
+
+/* mmap refused with EINVAL: a kernel driver owning the BAR is the usual cause. */
+static int explain_einval(const struct dmacoh_pci *pci, int n)
+{
+    char link[PATH_MAX + 16], target[PATH_MAX];
+    ssize_t len;
+
+    snprintf(link, sizeof(link), "%s/driver", pci->dir);
+    len = readlink(link, target, sizeof(target) - 1);
+    if (len > 0) {
+        const char *name;
+
+        target[len] = '\0';
+        name = strrchr(target, '/');
+        dmacoh__err("pci: BAR %d is owned by kernel driver '%s': unbind it (or boot with "
+                    "iomem=relaxed) to map it",
+                    n, name ? name + 1 : target);
+        return DMACOH_EBUSY;
+    }
+    dmacoh__err("pci: the kernel refused to map BAR %d", n);
+    return DMACOH_EINVAL;
+}
+
+static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_addr_t device_addr,
+                   uint64_t congruence, int want, struct dmacoh_mapping *out)
+{
+    struct dmacoh_pci *pci = (struct dmacoh_pci *)ctx;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off, aligned, delta, len;
+    struct pci_mapping *pm;
+    int n = bar_for(pci, bus, size), fd, r;
+    char *p;
+
+    if (n < 0) {
+        dmacoh__err("pci: bus %#llx+%#llx is not inside one memory BAR of %s",
+                    (unsigned long long)bus, (unsigned long long)size, pci->dir);
+        return DMACOH_ENXIO;
+    }
+    off = bus - pci->bar[n].start;
+    aligned = off & ~(page - 1);
+    delta = off - aligned;
+    len = (delta + size + page - 1) & ~(page - 1);
+    r = open_bar(pci, n, &fd);
+    if (r)
+        return r;
+    pm = malloc(sizeof(*pm));
+    if (!pm) {
+        close(fd);
+        return DMACOH_ENOMEM;
+    }
+    p = dmacoh__linux_map_congruent(fd, aligned, len, delta, device_addr, congruence, &r);
+    close(fd);
+    if (!p) {
+        free(pm);
+        return r == DMACOH_EINVAL ? explain_einval(pci, n) : r;
+    }
+    pm->base = p;
+    pm->len = (size_t)len;
+    out->cpu = p + delta;
+    out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : DMACOH_MEMORY_IO;
+    out->shared = false;
+    out->io_width = 0;
+    out->priv = pm;
+    return 0;
+}
+
+static void pci_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size)
+{
+    struct pci_mapping *pm = (struct pci_mapping *)m->priv;
+
+    (void)ctx;
+    (void)size;
+    munmap(pm->base, pm->len);
+    free(pm);
+}
+
+static const struct dmacoh_platform_ops pci_ops = {
+    .name = "pci",
+    .map = pci_map,
+    .unmap = pci_unmap,
+    .meta_alloc = dmacoh__linux_meta_alloc,
+    .meta_free = dmacoh__linux_meta_free,
+    .wait = dmacoh__linux_wait,
+    .wake = dmacoh__linux_wake,
+    .now_ns = dmacoh__linux_now_ns,
+    .relax = dmacoh__linux_relax,
+    .thread_slot = dmacoh__linux_thread_slot,
+};
+
+int dmacoh_pci_open(const char *bdf, const struct dmacoh_pci_opts *opts, struct dmacoh_pci **out)
+{
+    const char *root = (opts && opts->sysfs_root) ? opts->sysfs_root : "/sys";
+    struct dmacoh_pci *pci;
+    int r;
+
+    if (!out || !bdf_ok(bdf)) {
+        dmacoh__err("pci open: '%s' is not a PCI address like 0000:03:00.0", bdf ? bdf : "(null)");
+        return DMACOH_EINVAL;
+    }
+    pci = calloc(1, sizeof(*pci));
+    if (!pci)
+        return DMACOH_ENOMEM;
+    if ((size_t)snprintf(pci->dir, sizeof(pci->dir), "%s/bus/pci/devices/%s", root, bdf) >=
+        sizeof(pci->dir)) {
+        free(pci);
+        return DMACOH_EINVAL;
+    }
+    if (access(pci->dir, F_OK) != 0) {
+        dmacoh__err("pci open: no PCI device %s under %s/bus/pci/devices", bdf, root);
+        free(pci);
+        return DMACOH_ENOENT;
+    }
+    pci->wc = opts && opts->write_combine;
+    r = parse_resource(pci);
+    if (!r)
+        r = dmacoh_platform_init(&pci->plat, &pci_ops, pci);
+    if (r) {
+        free(pci);
+        return r;
+    }
+    *out = pci;
+    return 0;
+}
+
+int dmacoh_pci_close(struct dmacoh_pci *pci)
+{
+    int r;
+
+    if (!pci)
+        return 0;
+    r = dmacoh_platform_fini(&pci->plat);
+    if (r)
+        return r;
+    free(pci);
+    return 0;
+}
+
+struct dmacoh_platform *dmacoh_pci_platform(struct dmacoh_pci *pci)
+{
+    return pci ? &pci->plat : NULL;
+}
+
+int dmacoh_pci_bar(const struct dmacoh_pci *pci, unsigned n, dmacoh_phys_addr_t *bus,
+                   uint64_t *size, int *kind)
+{
+    if (!pci || n >= DMACOH_PCI_NBARS)
+        return DMACOH_EINVAL;
+    if (pci->bar[n].kind == DMACOH_PCI_BAR_UNUSED)
+        return DMACOH_ENOENT;
+    if (bus)
+        *bus = pci->bar[n].start;
+    if (size)
+        *size = pci->bar[n].size;
+    if (kind)
+        *kind = pci->bar[n].kind;
+    return 0;
+}

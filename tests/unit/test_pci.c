@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_pci.c - the PCI sysfs platform against a fake sysfs tree in a temporary folder: BARs
+ * parsed from `resource`, regions mapped from resourceN (regular files standing in for the
+ * BARs, so what an allocation writes is read back from outside at the BAR offset),
+ * resourceN_wc chosen when asked, and every refusal (outside a BAR, I/O BAR, no device,
+ * malformed address, permission, close while in use).
+ */
+#include "t.h"
+
+#include <dmacoh/dmacoh.h>
+#include <dmacoh/pci.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BDF     "0000:03:00.0"
+#define BAR0    0xfe000000ull  /* 1 MiB memory */
+#define BAR2    0x800000000ull /* 4 MiB prefetchable */
+#define BAR0_SZ (1u << 20)
+#define BAR2_SZ (4u << 20)
+
+static char root[64];
+static char dev_dir[PATH_MAX];
+
+static void write_file(const char *name, const char *text)
+{
+    char path[PATH_MAX + 64];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dev_dir, name);
+    f = fopen(path, "w");
+    T_ASSERT(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void sized_file(const char *name, off_t size)
+{
+    char path[PATH_MAX + 64];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", dev_dir, name);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    T_ASSERT(fd >= 0);
+    T_EQ_INT(ftruncate(fd, size), 0);
+    close(fd);
+}
+
+/* What the "BAR" holds at an offset, read from outside the library. */
+static void read_bar(const char *name, off_t off, void *buf, size_t len)
+{
+    char path[PATH_MAX + 64];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", dev_dir, name);
+    fd = open(path, O_RDONLY);
+    T_ASSERT(fd >= 0);
+    T_EQ_INT(pread(fd, buf, len, off), (long long)len);
+    close(fd);
+}
+
+/* A device with BAR0 memory, BAR1 I/O ports, BAR2 prefetchable memory (as the kernel
+ * prints `resource`: start, end, flags; unused BARs are zeros; more lines follow). */
+static void make_tree(void)
+{
+    char cmd[PATH_MAX + 32];
+
+    snprintf(root, sizeof(root), "/tmp/dmacoh-pci-XXXXXX");
+    T_ASSERT(mkdtemp(root) != NULL);
+    snprintf(dev_dir, sizeof(dev_dir), "%s/bus/pci/devices/%s", root, BDF);
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dev_dir);
+    T_EQ_INT(system(cmd), 0);
+    write_file("resource", "0x00000000fe000000 0x00000000fe0fffff 0x0000000000040200\n"
+                           "0x000000000000e000 0x000000000000e01f 0x0000000000040101\n"
+                           "0x0000000800000000 0x00000008003fffff 0x000000000014220c\n"
+                           "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                           "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                           "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                           "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+    sized_file("resource0", BAR0_SZ);
+    sized_file("resource2", BAR2_SZ);
+    sized_file("resource2_wc", BAR2_SZ);
+}
+
+static void remove_tree(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    T_EQ_INT(system(cmd), 0);
+}
+
+static struct dmacoh_pci *open_fake(bool wc)
+{
+    struct dmacoh_pci_opts o = {root, wc};
+    struct dmacoh_pci *pci = NULL;
+
+    T_OK(dmacoh_pci_open(BDF, &o, &pci));
+    return pci;
+}
+
+static void bars_are_parsed(void)
+{
+    struct dmacoh_pci *pci;
+    dmacoh_phys_addr_t bus;
+    uint64_t size;
+    int kind;
+
+    make_tree();
+    pci = open_fake(false);
+    T_OK(dmacoh_pci_bar(pci, 0, &bus, &size, &kind));
+    T_EQ_U64(bus, BAR0);
+    T_EQ_U64(size, BAR0_SZ);
+    T_EQ_INT(kind, DMACOH_PCI_BAR_MEM);
+    T_OK(dmacoh_pci_bar(pci, 1, NULL, &size, &kind));
+    T_EQ_INT(kind, DMACOH_PCI_BAR_IO);
+    T_EQ_U64(size, 32);
+    T_OK(dmacoh_pci_bar(pci, 2, &bus, &size, &kind));
+    T_EQ_INT(kind, DMACOH_PCI_BAR_MEM_PREF);
+    T_EQ_U64(bus, BAR2);
+    T_ERR(dmacoh_pci_bar(pci, 3, &bus, &size, &kind), DMACOH_ENOENT);
+    T_ERR(dmacoh_pci_bar(pci, 6, &bus, &size, &kind), DMACOH_EINVAL);
+    T_OK(dmacoh_pci_close(pci));
+    remove_tree();
+}
+
+/* An allocation's bytes land at the right offset of the BAR, as seen from outside. */
+static void region_in_a_bar_lands_at_the_right_offset(void)
+{
+    struct dmacoh_pci *pci;
+    struct dmacoh_device dev;
+    char buf[16] = {0};
+    void *a, *b;
+    dmacoh_dma_addr_t ha, hb;
+    int granted = 0;
+
+    make_tree();
+    pci = open_fake(false);
+    T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
+    /* The second half of BAR0, which the card reaches at device address 0x80000. */
+    T_OK(dmacoh_declare_coherent_memory(&dev, BAR0 + 0x80000, 0x80000, 0x80000,
+                                        DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL,
+                                        &granted));
+    T_EQ_INT(granted, DMACOH_MEMORY_MAP);
+    T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &a, &ha));
+    T_OK(dmacoh_alloc_coherent(&dev, 8192, 0, 0, &b, &hb));
+    T_EQ_U64(ha, 0x80000);
+    T_EQ_U64(hb, 0x82000);
+    T_EQ_U64((uintptr_t)b % 8192, 0); /* CPU pointer as aligned as the handle */
+    memcpy(a, "mailbox", 8);
+    memcpy(b, "command", 8);
+    read_bar("resource0", 0x80000, buf, 8);
+    T_ASSERT(strcmp(buf, "mailbox") == 0);
+    read_bar("resource0", 0x82000, buf, 8);
+    T_ASSERT(strcmp(buf, "command") == 0);
+    T_EQ_U64(dmacoh_dma_to_bus(&dev, hb), BAR0 + 0x82000);
+    T_OK(dmacoh_free_coherent(&dev, 4096, a, ha));
+    T_OK(dmacoh_free_coherent(&dev, 8192, b, hb));
+    T_ERR(dmacoh_pci_close(pci), DMACOH_EBUSY); /* region declared */
+    T_OK(dmacoh_release_coherent_memory(&dev, 0));
+    /* This platform offers no system memory: with no region, allocation fails and says so. */
+    T_ERR(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &a, &ha), DMACOH_ENOMEM);
+    T_ASSERT(t_log_find("no system memory"));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_pci_close(pci));
+    remove_tree();
+}
+
+static void write_combining_maps_resource_wc(void)
+{
+    struct dmacoh_pci *pci;
+    struct dmacoh_device dev;
+    char buf[8] = {0}, plain[8] = {0};
+    void *a;
+    dmacoh_dma_addr_t h;
+
+    make_tree();
+    pci = open_fake(true);
+    T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
+    T_OK(dmacoh_declare_coherent_memory(&dev, BAR2, 0, BAR2_SZ, DMACOH_MEMORY_MAP, NULL, NULL));
+    T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &a, &h));
+    memcpy(a, "wc", 3);
+    read_bar("resource2_wc", 0, buf, 3);
+    read_bar("resource2", 0, plain, 3);
+    T_ASSERT(strcmp(buf, "wc") == 0);
+    T_EQ_INT(plain[0], 0);
+    T_OK(dmacoh_release_coherent_memory(&dev, DMACOH_RELEASE_FORCE));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_pci_close(pci));
+    remove_tree();
+}
+
+static void refusals(void)
+{
+    struct dmacoh_pci_opts o;
+    struct dmacoh_pci *pci, *none = NULL;
+    struct dmacoh_device dev;
+
+    make_tree();
+    o.sysfs_root = root;
+    o.write_combine = false;
+    pci = open_fake(false);
+    T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
+    /* Straddling the end of BAR0, inside the I/O BAR, or in no BAR at all. */
+    T_ERR(dmacoh_declare_coherent_memory(&dev, BAR0 + 0xff000, 0, 0x2000, DMACOH_MEMORY_MAP, NULL,
+                                         NULL),
+          DMACOH_ENXIO);
+    T_ASSERT(t_log_find("not inside one memory BAR"));
+    T_ERR(dmacoh_declare_coherent_memory(&dev, 0xe000, 0, 0x1000, DMACOH_MEMORY_MAP, NULL, NULL),
+          DMACOH_ENXIO);
+    T_ERR(dmacoh_declare_coherent_memory(&dev, 0xd0000000, 0, 0x1000, DMACOH_MEMORY_IO, NULL, NULL),
+          DMACOH_ENXIO);
+    T_ASSERT(!dmacoh_device_has_region(&dev));
+    /* No such device; addresses that are not a PCI address (paths among them). */
+    T_ERR(dmacoh_pci_open("0000:04:00.0", &o, &none), DMACOH_ENOENT);
+    T_ERR(dmacoh_pci_open("../../../etc", &o, &none), DMACOH_EINVAL);
+    T_ERR(dmacoh_pci_open("0000:03:00.0/..", &o, &none), DMACOH_EINVAL);
+    T_ERR(dmacoh_pci_open("0000:03:0g.0", &o, &none), DMACOH_EINVAL);
+    T_ERR(dmacoh_pci_open(NULL, &o, &none), DMACOH_EINVAL);
+    T_EQ_PTR(none, NULL);
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_pci_close(pci));
+    remove_tree();
+}
+
+/* Without permission on resourceN the declare fails with EACCES and says why. */
+static void permission_denied(void)
+{
+    char path[PATH_MAX + 64];
+    struct dmacoh_pci *pci;
+    struct dmacoh_device dev;
+
+    if (geteuid() == 0)
+        T_SKIP("root bypasses file permissions");
+    make_tree();
+    snprintf(path, sizeof(path), "%s/resource0", dev_dir);
+    T_EQ_INT(chmod(path, 0), 0);
+    pci = open_fake(false);
+    T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
+    T_ERR(dmacoh_declare_coherent_memory(&dev, BAR0, 0, 0x1000, DMACOH_MEMORY_MAP, NULL, NULL),
+          DMACOH_EACCES);
+    T_ASSERT(t_log_find("permission denied"));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_pci_close(pci));
+    remove_tree();
+}
+
+/* A truncated resource file is an I/O error, not a silently short device. */
+static void malformed_resource_file(void)
+{
+    struct dmacoh_pci_opts o;
+    struct dmacoh_pci *pci = NULL;
+
+    make_tree();
+    write_file("resource", "0x00000000fe000000 0x00000000fe0fffff 0x0000000000040200\n");
+    o.sysfs_root = root;
+    o.write_combine = false;
+    T_ERR(dmacoh_pci_open(BDF, &o, &pci), DMACOH_EIO);
+    T_EQ_PTR(pci, NULL);
+    remove_tree();
+}
+
+static const struct t_case cases[] = {
+    T_CASE(bars_are_parsed),
+    T_CASE(region_in_a_bar_lands_at_the_right_offset),
+    T_CASE(write_combining_maps_resource_wc),
+    T_CASE(refusals),
+    T_CASE(permission_denied),
+    T_CASE(malformed_resource_file),
+};
+
+T_MAIN(cases)
