@@ -18,6 +18,10 @@ uint64_t dmacoh__linux_now_ns(void *ctx);
 void dmacoh__linux_relax(void *ctx);
 unsigned dmacoh__linux_thread_slot(void *ctx);
 
+/* Reads one number (decimal, or hex with 0x) from a sysfs attribute file: 0, -DMACOH_ENOENT
+ * (no file), -DMACOH_EACCES, or -DMACOH_EIO (not a number). */
+int dmacoh__linux_read_u64(const char *path, uint64_t *v);
+
 /* Maps len bytes of fd at file offset off (page aligned) so that the address plus `delta` is
  * congruent to `target` modulo `cong` (a power of two). Returns the mapping or NULL with
  * *err set. */

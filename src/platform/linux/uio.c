@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uio.c - the UIO platform: declared memory inside one of a /dev/uioN device's memory maps.
+ *
+ * open() reads maps/mapM/{addr,size,offset} for M = 0, 1, ... until one is missing, and opens
+ * the device node once (read/write); close() releases both. map() finds the map holding the
+ * whole bus range and mmaps that map (the kernel selects map M by the file offset M * page
+ * size and always maps it from its start, `offset` bytes before `addr`), then points inside
+ * it. Open unwinds with goto labels in reverse order; close tolerates nothing half-made.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "internal.h"
+#include "../../core/internal.h" /* dmacoh__err: a backend's errors reach the same log */
+
+#include <dmacoh/uio.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct uio_map {
+    uint64_t addr, size, offset;
+};
+
+struct dmacoh_uio {
+    struct dmacoh_platform plat;
+    int fd;
+    unsigned n, nmaps;
+    struct uio_map map[DMACOH_UIO_MAX_MAPS];
+};
+
+struct uio_mapping {
+    void *base;
+    size_t len;
+};
+
+static int read_attr(const char *sysfs, unsigned n, unsigned m, const char *attr, uint64_t *v)
+{
+    char path[PATH_MAX];
+
+    snprintf(path, sizeof(path), "%s/class/uio/uio%u/maps/map%u/%s", sysfs, n, m, attr);
+    return dmacoh__linux_read_u64(path, v);
+}
+
+static int read_maps(struct dmacoh_uio *uio, const char *sysfs)
+{
+    for (unsigned m = 0; m < DMACOH_UIO_MAX_MAPS; m++) {
+        struct uio_map *mp = &uio->map[m];
+        int r = read_attr(sysfs, uio->n, m, "addr", &mp->addr);
+
+        if (r == DMACOH_ENOENT)
+            break;
+        if (!r)
+            r = read_attr(sysfs, uio->n, m, "size", &mp->size);
+        if (!r && read_attr(sysfs, uio->n, m, "offset", &mp->offset) != 0)
+            mp->offset = 0; /* older kernels have no offset attribute */
+        if (r) {
+            dmacoh__err("uio%u: map%u attributes cannot be read: %s", uio->n, m,
+                        dmacoh_strerror(r));
+            return r;
+        }
+        uio->nmaps = m + 1;
+    }
+    if (!uio->nmaps) {
+        dmacoh__err("uio%u: the device has no memory maps", uio->n);
+        return DMACOH_ENXIO;
+    }
+    return 0;
+}
+
+static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_addr_t device_addr,
+                   uint64_t congruence, int want, struct dmacoh_mapping *out)
+{
+    struct dmacoh_uio *uio = (struct dmacoh_uio *)ctx;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), delta, len;
+    struct uio_mapping *um;
+    const struct uio_map *mp = NULL;
+    unsigned m;
+    int r = 0;
+    char *p;
+
+    for (m = 0; m < uio->nmaps && !mp; m++) {
+        const struct uio_map *c = &uio->map[m];
+
+        if (bus >= c->addr && bus - c->addr < c->size && size <= c->size - (bus - c->addr))
+            mp = c;
+    }
+    if (!mp) {
+        dmacoh__err("uio%u: bus %#llx+%#llx is not inside one of its maps", uio->n,
+                    (unsigned long long)bus, (unsigned long long)size);
+        return DMACOH_ENXIO;
+    }
+    m--;
+    delta = mp->offset + (bus - mp->addr);
+    len = (mp->offset + mp->size + page - 1) & ~(page - 1);
+    um = malloc(sizeof(*um));
+    if (!um)
+        return DMACOH_ENOMEM;
+    p = dmacoh__linux_map_congruent(uio->fd, (uint64_t)m * page, len, delta, device_addr,
+                                    congruence, &r);
+    if (!p) {
+        dmacoh__err("uio%u: mmap of map%u failed: %s", uio->n, m, dmacoh_strerror(r));
+        free(um);
+        return r;
+    }
+    um->base = p;
+    um->len = (size_t)len;
+    out->cpu = p + delta;
+    out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : DMACOH_MEMORY_IO;
+    out->shared = false;
+    out->io_width = 0;
+    out->priv = um;
+    return 0;
+}
+
+static void uio_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size)
+{
+    struct uio_mapping *um = (struct uio_mapping *)m->priv;
+
+    (void)ctx;
+    (void)size;
+    munmap(um->base, um->len);
+    free(um);
+}
+
+static const struct dmacoh_platform_ops uio_ops = {
+    .name = "uio",
+    .map = uio_map,
+    .unmap = uio_unmap,
+    .meta_alloc = dmacoh__linux_meta_alloc,
+    .meta_free = dmacoh__linux_meta_free,
+    .wait = dmacoh__linux_wait,
+    .wake = dmacoh__linux_wake,
+    .now_ns = dmacoh__linux_now_ns,
+    .relax = dmacoh__linux_relax,
+    .thread_slot = dmacoh__linux_thread_slot,
+};
+
+int dmacoh_uio_open(unsigned n, const struct dmacoh_uio_opts *opts, struct dmacoh_uio **out)
+{
+    const char *sysfs = (opts && opts->sysfs_root) ? opts->sysfs_root : "/sys";
+    const char *dev = (opts && opts->dev_root) ? opts->dev_root : "/dev";
+    char path[PATH_MAX];
+    struct dmacoh_uio *uio;
+    int r;
+
+    if (!out)
+        return DMACOH_EINVAL;
+    snprintf(path, sizeof(path), "%s/class/uio/uio%u", sysfs, n);
+    if (access(path, F_OK) != 0) {
+        dmacoh__err("uio open: no %s (is the uio driver for the device loaded and bound?)", path);
+        return DMACOH_ENOENT;
+    }
+    uio = calloc(1, sizeof(*uio));
+    if (!uio)
+        return DMACOH_ENOMEM;
+    uio->n = n;
+    r = read_maps(uio, sysfs);
+    if (r)
+        goto out_free;
+    snprintf(path, sizeof(path), "%s/uio%u", dev, n);
+    uio->fd = open(path, O_RDWR | O_CLOEXEC);
+    if (uio->fd < 0) {
+        r = (errno == EACCES || errno == EPERM) ? DMACOH_EACCES : DMACOH_ENOENT;
+        dmacoh__err("uio open: %s: %s", path,
+                    r == DMACOH_EACCES ? "permission denied (needs read/write access)"
+                                       : strerror(errno));
+        goto out_free;
+    }
+    r = dmacoh_platform_init(&uio->plat, &uio_ops, uio);
+    if (r)
+        goto out_close;
+    *out = uio;
+    return 0;
+out_close:
+    close(uio->fd);
+out_free:
+    free(uio);
+    return r;
+}
+
+int dmacoh_uio_close(struct dmacoh_uio *uio)
+{
+    int r;
+
+    if (!uio)
+        return 0;
+    r = dmacoh_platform_fini(&uio->plat);
+    if (r)
+        return r;
+    close(uio->fd);
+    free(uio);
+    return 0;
+}
+
+struct dmacoh_platform *dmacoh_uio_platform(struct dmacoh_uio *uio)
+{
+    return uio ? &uio->plat : NULL;
+}
+
+int dmacoh_uio_map(const struct dmacoh_uio *uio, unsigned m, dmacoh_phys_addr_t *addr,
+                   uint64_t *size)
+{
+    if (!uio)
+        return DMACOH_EINVAL;
+    if (m >= uio->nmaps)
+        return DMACOH_ENOENT;
+    if (addr)
+        *addr = uio->map[m].addr;
+    if (size)
+        *size = uio->map[m].size;
+    return 0;
+}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_uio.c - the UIO platform against a fake sysfs and /dev tree in a temporary folder:
+ * maps read from sysfs, a region mapped from the device node at map M's page offset (a
+ * regular file stands in for /dev/uio0, so what an allocation writes is read back from
+ * outside), and every refusal (no device, no maps, no node, outside the maps, bad attribute).
+ */
+#include "t.h"
+
+#include <dmacoh/dmacoh.h>
+#include <dmacoh/uio.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define REGS    0x40000000ull /* map0: one page of registers */
+#define SRAM    0x50000000ull /* map1: 64 KiB of SRAM */
+#define SRAM_SZ 0x10000u
+
+static char root[64];
+
+static void put(const char *rel, const char *text)
+{
+    char path[PATH_MAX], cmd[PATH_MAX + 32];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s')\"", path);
+    T_EQ_INT(system(cmd), 0);
+    f = fopen(path, "w");
+    T_ASSERT(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* uio0 with two maps; its node is a file holding map0 at offset 0 and map1 at one page, as
+ * the kernel's mmap offsets select them. */
+static void make_tree(void)
+{
+    char path[PATH_MAX];
+    int fd;
+
+    snprintf(root, sizeof(root), "/tmp/dmacoh-uio-XXXXXX");
+    T_ASSERT(mkdtemp(root) != NULL);
+    put("sys/class/uio/uio0/name", "sram\n");
+    put("sys/class/uio/uio0/maps/map0/addr", "0x40000000\n");
+    put("sys/class/uio/uio0/maps/map0/size", "0x1000\n");
+    put("sys/class/uio/uio0/maps/map0/offset", "0x0\n");
+    put("sys/class/uio/uio0/maps/map1/addr", "0x50000000\n");
+    put("sys/class/uio/uio0/maps/map1/size", "0x10000\n");
+    put("sys/class/uio/uio0/maps/map1/offset", "0x0\n");
+    put("sys/class/uio/uio2/name", "nomaps\n");
+    snprintf(path, sizeof(path), "%s/dev", root);
+    T_EQ_INT(mkdir(path, 0700), 0);
+    snprintf(path, sizeof(path), "%s/dev/uio0", root);
+    fd = open(path, O_RDWR | O_CREAT, 0600);
+    T_ASSERT(fd >= 0);
+    T_EQ_INT(ftruncate(fd, (off_t)(sysconf(_SC_PAGESIZE) + (long)SRAM_SZ)), 0);
+    close(fd);
+}
+
+static void remove_tree(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    T_EQ_INT(system(cmd), 0);
+}
+
+static struct dmacoh_uio_opts opts(char *sys, char *dev, size_t len)
+{
+    struct dmacoh_uio_opts o;
+
+    snprintf(sys, len, "%s/sys", root);
+    snprintf(dev, len, "%s/dev", root);
+    o.sysfs_root = sys;
+    o.dev_root = dev;
+    return o;
+}
+
+static void region_in_a_map_lands_at_the_right_offset(void)
+{
+    char sys[PATH_MAX], dev[PATH_MAX], path[PATH_MAX + 8], buf[8] = {0};
+    struct dmacoh_uio_opts o;
+    struct dmacoh_uio *uio;
+    struct dmacoh_device d;
+    dmacoh_phys_addr_t addr;
+    uint64_t size;
+    void *a;
+    dmacoh_dma_addr_t h;
+    int fd;
+
+    make_tree();
+    o = opts(sys, dev, sizeof(sys));
+    T_OK(dmacoh_uio_open(0, &o, &uio));
+    T_OK(dmacoh_uio_map(uio, 1, &addr, &size));
+    T_EQ_U64(addr, SRAM);
+    T_EQ_U64(size, SRAM_SZ);
+    T_ERR(dmacoh_uio_map(uio, 2, &addr, &size), DMACOH_ENOENT);
+    T_OK(dmacoh_device_init(&d, "sram", NULL, dmacoh_uio_platform(uio)));
+    T_OK(dmacoh_declare_coherent_memory(&d, SRAM, 0, SRAM_SZ,
+                                        DMACOH_MEMORY_IO | DMACOH_MEMORY_EXCLUSIVE, NULL, NULL));
+    T_OK(dmacoh_alloc_coherent(&d, 4096, 0, 0, &a, &h));
+    T_OK(dmacoh_alloc_coherent(&d, 4096, 0, 0, &a, &h)); /* the second page of the SRAM */
+    T_EQ_U64(h, 0x1000);
+    dmacoh_memcpy_toio(a, "sram!", 6);
+    snprintf(path, sizeof(path), "%s/uio0", dev);
+    fd = open(path, O_RDONLY);
+    T_ASSERT(fd >= 0);
+    T_EQ_INT(pread(fd, buf, 6, (off_t)sysconf(_SC_PAGESIZE) + 0x1000), 6);
+    close(fd);
+    T_ASSERT(strcmp(buf, "sram!") == 0);
+    T_ERR(dmacoh_uio_close(uio), DMACOH_EBUSY);
+    T_OK(dmacoh_release_coherent_memory(&d, DMACOH_RELEASE_FORCE));
+    T_OK(dmacoh_device_fini(&d));
+    T_OK(dmacoh_uio_close(uio));
+    remove_tree();
+}
+
+static void refusals(void)
+{
+    char sys[PATH_MAX], dev[PATH_MAX];
+    struct dmacoh_uio_opts o;
+    struct dmacoh_uio *uio = NULL;
+    struct dmacoh_device d;
+
+    make_tree();
+    o = opts(sys, dev, sizeof(sys));
+    T_ERR(dmacoh_uio_open(1, &o, &uio), DMACOH_ENOENT); /* no such device */
+    T_ASSERT(t_log_find("uio driver"));
+    T_ERR(dmacoh_uio_open(2, &o, &uio), DMACOH_ENXIO); /* a device with no maps */
+    T_ERR(dmacoh_uio_open(0, &o, NULL), DMACOH_EINVAL);
+    T_EQ_PTR(uio, NULL);
+    T_OK(dmacoh_uio_open(0, &o, &uio));
+    T_OK(dmacoh_device_init(&d, "sram", NULL, dmacoh_uio_platform(uio)));
+    /* Straddling the end of map1, and between the maps. */
+    T_ERR(
+        dmacoh_declare_coherent_memory(&d, SRAM + 0xf000, 0, 0x2000, DMACOH_MEMORY_IO, NULL, NULL),
+        DMACOH_ENXIO);
+    T_ASSERT(t_log_find("not inside one of its maps"));
+    T_ERR(dmacoh_declare_coherent_memory(&d, 0x48000000, 0, 0x1000, DMACOH_MEMORY_IO, NULL, NULL),
+          DMACOH_ENXIO);
+    T_OK(dmacoh_device_fini(&d));
+    T_OK(dmacoh_uio_close(uio));
+    remove_tree();
+}
+
+static void missing_node_and_bad_attribute(void)
+{
+    char sys[PATH_MAX], dev[PATH_MAX], path[PATH_MAX + 8];
+    struct dmacoh_uio_opts o;
+    struct dmacoh_uio *uio = NULL;
+
+    make_tree();
+    o = opts(sys, dev, sizeof(sys));
+    put("sys/class/uio/uio0/maps/map1/size", "sixty-four K\n");
+    T_ERR(dmacoh_uio_open(0, &o, &uio), DMACOH_EIO);
+    put("sys/class/uio/uio0/maps/map1/size", "0x10000\n");
+    snprintf(path, sizeof(path), "%s/uio0", dev);
+    T_EQ_INT(unlink(path), 0);
+    T_ERR(dmacoh_uio_open(0, &o, &uio), DMACOH_ENOENT);
+    T_EQ_PTR(uio, NULL);
+    remove_tree();
+}
+
+static const struct t_case cases[] = {
+    T_CASE(region_in_a_map_lands_at_the_right_offset),
+    T_CASE(refusals),
+    T_CASE(missing_node_and_bad_attribute),
+};
+
+T_MAIN(cases)
