@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * devmem.c - the /dev/mem platform: a declared bus range is a physical address range, mapped
+ * from the memory device at that offset.
+ *
+ * The device is opened once (O_SYNC for uncached mappings, which is how the kernel picks an
+ * uncached mapping of /dev/mem); each region is one congruent mapping of it. The kernel's
+ * refusals are told apart for the log: EPERM from mmap is CONFIG_STRICT_DEVMEM guarding RAM or
+ * a claimed range.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "internal.h"
+#include "../../core/internal.h" /* dmacoh__err: a backend's errors reach the same log */
+
+#include <dmacoh/devmem.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+struct dmacoh_devmem {
+    struct dmacoh_platform plat;
+    int fd;
+    char path[256]; /* for logs */
+};
+
+struct devmem_mapping {
+    void *base;
+    size_t len;
+};
+
+static int devmem_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
+                      dmacoh_dma_addr_t device_addr, uint64_t congruence, int want,
+                      struct dmacoh_mapping *out)
+{
+    struct dmacoh_devmem *dm = (struct dmacoh_devmem *)ctx;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), aligned = bus & ~(page - 1);
+    uint64_t delta = bus - aligned, len = (delta + size + page - 1) & ~(page - 1);
+    struct devmem_mapping *mm;
+    int r = 0;
+    char *p;
+
+    if (aligned > (uint64_t)INT64_MAX) {
+        dmacoh__err("devmem: physical address %#llx is beyond the file offsets Linux accepts",
+                    (unsigned long long)bus);
+        return DMACOH_ERANGE;
+    }
+    mm = malloc(sizeof(*mm));
+    if (!mm)
+        return DMACOH_ENOMEM;
+    p = dmacoh__linux_map_congruent(dm->fd, aligned, len, delta, device_addr, congruence, &r);
+    if (!p) {
+        if (r == DMACOH_EPERM)
+            dmacoh__err("devmem: the kernel refuses %#llx+%#llx through %s (CONFIG_STRICT_DEVMEM: "
+                        "RAM, or a range a driver claimed; see iomem=relaxed)",
+                        (unsigned long long)bus, (unsigned long long)size, dm->path);
+        else
+            dmacoh__err("devmem: mmap of %#llx+%#llx from %s failed: %s", (unsigned long long)bus,
+                        (unsigned long long)size, dm->path, dmacoh_strerror(r));
+        free(mm);
+        return r;
+    }
+    mm->base = p;
+    mm->len = (size_t)len;
+    out->cpu = p + delta;
+    out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : DMACOH_MEMORY_IO;
+    out->shared = false;
+    out->io_width = 0;
+    out->priv = mm;
+    return 0;
+}
+
+static void devmem_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size)
+{
+    struct devmem_mapping *mm = (struct devmem_mapping *)m->priv;
+
+    (void)ctx;
+    (void)size;
+    munmap(mm->base, mm->len);
+    free(mm);
+}
+
+static const struct dmacoh_platform_ops devmem_ops = {
+    .name = "devmem",
+    .map = devmem_map,
+    .unmap = devmem_unmap,
+    .meta_alloc = dmacoh__linux_meta_alloc,
+    .meta_free = dmacoh__linux_meta_free,
+    .wait = dmacoh__linux_wait,
+    .wake = dmacoh__linux_wake,
+    .now_ns = dmacoh__linux_now_ns,
+    .relax = dmacoh__linux_relax,
+    .thread_slot = dmacoh__linux_thread_slot,
+};
+
+int dmacoh_devmem_open(const struct dmacoh_devmem_opts *opts, struct dmacoh_devmem **out)
+{
+    const char *path = (opts && opts->path) ? opts->path : "/dev/mem";
+    struct dmacoh_devmem *dm;
+    int r;
+
+    if (!out)
+        return DMACOH_EINVAL;
+    dm = calloc(1, sizeof(*dm));
+    if (!dm)
+        return DMACOH_ENOMEM;
+    snprintf(dm->path, sizeof(dm->path), "%s", path);
+    dm->fd = open(path, O_RDWR | O_CLOEXEC | ((opts && opts->cached) ? 0 : O_SYNC));
+    if (dm->fd < 0) {
+        r = (errno == EACCES || errno == EPERM) ? DMACOH_EACCES : DMACOH_ENOENT;
+        dmacoh__err("devmem open: %s: %s", path,
+                    r == DMACOH_EACCES ? "permission denied (needs root or CAP_SYS_RAWIO)"
+                                       : strerror(errno));
+        free(dm);
+        return r;
+    }
+    r = dmacoh_platform_init(&dm->plat, &devmem_ops, dm);
+    if (r) {
+        close(dm->fd);
+        free(dm);
+        return r;
+    }
+    *out = dm;
+    return 0;
+}
+
+int dmacoh_devmem_close(struct dmacoh_devmem *dm)
+{
+    int r;
+
+    if (!dm)
+        return 0;
+    r = dmacoh_platform_fini(&dm->plat);
+    if (r)
+        return r;
+    close(dm->fd);
+    free(dm);
+    return 0;
+}
+
+struct dmacoh_platform *dmacoh_devmem_platform(struct dmacoh_devmem *dm)
+{
+    return dm ? &dm->plat : NULL;
+}
