@@ -4,11 +4,13 @@
  * SoC on-chip SRAM that no driver exposes.
  *
  * A region's bus address is the physical address; it is mapped from /dev/mem at that offset,
- * uncached (the file is opened O_SYNC) unless cached mapping was asked, placed so that CPU
- * pointers are congruent to device addresses. Needs root (CAP_SYS_RAWIO) and a kernel that
- * lets /dev/mem reach the range: with CONFIG_STRICT_DEVMEM only ranges no driver has claimed
- * and that are not RAM, and `iomem=relaxed` for claimed ones. The path is a parameter so tests
- * can use a plain file. No system-memory fallback.
+ * uncached on x86 (the file is opened O_SYNC) unless cached mapping was asked, placed so that
+ * CPU pointers are congruent to device addresses. On other CPUs the kernel maps such memory as
+ * device memory whatever the flags, and only DMACOH_MEMORY_IO is granted (plain memset/memcpy
+ * fault there). Needs root (CAP_SYS_RAWIO) and a kernel that lets /dev/mem reach the range:
+ * CONFIG_STRICT_DEVMEM refuses RAM, CONFIG_IO_STRICT_DEVMEM refuses ranges a driver claimed
+ * (`iomem=relaxed` lifts that). The path is a parameter so tests can use a plain file. No
+ * system-memory fallback.
  */
 #ifndef DMACOH_DEVMEM_H
 #define DMACOH_DEVMEM_H
@@ -25,7 +27,7 @@ struct dmacoh_devmem;
 /** Options of dmacoh_devmem_open(); a NULL pointer means all defaults. */
 struct dmacoh_devmem_opts {
     const char *path; /**< "/dev/mem" when NULL */
-    bool cached;      /**< map cacheable (no O_SYNC); default uncached, as device memory wants */
+    bool cached; /**< x86: map cacheable (no O_SYNC); default uncached, as device memory wants */
 };
 
 /**

@@ -251,6 +251,53 @@ static void permission_denied(void)
     remove_tree();
 }
 
+/* A small BAR that does not start on a page: resourceN's offset 0 is the page holding it. */
+static void bar_not_on_a_page_boundary(void)
+{
+    struct dmacoh_declare_opts dopts = {.granule = 0x40};
+    struct dmacoh_pci *pci;
+    struct dmacoh_device dev;
+    char buf[8] = {0};
+    void *a;
+    dmacoh_dma_addr_t h;
+
+    make_tree();
+    write_file("resource", "0x00000000fe001100 0x00000000fe0011ff 0x0000000000040200\n"
+                           "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                           "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                           "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                           "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                           "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+    sized_file("resource0", 4096);
+    pci = open_fake(false);
+    T_OK(dmacoh_device_init(&dev, "small", NULL, dmacoh_pci_platform(pci)));
+    T_OK(dmacoh_declare_coherent_memory(&dev, 0xfe001140, 0x40, 0x40, DMACOH_MEMORY_MAP, &dopts,
+                                        NULL));
+    T_OK(dmacoh_alloc_coherent(&dev, 0x40, 0, 0, &a, &h));
+    T_EQ_U64(h, 0x40);
+    memcpy(a, "small", 6);
+    read_bar("resource0", 0x140, buf, 6); /* 0xfe001140 is 0x140 into the BAR's page */
+    T_ASSERT(strcmp(buf, "small") == 0);
+    T_OK(dmacoh_release_coherent_memory(&dev, DMACOH_RELEASE_FORCE));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_pci_close(pci));
+    remove_tree();
+}
+
+/* Addresses as sysfs spells them: lower case, 4 to 8 domain digits, function 0-7. */
+static void address_shapes(void)
+{
+    struct dmacoh_pci_opts o = {"/nonexistent-sysfs", false};
+    struct dmacoh_pci *pci = NULL;
+
+    T_ERR(dmacoh_pci_open("0000:0A:00.0", &o, &pci), DMACOH_EINVAL);  /* upper case */
+    T_ERR(dmacoh_pci_open("0000:03:00.8", &o, &pci), DMACOH_EINVAL);  /* function 8 */
+    T_ERR(dmacoh_pci_open("000:03:00.0", &o, &pci), DMACOH_EINVAL);   /* 3-digit domain */
+    T_ERR(dmacoh_pci_open("10000:03:00.0", &o, &pci), DMACOH_ENOENT); /* VMD domain: valid */
+    T_ERR(dmacoh_pci_open("0000:03:00.0", &o, &pci), DMACOH_ENOENT);
+    T_EQ_PTR(pci, NULL);
+}
+
 /* A truncated resource file is an I/O error, not a silently short device. */
 static void malformed_resource_file(void)
 {
@@ -273,6 +320,8 @@ static const struct t_case cases[] = {
     T_CASE(refusals),
     T_CASE(permission_denied),
     T_CASE(malformed_resource_file),
+    T_CASE(bar_not_on_a_page_boundary),
+    T_CASE(address_shapes),
 };
 
 T_MAIN(cases)

@@ -168,7 +168,60 @@ static void missing_node_and_bad_attribute(void)
     remove_tree();
 }
 
+/* Maps as uio_pdrv_genirq builds them: `addr` page aligned, the device's memory `offset` bytes
+ * into the map and counted in `size`; a map whose size is not whole pages cannot be mapped
+ * past its last whole page; a map at an unaligned address is not usable at all. */
+static void map_offset_and_partial_pages(void)
+{
+    struct dmacoh_declare_opts g = {.granule = 0x100};
+    char sys[PATH_MAX], dev[PATH_MAX], path[PATH_MAX + 8], buf[8] = {0};
+    struct dmacoh_uio_opts o;
+    struct dmacoh_uio *uio;
+    struct dmacoh_device d;
+    void *a;
+    dmacoh_dma_addr_t h;
+    int fd;
+
+    make_tree();
+    put("sys/class/uio/uio3/maps/map0/addr", "0x60000000\n");
+    put("sys/class/uio/uio3/maps/map0/size", "0x2000\n");
+    put("sys/class/uio/uio3/maps/map0/offset", "0x100\n");
+    put("sys/class/uio/uio3/maps/map1/addr", "0x61000000\n");
+    put("sys/class/uio/uio3/maps/map1/size", "0x1800\n");
+    put("sys/class/uio/uio3/maps/map2/addr", "0x62000100\n");
+    put("sys/class/uio/uio3/maps/map2/size", "0x1000\n");
+    o = opts(sys, dev, sizeof(sys));
+    snprintf(path, sizeof(path), "%s/uio3", dev);
+    fd = open(path, O_RDWR | O_CREAT, 0600);
+    T_ASSERT(fd >= 0);
+    T_EQ_INT(ftruncate(fd, 0x4000), 0);
+    T_OK(dmacoh_uio_open(3, &o, &uio));
+    T_OK(dmacoh_device_init(&d, "soc", NULL, dmacoh_uio_platform(uio)));
+    /* map0: the byte at bus 0x60001000 is 0x1000 into the mapping (offset is not added). */
+    T_OK(dmacoh_declare_coherent_memory(&d, 0x60001000, 0, 0x1000, DMACOH_MEMORY_MAP, NULL, NULL));
+    T_OK(dmacoh_alloc_coherent(&d, 64, 0, 0, &a, &h));
+    memcpy(a, "offs", 5);
+    T_EQ_INT(pread(fd, buf, 5, 0x1000), 5);
+    T_ASSERT(strcmp(buf, "offs") == 0);
+    T_OK(dmacoh_release_coherent_memory(&d, DMACOH_RELEASE_FORCE));
+    /* map1 is 0x1800 bytes: its first page maps, its half page does not. */
+    T_OK(dmacoh_declare_coherent_memory(&d, 0x61000000, 0, 0x1000, DMACOH_MEMORY_MAP, &g, NULL));
+    T_OK(dmacoh_release_coherent_memory(&d, 0));
+    T_ERR(dmacoh_declare_coherent_memory(&d, 0x61001000, 0, 0x800, DMACOH_MEMORY_MAP, &g, NULL),
+          DMACOH_ENXIO);
+    T_ASSERT(t_log_find("not a whole number of pages"));
+    /* map2 sits at an unaligned address: the kernel cannot map it. */
+    T_ASSERT(t_log_find("not page aligned"));
+    T_ERR(dmacoh_declare_coherent_memory(&d, 0x62000100, 0, 0x100, DMACOH_MEMORY_MAP, &g, NULL),
+          DMACOH_ENXIO);
+    T_OK(dmacoh_device_fini(&d));
+    T_OK(dmacoh_uio_close(uio));
+    close(fd);
+    remove_tree();
+}
+
 static const struct t_case cases[] = {
+    T_CASE(map_offset_and_partial_pages),
     T_CASE(region_in_a_map_lands_at_the_right_offset),
     T_CASE(refusals),
     T_CASE(missing_node_and_bad_attribute),

@@ -75,7 +75,7 @@ int dmacoh__linux_read_u64(const char *path, uint64_t *v)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
-        return (errno == EACCES || errno == EPERM) ? DMACOH_EACCES : DMACOH_ENOENT;
+        return (errno == EACCES || errno == EPERM) ? DMACOH_EACCES : -errno;
     n = read(fd, buf, sizeof(buf) - 1);
     close(fd);
     if (n <= 0)

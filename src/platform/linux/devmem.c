@@ -4,9 +4,9 @@
  * from the memory device at that offset.
  *
  * The device is opened once (O_SYNC for uncached mappings, which is how the kernel picks an
- * uncached mapping of /dev/mem); each region is one congruent mapping of it. The kernel's
- * refusals are told apart for the log: EPERM from mmap is CONFIG_STRICT_DEVMEM guarding RAM or
- * a claimed range.
+ * uncached mapping of /dev/mem on x86); each region is one congruent mapping of it. The
+ * kernel's refusals are told apart for the log: EPERM from mmap is CONFIG_STRICT_DEVMEM
+ * guarding RAM, or CONFIG_IO_STRICT_DEVMEM guarding a range a driver claimed.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -51,14 +51,17 @@ static int devmem_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
                     (unsigned long long)bus);
         return DMACOH_ERANGE;
     }
+    out->mode = dmacoh__linux_device_mode(want);
+    if (!out->mode)
+        return DMACOH_ENOTSUP;
     mm = malloc(sizeof(*mm));
     if (!mm)
         return DMACOH_ENOMEM;
     p = dmacoh__linux_map_congruent(dm->fd, aligned, len, delta, device_addr, congruence, &r);
     if (!p) {
         if (r == DMACOH_EPERM)
-            dmacoh__err("devmem: the kernel refuses %#llx+%#llx through %s (CONFIG_STRICT_DEVMEM: "
-                        "RAM, or a range a driver claimed; see iomem=relaxed)",
+            dmacoh__err("devmem: the kernel refuses %#llx+%#llx through %s (strict /dev/mem: it "
+                        "is RAM, or a driver claimed it: iomem=relaxed lifts the latter)",
                         (unsigned long long)bus, (unsigned long long)size, dm->path);
         else
             dmacoh__err("devmem: mmap of %#llx+%#llx from %s failed: %s", (unsigned long long)bus,
@@ -69,7 +72,6 @@ static int devmem_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
     mm->base = p;
     mm->len = (size_t)len;
     out->cpu = p + delta;
-    out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : DMACOH_MEMORY_IO;
     out->shared = false;
     out->io_width = 0;
     out->priv = mm;
@@ -113,7 +115,7 @@ int dmacoh_devmem_open(const struct dmacoh_devmem_opts *opts, struct dmacoh_devm
     snprintf(dm->path, sizeof(dm->path), "%s", path);
     dm->fd = open(path, O_RDWR | O_CLOEXEC | ((opts && opts->cached) ? 0 : O_SYNC));
     if (dm->fd < 0) {
-        r = (errno == EACCES || errno == EPERM) ? DMACOH_EACCES : DMACOH_ENOENT;
+        r = (errno == EACCES || errno == EPERM) ? DMACOH_EACCES : -errno;
         dmacoh__err("devmem open: %s: %s", path,
                     r == DMACOH_EACCES ? "permission denied (needs root or CAP_SYS_RAWIO)"
                                        : strerror(errno));

@@ -19,8 +19,24 @@ void dmacoh__linux_relax(void *ctx);
 unsigned dmacoh__linux_thread_slot(void *ctx);
 
 /* Reads one number (decimal, or hex with 0x) from a sysfs attribute file: 0, -DMACOH_ENOENT
- * (no file), -DMACOH_EACCES, or -DMACOH_EIO (not a number). */
+ * (no file), -DMACOH_EACCES, -DMACOH_EIO (not a number) or another -errno. */
 int dmacoh__linux_read_u64(const char *path, uint64_t *v);
+
+/*
+ * The mode a mapping of device memory (a BAR, a UIO map, /dev/mem) may be granted. On x86 an
+ * uncached mapping takes any access, so MAP (plain loads, stores, memset) is safe. On other
+ * CPUs (arm64 maps such memory as Device memory) unaligned accesses and cache-zeroing
+ * instructions fault, and memset/memcpy use both: only IO (the width-aware accessors) is
+ * granted there. Returns 0 when none of `want` can be granted.
+ */
+static inline int dmacoh__linux_device_mode(int want)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    if (want & DMACOH_MEMORY_MAP)
+        return DMACOH_MEMORY_MAP;
+#endif
+    return want & DMACOH_MEMORY_IO;
+}
 
 /* Maps len bytes of fd at file offset off (page aligned) so that the address plus `delta` is
  * congruent to `target` modulo `cong` (a power of two). Returns the mapping or NULL with

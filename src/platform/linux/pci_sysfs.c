@@ -49,18 +49,27 @@ struct pci_mapping {
     size_t len;
 };
 
-/* "DDDD:BB:DD.F" in hex, nothing else (the name becomes part of a path). */
+static bool lower_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* "DDDD:BB:DD.F" as sysfs spells it: lower-case hex, a domain of 4 to 8 digits (VMD domains
+ * have 5), function 0-7; nothing else (the name becomes part of a path). */
 static bool bdf_ok(const char *s)
 {
-    static const char shape[] = "xxxx:xx:xx.x";
+    static const char tail[] = ":xx:xx.f";
+    size_t n = s ? strlen(s) : 0, dom = n > sizeof(tail) - 1 ? n - (sizeof(tail) - 1) : 0;
 
-    if (!s || strlen(s) != sizeof(shape) - 1)
+    if (dom < 4 || dom > 8)
         return false;
-    for (size_t i = 0; shape[i]; i++) {
-        bool hex = (s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
-                   (s[i] >= 'A' && s[i] <= 'F');
+    for (size_t i = 0; i < dom; i++)
+        if (!lower_hex(s[i]))
+            return false;
+    for (size_t i = 0; tail[i]; i++) {
+        char c = s[dom + i];
 
-        if (shape[i] == 'x' ? !hex : s[i] != shape[i])
+        if (tail[i] == 'x' ? !lower_hex(c) : tail[i] == 'f' ? (c < '0' || c > '7') : c != tail[i])
             return false;
     }
     return true;
@@ -79,7 +88,7 @@ static int parse_resource(struct dmacoh_pci *pci)
         int e = errno;
 
         dmacoh__err("pci: cannot read %s: %s", path, strerror(e));
-        return (e == EACCES || e == EPERM) ? DMACOH_EACCES : DMACOH_ENOENT;
+        return (e == EACCES || e == EPERM) ? DMACOH_EACCES : -e;
     }
     while (n < (int)DMACOH_PCI_NBARS && fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3) {
         struct bar *b = &pci->bar[n++];
@@ -149,8 +158,8 @@ static int explain_einval(const struct dmacoh_pci *pci, int n)
 
         target[len] = '\0';
         name = strrchr(target, '/');
-        dmacoh__err("pci: BAR %d is owned by kernel driver '%s': unbind it (or boot with "
-                    "iomem=relaxed) to map it",
+        dmacoh__err("pci: the kernel refused to map BAR %d; kernel driver '%s' is bound and "
+                    "probably claims it: unbind it (or boot with iomem=relaxed)",
                     n, name ? name + 1 : target);
         return DMACOH_EBUSY;
     }
@@ -162,7 +171,7 @@ static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
                    uint64_t congruence, int want, struct dmacoh_mapping *out)
 {
     struct dmacoh_pci *pci = (struct dmacoh_pci *)ctx;
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off, aligned, delta, len;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off, delta, len;
     struct pci_mapping *pm;
     int n = bar_for(pci, bus, size), fd, r;
     char *p;
@@ -172,10 +181,14 @@ static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
                     (unsigned long long)bus, (unsigned long long)size, pci->dir);
         return DMACOH_ENXIO;
     }
-    off = bus - pci->bar[n].start;
-    aligned = off & ~(page - 1);
-    delta = off - aligned;
+    /* resourceN's offset 0 is the page holding the BAR's first byte, which need not be page
+     * aligned (small BARs share a page). */
+    off = (bus & ~(page - 1)) - (pci->bar[n].start & ~(page - 1));
+    delta = bus & (page - 1);
     len = (delta + size + page - 1) & ~(page - 1);
+    out->mode = dmacoh__linux_device_mode(want);
+    if (!out->mode)
+        return DMACOH_ENOTSUP;
     r = open_bar(pci, n, &fd);
     if (r)
         return r;
@@ -184,7 +197,7 @@ static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
         close(fd);
         return DMACOH_ENOMEM;
     }
-    p = dmacoh__linux_map_congruent(fd, aligned, len, delta, device_addr, congruence, &r);
+    p = dmacoh__linux_map_congruent(fd, off, len, delta, device_addr, congruence, &r);
     close(fd);
     if (!p) {
         free(pm);
@@ -193,7 +206,6 @@ static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     pm->base = p;
     pm->len = (size_t)len;
     out->cpu = p + delta;
-    out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : DMACOH_MEMORY_IO;
     out->shared = false;
     out->io_width = 0;
     out->priv = pm;

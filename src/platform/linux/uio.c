@@ -5,8 +5,9 @@
  * open() reads maps/mapM/{addr,size,offset} for M = 0, 1, ... until one is missing, and opens
  * the device node once (read/write); close() releases both. map() finds the map holding the
  * whole bus range and mmaps that map (the kernel selects map M by the file offset M * page
- * size and always maps it from its start, `offset` bytes before `addr`), then points inside
- * it. Open unwinds with goto labels in reverse order; close tolerates nothing half-made.
+ * size and maps it from `addr`, which is page aligned; `offset` says where the device's memory
+ * starts inside the map and is already counted in `size`), then points inside it. The kernel
+ * refuses a mapping longer than the map, so only whole pages of it can be mapped. Open unwinds with goto labels in reverse order; close tolerates nothing half-made.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -56,9 +57,15 @@ static int read_maps(struct dmacoh_uio *uio, const char *sysfs)
         int r = read_attr(sysfs, uio->n, m, "addr", &mp->addr);
 
         if (r == DMACOH_ENOENT)
-            break;
+            break; /* no more maps */
         if (!r)
             r = read_attr(sysfs, uio->n, m, "size", &mp->size);
+        if (!r && (mp->addr & ((uint64_t)sysconf(_SC_PAGESIZE) - 1))) {
+            /* The kernel cannot mmap it; the other maps stay usable. */
+            dmacoh__warn("uio%u: map%u address %#llx is not page aligned: not usable", uio->n, m,
+                         (unsigned long long)mp->addr);
+            mp->size = 0;
+        }
         if (!r && read_attr(sysfs, uio->n, m, "offset", &mp->offset) != 0)
             mp->offset = 0; /* older kernels have no offset attribute */
         if (r) {
@@ -98,8 +105,17 @@ static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
         return DMACOH_ENXIO;
     }
     m--;
-    delta = mp->offset + (bus - mp->addr);
-    len = (mp->offset + mp->size + page - 1) & ~(page - 1);
+    delta = bus - mp->addr;
+    len = (delta + size + page - 1) & ~(page - 1);
+    if (len > mp->size) {
+        dmacoh__err("uio%u: map%u is %#llx bytes, not a whole number of pages: its last page "
+                    "cannot be mapped",
+                    uio->n, m, (unsigned long long)mp->size);
+        return DMACOH_ENXIO;
+    }
+    out->mode = dmacoh__linux_device_mode(want);
+    if (!out->mode)
+        return DMACOH_ENOTSUP;
     um = malloc(sizeof(*um));
     if (!um)
         return DMACOH_ENOMEM;
@@ -113,7 +129,6 @@ static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     um->base = p;
     um->len = (size_t)len;
     out->cpu = p + delta;
-    out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : DMACOH_MEMORY_IO;
     out->shared = false;
     out->io_width = 0;
     out->priv = um;
@@ -168,7 +183,7 @@ int dmacoh_uio_open(unsigned n, const struct dmacoh_uio_opts *opts, struct dmaco
     snprintf(path, sizeof(path), "%s/uio%u", dev, n);
     uio->fd = open(path, O_RDWR | O_CLOEXEC);
     if (uio->fd < 0) {
-        r = (errno == EACCES || errno == EPERM) ? DMACOH_EACCES : DMACOH_ENOENT;
+        r = (errno == EACCES || errno == EPERM) ? DMACOH_EACCES : -errno;
         dmacoh__err("uio open: %s: %s", path,
                     r == DMACOH_EACCES ? "permission denied (needs read/write access)"
                                        : strerror(errno));

@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * memfd.c - the memfd platform: a window of device memory backed by a memfd that another
+ * process can map too.
+ *
+ * The window is one file; every region is one congruent mapping of it at the region's offset
+ * in the window (MAP_SHARED, so the other process sees each store). attach() is create()
+ * without creating: it checks the received descriptor is a file large enough and takes its
+ * own duplicate.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "internal.h"
+#include "../../core/internal.h" /* dmacoh__err: a backend's errors reach the same log */
+
+#include <dmacoh/memfd.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WINDOW_ALIGN 4096u
+
+struct dmacoh_memfd {
+    struct dmacoh_platform plat;
+    int fd;
+    dmacoh_phys_addr_t bus;
+    uint64_t size;
+};
+
+struct memfd_mapping {
+    void *base;
+    size_t len;
+};
+
+static int memfd_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
+                     dmacoh_dma_addr_t device_addr, uint64_t congruence, int want,
+                     struct dmacoh_mapping *out)
+{
+    struct dmacoh_memfd *m = (struct dmacoh_memfd *)ctx;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off, aligned, delta, len;
+    struct memfd_mapping *mm;
+    int r = 0;
+    char *p;
+
+    if (bus < m->bus || bus - m->bus >= m->size || size > m->size - (bus - m->bus)) {
+        dmacoh__err("memfd: bus %#llx+%#llx is outside the window %#llx+%#llx",
+                    (unsigned long long)bus, (unsigned long long)size, (unsigned long long)m->bus,
+                    (unsigned long long)m->size);
+        return DMACOH_ENXIO;
+    }
+    off = bus - m->bus;
+    aligned = off & ~(page - 1);
+    delta = off - aligned;
+    len = (delta + size + page - 1) & ~(page - 1);
+    mm = malloc(sizeof(*mm));
+    if (!mm)
+        return DMACOH_ENOMEM;
+    p = dmacoh__linux_map_congruent(m->fd, aligned, len, delta, device_addr, congruence, &r);
+    if (!p) {
+        free(mm);
+        return r;
+    }
+    mm->base = p;
+    mm->len = (size_t)len;
+    out->cpu = p + delta;
+    out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : DMACOH_MEMORY_IO;
+    out->shared = false;
+    out->io_width = 0;
+    out->priv = mm;
+    return 0;
+}
+
+static void memfd_unmap(void *ctx, struct dmacoh_mapping *mp, uint64_t size)
+{
+    struct memfd_mapping *mm = (struct memfd_mapping *)mp->priv;
+
+    (void)ctx;
+    (void)size;
+    munmap(mm->base, mm->len);
+    free(mm);
+}
+
+static const struct dmacoh_platform_ops memfd_ops = {
+    .name = "memfd",
+    .map = memfd_map,
+    .unmap = memfd_unmap,
+    .meta_alloc = dmacoh__linux_meta_alloc,
+    .meta_free = dmacoh__linux_meta_free,
+    .wait = dmacoh__linux_wait,
+    .wake = dmacoh__linux_wake,
+    .now_ns = dmacoh__linux_now_ns,
+    .relax = dmacoh__linux_relax,
+    .thread_slot = dmacoh__linux_thread_slot,
+};
+
+static int window_ok(dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_memfd **out)
+{
+    if (!out || size == 0 || ((bus | size) & (WINDOW_ALIGN - 1)) || size > (uint64_t)INT64_MAX) {
+        dmacoh__err("memfd: window %#llx+%#llx must be non-empty and 4 KiB aligned",
+                    (unsigned long long)bus, (unsigned long long)size);
+        return DMACOH_EINVAL;
+    }
+    if (bus + (size - 1) < bus)
+        return DMACOH_ERANGE;
+    return 0;
+}
+
+/* Wraps an owned descriptor into a platform; closes it on failure. */
+static int wrap(int fd, dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_memfd **out)
+{
+    struct dmacoh_memfd *m = calloc(1, sizeof(*m));
+    int r;
+
+    if (!m) {
+        close(fd);
+        return DMACOH_ENOMEM;
+    }
+    m->fd = fd;
+    m->bus = bus;
+    m->size = size;
+    r = dmacoh_platform_init(&m->plat, &memfd_ops, m);
+    if (r) {
+        close(fd);
+        free(m);
+        return r;
+    }
+    *out = m;
+    return 0;
+}
+
+int dmacoh_memfd_create(dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_memfd **out)
+{
+    int r = window_ok(bus, size, out), fd;
+
+    if (r)
+        return r;
+    fd = memfd_create("dmacoh-device-memory", MFD_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    if (ftruncate(fd, (off_t)size) != 0) {
+        r = -errno;
+        close(fd);
+        return r;
+    }
+    return wrap(fd, bus, size, out);
+}
+
+int dmacoh_memfd_attach(int fd, dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_memfd **out)
+{
+    struct stat st;
+    int r = window_ok(bus, size, out), own;
+
+    if (r)
+        return r;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size) {
+        dmacoh__err("memfd attach: descriptor %d is not a file of at least %#llx bytes", fd,
+                    (unsigned long long)size);
+        return DMACOH_EINVAL;
+    }
+    own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0)
+        return -errno;
+    return wrap(own, bus, size, out);
+}
+
+int dmacoh_memfd_fd(const struct dmacoh_memfd *m)
+{
+    return m ? m->fd : -1;
+}
+
+int dmacoh_memfd_close(struct dmacoh_memfd *m)
+{
+    int r;
+
+    if (!m)
+        return 0;
+    r = dmacoh_platform_fini(&m->plat);
+    if (r)
+        return r;
+    close(m->fd);
+    free(m);
+    return 0;
+}
+
+struct dmacoh_platform *dmacoh_memfd_platform(struct dmacoh_memfd *m)
+{
+    return m ? &m->plat : NULL;
+}
