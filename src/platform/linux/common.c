@@ -139,3 +139,41 @@ void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t d
         munmap((void *)(uintptr_t)(at + len), (size_t)(base + len + slack - (at + len)));
     return m;
 }
+
+/* What dmacoh__linux_map_fd mapped, for unmap. */
+struct linux_mapping {
+    void *base;
+    size_t len;
+};
+
+int dmacoh__linux_map_fd(int fd, uint64_t off, uint64_t len, uint64_t delta,
+                         dmacoh_dma_addr_t device_addr, uint64_t congruence,
+                         struct dmacoh_mapping *out)
+{
+    struct linux_mapping *lm = malloc(sizeof(*lm));
+    int r = 0;
+    char *p;
+
+    if (!lm)
+        return DMACOH_ENOMEM;
+    p = dmacoh__linux_map_congruent(fd, off, len, delta, device_addr, congruence, &r);
+    if (!p) {
+        free(lm);
+        return r;
+    }
+    lm->base = p;
+    lm->len = (size_t)len;
+    out->cpu = p + delta;
+    out->priv = lm;
+    return 0;
+}
+
+void dmacoh__linux_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size)
+{
+    struct linux_mapping *lm = (struct linux_mapping *)m->priv;
+
+    (void)ctx;
+    (void)size;
+    munmap(lm->base, lm->len);
+    free(lm);
+}

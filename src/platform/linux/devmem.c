@@ -30,11 +30,6 @@ struct dmacoh_devmem {
     char path[256]; /* for logs */
 };
 
-struct devmem_mapping {
-    void *base;
-    size_t len;
-};
-
 static int devmem_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
                       dmacoh_dma_addr_t device_addr, uint64_t congruence, int want,
                       struct dmacoh_mapping *out)
@@ -42,9 +37,7 @@ static int devmem_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
     struct dmacoh_devmem *dm = (struct dmacoh_devmem *)ctx;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), aligned = bus & ~(page - 1);
     uint64_t delta = bus - aligned, len = (delta + size + page - 1) & ~(page - 1);
-    struct devmem_mapping *mm;
     int r = 0;
-    char *p;
 
     if (aligned > (uint64_t)INT64_MAX) {
         dmacoh__err("devmem: physical address %#llx is beyond the file offsets Linux accepts",
@@ -54,11 +47,8 @@ static int devmem_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
     out->mode = dmacoh__linux_device_mode(want);
     if (!out->mode)
         return DMACOH_ENOTSUP;
-    mm = malloc(sizeof(*mm));
-    if (!mm)
-        return DMACOH_ENOMEM;
-    p = dmacoh__linux_map_congruent(dm->fd, aligned, len, delta, device_addr, congruence, &r);
-    if (!p) {
+    r = dmacoh__linux_map_fd(dm->fd, aligned, len, delta, device_addr, congruence, out);
+    if (r) {
         if (r == DMACOH_EPERM)
             dmacoh__err("devmem: the kernel refuses %#llx+%#llx through %s (strict /dev/mem: it "
                         "is RAM, or a driver claimed it: iomem=relaxed lifts the latter)",
@@ -66,39 +56,17 @@ static int devmem_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
         else
             dmacoh__err("devmem: mmap of %#llx+%#llx from %s failed: %s", (unsigned long long)bus,
                         (unsigned long long)size, dm->path, dmacoh_strerror(r));
-        free(mm);
         return r;
     }
-    mm->base = p;
-    mm->len = (size_t)len;
-    out->cpu = p + delta;
     out->shared = false;
     out->io_width = 0;
-    out->priv = mm;
     return 0;
-}
-
-static void devmem_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size)
-{
-    struct devmem_mapping *mm = (struct devmem_mapping *)m->priv;
-
-    (void)ctx;
-    (void)size;
-    munmap(mm->base, mm->len);
-    free(mm);
 }
 
 static const struct dmacoh_platform_ops devmem_ops = {
     .name = "devmem",
     .map = devmem_map,
-    .unmap = devmem_unmap,
-    .meta_alloc = dmacoh__linux_meta_alloc,
-    .meta_free = dmacoh__linux_meta_free,
-    .wait = dmacoh__linux_wait,
-    .wake = dmacoh__linux_wake,
-    .now_ns = dmacoh__linux_now_ns,
-    .relax = dmacoh__linux_relax,
-    .thread_slot = dmacoh__linux_thread_slot,
+    DMACOH__LINUX_COMMON_OPS,
 };
 
 int dmacoh_devmem_open(const struct dmacoh_devmem_opts *opts, struct dmacoh_devmem **out)

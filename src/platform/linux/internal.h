@@ -44,4 +44,22 @@ static inline int dmacoh__linux_device_mode(int want)
 void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t delta,
                                   uint64_t target, uint64_t cong, int *err);
 
+/*
+ * Maps len bytes of fd from file offset off (page aligned) for a region whose first byte is
+ * delta bytes in, congruent as map_congruent places it, and fills out->cpu and out->priv;
+ * out->mode, shared and io_width are the caller's. Undone by dmacoh__linux_unmap. Returns 0 or
+ * a negative code (-DMACOH_ENOMEM, mapping errors).
+ */
+int dmacoh__linux_map_fd(int fd, uint64_t off, uint64_t len, uint64_t delta,
+                         dmacoh_dma_addr_t device_addr, uint64_t congruence,
+                         struct dmacoh_mapping *out);
+void dmacoh__linux_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size);
+
+/* The ops every Linux platform shares: unmap, heap metadata, futex sleeping, thread slots. */
+#define DMACOH__LINUX_COMMON_OPS                                                                   \
+    .unmap = dmacoh__linux_unmap, .meta_alloc = dmacoh__linux_meta_alloc,                          \
+    .meta_free = dmacoh__linux_meta_free, .wait = dmacoh__linux_wait, .wake = dmacoh__linux_wake,  \
+    .now_ns = dmacoh__linux_now_ns, .relax = dmacoh__linux_relax,                                  \
+    .thread_slot = dmacoh__linux_thread_slot
+
 #endif /* DMACOH_LINUX_INTERNAL_H */

@@ -32,20 +32,13 @@ struct dmacoh_memfd {
     uint64_t size;
 };
 
-struct memfd_mapping {
-    void *base;
-    size_t len;
-};
-
 static int memfd_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
                      dmacoh_dma_addr_t device_addr, uint64_t congruence, int want,
                      struct dmacoh_mapping *out)
 {
     struct dmacoh_memfd *m = (struct dmacoh_memfd *)ctx;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off, aligned, delta, len;
-    struct memfd_mapping *mm;
     int r = 0;
-    char *p;
 
     if (bus < m->bus || bus - m->bus >= m->size || size > m->size - (bus - m->bus)) {
         dmacoh__err("memfd: bus %#llx+%#llx is outside the window %#llx+%#llx",
@@ -57,45 +50,19 @@ static int memfd_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
     aligned = off & ~(page - 1);
     delta = off - aligned;
     len = (delta + size + page - 1) & ~(page - 1);
-    mm = malloc(sizeof(*mm));
-    if (!mm)
-        return DMACOH_ENOMEM;
-    p = dmacoh__linux_map_congruent(m->fd, aligned, len, delta, device_addr, congruence, &r);
-    if (!p) {
-        free(mm);
+    r = dmacoh__linux_map_fd(m->fd, aligned, len, delta, device_addr, congruence, out);
+    if (r)
         return r;
-    }
-    mm->base = p;
-    mm->len = (size_t)len;
-    out->cpu = p + delta;
     out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : DMACOH_MEMORY_IO;
     out->shared = false;
     out->io_width = 0;
-    out->priv = mm;
     return 0;
-}
-
-static void memfd_unmap(void *ctx, struct dmacoh_mapping *mp, uint64_t size)
-{
-    struct memfd_mapping *mm = (struct memfd_mapping *)mp->priv;
-
-    (void)ctx;
-    (void)size;
-    munmap(mm->base, mm->len);
-    free(mm);
 }
 
 static const struct dmacoh_platform_ops memfd_ops = {
     .name = "memfd",
     .map = memfd_map,
-    .unmap = memfd_unmap,
-    .meta_alloc = dmacoh__linux_meta_alloc,
-    .meta_free = dmacoh__linux_meta_free,
-    .wait = dmacoh__linux_wait,
-    .wake = dmacoh__linux_wake,
-    .now_ns = dmacoh__linux_now_ns,
-    .relax = dmacoh__linux_relax,
-    .thread_slot = dmacoh__linux_thread_slot,
+    DMACOH__LINUX_COMMON_OPS,
 };
 
 static int window_ok(dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_memfd **out)

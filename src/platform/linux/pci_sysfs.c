@@ -44,11 +44,6 @@ struct dmacoh_pci {
     struct bar bar[DMACOH_PCI_NBARS];
 };
 
-struct pci_mapping {
-    void *base;
-    size_t len;
-};
-
 static bool lower_hex(char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
@@ -172,9 +167,7 @@ static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
 {
     struct dmacoh_pci *pci = (struct dmacoh_pci *)ctx;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off, delta, len;
-    struct pci_mapping *pm;
     int n = bar_for(pci, bus, size), fd, r;
-    char *p;
 
     if (n < 0) {
         dmacoh__err("pci: bus %#llx+%#llx is not inside one memory BAR of %s",
@@ -192,47 +185,19 @@ static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     r = open_bar(pci, n, &fd);
     if (r)
         return r;
-    pm = malloc(sizeof(*pm));
-    if (!pm) {
-        close(fd);
-        return DMACOH_ENOMEM;
-    }
-    p = dmacoh__linux_map_congruent(fd, off, len, delta, device_addr, congruence, &r);
+    r = dmacoh__linux_map_fd(fd, off, len, delta, device_addr, congruence, out);
     close(fd);
-    if (!p) {
-        free(pm);
+    if (r)
         return r == DMACOH_EINVAL ? explain_einval(pci, n) : r;
-    }
-    pm->base = p;
-    pm->len = (size_t)len;
-    out->cpu = p + delta;
     out->shared = false;
     out->io_width = 0;
-    out->priv = pm;
     return 0;
-}
-
-static void pci_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size)
-{
-    struct pci_mapping *pm = (struct pci_mapping *)m->priv;
-
-    (void)ctx;
-    (void)size;
-    munmap(pm->base, pm->len);
-    free(pm);
 }
 
 static const struct dmacoh_platform_ops pci_ops = {
     .name = "pci",
     .map = pci_map,
-    .unmap = pci_unmap,
-    .meta_alloc = dmacoh__linux_meta_alloc,
-    .meta_free = dmacoh__linux_meta_free,
-    .wait = dmacoh__linux_wait,
-    .wake = dmacoh__linux_wake,
-    .now_ns = dmacoh__linux_now_ns,
-    .relax = dmacoh__linux_relax,
-    .thread_slot = dmacoh__linux_thread_slot,
+    DMACOH__LINUX_COMMON_OPS,
 };
 
 int dmacoh_pci_open(const char *bdf, const struct dmacoh_pci_opts *opts, struct dmacoh_pci **out)

@@ -46,11 +46,6 @@ struct dmacoh_sim {
     unsigned nmem;
 };
 
-struct sim_mapping {
-    void *base;
-    size_t len;
-};
-
 static struct sim_memory *find(struct dmacoh_sim *sim, uint64_t bus, uint64_t len)
 {
     for (unsigned i = 0; i < sim->nmem; i++) {
@@ -77,10 +72,8 @@ static int sim_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
 {
     struct dmacoh_sim *sim = (struct dmacoh_sim *)ctx;
     struct sim_memory *m;
-    struct sim_mapping *sm;
     uint64_t file_off, aligned, delta, len;
     int err = 0;
-    char *p;
 
     if (sim->opts.no_declare)
         return DMACOH_ENODEV;
@@ -94,31 +87,12 @@ static int sim_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     aligned = file_off & ~(uint64_t)(SIM_PAGE - 1);
     delta = file_off - aligned;
     len = (delta + size + SIM_PAGE - 1) & ~(uint64_t)(SIM_PAGE - 1);
-    sm = malloc(sizeof(*sm));
-    if (!sm)
-        return DMACOH_ENOMEM;
-    p = dmacoh__linux_map_congruent(m->fd, aligned, len, delta, device_addr, congruence, &err);
-    if (!p) {
-        free(sm);
+    err = dmacoh__linux_map_fd(m->fd, aligned, len, delta, device_addr, congruence, out);
+    if (err)
         return err;
-    }
-    sm->base = p;
-    sm->len = (size_t)len;
-    out->cpu = p + delta;
     out->shared = m->desc.shared;
     out->io_width = m->desc.io_width;
-    out->priv = sm;
     return 0;
-}
-
-static void sim_unmap(void *ctx, struct dmacoh_mapping *mp, uint64_t size)
-{
-    struct sim_mapping *sm = (struct sim_mapping *)mp->priv;
-
-    (void)ctx;
-    (void)size;
-    munmap(sm->base, sm->len);
-    free(sm);
 }
 
 static int sim_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t size, uint64_t align,
@@ -161,18 +135,11 @@ static void *sim_dma_to_virt(void *ctx, const struct dmacoh_device *dev, dmacoh_
 static const struct dmacoh_platform_ops sim_ops = {
     .name = "sim",
     .map = sim_map,
-    .unmap = sim_unmap,
     .sys_alloc = sim_sys_alloc,
     .sys_free = sim_sys_free,
     .sys_virt_to_dma = sim_virt_to_dma,
     .sys_dma_to_virt = sim_dma_to_virt,
-    .meta_alloc = dmacoh__linux_meta_alloc,
-    .meta_free = dmacoh__linux_meta_free,
-    .wait = dmacoh__linux_wait,
-    .wake = dmacoh__linux_wake,
-    .now_ns = dmacoh__linux_now_ns,
-    .relax = dmacoh__linux_relax,
-    .thread_slot = dmacoh__linux_thread_slot,
+    DMACOH__LINUX_COMMON_OPS,
 };
 
 static bool overlaps(const struct dmacoh_sim *sim, uint64_t bus, uint64_t size)

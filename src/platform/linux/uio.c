@@ -37,11 +37,6 @@ struct dmacoh_uio {
     struct uio_map map[DMACOH_UIO_MAX_MAPS];
 };
 
-struct uio_mapping {
-    void *base;
-    size_t len;
-};
-
 static int read_attr(const char *sysfs, unsigned n, unsigned m, const char *attr, uint64_t *v)
 {
     char path[PATH_MAX];
@@ -87,11 +82,9 @@ static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
 {
     struct dmacoh_uio *uio = (struct dmacoh_uio *)ctx;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), delta, len;
-    struct uio_mapping *um;
     const struct uio_map *mp = NULL;
     unsigned m;
     int r = 0;
-    char *p;
 
     for (m = 0; m < uio->nmaps && !mp; m++) {
         const struct uio_map *c = &uio->map[m];
@@ -116,46 +109,20 @@ static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     out->mode = dmacoh__linux_device_mode(want);
     if (!out->mode)
         return DMACOH_ENOTSUP;
-    um = malloc(sizeof(*um));
-    if (!um)
-        return DMACOH_ENOMEM;
-    p = dmacoh__linux_map_congruent(uio->fd, (uint64_t)m * page, len, delta, device_addr,
-                                    congruence, &r);
-    if (!p) {
+    r = dmacoh__linux_map_fd(uio->fd, (uint64_t)m * page, len, delta, device_addr, congruence, out);
+    if (r) {
         dmacoh__err("uio%u: mmap of map%u failed: %s", uio->n, m, dmacoh_strerror(r));
-        free(um);
         return r;
     }
-    um->base = p;
-    um->len = (size_t)len;
-    out->cpu = p + delta;
     out->shared = false;
     out->io_width = 0;
-    out->priv = um;
     return 0;
-}
-
-static void uio_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size)
-{
-    struct uio_mapping *um = (struct uio_mapping *)m->priv;
-
-    (void)ctx;
-    (void)size;
-    munmap(um->base, um->len);
-    free(um);
 }
 
 static const struct dmacoh_platform_ops uio_ops = {
     .name = "uio",
     .map = uio_map,
-    .unmap = uio_unmap,
-    .meta_alloc = dmacoh__linux_meta_alloc,
-    .meta_free = dmacoh__linux_meta_free,
-    .wait = dmacoh__linux_wait,
-    .wake = dmacoh__linux_wake,
-    .now_ns = dmacoh__linux_now_ns,
-    .relax = dmacoh__linux_relax,
-    .thread_slot = dmacoh__linux_thread_slot,
+    DMACOH__LINUX_COMMON_OPS,
 };
 
 int dmacoh_uio_open(unsigned n, const struct dmacoh_uio_opts *opts, struct dmacoh_uio **out)
