@@ -35,6 +35,9 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
     uint64_t align = dmacoh__pow2_ceil(n), deadline = 0;
     int r;
 
+    if (pool->align_cap_g && align > pool->align_cap_g)
+        align = pool->align_cap_g;
+
     if (wait) {
         deadline = p->ops->now_ns(p->ctx);
         deadline = (timeout_ns > UINT64_MAX - deadline) ? UINT64_MAX : deadline + timeout_ns;

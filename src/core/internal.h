@@ -62,11 +62,12 @@ static inline void dmacoh__unlock(uint32_t *l)
     __atomic_store_n(l, 0u, __ATOMIC_RELEASE);
 }
 
-/* ---- the page allocator (bitmap.c) ----
+/* ---- the page allocator (pages.c) ----
  *
- * State of a region's granules, 2 bits each, 32 to a uint64_t word, kept in caller or
- * platform memory, never in the device memory. Offsets only, no pointers, so the same state
- * could live in memory shared by several processes.
+ * State of a region's granules: two bits of kind per granule, a busy summary and an index of
+ * the free runs by size class, all in the 64-bit words that follow the struct (caller or
+ * platform memory, never the device memory). Offsets only, no pointers, so the same state
+ * could live in memory shared by several processes. pages.c's opening comment has the design.
  */
 enum {
     DMACOH__G_FREE = 0, /* not allocated */
@@ -76,21 +77,32 @@ enum {
 };
 
 struct dmacoh__pa {
-    uint64_t ngranules; /* granules in the region */
-    uint64_t base_g;    /* device base address / granule: alignment is absolute */
-    uint64_t used;      /* granules in allocations (not occupied) */
-    uint64_t occupied;  /* granules in occupied ranges */
-    uint64_t peak;      /* most `used` has been */
-    uint64_t live;      /* allocations outstanding */
-    uint64_t nwords;    /* words of state that follow the struct */
-    uint64_t hint;      /* granules [0, hint) hold no free granule: scans start here */
+    uint64_t ngranules;    /* granules in the region */
+    uint64_t base_g;       /* device base address / granule: alignment is absolute */
+    uint64_t used;         /* granules in allocations (not occupied) */
+    uint64_t occupied;     /* granules in occupied ranges */
+    uint64_t peak;         /* most `used` has been */
+    uint64_t live;         /* allocations outstanding */
+    uint64_t nwords;       /* words of state that follow the struct */
+    uint64_t stride;       /* words per bitmap descriptor */
+    uint64_t nclasses;     /* free-run size classes: floor(log2 ngranules) + 1 */
+    uint64_t count_off;    /* word offset of the per-class run counts, then the class cursors */
+    uint64_t kind_off;     /* word offset of the 2-bit kinds */
+    uint64_t runs;         /* maximal free runs */
+    uint64_t classmask;    /* bit c: some free run is in class c */
+    uint64_t largest;      /* longest free run, unless largest_stale */
+    uint64_t nlargest;     /* free runs that long */
+    bool largest_stale;    /* the last longest run went: recount on the next read */
+    bool first_fit;        /* nothing freed since the region was last empty: lowest fit wins */
+    bool always_first_fit; /* DMACOH_PLACE_FIRST_FIT: lowest fit always wins */
 };
 
-/* Bytes of state (struct plus words) for n granules; 0 on overflow. */
+/* Bytes of state (struct plus words) for n granules; 0 when n is 0 or too large. */
 uint64_t dmacoh__pa_state_size(uint64_t ngranules);
 void dmacoh__pa_init(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g);
-/* Lowest-addressed n granules whose absolute index (base_g + off) is a multiple of align
- * (a power of two) and that end at or below granule `limit`; -DMACOH_ENOMEM if none. */
+/* n granules whose absolute index (base_g + off) is a multiple of align (a power of two) and
+ * that end at or below granule `limit`; -DMACOH_ENOMEM if none is found (see pages.c for the
+ * one case where a fit exists but is not looked at). O(log n). */
 int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t limit,
                      uint64_t *off);
 /* Frees the allocation of n granules at off, checked in this order: -DMACOH_EFAULT (not the
@@ -99,7 +111,11 @@ int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t
 int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle_ok);
 /* Marks [off, off + n) occupied; -DMACOH_EBUSY if any granule is not free. */
 int dmacoh__pa_reserve(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
-uint64_t dmacoh__pa_largest_free(const struct dmacoh__pa *pa);
+/* Longest free run in granules; O(1) unless it was just consumed (pages.c). */
+uint64_t dmacoh__pa_largest_free(struct dmacoh__pa *pa);
+/* Bytes of state in use (struct and words). */
+uint64_t dmacoh__pa_meta_bytes(const struct dmacoh__pa *pa);
+/* Walks the whole state and verifies every invariant; O(n). */
 bool dmacoh__pa_check(const struct dmacoh__pa *pa);
 /* The run containing granule i: its first granule, length and kind (0 free, 1 allocation,
  * 2 occupied). */
@@ -129,6 +145,7 @@ struct dmacoh__pool {
     struct dmacoh_platform *plat;
     struct dmacoh__pool *next; /* on plat->pools */
     size_t meta_size;
+    uint64_t align_cap_g; /* alignment cap in granules; 0: none */
     uint64_t allocs, frees, failures, fallbacks;
     struct dmacoh__pa pa; /* last: its words follow */
 };

@@ -2,7 +2,7 @@
 /*
  * region.c - declaring, releasing, occupying, translating and checking regions.
  *
- * A declared range is a pool: the platform's mapping, the allocator state (bitmap.c) and the
+ * A declared range is a pool: the platform's mapping, the allocator state (pages.c) and the
  * counters, in one block of metadata memory from the caller or the platform, never in the
  * device memory. A device points at its pool; devices that declare the same shared range
  * point at the same pool (refcounted). Each platform keeps the list of its pools so that
@@ -75,6 +75,13 @@ static int check_declare(const struct dmacoh_device *dev, dmacoh_phys_addr_t bus
     if (o && o->io_width != 0 && o->io_width != 1 && o->io_width != 2 && o->io_width != 4 &&
         o->io_width != 8) {
         dmacoh__err("declare on '%s': io_width %u is not 0, 1, 2, 4 or 8", n, o->io_width);
+        return DMACOH_EINVAL;
+    }
+    if (o && ((o->align_cap && (!dmacoh__is_pow2(o->align_cap) || o->align_cap < granule)) ||
+              (o->placement != DMACOH_PLACE_BEST_FIT && o->placement != DMACOH_PLACE_FIRST_FIT))) {
+        dmacoh__err("declare on '%s': align_cap %#llx is not 0 or a power of two >= the granule, "
+                    "or placement %u is unknown",
+                    n, (unsigned long long)o->align_cap, o->placement);
         return DMACOH_EINVAL;
     }
     if (size == 0 || (size & (granule - 1))) {
@@ -171,6 +178,7 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
     pool->plat = p;
     pool->allocs = pool->frees = pool->failures = pool->fallbacks = 0;
     dmacoh__pa_init(&pool->pa, size >> gshift, daddr >> gshift);
+    pool->align_cap_g = 0;
     if (pool->io_width < 8 && dmacoh__io_register(pool->cpu, size, pool->io_width) != 0) {
         dmacoh__err("declare on '%s': too many regions with an IO width cap", dev->name);
         p->ops->unmap(p->ctx, &pool->map, size);
@@ -264,6 +272,10 @@ int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t
         if (pool) {
             r = map_pool(dev, pool, bus_addr, device_addr, size, flags, gshift,
                          opts ? opts->io_width : 0);
+            if (r == 0 && opts) {
+                pool->align_cap_g = opts->align_cap >> gshift;
+                pool->pa.always_first_fit = opts->placement == DMACOH_PLACE_FIRST_FIT;
+            }
             if (r) {
                 put_meta(p, pool);
             } else {

@@ -45,7 +45,8 @@ static const struct dmacoh_platform_ops win_ops = {
 int dmacoh_window_init(struct dmacoh_window *w, const char *name, void *cpu, dmacoh_phys_addr_t bus,
                        uint64_t size, uint64_t granule, void *meta, size_t meta_size)
 {
-    struct dmacoh_declare_opts o = {granule ? granule : DMACOH_PAGE_SIZE, meta, meta_size, 0};
+    struct dmacoh_declare_opts o = {
+        granule ? granule : DMACOH_PAGE_SIZE, meta, meta_size, 0, 0, DMACOH_PLACE_BEST_FIT};
     int r;
 
     if (!w || !cpu || size == 0 || !dmacoh__is_pow2(o.granule) || o.granule < DMACOH_GRANULE_MIN) {

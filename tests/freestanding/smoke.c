@@ -65,7 +65,7 @@ int smoke(void)
 {
     struct dmacoh_baremetal bm;
     struct dmacoh_baremetal_config cfg = {0};
-    struct dmacoh_declare_opts o = {0, sram_meta, sizeof(sram_meta), 0};
+    struct dmacoh_declare_opts o = {0, sram_meta, sizeof(sram_meta), 0, 0, DMACOH_PLACE_BEST_FIT};
     struct dmacoh_device dev, child;
     void *a, *b, *c;
     dmacoh_dma_addr_t ha, hb, hc;

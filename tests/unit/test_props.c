@@ -75,6 +75,19 @@ static struct dmacoh_sim *new_sim(const struct dmacoh_sim_opts *opts)
     return sim;
 }
 
+static void declare_placed(struct dmacoh_device *dev, uint64_t bus, uint64_t dbase, uint64_t size,
+                           uint64_t granule, int flags, unsigned placement)
+{
+    struct dmacoh_declare_opts o;
+    int granted = 0;
+
+    memset(&o, 0, sizeof(o));
+    o.granule = granule;
+    o.placement = placement;
+    T_OK(dmacoh_declare_coherent_memory(dev, bus, dbase, size, flags, &o, &granted));
+    T_EQ_INT(granted, DMACOH_MEMORY_MAP);
+}
+
 static void declare(struct dmacoh_device *dev, uint64_t bus, uint64_t dbase, uint64_t size,
                     uint64_t granule, int flags)
 {
@@ -953,8 +966,14 @@ static void ascending_order(void)
     uint64_t rs = 0xa5c;
 
     t_add_memory(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP, false);
-    for (unsigned gi = 0; gi < 2; gi++) {
-        uint64_t g = granules[gi];
+    for (unsigned gi = 0; gi < 4; gi++) {
+        uint64_t g = granules[gi & 1];
+        /* First fit keeps the order between any two frees, after any history; best fit keeps
+         * it while nothing has been freed since the region was last empty (region.h). */
+        unsigned placement = gi < 2 ? DMACOH_PLACE_FIRST_FIT : DMACOH_PLACE_BEST_FIT;
+        static const unsigned first_fit_variants[] = {0, 1, 2, 3}, best_fit_variants[] = {0, 4};
+        const unsigned *variants = gi < 2 ? first_fit_variants : best_fit_variants;
+        unsigned nvariants = gi < 2 ? 4 : 2;
         const size_t sizes[] = {1,
                                 (size_t)g,
                                 (size_t)g + 1,
@@ -967,13 +986,13 @@ static void ascending_order(void)
         unsigned nkeep = 0;
 
         T_OK(dmacoh_device_init(&dev, "ascend", NULL, dmacoh_sim_platform(sim)));
-        declare(&dev, MEM_BUS + 0x3000, 0x3000, 128 * g, g,
-                DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE);
+        declare_placed(&dev, MEM_BUS + 0x3000, 0x3000, 128 * g, g,
+                       DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, placement);
         for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-            for (unsigned variant = 0; variant < 4; variant++) {
-                unsigned count;
+            for (unsigned vi = 0; vi < nvariants; vi++) {
+                unsigned variant = variants[vi], count;
 
-                if (variant >= 1) {
+                if (variant >= 1 && variant <= 3) {
                     /* Fragment the region first: random sizes, then free about half. */
                     for (unsigned i = 0; i < 40; i++) {
                         size_t sz = (size_t)(1 + rnd(&rs, 4 * g));
@@ -993,7 +1012,7 @@ static void ascending_order(void)
                         }
                     }
                 }
-                count = ascend(&dev, sizes[s], variant == 3, &rs, keep, &nkeep, 1024);
+                count = ascend(&dev, sizes[s], variant >= 3, &rs, keep, &nkeep, 1024);
                 CHECK(count >= 1, "no allocation of size %zu (granule 0x%" PRIx64 ")", sizes[s], g);
                 release_all(&dev, keep, &nkeep);
                 T_ASSERT(dmacoh_check(&dev));

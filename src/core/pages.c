@@ -1,0 +1,847 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pages.c - the region page allocator: O(log n) aligned best fit over free runs, about four
+ * bits of state per granule, out of band.
+ *
+ * The problem. A request for n granules must start at an absolute index (device base /
+ * granule + offset) that is a multiple of A = 2^ceil(log2 n) (Linux's dma_alloc_coherent
+ * promise), or of a smaller cap the region asked for. Only n granules are taken, never A: the
+ * unused tail of the aligned block stays free for others. The kernel's declared-memory
+ * allocator keeps one bit per page and scans from page 0: O(pool) per call.
+ *
+ * The state, all in one array of 64-bit words that follows struct dmacoh__pa (offsets, no
+ * pointers, so it may live in memory mapped at different addresses in several processes):
+ *
+ *  1. Kinds: two bits per granule, FREE / HEAD (first granule of an allocation) / OCC (first
+ *     granule of an occupied range) / CONT (continues the run before). They make every free
+ *     checkable (a double free finds no HEAD, a wrong size finds the run longer or shorter).
+ *  2. A busy summary over the kind words: a hierarchical bitmap, one bit per kind word saying
+ *     "some granule here is not free", 64 to a word per level. The nearest busy granule before
+ *     or after any point, and so the free run around it, is found in O(log64 n) word reads.
+ *  3. Free-run classes. Every maximal free run of length L, 2^c <= L < 2^(c+1), is filed in
+ *     the class-c index under its anchor: the first granule of the run whose offset has its
+ *     low c bits all set (one exists, because the run is at least 2^c long; two runs never
+ *     share one). The class-c index is a hierarchical bitmap of n >> c bits, so all classes
+ *     together take 2n bits, and finding, adding or removing a run is O(log64 n).
+ *
+ * Total: 2 + 2 + about 1/16 bits per granule, plus a header of about 100 bytes and 16 bytes
+ * per class.
+ *
+ * Placement. A run of length L >= n + A - 1 always holds an aligned fit; shorter runs of the
+ * classes log2(n) .. may or may not, depending on where they start. While nothing has been
+ * freed since the region was last empty, the lowest-addressed fit found wins: allocations of
+ * one size then come out at ascending addresses (DESIGN.md §4.11). After the first free, best
+ * fit by run length: classes are tried from the smallest that could hold n upwards, at most
+ * PROBES runs of each, and the shortest fitting run of the first class that has one wins
+ * (this kept about 91 % of a pool in use at first failure in simulation, where first fit
+ * stayed near 80 % and "smallest aligned buddy block" fell to 69 %). Classes that guarantee a
+ * fit are taken from the lowest-addressed run; classes that may not fit resume from a per-class
+ * cursor, so runs that did not fit once are not probed first every time. The fit is placed at
+ * the end of the run when that end is aligned, else at the first aligned granule.
+ *
+ * Cost. alloc: at most PROBES runs in each of the (at most two or three) classes that may not
+ * fit, plus one lookup per nonempty class, each O(log64 n); free: two neighbour lookups and
+ * three index updates. Marking the n granules of the block itself costs n/32 word writes,
+ * which the zeroing of those n granules dwarfs; nothing is proportional to the region.
+ *
+ * DEVIATION(kernel): bounded probing means a request can fail while a run that would hold it
+ * exists, when more than PROBES runs of its own size class start at misaligned points and no
+ * longer run is free. The kernel's first fit over every page would find it, at O(pool) cost.
+ *
+ * Largest free run: kept exact on every insertion; when the last run of that length is
+ * consumed it is marked stale and recomputed on the next read from the runs of the top
+ * nonempty class only (reading it is O(1) otherwise). Free granules are a counter.
+ */
+#include "internal.h"
+
+#define LO     0x5555555555555555ull /* the low bit of every 2-bit field */
+#define NONE   UINT64_MAX
+#define PROBES 8
+
+/* ---- word storage ---- */
+
+static uint64_t *W(const struct dmacoh__pa *pa)
+{
+    /* The words follow the struct; the cast drops const for the shared helpers. */
+    return (uint64_t *)(uintptr_t)(pa + 1);
+}
+
+/* ---- hierarchical bitmaps ----
+ *
+ * Descriptor of bitmap h (0: busy summary, 1 + c: class c) at W[h * stride]: the level count,
+ * then the word offset and the word count of each level, level 0 (the leaf bits) first. The top
+ * level is one word.
+ */
+struct hb {
+    const uint64_t *d; /* d[0] levels, d[1 + L] offset, d[1 + maxlev + L] words */
+    uint64_t *w;
+    uint64_t maxlev;
+};
+
+static struct hb hb_get(const struct dmacoh__pa *pa, uint64_t h)
+{
+    struct hb b;
+
+    b.w = W(pa);
+    b.d = b.w + h * pa->stride;
+    b.maxlev = (pa->stride - 1) / 2;
+    return b;
+}
+
+static uint64_t hb_off(const struct hb *b, uint64_t L)
+{
+    return b->d[1 + L];
+}
+
+static uint64_t hb_words(const struct hb *b, uint64_t L)
+{
+    return b->d[1 + b->maxlev + L];
+}
+
+static void hb_set(const struct hb *b, uint64_t i)
+{
+    for (uint64_t L = 0; L < b->d[0]; L++, i >>= 6) {
+        uint64_t *w = &b->w[hb_off(b, L) + (i >> 6)];
+        uint64_t was = *w;
+
+        *w = was | (1ull << (i & 63));
+        if (was)
+            return;
+    }
+}
+
+static void hb_clear(const struct hb *b, uint64_t i)
+{
+    for (uint64_t L = 0; L < b->d[0]; L++, i >>= 6) {
+        uint64_t *w = &b->w[hb_off(b, L) + (i >> 6)];
+
+        *w &= ~(1ull << (i & 63));
+        if (*w)
+            return;
+    }
+}
+
+static bool hb_test(const struct hb *b, uint64_t i)
+{
+    return (b->w[hb_off(b, 0) + (i >> 6)] >> (i & 63)) & 1u;
+}
+
+/* Goes down from set bit p of level L to the lowest (or highest) set leaf below it. */
+static uint64_t hb_down(const struct hb *b, uint64_t L, uint64_t p, bool high)
+{
+    while (L > 0) {
+        uint64_t w;
+
+        L--;
+        w = b->w[hb_off(b, L) + p];
+        p = (p << 6) + (high ? 63u - (uint64_t)__builtin_clzll(w) : (uint64_t)__builtin_ctzll(w));
+    }
+    return p;
+}
+
+/* First set bit >= i, or NONE. */
+static uint64_t hb_next(const struct hb *b, uint64_t i)
+{
+    for (uint64_t L = 0; L < b->d[0]; L++) {
+        uint64_t k = i >> 6, x;
+
+        if (k >= hb_words(b, L))
+            return NONE;
+        x = b->w[hb_off(b, L) + k] & (~0ull << (i & 63));
+        if (x)
+            return hb_down(b, L, (k << 6) + (uint64_t)__builtin_ctzll(x), false);
+        i = k + 1;
+    }
+    return NONE;
+}
+
+/* Last set bit <= i, or NONE. */
+static uint64_t hb_prev(const struct hb *b, uint64_t i)
+{
+    for (uint64_t L = 0; L < b->d[0]; L++) {
+        uint64_t k = i >> 6, x;
+        unsigned s = (unsigned)(i & 63);
+
+        if (k >= hb_words(b, L)) {
+            k = hb_words(b, L) - 1;
+            s = 63;
+        }
+        x = b->w[hb_off(b, L) + k] & (s == 63 ? ~0ull : (2ull << s) - 1);
+        if (x)
+            return hb_down(b, L, (k << 6) + 63u - (uint64_t)__builtin_clzll(x), true);
+        if (k == 0)
+            return NONE;
+        i = k - 1;
+    }
+    return NONE;
+}
+
+/* Levels and words of a bitmap of `bits` bits; adds the words to *total. */
+static uint64_t hb_levels(uint64_t bits)
+{
+    uint64_t lev = 1, words = (bits + 63) / 64;
+
+    while (words > 1) {
+        words = (words + 63) / 64;
+        lev++;
+    }
+    return lev;
+}
+
+/* ---- kinds ---- */
+
+static uint64_t *kinds(const struct dmacoh__pa *pa)
+{
+    return W(pa) + pa->kind_off;
+}
+
+static unsigned get(const struct dmacoh__pa *pa, uint64_t i)
+{
+    return (unsigned)(kinds(pa)[i >> 5] >> (2 * (i & 31))) & 3u;
+}
+
+/* Mask of the fields for granules [lo, hi) of one word, 0 <= lo < hi <= 32. */
+static uint64_t field_mask(unsigned lo, unsigned hi)
+{
+    uint64_t m = (hi - lo == 32) ? ~0ull : ((1ull << (2 * (hi - lo))) - 1);
+
+    return m << (2 * lo);
+}
+
+/* Gives granule a kind `head` and granules (a, b) kind `rest`, keeping the busy summary in
+ * step. One pass; the summary is touched only where a word turns empty or non-empty. */
+static void fill(struct dmacoh__pa *pa, uint64_t a, uint64_t b, unsigned head, unsigned rest)
+{
+    uint64_t pattern = LO * rest, *kw = kinds(pa), first = a;
+
+    while (a < b) {
+        uint64_t k = a >> 5, end = (k + 1) << 5, m, was, now;
+
+        if (end > b)
+            end = b;
+        m = field_mask((unsigned)(a & 31), (unsigned)(end - (k << 5)));
+        was = kw[k];
+        now = (was & ~m) | (pattern & m);
+        if (a == first)
+            now = (now & ~(3ull << (2 * (a & 31)))) | ((uint64_t)head << (2 * (a & 31)));
+        kw[k] = now;
+        if ((was == 0) != (now == 0)) {
+            struct hb busy = hb_get(pa, 0);
+
+            if (now)
+                hb_set(&busy, k);
+            else
+                hb_clear(&busy, k);
+        }
+        a = end;
+    }
+}
+
+/* Busy granules of word k, as the low bit of each field. */
+static uint64_t busy_bits(uint64_t w)
+{
+    return (w | (w >> 1)) & LO;
+}
+
+/* First granule at or after x that is not FREE, or ngranules. */
+static uint64_t next_busy(const struct dmacoh__pa *pa, uint64_t x)
+{
+    struct hb busy;
+    uint64_t k = x >> 5, u, j;
+
+    if (x >= pa->ngranules)
+        return pa->ngranules;
+    u = busy_bits(kinds(pa)[k]) & field_mask((unsigned)(x & 31), 32);
+    if (u)
+        return (k << 5) + (uint64_t)(__builtin_ctzll(u) / 2);
+    busy = hb_get(pa, 0);
+    j = hb_next(&busy, k + 1);
+    if (j == NONE)
+        return pa->ngranules;
+    return (j << 5) + (uint64_t)(__builtin_ctzll(busy_bits(kinds(pa)[j])) / 2);
+}
+
+/* One past the last granule before x that is not FREE, or 0: where the free run ending at x
+ * begins. */
+static uint64_t prev_busy_end(const struct dmacoh__pa *pa, uint64_t x)
+{
+    struct hb busy;
+    uint64_t k, u, j;
+
+    if (x == 0)
+        return 0;
+    k = (x - 1) >> 5;
+    u = busy_bits(kinds(pa)[k]) & field_mask(0, (unsigned)((x - 1) & 31) + 1);
+    if (u)
+        return (k << 5) + (uint64_t)((63 - __builtin_clzll(u)) / 2) + 1;
+    if (k == 0)
+        return 0;
+    busy = hb_get(pa, 0);
+    j = hb_prev(&busy, k - 1);
+    if (j == NONE)
+        return 0;
+    return (j << 5) + (uint64_t)((63 - __builtin_clzll(busy_bits(kinds(pa)[j]))) / 2) + 1;
+}
+
+/* ---- free-run classes ---- */
+
+static uint64_t *ccount(const struct dmacoh__pa *pa)
+{
+    return W(pa) + pa->count_off;
+}
+
+static uint64_t *cursor(const struct dmacoh__pa *pa)
+{
+    return W(pa) + pa->count_off + pa->nclasses;
+}
+
+static unsigned cls(uint64_t len)
+{
+    return dmacoh__log2(len);
+}
+
+static uint64_t anchor(uint64_t s, unsigned c)
+{
+    return (s | (((uint64_t)1 << c) - 1)) >> c;
+}
+
+/* Files free run [s, e) in its class (add) or takes it out; keeps the counts and the
+ * longest-run figure. Empty runs are ignored. */
+static void run_file(struct dmacoh__pa *pa, uint64_t s, uint64_t e, bool add)
+{
+    unsigned c;
+    struct hb b;
+    uint64_t len = e - s;
+
+    if (s >= e)
+        return;
+    c = cls(len);
+    b = hb_get(pa, 1 + c);
+    if (add) {
+        hb_set(&b, anchor(s, c));
+        if (ccount(pa)[c]++ == 0)
+            pa->classmask |= 1ull << c;
+        pa->runs++;
+        if (!pa->largest_stale && len >= pa->largest) {
+            pa->nlargest = len == pa->largest ? pa->nlargest + 1 : 1;
+            pa->largest = len;
+        }
+    } else {
+        hb_clear(&b, anchor(s, c));
+        if (--ccount(pa)[c] == 0)
+            pa->classmask &= ~(1ull << c);
+        pa->runs--;
+        if (!pa->largest_stale && len == pa->largest && --pa->nlargest == 0)
+            pa->largest_stale = true;
+    }
+}
+
+static void run_add(struct dmacoh__pa *pa, uint64_t s, uint64_t e)
+{
+    run_file(pa, s, e, true);
+}
+
+static void run_del(struct dmacoh__pa *pa, uint64_t s, uint64_t e)
+{
+    run_file(pa, s, e, false);
+}
+
+/* The free run holding anchor bit i of class c. */
+static void run_at(const struct dmacoh__pa *pa, unsigned c, uint64_t i, uint64_t *s, uint64_t *e)
+{
+    uint64_t a = (i << c) | (((uint64_t)1 << c) - 1);
+
+    if (c == 0) { /* class 0 holds single free granules */
+        *s = a;
+        *e = a + 1;
+        return;
+    }
+    *s = prev_busy_end(pa, a);
+    *e = next_busy(pa, a);
+}
+
+/* ---- sizes and set-up ---- */
+
+/* Word layout for n granules; returns the total word count, 0 on overflow. */
+static uint64_t layout(uint64_t n, uint64_t *stride, uint64_t *nclasses, uint64_t *count_off,
+                       uint64_t *kind_off)
+{
+    uint64_t maxlev = hb_levels(n), nc = (uint64_t)cls(n) + 1, nk = (n + 31) / 32, total;
+    uint64_t bits[65];
+
+    *stride = 1 + 2 * maxlev;
+    *nclasses = nc;
+    *count_off = (1 + nc) * *stride;
+    *kind_off = *count_off + 2 * nc;
+    total = *kind_off + nk;
+    bits[0] = nk;
+    for (uint64_t c = 0; c < nc; c++)
+        bits[1 + c] = n >> c;
+    for (uint64_t h = 0; h <= nc; h++) {
+        for (uint64_t words = (bits[h] + 63) / 64;; words = (words + 63) / 64) {
+            total += words;
+            if (words <= 1)
+                break;
+        }
+    }
+    return total;
+}
+
+uint64_t dmacoh__pa_state_size(uint64_t ngranules)
+{
+    uint64_t stride, nc, co, ko, total;
+
+    /* 2^60 granules would need 2^59 bytes of state: far beyond any machine, and the bound
+     * keeps every count below in range. */
+    if (ngranules == 0 || ngranules > ((uint64_t)1 << 60))
+        return 0;
+    total = layout(ngranules, &stride, &nc, &co, &ko);
+    if (total > (UINT64_MAX - sizeof(struct dmacoh__pa)) / 8)
+        return 0;
+    return sizeof(struct dmacoh__pa) + total * 8;
+}
+
+void dmacoh__pa_init(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g)
+{
+    uint64_t nc, total, at, *w = W(pa);
+
+    pa->ngranules = ngranules;
+    pa->base_g = base_g;
+    pa->used = pa->occupied = pa->peak = pa->live = 0;
+    pa->runs = 0;
+    pa->classmask = 0;
+    pa->largest = 0;
+    pa->nlargest = 0;
+    pa->largest_stale = false;
+    pa->first_fit = true;
+    pa->always_first_fit = false;
+    total = layout(ngranules, &pa->stride, &nc, &pa->count_off, &pa->kind_off);
+    pa->nclasses = nc;
+    pa->nwords = total;
+    for (uint64_t k = 0; k < total; k++)
+        w[k] = 0;
+    at = pa->kind_off + (ngranules + 31) / 32;
+    for (uint64_t h = 0; h <= nc; h++) {
+        uint64_t *d = w + h * pa->stride, maxlev = (pa->stride - 1) / 2, L = 0;
+        uint64_t bits = h == 0 ? (ngranules + 31) / 32 : ngranules >> (h - 1);
+
+        for (uint64_t words = (bits + 63) / 64;; words = (words + 63) / 64, L++) {
+            d[1 + L] = at;
+            d[1 + maxlev + L] = words;
+            at += words;
+            if (words <= 1)
+                break;
+        }
+        d[0] = L + 1;
+    }
+    run_add(pa, 0, ngranules);
+}
+
+/* ---- allocation ---- */
+
+/* Smallest offset >= off whose absolute index is a multiple of align. */
+static uint64_t align_up(const struct dmacoh__pa *pa, uint64_t off, uint64_t align)
+{
+    uint64_t abs = pa->base_g + off;
+
+    return off + ((align - (abs & (align - 1))) & (align - 1));
+}
+
+/* Where n granules aligned to `align` go in free run [s, e) without passing `end`, or NONE if
+ * they do not fit. First fit takes the first aligned granule, so that allocations of one size
+ * ascend; best fit keeps the leftover in one piece where it can: the run's start when that is
+ * aligned, else its end when that is, else the first aligned granule. */
+static uint64_t place(const struct dmacoh__pa *pa, uint64_t s, uint64_t e, uint64_t n,
+                      uint64_t align, uint64_t end, bool lowest)
+{
+    uint64_t p;
+
+    if (e > end)
+        e = end;
+    if (e < s + n)
+        return NONE;
+    p = align_up(pa, s, align);
+    if (p > e - n)
+        return NONE;
+    if (!lowest && p != s && ((pa->base_g + e - n) & (align - 1)) == 0)
+        return e - n;
+    return p;
+}
+
+struct pick {
+    uint64_t s, e, p; /* run and placement; p == NONE while nothing fits */
+};
+
+/* Looks at up to `probes` runs of class c from anchor bit `from` on (wrapping to 0 once),
+ * keeping in *best the shortest fitting run (first fit: the lowest-addressed one). Returns the
+ * anchor bit after the last run looked at, for the class cursor. */
+static uint64_t probe(struct dmacoh__pa *pa, unsigned c, uint64_t from, unsigned probes, uint64_t n,
+                      uint64_t align, uint64_t end, bool lowest, struct pick *best)
+{
+    struct hb b = hb_get(pa, 1 + c);
+    uint64_t i = hb_next(&b, from), min_len = (uint64_t)1 << c;
+    bool wrapped = false;
+
+    for (; probes > 0; probes--) {
+        uint64_t s, e, p;
+
+        if (i == NONE || (wrapped && i >= from)) {
+            if (wrapped || from == 0)
+                return 0;
+            wrapped = true;
+            i = hb_next(&b, 0);
+            if (i == NONE || i >= from)
+                return 0;
+        }
+        run_at(pa, c, i, &s, &e);
+        p = place(pa, s, e, n, align, end, lowest);
+        if (p != NONE) {
+            bool better =
+                best->p == NONE || (lowest ? p < best->p
+                                           : (e - s < best->e - best->s ||
+                                              (e - s == best->e - best->s && p < best->p)));
+
+            if (better) {
+                best->s = s;
+                best->e = e;
+                best->p = p;
+            }
+            if (lowest || e - s == min_len)
+                return i + 1; /* nothing later in this class beats it */
+        }
+        i = hb_next(&b, i + 1);
+    }
+    return i == NONE ? 0 : i;
+}
+
+int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t limit,
+                     uint64_t *off)
+{
+    uint64_t end = limit < pa->ngranules ? limit : pa->ngranules, sure_len, mask;
+    bool capped = end < pa->ngranules, lowest = pa->first_fit || pa->always_first_fit;
+    struct pick best = {0, 0, NONE};
+
+    if (n == 0 || n > end || n > pa->ngranules - pa->used - pa->occupied || !dmacoh__is_pow2(align))
+        return DMACOH_ENOMEM;
+    /* Runs at least this long hold an aligned fit wherever they start. */
+    sure_len = align - 1 > UINT64_MAX - n ? UINT64_MAX : n + align - 1;
+    mask = pa->classmask & (~0ull << cls(n));
+    while (mask) {
+        unsigned c = (unsigned)__builtin_ctzll(mask);
+        bool sure = !capped && ((uint64_t)1 << c) >= sure_len;
+
+        mask &= mask - 1;
+        if (sure || capped || lowest) {
+            /* Lowest-addressed runs first: every run here fits (or, under a DMA limit or in
+             * first-fit mode, the low ones are the ones wanted). */
+            (void)probe(pa, c, 0, (sure && lowest) ? 1 : PROBES, n, align, end, lowest, &best);
+        } else {
+            cursor(pa)[c] = probe(pa, c, cursor(pa)[c], PROBES, n, align, end, false, &best);
+        }
+        if (best.p != NONE && !lowest)
+            break;
+    }
+    if (best.p == NONE)
+        return DMACOH_ENOMEM;
+    run_del(pa, best.s, best.e);
+    fill(pa, best.p, best.p + n, DMACOH__G_HEAD, DMACOH__G_CONT);
+    run_add(pa, best.s, best.p);
+    run_add(pa, best.p + n, best.e);
+    pa->used += n;
+    pa->live++;
+    if (pa->used > pa->peak)
+        pa->peak = pa->used;
+    *off = best.p;
+    return 0;
+}
+
+/* True if granules [a, b) are all CONT. */
+static bool all_cont(const struct dmacoh__pa *pa, uint64_t a, uint64_t b)
+{
+    while (a < b) {
+        uint64_t k = a >> 5, end = (k + 1) << 5, m;
+
+        if (end > b)
+            end = b;
+        m = field_mask((unsigned)(a & 31), (unsigned)(end - (k << 5)));
+        if ((kinds(pa)[k] & m) != (LO & m))
+            return false;
+        a = end;
+    }
+    return true;
+}
+
+int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle_ok)
+{
+    uint64_t s, e;
+    unsigned k;
+
+    if (off >= pa->ngranules)
+        return DMACOH_EFAULT;
+    k = get(pa, off);
+    if (k == DMACOH__G_OCC)
+        return DMACOH_EPERM;
+    if (k != DMACOH__G_HEAD)
+        return DMACOH_EFAULT;
+    if (!handle_ok)
+        return DMACOH_EINVAL;
+    if (n == 0 || n > pa->ngranules - off || !all_cont(pa, off + 1, off + n))
+        return DMACOH_EINVAL;
+    if (off + n < pa->ngranules && get(pa, off + n) == DMACOH__G_CONT)
+        return DMACOH_EINVAL;
+    s = prev_busy_end(pa, off);
+    e = next_busy(pa, off + n);
+    run_del(pa, s, off);
+    run_del(pa, off + n, e);
+    fill(pa, off, off + n, DMACOH__G_FREE, DMACOH__G_FREE);
+    run_add(pa, s, e);
+    pa->used -= n;
+    pa->live--;
+    /* Ascending order is promised only while nothing is freed; an empty region starts over. */
+    pa->first_fit = pa->live == 0;
+    return 0;
+}
+
+int dmacoh__pa_reserve(struct dmacoh__pa *pa, uint64_t off, uint64_t n)
+{
+    uint64_t s, e;
+
+    if (n == 0 || off >= pa->ngranules || n > pa->ngranules - off)
+        return DMACOH_ERANGE;
+    if (next_busy(pa, off) < off + n)
+        return DMACOH_EBUSY;
+    s = prev_busy_end(pa, off);
+    e = next_busy(pa, off + n);
+    run_del(pa, s, e);
+    fill(pa, off, off + n, DMACOH__G_OCC, DMACOH__G_CONT);
+    run_add(pa, s, off);
+    run_add(pa, off + n, e);
+    pa->occupied += n;
+    return 0;
+}
+
+/* ---- queries (not on the allocation path) ---- */
+
+/* End of the run that starts at i: an allocation or occupied range with its CONTs, or a
+ * stretch of FREE granules. Proportional to the run's own length. */
+static uint64_t run_end(const struct dmacoh__pa *pa, uint64_t i, unsigned *kind)
+{
+    unsigned s = get(pa, i);
+    uint64_t j = i + 1;
+
+    if (s == DMACOH__G_FREE) {
+        *kind = 0;
+        return next_busy(pa, i);
+    }
+    *kind = (s == DMACOH__G_OCC) ? 2u : 1u;
+    while (j < pa->ngranules) {
+        uint64_t k = j >> 5, w = kinds(pa)[k];
+        uint64_t m = field_mask((unsigned)(j & 31), 32);
+        uint64_t notcont = (w ^ LO) & m; /* nonzero fields: granules that are not CONT */
+
+        if (notcont) {
+            j = (k << 5) + (uint64_t)(__builtin_ctzll(notcont) / 2);
+            break;
+        }
+        j = (k + 1) << 5;
+    }
+    return j < pa->ngranules ? j : pa->ngranules;
+}
+
+void dmacoh__pa_find(const struct dmacoh__pa *pa, uint64_t i, uint64_t *start, uint64_t *n,
+                     int *kind)
+{
+    unsigned k;
+    uint64_t s = i, end;
+
+    if (get(pa, i) == DMACOH__G_FREE) {
+        s = prev_busy_end(pa, i);
+    } else {
+        while (get(pa, s) == DMACOH__G_CONT)
+            s--; /* dmacoh__pa_check guarantees a HEAD or OCC before every CONT */
+    }
+    end = run_end(pa, s, &k);
+    *start = s;
+    *n = end - s;
+    *kind = (int)k;
+}
+
+uint64_t dmacoh__pa_largest_free(struct dmacoh__pa *pa)
+{
+    unsigned c;
+    struct hb b;
+    uint64_t best = 0, count = 0;
+
+    if (!pa->largest_stale)
+        return pa->largest;
+    if (pa->classmask) {
+        c = 63u - (unsigned)__builtin_clzll(pa->classmask);
+        b = hb_get(pa, 1 + c);
+        for (uint64_t i = hb_next(&b, 0); i != NONE; i = hb_next(&b, i + 1)) {
+            uint64_t s, e;
+
+            run_at(pa, c, i, &s, &e);
+            if (e - s > best) {
+                best = e - s;
+                count = 1;
+            } else if (e - s == best) {
+                count++;
+            }
+        }
+    }
+    pa->largest = best;
+    pa->nlargest = count;
+    pa->largest_stale = false;
+    return best;
+}
+
+int dmacoh__pa_walk(const struct dmacoh__pa *pa, int (*fn)(void *, uint64_t, uint64_t, int),
+                    void *user)
+{
+    uint64_t i = 0;
+
+    while (i < pa->ngranules) {
+        unsigned kind;
+        uint64_t end = run_end(pa, i, &kind);
+        int r = fn(user, i, end - i, (int)kind);
+
+        if (r)
+            return r;
+        i = end;
+    }
+    return 0;
+}
+
+uint64_t dmacoh__pa_meta_bytes(const struct dmacoh__pa *pa)
+{
+    return sizeof(*pa) + pa->nwords * 8;
+}
+
+/* ---- the invariant checker: O(n), for tests and fuzzing ---- */
+
+/* Every summary bit of bitmap h says whether the word below is nonzero, and no bit is set past
+ * the bits the level holds. */
+static bool hb_ok(const struct dmacoh__pa *pa, uint64_t h, uint64_t bits, uint64_t *set)
+{
+    struct hb b = hb_get(pa, h);
+    uint64_t below = bits;
+
+    *set = 0;
+    for (uint64_t L = 0; L < b.d[0]; L++) {
+        uint64_t nw = hb_words(&b, L);
+
+        if (nw != (below + 63) / 64)
+            return false;
+        for (uint64_t k = 0; k < nw; k++) {
+            uint64_t w = b.w[hb_off(&b, L) + k];
+
+            if (k == nw - 1 && (below & 63) && (w >> (below & 63)))
+                return false;
+            if (L == 0)
+                *set += (uint64_t)__builtin_popcountll(w);
+            else
+                for (uint64_t j = 0; j < 64 && (k << 6) + j < below; j++)
+                    if ((bool)((w >> j) & 1u) != (b.w[hb_off(&b, L - 1) + (k << 6) + j] != 0))
+                        return false;
+        }
+        below = nw;
+    }
+    return below == 1;
+}
+
+/* The header and the bitmap descriptors are what dmacoh__pa_init wrote for this size. */
+static bool layout_ok(const struct dmacoh__pa *pa)
+{
+    uint64_t stride, nc, co, ko, total, at, *w = W(pa);
+
+    if (pa->ngranules == 0 || pa->ngranules > ((uint64_t)1 << 60))
+        return false;
+    total = layout(pa->ngranules, &stride, &nc, &co, &ko);
+    if (stride != pa->stride || nc != pa->nclasses || co != pa->count_off || ko != pa->kind_off ||
+        total != pa->nwords)
+        return false;
+    at = ko + (pa->ngranules + 31) / 32;
+    for (uint64_t h = 0; h <= nc; h++) {
+        const uint64_t *d = w + h * stride;
+        uint64_t maxlev = (stride - 1) / 2, L = 0;
+        uint64_t bits = h == 0 ? (pa->ngranules + 31) / 32 : pa->ngranules >> (h - 1);
+
+        for (uint64_t words = (bits + 63) / 64;; words = (words + 63) / 64, L++) {
+            if (d[1 + L] != at || d[1 + maxlev + L] != words)
+                return false;
+            at += words;
+            if (words <= 1)
+                break;
+        }
+        if (d[0] != L + 1)
+            return false;
+        for (L = d[0]; L < maxlev; L++)
+            if (d[1 + L] != 0 || d[1 + maxlev + L] != 0)
+                return false;
+    }
+    return at == total;
+}
+
+bool dmacoh__pa_check(const struct dmacoh__pa *pa)
+{
+    uint64_t used = 0, occ = 0, live = 0, runs = 0, i = 0, nk = (pa->ngranules + 31) / 32;
+    uint64_t largest = 0, nlargest = 0, set, mask = 0;
+    unsigned tail = (unsigned)(pa->ngranules & 31);
+    struct hb busy = hb_get(pa, 0);
+
+    if (!layout_ok(pa))
+        return false;
+    if (tail && (kinds(pa)[nk - 1] >> (2 * tail)) != 0)
+        return false; /* fields past the end must stay FREE */
+    if (!hb_ok(pa, 0, nk, &set))
+        return false;
+    for (uint64_t k = 0; k < nk; k++)
+        if (hb_test(&busy, k) != (kinds(pa)[k] != 0))
+            return false;
+    for (uint64_t c = 0; c < pa->nclasses; c++) {
+        if (!hb_ok(pa, 1 + c, pa->ngranules >> c, &set) || set != ccount(pa)[c])
+            return false;
+        if (set)
+            mask |= 1ull << c;
+        if (cursor(pa)[c] > pa->ngranules >> c)
+            return false;
+    }
+    if (mask != pa->classmask)
+        return false;
+    while (i < pa->ngranules) {
+        unsigned s = get(pa, i), kind;
+        uint64_t end;
+
+        if (s == DMACOH__G_CONT)
+            return false; /* a continuation with nothing before it */
+        end = run_end(pa, i, &kind);
+        if (kind == 1) {
+            used += end - i;
+            live++;
+        } else if (kind == 2) {
+            occ += end - i;
+        } else {
+            unsigned c = cls(end - i);
+            struct hb b = hb_get(pa, 1 + c);
+
+            if (!hb_test(&b, anchor(i, c)))
+                return false; /* a free run missing from its class */
+            runs++;
+            if (end - i > largest) {
+                largest = end - i;
+                nlargest = 1;
+            } else if (end - i == largest) {
+                nlargest++;
+            }
+        }
+        i = end;
+    }
+    set = 0;
+    for (uint64_t c = 0; c < pa->nclasses; c++)
+        set += ccount(pa)[c];
+    if (runs != pa->runs || set != runs)
+        return false; /* each class holds exactly the runs found: no stale anchors */
+    if (!pa->largest_stale && (largest != pa->largest || nlargest != pa->nlargest))
+        return false;
+    return used == pa->used && occ == pa->occupied && live == pa->live && pa->peak >= pa->used;
+}
