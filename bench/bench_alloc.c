@@ -208,6 +208,11 @@ static dmacoh_phys_addr_t sim_memory(uint64_t pages)
     return placed[nplaced++].bus;
 }
 
+/* Placement variants of dmacoh for the utilisation traces: the default (best fit), first fit,
+ * and best fit with the alignment capped at 256 KiB (dmacoh_declare_opts.align_cap). */
+static unsigned dm_variant;
+static const char *const dm_variant_names[] = {"dmacoh", "dmacoh_first_fit", "dmacoh_cap256k"};
+
 static void dm_open(struct dm *d, uint64_t pages)
 {
     uint64_t bytes = pages * PAGE;
@@ -217,10 +222,14 @@ static void dm_open(struct dm *d, uint64_t pages)
     memset(d, 0, sizeof(*d));
     d->pages = pages;
     if (pages <= ((uint64_t)1 << SIM_MAX_LOG2)) {
+        struct dmacoh_declare_opts o = {0};
+
         bus = sim_memory(pages);
         if ((r = dmacoh_device_init(&d->dev, "bench", NULL, dmacoh_sim_platform(sim))) != 0)
             die("dmacoh_device_init", r);
-        r = dmacoh_declare_coherent_memory(&d->dev, bus, bus, bytes, DMACOH_MEMORY_MAP, NULL, NULL);
+        o.placement = dm_variant == 1 ? DMACOH_PLACE_FIRST_FIT : DMACOH_PLACE_BEST_FIT;
+        o.align_cap = dm_variant == 2 ? 256 * 1024 : 0;
+        r = dmacoh_declare_coherent_memory(&d->dev, bus, bus, bytes, DMACOH_MEMORY_MAP, &o, NULL);
     } else {
         struct dmacoh_declare_opts o = {0};
 
@@ -743,9 +752,14 @@ static void section_util(const char *trace, unsigned log2, unsigned seeds, uint6
 {
     uint64_t pool = (uint64_t)1 << log2;
 
-    for (int impl = IMPL_DMACOH; impl <= IMPL_KERNEL; impl++) {
+    /* dmacoh's three placement variants, then the kernel */
+    for (int run = 0; run < 4; run++) {
+        int impl = run < 3 ? IMPL_DMACOH : IMPL_KERNEL;
+        const char *name = run < 3 ? dm_variant_names[run] : impl_names[IMPL_KERNEL];
         uint64_t *req = xmalloc(seeds * sizeof(uint64_t)), *foot = xmalloc(seeds * sizeof(*foot));
         double t0 = now_s();
+
+        dm_variant = run < 3 ? (unsigned)run : 0;
 
         for (unsigned seed = 1; seed <= seeds; seed++) {
             struct impl im;
@@ -761,8 +775,8 @@ static void section_util(const char *trace, unsigned log2, unsigned seeds, uint6
                 r = trace_driver(&im.setup, pool, seed, limit, &res);
             if (r)
                 die("trace", DMACOH_ENOMEM);
-            snprintf(lab, sizeof(lab), "impl=%s,trace=%s,pages=%" PRIu64 ",seed=%u",
-                     impl_names[impl], trace, pool, seed);
+            snprintf(lab, sizeof(lab), "impl=%s,trace=%s,pages=%" PRIu64 ",seed=%u", name, trace,
+                     pool, seed);
             printf("util_requested{%s}=%.4f\n", lab, (double)res.live_pages / (double)pool);
             printf("util_footprint{%s}=%.4f\n", lab, (double)res.footprint / (double)pool);
             printf("util_failed{%s}=%d\n", lab, res.failed);
@@ -780,15 +794,16 @@ static void section_util(const char *trace, unsigned log2, unsigned seeds, uint6
         }
         qsort(req, seeds, sizeof(*req), cmp_u64);
         qsort(foot, seeds, sizeof(*foot), cmp_u64);
-        printf("util_requested_median{impl=%s,trace=%s,pages=%" PRIu64 "}=%.4f\n", impl_names[impl],
-               trace, pool, (double)req[seeds / 2] / (double)pool);
-        printf("util_footprint_median{impl=%s,trace=%s,pages=%" PRIu64 "}=%.4f\n", impl_names[impl],
-               trace, pool, (double)foot[seeds / 2] / (double)pool);
-        printf("util_seconds{impl=%s,trace=%s}=%.2f\n", impl_names[impl], trace, now_s() - t0);
+        printf("util_requested_median{impl=%s,trace=%s,pages=%" PRIu64 "}=%.4f\n", name, trace,
+               pool, (double)req[seeds / 2] / (double)pool);
+        printf("util_footprint_median{impl=%s,trace=%s,pages=%" PRIu64 "}=%.4f\n", name, trace,
+               pool, (double)foot[seeds / 2] / (double)pool);
+        printf("util_seconds{impl=%s,trace=%s}=%.2f\n", name, trace, now_s() - t0);
         fflush(stdout);
         free(req);
         free(foot);
     }
+    dm_variant = 0;
 }
 
 /* ---- metadata ---- */

@@ -1191,12 +1191,70 @@ static void exhaustion_misaligned_base(void)
     T_OK(dmacoh_sim_destroy(sim));
 }
 
+/* ---- (e) the opt-in alignment cap and bad placement options ---- */
+
+/* With a 64 KiB cap a 40-page buffer (256 KiB-aligned uncapped) is 64 KiB-aligned, and so fits
+ * where an uncapped region has no 256 KiB-aligned room; smaller buffers keep the full promise.
+ * Bad caps and placements are refused. */
+static void align_cap_limits_alignment(void)
+{
+    struct dmacoh_sim *sim = new_sim(NULL);
+    struct dmacoh_device dev, plain;
+    struct dmacoh_declare_opts o;
+    void *cpu[3];
+    dmacoh_dma_addr_t h[3];
+
+    t_add_memory(sim, MEM_BUS, MEM_SIZE, DMACOH_MEMORY_MAP, false);
+    T_OK(dmacoh_device_init(&dev, "capped", NULL, dmacoh_sim_platform(sim)));
+    T_OK(dmacoh_device_init(&plain, "plain", NULL, dmacoh_sim_platform(sim)));
+    memset(&o, 0, sizeof(o));
+    o.granule = PG;
+    o.align_cap = 0x3000; /* not a power of two */
+    T_ERR(dmacoh_declare_coherent_memory(&dev, MEM_BUS, 0x10000, 64 * PG, DMACOH_MEMORY_MAP, &o,
+                                         NULL),
+          DMACOH_EINVAL);
+    o.align_cap = PG / 2; /* below the granule */
+    T_ERR(dmacoh_declare_coherent_memory(&dev, MEM_BUS, 0x10000, 64 * PG, DMACOH_MEMORY_MAP, &o,
+                                         NULL),
+          DMACOH_EINVAL);
+    o.align_cap = 0;
+    o.placement = 7;
+    T_ERR(dmacoh_declare_coherent_memory(&dev, MEM_BUS, 0x10000, 64 * PG, DMACOH_MEMORY_MAP, &o,
+                                         NULL),
+          DMACOH_EINVAL);
+    /* Both regions: 64 pages at device 0x10000 (64 KiB-aligned, not 256 KiB-aligned). */
+    o.placement = DMACOH_PLACE_BEST_FIT;
+    o.align_cap = 0x10000;
+    T_OK(dmacoh_declare_coherent_memory(&dev, MEM_BUS, 0x10000, 64 * PG, DMACOH_MEMORY_MAP, &o,
+                                        NULL));
+    T_OK(dmacoh_declare_coherent_memory(&plain, MEM_BUS + 64 * PG, 0x10000, 64 * PG,
+                                        DMACOH_MEMORY_MAP, NULL, NULL));
+    /* 40 pages: 256 KiB alignment uncapped. The plain region [0x10000, 0x50000) holds a
+     * 256 KiB-aligned start only at 0x40000, with 16 pages after it: no room. */
+    T_ERR(dmacoh_alloc_coherent(&plain, 40 * PG, DMACOH_ALLOC_NOFALLBACK, 0, &cpu[0], &h[0]),
+          DMACOH_ENOMEM);
+    T_OK(dmacoh_alloc_coherent(&dev, 40 * PG, DMACOH_ALLOC_NOFALLBACK, 0, &cpu[0], &h[0]));
+    T_EQ_U64(h[0] % 0x10000, 0);
+    T_ASSERT(h[0] % 0x40000 != 0);
+    /* Below the cap the full promise holds. */
+    T_OK(dmacoh_alloc_coherent(&dev, 3 * PG, DMACOH_ALLOC_NOFALLBACK, 0, &cpu[1], &h[1]));
+    T_EQ_U64(h[1] % (4 * PG), 0);
+    T_OK(dmacoh_free_coherent(&dev, 40 * PG, cpu[0], h[0]));
+    T_OK(dmacoh_free_coherent(&dev, 3 * PG, cpu[1], h[1]));
+    T_ASSERT(dmacoh_check(&dev) && dmacoh_check(&plain));
+    T_OK(dmacoh_release_coherent_memory(&dev, 0));
+    T_OK(dmacoh_release_coherent_memory(&plain, 0));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_device_fini(&plain));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
 static const struct t_case cases[] = {
     T_CASE(alignment_random_regions),      T_CASE(alignment_fixed_bases),
     T_CASE(alignment_system_fallback),     T_CASE(model_page_granule),
     T_CASE(model_small_granule),           T_CASE(ascending_order),
     T_CASE(ascending_order_with_occupied), T_CASE(exhaustion_and_recovery),
-    T_CASE(exhaustion_misaligned_base),
+    T_CASE(exhaustion_misaligned_base),    T_CASE(align_cap_limits_alignment),
 };
 
 T_MAIN(cases)
