@@ -208,11 +208,33 @@ static uint64_t field_mask(unsigned lo, unsigned hi)
     return m << (2 * lo);
 }
 
+/* Keeps the busy summary in step with kind word k going from `was` to `now`. */
+static void summarise(struct dmacoh__pa *pa, uint64_t k, uint64_t was, uint64_t now)
+{
+    if ((was == 0) != (now == 0)) {
+        struct hb busy = hb_get(pa, 0);
+
+        if (now)
+            hb_set(&busy, k);
+        else
+            hb_clear(&busy, k);
+    }
+}
+
 /* Gives granule a kind `head` and granules (a, b) kind `rest`, keeping the busy summary in
  * step. One pass; the summary is touched only where a word turns empty or non-empty. */
 static void fill(struct dmacoh__pa *pa, uint64_t a, uint64_t b, unsigned head, unsigned rest)
 {
     uint64_t pattern = LO * rest, *kw = kinds(pa), first = a;
+
+    if (b == a + 1) { /* one granule: one field of one word */
+        uint64_t k = a >> 5, sh = 2 * (a & 31), was = kw[k];
+        uint64_t now = (was & ~(3ull << sh)) | ((uint64_t)head << sh);
+
+        kw[k] = now;
+        summarise(pa, k, was, now);
+        return;
+    }
 
     while (a < b) {
         uint64_t k = a >> 5, end = (k + 1) << 5, m, was, now;
@@ -225,14 +247,7 @@ static void fill(struct dmacoh__pa *pa, uint64_t a, uint64_t b, unsigned head, u
         if (a == first)
             now = (now & ~(3ull << (2 * (a & 31)))) | ((uint64_t)head << (2 * (a & 31)));
         kw[k] = now;
-        if ((was == 0) != (now == 0)) {
-            struct hb busy = hb_get(pa, 0);
-
-            if (now)
-                hb_set(&busy, k);
-            else
-                hb_clear(&busy, k);
-        }
+        summarise(pa, k, was, now);
         a = end;
     }
 }
@@ -526,6 +541,14 @@ int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t
     /* Runs at least this long hold an aligned fit wherever they start. */
     sure_len = align - 1 > UINT64_MAX - n ? UINT64_MAX : n + align - 1;
     mask = pa->classmask & (~0ull << cls(n));
+    if (n == 1 && !lowest && !capped && (mask & 1u)) {
+        /* One granule, best fit: any single free granule is a perfect fit. */
+        struct hb b = hb_get(pa, 1);
+
+        best.p = best.s = hb_next(&b, 0);
+        best.e = best.s + 1;
+        mask = 0;
+    }
     while (mask) {
         unsigned c = (unsigned)__builtin_ctzll(mask);
         bool sure = !capped && ((uint64_t)1 << c) >= sure_len;
