@@ -45,9 +45,20 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
     for (;;) {
         uint32_t seen;
         uint64_t now;
+        bool counted = false;
 
-        dmacoh__lock(&pool->lock, p);
+        if (dmacoh__lock_spun(&pool->lock, p))
+            dmacoh__tc_enable(pool);
         r = dmacoh__pa_alloc(&pool->pa, n, align, limit, off);
+        if (r && wait) {
+            /* Counted before the drain: a free parking a block after it sees us (tcache.c). */
+            __atomic_add_fetch(&pool->waiters, 1u, __ATOMIC_SEQ_CST);
+            counted = true;
+        }
+        if (r && dmacoh__tc_active(pool)) {
+            dmacoh__tc_drain(pool); /* cached blocks never make an allocation fail */
+            r = dmacoh__pa_alloc(&pool->pa, n, align, limit, off);
+        }
         if (r == 0)
             pool->allocs++;
         else
@@ -56,11 +67,12 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
         /* Never wait for room that cannot appear: more than the device reaches, or than is
          * left outside occupied ranges. */
         if (r == 0 || !wait || n > limit || n > pool->pa.ngranules - pool->pa.occupied) {
+            if (counted)
+                __atomic_sub_fetch(&pool->waiters, 1u, __ATOMIC_SEQ_CST);
             dmacoh__unlock(&pool->lock);
             return r;
         }
         pool->failures--; /* counted once, when the wait ends */
-        __atomic_add_fetch(&pool->waiters, 1u, __ATOMIC_SEQ_CST);
         dmacoh__unlock(&pool->lock);
         now = p->ops->now_ns(p->ctx);
         if (now < deadline)
@@ -131,9 +143,12 @@ static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int
     /* Only the granules the device can reach: those ending at or below its mask. */
     reach = mask - pool->dev_base; /* bytes reachable, minus one */
     limit = reach == UINT64_MAX ? UINT64_MAX : (reach + 1) >> pool->gshift;
-    r = take(pool, n, limit, strict && (flags & DMACOH_ALLOC_WAIT), timeout_ns, &off);
-    if (r)
-        return r;
+    if (n > DMACOH__TC_MAX_N || !dmacoh__tc_active(pool) ||
+        !dmacoh__tc_alloc(pool, n, limit, &off)) {
+        r = take(pool, n, limit, strict && (flags & DMACOH_ALLOC_WAIT), timeout_ns, &off);
+        if (r)
+            return r;
+    }
     *cpu = pool->cpu + (off << pool->gshift);
     *handle = pool->dev_base + (off << pool->gshift);
     if (!(flags & DMACOH_ALLOC_NOZERO))
@@ -214,7 +229,7 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
                        dmacoh_dma_addr_t handle)
 {
     uint64_t off = (uint64_t)((char *)cpu - pool->cpu);
-    uint64_t gmask = ((uint64_t)1 << pool->gshift) - 1;
+    uint64_t gmask = ((uint64_t)1 << pool->gshift) - 1, n;
     uint32_t waiters;
     int r;
 
@@ -222,9 +237,21 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
         dmacoh__err("free on '%s': %p is not the start of an allocation", dev->name, cpu);
         return DMACOH_EFAULT;
     }
-    dmacoh__lock(&pool->lock, pool->plat);
-    r = dmacoh__pa_free(&pool->pa, off >> pool->gshift, ((uint64_t)size + gmask) >> pool->gshift,
-                        handle == pool->dev_base + off);
+    n = ((uint64_t)size + gmask) >> pool->gshift;
+    if (n <= DMACOH__TC_MAX_N && handle == pool->dev_base + off && dmacoh__tc_active(pool) &&
+        dmacoh__tc_free(pool, off >> pool->gshift, n)) {
+        dmacoh__dbg("free on '%s': %zu bytes at cpu %p dma %#llx (cached)", dev->name, size, cpu,
+                    (unsigned long long)handle);
+        return 0;
+    }
+    if (dmacoh__lock_spun(&pool->lock, pool->plat))
+        dmacoh__tc_enable(pool);
+    r = dmacoh__pa_free(&pool->pa, off >> pool->gshift, n, handle == pool->dev_base + off);
+    if (r == DMACOH_EPERM && dmacoh__tc_active(pool)) {
+        /* Occupied, or parked in a cache: a double free then, which the drain exposes. */
+        dmacoh__tc_drain(pool);
+        r = dmacoh__pa_free(&pool->pa, off >> pool->gshift, n, handle == pool->dev_base + off);
+    }
     if (r == 0) {
         pool->frees++;
         pool->seq++;

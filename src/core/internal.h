@@ -57,6 +57,15 @@ static inline void dmacoh__lock(uint32_t *l, const struct dmacoh_platform *p)
     }
 }
 
+/* dmacoh__lock that says whether the lock was held by someone else at first. */
+static inline bool dmacoh__lock_spun(uint32_t *l, const struct dmacoh_platform *p)
+{
+    if (__atomic_exchange_n(l, 1u, __ATOMIC_ACQUIRE) == 0)
+        return false;
+    dmacoh__lock(l, p);
+    return true;
+}
+
 static inline void dmacoh__unlock(uint32_t *l)
 {
     __atomic_store_n(l, 0u, __ATOMIC_RELEASE);
@@ -95,6 +104,7 @@ struct dmacoh__pa {
     bool largest_stale;    /* the last longest run went: recount on the next read */
     bool first_fit;        /* nothing freed since the region was last empty: lowest fit wins */
     bool always_first_fit; /* DMACOH_PLACE_FIRST_FIT: lowest fit always wins */
+    bool concurrent;       /* blocks may be parked: kind words change without the lock */
 };
 
 /* Bytes of state (struct plus words) for n granules; 0 when n is 0 or too large. */
@@ -109,6 +119,14 @@ int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t
  * start of an allocation), -DMACOH_EPERM (start of an occupied range), -DMACOH_EINVAL (the
  * caller's handle did not match, !handle_ok, or it is not n granules long). */
 int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle_ok);
+/* Parking, for the per-thread caches (tcache.c). A parked block stays allocated as far as the
+ * placement is concerned, and is marked OCC so that a second free of it is caught; only
+ * dmacoh__pa_unpark gives it back its HEAD. Both run WITHOUT the region lock, concurrently
+ * with any dmacoh__pa_* call under it, once dmacoh__pa_set_concurrent (lock held) was called.
+ * park returns 0, or the error dmacoh__pa_free would give (the caller then takes the lock). */
+void dmacoh__pa_set_concurrent(struct dmacoh__pa *pa);
+int dmacoh__pa_park(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
+void dmacoh__pa_unpark(struct dmacoh__pa *pa, uint64_t off);
 /* Marks [off, off + n) occupied; -DMACOH_EBUSY if any granule is not free. */
 int dmacoh__pa_reserve(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
 /* Longest free run in granules; O(1) unless it was just consumed (pages.c). */
@@ -123,6 +141,21 @@ void dmacoh__pa_find(const struct dmacoh__pa *pa, uint64_t i, uint64_t *start, u
                      int *kind);
 int dmacoh__pa_walk(const struct dmacoh__pa *pa, int (*fn)(void *, uint64_t, uint64_t, int),
                     void *user);
+
+/* ---- per-thread caches of freed small blocks (tcache.c) ---- */
+
+#define DMACOH__TC_SLOTS 4  /* caches per region, picked by the platform's thread slot */
+#define DMACOH__TC_DEPTH 16 /* blocks per cache */
+#define DMACOH__TC_MAX_N 16 /* largest cached block, in granules */
+
+struct dmacoh__tc {
+    uint32_t lock;
+    uint32_t count;                 /* blocks in ent */
+    uint64_t granules;              /* granules in ent */
+    uint64_t allocs, frees;         /* served from / taken into this cache since a drain */
+    uint64_t ent[DMACOH__TC_DEPTH]; /* offset << 4 | (granules - 1) */
+    uint64_t pad[(64 - (32 + 8 * DMACOH__TC_DEPTH) % 64) % 64 / 8]; /* one cache line apart */
+};
 
 /* ---- pools (region.c): one per declared range, shared by devices that share it ---- */
 
@@ -146,6 +179,9 @@ struct dmacoh__pool {
     struct dmacoh__pool *next; /* on plat->pools */
     size_t meta_size;
     uint64_t align_cap_g; /* alignment cap in granules; 0: none */
+    bool tc_ok;           /* per-thread caches allowed (platform has thread slots, best fit) */
+    uint32_t tc_on;       /* caching switched on (atomic; set once, under lock) */
+    struct dmacoh__tc tc[DMACOH__TC_SLOTS];
     uint64_t allocs, frees, failures, fallbacks;
     struct dmacoh__pa pa; /* last: its words follow */
 };
@@ -163,6 +199,20 @@ static inline bool dmacoh__pool_holds(const struct dmacoh__pool *pool, const voi
     const char *c = (const char *)cpu;
 
     return c >= pool->cpu && (uint64_t)(c - pool->cpu) < pool->size;
+}
+
+/* tcache.c. enable and drain need the region lock held; alloc and free must not hold it. */
+void dmacoh__tc_enable(struct dmacoh__pool *pool);
+bool dmacoh__tc_alloc(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, uint64_t *off);
+bool dmacoh__tc_free(struct dmacoh__pool *pool, uint64_t off, uint64_t n);
+void dmacoh__tc_drain(struct dmacoh__pool *pool);
+/* drain, keeping every cache locked (nothing can be parked) until unhold. */
+void dmacoh__tc_hold(struct dmacoh__pool *pool);
+void dmacoh__tc_unhold(struct dmacoh__pool *pool);
+
+static inline bool dmacoh__tc_active(const struct dmacoh__pool *pool)
+{
+    return __atomic_load_n(&pool->tc_on, __ATOMIC_ACQUIRE) != 0;
 }
 
 bool dmacoh__device_ok(const struct dmacoh_device *dev);

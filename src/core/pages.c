@@ -195,9 +195,16 @@ static uint64_t *kinds(const struct dmacoh__pa *pa)
     return W(pa) + pa->kind_off;
 }
 
+/* Kind words are read with relaxed atomic loads: parking (below) flips a HEAD to OCC and
+ * back without the region lock, on other granules of the same word. */
+static uint64_t kload(const struct dmacoh__pa *pa, uint64_t k)
+{
+    return __atomic_load_n(&kinds(pa)[k], __ATOMIC_RELAXED);
+}
+
 static unsigned get(const struct dmacoh__pa *pa, uint64_t i)
 {
-    return (unsigned)(kinds(pa)[i >> 5] >> (2 * (i & 31))) & 3u;
+    return (unsigned)(kload(pa, i >> 5) >> (2 * (i & 31))) & 3u;
 }
 
 /* Mask of the fields for granules [lo, hi) of one word, 0 <= lo < hi <= 32. */
@@ -221,32 +228,40 @@ static void summarise(struct dmacoh__pa *pa, uint64_t k, uint64_t was, uint64_t 
     }
 }
 
+/* Sets the fields `m` of kind word k to `bits`; returns the word before. With parking on, other
+ * fields of the word may change under us (HEAD <-> OCC), so the update is a compare-and-swap. */
+static uint64_t kstore(struct dmacoh__pa *pa, uint64_t k, uint64_t m, uint64_t bits, uint64_t *now)
+{
+    uint64_t *w = &kinds(pa)[k], was = kload(pa, k);
+
+    if (!pa->concurrent) {
+        *now = (was & ~m) | bits;
+        __atomic_store_n(w, *now, __ATOMIC_RELAXED);
+        return was;
+    }
+    do
+        *now = (was & ~m) | bits;
+    while (!__atomic_compare_exchange_n(w, &was, *now, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    return was;
+}
+
 /* Gives granule a kind `head` and granules (a, b) kind `rest`, keeping the busy summary in
- * step. One pass; the summary is touched only where a word turns empty or non-empty. */
+ * step. One pass; the summary is touched only where a word turns empty or non-empty (parking
+ * never changes that: HEAD and OCC are both busy). */
 static void fill(struct dmacoh__pa *pa, uint64_t a, uint64_t b, unsigned head, unsigned rest)
 {
-    uint64_t pattern = LO * rest, *kw = kinds(pa), first = a;
-
-    if (b == a + 1) { /* one granule: one field of one word */
-        uint64_t k = a >> 5, sh = 2 * (a & 31), was = kw[k];
-        uint64_t now = (was & ~(3ull << sh)) | ((uint64_t)head << sh);
-
-        kw[k] = now;
-        summarise(pa, k, was, now);
-        return;
-    }
+    uint64_t pattern = LO * rest, first = a;
 
     while (a < b) {
-        uint64_t k = a >> 5, end = (k + 1) << 5, m, was, now;
+        uint64_t k = a >> 5, end = (k + 1) << 5, m, bits, was, now;
 
         if (end > b)
             end = b;
         m = field_mask((unsigned)(a & 31), (unsigned)(end - (k << 5)));
-        was = kw[k];
-        now = (was & ~m) | (pattern & m);
+        bits = pattern & m;
         if (a == first)
-            now = (now & ~(3ull << (2 * (a & 31)))) | ((uint64_t)head << (2 * (a & 31)));
-        kw[k] = now;
+            bits = (bits & ~(3ull << (2 * (a & 31)))) | ((uint64_t)head << (2 * (a & 31)));
+        was = kstore(pa, k, m, bits, &now);
         summarise(pa, k, was, now);
         a = end;
     }
@@ -266,14 +281,14 @@ static uint64_t next_busy(const struct dmacoh__pa *pa, uint64_t x)
 
     if (x >= pa->ngranules)
         return pa->ngranules;
-    u = busy_bits(kinds(pa)[k]) & field_mask((unsigned)(x & 31), 32);
+    u = busy_bits(kload(pa, k)) & field_mask((unsigned)(x & 31), 32);
     if (u)
         return (k << 5) + (uint64_t)(__builtin_ctzll(u) / 2);
     busy = hb_get(pa, 0);
     j = hb_next(&busy, k + 1);
     if (j == NONE)
         return pa->ngranules;
-    return (j << 5) + (uint64_t)(__builtin_ctzll(busy_bits(kinds(pa)[j])) / 2);
+    return (j << 5) + (uint64_t)(__builtin_ctzll(busy_bits(kload(pa, j))) / 2);
 }
 
 /* One past the last granule before x that is not FREE, or 0: where the free run ending at x
@@ -286,7 +301,7 @@ static uint64_t prev_busy_end(const struct dmacoh__pa *pa, uint64_t x)
     if (x == 0)
         return 0;
     k = (x - 1) >> 5;
-    u = busy_bits(kinds(pa)[k]) & field_mask(0, (unsigned)((x - 1) & 31) + 1);
+    u = busy_bits(kload(pa, k)) & field_mask(0, (unsigned)((x - 1) & 31) + 1);
     if (u)
         return (k << 5) + (uint64_t)((63 - __builtin_clzll(u)) / 2) + 1;
     if (k == 0)
@@ -295,7 +310,7 @@ static uint64_t prev_busy_end(const struct dmacoh__pa *pa, uint64_t x)
     j = hb_prev(&busy, k - 1);
     if (j == NONE)
         return 0;
-    return (j << 5) + (uint64_t)((63 - __builtin_clzll(busy_bits(kinds(pa)[j]))) / 2) + 1;
+    return (j << 5) + (uint64_t)((63 - __builtin_clzll(busy_bits(kload(pa, j)))) / 2) + 1;
 }
 
 /* ---- free-run classes ---- */
@@ -430,6 +445,7 @@ void dmacoh__pa_init(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g)
     pa->largest_stale = false;
     pa->first_fit = true;
     pa->always_first_fit = false;
+    pa->concurrent = false;
     total = layout(ngranules, &pa->stride, &nc, &pa->count_off, &pa->kind_off);
     pa->nclasses = nc;
     pa->nwords = total;
@@ -587,16 +603,29 @@ static bool all_cont(const struct dmacoh__pa *pa, uint64_t a, uint64_t b)
         if (end > b)
             end = b;
         m = field_mask((unsigned)(a & 31), (unsigned)(end - (k << 5)));
-        if ((kinds(pa)[k] & m) != (LO & m))
+        if ((kload(pa, k) & m) != (LO & m))
             return false;
         a = end;
     }
     return true;
 }
 
-int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle_ok)
+/* Changes the kind of granule i from `from` to `to` atomically; false if it was not `from`. */
+static bool claim(struct dmacoh__pa *pa, uint64_t i, unsigned from, unsigned to)
 {
-    uint64_t s, e;
+    uint64_t *w = &kinds(pa)[i >> 5], was = kload(pa, i >> 5), sh = 2 * (i & 31);
+
+    do {
+        if (((was >> sh) & 3u) != from)
+            return false;
+    } while (!__atomic_compare_exchange_n(w, &was, (was & ~(3ull << sh)) | ((uint64_t)to << sh),
+                                          true, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    return true;
+}
+
+/* The allocation of n granules at off is well formed: HEAD, n - 1 CONTs, no CONT after. */
+static int well_formed(const struct dmacoh__pa *pa, uint64_t off, uint64_t n)
+{
     unsigned k;
 
     if (off >= pa->ngranules)
@@ -606,12 +635,51 @@ int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle
         return DMACOH_EPERM;
     if (k != DMACOH__G_HEAD)
         return DMACOH_EFAULT;
-    if (!handle_ok)
-        return DMACOH_EINVAL;
     if (n == 0 || n > pa->ngranules - off || !all_cont(pa, off + 1, off + n))
         return DMACOH_EINVAL;
     if (off + n < pa->ngranules && get(pa, off + n) == DMACOH__G_CONT)
         return DMACOH_EINVAL;
+    return 0;
+}
+
+void dmacoh__pa_set_concurrent(struct dmacoh__pa *pa)
+{
+    pa->concurrent = true;
+}
+
+int dmacoh__pa_park(struct dmacoh__pa *pa, uint64_t off, uint64_t n)
+{
+    int r = well_formed(pa, off, n);
+
+    if (r)
+        return r;
+    return claim(pa, off, DMACOH__G_HEAD, DMACOH__G_OCC) ? 0 : DMACOH_EFAULT;
+}
+
+void dmacoh__pa_unpark(struct dmacoh__pa *pa, uint64_t off)
+{
+    /* OCC (11) to HEAD (10): clear the field's low bit. */
+    __atomic_fetch_and(&kinds(pa)[off >> 5], ~(1ull << (2 * (off & 31))), __ATOMIC_RELAXED);
+}
+
+int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle_ok)
+{
+    uint64_t s, e;
+    int r = well_formed(pa, off, n);
+
+    /* Checked in this order: not an allocation start, occupied, handle, length. */
+    if (r == DMACOH_EFAULT || r == DMACOH_EPERM)
+        return r;
+    if (!handle_ok)
+        return DMACOH_EINVAL;
+    if (r)
+        return r;
+    if (pa->concurrent) {
+        /* The claim is where this free and a racing park of the same block are ordered. */
+        if (!claim(pa, off, DMACOH__G_HEAD, DMACOH__G_FREE))
+            return get(pa, off) == DMACOH__G_OCC ? DMACOH_EPERM : DMACOH_EFAULT;
+        summarise(pa, off >> 5, 1, kload(pa, off >> 5)); /* the word had a HEAD */
+    }
     s = prev_busy_end(pa, off);
     e = next_busy(pa, off + n);
     run_del(pa, s, off);
@@ -658,7 +726,7 @@ static uint64_t run_end(const struct dmacoh__pa *pa, uint64_t i, unsigned *kind)
     }
     *kind = (s == DMACOH__G_OCC) ? 2u : 1u;
     while (j < pa->ngranules) {
-        uint64_t k = j >> 5, w = kinds(pa)[k];
+        uint64_t k = j >> 5, w = kload(pa, k);
         uint64_t m = field_mask((unsigned)(j & 31), 32);
         uint64_t notcont = (w ^ LO) & m; /* nonzero fields: granules that are not CONT */
 
@@ -814,12 +882,12 @@ bool dmacoh__pa_check(const struct dmacoh__pa *pa)
 
     if (!layout_ok(pa))
         return false;
-    if (tail && (kinds(pa)[nk - 1] >> (2 * tail)) != 0)
+    if (tail && (kload(pa, nk - 1) >> (2 * tail)) != 0)
         return false; /* fields past the end must stay FREE */
     if (!hb_ok(pa, 0, nk, &set))
         return false;
     for (uint64_t k = 0; k < nk; k++)
-        if (hb_test(&busy, k) != (kinds(pa)[k] != 0))
+        if (hb_test(&busy, k) != (kload(pa, k) != 0))
             return false;
     for (uint64_t c = 0; c < pa->nclasses; c++) {
         if (!hb_ok(pa, 1 + c, pa->ngranules >> c, &set) || set != ccount(pa)[c])

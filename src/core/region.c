@@ -126,6 +126,20 @@ static int find_overlap(struct dmacoh_platform *p, dmacoh_phys_addr_t bus, dmaco
     return 0;
 }
 
+/* Takes the region lock with the per-thread caches drained and held, so the allocator state
+ * is exact and stays so until unlock_exact. */
+static void lock_exact(struct dmacoh__pool *pool)
+{
+    dmacoh__lock(&pool->lock, pool->plat);
+    dmacoh__tc_hold(pool);
+}
+
+static void unlock_exact(struct dmacoh__pool *pool)
+{
+    dmacoh__tc_unhold(pool);
+    dmacoh__unlock(&pool->lock);
+}
+
 static unsigned pick_width(unsigned asked, unsigned platform)
 {
     unsigned w = platform ? platform : 8u;
@@ -179,6 +193,12 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
     pool->allocs = pool->frees = pool->failures = pool->fallbacks = 0;
     dmacoh__pa_init(&pool->pa, size >> gshift, daddr >> gshift);
     pool->align_cap_g = 0;
+    pool->tc_ok = p->ops->thread_slot != NULL;
+    pool->tc_on = 0;
+    for (unsigned i = 0; i < DMACOH__TC_SLOTS; i++) {
+        pool->tc[i].lock = pool->tc[i].count = 0;
+        pool->tc[i].granules = pool->tc[i].allocs = pool->tc[i].frees = 0;
+    }
     if (pool->io_width < 8 && dmacoh__io_register(pool->cpu, size, pool->io_width) != 0) {
         dmacoh__err("declare on '%s': too many regions with an IO width cap", dev->name);
         p->ops->unmap(p->ctx, &pool->map, size);
@@ -275,6 +295,7 @@ int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t
             if (r == 0 && opts) {
                 pool->align_cap_g = opts->align_cap >> gshift;
                 pool->pa.always_first_fit = opts->placement == DMACOH_PLACE_FIRST_FIT;
+                pool->tc_ok = pool->tc_ok && !pool->pa.always_first_fit;
             }
             if (r) {
                 put_meta(p, pool);
@@ -319,6 +340,8 @@ int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
     }
     p = dev->platform;
     dmacoh__lock(&p->lock, p);
+    lock_exact(pool); /* blocks in the per-thread caches are not outstanding */
+    unlock_exact(pool);
     if (pool->pa.live && !(flags & DMACOH_RELEASE_FORCE)) {
         dmacoh__unlock(&p->lock);
         dmacoh__err("release on '%s': %llu allocations are outstanding", dev->name,
@@ -371,9 +394,9 @@ int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_a
     }
     first = off >> pool->gshift;
     last = (off + size - 1) >> pool->gshift;
-    dmacoh__lock(&pool->lock, pool->plat);
+    lock_exact(pool);
     r = dmacoh__pa_reserve(&pool->pa, first, last - first + 1);
-    dmacoh__unlock(&pool->lock);
+    unlock_exact(pool);
     if (r) {
         dmacoh__err("mark occupied on '%s': %#llx+%#llx is already in use", dev->name,
                     (unsigned long long)device_addr, (unsigned long long)size);
@@ -394,7 +417,7 @@ int dmacoh_region_get_stats(const struct dmacoh_device *dev, struct dmacoh_regio
     if (!pool)
         return DMACOH_ENODEV;
     g = pool->gshift;
-    dmacoh__lock(&pool->lock, pool->plat);
+    lock_exact(pool);
     st->bus_base = pool->bus;
     st->device_base = pool->dev_base;
     st->size = pool->size;
@@ -412,7 +435,7 @@ int dmacoh_region_get_stats(const struct dmacoh_device *dev, struct dmacoh_regio
     st->frees = pool->frees;
     st->failures = pool->failures;
     st->fallbacks = pool->fallbacks;
-    dmacoh__unlock(&pool->lock);
+    unlock_exact(pool);
     return 0;
 }
 
@@ -447,9 +470,9 @@ int dmacoh_region_walk(const struct dmacoh_device *dev,
     w.pool = dev->pool;
     w.fn = fn;
     w.user = user;
-    dmacoh__lock(&dev->pool->lock, dev->pool->plat);
+    lock_exact(dev->pool);
     r = dmacoh__pa_walk(&dev->pool->pa, walk_one, &w);
-    dmacoh__unlock(&dev->pool->lock);
+    unlock_exact(dev->pool);
     return r;
 }
 
@@ -466,10 +489,10 @@ int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct 
         return DMACOH_ENODEV;
     if (!dmacoh__pool_holds(pool, cpu))
         return DMACOH_ERANGE;
-    dmacoh__lock(&pool->lock, pool->plat);
+    lock_exact(pool);
     dmacoh__pa_find(&pool->pa, (uint64_t)((const char *)cpu - pool->cpu) >> pool->gshift, &start,
                     &n, &kind);
-    dmacoh__unlock(&pool->lock);
+    unlock_exact(pool);
     e->offset = start << pool->gshift;
     e->size = n << pool->gshift;
     e->dma = pool->dev_base + e->offset;
@@ -489,10 +512,10 @@ bool dmacoh_check(const struct dmacoh_device *dev)
     pool = dev->pool;
     if (!pool)
         return true;
-    dmacoh__lock(&pool->lock, pool->plat);
+    lock_exact(pool);
     ok = pool->magic == DMACOH__POOL_MAGIC && pool->refs >= 1 && dmacoh__pa_check(&pool->pa) &&
          pool->pa.ngranules == pool->size >> pool->gshift;
-    dmacoh__unlock(&pool->lock);
+    unlock_exact(pool);
     if (!ok)
         dmacoh__err("check on '%s': region allocator state is inconsistent", dev->name);
     return ok;

@@ -34,8 +34,8 @@ void *memcpy(void *d, const void *s, size_t n)
 
 static _Alignas(65536) unsigned char sram[64 * 1024]; /* "on-chip SRAM" */
 static _Alignas(65536) unsigned char ram[64 * 1024];  /* fallback RAM window */
-static _Alignas(8) unsigned char sram_meta[1024];
-static _Alignas(8) unsigned char ram_meta[1024];
+static _Alignas(64) unsigned char sram_meta[4096];
+static _Alignas(64) unsigned char ram_meta[4096];
 static _Alignas(16) unsigned char arena[16 * 1024]; /* metadata for declares and pools */
 
 /* A dma_pool of 32-byte descriptors in the SRAM: distinct, aligned, checked frees. */
