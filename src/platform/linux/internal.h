@@ -62,4 +62,9 @@ void dmacoh__linux_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size);
     .now_ns = dmacoh__linux_now_ns, .relax = dmacoh__linux_relax,                                  \
     .thread_slot = dmacoh__linux_thread_slot
 
+/* Test seam of hostmem.c: when set, called with each chunk just mapped, populated and locked,
+ * before its page-map entries are read, so a unit test can write fake entries for exactly
+ * those pages into the file it named as the page map. NULL (never set) in real use. */
+extern void (*dmacoh__hostmem_mapped_hook)(const void *cpu, size_t len);
+
 #endif /* DMACOH_LINUX_INTERNAL_H */
