@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,9 +152,8 @@ static int proof_pci(void)
         (unsigned long long)(size >> 10), kind);
     check(dmacoh_device_init(&dev, "ivshmem", NULL, dmacoh_pci_platform(pci)) == 0, "init");
     /* The device address is the offset in the BAR, which is the offset in the host's file. */
-    check(dmacoh_declare_coherent_memory(&dev, bar, 0, size,
-                                         DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL,
-                                         &granted) == 0,
+    check(dmacoh_declare_coherent_memory(
+              &dev, bar, 0, size, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &granted) == 0,
           "declare");
     say("declared bus %#llx as device 0x0, granted %s", (unsigned long long)bar,
         granted == DMACOH_MEMORY_MAP ? "MAP" : "IO");
@@ -313,6 +314,36 @@ static int edu_round_trip(struct edu *e, dmacoh_dma_addr_t src, dmacoh_dma_addr_
     return edu_dma(e, dst, true);
 }
 
+/* Without root the page map hides frame numbers: a child that drops to nobody must get
+ * -DMACOH_EPERM (and the log line saying what to do), never a wrong handle. */
+static int hostmem_as_nobody(void)
+{
+    int status = 0;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        struct dmacoh_hostmem *hm;
+        struct dmacoh_device dev;
+        dmacoh_dma_addr_t h;
+        void *p;
+        int r;
+
+        /* Changing the user id makes a process undumpable, which closes its own page map to
+         * it; a program started as nobody is dumpable, so be like one. */
+        if (setgid(65534) != 0 || setuid(65534) != 0 || prctl(PR_SET_DUMPABLE, 1) != 0)
+            _exit(2);
+        if (dmacoh_hostmem_open(NULL, &hm) ||
+            dmacoh_device_init(&dev, "edu", NULL, dmacoh_hostmem_platform(hm)))
+            _exit(3);
+        r = dmacoh_alloc_coherent(&dev, 4096, 0, 0, &p, &h);
+        say("as uid 65534: alloc returns %d (%s)", r, dmacoh_err_name(r));
+        _exit(r == DMACOH_EPERM ? 0 : 1);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 static int proof_hostmem(void)
 {
     struct dmacoh_hostmem *hm;
@@ -329,6 +360,10 @@ static int proof_hostmem(void)
     say("edu %s: id %#x, bus master enabled", bdf, *(volatile uint32_t *)e.regs);
     check(dmacoh_hostmem_open(NULL, &hm) == 0, "dmacoh_hostmem_open");
     check(dmacoh_device_init(&dev, "edu", NULL, dmacoh_hostmem_platform(hm)) == 0, "init");
+    check(dmacoh_device_set_dma_mask(&dev, 0xfffff) == 0, "mask");
+    check(dmacoh_alloc_coherent(&dev, EDU_XFER, 0, 0, (void **)&a, &ha) == DMACOH_ERANGE,
+          "an allocation for a 20-bit mask must be refused (RAM below 1 MiB is the firmware's)");
+    say("with a 20-bit DMA mask: refused with -ERANGE");
     check(dmacoh_device_set_dma_mask(&dev, EDU_MASK_28) == 0, "mask");
     check(dmacoh_alloc_coherent(&dev, EDU_XFER, 0, 0, (void **)&a, &ha) == 0, "alloc a");
     check(dmacoh_alloc_coherent(&dev, EDU_XFER, 0, 0, (void **)&b, &hb) == 0, "alloc b");
@@ -349,14 +384,15 @@ static int proof_hostmem(void)
     check(memcmp(a, big + 0x8000, EDU_XFER) == 0, "a differs from big+0x8000");
     check(edu_dma(&e, hbig + 0xf000, true) == 0, "edu DMA device -> big+0xf000 timed out");
     check(memcmp(big + 0xf000, a, EDU_XFER) == 0, "big+0xf000 differs");
-    say("DMA big+0x8000 -> device -> a and -> big+0xf000: %u bytes equal ('%.11s...')",
-        EDU_XFER, (char *)a);
+    say("DMA big+0x8000 -> device -> a and -> big+0xf000: %u bytes equal ('%.11s...')", EDU_XFER,
+        (char *)a);
     check(dmacoh_free_coherent(&dev, 0x10000, big, hbig) == 0, "free big");
     check(dmacoh_free_coherent(&dev, EDU_XFER, b, hb) == 0, "free b");
     check(dmacoh_free_coherent(&dev, EDU_XFER, a, ha) == 0, "free a");
     check(dmacoh_free_coherent(&dev, EDU_XFER, a, ha) == DMACOH_EFAULT, "double free caught");
     say("frees checked: a second free of a is refused");
     check(dmacoh_device_fini(&dev) == 0 && dmacoh_hostmem_close(hm) == 0, "close");
+    check(hostmem_as_nobody() == 0, "not root: expected -DMACOH_EPERM");
     return 0;
 }
 

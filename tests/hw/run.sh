@@ -99,7 +99,7 @@ say "booting $kver ($accel) with proofs: $proofs"
 t_boot=$(date +%s.%N)
 timeout "$limit" qemu-system-x86_64 \
     -machine q35,accel=$accel,kernel-irqchip=split -device intel-iommu,intremap=on \
-    -m 256 -smp 1 -nographic -vga none -no-reboot \
+    -m 256 -smp 1 -nographic -vga none -nic none -no-reboot \
     -kernel "$vmlinuz" -initrd "$out/initramfs.cpio.gz" \
     -append "console=ttyS0 panic=-1 intel_iommu=on iommu=pt hugepages=16 loglevel=4 -- ${proofs//,/ }" \
     -object memory-backend-file,id=shm,mem-path="$out/ivshmem.bin",size=1M,share=on \

@@ -82,7 +82,8 @@ static int read_entries(const struct dmacoh_hostmem *hm, const void *cpu, uint64
 
     if (fd < 0) {
         r = (errno == EACCES || errno == EPERM) ? DMACOH_EACCES : -errno;
-        dmacoh__err("hostmem: cannot open %s: %s", hm->pagemap, strerror(errno));
+        dmacoh__err("hostmem: cannot open %s: %s%s", hm->pagemap, strerror(errno),
+                    r == DMACOH_EACCES ? " (needs root, and a dumpable process)" : "");
         return r;
     }
     got = pread(fd, e, n * sizeof(*e), off);
