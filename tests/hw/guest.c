@@ -63,6 +63,23 @@ static void log_fn(void *user, int level, const char *msg)
     printf("hw: %s: [lib] %s\n", cur, msg);
 }
 
+/* A hex number from a sysfs attribute of PCI device `name`, or 0. */
+static unsigned long long attr_hex(const char *name, const char *attr)
+{
+    char path[PATH_MAX];
+    unsigned long long v = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), SYS_PCI "/%s/%s", name, attr);
+    f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%llx", &v) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v;
+}
+
 /* The first PCI device with this vendor and device id, as "0000:00:03.0". */
 static int find_device(unsigned vendor, unsigned device, char *bdf, size_t len)
 {
@@ -73,25 +90,9 @@ static int find_device(unsigned vendor, unsigned device, char *bdf, size_t len)
     if (!d)
         return -1;
     while (found && (e = readdir(d))) {
-        char path[PATH_MAX];
-        unsigned long long v = 0, id = 0;
-        FILE *f;
-
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.' || strlen(e->d_name) >= len)
             continue;
-        snprintf(path, sizeof(path), SYS_PCI "/%s/vendor", e->d_name);
-        f = fopen(path, "r");
-        if (!f || fscanf(f, "%llx", &v) != 1)
-            v = 0;
-        if (f)
-            fclose(f);
-        snprintf(path, sizeof(path), SYS_PCI "/%s/device", e->d_name);
-        f = fopen(path, "r");
-        if (!f || fscanf(f, "%llx", &id) != 1)
-            id = 0;
-        if (f)
-            fclose(f);
-        if (v == vendor && id == device && strlen(e->d_name) < len) {
+        if (attr_hex(e->d_name, "vendor") == vendor && attr_hex(e->d_name, "device") == device) {
             memcpy(bdf, e->d_name, strlen(e->d_name) + 1);
             found = 0;
         }

@@ -376,13 +376,7 @@ static const struct dmacoh_platform_ops hostmem_ops = {
     .sys_free = hm_sys_free,
     .sys_virt_to_dma = hm_virt_to_dma,
     .sys_dma_to_virt = hm_dma_to_virt,
-    .meta_alloc = dmacoh__linux_meta_alloc,
-    .meta_free = dmacoh__linux_meta_free,
-    .wait = dmacoh__linux_wait,
-    .wake = dmacoh__linux_wake,
-    .now_ns = dmacoh__linux_now_ns,
-    .relax = dmacoh__linux_relax,
-    .thread_slot = dmacoh__linux_thread_slot,
+    DMACOH__LINUX_SERVICE_OPS,
 };
 
 int dmacoh_hostmem_open(const struct dmacoh_hostmem_opts *opts, struct dmacoh_hostmem **out)
