@@ -104,7 +104,7 @@ timeout "$limit" qemu-system-x86_64 \
     -append "console=ttyS0 panic=-1 intel_iommu=on iommu=pt hugepages=16 loglevel=4 -- ${proofs//,/ }" \
     -object memory-backend-file,id=shm,mem-path="$out/ivshmem.bin",size=1M,share=on \
     -device ivshmem-plain,memdev=shm -device edu -device qxl \
-    -serial file:"$out/serial.log" -monitor pipe:"$out/mon" &
+    -serial file:"$out/serial.log" -monitor pipe:"$out/mon" </dev/null &
 qemu=$!
 t_init=""
 while kill -0 "$qemu" 2>/dev/null; do

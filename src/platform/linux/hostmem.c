@@ -59,7 +59,7 @@ struct dmacoh_hostmem {
     char pagemap[PATH_MAX];
     bool no_hugetlb;
     uint64_t chunk_size;
-    uint64_t page;
+    size_t page;
     pthread_mutex_t lock;
     struct chunk *chunks;
 };
@@ -390,7 +390,7 @@ int dmacoh_hostmem_open(const struct dmacoh_hostmem_opts *opts, struct dmacoh_ho
     hm = calloc(1, sizeof(*hm));
     if (!hm)
         return DMACOH_ENOMEM;
-    hm->page = (uint64_t)sysconf(_SC_PAGESIZE);
+    hm->page = (size_t)sysconf(_SC_PAGESIZE);
     hm->chunk_size = (opts && opts->chunk_size) ? opts->chunk_size : (2u << 20);
     hm->no_hugetlb = opts && opts->no_hugetlb;
     hm->declared = opts ? opts->declared : NULL;
