@@ -277,8 +277,9 @@ static int hm_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t siz
     if (len < size || len > SIZE_MAX)
         return DMACOH_ENOMEM;
     pthread_mutex_lock(&hm->lock);
-    for (c = hm->chunks; c && r; c = c->next)
-        if (c->len == len || (size > hm->page && c->len > hm->page))
+    /* Single-page chunks are always full; only multi-page chunks have room to share. */
+    for (c = hm->chunks; c && r && size > hm->page; c = c->next)
+        if (c->len > hm->page)
             r = dmacoh_window_alloc(&c->win, size, mask, cpu, handle);
     if (r) {
         r = new_chunk(hm, (size_t)len, &c);
