@@ -252,6 +252,13 @@ static void fill(struct dmacoh__pa *pa, uint64_t a, uint64_t b, unsigned head, u
 {
     uint64_t pattern = LO * rest, first = a;
 
+    if (b == a + 1) { /* one granule: one field of one word */
+        uint64_t sh = 2 * (a & 31), was, now;
+
+        was = kstore(pa, a >> 5, 3ull << sh, (uint64_t)head << sh, &now);
+        summarise(pa, a >> 5, was, now);
+        return;
+    }
     while (a < b) {
         uint64_t k = a >> 5, end = (k + 1) << 5, m, bits, was, now;
 
