@@ -37,13 +37,21 @@ extern "C" {
  *  - platform errors of system memory (-DMACOH_ERANGE when nothing lies below the DMA mask).
  * Guarantees:
  *  - The handle is aligned to the smallest power-of-two number of granules >= size, as an
- *    absolute device address (a buffer of <= 64 KiB never crosses a 64 KiB boundary), and the
+ *    absolute device address (a buffer of <= 64 KiB never crosses a 64 KiB boundary), or to
+ *    the region's align_cap if it declared a smaller one, and the
  *    CPU pointer of a MAP region has the same alignment. System memory: the same promise for
  *    the handle and the CPU pointer as far as the platform keeps it (the simulator and the
  *    bare-metal platform keep both).
  *  - The memory is zeroed (memset_io on IO regions) unless DMACOH_ALLOC_NOZERO.
- *  - With no frees in between, allocations of one size from one region come at ascending
- *    addresses.
+ *  - Allocations of one size from one region come at ascending addresses while nothing has
+ *    been freed since the region was declared or last held no allocation; in a region
+ *    declared with DMACOH_PLACE_FIRST_FIT, between any two frees (region.h).
+ *  - A region fails a request only when no free run of pow2ceil(n + align - 1) granules
+ *    exists (n granules asked, align the alignment) and the probed runs of the two smaller
+ *    size classes hold no fit (docs/design.md); where dev's DMA mask ends inside the region,
+ *    only the lowest runs of each class are looked at. The kernel fails only when no fit
+ *    exists, at O(region) cost.
+ * Complexity: O(log n) in the region's granules, plus zeroing.
  *  - handle + size - 1 <= dev's DMA mask.
  * Context: thread-safe; many threads may allocate and free at once. Does not block unless
  * DMACOH_ALLOC_WAIT is given or the platform's system memory allocation blocks.
