@@ -6,6 +6,8 @@
 #define DMACOH_LINUX_INTERNAL_H
 
 #include <dmacoh/dmacoh.h>
+#include <dmacoh/pci.h>
+#include <dmacoh/vfio.h>
 
 /* Metadata memory from the C heap, zeroed. */
 void *dmacoh__linux_meta_alloc(void *ctx, size_t size);
@@ -54,6 +56,46 @@ int dmacoh__linux_map_fd(int fd, uint64_t off, uint64_t len, uint64_t delta,
                          dmacoh_dma_addr_t device_addr, uint64_t congruence,
                          struct dmacoh_mapping *out);
 void dmacoh__linux_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size);
+
+/* The basename of a symbolic link's target (a sysfs `driver` or `iommu_group` link) into
+ * name[len]: 0, or -errno (-DMACOH_ENOENT when there is no link). */
+int dmacoh__linux_link_name(const char *link, char *name, size_t len);
+
+/* PCI pieces shared by pci_sysfs.c and vfio.c (both find BARs in sysfs `resource`). */
+struct dmacoh__pci_bar {
+    uint64_t start, size; /* CPU physical address and length; size 0 when unused */
+    int kind;             /* enum dmacoh_pci_bar_kind */
+};
+
+/* True for "DDDD:BB:DD.F" as sysfs spells it (the name becomes part of a path). */
+bool dmacoh__pci_bdf_ok(const char *s);
+
+/* Reads the six BARs from <dir>/resource. Errors (each logged with `who` as prefix):
+ * -DMACOH_EACCES, -DMACOH_EIO (fewer than six lines), -errno. */
+int dmacoh__pci_read_bars(const char *dir, const char *who,
+                          struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS]);
+
+/* The memory BAR that holds all of [bus, bus + size), or -1. */
+int dmacoh__pci_bar_for(const struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS], uint64_t bus,
+                        uint64_t size);
+
+/*
+ * The system calls of the VFIO platform, so that a test can put a fake VFIO kernel behind it.
+ * Each behaves as its libc namesake: a result >= 0, or -1 with errno set. The descriptors open
+ * and ioctl(VFIO_GROUP_GET_DEVICE_FD) return must be real ones: the platform mmaps the device
+ * descriptor and reads/writes its config space with pread/pwrite (a fake hands out a regular
+ * file laid out as the regions it reports).
+ */
+struct dmacoh__vfio_sys {
+    int (*open)(void *ctx, const char *path, int flags);
+    int (*close)(void *ctx, int fd);
+    int (*ioctl)(void *ctx, int fd, unsigned long request, void *arg);
+    void *ctx;
+};
+
+/* dmacoh_vfio_open() with the system calls given (NULL: the real ones). */
+int dmacoh__vfio_open_sys(const char *bdf, const struct dmacoh_vfio_opts *opts,
+                          const struct dmacoh__vfio_sys *sys, struct dmacoh_vfio **out);
 
 /* The ops every Linux platform shares: unmap, heap metadata, futex sleeping, thread slots. */
 #define DMACOH__LINUX_COMMON_OPS                                                                   \
