@@ -79,6 +79,11 @@ int dmacoh__pci_read_bars(const char *dir, const char *who,
 int dmacoh__pci_bar_for(const struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS], uint64_t bus,
                         uint64_t size);
 
+/* BAR n's start, size and kind for the public dmacoh_*_bar calls: 0, -DMACOH_EINVAL (n too
+ * large), -DMACOH_ENOENT (unused). Any out-pointer may be NULL. */
+int dmacoh__pci_bar_get(const struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS], unsigned n,
+                        dmacoh_phys_addr_t *bus, uint64_t *size, int *kind);
+
 /*
  * The system calls of the VFIO platform, so that a test can put a fake VFIO kernel behind it.
  * Each behaves as its libc namesake: a result >= 0, or -1 with errno set. The descriptors open
@@ -96,6 +101,51 @@ struct dmacoh__vfio_sys {
 /* dmacoh_vfio_open() with the system calls given (NULL: the real ones). */
 int dmacoh__vfio_open_sys(const char *bdf, const struct dmacoh_vfio_opts *opts,
                           const struct dmacoh__vfio_sys *sys, struct dmacoh_vfio **out);
+
+/*
+ * An IOVA space (iova.c): the usable IOVA ranges and a table of live blocks sorted by IOVA,
+ * for platforms that choose the device addresses of system memory themselves (VFIO). First
+ * fit from the lowest address; linear scans (fallback blocks are few and large). Not locked:
+ * the caller serialises.
+ */
+#define DMACOH__IOVA_MAX_RANGES 16
+
+struct dmacoh__iova_range {
+    uint64_t lo, hi; /* inclusive */
+};
+
+struct dmacoh__iova_blk {
+    uint64_t iova, size, len; /* device address, size asked, bytes mapped (whole pages) */
+    char *cpu;                /* CPU address of the first byte */
+};
+
+struct dmacoh__iova_space {
+    unsigned nranges;
+    struct dmacoh__iova_range range[DMACOH__IOVA_MAX_RANGES]; /* ascending, disjoint */
+    struct dmacoh__iova_blk *blk;                             /* live blocks by IOVA */
+    size_t nblk, capblk;
+};
+
+/* Narrows the ranges to [lo, hi], dropping those left empty. */
+void dmacoh__iova_clip(struct dmacoh__iova_space *s, uint64_t lo, uint64_t hi);
+/* An IOVA for len bytes aligned to align (a power of two), ending at or below mask: 0 with
+ * *iova set, -DMACOH_ERANGE (no usable IOVA below the mask at all) or -DMACOH_ENOMEM. */
+int dmacoh__iova_pick(const struct dmacoh__iova_space *s, uint64_t len, uint64_t align,
+                      uint64_t mask, uint64_t *iova);
+/* Records a block (0 or -DMACOH_ENOMEM); removes block i; frees the table. */
+int dmacoh__iova_insert(struct dmacoh__iova_space *s, const struct dmacoh__iova_blk *b);
+void dmacoh__iova_remove(struct dmacoh__iova_space *s, size_t i);
+void dmacoh__iova_fini(struct dmacoh__iova_space *s);
+/* The index of the block starting at cpu, or s->nblk. */
+size_t dmacoh__iova_find(const struct dmacoh__iova_space *s, const void *cpu);
+/* Translations inside live blocks: DMACOH_BAD_DMA_ADDR / NULL outside them. */
+dmacoh_dma_addr_t dmacoh__iova_virt_to_dma(const struct dmacoh__iova_space *s, const void *cpu);
+void *dmacoh__iova_dma_to_virt(const struct dmacoh__iova_space *s, dmacoh_dma_addr_t dma);
+
+/* len bytes (whole pages) of private anonymous memory at an address that is a multiple of
+ * align (a power of two >= the page size); hugetlb pages when `huge` and len is whole 2 MiB
+ * pages. NULL with *err set (-DMACOH_ENOMEM, logged) on failure; munmap to free. */
+char *dmacoh__linux_alloc_anon(uint64_t len, uint64_t align, bool huge, int *err);
 
 /* The ops every Linux platform shares: unmap, heap metadata, futex sleeping, thread slots. */
 #define DMACOH__LINUX_COMMON_OPS                                                                   \

@@ -168,15 +168,5 @@ struct dmacoh_platform *dmacoh_pci_platform(struct dmacoh_pci *pci)
 int dmacoh_pci_bar(const struct dmacoh_pci *pci, unsigned n, dmacoh_phys_addr_t *bus,
                    uint64_t *size, int *kind)
 {
-    if (!pci || n >= DMACOH_PCI_NBARS)
-        return DMACOH_EINVAL;
-    if (pci->bar[n].kind == DMACOH_PCI_BAR_UNUSED)
-        return DMACOH_ENOENT;
-    if (bus)
-        *bus = pci->bar[n].start;
-    if (size)
-        *size = pci->bar[n].size;
-    if (kind)
-        *kind = pci->bar[n].kind;
-    return 0;
+    return pci ? dmacoh__pci_bar_get(pci->bar, n, bus, size, kind) : DMACOH_EINVAL;
 }

@@ -111,3 +111,19 @@ int dmacoh__pci_bar_for(const struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS], uint
     }
     return -1;
 }
+
+int dmacoh__pci_bar_get(const struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS], unsigned n,
+                        dmacoh_phys_addr_t *bus, uint64_t *size, int *kind)
+{
+    if (n >= DMACOH_PCI_NBARS)
+        return DMACOH_EINVAL;
+    if (bar[n].kind == DMACOH_PCI_BAR_UNUSED)
+        return DMACOH_ENOENT;
+    if (bus)
+        *bus = bar[n].start;
+    if (size)
+        *size = bar[n].size;
+    if (kind)
+        *kind = bar[n].kind;
+    return 0;
+}

@@ -45,23 +45,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define MAX_RANGES       16
 #define DEFAULT_IOVA_LO  0x100000ull
-#define HUGE_2M          (2ull << 20)
 #define PCI_COMMAND      4    /* offset of the command register in config space */
 #define PCI_COMMAND_BM   0x4u /* Bus Master enable */
 #define CONFIG_REGION    7    /* VFIO_PCI_CONFIG_REGION_INDEX */
 #define VFIO_DRIVER_NAME "vfio"
-
-struct iova_range {
-    uint64_t lo, hi; /* inclusive */
-};
-
-/* One live fallback allocation. */
-struct sysblk {
-    uint64_t iova, size, len; /* IOVA, size asked, bytes mapped (whole pages) */
-    char *cpu;
-};
 
 struct dmacoh_vfio {
     struct dmacoh_platform plat;
@@ -73,11 +61,8 @@ struct dmacoh_vfio {
     bool noiommu, hugetlb, attached;
     uint64_t iommu_page; /* smallest IOMMU page size */
     struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS];
-    unsigned nranges;
-    struct iova_range range[MAX_RANGES];
-    pthread_mutex_t lock; /* the fields below */
-    struct sysblk *blk;   /* sorted by iova */
-    size_t nblk, capblk;
+    pthread_mutex_t lock;           /* covers `iova` and the MAP/UNMAP calls */
+    struct dmacoh__iova_space iova; /* usable ranges and live fallback blocks */
 };
 
 static int real_open(void *ctx, const char *path, int flags)
@@ -330,15 +315,15 @@ static void read_ranges(struct dmacoh_vfio *v, const char *info, size_t len, uin
         memcpy(&h, info + off, sizeof(h));
         if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE && len - off >= sizeof(c)) {
             memcpy(&c, info + off, sizeof(c));
-            v->nranges = 0;
-            for (uint32_t i = 0; i < c.nr_iovas && v->nranges < MAX_RANGES; i++) {
+            v->iova.nranges = 0;
+            for (uint32_t i = 0; i < c.nr_iovas && v->iova.nranges < DMACOH__IOVA_MAX_RANGES; i++) {
                 struct vfio_iova_range r;
                 size_t at = off + sizeof(c) + i * sizeof(r);
 
                 if (at > len || len - at < sizeof(r))
                     break;
                 memcpy(&r, info + at, sizeof(r));
-                v->range[v->nranges++] = (struct iova_range){r.start, r.end};
+                v->iova.range[v->iova.nranges++] = (struct dmacoh__iova_range){r.start, r.end};
             }
             return;
         }
@@ -353,8 +338,8 @@ static int read_iommu_info(struct dmacoh_vfio *v)
     char *buf;
 
     v->iommu_page = page_size();
-    v->nranges = 1;
-    v->range[0] = (struct iova_range){0, UINT64_MAX};
+    v->iova.nranges = 1;
+    v->iova.range[0] = (struct dmacoh__iova_range){0, UINT64_MAX};
     if (xioctl(v, v->container, VFIO_IOMMU_GET_INFO, &head) < 0) {
         dmacoh__err("vfio %s: VFIO_IOMMU_GET_INFO: %s", v->bdf, strerror(errno));
         return DMACOH_EIO;
@@ -432,121 +417,7 @@ static int vfio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma
 
 /* ---- fallback memory: IOVAs ------------------------------------------------------------ */
 
-static uint64_t align_up(uint64_t x, uint64_t a, bool *wrap)
-{
-    if (x > UINT64_MAX - (a - 1)) {
-        *wrap = true;
-        return 0;
-    }
-    return (x + a - 1) & ~(a - 1);
-}
-
-/* First fit of `size` bytes aligned to `align` in [lo, hi] (inclusive) between the live
- * blocks; 0 with *iova set, or -1. */
-static int fit_in(const struct dmacoh_vfio *v, uint64_t lo, uint64_t hi, uint64_t size,
-                  uint64_t align, uint64_t *iova)
-{
-    bool wrap = false;
-    uint64_t at = align_up(lo, align, &wrap);
-
-    for (size_t i = 0; i < v->nblk && !wrap; i++) {
-        const struct sysblk *b = &v->blk[i];
-
-        if (b->iova + b->len <= at)
-            continue;
-        if (b->iova >= at && b->iova - at >= size)
-            break;
-        at = align_up(b->iova + b->len, align, &wrap);
-    }
-    if (wrap || at > hi || hi - at < size - 1)
-        return -1;
-    *iova = at;
-    return 0;
-}
-
-/* An IOVA for size bytes below mask: 0, -DMACOH_ERANGE (no usable IOVA below the mask at
- * all) or -DMACOH_ENOMEM (room below the mask is taken). Call with the lock held. */
-static int pick_iova(const struct dmacoh_vfio *v, uint64_t size, uint64_t align, uint64_t mask,
-                     uint64_t *iova)
-{
-    bool below = false;
-
-    for (unsigned i = 0; i < v->nranges; i++) {
-        uint64_t lo = v->range[i].lo, hi = v->range[i].hi;
-
-        if (hi > mask)
-            hi = mask;
-        if (lo > hi)
-            continue;
-        below = true;
-        if (fit_in(v, lo, hi, size, align, iova) == 0)
-            return 0;
-    }
-    return below ? DMACOH_ENOMEM : DMACOH_ERANGE;
-}
-
-static int insert_blk(struct dmacoh_vfio *v, const struct sysblk *nb)
-{
-    size_t i = 0;
-
-    if (v->nblk == v->capblk) {
-        size_t cap = v->capblk ? v->capblk * 2 : 16;
-        struct sysblk *p = realloc(v->blk, cap * sizeof(*p));
-
-        if (!p)
-            return DMACOH_ENOMEM;
-        v->blk = p;
-        v->capblk = cap;
-    }
-    while (i < v->nblk && v->blk[i].iova < nb->iova)
-        i++;
-    memmove(&v->blk[i + 1], &v->blk[i], (v->nblk - i) * sizeof(*nb));
-    v->blk[i] = *nb;
-    v->nblk++;
-    return 0;
-}
-
-static void remove_blk(struct dmacoh_vfio *v, size_t i)
-{
-    memmove(&v->blk[i], &v->blk[i + 1], (v->nblk - i - 1) * sizeof(v->blk[0]));
-    v->nblk--;
-}
-
-/* Page-aligned anonymous memory whose address is a multiple of min(align, len rounded up to
- * a power of two), so CPU pointers keep the alignment of the IOVA. */
-static char *alloc_cpu(const struct dmacoh_vfio *v, uint64_t len, uint64_t align, int *err)
-{
-    uint64_t page = page_size(), slack = align > page ? align - page : 0;
-    int huge = (v->hugetlb && len % HUGE_2M == 0) ? MAP_HUGETLB : 0;
-    uintptr_t base, at;
-    void *p;
-
-    if (huge)
-        slack = align > HUGE_2M ? align - HUGE_2M : 0;
-    if (slack > SIZE_MAX || len > SIZE_MAX - slack) {
-        *err = DMACOH_ENOMEM;
-        return NULL;
-    }
-    p = mmap(NULL, (size_t)(len + slack), PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | huge, -1, 0);
-    if (p == MAP_FAILED) {
-        *err = DMACOH_ENOMEM;
-        dmacoh__err("vfio: no %s memory for %llu bytes: %s", huge ? "hugetlb" : "anonymous",
-                    (unsigned long long)len, strerror(errno));
-        return NULL;
-    }
-    base = (uintptr_t)p;
-    at = (uintptr_t)((base + (align - 1)) & ~(uintptr_t)(align - 1));
-    if (!slack)
-        return p;
-    if (at > base)
-        munmap(p, at - base);
-    if (base + slack > at)
-        munmap((void *)(at + (uintptr_t)len), (size_t)(base + slack - at));
-    return (char *)at;
-}
-
-static int dma_map(const struct dmacoh_vfio *v, const struct sysblk *b)
+static int dma_map(const struct dmacoh_vfio *v, const struct dmacoh__iova_blk *b)
 {
     struct vfio_iommu_type1_dma_map m = {
         .argsz = sizeof(m),
@@ -570,7 +441,7 @@ static int dma_map(const struct dmacoh_vfio *v, const struct sysblk *b)
     return e == ENOMEM || e == EPERM ? DMACOH_ENOMEM : -e;
 }
 
-static int dma_unmap(const struct dmacoh_vfio *v, const struct sysblk *b)
+static int dma_unmap(const struct dmacoh_vfio *v, const struct dmacoh__iova_blk *b)
 {
     struct vfio_iommu_type1_dma_unmap u = {.argsz = sizeof(u), .iova = b->iova, .size = b->len};
 
@@ -587,7 +458,7 @@ static int vfio_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t s
 {
     struct dmacoh_vfio *v = (struct dmacoh_vfio *)ctx;
     uint64_t page = page_size();
-    struct sysblk b = {.size = size};
+    struct dmacoh__iova_blk b = {.size = size};
     int r = 0;
 
     if (v->noiommu) {
@@ -601,15 +472,15 @@ static int vfio_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t s
         align = v->iommu_page;
     if (align < page)
         align = page;
-    b.cpu = alloc_cpu(v, b.len, align, &r);
+    b.cpu = dmacoh__linux_alloc_anon(b.len, align, v->hugetlb, &r);
     if (!b.cpu)
         return r;
     pthread_mutex_lock(&v->lock);
-    r = pick_iova(v, b.len, align, dmacoh_device_dma_mask(dev), &b.iova);
+    r = dmacoh__iova_pick(&v->iova, b.len, align, dmacoh_device_dma_mask(dev), &b.iova);
     if (!r)
         r = dma_map(v, &b);
     if (!r) {
-        r = insert_blk(v, &b);
+        r = dmacoh__iova_insert(&v->iova, &b);
         if (r)
             (void)dma_unmap(v, &b);
     }
@@ -627,23 +498,22 @@ static int vfio_sys_free(void *ctx, const struct dmacoh_device *dev, void *cpu, 
                          dmacoh_dma_addr_t handle)
 {
     struct dmacoh_vfio *v = (struct dmacoh_vfio *)ctx;
-    struct sysblk b;
+    struct dmacoh__iova_blk b = {0};
     size_t i;
     int r = 0;
 
     (void)dev;
     pthread_mutex_lock(&v->lock);
-    for (i = 0; i < v->nblk && v->blk[i].cpu != (char *)cpu; i++)
-        ;
-    if (i == v->nblk)
+    i = dmacoh__iova_find(&v->iova, cpu);
+    if (i == v->iova.nblk)
         r = DMACOH_EFAULT;
-    else if (v->blk[i].size != size || v->blk[i].iova != handle)
+    else if (v->iova.blk[i].size != size || v->iova.blk[i].iova != handle)
         r = DMACOH_EINVAL;
     else
-        r = dma_unmap(v, &v->blk[i]);
+        r = dma_unmap(v, &v->iova.blk[i]);
     if (!r) {
-        b = v->blk[i];
-        remove_blk(v, i);
+        b = v->iova.blk[i];
+        dmacoh__iova_remove(&v->iova, i);
     }
     pthread_mutex_unlock(&v->lock);
     if (r == DMACOH_EFAULT || r == DMACOH_EINVAL)
@@ -660,17 +530,11 @@ static dmacoh_dma_addr_t vfio_virt_to_dma(void *ctx, const struct dmacoh_device 
                                           const void *cpu)
 {
     struct dmacoh_vfio *v = (struct dmacoh_vfio *)ctx;
-    dmacoh_dma_addr_t r = DMACOH_BAD_DMA_ADDR;
-    uintptr_t p = (uintptr_t)cpu;
+    dmacoh_dma_addr_t r;
 
     (void)dev;
     pthread_mutex_lock(&v->lock);
-    for (size_t i = 0; i < v->nblk; i++) {
-        uintptr_t b = (uintptr_t)v->blk[i].cpu;
-
-        if (p >= b && p - b < v->blk[i].size)
-            r = v->blk[i].iova + (p - b);
-    }
+    r = dmacoh__iova_virt_to_dma(&v->iova, cpu);
     pthread_mutex_unlock(&v->lock);
     return r;
 }
@@ -678,13 +542,11 @@ static dmacoh_dma_addr_t vfio_virt_to_dma(void *ctx, const struct dmacoh_device 
 static void *vfio_dma_to_virt(void *ctx, const struct dmacoh_device *dev, dmacoh_dma_addr_t dma)
 {
     struct dmacoh_vfio *v = (struct dmacoh_vfio *)ctx;
-    void *r = NULL;
+    void *r;
 
     (void)dev;
     pthread_mutex_lock(&v->lock);
-    for (size_t i = 0; i < v->nblk; i++)
-        if (dma >= v->blk[i].iova && dma - v->blk[i].iova < v->blk[i].size)
-            r = v->blk[i].cpu + (dma - v->blk[i].iova);
+    r = dmacoh__iova_dma_to_virt(&v->iova, dma);
     pthread_mutex_unlock(&v->lock);
     return r;
 }
@@ -704,14 +566,14 @@ static const struct dmacoh_platform_ops vfio_ops = {
 /* Undoes whatever open got to: fallback memory, then device, group, container. */
 static void teardown(struct dmacoh_vfio *v)
 {
-    while (v->nblk) {
-        struct sysblk *b = &v->blk[v->nblk - 1];
+    while (v->iova.nblk) {
+        struct dmacoh__iova_blk *b = &v->iova.blk[v->iova.nblk - 1];
 
-        if (dma_unmap(v, b) == 0)
+        if (dma_unmap(v, b) == 0) /* else leak it: the device may still reach it */
             munmap(b->cpu, (size_t)b->len);
-        v->nblk--;
+        v->iova.nblk--;
     }
-    free(v->blk);
+    dmacoh__iova_fini(&v->iova);
     if (v->device >= 0)
         v->sys.close(v->sys.ctx, v->device);
     if (v->attached)
@@ -722,24 +584,6 @@ static void teardown(struct dmacoh_vfio *v)
         v->sys.close(v->sys.ctx, v->container);
     pthread_mutex_destroy(&v->lock);
     free(v);
-}
-
-/* Clips the kernel's ranges to [lo, hi] (inclusive), dropping those left empty. */
-static void clip_ranges(struct dmacoh_vfio *v, uint64_t lo, uint64_t hi)
-{
-    unsigned n = 0;
-
-    for (unsigned i = 0; i < v->nranges; i++) {
-        struct iova_range r = v->range[i];
-
-        if (r.lo < lo)
-            r.lo = lo;
-        if (r.hi > hi)
-            r.hi = hi;
-        if (r.lo <= r.hi)
-            v->range[n++] = r;
-    }
-    v->nranges = n;
 }
 
 static int open_steps(struct dmacoh_vfio *v, const struct dmacoh_vfio_opts *o, const char *sysfs,
@@ -769,8 +613,8 @@ static int open_steps(struct dmacoh_vfio *v, const struct dmacoh_vfio_opts *o, c
     if (!r && !v->noiommu)
         r = read_iommu_info(v);
     if (!r)
-        clip_ranges(v, (o && o->iova_base) ? o->iova_base : DEFAULT_IOVA_LO,
-                    (o && o->iova_limit) ? o->iova_limit : UINT64_MAX);
+        dmacoh__iova_clip(&v->iova, (o && o->iova_base) ? o->iova_base : DEFAULT_IOVA_LO,
+                          (o && o->iova_limit) ? o->iova_limit : UINT64_MAX);
     return r;
 }
 
@@ -838,17 +682,7 @@ struct dmacoh_platform *dmacoh_vfio_platform(struct dmacoh_vfio *v)
 int dmacoh_vfio_bar(const struct dmacoh_vfio *v, unsigned n, dmacoh_phys_addr_t *bus,
                     uint64_t *size, int *kind)
 {
-    if (!v || n >= DMACOH_PCI_NBARS)
-        return DMACOH_EINVAL;
-    if (v->bar[n].kind == DMACOH_PCI_BAR_UNUSED)
-        return DMACOH_ENOENT;
-    if (bus)
-        *bus = v->bar[n].start;
-    if (size)
-        *size = v->bar[n].size;
-    if (kind)
-        *kind = v->bar[n].kind;
-    return 0;
+    return v ? dmacoh__pci_bar_get(v->bar, n, bus, size, kind) : DMACOH_EINVAL;
 }
 
 int dmacoh_vfio_region(const struct dmacoh_vfio *v, unsigned index, uint64_t *offset,
