@@ -13,14 +13,12 @@
  * PCI platform reads it); the BAR's VFIO region is mapped from the device descriptor at the
  * region offset plus the page holding the range.
  *
- * Fallback memory: anonymous pages mapped into the container with VFIO_IOMMU_MAP_DMA. IOVAs
- * come from a first-fit allocator over the kernel's usable IOVA ranges (the IOVA-range
+ * Fallback memory: anonymous pages mapped into the container with VFIO_IOMMU_MAP_DMA at IOVAs
+ * from an IOVA space (iova.c): first fit over the kernel's usable IOVA ranges (the IOVA-range
  * capability of VFIO_IOMMU_GET_INFO, when present) clipped to [iova_base, iova_limit] and the
- * device's DMA mask. Its state is a table of live allocations sorted by IOVA: it serves the
- * gap search, checked frees, both translations and the clean-up at close. Linear scans are
- * fine: fallback allocations are few and large (the core's pools carve small blocks from them).
- * A mutex covers the table and the MAP/UNMAP calls, so a freed IOVA is unmapped before it can
- * be handed out again.
+ * device's DMA mask. Its table of live blocks also serves checked frees, both translations and
+ * the clean-up at close. A mutex covers the table and the MAP/UNMAP calls, so a freed IOVA is
+ * unmapped before it can be handed out again; memory whose unmap failed is never reused.
  *
  * System calls go through struct dmacoh__vfio_sys so a unit test can play the kernel.
  */
