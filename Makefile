@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # The two commands of the README, plus helpers. Each installs the Debian packages it needs.
-.PHONY: all demo check format format-check clean
+.PHONY: all demo check hwtest format format-check clean
 
 all:
 	scripts/deps.sh cmake
@@ -14,6 +14,10 @@ demo:
 check:
 	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf cppcheck
 	scripts/check.sh
+
+# The library on a real kernel under QEMU (tests/hw/run.sh; installs QEMU and fetches a kernel).
+hwtest:
+	tests/hw/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -147,11 +147,18 @@ void *dmacoh__iova_dma_to_virt(const struct dmacoh__iova_space *s, dmacoh_dma_ad
  * pages. NULL with *err set (-DMACOH_ENOMEM, logged) on failure; munmap to free. */
 char *dmacoh__linux_alloc_anon(uint64_t len, uint64_t align, bool huge, int *err);
 
-/* The ops every Linux platform shares: unmap, heap metadata, futex sleeping, thread slots. */
-#define DMACOH__LINUX_COMMON_OPS                                                                   \
-    .unmap = dmacoh__linux_unmap, .meta_alloc = dmacoh__linux_meta_alloc,                          \
-    .meta_free = dmacoh__linux_meta_free, .wait = dmacoh__linux_wait, .wake = dmacoh__linux_wake,  \
-    .now_ns = dmacoh__linux_now_ns, .relax = dmacoh__linux_relax,                                  \
-    .thread_slot = dmacoh__linux_thread_slot
+/* The services every Linux platform shares: heap metadata, futex sleeping, thread slots. */
+#define DMACOH__LINUX_SERVICE_OPS                                                                  \
+    .meta_alloc = dmacoh__linux_meta_alloc, .meta_free = dmacoh__linux_meta_free,                  \
+    .wait = dmacoh__linux_wait, .wake = dmacoh__linux_wake, .now_ns = dmacoh__linux_now_ns,        \
+    .relax = dmacoh__linux_relax, .thread_slot = dmacoh__linux_thread_slot
+
+/* Those plus unmap of what dmacoh__linux_map_fd mapped. */
+#define DMACOH__LINUX_COMMON_OPS .unmap = dmacoh__linux_unmap, DMACOH__LINUX_SERVICE_OPS
+
+/* Test seam of hostmem.c: when set, called with each chunk just mapped, populated and locked,
+ * before its page-map entries are read, so a unit test can write fake entries for exactly
+ * those pages into the file it named as the page map. NULL (never set) in real use. */
+extern void (*dmacoh__hostmem_mapped_hook)(const void *cpu, size_t len);
 
 #endif /* DMACOH_LINUX_INTERNAL_H */

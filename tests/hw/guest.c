@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * guest.c - the program tests/hw/run.sh runs inside a QEMU guest on a real Linux kernel.
+ *
+ * Each proof uses the library's public API against an emulated PCI device and prints what it
+ * did, one `hw: <proof>: ...` line a step, ending in `hw: <proof>: PASS` or `FAIL`. Proofs
+ * whose evidence lies outside the guest also print requests that run.sh checks after the
+ * guest is done:
+ *   HOSTCHECK <file> <offset> <length> <tag>  the bytes at offset of the host's backing file
+ *                                             (ivshmem) are <tag> repeated
+ *   HOSTDUMP <phys> <length> <tag>            the same for guest-physical memory, read by
+ *                                             the host through QEMU's monitor (pmemsave)
+ *
+ * Usage: dmacoh-hw PROOF...   (or `all`). Adding a proof: write `static int proof_x(void)`
+ * returning 0 on success, add a line to `proofs[]`, and, if it needs a device, add the
+ * `-device` to run.sh's QEMU command line (and any module to its initramfs). A VFIO proof
+ * (IOVA fallback, the IOMMU refusing DMA to freed memory) goes in the marked place below; it
+ * can reuse find_device(), config_enable() and the edu helpers.
+ */
+#include <dmacoh/dmacoh.h>
+#include <dmacoh/hostmem.h>
+#include <dmacoh/pci.h>
+#include <dmacoh/uio.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SYS_PCI "/sys/bus/pci/devices"
+
+static const char *cur = "?"; /* the proof running, for messages */
+
+#define say(...)                                                                                   \
+    do {                                                                                           \
+        printf("hw: %s: ", cur);                                                                   \
+        printf(__VA_ARGS__);                                                                       \
+        printf("\n");                                                                              \
+        fflush(stdout);                                                                            \
+    } while (0)
+
+#define check(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            say("check failed: %s", #cond);                                                        \
+            say(__VA_ARGS__);                                                                      \
+            return 1;                                                                              \
+        }                                                                                          \
+    } while (0)
+
+static void log_fn(void *user, int level, const char *msg)
+{
+    (void)user;
+    (void)level;
+    printf("hw: %s: [lib] %s\n", cur, msg);
+}
+
+/* A hex number from a sysfs attribute of PCI device `name`, or 0. */
+static unsigned long long attr_hex(const char *name, const char *attr)
+{
+    char path[PATH_MAX];
+    unsigned long long v = 0;
+    FILE *f;
+
+    snprintf(path, sizeof(path), SYS_PCI "/%s/%s", name, attr);
+    f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%llx", &v) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v;
+}
+
+/* The first PCI device with this vendor and device id, as "0000:00:03.0". */
+static int find_device(unsigned vendor, unsigned device, char *bdf, size_t len)
+{
+    DIR *d = opendir(SYS_PCI);
+    struct dirent *e;
+    int found = -1;
+
+    if (!d)
+        return -1;
+    while (found && (e = readdir(d))) {
+        if (e->d_name[0] == '.' || strlen(e->d_name) >= len)
+            continue;
+        if (attr_hex(e->d_name, "vendor") == vendor && attr_hex(e->d_name, "device") == device) {
+            memcpy(bdf, e->d_name, strlen(e->d_name) + 1);
+            found = 0;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/* Sets bits of the PCI command register (config offset 4): 0x2 memory decode, 0x4 bus master.
+ * Devices with no driver have them off, and neither sysfs nor uio_pci_generic sets bus
+ * master. */
+static int config_enable(const char *bdf, unsigned bits)
+{
+    char path[PATH_MAX];
+    unsigned char cmd[2];
+    int fd, r = -1;
+
+    snprintf(path, sizeof(path), SYS_PCI "/%s/config", bdf);
+    fd = open(path, O_RDWR);
+    if (fd < 0)
+        return -1;
+    if (pread(fd, cmd, 2, 4) == 2) {
+        cmd[0] = (unsigned char)(cmd[0] | bits);
+        r = pwrite(fd, cmd, 2, 4) == 2 ? 0 : -1;
+    }
+    close(fd);
+    return r;
+}
+
+/* Fills len bytes with tag repeated (what run.sh compares against). */
+static void fill_tag(void *p, size_t len, const char *tag)
+{
+    size_t n = strlen(tag);
+
+    for (size_t i = 0; i < len; i++)
+        ((char *)p)[i] = tag[i % n];
+}
+
+/* ---- proof: ivshmem-plain BAR2 through the PCI sysfs platform ---------------------------- */
+
+static int proof_pci(void)
+{
+    static const size_t sizes[] = {4096, 8192, 100, 65536, 12288};
+    struct dmacoh_pci *pci;
+    struct dmacoh_device dev;
+    dmacoh_phys_addr_t bar;
+    uint64_t size;
+    void *cpu[5];
+    dmacoh_dma_addr_t h[5];
+    char bdf[32], tag[32];
+    int granted = 0, kind = 0;
+
+    check(find_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem device");
+    check(config_enable(bdf, 0x2) == 0, "cannot enable memory decode of %s", bdf);
+    check(dmacoh_pci_open(bdf, NULL, &pci) == 0, "dmacoh_pci_open(%s)", bdf);
+    check(dmacoh_pci_bar(pci, 2, &bar, &size, &kind) == 0, "no BAR2");
+    say("ivshmem %s BAR2 at bus %#llx, %llu KiB, kind %d", bdf, (unsigned long long)bar,
+        (unsigned long long)(size >> 10), kind);
+    check(dmacoh_device_init(&dev, "ivshmem", NULL, dmacoh_pci_platform(pci)) == 0, "init");
+    /* The device address is the offset in the BAR, which is the offset in the host's file. */
+    check(dmacoh_declare_coherent_memory(
+              &dev, bar, 0, size, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &granted) == 0,
+          "declare");
+    say("declared bus %#llx as device 0x0, granted %s", (unsigned long long)bar,
+        granted == DMACOH_MEMORY_MAP ? "MAP" : "IO");
+    for (int i = 0; i < 5; i++) {
+        check(dmacoh_alloc_coherent(&dev, sizes[i], 0, 0, &cpu[i], &h[i]) == 0, "alloc %zu",
+              sizes[i]);
+        snprintf(tag, sizeof(tag), "pci-%d-%05zx.", i, sizes[i]);
+        if (granted == DMACOH_MEMORY_MAP)
+            fill_tag(cpu[i], sizes[i], tag);
+        else
+            for (size_t k = 0; k < sizes[i]; k++)
+                dmacoh_iowrite8((uint8_t)tag[k % strlen(tag)], (char *)cpu[i] + k);
+        say("alloc %zu bytes: dma %#llx cpu %p, filled with '%s'", sizes[i],
+            (unsigned long long)h[i], cpu[i], tag);
+        printf("HOSTCHECK ivshmem %#llx %zu %s\n", (unsigned long long)h[i], sizes[i], tag);
+    }
+    for (int i = 0; i < 5; i++)
+        check(dmacoh_free_coherent(&dev, sizes[i], cpu[i], h[i]) == 0, "free");
+    check(dmacoh_release_coherent_memory(&dev, 0) == 0, "release");
+    check(dmacoh_device_fini(&dev) == 0 && dmacoh_pci_close(pci) == 0, "close");
+    return 0;
+}
+
+/* ---- proof: qxl VRAM (a 32-bit BAR) through uio_pci_generic ------------------------------- */
+
+/* The uioN whose device is bdf. */
+static int uio_of(const char *bdf, unsigned *n)
+{
+    for (unsigned i = 0; i < 16; i++) {
+        char path[PATH_MAX], target[PATH_MAX];
+        ssize_t len;
+
+        snprintf(path, sizeof(path), "/sys/class/uio/uio%u/device", i);
+        len = readlink(path, target, sizeof(target) - 1);
+        if (len <= 0)
+            continue;
+        target[len] = '\0';
+        if (strstr(target, bdf)) {
+            *n = i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int proof_uio(void)
+{
+    static const size_t sizes[] = {4096, 16384, 200};
+    struct dmacoh_uio *uio;
+    struct dmacoh_device dev;
+    dmacoh_phys_addr_t addr = 0;
+    uint64_t msize = 0, size;
+    void *cpu[3];
+    dmacoh_dma_addr_t h[3];
+    char bdf[32], tag[32];
+    unsigned n = 0, m;
+    int granted = 0;
+
+    check(find_device(0x1b36, 0x0100, bdf, sizeof(bdf)) == 0, "no qxl device");
+    check(uio_of(bdf, &n) == 0, "qxl %s is not bound to uio_pci_generic", bdf);
+    check(dmacoh_uio_open(n, NULL, &uio) == 0, "dmacoh_uio_open(%u)", n);
+    for (m = 0; dmacoh_uio_map(uio, m, &addr, &msize) == 0; m++)
+        say("uio%u map%u: addr %#llx size %#llx", n, m, (unsigned long long)addr,
+            (unsigned long long)msize);
+    /* qxl's map0 is its RAM BAR (BAR0, 32-bit, not prefetchable: uio_pci_generic maps only
+     * those); declare its first 1 MiB. */
+    check(dmacoh_uio_map(uio, 0, &addr, &msize) == 0, "no map0");
+    size = msize < (1u << 20) ? msize : (1u << 20);
+    check(dmacoh_device_init(&dev, "qxl", NULL, dmacoh_uio_platform(uio)) == 0, "init");
+    check(dmacoh_declare_coherent_memory(&dev, addr, 0, size,
+                                         DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL,
+                                         &granted) == 0,
+          "declare");
+    say("declared uio%u map0 bus %#llx (%llu KiB) as device 0x0, granted %s", n,
+        (unsigned long long)addr, (unsigned long long)(size >> 10),
+        granted == DMACOH_MEMORY_MAP ? "MAP" : "IO");
+    for (int i = 0; i < 3; i++) {
+        check(dmacoh_alloc_coherent(&dev, sizes[i], 0, 0, &cpu[i], &h[i]) == 0, "alloc");
+        snprintf(tag, sizeof(tag), "uio-%d-%05zx.", i, sizes[i]);
+        fill_tag(cpu[i], sizes[i], tag);
+        say("alloc %zu bytes: dma %#llx (bus %#llx) cpu %p, filled with '%s'", sizes[i],
+            (unsigned long long)h[i], (unsigned long long)(addr + h[i]), cpu[i], tag);
+        printf("HOSTDUMP %#llx %zu %s\n", (unsigned long long)(addr + h[i]), sizes[i], tag);
+    }
+    for (int i = 0; i < 3; i++)
+        check(dmacoh_free_coherent(&dev, sizes[i], cpu[i], h[i]) == 0, "free");
+    check(dmacoh_release_coherent_memory(&dev, 0) == 0, "release");
+    check(dmacoh_device_fini(&dev) == 0 && dmacoh_uio_close(uio) == 0, "close");
+    return 0;
+}
+
+/* ---- proof: the edu device's DMA engine on hostmem memory (pagemap physical addresses) --- */
+
+#define EDU_BUF     0x40000u /* the device's own 4 KiB buffer, as its DMA engine addresses it */
+#define EDU_SRC     0x80
+#define EDU_DST     0x88
+#define EDU_CNT     0x90
+#define EDU_CMD     0x98
+#define EDU_TO_RAM  0x2u
+#define EDU_START   0x1u
+#define EDU_XFER    4095u /* QEMU 7.2 aborts on a 4096-byte transfer */
+#define EDU_MASK_28 0x0fffffffull
+
+struct edu {
+    volatile unsigned char *regs;
+};
+
+static void edu_w64(struct edu *e, unsigned off, uint64_t v)
+{
+    *(volatile uint64_t *)(e->regs + off) = v;
+}
+
+static uint64_t edu_r64(struct edu *e, unsigned off)
+{
+    return *(volatile uint64_t *)(e->regs + off);
+}
+
+/* One DMA between RAM at `ram` and the device buffer; waits for the engine (timer driven). */
+static int edu_dma(struct edu *e, uint64_t ram, bool to_ram)
+{
+    struct timespec ts = {0, 1000000};
+
+    edu_w64(e, EDU_SRC, to_ram ? EDU_BUF : ram);
+    edu_w64(e, EDU_DST, to_ram ? ram : EDU_BUF);
+    edu_w64(e, EDU_CNT, EDU_XFER);
+    edu_w64(e, EDU_CMD, EDU_START | (to_ram ? EDU_TO_RAM : 0));
+    for (int i = 0; i < 5000; i++) {
+        if (!(edu_r64(e, EDU_CMD) & EDU_START))
+            return 0;
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+static int edu_open(const char *bdf, struct edu *e)
+{
+    char path[PATH_MAX];
+    int fd;
+    void *p;
+
+    snprintf(path, sizeof(path), SYS_PCI "/%s/resource0", bdf);
+    fd = open(path, O_RDWR | O_SYNC);
+    if (fd < 0)
+        return -1;
+    p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED)
+        return -1;
+    e->regs = p;
+    return 0;
+}
+
+/* Copies into the device from src (at offset so) and back out to dst (at offset doff). */
+static int edu_round_trip(struct edu *e, dmacoh_dma_addr_t src, dmacoh_dma_addr_t dst)
+{
+    if (edu_dma(e, src, false) != 0)
+        return -1;
+    return edu_dma(e, dst, true);
+}
+
+/* Without root the page map hides frame numbers: a child that drops to nobody must get
+ * -DMACOH_EPERM (and the log line saying what to do), never a wrong handle. */
+static int hostmem_as_nobody(void)
+{
+    int status = 0;
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        struct dmacoh_hostmem *hm;
+        struct dmacoh_device dev;
+        dmacoh_dma_addr_t h;
+        void *p;
+        int r;
+
+        /* Changing the user id makes a process undumpable, which closes its own page map to
+         * it; a program started as nobody is dumpable, so be like one. */
+        if (setgid(65534) != 0 || setuid(65534) != 0 || prctl(PR_SET_DUMPABLE, 1) != 0)
+            _exit(2);
+        if (dmacoh_hostmem_open(NULL, &hm) ||
+            dmacoh_device_init(&dev, "edu", NULL, dmacoh_hostmem_platform(hm)))
+            _exit(3);
+        r = dmacoh_alloc_coherent(&dev, 4096, 0, 0, &p, &h);
+        say("as uid 65534: alloc returns %d (%s)", r, dmacoh_err_name(r));
+        _exit(r == DMACOH_EPERM ? 0 : 1);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static int proof_hostmem(void)
+{
+    struct dmacoh_hostmem *hm;
+    struct dmacoh_device dev;
+    struct edu e;
+    char bdf[32];
+    unsigned char *a, *b, *big;
+    dmacoh_dma_addr_t ha, hb, hbig;
+    dmacoh_phys_addr_t phys;
+
+    check(find_device(0x1234, 0x11e8, bdf, sizeof(bdf)) == 0, "no edu device");
+    check(config_enable(bdf, 0x2 | 0x4) == 0, "cannot enable decode and bus master");
+    check(edu_open(bdf, &e) == 0, "cannot map edu BAR0");
+    say("edu %s: id %#x, bus master enabled", bdf, *(volatile uint32_t *)e.regs);
+    check(dmacoh_hostmem_open(NULL, &hm) == 0, "dmacoh_hostmem_open");
+    check(dmacoh_device_init(&dev, "edu", NULL, dmacoh_hostmem_platform(hm)) == 0, "init");
+    check(dmacoh_device_set_dma_mask(&dev, 0xfffff) == 0, "mask");
+    check(dmacoh_alloc_coherent(&dev, EDU_XFER, 0, 0, (void **)&a, &ha) == DMACOH_ERANGE,
+          "an allocation for a 20-bit mask must be refused (RAM below 1 MiB is the firmware's)");
+    say("with a 20-bit DMA mask: refused with -ERANGE");
+    check(dmacoh_device_set_dma_mask(&dev, EDU_MASK_28) == 0, "mask");
+    check(dmacoh_alloc_coherent(&dev, EDU_XFER, 0, 0, (void **)&a, &ha) == 0, "alloc a");
+    check(dmacoh_alloc_coherent(&dev, EDU_XFER, 0, 0, (void **)&b, &hb) == 0, "alloc b");
+    check(dmacoh_alloc_coherent(&dev, 0x10000, 0, 0, (void **)&big, &hbig) == 0, "alloc big");
+    check(dmacoh_hostmem_phys(hm, a + 123, &phys) == 0 && phys == ha + 123, "a's page map");
+    check(dmacoh_hostmem_phys(hm, big + 0x8000, &phys) == 0 && phys == hbig + 0x8000,
+          "big's page map");
+    say("a: %u bytes dma %#llx (mlocked page), b: dma %#llx, big: 64 KiB dma %#llx (huge page)",
+        EDU_XFER, (unsigned long long)ha, (unsigned long long)hb, (unsigned long long)hbig);
+    say("all below the 28-bit mask %#llx; page map agrees with the handles", EDU_MASK_28);
+    fill_tag(a, EDU_XFER, "edu-in-a.");
+    check(edu_round_trip(&e, ha, hb) == 0, "edu DMA a -> device -> b timed out");
+    check(memcmp(a, b, EDU_XFER) == 0, "b differs from a after DMA a -> device -> b");
+    say("DMA a -> device -> b: %u bytes equal ('%.9s...')", EDU_XFER, (char *)b);
+    fill_tag(big + 0x8000, EDU_XFER, "edu-in-big.");
+    memset(a, 0, EDU_XFER);
+    check(edu_round_trip(&e, hbig + 0x8000, ha) == 0, "edu DMA big -> device -> a timed out");
+    check(memcmp(a, big + 0x8000, EDU_XFER) == 0, "a differs from big+0x8000");
+    check(edu_dma(&e, hbig + 0xf000, true) == 0, "edu DMA device -> big+0xf000 timed out");
+    check(memcmp(big + 0xf000, a, EDU_XFER) == 0, "big+0xf000 differs");
+    say("DMA big+0x8000 -> device -> a and -> big+0xf000: %u bytes equal ('%.11s...')", EDU_XFER,
+        (char *)a);
+    check(dmacoh_free_coherent(&dev, 0x10000, big, hbig) == 0, "free big");
+    check(dmacoh_free_coherent(&dev, EDU_XFER, b, hb) == 0, "free b");
+    check(dmacoh_free_coherent(&dev, EDU_XFER, a, ha) == 0, "free a");
+    check(dmacoh_free_coherent(&dev, EDU_XFER, a, ha) == DMACOH_EFAULT, "double free caught");
+    say("frees checked: a second free of a is refused");
+    check(dmacoh_device_fini(&dev) == 0 && dmacoh_hostmem_close(hm) == 0, "close");
+    check(hostmem_as_nobody() == 0, "not root: expected -DMACOH_EPERM");
+    return 0;
+}
+
+/* ---- VFIO proofs go here: {"vfio-iova", ...}, {"vfio-fault", ...} ----------------------- */
+
+struct proof {
+    const char *name;
+    const char *what;
+    int (*run)(void);
+};
+
+static const struct proof proofs[] = {
+    {"pci", "ivshmem-plain BAR2 declared through the PCI sysfs platform", proof_pci},
+    {"uio", "qxl RAM BAR declared through uio_pci_generic", proof_uio},
+    {"hostmem", "edu DMA engine on hostmem memory (page-map physical addresses)", proof_hostmem},
+};
+
+int main(int argc, char **argv)
+{
+    int failed = 0, passed = 0;
+
+    dmacoh_set_log_fn(log_fn, NULL, 2);
+    for (int i = 1; i < argc; i++) {
+        for (size_t p = 0; p < sizeof(proofs) / sizeof(proofs[0]); p++) {
+            if (strcmp(argv[i], "all") != 0 && strcmp(argv[i], proofs[p].name) != 0)
+                continue;
+            cur = proofs[p].name;
+            say("%s", proofs[p].what);
+            if (proofs[p].run() == 0) {
+                say("PASS");
+                passed++;
+            } else {
+                say("FAIL");
+                failed++;
+            }
+        }
+    }
+    cur = "summary";
+    say("%d passed, %d failed", passed, failed);
+    return failed || !passed;
+}

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# `make hwtest`: the library on a real Linux kernel under QEMU, against emulated PCI devices.
+#
+#   1. installs qemu-system-x86, busybox-static, cpio (apt-get, as root) and unpacks Debian's
+#      cloud kernel into a cache folder (apt-get download + dpkg -x; the host's /boot is left
+#      alone);
+#   2. builds the library and a static guest program (tests/hw/guest.c), and a busybox
+#      initramfs holding it with the uio modules;
+#   3. boots qemu-system-x86_64 (q35 with an emulated Intel IOMMU, 256 MiB, TCG unless
+#      kvm_intel/kvm_amd is loaded) with ivshmem-plain (its BAR2 backed by a host file), edu
+#      and qxl, and runs the proofs named in DMACOH_HW_PROOFS (default: all);
+#   4. checks from outside what the guest asked for: HOSTCHECK lines against the ivshmem
+#      file, HOSTDUMP lines against guest-physical memory saved through QEMU's monitor.
+# Exits non-zero on any failure; prints SKIP and exits 0 only when QEMU cannot run at all.
+# Environment: DMACOH_HW_DIR (work folder, default build/hw), DMACOH_HW_CACHE (kernel cache),
+# DMACOH_HW_PROOFS ("all" or names), DMACOH_HW_TIMEOUT (seconds for the guest, default 240).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+src=$PWD
+out=${DMACOH_HW_DIR:-$src/build/hw}
+cache=${DMACOH_HW_CACHE:-$out/cache}
+proofs=${DMACOH_HW_PROOFS:-all}
+limit=${DMACOH_HW_TIMEOUT:-240}
+t_start=$(date +%s.%N)
+
+say() { echo "hwtest: $*"; }
+die() {
+    say "FAIL: $*"
+    exit 1
+}
+elapsed() { echo "$(date +%s.%N) $1" | awk '{printf "%.2f", $1 - $2}'; }
+
+# ---- 1. packages and kernel ----------------------------------------------------------------
+export DEBIAN_FRONTEND=noninteractive
+if ! scripts/deps.sh qemu-system-x86 busybox-static cpio cmake gcc libc6-dev; then
+    command -v qemu-system-x86_64 >/dev/null || {
+        say "SKIP: qemu-system-x86_64 cannot be installed on this machine"
+        exit 0
+    }
+    die "packages missing (see above)"
+fi
+qemu-system-x86_64 -version >/dev/null 2>&1 || {
+    say "SKIP: qemu-system-x86_64 does not run on this machine"
+    exit 0
+}
+
+mkdir -p "$out" "$cache"
+kernel_dir=$cache/kernel
+if ! ls "$kernel_dir"/boot/vmlinuz-* >/dev/null 2>&1; then
+    pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}') || true
+    if [ -z "$pkg" ]; then
+        apt-get update -qq
+        pkg=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-/ {print $2; exit}')
+    fi
+    [ -n "$pkg" ] || die "no linux-image-cloud-amd64 in the package lists"
+    say "fetching $pkg"
+    rm -rf "$cache/deb" && mkdir -p "$cache/deb"
+    (cd "$cache/deb" && apt-get download -q "$pkg" 2>&1 | grep -v 'unsandboxed' || true)
+    ls "$cache"/deb/*.deb >/dev/null 2>&1 || die "apt-get download $pkg failed"
+    rm -rf "$kernel_dir.tmp" && dpkg -x "$cache"/deb/*.deb "$kernel_dir.tmp"
+    rm -rf "$kernel_dir" && mv "$kernel_dir.tmp" "$kernel_dir" && rm -rf "$cache/deb"
+fi
+vmlinuz=$(ls "$kernel_dir"/boot/vmlinuz-* | head -n 1)
+kver=${vmlinuz##*/vmlinuz-}
+moddir=$kernel_dir/lib/modules/$kver/kernel/drivers
+
+# ---- 2. guest program and initramfs -------------------------------------------------------
+cmake -S . -B "$out/lib" -DCMAKE_BUILD_TYPE=Release -DDMACOH_BUILD_TESTS=OFF \
+    -DDMACOH_BUILD_EXAMPLES=OFF -DDMACOH_BUILD_BENCH=OFF >/dev/null
+cmake --build "$out/lib" --target dmacoh_static -j "$(nproc)" >/dev/null
+rm -rf "$out/root" && mkdir -p "$out/root"/{bin,dev,proc,sys,lib}
+gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude tests/hw/guest.c \
+    "$out/lib/libdmacoh.a" -lpthread -o "$out/root/dmacoh-hw"
+cp /bin/busybox "$out/root/bin/busybox"
+for m in uio/uio.ko uio/uio_pci_generic.ko; do
+    cp "$moddir/$m"* "$out/root/lib/" # .ko, or .ko.xz on kernels that compress them
+done
+cp tests/hw/init.sh "$out/root/init"
+chmod +x "$out/root/init"
+if [ "$(id -u)" -eq 0 ]; then
+    mknod -m 600 "$out/root/dev/console" c 5 1
+fi
+(cd "$out/root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$out/initramfs.cpio.gz"
+
+# ---- 3. boot ------------------------------------------------------------------------------
+accel=tcg
+if { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; } && [ -w /dev/kvm ]; then
+    accel=kvm
+fi
+rm -f "$out"/ivshmem.bin "$out"/serial.log "$out"/mon.in "$out"/mon.out "$out"/dump-*.bin
+truncate -s 1M "$out/ivshmem.bin"
+mkfifo "$out/mon.in" "$out/mon.out"
+cat "$out/mon.out" >"$out/monitor.log" &
+drain=$!
+# The pipe chardev's FIFOs are opened by QEMU; keep mon.in open here so it sees no EOF.
+exec 9<>"$out/mon.in"
+say "booting $kver ($accel) with proofs: $proofs"
+t_boot=$(date +%s.%N)
+timeout "$limit" qemu-system-x86_64 \
+    -machine q35,accel=$accel,kernel-irqchip=split -device intel-iommu,intremap=on \
+    -m 256 -smp 1 -nographic -vga none -nic none -no-reboot \
+    -kernel "$vmlinuz" -initrd "$out/initramfs.cpio.gz" \
+    -append "console=ttyS0 panic=-1 intel_iommu=on iommu=pt hugepages=16 loglevel=4 -- ${proofs//,/ }" \
+    -object memory-backend-file,id=shm,mem-path="$out/ivshmem.bin",size=1M,share=on \
+    -device ivshmem-plain,memdev=shm -device edu -device qxl \
+    -serial file:"$out/serial.log" -monitor pipe:"$out/mon" &
+qemu=$!
+t_init=""
+while kill -0 "$qemu" 2>/dev/null; do
+    if [ -z "$t_init" ] && grep -q 'HW-INIT' "$out/serial.log" 2>/dev/null; then
+        t_init=$(elapsed "$t_boot")
+    fi
+    grep -q '^HW-DONE' "$out/serial.log" 2>/dev/null && break
+    sleep 0.1
+done
+# The serial log without carriage returns and the firmware's terminal escapes.
+log=$(tr -d '\r' <"$out/serial.log" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g')
+say "---- guest serial console ----"
+echo "$log"
+say "---- end of guest serial console ----"
+
+# Guest-physical memory the guest asked to be checked, saved while the guest waits.
+n=0
+while read -r _ phys len tag; do
+    echo "pmemsave $phys $len \"$out/dump-$n.bin\"" >&9
+    n=$((n + 1))
+done < <(grep '^HOSTDUMP ' <<<"$log" || true)
+for i in $(seq 0 $((n - 1))); do
+    for _ in $(seq 50); do [ -s "$out/dump-$i.bin" ] && break; sleep 0.1; done
+done
+echo quit >&9
+wait "$qemu" 2>/dev/null || true
+kill "$drain" 2>/dev/null || true
+exec 9>&-
+sleep 0.2
+
+# ---- 4. results ---------------------------------------------------------------------------
+fails=0
+passes=0
+expect() { yes "$1" 2>/dev/null | tr -d '\n' | head -c "$2"; }
+check_bytes() { # file offset len tag what
+    if cmp -s <(tail -c +$(($2 + 1)) "$1" | head -c "$3") <(expect "$4" "$3"); then
+        say "host check: $5: $3 bytes at offset $(printf '%#x' "$2") are '$4'... OK"
+        passes=$((passes + 1))
+    else
+        say "host check: $5: $3 bytes at offset $(printf '%#x' "$2") are NOT '$4'"
+        fails=$((fails + 1))
+    fi
+}
+while read -r _ file off len tag; do
+    check_bytes "$out/$file.bin" "$((off))" "$len" "$tag" "ivshmem file $out/$file.bin"
+done < <(grep '^HOSTCHECK ' <<<"$log" || true)
+i=0
+while read -r _ phys len tag; do
+    check_bytes "$out/dump-$i.bin" 0 "$len" "$tag" "guest-physical $phys (pmemsave)"
+    i=$((i + 1))
+done < <(grep '^HOSTDUMP ' <<<"$log" || true)
+
+grep -q 'HW-INIT' <<<"$log" || die "the guest never reached /init (see $out/serial.log)"
+say "guest boot: QEMU start to /init ${t_init:-?} s; kernel uptime at /init $(sed -n 's/.*HW-INIT uptime //p' <<<"$log") s; whole run $(elapsed "$t_start") s"
+while read -r line; do
+    case "$line" in
+    *": PASS") passes=$((passes + 1)) ;;
+    *": FAIL") fails=$((fails + 1)) ;;
+    esac
+done < <(grep -E '^hw: [a-z0-9-]+: (PASS|FAIL)$' <<<"$log" || true)
+grep -q '^hw: summary: [1-9][0-9]* passed, 0 failed' <<<"$log" ||
+    { say "the guest program did not report success"; fails=$((fails + 1)); }
+say "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]
