@@ -9,7 +9,8 @@
 #      initramfs holding it with the uio modules;
 #   3. boots qemu-system-x86_64 (q35 with an emulated Intel IOMMU, 256 MiB, TCG unless
 #      kvm_intel/kvm_amd is loaded) with ivshmem-plain (its BAR2 backed by a host file), edu
-#      and qxl, and runs the proofs named in DMACOH_HW_PROOFS (default: all);
+#      and qxl, plus a second ivshmem-plain (00:11.0) and edu (00:10.0) that the guest binds
+#      to vfio-pci, and runs the proofs named in DMACOH_HW_PROOFS (default: all);
 #   4. checks from outside what the guest asked for: HOSTCHECK lines against the ivshmem
 #      file, HOSTDUMP lines against guest-physical memory saved through QEMU's monitor.
 # Exits non-zero on any failure; prints SKIP and exits 0 only when QEMU cannot run at all.
@@ -76,6 +77,20 @@ cp /bin/busybox "$out/root/bin/busybox"
 for m in uio/uio.ko uio/uio_pci_generic.ko; do
     cp "$moddir/$m"* "$out/root/lib/" # .ko, or .ko.xz on kernels that compress them
 done
+# VFIO: vfio-pci and vfio_iommu_type1 with what they need, in load order (modules.dep lists a
+# module's dependencies with the one to load first last), for init.sh to insmod in turn.
+moddep=$kernel_dir/lib/modules/$kver/modules.dep
+: >"$out/root/lib/vfio.list"
+for want in vfio_iommu_type1 vfio-pci; do
+    line=$(grep -E "/${want}\.ko(\.xz|\.zst)?:" "$moddep" || true)
+    [ -n "$line" ] || continue # built in
+    for f in $(echo "${line#*:}" | tr ' ' '\n' | tac) "${line%%:*}"; do
+        b=${f##*/}
+        grep -qx "$b" "$out/root/lib/vfio.list" && continue
+        cp "$kernel_dir/lib/modules/$kver/$f" "$out/root/lib/$b"
+        echo "$b" >>"$out/root/lib/vfio.list"
+    done
+done
 cp tests/hw/init.sh "$out/root/init"
 chmod +x "$out/root/init"
 if [ "$(id -u)" -eq 0 ]; then
@@ -88,8 +103,8 @@ accel=tcg
 if { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; } && [ -w /dev/kvm ]; then
     accel=kvm
 fi
-rm -f "$out"/ivshmem.bin "$out"/serial.log "$out"/mon.in "$out"/mon.out "$out"/dump-*.bin
-truncate -s 1M "$out/ivshmem.bin"
+rm -f "$out"/ivshmem.bin "$out"/ivshmem2.bin "$out"/serial.log "$out"/mon.in "$out"/mon.out "$out"/dump-*.bin
+truncate -s 1M "$out/ivshmem.bin" "$out/ivshmem2.bin"
 mkfifo "$out/mon.in" "$out/mon.out"
 cat "$out/mon.out" >"$out/monitor.log" &
 drain=$!
@@ -104,6 +119,8 @@ timeout "$limit" qemu-system-x86_64 \
     -append "console=ttyS0 panic=-1 intel_iommu=on iommu=pt hugepages=16 loglevel=4 -- ${proofs//,/ }" \
     -object memory-backend-file,id=shm,mem-path="$out/ivshmem.bin",size=1M,share=on \
     -device ivshmem-plain,memdev=shm -device edu -device qxl \
+    -object memory-backend-file,id=shm2,mem-path="$out/ivshmem2.bin",size=1M,share=on \
+    -device ivshmem-plain,memdev=shm2,addr=0x11 -device edu,addr=0x10 \
     -serial file:"$out/serial.log" -monitor pipe:"$out/mon" &
 qemu=$!
 t_init=""
