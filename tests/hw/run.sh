@@ -77,18 +77,16 @@ cp /bin/busybox "$out/root/bin/busybox"
 for m in uio/uio.ko uio/uio_pci_generic.ko; do
     cp "$moddir/$m"* "$out/root/lib/" # .ko, or .ko.xz on kernels that compress them
 done
-# VFIO: vfio-pci and vfio_iommu_type1 with what they need, in load order (modules.dep lists a
-# module's dependencies with the one to load first last), for init.sh to insmod in turn.
-moddep=$kernel_dir/lib/modules/$kver/modules.dep
+# VFIO: vfio-pci, the type1 IOMMU driver and what they need, in load order (the package has
+# no modules.dep; a module that is built in is simply absent), for init.sh to insmod in turn.
 : >"$out/root/lib/vfio.list"
-for want in vfio_iommu_type1 vfio-pci; do
-    line=$(grep -E "/${want}\.ko(\.xz|\.zst)?:" "$moddep" || true)
-    [ -n "$line" ] || continue # built in
-    for f in $(echo "${line#*:}" | tr ' ' '\n' | tac) "${line%%:*}"; do
-        b=${f##*/}
-        grep -qx "$b" "$out/root/lib/vfio.list" && continue
-        cp "$kernel_dir/lib/modules/$kver/$f" "$out/root/lib/$b"
-        echo "$b" >>"$out/root/lib/vfio.list"
+for m in virt/lib/irqbypass vfio/vfio vfio/vfio_virqfd vfio/vfio_iommu_type1 \
+    vfio/pci/vfio-pci-core vfio/pci/vfio-pci; do
+    for f in "$moddir/../$m.ko" "$moddir/$m.ko" "$moddir/../$m.ko.xz" "$moddir/$m.ko.xz"; do
+        [ -f "$f" ] || continue
+        cp "$f" "$out/root/lib/"
+        echo "${f##*/}" >>"$out/root/lib/vfio.list"
+        break
     done
 done
 cp tests/hw/init.sh "$out/root/init"
