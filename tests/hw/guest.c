@@ -454,12 +454,11 @@ static int proof_vfio_bar(void)
     char bdf[32], tag[32];
     int granted = 0;
 
-    check(find_vfio_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0,
-          "no ivshmem bound to vfio-pci");
+    check(find_vfio_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem bound to vfio-pci");
     check(dmacoh_vfio_open(bdf, NULL, &v) == 0, "dmacoh_vfio_open(%s)", bdf);
     check(dmacoh_vfio_bar(v, 2, &bar, &size, NULL) == 0, "no BAR2");
-    say("ivshmem %s through VFIO (type1 container, IOMMU group): BAR2 at bus %#llx, %llu KiB",
-        bdf, (unsigned long long)bar, (unsigned long long)(size >> 10));
+    say("ivshmem %s through VFIO (type1 container, IOMMU group): BAR2 at bus %#llx, %llu KiB", bdf,
+        (unsigned long long)bar, (unsigned long long)(size >> 10));
     check(dmacoh_device_init(&dev, "ivshmem2", NULL, dmacoh_vfio_platform(v)) == 0, "init");
     check(dmacoh_declare_coherent_memory(
               &dev, bar, 0, size, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &granted) == 0,
@@ -541,8 +540,7 @@ static int proof_vfio_iova(void)
     fill_tag(a, EDU_XFER, "iova-in-a.");
     check(edu_round_trip(&x.e, ha, hb) == 0, "edu DMA a -> device -> b timed out");
     check(memcmp(a, b, EDU_XFER) == 0, "b differs from a after DMA a -> device -> b");
-    say("DMA a -> device -> b through the IOMMU: %u bytes equal ('%.10s...')", EDU_XFER,
-        (char *)b);
+    say("DMA a -> device -> b through the IOMMU: %u bytes equal ('%.10s...')", EDU_XFER, (char *)b);
     fill_tag(big + 0x8000, EDU_XFER, "iova-in-big.");
     memset(a, 0, EDU_XFER);
     check(edu_round_trip(&x.e, hbig + 0x8000, ha) == 0, "edu DMA big -> device -> a timed out");
