@@ -162,17 +162,50 @@ static void fill_tag(void *p, size_t len, const char *tag)
 
 /* ---- proof: ivshmem-plain BAR2 through the PCI sysfs platform ---------------------------- */
 
-static int proof_pci(void)
+/* Declares an ivshmem BAR2 (already opened on dev's platform) at device address 0, which is
+ * the offset in the host's backing file `file`, fills five allocations with tags that start
+ * with `prefix`, asks the host to check each (HOSTCHECK), and frees and releases all. */
+static int ivshmem_fill(struct dmacoh_device *dev, dmacoh_phys_addr_t bar, uint64_t size,
+                        const char *prefix, const char *file)
 {
     static const size_t sizes[] = {4096, 8192, 100, 65536, 12288};
+    void *cpu[5];
+    dmacoh_dma_addr_t h[5];
+    char tag[32];
+    int granted = 0;
+
+    check(dmacoh_declare_coherent_memory(
+              dev, bar, 0, size, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &granted) == 0,
+          "declare");
+    say("declared bus %#llx as device 0x0, granted %s", (unsigned long long)bar,
+        granted == DMACOH_MEMORY_MAP ? "MAP" : "IO");
+    for (int i = 0; i < 5; i++) {
+        check(dmacoh_alloc_coherent(dev, sizes[i], 0, 0, &cpu[i], &h[i]) == 0, "alloc %zu",
+              sizes[i]);
+        snprintf(tag, sizeof(tag), "%s-%d-%05zx.", prefix, i, sizes[i]);
+        if (granted == DMACOH_MEMORY_MAP)
+            fill_tag(cpu[i], sizes[i], tag);
+        else
+            for (size_t k = 0; k < sizes[i]; k++)
+                dmacoh_iowrite8((uint8_t)tag[k % strlen(tag)], (char *)cpu[i] + k);
+        say("alloc %zu bytes: dma %#llx cpu %p, filled with '%s'", sizes[i],
+            (unsigned long long)h[i], cpu[i], tag);
+        printf("HOSTCHECK %s %#llx %zu %s\n", file, (unsigned long long)h[i], sizes[i], tag);
+    }
+    for (int i = 0; i < 5; i++)
+        check(dmacoh_free_coherent(dev, sizes[i], cpu[i], h[i]) == 0, "free");
+    check(dmacoh_release_coherent_memory(dev, 0) == 0, "release");
+    return 0;
+}
+
+static int proof_pci(void)
+{
     struct dmacoh_pci *pci;
     struct dmacoh_device dev;
     dmacoh_phys_addr_t bar;
     uint64_t size;
-    void *cpu[5];
-    dmacoh_dma_addr_t h[5];
-    char bdf[32], tag[32];
-    int granted = 0, kind = 0;
+    char bdf[32];
+    int kind = 0;
 
     check(find_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem device");
     check(config_enable(bdf, 0x2) == 0, "cannot enable memory decode of %s", bdf);
@@ -181,28 +214,8 @@ static int proof_pci(void)
     say("ivshmem %s BAR2 at bus %#llx, %llu KiB, kind %d", bdf, (unsigned long long)bar,
         (unsigned long long)(size >> 10), kind);
     check(dmacoh_device_init(&dev, "ivshmem", NULL, dmacoh_pci_platform(pci)) == 0, "init");
-    /* The device address is the offset in the BAR, which is the offset in the host's file. */
-    check(dmacoh_declare_coherent_memory(
-              &dev, bar, 0, size, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &granted) == 0,
-          "declare");
-    say("declared bus %#llx as device 0x0, granted %s", (unsigned long long)bar,
-        granted == DMACOH_MEMORY_MAP ? "MAP" : "IO");
-    for (int i = 0; i < 5; i++) {
-        check(dmacoh_alloc_coherent(&dev, sizes[i], 0, 0, &cpu[i], &h[i]) == 0, "alloc %zu",
-              sizes[i]);
-        snprintf(tag, sizeof(tag), "pci-%d-%05zx.", i, sizes[i]);
-        if (granted == DMACOH_MEMORY_MAP)
-            fill_tag(cpu[i], sizes[i], tag);
-        else
-            for (size_t k = 0; k < sizes[i]; k++)
-                dmacoh_iowrite8((uint8_t)tag[k % strlen(tag)], (char *)cpu[i] + k);
-        say("alloc %zu bytes: dma %#llx cpu %p, filled with '%s'", sizes[i],
-            (unsigned long long)h[i], cpu[i], tag);
-        printf("HOSTCHECK ivshmem %#llx %zu %s\n", (unsigned long long)h[i], sizes[i], tag);
-    }
-    for (int i = 0; i < 5; i++)
-        check(dmacoh_free_coherent(&dev, sizes[i], cpu[i], h[i]) == 0, "free");
-    check(dmacoh_release_coherent_memory(&dev, 0) == 0, "release");
+    if (ivshmem_fill(&dev, bar, size, "pci", "ivshmem"))
+        return 1;
     check(dmacoh_device_fini(&dev) == 0 && dmacoh_pci_close(pci) == 0, "close");
     return 0;
 }
@@ -444,43 +457,21 @@ static int vfio_refuses_unbound(void)
 
 static int proof_vfio_bar(void)
 {
-    static const size_t sizes[] = {4096, 8192, 100, 65536, 12288};
     struct dmacoh_vfio *v;
     struct dmacoh_device dev;
     dmacoh_phys_addr_t bar;
     uint64_t size;
-    void *cpu[5];
-    dmacoh_dma_addr_t h[5];
-    char bdf[32], tag[32];
-    int granted = 0;
+    char bdf[32];
 
-    check(find_vfio_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem bound to vfio-pci");
+    check(find_vfio_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem on vfio-pci");
     check(dmacoh_vfio_open(bdf, NULL, &v) == 0, "dmacoh_vfio_open(%s)", bdf);
     check(dmacoh_vfio_bar(v, 2, &bar, &size, NULL) == 0, "no BAR2");
-    say("ivshmem %s through VFIO (type1 container, IOMMU group): BAR2 at bus %#llx, %llu KiB", bdf,
-        (unsigned long long)bar, (unsigned long long)(size >> 10));
+    say("ivshmem %s through VFIO (type1 container, its IOMMU group): BAR2 at bus %#llx, "
+        "%llu KiB",
+        bdf, (unsigned long long)bar, (unsigned long long)(size >> 10));
     check(dmacoh_device_init(&dev, "ivshmem2", NULL, dmacoh_vfio_platform(v)) == 0, "init");
-    check(dmacoh_declare_coherent_memory(
-              &dev, bar, 0, size, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &granted) == 0,
-          "declare");
-    say("declared bus %#llx as device 0x0, granted %s", (unsigned long long)bar,
-        granted == DMACOH_MEMORY_MAP ? "MAP" : "IO");
-    for (int i = 0; i < 5; i++) {
-        check(dmacoh_alloc_coherent(&dev, sizes[i], 0, 0, &cpu[i], &h[i]) == 0, "alloc %zu",
-              sizes[i]);
-        snprintf(tag, sizeof(tag), "vfio-%d-%05zx.", i, sizes[i]);
-        if (granted == DMACOH_MEMORY_MAP)
-            fill_tag(cpu[i], sizes[i], tag);
-        else
-            for (size_t k = 0; k < sizes[i]; k++)
-                dmacoh_iowrite8((uint8_t)tag[k % strlen(tag)], (char *)cpu[i] + k);
-        say("alloc %zu bytes: dma %#llx cpu %p, filled with '%s'", sizes[i],
-            (unsigned long long)h[i], cpu[i], tag);
-        printf("HOSTCHECK ivshmem2 %#llx %zu %s\n", (unsigned long long)h[i], sizes[i], tag);
-    }
-    for (int i = 0; i < 5; i++)
-        check(dmacoh_free_coherent(&dev, sizes[i], cpu[i], h[i]) == 0, "free");
-    check(dmacoh_release_coherent_memory(&dev, 0) == 0, "release");
+    if (ivshmem_fill(&dev, bar, size, "vfio", "ivshmem2"))
+        return 1;
     check(dmacoh_device_fini(&dev) == 0 && dmacoh_vfio_close(v) == 0, "close");
     check(vfio_refuses_unbound() == 0, "an unbound device must be refused with -ENXIO");
     return 0;

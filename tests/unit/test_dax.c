@@ -5,6 +5,7 @@
  * device's alignment with bytes landing at the right device offset as read from outside, a
  * 256 GiB device declared whole without touching it, and refusals.
  */
+#include "fixture.h"
 #include "t.h"
 
 #include <dmacoh/dax.h>
@@ -28,20 +29,15 @@ static char root[64], sys_dir[PATH_MAX], dev_root[PATH_MAX], node[PATH_MAX + 16]
 static void put(const char *attr, const char *text)
 {
     char path[PATH_MAX + 32];
-    FILE *f;
 
     snprintf(path, sizeof(path), "%s/%s", sys_dir, attr);
-    f = fopen(path, "w");
-    T_ASSERT(f != NULL);
-    fputs(text, f);
-    fclose(f);
+    t_put_file(path, text);
 }
 
 /* A device of `size` bytes aligned to `align`; the node is a sparse file. */
 static void make_tree(uint64_t size, uint64_t align)
 {
     char cmd[PATH_MAX * 2 + 32], text[64];
-    int fd;
 
     snprintf(root, sizeof(root), "/tmp/dmacoh-dax-XXXXXX");
     T_ASSERT(mkdtemp(root) != NULL);
@@ -56,10 +52,7 @@ static void make_tree(uint64_t size, uint64_t align)
     snprintf(text, sizeof(text), "0x%llx\n", BASE);
     put("resource", text);
     snprintf(node, sizeof(node), "%s/" NAME, dev_root);
-    fd = open(node, O_RDWR | O_CREAT | O_TRUNC, 0600);
-    T_ASSERT(fd >= 0);
-    T_EQ_INT(ftruncate(fd, (off_t)size), 0);
-    close(fd);
+    t_sparse_file(node, size);
 }
 
 static void remove_tree(void)

@@ -8,6 +8,7 @@
  * calls are recorded and checked against the kernel's rules (page aligned, inside the usable
  * IOVA ranges, no overlap, unmap of exactly what was mapped).
  */
+#include "fixture.h"
 #include "t.h"
 
 #include "platform/linux/internal.h"
@@ -245,15 +246,6 @@ static void sh(const char *fmt, const char *a, const char *b)
     T_EQ_INT(system(cmd), 0);
 }
 
-static void put(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-
-    T_ASSERT(fp != NULL);
-    fputs(text, fp);
-    fclose(fp);
-}
-
 /* sysfs: the device (BAR0 memory, BAR1 I/O, BAR2 prefetchable) in group 7 with a second
  * device, bound to vfio-pci; /dev/vfio/{vfio,7}; the device image with config space. */
 static void make_tree(void)
@@ -283,19 +275,19 @@ static void make_tree(void)
        d, d);
     sh("ln -s '%s' '%s/kernel/iommu_groups/7/devices/" BDF "'", d, F.sysfs);
     snprintf(p, sizeof(p), "%s/resource", d);
-    put(p, "0x00000000fe000000 0x00000000fe0fffff 0x0000000000040200\n"
-           "0x000000000000e000 0x000000000000e01f 0x0000000000040101\n"
-           "0x0000000800000000 0x00000008003fffff 0x000000000014220c\n"
-           "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
-           "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
-           "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+    t_put_file(p, "0x00000000fe000000 0x00000000fe0fffff 0x0000000000040200\n"
+                  "0x000000000000e000 0x000000000000e01f 0x0000000000040101\n"
+                  "0x0000000800000000 0x00000008003fffff 0x000000000014220c\n"
+                  "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                  "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                  "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
     snprintf(p, sizeof(p), "%s/vfio/vfio", F.dev);
-    put(p, "");
+    t_put_file(p, "");
     snprintf(p, sizeof(p), "%s/vfio/" GROUP, F.dev);
-    put(p, "");
-    fd = open(F.image, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    t_put_file(p, "");
+    t_sparse_file(F.image, 8 * REG_OFF);
+    fd = open(F.image, O_RDWR);
     T_ASSERT(fd >= 0);
-    T_EQ_INT(ftruncate(fd, (off_t)(8 * REG_OFF)), 0);
     T_EQ_INT(pwrite(fd, cmd, 2, (off_t)(7 * REG_OFF + 4)), 2);
     close(fd);
 }
