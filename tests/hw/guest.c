@@ -485,15 +485,16 @@ struct vfio_edu {
     struct edu e;
 };
 
-static int vfio_edu_open(struct vfio_edu *x)
+static int vfio_edu_open(struct vfio_edu *x, bool hugetlb)
 {
+    struct dmacoh_vfio_opts o = {.hugetlb = hugetlb};
     uint64_t off = 0, size = 0;
     uint32_t flags = 0;
     char bdf[32];
     void *p;
 
     check(find_vfio_device(0x1234, 0x11e8, bdf, sizeof(bdf)) == 0, "no edu bound to vfio-pci");
-    check(dmacoh_vfio_open(bdf, NULL, &x->v) == 0, "dmacoh_vfio_open(%s)", bdf);
+    check(dmacoh_vfio_open(bdf, &o, &x->v) == 0, "dmacoh_vfio_open(%s)", bdf);
     check(dmacoh_vfio_set_bus_master(x->v, true) == 0, "bus master");
     check(dmacoh_vfio_region(x->v, 0, &off, &size, &flags) == 0, "BAR0 region info");
     p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, dmacoh_vfio_device_fd(x->v),
@@ -517,10 +518,10 @@ static int vfio_edu_close(struct vfio_edu *x)
 static int proof_vfio_iova(void)
 {
     struct vfio_edu x;
-    unsigned char *a, *b, *big;
-    dmacoh_dma_addr_t ha, hb, hbig;
+    unsigned char *a, *b, *big, *huge;
+    dmacoh_dma_addr_t ha, hb, hbig, hhuge;
 
-    if (vfio_edu_open(&x))
+    if (vfio_edu_open(&x, true))
         return 1;
     check(dmacoh_alloc_coherent(&x.dev, EDU_XFER, 0, 0, (void **)&a, &ha) == 0, "alloc a");
     check(dmacoh_alloc_coherent(&x.dev, EDU_XFER, 0, 0, (void **)&b, &hb) == 0, "alloc b");
@@ -537,6 +538,13 @@ static int proof_vfio_iova(void)
     check(edu_round_trip(&x.e, hbig + 0x8000, ha) == 0, "edu DMA big -> device -> a timed out");
     check(memcmp(a, big + 0x8000, EDU_XFER) == 0, "a differs from big+0x8000");
     say("DMA big+0x8000 -> device -> a: %u bytes equal ('%.12s...')", EDU_XFER, (char *)a);
+    check(dmacoh_alloc_coherent(&x.dev, 2u << 20, 0, 0, (void **)&huge, &hhuge) == 0,
+          "alloc 2 MiB (a hugetlb page)");
+    check(edu_dma(&x.e, hhuge + 0x100000, true) == 0, "edu DMA device -> huge+1MiB timed out");
+    check(memcmp(huge + 0x100000, a, EDU_XFER) == 0, "huge+1MiB differs");
+    say("2 MiB on a hugetlb page at IOVA %#llx: DMA device -> huge+1MiB: %u bytes equal",
+        (unsigned long long)hhuge, EDU_XFER);
+    check(dmacoh_free_coherent(&x.dev, 2u << 20, huge, hhuge) == 0, "free huge");
     check(dmacoh_free_coherent(&x.dev, 0x10000, big, hbig) == 0, "free big");
     check(dmacoh_free_coherent(&x.dev, EDU_XFER, b, hb) == 0, "free b");
     check(dmacoh_free_coherent(&x.dev, EDU_XFER, a, ha) == 0, "free a");
@@ -573,7 +581,7 @@ static int proof_vfio_fault(void)
     dmacoh_dma_addr_t ha, hb, hc;
     struct timespec ts = {0, 200000000};
 
-    if (vfio_edu_open(&x))
+    if (vfio_edu_open(&x, false))
         return 1;
     check(dmacoh_alloc_coherent(&x.dev, EDU_XFER, 0, 0, (void **)&a, &ha) == 0, "alloc a");
     check(dmacoh_alloc_coherent(&x.dev, EDU_XFER, 0, 0, (void **)&b, &hb) == 0, "alloc b");

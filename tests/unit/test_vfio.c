@@ -435,6 +435,38 @@ static void iova_ranges_and_dma_mask_are_respected(void)
     remove_tree();
 }
 
+/* hugetlb: whole 2 MiB sizes come from huge pages; without any reserved the allocation
+ * fails and the log says where to look. Smaller sizes still use ordinary pages. */
+static void hugetlb_fallback(void)
+{
+    struct dmacoh_vfio_opts o = {.hugetlb = true};
+    struct dmacoh_vfio *v;
+    struct dmacoh_device dev;
+    void *a;
+    dmacoh_dma_addr_t h;
+    int r;
+
+    make_tree();
+    T_OK(open_fake(&v, &o));
+    T_OK(dmacoh_device_init(&dev, "dev", NULL, dmacoh_vfio_platform(v)));
+    T_OK(dmacoh_alloc_coherent(&dev, 8192, 0, 0, &a, &h));
+    T_OK(dmacoh_free_coherent(&dev, 8192, a, h));
+    r = dmacoh_alloc_coherent(&dev, 2u << 20, DMACOH_ALLOC_NOZERO, 0, &a, &h);
+    if (r == 0) {
+        T_EQ_U64(h % (2u << 20), 0);
+        T_EQ_U64((uintptr_t)a % (2u << 20), 0);
+        T_EQ_U64(F.maps[F.nmaps - 1].size, 2u << 20);
+        T_OK(dmacoh_free_coherent(&dev, 2u << 20, a, h));
+    } else {
+        T_EQ_INT(r, DMACOH_ENOMEM);
+        T_ASSERT(t_log_find("hugetlb"));
+        T_EQ_U64(F.nlive, 0);
+    }
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_vfio_close(v));
+    remove_tree();
+}
+
 /* Close unmaps and frees what is left; a failed MAP_DMA leaves nothing behind. */
 static void close_unmaps_everything(void)
 {
@@ -643,6 +675,7 @@ static const struct t_case cases[] = {
     T_CASE(fallback_is_mapped_at_an_iova_and_unmapped_on_free),
     T_CASE(iova_ranges_and_dma_mask_are_respected),
     T_CASE(close_unmaps_everything),
+    T_CASE(hugetlb_fallback),
     T_CASE(bus_master_is_set_in_config_space),
     T_CASE(declare_refusals),
     T_CASE(missing_module_and_permission),
