@@ -220,6 +220,47 @@ static int proof_pci(void)
     return 0;
 }
 
+/* ---- proof: hostmem in front of the PCI platform (declared memory first, then RAM) -------- */
+
+static int proof_pci_fallback(void)
+{
+    struct dmacoh_pci *pci;
+    struct dmacoh_hostmem *hm;
+    struct dmacoh_hostmem_opts ho = {0};
+    struct dmacoh_device dev;
+    dmacoh_phys_addr_t bar, phys;
+    dmacoh_dma_addr_t h1, h2;
+    void *p1, *p2;
+    char bdf[32];
+
+    check(find_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem device");
+    check(config_enable(bdf, 0x2) == 0, "cannot enable memory decode of %s", bdf);
+    check(dmacoh_pci_open(bdf, NULL, &pci) == 0, "dmacoh_pci_open(%s)", bdf);
+    check(dmacoh_pci_bar(pci, 2, &bar, NULL, NULL) == 0, "no BAR2");
+    ho.declared = dmacoh_pci_platform(pci);
+    check(dmacoh_hostmem_open(&ho, &hm) == 0, "dmacoh_hostmem_open");
+    check(dmacoh_device_init(&dev, "ivshmem", NULL, dmacoh_hostmem_platform(hm)) == 0, "init");
+    /* The last 64 KiB of BAR2, not exclusive: when it is full, RAM serves. */
+    check(dmacoh_declare_coherent_memory(&dev, bar + 0xf0000, 0xf0000, 0x10000, DMACOH_MEMORY_MAP,
+                                         NULL, NULL) == 0,
+          "declare through hostmem in front of pci");
+    check(dmacoh_alloc_coherent(&dev, 0x10000, 0, 0, &p1, &h1) == 0, "alloc from the BAR");
+    fill_tag(p1, 0x10000, "fallback-bar.");
+    printf("HOSTCHECK ivshmem %#llx %u %s\n", (unsigned long long)h1, 0x10000u, "fallback-bar.");
+    check(dmacoh_origin_of(&dev, p1) == DMACOH_ORIGIN_REGION, "p1 from the region");
+    check(dmacoh_alloc_coherent(&dev, 0x3000, 0, 0, &p2, &h2) == 0, "alloc from RAM");
+    check(dmacoh_origin_of(&dev, p2) == DMACOH_ORIGIN_SYSTEM, "p2 from system memory");
+    check(dmacoh_hostmem_phys(hm, p2, &phys) == 0 && phys == h2, "p2's handle is physical");
+    say("region full (dma %#llx in BAR2); the next 12 KiB came from RAM at physical %#llx",
+        (unsigned long long)h1, (unsigned long long)h2);
+    check(dmacoh_free_coherent(&dev, 0x3000, p2, h2) == 0, "free p2");
+    check(dmacoh_free_coherent(&dev, 0x10000, p1, h1) == 0, "free p1");
+    check(dmacoh_release_coherent_memory(&dev, 0) == 0, "release");
+    check(dmacoh_device_fini(&dev) == 0 && dmacoh_hostmem_close(hm) == 0, "close hostmem");
+    check(dmacoh_pci_close(pci) == 0, "close pci");
+    return 0;
+}
+
 /* ---- proof: qxl VRAM (a 32-bit BAR) through uio_pci_generic ------------------------------- */
 
 /* The uioN whose device is bdf. */
@@ -323,7 +364,7 @@ static int edu_dma(struct edu *e, uint64_t ram, bool to_ram)
     edu_w64(e, EDU_DST, to_ram ? ram : EDU_BUF);
     edu_w64(e, EDU_CNT, EDU_XFER);
     edu_w64(e, EDU_CMD, EDU_START | (to_ram ? EDU_TO_RAM : 0));
-    for (int i = 0; i < 5000; i++) {
+    for (int i = 0; i < 20000; i++) { /* 20 s at least: the engine runs on a timer */
         if (!(edu_r64(e, EDU_CMD) & EDU_START))
             return 0;
         nanosleep(&ts, NULL);
@@ -618,6 +659,8 @@ struct proof {
 
 static const struct proof proofs[] = {
     {"pci", "ivshmem-plain BAR2 declared through the PCI sysfs platform", proof_pci},
+    {"pci-fallback", "hostmem in front of the PCI platform: BAR2 first, then RAM",
+     proof_pci_fallback},
     {"uio", "qxl RAM BAR declared through uio_pci_generic", proof_uio},
     {"hostmem", "edu DMA engine on hostmem memory (page-map physical addresses)", proof_hostmem},
     {"vfio-bar", "ivshmem-plain BAR2 declared through the VFIO platform", proof_vfio_bar},

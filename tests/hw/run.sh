@@ -119,7 +119,7 @@ timeout "$limit" qemu-system-x86_64 \
     -device ivshmem-plain,memdev=shm -device edu -device qxl \
     -object memory-backend-file,id=shm2,mem-path="$out/ivshmem2.bin",size=1M,share=on \
     -device ivshmem-plain,memdev=shm2,addr=0x11 -device edu,addr=0x10 \
-    -serial file:"$out/serial.log" -monitor pipe:"$out/mon" &
+    -serial file:"$out/serial.log" -monitor pipe:"$out/mon" </dev/null &
 qemu=$!
 t_init=""
 while kill -0 "$qemu" 2>/dev/null; do
@@ -172,6 +172,12 @@ while read -r _ phys len tag; do
     i=$((i + 1))
 done < <(grep '^HOSTDUMP ' <<<"$log" || true)
 
+# A control: the checker must see a difference where there is one (the first page of the
+# ivshmem file holds the first tag, not the second).
+if cmp -s <(head -c 4096 "$out/ivshmem.bin") <(expect "pci-1-02000." 4096); then
+    say "host check control: the checker did not see a difference"
+    fails=$((fails + 1))
+fi
 grep -q 'HW-INIT' <<<"$log" || die "the guest never reached /init (see $out/serial.log)"
 say "guest boot: QEMU start to /init ${t_init:-?} s; kernel uptime at /init $(sed -n 's/.*HW-INIT uptime //p' <<<"$log") s; whole run $(elapsed "$t_start") s"
 while read -r line; do

@@ -59,7 +59,7 @@ struct dmacoh_hostmem {
     char pagemap[PATH_MAX];
     bool no_hugetlb;
     uint64_t chunk_size;
-    uint64_t page;
+    size_t page;
     pthread_mutex_t lock;
     struct chunk *chunks;
 };
@@ -277,8 +277,9 @@ static int hm_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t siz
     if (len < size || len > SIZE_MAX)
         return DMACOH_ENOMEM;
     pthread_mutex_lock(&hm->lock);
-    for (c = hm->chunks; c && r; c = c->next)
-        if (c->len == len || (size > hm->page && c->len > hm->page))
+    /* Single-page chunks are always full; only multi-page chunks have room to share. */
+    for (c = hm->chunks; c && r && size > hm->page; c = c->next)
+        if (c->len > hm->page)
             r = dmacoh_window_alloc(&c->win, size, mask, cpu, handle);
     if (r) {
         r = new_chunk(hm, (size_t)len, &c);
@@ -390,7 +391,7 @@ int dmacoh_hostmem_open(const struct dmacoh_hostmem_opts *opts, struct dmacoh_ho
     hm = calloc(1, sizeof(*hm));
     if (!hm)
         return DMACOH_ENOMEM;
-    hm->page = (uint64_t)sysconf(_SC_PAGESIZE);
+    hm->page = (size_t)sysconf(_SC_PAGESIZE);
     hm->chunk_size = (opts && opts->chunk_size) ? opts->chunk_size : (2u << 20);
     hm->no_hugetlb = opts && opts->no_hugetlb;
     hm->declared = opts ? opts->declared : NULL;
