@@ -76,7 +76,7 @@ static void random_ops_match_the_reference(void)
             char *cpu = s.blk[i].cpu;
             uint64_t iova = s.blk[i].iova;
 
-            used[(cpu - arena) / SLOT] = false;
+            used[(size_t)(cpu - arena) / SLOT] = false;
             dmacoh__iova_remove(&s, i);
             T_EQ_U64(dmacoh__iova_virt_to_dma(&s, cpu), DMACOH_BAD_DMA_ADDR);
             T_EQ_PTR(dmacoh__iova_dma_to_virt(&s, iova), NULL);
