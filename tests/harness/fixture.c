@@ -2,11 +2,17 @@
 /*
  * fixture.c - the shared test helpers of fixture.h.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* ftruncate under -std=c11 */
+#endif
 #include "fixture.h"
 
 #include "t.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 void t_add_memory(struct dmacoh_sim *sim, uint64_t bus, uint64_t size, int modes, bool shared)
 {
@@ -36,4 +42,22 @@ uint64_t t_pow2_ceil(uint64_t x)
     while (p < x)
         p <<= 1;
     return p;
+}
+
+void t_put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    T_ASSERT(f != NULL);
+    fputs(text, f);
+    T_EQ_INT(fclose(f), 0);
+}
+
+void t_sparse_file(const char *path, uint64_t size)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+    T_ASSERT(fd >= 0);
+    T_EQ_INT(ftruncate(fd, (off_t)size), 0);
+    close(fd);
 }

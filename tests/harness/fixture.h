@@ -19,4 +19,11 @@ struct dmacoh_region_stats t_region_stats(const struct dmacoh_device *dev);
 /** Smallest power of two >= x (x >= 1), computed the plain way, independent of the library. */
 uint64_t t_pow2_ceil(uint64_t x);
 
+/** Writes `text` to the file at path (created or truncated): fake sysfs attributes. */
+void t_put_file(const char *path, const char *text);
+
+/** Creates (or truncates) the file at path as `size` bytes of hole: a stand-in for a device
+ * node or BAR whose bytes a test reads back after the library wrote them. */
+void t_sparse_file(const char *path, uint64_t size);
+
 #endif /* DMACOH_FIXTURE_H */

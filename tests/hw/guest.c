@@ -13,14 +13,15 @@
  *
  * Usage: dmacoh-hw PROOF...   (or `all`). Adding a proof: write `static int proof_x(void)`
  * returning 0 on success, add a line to `proofs[]`, and, if it needs a device, add the
- * `-device` to run.sh's QEMU command line (and any module to its initramfs). A VFIO proof
- * (IOVA fallback, the IOMMU refusing DMA to freed memory) goes in the marked place below; it
- * can reuse find_device(), config_enable() and the edu helpers.
+ * `-device` to run.sh's QEMU command line (and any module to its initramfs). The VFIO proofs
+ * use a second ivshmem and a second edu that /init binds to vfio-pci (find_vfio_device());
+ * find_device() finds the others.
  */
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/hostmem.h>
 #include <dmacoh/pci.h>
 #include <dmacoh/uio.h>
+#include <dmacoh/vfio.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -80,8 +82,24 @@ static unsigned long long attr_hex(const char *name, const char *attr)
     return v;
 }
 
-/* The first PCI device with this vendor and device id, as "0000:00:03.0". */
-static int find_device(unsigned vendor, unsigned device, char *bdf, size_t len)
+/* True when PCI device `name` is bound to vfio-pci (/init binds the second ivshmem and the
+ * second edu to it for the VFIO proofs; the other proofs use the first ones). */
+static bool on_vfio(const char *name)
+{
+    char path[PATH_MAX], target[PATH_MAX];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), SYS_PCI "/%s/driver", name);
+    n = readlink(path, target, sizeof(target) - 1);
+    if (n <= 0)
+        return false;
+    target[n] = '\0';
+    return strstr(target, "/vfio-pci") != NULL;
+}
+
+/* The PCI device with this vendor and device id, as "0000:00:03.0", bound to vfio-pci or not
+ * as `vfio` says. */
+static int find_device_on(unsigned vendor, unsigned device, bool vfio, char *bdf, size_t len)
 {
     DIR *d = opendir(SYS_PCI);
     struct dirent *e;
@@ -92,13 +110,24 @@ static int find_device(unsigned vendor, unsigned device, char *bdf, size_t len)
     while (found && (e = readdir(d))) {
         if (e->d_name[0] == '.' || strlen(e->d_name) >= len)
             continue;
-        if (attr_hex(e->d_name, "vendor") == vendor && attr_hex(e->d_name, "device") == device) {
+        if (attr_hex(e->d_name, "vendor") == vendor && attr_hex(e->d_name, "device") == device &&
+            on_vfio(e->d_name) == vfio) {
             memcpy(bdf, e->d_name, strlen(e->d_name) + 1);
             found = 0;
         }
     }
     closedir(d);
     return found;
+}
+
+static int find_device(unsigned vendor, unsigned device, char *bdf, size_t len)
+{
+    return find_device_on(vendor, device, false, bdf, len);
+}
+
+static int find_vfio_device(unsigned vendor, unsigned device, char *bdf, size_t len)
+{
+    return find_device_on(vendor, device, true, bdf, len);
 }
 
 /* Sets bits of the PCI command register (config offset 4): 0x2 memory decode, 0x4 bus master.
@@ -133,17 +162,50 @@ static void fill_tag(void *p, size_t len, const char *tag)
 
 /* ---- proof: ivshmem-plain BAR2 through the PCI sysfs platform ---------------------------- */
 
-static int proof_pci(void)
+/* Declares an ivshmem BAR2 (already opened on dev's platform) at device address 0, which is
+ * the offset in the host's backing file `file`, fills five allocations with tags that start
+ * with `prefix`, asks the host to check each (HOSTCHECK), and frees and releases all. */
+static int ivshmem_fill(struct dmacoh_device *dev, dmacoh_phys_addr_t bar, uint64_t size,
+                        const char *prefix, const char *file)
 {
     static const size_t sizes[] = {4096, 8192, 100, 65536, 12288};
+    void *cpu[5];
+    dmacoh_dma_addr_t h[5];
+    char tag[32];
+    int granted = 0;
+
+    check(dmacoh_declare_coherent_memory(
+              dev, bar, 0, size, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &granted) == 0,
+          "declare");
+    say("declared bus %#llx as device 0x0, granted %s", (unsigned long long)bar,
+        granted == DMACOH_MEMORY_MAP ? "MAP" : "IO");
+    for (int i = 0; i < 5; i++) {
+        check(dmacoh_alloc_coherent(dev, sizes[i], 0, 0, &cpu[i], &h[i]) == 0, "alloc %zu",
+              sizes[i]);
+        snprintf(tag, sizeof(tag), "%s-%d-%05zx.", prefix, i, sizes[i]);
+        if (granted == DMACOH_MEMORY_MAP)
+            fill_tag(cpu[i], sizes[i], tag);
+        else
+            for (size_t k = 0; k < sizes[i]; k++)
+                dmacoh_iowrite8((uint8_t)tag[k % strlen(tag)], (char *)cpu[i] + k);
+        say("alloc %zu bytes: dma %#llx cpu %p, filled with '%s'", sizes[i],
+            (unsigned long long)h[i], cpu[i], tag);
+        printf("HOSTCHECK %s %#llx %zu %s\n", file, (unsigned long long)h[i], sizes[i], tag);
+    }
+    for (int i = 0; i < 5; i++)
+        check(dmacoh_free_coherent(dev, sizes[i], cpu[i], h[i]) == 0, "free");
+    check(dmacoh_release_coherent_memory(dev, 0) == 0, "release");
+    return 0;
+}
+
+static int proof_pci(void)
+{
     struct dmacoh_pci *pci;
     struct dmacoh_device dev;
     dmacoh_phys_addr_t bar;
     uint64_t size;
-    void *cpu[5];
-    dmacoh_dma_addr_t h[5];
-    char bdf[32], tag[32];
-    int granted = 0, kind = 0;
+    char bdf[32];
+    int kind = 0;
 
     check(find_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem device");
     check(config_enable(bdf, 0x2) == 0, "cannot enable memory decode of %s", bdf);
@@ -152,28 +214,8 @@ static int proof_pci(void)
     say("ivshmem %s BAR2 at bus %#llx, %llu KiB, kind %d", bdf, (unsigned long long)bar,
         (unsigned long long)(size >> 10), kind);
     check(dmacoh_device_init(&dev, "ivshmem", NULL, dmacoh_pci_platform(pci)) == 0, "init");
-    /* The device address is the offset in the BAR, which is the offset in the host's file. */
-    check(dmacoh_declare_coherent_memory(
-              &dev, bar, 0, size, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &granted) == 0,
-          "declare");
-    say("declared bus %#llx as device 0x0, granted %s", (unsigned long long)bar,
-        granted == DMACOH_MEMORY_MAP ? "MAP" : "IO");
-    for (int i = 0; i < 5; i++) {
-        check(dmacoh_alloc_coherent(&dev, sizes[i], 0, 0, &cpu[i], &h[i]) == 0, "alloc %zu",
-              sizes[i]);
-        snprintf(tag, sizeof(tag), "pci-%d-%05zx.", i, sizes[i]);
-        if (granted == DMACOH_MEMORY_MAP)
-            fill_tag(cpu[i], sizes[i], tag);
-        else
-            for (size_t k = 0; k < sizes[i]; k++)
-                dmacoh_iowrite8((uint8_t)tag[k % strlen(tag)], (char *)cpu[i] + k);
-        say("alloc %zu bytes: dma %#llx cpu %p, filled with '%s'", sizes[i],
-            (unsigned long long)h[i], cpu[i], tag);
-        printf("HOSTCHECK ivshmem %#llx %zu %s\n", (unsigned long long)h[i], sizes[i], tag);
-    }
-    for (int i = 0; i < 5; i++)
-        check(dmacoh_free_coherent(&dev, sizes[i], cpu[i], h[i]) == 0, "free");
-    check(dmacoh_release_coherent_memory(&dev, 0) == 0, "release");
+    if (ivshmem_fill(&dev, bar, size, "pci", "ivshmem"))
+        return 1;
     check(dmacoh_device_fini(&dev) == 0 && dmacoh_pci_close(pci) == 0, "close");
     return 0;
 }
@@ -438,7 +480,176 @@ static int proof_hostmem(void)
     return 0;
 }
 
-/* ---- VFIO proofs go here: {"vfio-iova", ...}, {"vfio-fault", ...} ----------------------- */
+/* ---- proofs through VFIO: a second ivshmem and a second edu, bound to vfio-pci by /init -- */
+
+/* Opening a device that is not bound to vfio-pci must fail with -ENXIO, saying so. */
+static int vfio_refuses_unbound(void)
+{
+    struct dmacoh_vfio *v = NULL;
+    char bdf[32];
+    int r;
+
+    if (find_device(0x1af4, 0x1110, bdf, sizeof(bdf)) != 0)
+        return -1;
+    r = dmacoh_vfio_open(bdf, NULL, &v);
+    say("dmacoh_vfio_open(%s), a device with no driver: %d (%s)", bdf, r, dmacoh_err_name(r));
+    return r == DMACOH_ENXIO && v == NULL ? 0 : -1;
+}
+
+static int proof_vfio_bar(void)
+{
+    struct dmacoh_vfio *v;
+    struct dmacoh_device dev;
+    dmacoh_phys_addr_t bar;
+    uint64_t size;
+    char bdf[32];
+
+    check(find_vfio_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem on vfio-pci");
+    check(dmacoh_vfio_open(bdf, NULL, &v) == 0, "dmacoh_vfio_open(%s)", bdf);
+    check(dmacoh_vfio_bar(v, 2, &bar, &size, NULL) == 0, "no BAR2");
+    say("ivshmem %s through VFIO (type1 container, its IOMMU group): BAR2 at bus %#llx, "
+        "%llu KiB",
+        bdf, (unsigned long long)bar, (unsigned long long)(size >> 10));
+    check(dmacoh_device_init(&dev, "ivshmem2", NULL, dmacoh_vfio_platform(v)) == 0, "init");
+    if (ivshmem_fill(&dev, bar, size, "vfio", "ivshmem2"))
+        return 1;
+    check(dmacoh_device_fini(&dev) == 0 && dmacoh_vfio_close(v) == 0, "close");
+    check(vfio_refuses_unbound() == 0, "an unbound device must be refused with -ENXIO");
+    return 0;
+}
+
+/* The edu bound to vfio-pci: its registers mapped through the VFIO region of BAR0, bus master
+ * on through the library, a device with a 28-bit mask on the VFIO platform. */
+struct vfio_edu {
+    struct dmacoh_vfio *v;
+    struct dmacoh_device dev;
+    struct edu e;
+};
+
+static int vfio_edu_open(struct vfio_edu *x, bool hugetlb)
+{
+    struct dmacoh_vfio_opts o = {.hugetlb = hugetlb};
+    uint64_t off = 0, size = 0;
+    uint32_t flags = 0;
+    char bdf[32];
+    void *p;
+
+    check(find_vfio_device(0x1234, 0x11e8, bdf, sizeof(bdf)) == 0, "no edu bound to vfio-pci");
+    check(dmacoh_vfio_open(bdf, &o, &x->v) == 0, "dmacoh_vfio_open(%s)", bdf);
+    check(dmacoh_vfio_set_bus_master(x->v, true) == 0, "bus master");
+    check(dmacoh_vfio_region(x->v, 0, &off, &size, &flags) == 0, "BAR0 region info");
+    p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, dmacoh_vfio_device_fd(x->v),
+             (off_t)off);
+    check(p != MAP_FAILED, "mmap of BAR0 through VFIO");
+    x->e.regs = p;
+    say("edu %s through VFIO: id %#x, bus master on (dmacoh_vfio_set_bus_master)", bdf,
+        *(volatile uint32_t *)x->e.regs);
+    check(dmacoh_device_init(&x->dev, "edu2", NULL, dmacoh_vfio_platform(x->v)) == 0, "init");
+    check(dmacoh_device_set_dma_mask(&x->dev, EDU_MASK_28) == 0, "mask");
+    return 0;
+}
+
+static int vfio_edu_close(struct vfio_edu *x)
+{
+    munmap((void *)x->e.regs, 4096);
+    check(dmacoh_device_fini(&x->dev) == 0 && dmacoh_vfio_close(x->v) == 0, "close");
+    return 0;
+}
+
+static int proof_vfio_iova(void)
+{
+    struct vfio_edu x;
+    unsigned char *a, *b, *big, *huge;
+    dmacoh_dma_addr_t ha, hb, hbig, hhuge;
+
+    if (vfio_edu_open(&x, true))
+        return 1;
+    check(dmacoh_alloc_coherent(&x.dev, EDU_XFER, 0, 0, (void **)&a, &ha) == 0, "alloc a");
+    check(dmacoh_alloc_coherent(&x.dev, EDU_XFER, 0, 0, (void **)&b, &hb) == 0, "alloc b");
+    check(dmacoh_alloc_coherent(&x.dev, 0x10000, 0, 0, (void **)&big, &hbig) == 0, "alloc big");
+    check(dmacoh_virt_to_dma(&x.dev, a + 123) == ha + 123, "a translates to its IOVA");
+    say("system memory at IOVAs: a %#llx, b %#llx, big (64 KiB) %#llx, below the 28-bit mask",
+        (unsigned long long)ha, (unsigned long long)hb, (unsigned long long)hbig);
+    fill_tag(a, EDU_XFER, "iova-in-a.");
+    check(edu_round_trip(&x.e, ha, hb) == 0, "edu DMA a -> device -> b timed out");
+    check(memcmp(a, b, EDU_XFER) == 0, "b differs from a after DMA a -> device -> b");
+    say("DMA a -> device -> b through the IOMMU: %u bytes equal ('%.10s...')", EDU_XFER, (char *)b);
+    fill_tag(big + 0x8000, EDU_XFER, "iova-in-big.");
+    memset(a, 0, EDU_XFER);
+    check(edu_round_trip(&x.e, hbig + 0x8000, ha) == 0, "edu DMA big -> device -> a timed out");
+    check(memcmp(a, big + 0x8000, EDU_XFER) == 0, "a differs from big+0x8000");
+    say("DMA big+0x8000 -> device -> a: %u bytes equal ('%.12s...')", EDU_XFER, (char *)a);
+    check(dmacoh_alloc_coherent(&x.dev, 2u << 20, 0, 0, (void **)&huge, &hhuge) == 0,
+          "alloc 2 MiB (a hugetlb page)");
+    check(edu_dma(&x.e, hhuge + 0x100000, true) == 0, "edu DMA device -> huge+1MiB timed out");
+    check(memcmp(huge + 0x100000, a, EDU_XFER) == 0, "huge+1MiB differs");
+    say("2 MiB on a hugetlb page at IOVA %#llx: DMA device -> huge+1MiB: %u bytes equal",
+        (unsigned long long)hhuge, EDU_XFER);
+    check(dmacoh_free_coherent(&x.dev, 2u << 20, huge, hhuge) == 0, "free huge");
+    check(dmacoh_free_coherent(&x.dev, 0x10000, big, hbig) == 0, "free big");
+    check(dmacoh_free_coherent(&x.dev, EDU_XFER, b, hb) == 0, "free b");
+    check(dmacoh_free_coherent(&x.dev, EDU_XFER, a, ha) == 0, "free a");
+    check(dmacoh_free_coherent(&x.dev, EDU_XFER, a, ha) == DMACOH_EFAULT, "double free caught");
+    say("frees unmapped the IOVAs; a second free of a is refused");
+    return vfio_edu_close(&x);
+}
+
+/* Kernel log lines with "DMAR" and "fault addr <addr>" (the IOMMU driver's fault report). */
+static int dmar_faults_at(uint64_t addr)
+{
+    static char buf[1 << 17];
+    char want[64];
+    int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, (int)sizeof(buf) - 1), found = 0;
+
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    snprintf(want, sizeof(want), "fault addr 0x%llx", (unsigned long long)addr);
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strstr(line, "DMAR") && strstr(line, want)) {
+            say("kernel log: %s", line);
+            found++;
+        }
+    }
+    return found;
+}
+
+static int proof_vfio_fault(void)
+{
+    const uint64_t never = 0x0ff00000; /* below the mask, never mapped */
+    struct vfio_edu x;
+    unsigned char *a, *b, *c;
+    dmacoh_dma_addr_t ha, hb, hc;
+    struct timespec ts = {0, 200000000};
+
+    if (vfio_edu_open(&x, false))
+        return 1;
+    check(dmacoh_alloc_coherent(&x.dev, EDU_XFER, 0, 0, (void **)&a, &ha) == 0, "alloc a");
+    check(dmacoh_alloc_coherent(&x.dev, EDU_XFER, 0, 0, (void **)&b, &hb) == 0, "alloc b");
+    check(dmacoh_alloc_coherent(&x.dev, EDU_XFER, 0, 0, (void **)&c, &hc) == 0, "alloc c");
+    fill_tag(a, EDU_XFER, "known-a.");
+    fill_tag(b, EDU_XFER, "secret-b.");
+    check(edu_dma(&x.e, ha, false) == 0, "DMA a -> device");
+    check(dmacoh_free_coherent(&x.dev, EDU_XFER, b, hb) == 0, "free b");
+    say("device buffer holds a's bytes; b (IOVA %#llx) held 'secret-b.' and is freed",
+        (unsigned long long)hb);
+    check(edu_dma(&x.e, hb, false) == 0, "DMA freed b -> device did not finish");
+    check(edu_dma(&x.e, hc, true) == 0, "DMA device -> c");
+    check(memcmp(c, "secret-b.", 9) != 0, "the device read freed memory through the IOMMU");
+    say("DMA from the freed IOVA %#llx: the device got no data from it (c now starts "
+        "%02x %02x %02x %02x, not 'secret-b.')",
+        (unsigned long long)hb, c[0], c[1], c[2], c[3]);
+    check(edu_dma(&x.e, never, true) == 0, "DMA device -> never-mapped IOVA did not finish");
+    nanosleep(&ts, NULL);
+    check(dmar_faults_at(hb) > 0, "no DMAR fault logged at the freed IOVA %#llx",
+          (unsigned long long)hb);
+    check(dmar_faults_at(never) > 0, "no DMAR fault logged at the never-mapped IOVA %#llx",
+          (unsigned long long)never);
+    say("the IOMMU refused both DMAs and the kernel logged the faults");
+    check(dmacoh_free_coherent(&x.dev, EDU_XFER, a, ha) == 0, "free a");
+    check(dmacoh_free_coherent(&x.dev, EDU_XFER, c, hc) == 0, "free c");
+    return vfio_edu_close(&x);
+}
 
 struct proof {
     const char *name;
@@ -452,6 +663,10 @@ static const struct proof proofs[] = {
      proof_pci_fallback},
     {"uio", "qxl RAM BAR declared through uio_pci_generic", proof_uio},
     {"hostmem", "edu DMA engine on hostmem memory (page-map physical addresses)", proof_hostmem},
+    {"vfio-bar", "ivshmem-plain BAR2 declared through the VFIO platform", proof_vfio_bar},
+    {"vfio-iova", "edu DMA engine on VFIO fallback memory (IOVAs in the IOMMU)", proof_vfio_iova},
+    {"vfio-fault", "edu DMA to freed and never-mapped IOVAs refused by the IOMMU",
+     proof_vfio_fault},
 };
 
 int main(int argc, char **argv)

@@ -1,7 +1,7 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: MIT
-# /init of the tests/hw guest: mount the kernel's file systems, load the uio modules, give
-# qxl to uio_pci_generic, run the proofs named on the kernel command line (after "--"), then
+# /init of the tests/hw guest: mount the kernel's file systems, load the uio and vfio modules,
+# give qxl to uio_pci_generic and the second edu and ivshmem to vfio-pci, run the proofs named on the kernel command line (after "--"), then
 # say HW-DONE and wait for the host to save memory through QEMU's monitor and quit.
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -18,6 +18,16 @@ for m in uio uio_pci_generic; do
 done
 # qxl (1b36:0100) has no kernel driver here; hand it to uio_pci_generic.
 echo "1b36 0100" >/sys/bus/pci/drivers/uio_pci_generic/new_id
+# VFIO: the modules run.sh listed, then the second edu (00:10.0) and second ivshmem (00:11.0)
+# to vfio-pci; each goes alone in its IOMMU group on q35.
+while read -r m; do
+    insmod "/lib/$m" || echo "hw: init: insmod $m failed"
+done </lib/vfio.list
+for d in 0000:00:10.0 0000:00:11.0; do
+    echo vfio-pci >/sys/bus/pci/devices/$d/driver_override &&
+        echo $d >/sys/bus/pci/drivers_probe ||
+        echo "hw: init: binding $d to vfio-pci failed"
+done
 [ $# -gt 0 ] || set -- all
 /dmacoh-hw "$@"
 echo "HW-EXIT $?"

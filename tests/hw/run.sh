@@ -9,7 +9,8 @@
 #      initramfs holding it with the uio modules;
 #   3. boots qemu-system-x86_64 (q35 with an emulated Intel IOMMU, 256 MiB, TCG unless
 #      kvm_intel/kvm_amd is loaded) with ivshmem-plain (its BAR2 backed by a host file), edu
-#      and qxl, and runs the proofs named in DMACOH_HW_PROOFS (default: all);
+#      and qxl, plus a second ivshmem-plain (00:11.0) and edu (00:10.0) that the guest binds
+#      to vfio-pci, and runs the proofs named in DMACOH_HW_PROOFS (default: all);
 #   4. checks from outside what the guest asked for: HOSTCHECK lines against the ivshmem
 #      file, HOSTDUMP lines against guest-physical memory saved through QEMU's monitor.
 # Exits non-zero on any failure; prints SKIP and exits 0 only when QEMU cannot run at all.
@@ -76,6 +77,18 @@ cp /bin/busybox "$out/root/bin/busybox"
 for m in uio/uio.ko uio/uio_pci_generic.ko; do
     cp "$moddir/$m"* "$out/root/lib/" # .ko, or .ko.xz on kernels that compress them
 done
+# VFIO: vfio-pci, the type1 IOMMU driver and what they need, in load order (the package has
+# no modules.dep; a module that is built in is simply absent), for init.sh to insmod in turn.
+: >"$out/root/lib/vfio.list"
+for m in virt/lib/irqbypass vfio/vfio vfio/vfio_virqfd vfio/vfio_iommu_type1 \
+    vfio/pci/vfio-pci-core vfio/pci/vfio-pci; do
+    for f in "$moddir/../$m.ko" "$moddir/$m.ko" "$moddir/../$m.ko.xz" "$moddir/$m.ko.xz"; do
+        [ -f "$f" ] || continue
+        cp "$f" "$out/root/lib/"
+        echo "${f##*/}" >>"$out/root/lib/vfio.list"
+        break
+    done
+done
 cp tests/hw/init.sh "$out/root/init"
 chmod +x "$out/root/init"
 if [ "$(id -u)" -eq 0 ]; then
@@ -91,8 +104,9 @@ fi
 # One boot: runs the guest until it says HW-DONE (or QEMU ends), saves what HOSTDUMP lines ask
 # for through the monitor, quits QEMU, and leaves the console in $log.
 boot_once() {
-    rm -f "$out"/ivshmem.bin "$out"/serial.log "$out"/mon.in "$out"/mon.out "$out"/dump-*.bin
-    truncate -s 1M "$out/ivshmem.bin"
+    rm -f "$out"/ivshmem.bin "$out"/ivshmem2.bin "$out"/serial.log "$out"/mon.in "$out"/mon.out \
+        "$out"/dump-*.bin
+    truncate -s 1M "$out/ivshmem.bin" "$out/ivshmem2.bin"
     mkfifo "$out/mon.in" "$out/mon.out"
     cat "$out/mon.out" >"$out/monitor.log" &
     drain=$!
@@ -107,6 +121,8 @@ boot_once() {
         -append "console=ttyS0 panic=-1 no_timer_check intel_iommu=on iommu=pt hugepages=16 loglevel=4 -- ${proofs//,/ }" \
         -object memory-backend-file,id=shm,mem-path="$out/ivshmem.bin",size=1M,share=on \
         -device ivshmem-plain,memdev=shm -device edu -device qxl \
+        -object memory-backend-file,id=shm2,mem-path="$out/ivshmem2.bin",size=1M,share=on \
+        -device ivshmem-plain,memdev=shm2,addr=0x11 -device edu,addr=0x10 \
         -serial file:"$out/serial.log" -monitor pipe:"$out/mon" </dev/null &
     qemu=$!
     t_init=""

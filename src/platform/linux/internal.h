@@ -6,6 +6,8 @@
 #define DMACOH_LINUX_INTERNAL_H
 
 #include <dmacoh/dmacoh.h>
+#include <dmacoh/pci.h>
+#include <dmacoh/vfio.h>
 
 /* Metadata memory from the C heap, zeroed. */
 void *dmacoh__linux_meta_alloc(void *ctx, size_t size);
@@ -54,6 +56,96 @@ int dmacoh__linux_map_fd(int fd, uint64_t off, uint64_t len, uint64_t delta,
                          dmacoh_dma_addr_t device_addr, uint64_t congruence,
                          struct dmacoh_mapping *out);
 void dmacoh__linux_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size);
+
+/* The basename of a symbolic link's target (a sysfs `driver` or `iommu_group` link) into
+ * name[len]: 0, or -errno (-DMACOH_ENOENT when there is no link). */
+int dmacoh__linux_link_name(const char *link, char *name, size_t len);
+
+/* PCI pieces shared by pci_sysfs.c and vfio.c (both find BARs in sysfs `resource`). */
+struct dmacoh__pci_bar {
+    uint64_t start, size; /* CPU physical address and length; size 0 when unused */
+    int kind;             /* enum dmacoh_pci_bar_kind */
+};
+
+/* True for "DDDD:BB:DD.F" as sysfs spells it (the name becomes part of a path). */
+bool dmacoh__pci_bdf_ok(const char *s);
+
+/* Reads the six BARs from <dir>/resource. Errors (each logged with `who` as prefix):
+ * -DMACOH_EACCES, -DMACOH_EIO (fewer than six lines), -errno. */
+int dmacoh__pci_read_bars(const char *dir, const char *who,
+                          struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS]);
+
+/* The memory BAR that holds all of [bus, bus + size), or -1. */
+int dmacoh__pci_bar_for(const struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS], uint64_t bus,
+                        uint64_t size);
+
+/* BAR n's start, size and kind for the public dmacoh_*_bar calls: 0, -DMACOH_EINVAL (n too
+ * large), -DMACOH_ENOENT (unused). Any out-pointer may be NULL. */
+int dmacoh__pci_bar_get(const struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS], unsigned n,
+                        dmacoh_phys_addr_t *bus, uint64_t *size, int *kind);
+
+/*
+ * The system calls of the VFIO platform, so that a test can put a fake VFIO kernel behind it.
+ * Each behaves as its libc namesake: a result >= 0, or -1 with errno set. The descriptors open
+ * and ioctl(VFIO_GROUP_GET_DEVICE_FD) return must be real ones: the platform mmaps the device
+ * descriptor and reads/writes its config space with pread/pwrite (a fake hands out a regular
+ * file laid out as the regions it reports).
+ */
+struct dmacoh__vfio_sys {
+    int (*open)(void *ctx, const char *path, int flags);
+    int (*close)(void *ctx, int fd);
+    int (*ioctl)(void *ctx, int fd, unsigned long request, void *arg);
+    void *ctx;
+};
+
+/* dmacoh_vfio_open() with the system calls given (NULL: the real ones). */
+int dmacoh__vfio_open_sys(const char *bdf, const struct dmacoh_vfio_opts *opts,
+                          const struct dmacoh__vfio_sys *sys, struct dmacoh_vfio **out);
+
+/*
+ * An IOVA space (iova.c): the usable IOVA ranges and a table of live blocks sorted by IOVA,
+ * for platforms that choose the device addresses of system memory themselves (VFIO). First
+ * fit from the lowest address; linear scans (fallback blocks are few and large). Not locked:
+ * the caller serialises.
+ */
+#define DMACOH__IOVA_MAX_RANGES 16
+
+struct dmacoh__iova_range {
+    uint64_t lo, hi; /* inclusive */
+};
+
+struct dmacoh__iova_blk {
+    uint64_t iova, size, len; /* device address, size asked, bytes mapped (whole pages) */
+    char *cpu;                /* CPU address of the first byte */
+};
+
+struct dmacoh__iova_space {
+    unsigned nranges;
+    struct dmacoh__iova_range range[DMACOH__IOVA_MAX_RANGES]; /* ascending, disjoint */
+    struct dmacoh__iova_blk *blk;                             /* live blocks by IOVA */
+    size_t nblk, capblk;
+};
+
+/* Narrows the ranges to [lo, hi], dropping those left empty. */
+void dmacoh__iova_clip(struct dmacoh__iova_space *s, uint64_t lo, uint64_t hi);
+/* An IOVA for len bytes aligned to align (a power of two), ending at or below mask: 0 with
+ * *iova set, -DMACOH_ERANGE (no usable IOVA below the mask at all) or -DMACOH_ENOMEM. */
+int dmacoh__iova_pick(const struct dmacoh__iova_space *s, uint64_t len, uint64_t align,
+                      uint64_t mask, uint64_t *iova);
+/* Records a block (0 or -DMACOH_ENOMEM); removes block i; frees the table. */
+int dmacoh__iova_insert(struct dmacoh__iova_space *s, const struct dmacoh__iova_blk *b);
+void dmacoh__iova_remove(struct dmacoh__iova_space *s, size_t i);
+void dmacoh__iova_fini(struct dmacoh__iova_space *s);
+/* The index of the block starting at cpu, or s->nblk. */
+size_t dmacoh__iova_find(const struct dmacoh__iova_space *s, const void *cpu);
+/* Translations inside live blocks: DMACOH_BAD_DMA_ADDR / NULL outside them. */
+dmacoh_dma_addr_t dmacoh__iova_virt_to_dma(const struct dmacoh__iova_space *s, const void *cpu);
+void *dmacoh__iova_dma_to_virt(const struct dmacoh__iova_space *s, dmacoh_dma_addr_t dma);
+
+/* len bytes (whole pages) of private anonymous memory at an address that is a multiple of
+ * align (a power of two >= the page size); hugetlb pages when `huge` and len is whole 2 MiB
+ * pages. NULL with *err set (-DMACOH_ENOMEM, logged) on failure; munmap to free. */
+char *dmacoh__linux_alloc_anon(uint64_t len, uint64_t align, bool huge, int *err);
 
 /* The services every Linux platform shares: heap metadata, futex sleeping, thread slots. */
 #define DMACOH__LINUX_SERVICE_OPS                                                                  \

@@ -28,94 +28,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define RES_IO       0x100u  /* IORESOURCE_IO */
-#define RES_MEM      0x200u  /* IORESOURCE_MEM */
-#define RES_PREFETCH 0x2000u /* IORESOURCE_PREFETCH */
-
-struct bar {
-    uint64_t start, size;
-    int kind;
-};
-
 struct dmacoh_pci {
     struct dmacoh_platform plat;
     char dir[PATH_MAX]; /* <sysfs>/bus/pci/devices/<bdf> */
     bool wc;
-    struct bar bar[DMACOH_PCI_NBARS];
+    struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS];
 };
-
-static bool lower_hex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
-/* "DDDD:BB:DD.F" as sysfs spells it: lower-case hex, a domain of 4 to 8 digits (VMD domains
- * have 5), function 0-7; nothing else (the name becomes part of a path). */
-static bool bdf_ok(const char *s)
-{
-    static const char tail[] = ":xx:xx.f";
-    size_t n = s ? strlen(s) : 0, dom = n > sizeof(tail) - 1 ? n - (sizeof(tail) - 1) : 0;
-
-    if (dom < 4 || dom > 8)
-        return false;
-    for (size_t i = 0; i < dom; i++)
-        if (!lower_hex(s[i]))
-            return false;
-    for (size_t i = 0; tail[i]; i++) {
-        char c = s[dom + i];
-
-        if (tail[i] == 'x' ? !lower_hex(c) : tail[i] == 'f' ? (c < '0' || c > '7') : c != tail[i])
-            return false;
-    }
-    return true;
-}
-
-static int parse_resource(struct dmacoh_pci *pci)
-{
-    char path[PATH_MAX + 16];
-    unsigned long long start, end, flags;
-    FILE *f;
-    int n = 0;
-
-    snprintf(path, sizeof(path), "%s/resource", pci->dir);
-    f = fopen(path, "re");
-    if (!f) {
-        int e = errno;
-
-        dmacoh__err("pci: cannot read %s: %s", path, strerror(e));
-        return (e == EACCES || e == EPERM) ? DMACOH_EACCES : -e;
-    }
-    while (n < (int)DMACOH_PCI_NBARS && fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3) {
-        struct bar *b = &pci->bar[n++];
-
-        b->start = start;
-        b->size = (end > start) ? end - start + 1 : 0;
-        b->kind = !b->size                 ? DMACOH_PCI_BAR_UNUSED
-                  : (flags & RES_IO)       ? DMACOH_PCI_BAR_IO
-                  : !(flags & RES_MEM)     ? DMACOH_PCI_BAR_UNUSED
-                  : (flags & RES_PREFETCH) ? DMACOH_PCI_BAR_MEM_PREF
-                                           : DMACOH_PCI_BAR_MEM;
-    }
-    fclose(f);
-    if (n < (int)DMACOH_PCI_NBARS) {
-        dmacoh__err("pci: %s has %d BAR lines, expected at least %u", path, n, DMACOH_PCI_NBARS);
-        return DMACOH_EIO;
-    }
-    return 0;
-}
-
-/* The memory BAR that holds [bus, bus + size), or -1. */
-static int bar_for(const struct dmacoh_pci *pci, uint64_t bus, uint64_t size)
-{
-    for (int i = 0; i < (int)DMACOH_PCI_NBARS; i++) {
-        const struct bar *b = &pci->bar[i];
-
-        if ((b->kind == DMACOH_PCI_BAR_MEM || b->kind == DMACOH_PCI_BAR_MEM_PREF) &&
-            bus >= b->start && bus - b->start < b->size && size <= b->size - (bus - b->start))
-            return i;
-    }
-    return -1;
-}
 
 /* Opens resourceN (resourceN_wc when asked and present). */
 static int open_bar(const struct dmacoh_pci *pci, int n, int *fd)
@@ -143,19 +61,13 @@ static int open_bar(const struct dmacoh_pci *pci, int n, int *fd)
 /* mmap refused with EINVAL: a kernel driver owning the BAR is the usual cause. */
 static int explain_einval(const struct dmacoh_pci *pci, int n)
 {
-    char link[PATH_MAX + 16], target[PATH_MAX];
-    ssize_t len;
+    char link[PATH_MAX + 16], name[256];
 
     snprintf(link, sizeof(link), "%s/driver", pci->dir);
-    len = readlink(link, target, sizeof(target) - 1);
-    if (len > 0) {
-        const char *name;
-
-        target[len] = '\0';
-        name = strrchr(target, '/');
+    if (dmacoh__linux_link_name(link, name, sizeof(name)) == 0) {
         dmacoh__err("pci: the kernel refused to map BAR %d; kernel driver '%s' is bound and "
                     "probably claims it: unbind it (or boot with iomem=relaxed)",
-                    n, name ? name + 1 : target);
+                    n, name);
         return DMACOH_EBUSY;
     }
     dmacoh__err("pci: the kernel refused to map BAR %d", n);
@@ -167,7 +79,7 @@ static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
 {
     struct dmacoh_pci *pci = (struct dmacoh_pci *)ctx;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off, delta, len;
-    int n = bar_for(pci, bus, size), fd, r;
+    int n = dmacoh__pci_bar_for(pci->bar, bus, size), fd, r;
 
     if (n < 0) {
         dmacoh__err("pci: bus %#llx+%#llx is not inside one memory BAR of %s",
@@ -206,7 +118,7 @@ int dmacoh_pci_open(const char *bdf, const struct dmacoh_pci_opts *opts, struct 
     struct dmacoh_pci *pci;
     int r;
 
-    if (!out || !bdf_ok(bdf)) {
+    if (!out || !dmacoh__pci_bdf_ok(bdf)) {
         dmacoh__err("pci open: '%s' is not a PCI address like 0000:03:00.0", bdf ? bdf : "(null)");
         return DMACOH_EINVAL;
     }
@@ -224,7 +136,7 @@ int dmacoh_pci_open(const char *bdf, const struct dmacoh_pci_opts *opts, struct 
         return DMACOH_ENOENT;
     }
     pci->wc = opts && opts->write_combine;
-    r = parse_resource(pci);
+    r = dmacoh__pci_read_bars(pci->dir, "pci", pci->bar);
     if (!r)
         r = dmacoh_platform_init(&pci->plat, &pci_ops, pci);
     if (r) {
@@ -256,15 +168,5 @@ struct dmacoh_platform *dmacoh_pci_platform(struct dmacoh_pci *pci)
 int dmacoh_pci_bar(const struct dmacoh_pci *pci, unsigned n, dmacoh_phys_addr_t *bus,
                    uint64_t *size, int *kind)
 {
-    if (!pci || n >= DMACOH_PCI_NBARS)
-        return DMACOH_EINVAL;
-    if (pci->bar[n].kind == DMACOH_PCI_BAR_UNUSED)
-        return DMACOH_ENOENT;
-    if (bus)
-        *bus = pci->bar[n].start;
-    if (size)
-        *size = pci->bar[n].size;
-    if (kind)
-        *kind = pci->bar[n].kind;
-    return 0;
+    return pci ? dmacoh__pci_bar_get(pci->bar, n, bus, size, kind) : DMACOH_EINVAL;
 }

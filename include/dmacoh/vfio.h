@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * dmacoh/vfio.h - the VFIO platform (Linux): a PCI device bound to vfio-pci, opened through
+ * its IOMMU group. Declared memory lives in the device's memory BARs; system-memory fallback
+ * is anonymous memory mapped into the device's IOMMU domain, so its DMA handle is an IOVA.
+ *
+ * dmacoh_vfio_open() follows the kernel's Documentation/driver-api/vfio.rst: it finds the
+ * device's group from <sysfs>/bus/pci/devices/<bdf>/iommu_group, opens a container
+ * (<dev>/vfio/vfio) and the group (<dev>/vfio/<N>), checks that the group is viable, attaches
+ * the group to the container, selects the type1 IOMMU (v2 preferred) and asks the group for
+ * the device's descriptor. A region declared on a device of this platform must lie inside one
+ * memory BAR (bus addresses are the CPU physical addresses in sysfs `resource`, as for the PCI
+ * platform); it is mapped by mmap of the device descriptor at the BAR region's offset, placed
+ * so that CPU pointers are congruent to device addresses. The BAR must be mappable
+ * (VFIO_REGION_INFO_FLAG_MMAP).
+ *
+ * Fallback allocations (dmacoh_alloc_coherent on a device with no region, or a full
+ * non-exclusive one) are page-aligned anonymous memory (huge pages on request) mapped with
+ * VFIO_IOMMU_MAP_DMA at an IOVA the platform chooses: aligned as the core asks, below the
+ * device's DMA mask, inside the IOVA ranges the kernel reports (which leave out the MSI
+ * window and other reserved ranges), first fit from the lowest address. Freeing unmaps the
+ * IOVA before the memory goes back to the OS, so a device DMA to it afterwards is refused by
+ * the IOMMU; closing the platform unmaps whatever is left.
+ *
+ * No-IOMMU mode (a kernel built with CONFIG_VFIO_NOIOMMU and vfio.enable_unsafe_noiommu_mode=1;
+ * Debian's kernels have no such mode) is used only when opts->allow_noiommu is set: BARs work
+ * as above, but there is no IOMMU to map system memory, so no fallback is offered.
+ *
+ * Devices bound to vfio-pci have PCI Bus Master off until someone turns it on: a device that
+ * should DMA (to fallback memory, or anywhere) needs dmacoh_vfio_set_bus_master(v, true).
+ *
+ * The library never loads modules, binds drivers or writes sysfs; each missing piece is a
+ * distinct error with a log line saying what to do (see dmacoh_vfio_open). Paths are
+ * parameters so tests can point the platform at a fake tree.
+ */
+#ifndef DMACOH_VFIO_H
+#define DMACOH_VFIO_H
+
+#include <dmacoh/dmacoh.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An opaque VFIO platform instance: one container, one group, one device. */
+struct dmacoh_vfio;
+
+/** Options of dmacoh_vfio_open(); a NULL pointer means all defaults. */
+struct dmacoh_vfio_opts {
+    const char *sysfs_root; /**< "/sys" when NULL */
+    const char *dev_root;   /**< "/dev" when NULL (the nodes are <dev_root>/vfio/...) */
+    bool allow_noiommu;     /**< accept a no-IOMMU group (unsafe: the device reaches all RAM) */
+    bool hugetlb;           /**< back fallback allocations that are whole 2 MiB pages with
+                                 hugetlb pages (MAP_HUGETLB; fails if none are reserved) */
+    uint64_t iova_base;     /**< lowest IOVA handed out; 0 means 0x100000 (1 MiB) */
+    uint64_t iova_limit;    /**< highest IOVA handed out; 0 means no limit but the kernel's
+                                 ranges and each device's DMA mask */
+};
+
+/**
+ * Opens the PCI device `bdf` ("0000:03:00.0") through VFIO.
+ *
+ * Errors, each with a log line naming the path and what to do:
+ * - -DMACOH_EINVAL: NULL out, bdf not a PCI address, iova_base above iova_limit.
+ * - -DMACOH_ENOENT: no such PCI device under the sysfs root.
+ * - -DMACOH_ENOTSUP: the device has no IOMMU group (no IOMMU enabled: boot with
+ *   intel_iommu=on or amd_iommu=on; the log says whether this kernel offers no-IOMMU mode),
+ *   the group is a no-IOMMU group and allow_noiommu is false, the kernel speaks another VFIO
+ *   API version, or the container offers neither type1 IOMMU (nor no-IOMMU when that is used).
+ * - -DMACOH_ENODEV: no <dev>/vfio/vfio: the vfio modules are not loaded (modprobe vfio-pci).
+ * - -DMACOH_ENXIO: the device is not bound to vfio-pci (the log names its driver, if any,
+ *   and how to bind it), so its group node is absent or the group does not hand it out.
+ * - -DMACOH_EACCES: the container or group node cannot be opened (needs root or ownership of
+ *   <dev>/vfio/<N>; no-IOMMU groups need CAP_SYS_RAWIO).
+ * - -DMACOH_EBUSY: the group is not viable (another device of the group is bound to a host
+ *   driver; the log names each), or another process has the group open.
+ * - -DMACOH_EPERM: the kernel refused the IOMMU type (on x86, usually no interrupt remapping:
+ *   vfio_iommu_type1.allow_unsafe_interrupts=1 lifts that, knowingly).
+ * - -DMACOH_EIO: sysfs `resource` unreadable, or another VFIO call failed unexpectedly;
+ *   -DMACOH_ENOMEM.
+ * Context: any thread; blocks on file I/O and ioctls.
+ */
+int dmacoh_vfio_open(const char *bdf, const struct dmacoh_vfio_opts *opts,
+                     struct dmacoh_vfio **out);
+
+/**
+ * Closes it: unmaps from the IOMMU and frees every fallback allocation still outstanding
+ * (the device must not DMA to them any more), then closes the device, group and container.
+ * Errors: -DMACOH_EBUSY while a region is declared or a device initialised on its platform
+ * (nothing changes). NULL is accepted.
+ */
+int dmacoh_vfio_close(struct dmacoh_vfio *v);
+
+/** The platform to pass to dmacoh_device_init(). */
+struct dmacoh_platform *dmacoh_vfio_platform(struct dmacoh_vfio *v);
+
+/**
+ * BAR n's bus address (CPU physical, from sysfs `resource`), size and kind (enum
+ * dmacoh_pci_bar_kind of pci.h); any out-pointer may be NULL. Errors: -DMACOH_EINVAL (NULL v,
+ * n >= DMACOH_PCI_NBARS), -DMACOH_ENOENT (BAR n is unused).
+ */
+int dmacoh_vfio_bar(const struct dmacoh_vfio *v, unsigned n, dmacoh_phys_addr_t *bus,
+                    uint64_t *size, int *kind);
+
+/**
+ * Turns the device's PCI Bus Master bit (bit 2 of the command register) on or off through
+ * the VFIO config-space region. A device bound to vfio-pci starts with it off, and its DMA
+ * is then silently dropped. Errors: -DMACOH_EINVAL (NULL v), -DMACOH_EIO (config space
+ * cannot be read or written).
+ */
+int dmacoh_vfio_set_bus_master(struct dmacoh_vfio *v, bool enable);
+
+/**
+ * Where VFIO region `index` (0-5 the BARs, 7 config space) lies in the device descriptor, for
+ * a driver that maps its registers itself: offset, size and VFIO_REGION_INFO_FLAG_* flags
+ * (any out-pointer may be NULL). Errors: -DMACOH_EINVAL (NULL v), -DMACOH_ENOENT (no such
+ * region), -DMACOH_EIO.
+ */
+int dmacoh_vfio_region(const struct dmacoh_vfio *v, unsigned index, uint64_t *offset,
+                       uint64_t *size, uint32_t *flags);
+
+/**
+ * The device descriptor (for pread/pwrite/mmap of regions, interrupts); owned by v, valid
+ * until dmacoh_vfio_close. -1 for NULL v.
+ */
+int dmacoh_vfio_device_fd(const struct dmacoh_vfio *v);
+
+/** True when the device was opened in no-IOMMU mode (no fallback memory then). */
+bool dmacoh_vfio_is_noiommu(const struct dmacoh_vfio *v);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMACOH_VFIO_H */

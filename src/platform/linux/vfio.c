@@ -1,0 +1,735 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vfio.c - the VFIO platform: a PCI device bound to vfio-pci, reached through its IOMMU group
+ * and a type1 container (Documentation/driver-api/vfio.rst; the UAPI is <linux/vfio.h>).
+ *
+ * open() walks the documented sequence - group number from sysfs, container, API version,
+ * group node, viability, container attach, IOMMU type, device descriptor, IOMMU info - and
+ * turns each way it can fail into its own error code and a log line saying what to do. Open
+ * and close follow the libmetal shape: close tolerates any partial state (descriptors are -1
+ * until opened), so open just calls it on failure.
+ *
+ * Declared memory: the bus range must lie inside one memory BAR (from sysfs `resource`, as the
+ * PCI platform reads it); the BAR's VFIO region is mapped from the device descriptor at the
+ * region offset plus the page holding the range.
+ *
+ * Fallback memory: anonymous pages mapped into the container with VFIO_IOMMU_MAP_DMA at IOVAs
+ * from an IOVA space (iova.c): first fit over the kernel's usable IOVA ranges (the IOVA-range
+ * capability of VFIO_IOMMU_GET_INFO, when present) clipped to [iova_base, iova_limit] and the
+ * device's DMA mask. Its table of live blocks also serves checked frees, both translations and
+ * the clean-up at close. A mutex covers the table and the MAP/UNMAP calls, so a freed IOVA is
+ * unmapped before it can be handed out again; memory whose unmap failed is never reused.
+ *
+ * System calls go through struct dmacoh__vfio_sys so a unit test can play the kernel.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "internal.h"
+#include "../../core/internal.h" /* dmacoh__err: a backend's errors reach the same log */
+
+#include <dmacoh/vfio.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/vfio.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define DEFAULT_IOVA_LO  0x100000ull
+#define PCI_COMMAND      4    /* offset of the command register in config space */
+#define PCI_COMMAND_BM   0x4u /* Bus Master enable */
+#define CONFIG_REGION    7    /* VFIO_PCI_CONFIG_REGION_INDEX */
+#define VFIO_DRIVER_NAME "vfio"
+
+struct dmacoh_vfio {
+    struct dmacoh_platform plat;
+    struct dmacoh__vfio_sys sys;
+    char dir[PATH_MAX]; /* <sysfs>/bus/pci/devices/<bdf> */
+    char bdf[16];
+    char group[80]; /* the group node's name: "5" or "noiommu-5" */
+    int container, groupfd, device;
+    bool noiommu, hugetlb, attached;
+    uint64_t iommu_page; /* smallest IOMMU page size */
+    struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS];
+    pthread_mutex_t lock;           /* covers `iova` and the MAP/UNMAP calls */
+    struct dmacoh__iova_space iova; /* usable ranges and live fallback blocks */
+};
+
+static int real_open(void *ctx, const char *path, int flags)
+{
+    (void)ctx;
+    return open(path, flags);
+}
+
+static int real_close(void *ctx, int fd)
+{
+    (void)ctx;
+    return close(fd);
+}
+
+static int real_ioctl(void *ctx, int fd, unsigned long request, void *arg)
+{
+    (void)ctx;
+    return ioctl(fd, request, arg);
+}
+
+static const struct dmacoh__vfio_sys real_sys = {real_open, real_close, real_ioctl, NULL};
+
+static uint64_t page_size(void)
+{
+    return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static int xioctl(const struct dmacoh_vfio *v, int fd, unsigned long req, void *arg)
+{
+    return v->sys.ioctl(v->sys.ctx, fd, req, arg);
+}
+
+static int access_code(int e)
+{
+    return (e == EACCES || e == EPERM) ? DMACOH_EACCES : -e;
+}
+
+/* ---- open, step by step ---------------------------------------------------------------- */
+
+/* The group number from the iommu_group link; without one there is no IOMMU (or no-IOMMU
+ * group) for the device, and the log says which of the two the kernel could offer. */
+static int find_group(struct dmacoh_vfio *v, const char *sysfs)
+{
+    char link[PATH_MAX + 16], path[PATH_MAX];
+
+    snprintf(link, sizeof(link), "%s/iommu_group", v->dir);
+    if (dmacoh__linux_link_name(link, v->group, sizeof(v->group)) == 0)
+        return 0;
+    snprintf(path, sizeof(path), "%s/module/vfio/parameters/enable_unsafe_noiommu_mode", sysfs);
+    if (access(path, F_OK) == 0)
+        dmacoh__err("vfio %s: no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on "
+                    "on the kernel command line), or, knowing it is unsafe, set %s to 1, bind "
+                    "the device to vfio-pci and open with allow_noiommu",
+                    v->bdf, path);
+    else
+        dmacoh__err("vfio %s: no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on "
+                    "on the kernel command line); this kernel's vfio has no no-IOMMU mode "
+                    "(built without CONFIG_VFIO_NOIOMMU, as Debian's kernels are)",
+                    v->bdf);
+    return DMACOH_ENOTSUP;
+}
+
+static int open_container(struct dmacoh_vfio *v, const char *dev)
+{
+    char path[PATH_MAX];
+    int api;
+
+    snprintf(path, sizeof(path), "%s/vfio/vfio", dev);
+    v->container = v->sys.open(v->sys.ctx, path, O_RDWR | O_CLOEXEC);
+    if (v->container < 0) {
+        int e = errno;
+
+        if (e == ENOENT) {
+            dmacoh__err("vfio: no %s: the vfio modules are not loaded (modprobe vfio-pci)", path);
+            return DMACOH_ENODEV;
+        }
+        dmacoh__err("vfio: cannot open %s: %s", path,
+                    access_code(e) == DMACOH_EACCES ? "permission denied (needs root)"
+                                                    : strerror(e));
+        return access_code(e);
+    }
+    api = xioctl(v, v->container, VFIO_GET_API_VERSION, NULL);
+    if (api != VFIO_API_VERSION) {
+        dmacoh__err("vfio: the kernel speaks VFIO API %d, not %d", api, VFIO_API_VERSION);
+        return DMACOH_ENOTSUP;
+    }
+    return 0;
+}
+
+/* Refuses a device another driver holds, naming it and the way to bind vfio-pci. */
+static int check_driver(const struct dmacoh_vfio *v)
+{
+    char link[PATH_MAX + 16], name[64];
+
+    snprintf(link, sizeof(link), "%s/driver", v->dir);
+    if (dmacoh__linux_link_name(link, name, sizeof(name)) != 0) {
+        dmacoh__err("vfio %s: no driver is bound; bind vfio-pci (echo vfio-pci > "
+                    "%s/driver_override; echo %s > /sys/bus/pci/drivers_probe)",
+                    v->bdf, v->dir, v->bdf);
+        return DMACOH_ENXIO;
+    }
+    if (!strstr(name, VFIO_DRIVER_NAME)) {
+        dmacoh__err("vfio %s: bound to driver '%s', not vfio-pci: unbind it (echo %s > "
+                    "%s/driver/unbind) and bind vfio-pci (driver_override)",
+                    v->bdf, name, v->bdf, v->dir);
+        return DMACOH_ENXIO;
+    }
+    return 0;
+}
+
+static int open_group(struct dmacoh_vfio *v, const char *dev, bool allow_noiommu)
+{
+    char path[PATH_MAX + 96], num[64];
+    int e;
+
+    snprintf(num, sizeof(num), "%.63s", v->group);
+    snprintf(path, sizeof(path), "%s/vfio/%s", dev, num);
+    if (access(path, F_OK) != 0) {
+        snprintf(v->group, sizeof(v->group), "noiommu-%s", num);
+        snprintf(path, sizeof(path), "%s/vfio/%s", dev, v->group);
+        if (access(path, F_OK) != 0) {
+            dmacoh__err("vfio %s: no %s/vfio/%s: the device is not bound to vfio-pci", v->bdf, dev,
+                        num);
+            return DMACOH_ENXIO;
+        }
+        if (!allow_noiommu) {
+            dmacoh__err("vfio %s: only a no-IOMMU group (%s) exists: the device could reach "
+                        "all memory; open with allow_noiommu to accept that",
+                        v->bdf, path);
+            return DMACOH_ENOTSUP;
+        }
+        v->noiommu = true;
+    }
+    v->groupfd = v->sys.open(v->sys.ctx, path, O_RDWR | O_CLOEXEC);
+    if (v->groupfd >= 0)
+        return 0;
+    e = errno;
+    if (e == EBUSY) {
+        dmacoh__err("vfio %s: %s is open in another process", v->bdf, path);
+        return DMACOH_EBUSY;
+    }
+    dmacoh__err("vfio %s: cannot open %s: %s", v->bdf, path,
+                access_code(e) != DMACOH_EACCES ? strerror(e)
+                : v->noiommu ? "permission denied (no-IOMMU groups need CAP_SYS_RAWIO)"
+                             : "permission denied (needs root, or ownership of the node)");
+    return access_code(e);
+}
+
+/* Logs each device of the group that a host driver holds (what makes it not viable). */
+static void explain_not_viable(const struct dmacoh_vfio *v, const char *sysfs)
+{
+    char dir[PATH_MAX], link[PATH_MAX + 300], name[64];
+    struct dirent *d;
+    DIR *dp;
+
+    snprintf(dir, sizeof(dir), "%s/kernel/iommu_groups/%s/devices", sysfs, v->group);
+    dp = opendir(dir);
+    if (!dp)
+        return;
+    while ((d = readdir(dp)) != NULL) {
+        if (d->d_name[0] == '.')
+            continue;
+        snprintf(link, sizeof(link), "%s/%s/driver", dir, d->d_name);
+        if (dmacoh__linux_link_name(link, name, sizeof(name)) == 0 &&
+            !strstr(name, VFIO_DRIVER_NAME) && strcmp(name, "pcieport") != 0)
+            dmacoh__err("vfio: %s in group %s is bound to host driver '%s': unbind it or bind "
+                        "it to vfio-pci too",
+                        d->d_name, v->group, name);
+    }
+    closedir(dp);
+}
+
+static int check_viable(struct dmacoh_vfio *v, const char *sysfs)
+{
+    struct vfio_group_status st = {.argsz = sizeof(st)};
+
+    if (xioctl(v, v->groupfd, VFIO_GROUP_GET_STATUS, &st) < 0) {
+        dmacoh__err("vfio %s: VFIO_GROUP_GET_STATUS: %s", v->bdf, strerror(errno));
+        return DMACOH_EIO;
+    }
+    if (!(st.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+        dmacoh__err("vfio %s: IOMMU group %s is not viable: every device in %s/kernel/"
+                    "iommu_groups/%s/devices must be bound to vfio-pci or have no driver",
+                    v->bdf, v->group, sysfs, v->group);
+        explain_not_viable(v, sysfs);
+        return DMACOH_EBUSY;
+    }
+    return 0;
+}
+
+/* Attaches the group and picks the IOMMU: no-IOMMU, else type1 v2, else type1. */
+static int set_iommu(struct dmacoh_vfio *v)
+{
+    static const int prefs[] = {VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_IOMMU};
+    int type = -1;
+
+    if (v->noiommu) {
+        if (xioctl(v, v->container, VFIO_CHECK_EXTENSION, (void *)(uintptr_t)VFIO_NOIOMMU_IOMMU) >
+            0)
+            type = VFIO_NOIOMMU_IOMMU;
+    } else {
+        for (unsigned i = 0; i < 2 && type < 0; i++)
+            if (xioctl(v, v->container, VFIO_CHECK_EXTENSION, (void *)(uintptr_t)prefs[i]) > 0)
+                type = prefs[i];
+    }
+    if (type < 0) {
+        dmacoh__err("vfio %s: the container offers no %s IOMMU", v->bdf,
+                    v->noiommu ? "no-IOMMU" : "type1");
+        return DMACOH_ENOTSUP;
+    }
+    if (xioctl(v, v->groupfd, VFIO_GROUP_SET_CONTAINER, &v->container) < 0) {
+        dmacoh__err("vfio %s: VFIO_GROUP_SET_CONTAINER: %s", v->bdf, strerror(errno));
+        return DMACOH_EIO;
+    }
+    v->attached = true;
+    if (xioctl(v, v->container, VFIO_SET_IOMMU, (void *)(uintptr_t)type) < 0) {
+        int e = errno;
+
+        if (e == EPERM)
+            dmacoh__err("vfio %s: VFIO_SET_IOMMU refused (EPERM): on x86 the usual cause is no "
+                        "interrupt remapping; vfio_iommu_type1.allow_unsafe_interrupts=1 lifts "
+                        "that (knowingly)",
+                        v->bdf);
+        else
+            dmacoh__err("vfio %s: VFIO_SET_IOMMU: %s", v->bdf, strerror(e));
+        return e == EPERM ? DMACOH_EPERM : DMACOH_EIO;
+    }
+    return 0;
+}
+
+static int get_device(struct dmacoh_vfio *v)
+{
+    v->device = xioctl(v, v->groupfd, VFIO_GROUP_GET_DEVICE_FD, v->bdf);
+    if (v->device >= 0)
+        return 0;
+    dmacoh__err("vfio %s: group %s does not hand out the device (%s): is it bound to vfio-pci?",
+                v->bdf, v->group, strerror(errno));
+    return DMACOH_ENXIO;
+}
+
+/* Copies the IOVA-range capability, if the chain of `info` (len bytes) has one. */
+static void read_ranges(struct dmacoh_vfio *v, const char *info, size_t len, uint32_t off)
+{
+    for (unsigned hops = 0; off && hops < 64; hops++) {
+        struct vfio_info_cap_header h;
+        struct vfio_iommu_type1_info_cap_iova_range c;
+
+        if (off > len || len - off < sizeof(h))
+            return;
+        memcpy(&h, info + off, sizeof(h));
+        if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE && len - off >= sizeof(c)) {
+            memcpy(&c, info + off, sizeof(c));
+            v->iova.nranges = 0;
+            for (uint32_t i = 0; i < c.nr_iovas && v->iova.nranges < DMACOH__IOVA_MAX_RANGES; i++) {
+                struct vfio_iova_range r;
+                size_t at = off + sizeof(c) + i * sizeof(r);
+
+                if (at > len || len - at < sizeof(r))
+                    break;
+                memcpy(&r, info + at, sizeof(r));
+                v->iova.range[v->iova.nranges++] = (struct dmacoh__iova_range){r.start, r.end};
+            }
+            return;
+        }
+        off = h.next;
+    }
+}
+
+/* IOMMU page size and usable IOVA ranges (one range, everything, when the kernel is silent). */
+static int read_iommu_info(struct dmacoh_vfio *v)
+{
+    struct vfio_iommu_type1_info head = {.argsz = sizeof(head)};
+    char *buf;
+
+    v->iommu_page = page_size();
+    v->iova.nranges = 1;
+    v->iova.range[0] = (struct dmacoh__iova_range){0, UINT64_MAX};
+    if (xioctl(v, v->container, VFIO_IOMMU_GET_INFO, &head) < 0) {
+        dmacoh__err("vfio %s: VFIO_IOMMU_GET_INFO: %s", v->bdf, strerror(errno));
+        return DMACOH_EIO;
+    }
+    if ((head.flags & VFIO_IOMMU_INFO_PGSIZES) && head.iova_pgsizes)
+        v->iommu_page = head.iova_pgsizes & (~head.iova_pgsizes + 1);
+    if (!(head.flags & VFIO_IOMMU_INFO_CAPS) || head.argsz <= sizeof(head) || head.argsz > 65536)
+        return 0;
+    buf = calloc(1, head.argsz);
+    if (!buf)
+        return DMACOH_ENOMEM;
+    memcpy(buf, &head, sizeof(head));
+    if (xioctl(v, v->container, VFIO_IOMMU_GET_INFO, buf) == 0) {
+        memcpy(&head, buf, sizeof(head));
+        if (head.flags & VFIO_IOMMU_INFO_CAPS)
+            read_ranges(v, buf, head.argsz, head.cap_offset);
+    }
+    free(buf);
+    return 0;
+}
+
+/* ---- declared memory in BARs ----------------------------------------------------------- */
+
+static int region_info(const struct dmacoh_vfio *v, unsigned index, struct vfio_region_info *ri)
+{
+    memset(ri, 0, sizeof(*ri));
+    ri->argsz = sizeof(*ri);
+    ri->index = index;
+    if (xioctl(v, v->device, VFIO_DEVICE_GET_REGION_INFO, ri) < 0)
+        return errno == EINVAL ? DMACOH_ENOENT : DMACOH_EIO;
+    return 0;
+}
+
+static int vfio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_addr_t device_addr,
+                    uint64_t congruence, int want, struct dmacoh_mapping *out)
+{
+    struct dmacoh_vfio *v = (struct dmacoh_vfio *)ctx;
+    uint64_t page = page_size(), in_bar, len;
+    struct vfio_region_info ri;
+    int n = dmacoh__pci_bar_for(v->bar, bus, size), r;
+
+    if (n < 0) {
+        dmacoh__err("vfio %s: bus %#llx+%#llx is not inside one memory BAR", v->bdf,
+                    (unsigned long long)bus, (unsigned long long)size);
+        return DMACOH_ENXIO;
+    }
+    in_bar = bus - v->bar[n].start;
+    r = region_info(v, (unsigned)n, &ri);
+    if (r || ri.size < in_bar + size) {
+        dmacoh__err("vfio %s: BAR %d: region info %s", v->bdf, n,
+                    r ? "unavailable" : "smaller than the BAR in sysfs");
+        return r ? r : DMACOH_ENXIO;
+    }
+    if (!(ri.flags & VFIO_REGION_INFO_FLAG_MMAP)) {
+        dmacoh__err(
+            "vfio %s: BAR %d cannot be mmapped through VFIO (no VFIO_REGION_INFO_FLAG_MMAP; "
+            "sparse mmap areas are not used)",
+            v->bdf, n);
+        return DMACOH_ENXIO;
+    }
+    out->mode = dmacoh__linux_device_mode(want);
+    if (!out->mode)
+        return DMACOH_ENOTSUP;
+    len = ((in_bar & (page - 1)) + size + page - 1) & ~(page - 1);
+    r = dmacoh__linux_map_fd(v->device, ri.offset + (in_bar & ~(page - 1)), len,
+                             in_bar & (page - 1), device_addr, congruence, out);
+    if (r) {
+        dmacoh__err("vfio %s: mmap of BAR %d failed: %s", v->bdf, n, dmacoh_strerror(r));
+        return r;
+    }
+    out->shared = false;
+    out->io_width = 0;
+    return 0;
+}
+
+/* ---- fallback memory: IOVAs ------------------------------------------------------------ */
+
+static int dma_map(const struct dmacoh_vfio *v, const struct dmacoh__iova_blk *b)
+{
+    struct vfio_iommu_type1_dma_map m = {
+        .argsz = sizeof(m),
+        .flags = VFIO_DMA_MAP_FLAG_READ | VFIO_DMA_MAP_FLAG_WRITE,
+        .vaddr = (uint64_t)(uintptr_t)b->cpu,
+        .iova = b->iova,
+        .size = b->len,
+    };
+    int e;
+
+    if (xioctl(v, v->container, VFIO_IOMMU_MAP_DMA, &m) == 0)
+        return 0;
+    e = errno;
+    if (e == ENOMEM || e == EPERM)
+        dmacoh__err("vfio %s: VFIO_IOMMU_MAP_DMA of %llu bytes refused (%s): pinned memory is "
+                    "limited by RLIMIT_MEMLOCK (ulimit -l)",
+                    v->bdf, (unsigned long long)b->len, strerror(e));
+    else
+        dmacoh__err("vfio %s: VFIO_IOMMU_MAP_DMA at IOVA %#llx: %s", v->bdf,
+                    (unsigned long long)b->iova, strerror(e));
+    return e == ENOMEM || e == EPERM ? DMACOH_ENOMEM : -e;
+}
+
+static int dma_unmap(const struct dmacoh_vfio *v, const struct dmacoh__iova_blk *b)
+{
+    struct vfio_iommu_type1_dma_unmap u = {.argsz = sizeof(u), .iova = b->iova, .size = b->len};
+
+    if (xioctl(v, v->container, VFIO_IOMMU_UNMAP_DMA, &u) == 0 && u.size == b->len)
+        return 0;
+    dmacoh__err("vfio %s: VFIO_IOMMU_UNMAP_DMA at IOVA %#llx failed: the memory is kept "
+                "(the device may still reach it)",
+                v->bdf, (unsigned long long)b->iova);
+    return DMACOH_EIO;
+}
+
+static int vfio_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t size, uint64_t align,
+                          void **cpu, dmacoh_dma_addr_t *handle)
+{
+    struct dmacoh_vfio *v = (struct dmacoh_vfio *)ctx;
+    uint64_t page = page_size();
+    struct dmacoh__iova_blk b = {.size = size};
+    int r = 0;
+
+    if (v->noiommu) {
+        dmacoh__err("vfio %s: no-IOMMU mode has no IOVAs: no system memory for DMA", v->bdf);
+        return DMACOH_ENOTSUP;
+    }
+    if (size > UINT64_MAX - page)
+        return DMACOH_ENOMEM;
+    b.len = (size + page - 1) & ~(page - 1);
+    if (align < v->iommu_page)
+        align = v->iommu_page;
+    if (align < page)
+        align = page;
+    b.cpu = dmacoh__linux_alloc_anon(b.len, align, v->hugetlb, &r);
+    if (!b.cpu)
+        return r;
+    pthread_mutex_lock(&v->lock);
+    r = dmacoh__iova_pick(&v->iova, b.len, align, dmacoh_device_dma_mask(dev), &b.iova);
+    if (!r)
+        r = dma_map(v, &b);
+    if (!r) {
+        r = dmacoh__iova_insert(&v->iova, &b);
+        if (r)
+            (void)dma_unmap(v, &b);
+    }
+    pthread_mutex_unlock(&v->lock);
+    if (r) {
+        munmap(b.cpu, (size_t)b.len);
+        return r;
+    }
+    *cpu = b.cpu;
+    *handle = b.iova;
+    return 0;
+}
+
+static int vfio_sys_free(void *ctx, const struct dmacoh_device *dev, void *cpu, uint64_t size,
+                         dmacoh_dma_addr_t handle)
+{
+    struct dmacoh_vfio *v = (struct dmacoh_vfio *)ctx;
+    struct dmacoh__iova_blk b = {0};
+    size_t i;
+    int r = 0;
+
+    (void)dev;
+    pthread_mutex_lock(&v->lock);
+    i = dmacoh__iova_find(&v->iova, cpu);
+    if (i == v->iova.nblk)
+        r = DMACOH_EFAULT;
+    else if (v->iova.blk[i].size != size || v->iova.blk[i].iova != handle)
+        r = DMACOH_EINVAL;
+    else
+        r = dma_unmap(v, &v->iova.blk[i]);
+    if (!r) {
+        b = v->iova.blk[i];
+        dmacoh__iova_remove(&v->iova, i);
+    }
+    pthread_mutex_unlock(&v->lock);
+    if (r == DMACOH_EFAULT || r == DMACOH_EINVAL)
+        dmacoh__err("vfio %s: free of %p (%llu bytes, IOVA %#llx): %s", v->bdf, cpu,
+                    (unsigned long long)size, (unsigned long long)handle,
+                    r == DMACOH_EFAULT ? "not a live fallback allocation"
+                                       : "size or handle do not match the allocation");
+    if (!r)
+        munmap(b.cpu, (size_t)b.len);
+    return r;
+}
+
+static dmacoh_dma_addr_t vfio_virt_to_dma(void *ctx, const struct dmacoh_device *dev,
+                                          const void *cpu)
+{
+    struct dmacoh_vfio *v = (struct dmacoh_vfio *)ctx;
+    dmacoh_dma_addr_t r;
+
+    (void)dev;
+    pthread_mutex_lock(&v->lock);
+    r = dmacoh__iova_virt_to_dma(&v->iova, cpu);
+    pthread_mutex_unlock(&v->lock);
+    return r;
+}
+
+static void *vfio_dma_to_virt(void *ctx, const struct dmacoh_device *dev, dmacoh_dma_addr_t dma)
+{
+    struct dmacoh_vfio *v = (struct dmacoh_vfio *)ctx;
+    void *r;
+
+    (void)dev;
+    pthread_mutex_lock(&v->lock);
+    r = dmacoh__iova_dma_to_virt(&v->iova, dma);
+    pthread_mutex_unlock(&v->lock);
+    return r;
+}
+
+static const struct dmacoh_platform_ops vfio_ops = {
+    .name = "vfio",
+    .map = vfio_map,
+    .sys_alloc = vfio_sys_alloc,
+    .sys_free = vfio_sys_free,
+    .sys_virt_to_dma = vfio_virt_to_dma,
+    .sys_dma_to_virt = vfio_dma_to_virt,
+    DMACOH__LINUX_COMMON_OPS,
+};
+
+/* ---- open and close -------------------------------------------------------------------- */
+
+/* Undoes whatever open got to: fallback memory, then device, group, container. */
+static void teardown(struct dmacoh_vfio *v)
+{
+    while (v->iova.nblk) {
+        struct dmacoh__iova_blk *b = &v->iova.blk[v->iova.nblk - 1];
+
+        if (dma_unmap(v, b) == 0) /* else leak it: the device may still reach it */
+            munmap(b->cpu, (size_t)b->len);
+        v->iova.nblk--;
+    }
+    dmacoh__iova_fini(&v->iova);
+    if (v->device >= 0)
+        v->sys.close(v->sys.ctx, v->device);
+    if (v->attached)
+        (void)xioctl(v, v->groupfd, VFIO_GROUP_UNSET_CONTAINER, NULL);
+    if (v->groupfd >= 0)
+        v->sys.close(v->sys.ctx, v->groupfd);
+    if (v->container >= 0)
+        v->sys.close(v->sys.ctx, v->container);
+    pthread_mutex_destroy(&v->lock);
+    free(v);
+}
+
+static int open_steps(struct dmacoh_vfio *v, const struct dmacoh_vfio_opts *o, const char *sysfs,
+                      const char *dev)
+{
+    int r;
+
+    if (access(v->dir, F_OK) != 0) {
+        dmacoh__err("vfio open: no PCI device %s under %s/bus/pci/devices", v->bdf, sysfs);
+        return DMACOH_ENOENT;
+    }
+    r = dmacoh__pci_read_bars(v->dir, "vfio", v->bar);
+    if (!r)
+        r = find_group(v, sysfs);
+    if (!r)
+        r = open_container(v, dev);
+    if (!r)
+        r = check_driver(v);
+    if (!r)
+        r = open_group(v, dev, o && o->allow_noiommu);
+    if (!r)
+        r = check_viable(v, sysfs);
+    if (!r)
+        r = set_iommu(v);
+    if (!r)
+        r = get_device(v);
+    if (!r && !v->noiommu)
+        r = read_iommu_info(v);
+    if (!r)
+        dmacoh__iova_clip(&v->iova, (o && o->iova_base) ? o->iova_base : DEFAULT_IOVA_LO,
+                          (o && o->iova_limit) ? o->iova_limit : UINT64_MAX);
+    return r;
+}
+
+int dmacoh__vfio_open_sys(const char *bdf, const struct dmacoh_vfio_opts *opts,
+                          const struct dmacoh__vfio_sys *sys, struct dmacoh_vfio **out)
+{
+    const char *sysfs = (opts && opts->sysfs_root) ? opts->sysfs_root : "/sys";
+    const char *dev = (opts && opts->dev_root) ? opts->dev_root : "/dev";
+    struct dmacoh_vfio *v;
+    int r;
+
+    if (!out || !dmacoh__pci_bdf_ok(bdf) ||
+        (opts && opts->iova_limit && opts->iova_base > opts->iova_limit)) {
+        dmacoh__err("vfio open: '%s' is not a PCI address like 0000:03:00.0, or the IOVA "
+                    "bounds are reversed",
+                    bdf ? bdf : "(null)");
+        return DMACOH_EINVAL;
+    }
+    v = calloc(1, sizeof(*v));
+    if (!v)
+        return DMACOH_ENOMEM;
+    v->container = v->groupfd = v->device = -1;
+    v->sys = sys ? *sys : real_sys;
+    v->hugetlb = opts && opts->hugetlb;
+    snprintf(v->bdf, sizeof(v->bdf), "%s", bdf);
+    pthread_mutex_init(&v->lock, NULL);
+    if ((size_t)snprintf(v->dir, sizeof(v->dir), "%s/bus/pci/devices/%s", sysfs, bdf) >=
+        sizeof(v->dir))
+        r = DMACOH_EINVAL;
+    else
+        r = open_steps(v, opts, sysfs, dev);
+    if (!r)
+        r = dmacoh_platform_init(&v->plat, &vfio_ops, v);
+    if (r) {
+        teardown(v);
+        return r;
+    }
+    *out = v;
+    return 0;
+}
+
+int dmacoh_vfio_open(const char *bdf, const struct dmacoh_vfio_opts *opts, struct dmacoh_vfio **out)
+{
+    return dmacoh__vfio_open_sys(bdf, opts, NULL, out);
+}
+
+int dmacoh_vfio_close(struct dmacoh_vfio *v)
+{
+    int r;
+
+    if (!v)
+        return 0;
+    r = dmacoh_platform_fini(&v->plat);
+    if (r)
+        return r;
+    teardown(v);
+    return 0;
+}
+
+struct dmacoh_platform *dmacoh_vfio_platform(struct dmacoh_vfio *v)
+{
+    return v ? &v->plat : NULL;
+}
+
+int dmacoh_vfio_bar(const struct dmacoh_vfio *v, unsigned n, dmacoh_phys_addr_t *bus,
+                    uint64_t *size, int *kind)
+{
+    return v ? dmacoh__pci_bar_get(v->bar, n, bus, size, kind) : DMACOH_EINVAL;
+}
+
+int dmacoh_vfio_region(const struct dmacoh_vfio *v, unsigned index, uint64_t *offset,
+                       uint64_t *size, uint32_t *flags)
+{
+    struct vfio_region_info ri;
+    int r;
+
+    if (!v)
+        return DMACOH_EINVAL;
+    r = region_info(v, index, &ri);
+    if (r)
+        return r;
+    if (offset)
+        *offset = ri.offset;
+    if (size)
+        *size = ri.size;
+    if (flags)
+        *flags = ri.flags;
+    return 0;
+}
+
+int dmacoh_vfio_set_bus_master(struct dmacoh_vfio *v, bool enable)
+{
+    uint8_t cmd[2]; /* config space is little-endian */
+    uint64_t off;
+    int r;
+
+    if (!v)
+        return DMACOH_EINVAL;
+    r = dmacoh_vfio_region(v, CONFIG_REGION, &off, NULL, NULL);
+    if (r || pread(v->device, cmd, sizeof(cmd), (off_t)(off + PCI_COMMAND)) != sizeof(cmd)) {
+        dmacoh__err("vfio %s: cannot read the PCI command register", v->bdf);
+        return DMACOH_EIO;
+    }
+    cmd[0] = (uint8_t)(enable ? (cmd[0] | PCI_COMMAND_BM) : (cmd[0] & ~PCI_COMMAND_BM));
+    if (pwrite(v->device, cmd, sizeof(cmd), (off_t)(off + PCI_COMMAND)) != sizeof(cmd)) {
+        dmacoh__err("vfio %s: cannot write the PCI command register", v->bdf);
+        return DMACOH_EIO;
+    }
+    return 0;
+}
+
+int dmacoh_vfio_device_fd(const struct dmacoh_vfio *v)
+{
+    return v ? v->device : -1;
+}
+
+bool dmacoh_vfio_is_noiommu(const struct dmacoh_vfio *v)
+{
+    return v && v->noiommu;
+}
