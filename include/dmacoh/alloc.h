@@ -45,13 +45,16 @@ extern "C" {
  *  - The memory is zeroed (memset_io on IO regions) unless DMACOH_ALLOC_NOZERO.
  *  - Allocations of one size from one region come at ascending addresses while nothing has
  *    been freed since the region was declared or last held no allocation; in a region
- *    declared with DMACOH_PLACE_FIRST_FIT, between any two frees (region.h).
- *  - A region fails a request only when no free run of pow2ceil(n + align - 1) granules
- *    exists (n granules asked, align the alignment) and the probed runs of the two smaller
- *    size classes hold no fit (docs/design.md); where dev's DMA mask ends inside the region,
- *    only the lowest runs of each class are looked at. The kernel fails only when no fit
- *    exists, at O(region) cost.
- * Complexity: O(log n) in the region's granules, plus zeroing.
+ *    declared with DMACOH_PLACE_FIRST_FIT, between any two frees (region.h). Exception: a
+ *    best-fit region that several threads used at once keeps freed small blocks in
+ *    per-thread caches and hands them back last in, first out (docs/design.md).
+ *  - A best-fit region fails a request only when no free run of pow2ceil(n + align - 1)
+ *    granules exists (n granules asked, align the alignment) and the probed runs of the two
+ *    smaller size classes hold no fit (docs/design.md); where dev's DMA mask ends inside the
+ *    region, only the lowest runs of each class are looked at. First fit (below) fails only
+ *    when no fit exists, as the kernel.
+ * Complexity: O(log n) in the region's granules, plus zeroing; while first fit applies, also
+ * the misaligned free runs below the answer (docs/design.md).
  *  - handle + size - 1 <= dev's DMA mask.
  * Context: thread-safe; many threads may allocate and free at once. Does not block unless
  * DMACOH_ALLOC_WAIT is given or the platform's system memory allocation blocks.

@@ -63,7 +63,7 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
             pool->allocs++;
         else
             pool->failures++;
-        seen = pool->seq;
+        seen = __atomic_load_n(&pool->seq, __ATOMIC_RELAXED);
         /* Never wait for room that cannot appear: more than the device reaches, or than is
          * left outside occupied ranges. */
         if (r == 0 || !wait || n > limit || n > pool->pa.ngranules - pool->pa.occupied) {
@@ -254,7 +254,7 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
     }
     if (r == 0) {
         pool->frees++;
-        pool->seq++;
+        __atomic_add_fetch(&pool->seq, 1u, __ATOMIC_RELAXED);
     }
     dmacoh__unlock(&pool->lock);
     if (r == DMACOH_EFAULT)

@@ -111,8 +111,8 @@ struct dmacoh__pa {
 uint64_t dmacoh__pa_state_size(uint64_t ngranules);
 void dmacoh__pa_init(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g);
 /* n granules whose absolute index (base_g + off) is a multiple of align (a power of two) and
- * that end at or below granule `limit`; -DMACOH_ENOMEM if none is found (see pages.c for the
- * one case where a fit exists but is not looked at). O(log n). */
+ * that end at or below granule `limit`; -DMACOH_ENOMEM if none is found (pages.c says when a
+ * fit that exists is not looked at, in best fit). */
 int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t limit,
                      uint64_t *off);
 /* Frees the allocation of n granules at off, checked in this order: -DMACOH_EFAULT (not the
@@ -127,6 +127,8 @@ int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle
 void dmacoh__pa_set_concurrent(struct dmacoh__pa *pa);
 int dmacoh__pa_park(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
 void dmacoh__pa_unpark(struct dmacoh__pa *pa, uint64_t off);
+/* Frees a parked block of n granules (region lock held): OCC straight to FREE. */
+int dmacoh__pa_free_parked(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
 /* Marks [off, off + n) occupied; -DMACOH_EBUSY if any granule is not free. */
 int dmacoh__pa_reserve(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
 /* Longest free run in granules; O(1) unless it was just consumed (pages.c). */

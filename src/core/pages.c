@@ -28,29 +28,39 @@
  * per class.
  *
  * Placement. A run of length L >= n + A - 1 always holds an aligned fit; shorter runs of the
- * classes log2(n) .. may or may not, depending on where they start. While nothing has been
- * freed since the region was last empty, the lowest-addressed fit found wins: allocations of
- * one size then come out at ascending addresses (DESIGN.md §4.11). After the first free, best
- * fit by run length: classes are tried from the smallest that could hold n upwards, at most
- * PROBES runs of each, and the shortest fitting run of the first class that has one wins
- * (this kept about 91 % of a pool in use at first failure in simulation, where first fit
- * stayed near 80 % and "smallest aligned buddy block" fell to 69 %). Classes that guarantee a
- * fit are taken from the lowest-addressed run; classes that may not fit resume from a per-class
- * cursor, so runs that did not fit once are not probed first every time. The fit is placed at
- * the end of the run when that end is aligned, else at the first aligned granule.
+ * classes log2(n) .. may or may not, depending on where they start.
+ *  - First fit, while nothing has been freed since the region was declared or last empty (and
+ *    always in a DMACOH_PLACE_FIRST_FIT region): the exact lowest-addressed fit, so that
+ *    allocations of one size come out at ascending addresses (DESIGN.md §4.11). The lowest run
+ *    of each class that always fits is a candidate; the runs of the classes that may not fit
+ *    are looked at in address order below the best candidate, without a bound.
+ *  - Best fit, after a free: classes are tried from the smallest that could hold n upwards, at
+ *    most PROBES runs of each, and the shortest fitting run of the first class that has one
+ *    wins (this kept about 91 % of a pool in use at first failure in simulation, where first
+ *    fit stayed near 80 % and "smallest aligned buddy block" fell to 69 %). Classes that always
+ *    fit give their lowest-addressed runs; classes that may not fit resume from a per-class
+ *    cursor, so runs that did not fit once are not probed first every time. The block goes at
+ *    the run's start when that is aligned, else at its end when that is, else at the first
+ *    aligned granule, so that the leftover stays in one piece where it can.
  *
- * Cost. alloc: at most PROBES runs in each of the (at most two or three) classes that may not
- * fit, plus one lookup per nonempty class, each O(log64 n); free: two neighbour lookups and
- * three index updates. Marking the n granules of the block itself costs n/32 word writes,
- * which the zeroing of those n granules dwarfs; nothing is proportional to the region.
+ * Cost. Best fit: at most PROBES runs in each of the (at most two or three) classes that may
+ * not fit, plus one class lookup, each O(log64 n); free: two neighbour lookups and three index
+ * updates. First fit adds one lookup per nonempty class and the misfit runs below the answer
+ * (none in the common case of an empty or sequentially filled region; a region carved into
+ * many misaligned holes pays for each, as the kernel pays for every page). Marking the n
+ * granules of the block itself costs n/32 word writes, which the zeroing of those n granules
+ * dwarfs.
  *
- * DEVIATION(kernel): bounded probing means a request can fail while a run that would hold it
- * exists, when more than PROBES runs of its own size class start at misaligned points and no
- * longer run is free. The kernel's first fit over every page would find it, at O(pool) cost.
+ * DEVIATION(kernel): in best fit, bounded probing means a request can fail while a run that
+ * would hold it exists: when no free run of pow2ceil(n + A - 1) granules exists and the probed
+ * runs of the smaller classes hold no fit; and, under a DMA limit inside the region, when the
+ * lowest PROBES runs of each class do not. The kernel's first fit over every page would find
+ * it, at O(pool) cost.
  *
  * Largest free run: kept exact on every insertion; when the last run of that length is
  * consumed it is marked stale and recomputed on the next read from the runs of the top
- * nonempty class only (reading it is O(1) otherwise). Free granules are a counter.
+ * nonempty class only (reading it is O(1) otherwise; the recount visits every run of that
+ * class, n/2 of them at worst, under the region lock). Free granules are a counter.
  */
 #include "internal.h"
 
@@ -532,6 +542,8 @@ static uint64_t probe(struct dmacoh__pa *pa, unsigned c, uint64_t from, unsigned
                 return 0;
         }
         run_at(pa, c, i, &s, &e);
+        if (s >= end && from == 0)
+            return 0; /* in address order: nothing later starts below the limit */
         p = place(pa, s, e, n, align, end, lowest);
         if (p != NONE) {
             bool better =
@@ -552,6 +564,44 @@ static uint64_t probe(struct dmacoh__pa *pa, unsigned c, uint64_t from, unsigned
     return i == NONE ? 0 : i;
 }
 
+/* The exact lowest-addressed fit. In a class whose runs all fit (2^c >= sure_len), the lowest
+ * run is the answer for that class, even under a DMA limit (higher runs start higher). In the
+ * classes below, runs are looked at in address order until one fits or they start above the
+ * best fit found so far: unbounded, but only misfit runs below the answer are visited. */
+static void lowest_fit(struct dmacoh__pa *pa, uint64_t mask, uint64_t n, uint64_t align,
+                       uint64_t end, uint64_t sure_len, struct pick *best)
+{
+    for (uint64_t m = mask; m; m &= m - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(m);
+
+        if (((uint64_t)1 << c) >= sure_len)
+            (void)probe(pa, c, 0, 1, n, align, end, true, best);
+    }
+    for (uint64_t m = mask; m; m &= m - 1) {
+        unsigned c = (unsigned)__builtin_ctzll(m);
+        struct hb b = hb_get(pa, 1 + c);
+
+        if (((uint64_t)1 << c) >= sure_len)
+            break;
+        for (uint64_t i = hb_next(&b, 0); i != NONE; i = hb_next(&b, i + 1)) {
+            uint64_t s, e, p;
+
+            run_at(pa, c, i, &s, &e);
+            if (s >= end || (best->p != NONE && s >= best->p))
+                break;
+            p = place(pa, s, e, n, align, end, true);
+            if (p != NONE) {
+                if (best->p == NONE || p < best->p) {
+                    best->s = s;
+                    best->e = e;
+                    best->p = p;
+                }
+                break;
+            }
+        }
+    }
+}
+
 int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t limit,
                      uint64_t *off)
 {
@@ -564,7 +614,10 @@ int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t
     /* Runs at least this long hold an aligned fit wherever they start. */
     sure_len = align - 1 > UINT64_MAX - n ? UINT64_MAX : n + align - 1;
     mask = pa->classmask & (~0ull << cls(n));
-    if (n == 1 && !lowest && !capped && (mask & 1u)) {
+    if (lowest) {
+        lowest_fit(pa, mask, n, align, end, sure_len, &best);
+        mask = 0;
+    } else if (n == 1 && align == 1 && !capped && (mask & 1u)) {
         /* One granule, best fit: any single free granule is a perfect fit. */
         struct hb b = hb_get(pa, 1);
 
@@ -577,14 +630,14 @@ int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t
         bool sure = !capped && ((uint64_t)1 << c) >= sure_len;
 
         mask &= mask - 1;
-        if (sure || capped || lowest) {
-            /* Lowest-addressed runs first: every run here fits (or, under a DMA limit or in
-             * first-fit mode, the low ones are the ones wanted). */
-            (void)probe(pa, c, 0, (sure && lowest) ? 1 : PROBES, n, align, end, lowest, &best);
+        if (sure || capped) {
+            /* Lowest-addressed runs first: every run here fits (or, under a DMA limit, the
+             * low ones are the ones that can). */
+            (void)probe(pa, c, 0, PROBES, n, align, end, false, &best);
         } else {
             cursor(pa)[c] = probe(pa, c, cursor(pa)[c], PROBES, n, align, end, false, &best);
         }
-        if (best.p != NONE && !lowest)
+        if (best.p != NONE)
             break;
     }
     if (best.p == NONE)
@@ -652,15 +705,26 @@ static int well_formed(const struct dmacoh__pa *pa, uint64_t off, uint64_t n)
 void dmacoh__pa_set_concurrent(struct dmacoh__pa *pa)
 {
     pa->concurrent = true;
+    pa->first_fit = false; /* cached blocks come back last in, first out */
 }
 
 int dmacoh__pa_park(struct dmacoh__pa *pa, uint64_t off, uint64_t n)
 {
-    int r = well_formed(pa, off, n);
-
-    if (r)
-        return r;
-    return claim(pa, off, DMACOH__G_HEAD, DMACOH__G_OCC) ? 0 : DMACOH_EFAULT;
+    if (off >= pa->ngranules)
+        return DMACOH_EFAULT;
+    if (n == 0 || n > pa->ngranules - off)
+        return DMACOH_EINVAL;
+    /* Claim first: while the head reads OCC, no locked free touches the block, so the shape
+     * checked next cannot change under us (a racing free of it finds OCC and waits for the
+     * caches, whose lock the caller holds). */
+    if (!claim(pa, off, DMACOH__G_HEAD, DMACOH__G_OCC))
+        return get(pa, off) == DMACOH__G_OCC ? DMACOH_EPERM : DMACOH_EFAULT;
+    if (!all_cont(pa, off + 1, off + n) ||
+        (off + n < pa->ngranules && get(pa, off + n) == DMACOH__G_CONT)) {
+        (void)claim(pa, off, DMACOH__G_OCC, DMACOH__G_HEAD);
+        return DMACOH_EINVAL;
+    }
+    return 0;
 }
 
 void dmacoh__pa_unpark(struct dmacoh__pa *pa, uint64_t off)
@@ -669,9 +733,25 @@ void dmacoh__pa_unpark(struct dmacoh__pa *pa, uint64_t off)
     __atomic_fetch_and(&kinds(pa)[off >> 5], ~(1ull << (2 * (off & 31))), __ATOMIC_RELAXED);
 }
 
+/* Gives the n granules at off, whose head was just claimed (or is about to be rewritten under
+ * the lock), back to the free runs. */
+static void give_back(struct dmacoh__pa *pa, uint64_t off, uint64_t n)
+{
+    uint64_t s = prev_busy_end(pa, off), e = next_busy(pa, off + n);
+
+    run_del(pa, s, off);
+    run_del(pa, off + n, e);
+    fill(pa, off, off + n, DMACOH__G_FREE, DMACOH__G_FREE);
+    run_add(pa, s, e);
+    pa->used -= n;
+    pa->live--;
+    /* Ascending order is promised only while nothing is freed; an empty region starts over
+     * (not once per-thread caching is on: cached blocks still count as live). */
+    pa->first_fit = pa->live == 0 && !pa->concurrent;
+}
+
 int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle_ok)
 {
-    uint64_t s, e;
     int r = well_formed(pa, off, n);
 
     /* Checked in this order: not an allocation start, occupied, handle, length. */
@@ -687,16 +767,18 @@ int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle
             return get(pa, off) == DMACOH__G_OCC ? DMACOH_EPERM : DMACOH_EFAULT;
         summarise(pa, off >> 5, 1, kload(pa, off >> 5)); /* the word had a HEAD */
     }
-    s = prev_busy_end(pa, off);
-    e = next_busy(pa, off + n);
-    run_del(pa, s, off);
-    run_del(pa, off + n, e);
-    fill(pa, off, off + n, DMACOH__G_FREE, DMACOH__G_FREE);
-    run_add(pa, s, e);
-    pa->used -= n;
-    pa->live--;
-    /* Ascending order is promised only while nothing is freed; an empty region starts over. */
-    pa->first_fit = pa->live == 0;
+    give_back(pa, off, n);
+    return 0;
+}
+
+int dmacoh__pa_free_parked(struct dmacoh__pa *pa, uint64_t off, uint64_t n)
+{
+    /* Straight from OCC to FREE: never HEAD in between, where a second free could park it. */
+    if (off >= pa->ngranules || n == 0 || n > pa->ngranules - off ||
+        !claim(pa, off, DMACOH__G_OCC, DMACOH__G_FREE))
+        return DMACOH_EFAULT;
+    summarise(pa, off >> 5, 1, kload(pa, off >> 5));
+    give_back(pa, off, n);
     return 0;
 }
 

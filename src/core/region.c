@@ -328,6 +328,7 @@ int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
 {
     struct dmacoh__pool *pool;
     struct dmacoh_platform *p;
+    uint64_t live;
 
     if (!dmacoh__device_ok(dev) || (flags & ~(unsigned)DMACOH_RELEASE_FORCE)) {
         dmacoh__err("release: not an initialised device, or unknown flags %#x", flags);
@@ -341,16 +342,17 @@ int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
     p = dev->platform;
     dmacoh__lock(&p->lock, p);
     lock_exact(pool); /* blocks in the per-thread caches are not outstanding */
+    live = pool->pa.live;
     unlock_exact(pool);
-    if (pool->pa.live && !(flags & DMACOH_RELEASE_FORCE)) {
+    if (live && !(flags & DMACOH_RELEASE_FORCE)) {
         dmacoh__unlock(&p->lock);
         dmacoh__err("release on '%s': %llu allocations are outstanding", dev->name,
-                    (unsigned long long)pool->pa.live);
+                    (unsigned long long)live);
         return DMACOH_EBUSY;
     }
-    if (pool->pa.live)
+    if (live)
         dmacoh__warn("release on '%s': %llu outstanding allocations become invalid", dev->name,
-                     (unsigned long long)pool->pa.live);
+                     (unsigned long long)live);
     if (--pool->refs == 0) {
         struct dmacoh__pool **pp = &p->pools;
 

@@ -109,10 +109,12 @@ static void drain(struct dmacoh__pool *pool, bool hold)
             uint64_t e = c->ent[--c->count];
             int r;
 
-            dmacoh__pa_unpark(&pool->pa, e >> 4);
-            r = dmacoh__pa_free(&pool->pa, e >> 4, (e & 15u) + 1, true);
-            DMACOH_ASSERT(r == 0);
-            (void)r;
+            r = dmacoh__pa_free_parked(&pool->pa, e >> 4, (e & 15u) + 1);
+            if (r) { /* cannot happen unless the state was corrupted from outside */
+                dmacoh__err("region at bus %#llx: cached block at granule %llu was not parked",
+                            (unsigned long long)pool->bus, (unsigned long long)(e >> 4));
+                DMACOH_ASSERT(r == 0);
+            }
             any = true;
         }
         c->granules = 0;
@@ -123,7 +125,7 @@ static void drain(struct dmacoh__pool *pool, bool hold)
             dmacoh__unlock(&c->lock);
     }
     if (any)
-        pool->seq++;
+        __atomic_add_fetch(&pool->seq, 1u, __ATOMIC_RELAXED);
 }
 
 void dmacoh__tc_drain(struct dmacoh__pool *pool)

@@ -364,6 +364,62 @@ static void state_size_limits(void)
     T_ASSERT(dmacoh__pa_state_size(1ull << 20) <= (1ull << 20) / 2 + (1ull << 20) / 16 + 4096);
 }
 
+/* Parking (per-thread caches): a parked block is freed straight from OCC to FREE, so a second
+ * free racing with the drain can never park it again; a park checks the block's shape only
+ * after claiming its head, and gives the head back when the shape is wrong. */
+static void parking_keeps_double_frees_out(void)
+{
+    struct dmacoh__pa *pa = new_pa(64, 0);
+    uint64_t x = 0, c = 0;
+
+    dmacoh__pa_set_concurrent(pa);
+    T_OK(dmacoh__pa_alloc(pa, 4, 4, UINT64_MAX, &x));
+    T_OK(dmacoh__pa_park(pa, x, 4));
+    T_ERR(dmacoh__pa_park(pa, x, 4), DMACOH_EPERM);       /* a second free while cached */
+    T_ERR(dmacoh__pa_free(pa, x, 4, true), DMACOH_EPERM); /* the locked path sees it too */
+    T_OK(dmacoh__pa_free_parked(pa, x, 4));               /* the drain */
+    T_ERR(dmacoh__pa_park(pa, x, 4), DMACOH_EFAULT);      /* no HEAD in between to park again */
+    T_ERR(dmacoh__pa_free_parked(pa, x, 4), DMACOH_EFAULT);
+    T_ASSERT(dmacoh__pa_check(pa));
+    /* The block was freed and a shorter one took its start: parking the old shape fails and
+     * leaves the new owner's head in place. */
+    T_OK(dmacoh__pa_alloc(pa, 2, 2, UINT64_MAX, &c));
+    T_EQ_U64(c, x);
+    T_ERR(dmacoh__pa_park(pa, x, 4), DMACOH_EINVAL);
+    T_ERR(dmacoh__pa_park(pa, x, 1), DMACOH_EINVAL);
+    T_ASSERT(dmacoh__pa_check(pa));
+    T_OK(dmacoh__pa_free(pa, c, 2, true));
+    T_ASSERT(dmacoh__pa_check(pa));
+    free(pa);
+}
+
+/* First fit is exact: the lowest aligned fit is found however many misaligned runs of the
+ * request's own size classes lie below it (they are all looked at), so allocations of one
+ * size ascend. */
+static void first_fit_is_exact(void)
+{
+    struct dmacoh__pa *pa = new_pa(256, 0);
+    uint64_t a = 0, b = 0, one;
+
+    pa->always_first_fit = true;
+    /* Holes [8k+1, 8k+5) for k = 0..7: 4 long, but a 3-granule block needs a 4-aligned
+     * start, which none of them has room after. Then [64, 68) fits, and [72, 256). */
+    for (uint64_t k = 0; k < 8; k++) {
+        T_OK(dmacoh__pa_reserve(pa, 8 * k, 1));
+        T_OK(dmacoh__pa_reserve(pa, 8 * k + 5, 3));
+    }
+    T_OK(dmacoh__pa_reserve(pa, 68, 4));
+    T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &a));
+    T_EQ_U64(a, 64);
+    for (unsigned i = 0; i < 32; i++)
+        T_OK(dmacoh__pa_alloc(pa, 1, 1, UINT64_MAX, &one));
+    T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &b));
+    CHECK(b > a, "second 3-granule block at %llu, first at %llu", (unsigned long long)b,
+          (unsigned long long)a);
+    T_ASSERT(dmacoh__pa_check(pa));
+    free(pa);
+}
+
 static const struct t_case cases[] = {
     T_CASE(random_sequence_against_model),
     T_CASE(random_sequence_limit_cap_odd_size),
@@ -374,6 +430,8 @@ static const struct t_case cases[] = {
     T_CASE(checker_catches_corruption),
     T_CASE(tib_pool_smoke),
     T_CASE(state_size_limits),
+    T_CASE(parking_keeps_double_frees_out),
+    T_CASE(first_fit_is_exact),
 };
 
 T_MAIN(cases)
