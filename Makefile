@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # The two commands of the README, plus helpers. Each installs the Debian packages it needs.
-.PHONY: all demo check format format-check clean
+.PHONY: all demo check fuzz format format-check clean
 
 all:
 	scripts/deps.sh cmake
@@ -14,6 +14,11 @@ demo:
 check:
 	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf cppcheck
 	scripts/check.sh
+
+# A time-boxed libFuzzer session (FUZZ_SECONDS, default 60) of tests/fuzz/fuzz_ops.c.
+fuzz:
+	scripts/deps.sh clang libclang-rt-14-dev
+	scripts/fuzz.sh $${FUZZ_SECONDS:-60}
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
