@@ -16,6 +16,7 @@
 #define DMACOH__DEVICE_MAGIC   0x64657631u /* "dev1" */
 #define DMACOH__PLATFORM_MAGIC 0x706c6131u /* "pla1" */
 #define DMACOH__POOL_MAGIC     0x706f6f31u /* "poo1" */
+#define DMACOH__DEVICE_DEAD    0x64656164u /* "dead": retired by dmacoh_device_fini */
 
 /* ---- errors and logging (log.c) ---- */
 
@@ -155,6 +156,42 @@ bool dmacoh__device_ok(const struct dmacoh_device *dev);
 int dmacoh__alloc_below(struct dmacoh_device *dev, uint64_t size, uint64_t mask, void **cpu,
                         dmacoh_dma_addr_t *handle);
 bool dmacoh__platform_ok(const struct dmacoh_platform *p);
+
+/* ---- debug mode (debug.c) ----
+ *
+ * The public alloc, free, declare, release and device fini are thin: with the flag word zero
+ * they call the core's functions below; otherwise the dmacoh__dbg_ versions, which check and
+ * record around the same core functions. `site` is the public function's return address.
+ */
+extern unsigned dmacoh__dbg_flags;
+
+static inline bool dmacoh__dbg_on(void)
+{
+    return __atomic_load_n(&dmacoh__dbg_flags, __ATOMIC_RELAXED) != 0;
+}
+
+int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
+                  void **cpu, dmacoh_dma_addr_t *handle);
+int dmacoh__free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_addr_t handle);
+int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                    dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                    const struct dmacoh_declare_opts *opts, int *granted);
+int dmacoh__release(struct dmacoh_device *dev, unsigned flags);
+int dmacoh__device_fini(struct dmacoh_device *dev);
+
+int dmacoh__dbg_alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
+                      void **cpu, dmacoh_dma_addr_t *handle, const void *site);
+int dmacoh__dbg_free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_addr_t handle,
+                     const void *site);
+int dmacoh__dbg_declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                        dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                        const struct dmacoh_declare_opts *opts, int *granted, const void *site);
+int dmacoh__dbg_release(struct dmacoh_device *dev, unsigned flags, const void *site);
+int dmacoh__dbg_device_fini(struct dmacoh_device *dev, const void *site);
+/* Frees p's debug state (p->dbg non-NULL), warning about what is still recorded as live. */
+void dmacoh__dbg_platform_fini(struct dmacoh_platform *p);
+
+#define DMACOH__SITE() __builtin_return_address(0)
 
 /* ---- IO width registry (io.c) ---- */
 int dmacoh__io_register(const void *start, uint64_t size, unsigned width);

@@ -236,6 +236,16 @@ int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t
                                    dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
                                    const struct dmacoh_declare_opts *opts, int *granted)
 {
+    if (dmacoh__dbg_on())
+        return dmacoh__dbg_declare(dev, bus_addr, device_addr, size, flags, opts, granted,
+                                   DMACOH__SITE());
+    return dmacoh__declare(dev, bus_addr, device_addr, size, flags, opts, granted);
+}
+
+int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                    dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                    const struct dmacoh_declare_opts *opts, int *granted)
+{
     uint64_t granule = (opts && opts->granule) ? opts->granule : DMACOH_PAGE_SIZE;
     struct dmacoh__pool *pool = NULL;
     struct dmacoh_platform *p;
@@ -292,6 +302,13 @@ int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t
 }
 
 int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
+{
+    if (dmacoh__dbg_on())
+        return dmacoh__dbg_release(dev, flags, DMACOH__SITE());
+    return dmacoh__release(dev, flags);
+}
+
+int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
 {
     struct dmacoh__pool *pool;
     struct dmacoh_platform *p;
