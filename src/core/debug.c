@@ -582,6 +582,19 @@ int dmacoh__dbg_free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_d
         return e;
     }
     e = refuse(r, dev, size, handle);
+    if (e == DMACOH_EFAULT) {
+        /* Freed or released on record: the core has the last word (the address may be an
+         * occupied range now, or live but unrecorded when the table was full), and never
+         * changes anything for memory that is not live. */
+        dmacoh__unlock(&s->lock);
+        e = dmacoh__free(dev, size, cpu, handle);
+        dmacoh__lock(&s->lock, dev->platform);
+        r = find(s, cpu);
+        if (e == DMACOH_EFAULT && r)
+            report_free(r, dev, size, handle, site);
+        dmacoh__unlock(&s->lock);
+        return e;
+    }
     if (e) {
         report_free(r, dev, size, handle, site);
         dmacoh__unlock(&s->lock);

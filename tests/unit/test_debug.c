@@ -141,6 +141,24 @@ static void free_of_never_allocated_named(void)
     down(&g);
 }
 
+/* Memory freed, then marked occupied: its free is refused as for any occupied range (the
+ * stale record does not turn it into a double free). Found by the fuzzer. */
+static void free_of_occupied_after_free_is_eperm(void)
+{
+    struct rig g;
+    void *c, *o;
+    dmacoh_dma_addr_t h;
+
+    up(&g, DMACOH_MEMORY_MAP);
+    T_OK(dmacoh_alloc_coherent(&g.root, 4096, 0, 0, &c, &h));
+    T_OK(dmacoh_free_coherent(&g.root, 4096, c, h));
+    T_OK(dmacoh_mark_declared_memory_occupied(&g.root, h, 4096, &o));
+    T_EQ_PTR(o, c);
+    T_ERR(dmacoh_free_coherent(&g.root, 4096, c, h), DMACOH_EPERM);
+    T_ASSERT(!t_log_find("double free"));
+    down(&g);
+}
+
 static void free_after_release_named(void)
 {
     struct rig g;
@@ -453,6 +471,7 @@ static const struct t_case cases[] = {
     T_CASE(free_with_wrong_device_refused),
     T_CASE(double_free_names_both_sites),
     T_CASE(free_of_never_allocated_named),
+    T_CASE(free_of_occupied_after_free_is_eperm),
     T_CASE(free_after_release_named),
     T_CASE(use_after_fini_named),
     T_CASE(leaks_at_fini_listed_and_refused),
