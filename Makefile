@@ -12,7 +12,7 @@ demo:
 	scripts/demo.sh
 
 check:
-	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf cppcheck
+	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf cppcheck clang-tidy
 	scripts/check.sh
 
 # A time-boxed libFuzzer session (FUZZ_SECONDS, default 60) of tests/fuzz/fuzz_ops.c.

@@ -9,7 +9,9 @@
 #   5. gcc -m32 (run where the kernel runs 32-bit programs, else built only)
 #   6. install, and build a consumer with pkg-config and with find_package
 #   7. cppcheck on the library
-#   8. the core alone, -ffreestanding -nostdlib -Werror, with clang (gcc did it in step 1)
+#   8. clang-tidy per .clang-tidy (warnings as errors) and gcc -fanalyzer -Werror on src/
+#   9. the core alone, -ffreestanding -nostdlib -Werror, with clang (gcc did it in step 1)
+# The fuzz corpus is replayed by ctest in steps 1 and 2; `make fuzz` runs the fuzzer itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -85,6 +87,18 @@ step "cppcheck (warnings, performance, portability)"
 cppcheck --enable=warning,performance,portability --std=c11 --error-exitcode=1 -q -UDMACOH_CONFIG_HEADER \
     -Iinclude -Isrc/core src/
 echo "cppcheck: no findings"
+
+step "clang-tidy (.clang-tidy, warnings as errors)"
+ls src/core/*.c src/platform/*/*.c | xargs -P "$jobs" -n 4 clang-tidy -p build/gcc --quiet 2>/dev/null
+echo "clang-tidy: no findings"
+
+step "gcc -fanalyzer -Werror"
+mkdir -p build/analyzer
+for f in src/core/*.c src/platform/*/*.c; do
+    gcc -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -O1 -fanalyzer -Werror \
+        -c "$f" -o "build/analyzer/$(basename "$f" .c).o"
+done
+echo "gcc -fanalyzer: no findings"
 
 step "freestanding core (clang)"
 mkdir -p build/freestanding

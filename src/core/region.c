@@ -288,6 +288,8 @@ int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
     dmacoh__unlock(&p->lock);
     if (r)
         return r;
+    if (!pool) /* never: both paths that leave r == 0 set it (said for the static analyzer) */
+        return DMACOH_EIO;
     dev->pool = pool;
     dev->region_flags = (flags & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) | pool->mode;
     if (granted)
