@@ -156,7 +156,7 @@ int dmacoh_baremetal_fini(struct dmacoh_baremetal *bm)
     if (!bm)
         return DMACOH_EINVAL;
     if (bm->cfg.ram_size && dmacoh_window_live(&bm->ram))
-        return DMACOH_EBUSY; /* fallback memory is still handed out */
+        return DMACOH_EBUSY;             /* fallback memory is still handed out */
     r = dmacoh_platform_fini(&bm->plat); /* frees the debug mode's records, if any */
     if (r)
         return r;
