@@ -13,6 +13,7 @@
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/sim.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -444,6 +445,50 @@ static void no_metadata_means_no_record_and_no_false_report(void)
     T_OK(dmacoh_debug_set(0));
 }
 
+static void *churn(void *arg)
+{
+    struct dmacoh_device *dev = (struct dmacoh_device *)arg;
+    void *c[8];
+    dmacoh_dma_addr_t h[8];
+    int bad = 0;
+
+    for (int round = 0; round < 300; round++) {
+        for (int i = 0; i < 8; i++)
+            bad |= dmacoh_alloc_coherent(dev, (size_t)(16 + 512 * i), 0, 0, &c[i], &h[i]);
+        for (int i = 0; i < 8; i++)
+            bad |= dmacoh_free_coherent(dev, (size_t)(16 + 512 * i), c[i], h[i]);
+    }
+    return bad ? dev : NULL;
+}
+
+/* Four threads allocate and free at once (region and system memory, the table growing and
+ * poisoned granules reused): no report, no failure (and TSan sees the locking). */
+static void threads_in_debug_mode(void)
+{
+    struct rig g;
+    struct dmacoh_device kids[3];
+    pthread_t t[4];
+    void *ret;
+    uint64_t r0;
+
+    up(&g, DMACOH_MEMORY_MAP);
+    r0 = reports();
+    for (int i = 0; i < 3; i++)
+        T_OK(dmacoh_device_init(&kids[i], "kid", &g.root, NULL));
+    T_EQ_INT(pthread_create(&t[0], NULL, churn, &g.child), 0);
+    for (int i = 0; i < 3; i++)
+        T_EQ_INT(pthread_create(&t[i + 1], NULL, churn, &kids[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        T_EQ_INT(pthread_join(t[i], &ret), 0);
+        T_ASSERT(ret == NULL);
+    }
+    for (int i = 0; i < 3; i++)
+        T_OK(dmacoh_device_fini(&kids[i]));
+    T_EQ_U64(reports(), r0);
+    T_ASSERT(!t_log_find("poison"));
+    down(&g);
+}
+
 static void environment_switch(void)
 {
     T_OK(setenv("DMACOH_DEBUG", "record", 1));
@@ -482,6 +527,7 @@ static const struct t_case cases[] = {
     T_CASE(toggling_makes_no_false_report),
     T_CASE(pool_in_debug_mode_is_quiet),
     T_CASE(no_metadata_means_no_record_and_no_false_report),
+    T_CASE(threads_in_debug_mode),
     T_CASE(environment_switch),
 };
 
