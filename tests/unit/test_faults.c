@@ -113,6 +113,40 @@ static void declare_refuses_lying_mapping(void)
     rig_down(&g);
 }
 
+/* The core's one fixed-size table: the registry of regions with an access-width cap (64
+ * slots, io.c). The declare that finds it full fails with -ENOMEM and holds nothing. */
+static void declare_survives_full_io_width_registry(void)
+{
+    struct dmacoh_declare_opts o;
+    struct dmacoh_device dev[65];
+    struct rig g;
+    unsigned n;
+    int r = 0;
+
+    rig_up(&g, false);
+    memset(&o, 0, sizeof(o));
+    o.io_width = 4;
+    o.granule = 16;
+    for (n = 0; n < 65; n++) {
+        T_OK(dmacoh_device_init(&dev[n], "w", NULL, &g.fp.plat));
+        r = dmacoh_declare_coherent_memory(&dev[n], BUS + n * 16u, 0, 16, DMACOH_MEMORY_IO, &o,
+                                           NULL);
+        if (r)
+            break;
+    }
+    T_ERR(r, DMACOH_ENOMEM);
+    T_ASSERT(n >= 1 && n <= 64); /* other tests' regions may hold slots */
+    T_ASSERT(t_log_find("too many regions with an IO width cap"));
+    T_ASSERT(!dmacoh_device_has_region(&dev[n]));
+    assert_held(&g.fp, (long)n, (long)n, 0);
+    T_OK(dmacoh_device_fini(&dev[n]));
+    while (n--) {
+        T_OK(dmacoh_release_coherent_memory(&dev[n], 0));
+        T_OK(dmacoh_device_fini(&dev[n]));
+    }
+    rig_down(&g);
+}
+
 /* Fills the region with 4 KiB allocations; returns how many. */
 static unsigned fill(struct dmacoh_device *dev, void **cpu, dmacoh_dma_addr_t *h, unsigned max)
 {
@@ -397,6 +431,7 @@ static void faults_total(void)
 static const struct t_case cases[] = {
     T_CASE(declare_survives_every_fault),
     T_CASE(declare_refuses_lying_mapping),
+    T_CASE(declare_survives_full_io_width_registry),
     T_CASE(alloc_fallback_survives_every_fault),
     T_CASE(alloc_refuses_system_memory_above_mask),
     T_CASE(free_survives_every_fault),
