@@ -433,13 +433,13 @@ static void op_bad_free(void)
     l = st.live[i];
     g = l.owner >= 0 ? st.reg[l.owner].granule : DMACOH_PAGE_SIZE;
     if (kind == 0) { /* a size of another number of granules */
-        r = dmacoh_free_coherent(&st.dev[l.dev], l.size + g, l.cpu, l.h);
+        r = dmacoh_free_coherent(&st.dev[l.dev], l.size + (size_t)g, l.cpu, l.h);
         EXPECT(r == DMACOH_EINVAL, "free with a wrong size: %d", r);
     } else if (kind == 1) { /* a wrong handle */
         r = dmacoh_free_coherent(&st.dev[l.dev], l.size, l.cpu, l.h + g);
         EXPECT(r == DMACOH_EINVAL, "free with a wrong handle: %d", r);
     } else if (l.size > g) { /* the middle of the allocation */
-        r = dmacoh_free_coherent(&st.dev[l.dev], l.size - g, l.cpu + g, l.h + g);
+        r = dmacoh_free_coherent(&st.dev[l.dev], l.size - (size_t)g, l.cpu + g, l.h + g);
         EXPECT(r == DMACOH_EFAULT, "free of the middle of an allocation: %d", r);
     }
 }
@@ -472,7 +472,8 @@ static void op_occupy(int d)
     st.occ[st.nocc].cpu = (unsigned char *)cpu - off % g->granule;
     EXPECT(dmacoh_virt_to_dma(&st.dev[d], cpu) == g->daddr + off, "occupied pointer");
     /* Freeing an occupied range is refused. */
-    r = dmacoh_free_coherent(&st.dev[d], g->granule, st.occ[st.nocc].cpu, st.occ[st.nocc].h);
+    r = dmacoh_free_coherent(&st.dev[d], (size_t)g->granule, st.occ[st.nocc].cpu,
+                             st.occ[st.nocc].h);
     EXPECT(r == DMACOH_EPERM, "free of an occupied range: %d", r);
     st.nocc++;
 }
@@ -526,7 +527,7 @@ static void op_pool_create(int d)
     if (i == MAXPOOL)
         return;
     if (f & 0x08)
-        boundary = pow2_ceil(size ? size : 1) << ((f >> 4) & 3);
+        boundary = (size_t)pow2_ceil(size ? size : 1) << ((f >> 4) & 3);
     memset(&o, 0, sizeof(o));
     o.poison = f & 0x40;
     o.keep_empty = (f & 0x80) ? DMACOH_POOL_KEEP_NONE : 0;
