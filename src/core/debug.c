@@ -120,7 +120,7 @@ static const char *sym(const void *addr, struct sym *b)
         return "";
     b->s[0] = ' ';
     b->s[1] = '(';
-    while (b->s[n] && n < sizeof(b->s) - 2)
+    while (n < sizeof(b->s) - 2 && b->s[n])
         n++;
     b->s[n] = ')';
     b->s[n + 1] = '\0';
