@@ -3,7 +3,8 @@
 # `make check`: every build variant of the test suite, in order, stopping at the first failure.
 #   0. formatting of every C file per .clang-format
 #   1. gcc, Debug, -Werror: unit tests, examples, freestanding smoke (ctest)
-#   2. clang, ASan + UBSan, -Werror: the same under sanitizers
+#   2. clang, ASan + UBSan, -Werror: the same under sanitizers, with ASan tracking the blocks
+#      inside regions (DMACOH_TRACK)
 #   3. clang ThreadSanitizer on the concurrency tests
 #   4. valgrind memcheck on every unit test
 #   5. gcc -m32 (run where the kernel runs 32-bit programs, else built only)
@@ -27,9 +28,9 @@ cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug -DDMACOH
 cmake --build build/gcc -j "$jobs"
 (cd build/gcc && ctest --output-on-failure -j "$jobs")
 
-step "clang ASan+UBSan -Werror"
+step "clang ASan+UBSan -Werror, ASan told where blocks begin and end (DMACOH_TRACK)"
 cmake -S . -B build/clang-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
-    -DDMACOH_WERROR=ON -DDMACOH_SANITIZE=ON >/dev/null
+    -DDMACOH_WERROR=ON -DDMACOH_SANITIZE=ON -DDMACOH_TRACK=ON >/dev/null
 cmake --build build/clang-asan -j "$jobs"
 (cd build/clang-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs")

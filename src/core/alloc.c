@@ -45,9 +45,10 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
 
         dmacoh__lock(&pool->lock, p);
         r = dmacoh__pa_alloc(&pool->pa, n, align, limit, off);
-        if (r == 0)
+        if (r == 0) {
             pool->allocs++;
-        else
+            DMACOH__TRACK_ALLOC(pool->cpu + (*off << pool->gshift), n << pool->gshift);
+        } else
             pool->failures++;
         seen = pool->seq;
         /* Never wait for room that cannot appear: more than the device reaches, or than is
@@ -233,6 +234,7 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
     if (r == 0) {
         pool->frees++;
         pool->seq++;
+        DMACOH__TRACK_FREE(cpu, ((uint64_t)size + gmask) & ~gmask);
     }
     dmacoh__unlock(&pool->lock);
     if (r == DMACOH_EFAULT)

@@ -193,6 +193,26 @@ void dmacoh__dbg_platform_fini(struct dmacoh_platform *p);
 
 #define DMACOH__SITE() __builtin_return_address(0)
 
+/* ---- sanitizer tracking (CMake option DMACOH_TRACK, with DMACOH_SANITIZE) ----
+ *
+ * To ASan a declared region is one mapping; these tell it where blocks begin and end, as
+ * mimalloc's track.h does: the region is poisoned when declared, an allocation or occupied
+ * range unpoisoned when handed out, poisoned again when freed (under the region lock, so
+ * that a racing allocation of the same granules cannot be poisoned after it), and the whole
+ * region unpoisoned before it is unmapped. Poisoning only marks ASan's shadow memory: the
+ * memory itself is never written. The prototypes are ASan's public interface, declared here
+ * so that the core keeps to its four headers.
+ */
+#if defined(DMACOH_TRACK_ASAN) && DMACOH_TRACK_ASAN
+void __asan_poison_memory_region(void const volatile *addr, size_t size);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#define DMACOH__TRACK_ALLOC(p, n) __asan_unpoison_memory_region((p), (size_t)(n))
+#define DMACOH__TRACK_FREE(p, n)  __asan_poison_memory_region((p), (size_t)(n))
+#else
+#define DMACOH__TRACK_ALLOC(p, n) ((void)0)
+#define DMACOH__TRACK_FREE(p, n)  ((void)0)
+#endif
+
 /* ---- IO width registry (io.c) ---- */
 int dmacoh__io_register(const void *start, uint64_t size, unsigned width);
 void dmacoh__io_unregister(const void *start);

@@ -176,6 +176,8 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         p->ops->unmap(p->ctx, &pool->map, size);
         return DMACOH_ENOMEM;
     }
+    DMACOH__TRACK_FREE(pool->cpu, size);        /* nothing is handed out yet */
+    DMACOH__TRACK_ALLOC(pool, pool->meta_size); /* metadata the caller carved from it stays */
     return 0;
 }
 
@@ -343,6 +345,7 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
         *pp = pool->next;
         if (pool->io_width < 8)
             dmacoh__io_unregister(pool->cpu);
+        DMACOH__TRACK_ALLOC(pool->cpu, pool->size);
         p->ops->unmap(p->ctx, &pool->map, pool->size);
         pool->magic = 0;
         put_meta(p, pool);
@@ -380,6 +383,9 @@ int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_a
     last = (off + size - 1) >> pool->gshift;
     dmacoh__lock(&pool->lock, pool->plat);
     r = dmacoh__pa_reserve(&pool->pa, first, last - first + 1);
+    if (r == 0)
+        DMACOH__TRACK_ALLOC(pool->cpu + (first << pool->gshift), (last - first + 1)
+                                                                     << pool->gshift);
     dmacoh__unlock(&pool->lock);
     if (r) {
         dmacoh__err("mark occupied on '%s': %#llx+%#llx is already in use", dev->name,

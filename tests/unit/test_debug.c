@@ -335,6 +335,10 @@ static void poison_catches_write_after_free(void)
 {
     static const int modes[2] = {DMACOH_MEMORY_MAP, DMACOH_MEMORY_IO};
 
+#if defined(DMACOH_TRACK_ASAN) && DMACOH_TRACK_ASAN
+    T_SKIP("ASan tracks region blocks in this build: it stops the stale write first "
+           "(test_track)");
+#endif
     for (int i = 0; i < 2; i++) {
         struct rig g;
         struct dmacoh_debug_stats st0, st;
