@@ -38,6 +38,10 @@ struct dmacoh_mapping {
     bool shared;       /**< several devices may declare this same range (one allocator) */
     unsigned io_width; /**< widest access the memory takes, 1/2/4/8 bytes; 0 means 8 */
     void *priv;        /**< the platform's own, for unmap */
+    /** Plain process memory (a memfd or anonymous mapping): a sanitizer may be told where
+     * blocks in it begin and end (build option DMACOH_TRACK). Leave false for device
+     * memory and for addresses the process does not map itself. Preset to false. */
+    bool ram;
 };
 
 struct dmacoh_platform_ops {

@@ -47,7 +47,8 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
         r = dmacoh__pa_alloc(&pool->pa, n, align, limit, off);
         if (r == 0) {
             pool->allocs++;
-            DMACOH__TRACK_ALLOC(pool->cpu + (*off << pool->gshift), n << pool->gshift);
+            if (pool->map.ram)
+                DMACOH__TRACK_ALLOC(pool->cpu + (*off << pool->gshift), n << pool->gshift);
         } else
             pool->failures++;
         seen = pool->seq;
@@ -234,7 +235,8 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
     if (r == 0) {
         pool->frees++;
         pool->seq++;
-        DMACOH__TRACK_FREE(cpu, ((uint64_t)size + gmask) & ~gmask);
+        if (pool->map.ram)
+            DMACOH__TRACK_FREE(cpu, ((uint64_t)size + gmask) & ~gmask);
     }
     dmacoh__unlock(&pool->lock);
     if (r == DMACOH_EFAULT)

@@ -199,8 +199,9 @@ void dmacoh__dbg_platform_fini(struct dmacoh_platform *p);
  * mimalloc's track.h does: the region is poisoned when declared, an allocation or occupied
  * range unpoisoned when handed out, poisoned again when freed (under the region lock, so
  * that a racing allocation of the same granules cannot be poisoned after it), and the whole
- * region unpoisoned before it is unmapped. Poisoning only marks ASan's shadow memory: the
- * memory itself is never written. The prototypes are ASan's public interface, declared here
+ * region unpoisoned before it is unmapped; only for mappings the platform marks as plain
+ * process memory (dmacoh_mapping.ram). Poisoning only marks ASan's shadow memory: the memory
+ * itself is never written. The prototypes are ASan's public interface, declared here
  * so that the core keeps to its four headers.
  */
 #if defined(DMACOH_TRACK_ASAN) && DMACOH_TRACK_ASAN

@@ -142,6 +142,7 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
     pool->map.shared = false;
     pool->map.io_width = 0;
     pool->map.priv = NULL;
+    pool->map.ram = false;
     r = p->ops->map(p->ctx, bus, size, daddr, cong, want, &pool->map);
     if (r) {
         dmacoh__err("declare on '%s': platform '%s' could not map bus %#llx+%#llx: %s", dev->name,
@@ -176,8 +177,10 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         p->ops->unmap(p->ctx, &pool->map, size);
         return DMACOH_ENOMEM;
     }
-    DMACOH__TRACK_FREE(pool->cpu, size);        /* nothing is handed out yet */
-    DMACOH__TRACK_ALLOC(pool, pool->meta_size); /* metadata the caller carved from it stays */
+    if (pool->map.ram) {
+        DMACOH__TRACK_FREE(pool->cpu, size);        /* nothing is handed out yet */
+        DMACOH__TRACK_ALLOC(pool, pool->meta_size); /* metadata carved from it stays usable */
+    }
     return 0;
 }
 
@@ -345,7 +348,8 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
         *pp = pool->next;
         if (pool->io_width < 8)
             dmacoh__io_unregister(pool->cpu);
-        DMACOH__TRACK_ALLOC(pool->cpu, pool->size);
+        if (pool->map.ram)
+            DMACOH__TRACK_ALLOC(pool->cpu, pool->size);
         p->ops->unmap(p->ctx, &pool->map, pool->size);
         pool->magic = 0;
         put_meta(p, pool);
@@ -383,7 +387,7 @@ int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_a
     last = (off + size - 1) >> pool->gshift;
     dmacoh__lock(&pool->lock, pool->plat);
     r = dmacoh__pa_reserve(&pool->pa, first, last - first + 1);
-    if (r == 0)
+    if (r == 0 && pool->map.ram)
         DMACOH__TRACK_ALLOC(pool->cpu + (first << pool->gshift), (last - first + 1)
                                                                      << pool->gshift);
     dmacoh__unlock(&pool->lock);
