@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 # The two commands of the README, plus helpers. Each installs the Debian packages it needs.
-.PHONY: all demo check hwtest format format-check clean
+.PHONY: all demo test check hwtest fuzz format format-check clean
 
 all:
 	scripts/deps.sh cmake
@@ -11,18 +11,31 @@ demo:
 	scripts/deps.sh cmake
 	scripts/demo.sh
 
+# Every test: the unit-level checks, the real-kernel test under QEMU, a time-boxed fuzz session.
+test: check hwtest
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-90} $(MAKE) fuzz
+
 check:
-	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf cppcheck
+	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf cppcheck clang-tidy
 	scripts/check.sh
 
 # The library on a real kernel under QEMU (tests/hw/run.sh; installs QEMU and fetches a kernel).
 hwtest:
 	tests/hw/run.sh
 
+# A time-boxed libFuzzer session (FUZZ_SECONDS, default 60) of tests/fuzz/fuzz_ops.c.
+fuzz:
+	scripts/deps.sh clang libclang-rt-14-dev
+	scripts/fuzz.sh $${FUZZ_SECONDS:-60}
+
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
-format-check:
+format-# Every test: the unit-level checks, the real-kernel test under QEMU, a time-boxed fuzz session.
+test: check hwtest
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-90} $(MAKE) fuzz
+
+check:
 	scripts/deps.sh clang-format
 	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 

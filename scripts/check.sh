@@ -3,13 +3,16 @@
 # `make check`: every build variant of the test suite, in order, stopping at the first failure.
 #   0. formatting of every C file per .clang-format
 #   1. gcc, Debug, -Werror: unit tests, examples, freestanding smoke (ctest)
-#   2. clang, ASan + UBSan, -Werror: the same under sanitizers
+#   2. clang, ASan + UBSan, -Werror: the same under sanitizers, with ASan tracking the blocks
+#      inside regions (DMACOH_TRACK)
 #   3. clang ThreadSanitizer on the concurrency tests
 #   4. valgrind memcheck on every unit test
 #   5. gcc -m32 (run where the kernel runs 32-bit programs, else built only)
 #   6. install, and build a consumer with pkg-config and with find_package
 #   7. cppcheck on the library
-#   8. the core alone, -ffreestanding -nostdlib -Werror, with clang (gcc did it in step 1)
+#   8. clang-tidy per .clang-tidy (warnings as errors) and gcc -fanalyzer -Werror on src/
+#   9. the core alone, -ffreestanding -nostdlib -Werror, with clang (gcc did it in step 1)
+# The fuzz corpus is replayed by ctest in steps 1 and 2; `make fuzz` runs the fuzzer itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -25,9 +28,9 @@ cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug -DDMACOH
 cmake --build build/gcc -j "$jobs"
 (cd build/gcc && ctest --output-on-failure -j "$jobs")
 
-step "clang ASan+UBSan -Werror"
+step "clang ASan+UBSan -Werror, ASan told where blocks begin and end (DMACOH_TRACK)"
 cmake -S . -B build/clang-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
-    -DDMACOH_WERROR=ON -DDMACOH_SANITIZE=ON >/dev/null
+    -DDMACOH_WERROR=ON -DDMACOH_SANITIZE=ON -DDMACOH_TRACK=ON >/dev/null
 cmake --build build/clang-asan -j "$jobs"
 (cd build/clang-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j "$jobs")
@@ -37,7 +40,7 @@ cmake -S . -B build/tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DDMA
     -DDMACOH_TSAN=ON -DDMACOH_BUILD_EXAMPLES=OFF -DDMACOH_BUILD_BENCH=OFF >/dev/null
 cmake --build build/tsan -j "$jobs"
 (cd build/tsan && TSAN_OPTIONS=halt_on_error=1 \
-    ctest --output-on-failure -R 'test_(threads|pool|alloc|misuse|tcache|hostmem)')
+    ctest --output-on-failure -R 'test_(threads|pool|alloc|misuse|tcache|hostmem|debug)')
 
 step "valgrind memcheck: unit tests (gcc build)"
 for t in build/gcc/tests/test_*; do
@@ -85,6 +88,18 @@ step "cppcheck (warnings, performance, portability)"
 cppcheck --enable=warning,performance,portability --std=c11 --error-exitcode=1 -q -UDMACOH_CONFIG_HEADER \
     -Iinclude -Isrc/core src/
 echo "cppcheck: no findings"
+
+step "clang-tidy (.clang-tidy, warnings as errors)"
+ls src/core/*.c src/platform/*/*.c | xargs -P "$jobs" -n 4 clang-tidy -p build/gcc --quiet 2>/dev/null
+echo "clang-tidy: no findings"
+
+step "gcc -fanalyzer -Werror"
+mkdir -p build/analyzer
+for f in src/core/*.c src/platform/*/*.c; do
+    gcc -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Iinclude -O1 -fanalyzer -Werror \
+        -c "$f" -o "build/analyzer/$(basename "$f" .c).o"
+done
+echo "gcc -fanalyzer: no findings"
 
 step "freestanding core (clang)"
 mkdir -p build/freestanding

@@ -56,6 +56,8 @@ extern "C" {
  * Complexity: O(log n) in the region's granules, plus zeroing; while first fit applies, also
  * the misaligned free runs below the answer (docs/design.md).
  *  - handle + size - 1 <= dev's DMA mask.
+ * Debug mode (dmacoh/debug.h): the allocation is recorded with the caller's address; a device
+ * retired by dmacoh_device_fini() is reported as such (still -DMACOH_EINVAL).
  * Context: thread-safe; many threads may allocate and free at once. Does not block unless
  * DMACOH_ALLOC_WAIT is given or the platform's system memory allocation blocks.
  */
@@ -71,6 +73,10 @@ int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags
  *  - -DMACOH_EFAULT: cpu is not the start of a live allocation (double free, a pointer never
  *    allocated, a pointer into the middle of an allocation, memory of a released region).
  *  - -DMACOH_EPERM: cpu is the start of an occupied range (those stay until release).
+ * In the debug mode (dmacoh/debug.h), also -DMACOH_EINVAL when size differs from the size
+ * allocated at all (not only in granules) or dev is not the device it was allocated for;
+ * each error is then logged with the allocation's and the caller's sites, and freed memory
+ * is poisoned.
  * Context: thread-safe; does not block (other than briefly on the region lock).
  */
 int dmacoh_free_coherent(struct dmacoh_device *dev, size_t size, void *cpu,

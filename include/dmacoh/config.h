@@ -42,6 +42,6 @@
 
 /** Smallest and largest granule (allocation unit) a region may have. */
 #define DMACOH_GRANULE_MIN 16u
-#define DMACOH_GRANULE_MAX (2u * 1024u * 1024u)
+#define DMACOH_GRANULE_MAX 0x200000u /* 2 MiB */
 
 #endif /* DMACOH_CONFIG_H */

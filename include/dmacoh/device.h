@@ -56,8 +56,12 @@ int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmaco
                        struct dmacoh_platform *platform);
 
 /**
- * Retires a device. Errors: -DMACOH_EINVAL if dev is not initialised; -DMACOH_EBUSY if it
- * still has a declared region or children (nothing changes then).
+ * Retires a device. Errors: -DMACOH_EINVAL if dev is not initialised (in the debug mode,
+ * dmacoh/debug.h, a device already retired is reported as such); -DMACOH_EBUSY if it still
+ * has a declared region or children, or, in the debug mode only, memory allocated for it
+ * (from an ancestor's region or system memory) is outstanding, each allocation then logged
+ * with its site (nothing changes on any error). After it, every call on dev fails with
+ * -DMACOH_EINVAL until it is initialised again.
  * Context: as dmacoh_device_init.
  */
 int dmacoh_device_fini(struct dmacoh_device *dev);

@@ -12,7 +12,7 @@
  *   config.h    overridable knobs             platform.h the plug-in contract
  *   device.h    devices, the log callback     region.h   declare, release, occupy, stats
  *   alloc.h     alloc and free                io.h       accessors for IO regions
- *   pool.h      small blocks (dma_pool)
+ *   pool.h      small blocks (dma_pool)         debug.h    the DMA-API debug mode
  */
 #ifndef DMACOH_DMACOH_H
 #define DMACOH_DMACOH_H
@@ -33,6 +33,7 @@
 #include <dmacoh/alloc.h>
 #include <dmacoh/io.h>
 #include <dmacoh/pool.h>
+#include <dmacoh/debug.h>
 
 #ifdef __cplusplus
 extern "C" {

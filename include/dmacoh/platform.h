@@ -29,6 +29,7 @@ extern "C" {
 
 struct dmacoh_device;
 struct dmacoh__pool;
+struct dmacoh__dbg;
 
 /** What map() made of a bus range. Filled by the platform. */
 struct dmacoh_mapping {
@@ -37,6 +38,10 @@ struct dmacoh_mapping {
     bool shared;       /**< several devices may declare this same range (one allocator) */
     unsigned io_width; /**< widest access the memory takes, 1/2/4/8 bytes; 0 means 8 */
     void *priv;        /**< the platform's own, for unmap */
+    /** Plain process memory (a memfd or anonymous mapping): a sanitizer may be told where
+     * blocks in it begin and end (build option DMACOH_TRACK). Leave false for device
+     * memory and for addresses the process does not map itself. Preset to false. */
+    bool ram;
 };
 
 struct dmacoh_platform_ops {
@@ -126,6 +131,7 @@ struct dmacoh_platform {
     uint32_t lock;                         /**< core: protects `pools` */
     uint32_t ndevices;                     /**< core: initialised devices on this platform */
     uint32_t magic;                        /**< core: set by init, cleared by fini */
+    struct dmacoh__dbg *dbg;               /**< core: debug-mode records (dmacoh/debug.h) */
 };
 
 /**

@@ -80,7 +80,9 @@ size_t dmacoh_region_meta_size(uint64_t size, uint64_t granule);
  *  - -DMACOH_EBUSY: dev already has a region (the first stays intact), or the bus range overlaps
  *    a region of another device on the same platform (unless the platform says the memory is
  *    shared and the declaration is identical: same bus base, size, device base and granule;
- *    the devices then share one allocator).
+ *    the devices then share one allocator). In the debug mode (dmacoh/debug.h), also when
+ *    the mapping's CPU range overlaps another region's (on any platform) or live system
+ *    memory.
  *  - -DMACOH_ENOMEM: no metadata memory, or 64 regions with an access-width cap (io_width
  *    below 8) are already declared in the process (the cap table of io.h is fixed-size);
  *    -DMACOH_EOVERFLOW: size/granule too large to track.
@@ -111,7 +113,9 @@ enum dmacoh_release_flags {
  * and so do the granules of those allocations until the last sharer releases). Afterwards the
  * device may declare again.
  * Errors: -DMACOH_EINVAL (dev not initialised, unknown flags), -DMACOH_ENODEV (no region),
- * -DMACOH_EBUSY (see above; nothing changes).
+ * -DMACOH_EBUSY (see above; nothing changes). In the debug mode (dmacoh/debug.h) the
+ * outstanding allocations are listed with their sites (as errors, or as warnings when
+ * forced), and a later free of one fails with -DMACOH_EFAULT naming the release.
  * Context: not thread-safe with allocation on the same device or its children; may block.
  */
 int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags);

@@ -59,9 +59,11 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
             dmacoh__tc_drain(pool); /* cached blocks never make an allocation fail */
             r = dmacoh__pa_alloc(&pool->pa, n, align, limit, off);
         }
-        if (r == 0)
+        if (r == 0) {
             pool->allocs++;
-        else
+            if (pool->map.ram)
+                DMACOH__TRACK_ALLOC(pool->cpu + (*off << pool->gshift), n << pool->gshift);
+        } else
             pool->failures++;
         seen = __atomic_load_n(&pool->seq, __ATOMIC_RELAXED);
         /* Never wait for room that cannot appear: more than the device reaches, or than is
@@ -159,6 +161,14 @@ static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int
 int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags,
                           uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle)
 {
+    if (dmacoh__dbg_on())
+        return dmacoh__dbg_alloc(dev, size, flags, timeout_ns, cpu, handle, DMACOH__SITE());
+    return dmacoh__alloc(dev, size, flags, timeout_ns, cpu, handle);
+}
+
+int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
+                  void **cpu, dmacoh_dma_addr_t *handle)
+{
     const struct dmacoh_device *owner = NULL;
     struct dmacoh__pool *pool;
     void *c = NULL;
@@ -255,6 +265,8 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
     if (r == 0) {
         pool->frees++;
         __atomic_add_fetch(&pool->seq, 1u, __ATOMIC_RELAXED);
+        if (pool->map.ram)
+            DMACOH__TRACK_FREE(cpu, ((uint64_t)size + gmask) & ~gmask);
     }
     dmacoh__unlock(&pool->lock);
     if (r == DMACOH_EFAULT)
@@ -278,6 +290,13 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
 
 int dmacoh_free_coherent(struct dmacoh_device *dev, size_t size, void *cpu,
                          dmacoh_dma_addr_t handle)
+{
+    if (dmacoh__dbg_on())
+        return dmacoh__dbg_free(dev, size, cpu, handle, DMACOH__SITE());
+    return dmacoh__free(dev, size, cpu, handle);
+}
+
+int dmacoh__free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_addr_t handle)
 {
     const struct dmacoh_device *owner;
     struct dmacoh__pool *pool;

@@ -30,6 +30,7 @@ int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform
     p->pools = NULL;
     p->lock = 0;
     p->ndevices = 0;
+    p->dbg = NULL;
     p->magic = DMACOH__PLATFORM_MAGIC;
     return 0;
 }
@@ -45,6 +46,8 @@ int dmacoh_platform_fini(struct dmacoh_platform *p)
                     p->pools ? "regions are still declared" : "devices are still initialised");
         return DMACOH_EBUSY;
     }
+    if (p->dbg)
+        dmacoh__dbg_platform_fini(p);
     p->magic = 0;
     return 0;
 }
@@ -90,6 +93,13 @@ int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmaco
 
 int dmacoh_device_fini(struct dmacoh_device *dev)
 {
+    if (dmacoh__dbg_on())
+        return dmacoh__dbg_device_fini(dev, DMACOH__SITE());
+    return dmacoh__device_fini(dev);
+}
+
+int dmacoh__device_fini(struct dmacoh_device *dev)
+{
     if (!dmacoh__device_ok(dev)) {
         dmacoh__err("device fini: not an initialised device");
         return DMACOH_EINVAL;
@@ -102,7 +112,7 @@ int dmacoh_device_fini(struct dmacoh_device *dev)
     if (dev->parent)
         dev->parent->nchildren--;
     __atomic_sub_fetch(&dev->platform->ndevices, 1u, __ATOMIC_RELAXED);
-    dev->magic = 0;
+    dev->magic = DMACOH__DEVICE_DEAD; /* so that the debug mode can name a use after fini */
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #define DMACOH__DEVICE_MAGIC   0x64657631u /* "dev1" */
 #define DMACOH__PLATFORM_MAGIC 0x706c6131u /* "pla1" */
 #define DMACOH__POOL_MAGIC     0x706f6f31u /* "poo1" */
+#define DMACOH__DEVICE_DEAD    0x64656164u /* "dead": retired by dmacoh_device_fini */
 
 /* ---- errors and logging (log.c) ---- */
 
@@ -224,6 +225,63 @@ bool dmacoh__device_ok(const struct dmacoh_device *dev);
 int dmacoh__alloc_below(struct dmacoh_device *dev, uint64_t size, uint64_t mask, void **cpu,
                         dmacoh_dma_addr_t *handle);
 bool dmacoh__platform_ok(const struct dmacoh_platform *p);
+
+/* ---- debug mode (debug.c) ----
+ *
+ * The public alloc, free, declare, release and device fini are thin: with the flag word zero
+ * they call the core's functions below; otherwise the dmacoh__dbg_ versions, which check and
+ * record around the same core functions. `site` is the public function's return address.
+ */
+extern unsigned dmacoh__dbg_flags;
+
+static inline bool dmacoh__dbg_on(void)
+{
+    return __atomic_load_n(&dmacoh__dbg_flags, __ATOMIC_RELAXED) != 0;
+}
+
+int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
+                  void **cpu, dmacoh_dma_addr_t *handle);
+int dmacoh__free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_addr_t handle);
+int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                    dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                    const struct dmacoh_declare_opts *opts, int *granted);
+int dmacoh__release(struct dmacoh_device *dev, unsigned flags);
+int dmacoh__device_fini(struct dmacoh_device *dev);
+
+int dmacoh__dbg_alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
+                      void **cpu, dmacoh_dma_addr_t *handle, const void *site);
+int dmacoh__dbg_free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_addr_t handle,
+                     const void *site);
+int dmacoh__dbg_declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                        dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                        const struct dmacoh_declare_opts *opts, int *granted, const void *site);
+int dmacoh__dbg_release(struct dmacoh_device *dev, unsigned flags, const void *site);
+int dmacoh__dbg_device_fini(struct dmacoh_device *dev, const void *site);
+/* Frees p's debug state (p->dbg non-NULL), warning about what is still recorded as live. */
+void dmacoh__dbg_platform_fini(struct dmacoh_platform *p);
+
+#define DMACOH__SITE() __builtin_return_address(0)
+
+/* ---- sanitizer tracking (CMake option DMACOH_TRACK, with DMACOH_SANITIZE) ----
+ *
+ * To ASan a declared region is one mapping; these tell it where blocks begin and end, as
+ * mimalloc's track.h does: the region is poisoned when declared, an allocation or occupied
+ * range unpoisoned when handed out, poisoned again when freed (under the region lock, so
+ * that a racing allocation of the same granules cannot be poisoned after it), and the whole
+ * region unpoisoned before it is unmapped; only for mappings the platform marks as plain
+ * process memory (dmacoh_mapping.ram). Poisoning only marks ASan's shadow memory: the memory
+ * itself is never written. The prototypes are ASan's public interface, declared here
+ * so that the core keeps to its four headers.
+ */
+#if defined(DMACOH_TRACK_ASAN) && DMACOH_TRACK_ASAN
+void __asan_poison_memory_region(void const volatile *addr, size_t size);
+void __asan_unpoison_memory_region(void const volatile *addr, size_t size);
+#define DMACOH__TRACK_ALLOC(p, n) __asan_unpoison_memory_region((p), (size_t)(n))
+#define DMACOH__TRACK_FREE(p, n)  __asan_poison_memory_region((p), (size_t)(n))
+#else
+#define DMACOH__TRACK_ALLOC(p, n) ((void)0)
+#define DMACOH__TRACK_FREE(p, n)  ((void)0)
+#endif
 
 /* ---- IO width registry (io.c) ---- */
 int dmacoh__io_register(const void *start, uint64_t size, unsigned width);

@@ -450,6 +450,7 @@ static int refill(struct dmacoh_pool *p, unsigned home, struct chunk **c, uint64
     }
     dmacoh__lock(&sh->lock, p->plat);
     if (!adopt(p, sh, fresh)) {
+        sh->failures++;
         dmacoh__unlock(&sh->lock);
         drop_chunk(p, fresh);
         dmacoh__err("pool alloc '%s': no metadata memory for the chunk table", p->name);

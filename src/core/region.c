@@ -163,6 +163,7 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
     pool->map.shared = false;
     pool->map.io_width = 0;
     pool->map.priv = NULL;
+    pool->map.ram = false;
     r = p->ops->map(p->ctx, bus, size, daddr, cong, want, &pool->map);
     if (r) {
         dmacoh__err("declare on '%s': platform '%s' could not map bus %#llx+%#llx: %s", dev->name,
@@ -203,6 +204,10 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         dmacoh__err("declare on '%s': too many regions with an IO width cap", dev->name);
         p->ops->unmap(p->ctx, &pool->map, size);
         return DMACOH_ENOMEM;
+    }
+    if (pool->map.ram) {
+        DMACOH__TRACK_FREE(pool->cpu, size);        /* nothing is handed out yet */
+        DMACOH__TRACK_ALLOC(pool, pool->meta_size); /* metadata carved from it stays usable */
     }
     return 0;
 }
@@ -264,6 +269,16 @@ int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t
                                    dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
                                    const struct dmacoh_declare_opts *opts, int *granted)
 {
+    if (dmacoh__dbg_on())
+        return dmacoh__dbg_declare(dev, bus_addr, device_addr, size, flags, opts, granted,
+                                   DMACOH__SITE());
+    return dmacoh__declare(dev, bus_addr, device_addr, size, flags, opts, granted);
+}
+
+int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                    dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                    const struct dmacoh_declare_opts *opts, int *granted)
+{
     uint64_t granule = (opts && opts->granule) ? opts->granule : DMACOH_PAGE_SIZE;
     struct dmacoh__pool *pool = NULL;
     struct dmacoh_platform *p;
@@ -311,6 +326,8 @@ int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t
     dmacoh__unlock(&p->lock);
     if (r)
         return r;
+    if (!pool) /* never: both paths that leave r == 0 set it (said for the static analyzer) */
+        return DMACOH_EIO;
     dev->pool = pool;
     dev->region_flags = (flags & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) | pool->mode;
     if (granted)
@@ -325,6 +342,13 @@ int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t
 }
 
 int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
+{
+    if (dmacoh__dbg_on())
+        return dmacoh__dbg_release(dev, flags, DMACOH__SITE());
+    return dmacoh__release(dev, flags);
+}
+
+int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
 {
     struct dmacoh__pool *pool;
     struct dmacoh_platform *p;
@@ -361,6 +385,8 @@ int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
         *pp = pool->next;
         if (pool->io_width < 8)
             dmacoh__io_unregister(pool->cpu);
+        if (pool->map.ram)
+            DMACOH__TRACK_ALLOC(pool->cpu, pool->size);
         p->ops->unmap(p->ctx, &pool->map, pool->size);
         pool->magic = 0;
         put_meta(p, pool);
@@ -398,6 +424,9 @@ int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_a
     last = (off + size - 1) >> pool->gshift;
     lock_exact(pool);
     r = dmacoh__pa_reserve(&pool->pa, first, last - first + 1);
+    if (r == 0 && pool->map.ram)
+        DMACOH__TRACK_ALLOC(pool->cpu + (first << pool->gshift), (last - first + 1)
+                                                                     << pool->gshift);
     unlock_exact(pool);
     if (r) {
         dmacoh__err("mark occupied on '%s': %#llx+%#llx is already in use", dev->name,

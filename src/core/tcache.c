@@ -60,6 +60,8 @@ bool dmacoh__tc_alloc(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, uin
             c->granules -= n;
             c->allocs++;
             dmacoh__pa_unpark(&pool->pa, o);
+            if (pool->map.ram) /* under the cache lock: no one else can have the block */
+                DMACOH__TRACK_ALLOC(pool->cpu + (o << pool->gshift), n << pool->gshift);
             *off = o;
             found = true;
             break;
@@ -80,6 +82,8 @@ bool dmacoh__tc_free(struct dmacoh__pool *pool, uint64_t off, uint64_t n)
         c->granules += n;
         c->frees++;
         parked = true;
+        if (pool->map.ram) /* before the cache lock lets anyone take the block again */
+            DMACOH__TRACK_FREE(pool->cpu + (off << pool->gshift), n << pool->gshift);
     }
     dmacoh__unlock(&c->lock);
     if (parked && __atomic_load_n(&pool->waiters, __ATOMIC_SEQ_CST)) {

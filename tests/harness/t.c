@@ -102,6 +102,9 @@ int t_run(const struct t_case *cases, size_t n)
     const char *v = getenv("DMACOH_TEST_VERBOSE");
 
     t_verbose = v && *v && *v != '0';
+    /* DMACOH_DEBUG=all runs every test in the debug mode (dmacoh/debug.h). */
+    if (dmacoh_debug_from_env() != 0)
+        fprintf(stderr, "DMACOH_DEBUG: value not understood, ignored\n");
     setvbuf(stdout, NULL, _IOLBF, 0);
     printf("1..%zu\n", n);
     for (size_t i = 0; i < n; i++) {

@@ -56,6 +56,7 @@ static int memfd_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
     out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : DMACOH_MEMORY_IO;
     out->shared = false;
     out->io_width = 0;
+    out->ram = true; /* a memfd view: sanitizers may track blocks in it */
     return 0;
 }
 

@@ -92,6 +92,7 @@ static int sim_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
         return err;
     out->shared = m->desc.shared;
     out->io_width = m->desc.io_width;
+    out->ram = true; /* a memfd view: sanitizers may track blocks in it */
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -63,6 +64,29 @@ bool dmacoh__pci_bdf_ok(const char *s)
     return true;
 }
 
+/* One line of a sysfs resource file: three hexadecimal numbers. False at the end of the file
+ * or on a line that is not that (strtoull reports what fscanf's %llx would not: overflow). */
+static bool read_resource_line(FILE *f, unsigned long long *start, unsigned long long *end,
+                               unsigned long long *flags)
+{
+    unsigned long long v[3];
+    char line[128], *p = line, *next;
+
+    if (!fgets(line, sizeof(line), f))
+        return false;
+    for (int i = 0; i < 3; i++) {
+        errno = 0;
+        v[i] = strtoull(p, &next, 16);
+        if (next == p || errno == ERANGE)
+            return false;
+        p = next;
+    }
+    *start = v[0];
+    *end = v[1];
+    *flags = v[2];
+    return true;
+}
+
 int dmacoh__pci_read_bars(const char *dir, const char *who,
                           struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS])
 {
@@ -79,7 +103,7 @@ int dmacoh__pci_read_bars(const char *dir, const char *who,
         dmacoh__err("%s: cannot read %s: %s", who, path, strerror(e));
         return (e == EACCES || e == EPERM) ? DMACOH_EACCES : -e;
     }
-    while (n < (int)DMACOH_PCI_NBARS && fscanf(f, "%llx %llx %llx", &start, &end, &flags) == 3) {
+    while (n < (int)DMACOH_PCI_NBARS && read_resource_line(f, &start, &end, &flags)) {
         struct dmacoh__pci_bar *b = &bar[n++];
 
         b->start = start;

@@ -155,12 +155,16 @@ int dmacoh_baremetal_fini(struct dmacoh_baremetal *bm)
 
     if (!bm)
         return DMACOH_EINVAL;
-    if ((bm->cfg.ram_size && dmacoh_window_live(&bm->ram)) ||
-        (bm->cfg.meta_arena && dmacoh_window_live(&bm->meta)))
-        return DMACOH_EBUSY; /* fallback memory or metadata is still handed out */
-    r = dmacoh_platform_fini(&bm->plat);
+    if (bm->cfg.ram_size && dmacoh_window_live(&bm->ram))
+        return DMACOH_EBUSY;             /* fallback memory is still handed out */
+    r = dmacoh_platform_fini(&bm->plat); /* frees the debug mode's records, if any */
     if (r)
         return r;
+    if (bm->cfg.meta_arena && dmacoh_window_live(&bm->meta)) {
+        /* Metadata is still handed out (a dma_pool not destroyed): stay usable. */
+        (void)dmacoh_platform_init(&bm->plat, &bm_ops, bm);
+        return DMACOH_EBUSY;
+    }
     if (bm->cfg.meta_arena)
         (void)dmacoh_window_fini(&bm->meta);
     if (bm->cfg.ram_size)
