@@ -117,7 +117,7 @@ static int contiguous_phys(const struct dmacoh_hostmem *hm, const char *cpu, siz
                            dmacoh_phys_addr_t *phys)
 {
     size_t n = len / hm->page;
-    uint64_t *e = malloc(n * sizeof(*e)), first = 0, pfn;
+    uint64_t *e = calloc(n ? n : 1, sizeof(*e)), first = 0, pfn = 0;
     int r;
 
     if (!e)
@@ -193,6 +193,8 @@ static int place_congruent(int fd, size_t len, dmacoh_phys_addr_t phys, char **c
 
 static void destroy_chunk(struct chunk *c)
 {
+    if (!c)
+        return;
     (void)dmacoh_window_fini(&c->win);
     munmap(c->cpu, c->len);
     free(c->meta);
@@ -269,7 +271,7 @@ static int hm_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t siz
 {
     struct dmacoh_hostmem *hm = (struct dmacoh_hostmem *)ctx;
     uint64_t mask = dmacoh_device_dma_mask(dev), len;
-    struct chunk *c;
+    struct chunk *c = NULL;
     int r = DMACOH_ENOMEM;
 
     (void)align; /* a window aligns each allocation to pow2(size) already */
@@ -282,7 +284,10 @@ static int hm_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t siz
         if (c->len > hm->page)
             r = dmacoh_window_alloc(&c->win, size, mask, cpu, handle);
     if (r) {
+        c = NULL;
         r = new_chunk(hm, (size_t)len, &c);
+        if (!r && !c)
+            r = DMACOH_EIO; /* cannot happen: new_chunk sets c when it succeeds */
         if (!r) {
             r = dmacoh_window_alloc(&c->win, size, mask, cpu, handle);
             if (r == DMACOH_ERANGE)
@@ -438,7 +443,7 @@ struct dmacoh_platform *dmacoh_hostmem_platform(struct dmacoh_hostmem *hm)
 
 int dmacoh_hostmem_phys(struct dmacoh_hostmem *hm, const void *cpu, dmacoh_phys_addr_t *phys)
 {
-    uint64_t e, pfn;
+    uint64_t e = 0, pfn = 0;
     int r;
 
     if (!hm || !cpu || !phys)
