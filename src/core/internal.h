@@ -152,12 +152,12 @@ int dmacoh__pa_walk(const struct dmacoh__pa *pa, int (*fn)(void *, uint64_t, uin
 #define DMACOH__TC_MAX_N 16 /* largest cached block, in granules */
 
 struct dmacoh__tc {
+    uint64_t guard[8]; /* 64 bytes apart from whatever comes before: no shared cache line */
     uint32_t lock;
     uint32_t count;                 /* blocks in ent */
     uint64_t granules;              /* granules in ent */
     uint64_t allocs, frees;         /* served from / taken into this cache since a drain */
     uint64_t ent[DMACOH__TC_DEPTH]; /* offset << 4 | (granules - 1) */
-    uint64_t pad[(64 - (32 + 8 * DMACOH__TC_DEPTH) % 64) % 64 / 8]; /* one cache line apart */
 };
 
 /* ---- pools (region.c): one per declared range, shared by devices that share it ---- */
@@ -185,6 +185,7 @@ struct dmacoh__pool {
     bool tc_ok;           /* per-thread caches allowed (platform has thread slots, best fit) */
     uint32_t tc_on;       /* caching switched on (atomic; set once, under lock) */
     struct dmacoh__tc tc[DMACOH__TC_SLOTS];
+    uint64_t tc_guard[8]; /* keeps the last cache off the lines of what follows */
     uint64_t allocs, frees, failures, fallbacks;
     struct dmacoh__pa pa; /* last: its words follow */
 };
