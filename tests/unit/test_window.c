@@ -82,7 +82,7 @@ static void window_carves_its_own_state(void)
     unsigned n = 0;
 
     T_OK(dmacoh_window_init(&w, "arena", mem, (uintptr_t)mem, WSIZE, 16, NULL, 0));
-    T_ASSERT(dmacoh_window_size(&w) < WSIZE && dmacoh_window_size(&w) > WSIZE - 4096);
+    T_ASSERT(dmacoh_window_size(&w) < WSIZE && dmacoh_window_size(&w) > WSIZE - 8192);
     while (dmacoh_window_alloc(&w, 16, ~0ull, &a, &h) == 0) {
         T_ASSERT((unsigned char *)a >= mem + (WSIZE - dmacoh_window_size(&w)));
         n++;
