@@ -10,6 +10,10 @@
  */
 #include "internal.h"
 
+#if !(defined(DMACOH_TRACK_ASAN) && DMACOH_TRACK_ASAN)
+void (*dmacoh__track_fn)(bool handed_out, const void *p, uint64_t n);
+#endif
+
 /* Zeroes new memory: with the accessors on IO regions and on any region whose accesses are
  * capped (memset may use vector stores), with memset on plain memory. */
 static void zero(const struct dmacoh__pool *pool, void *cpu, uint64_t bytes)

@@ -19,6 +19,8 @@ void dmacoh__linux_wake(void *ctx, uint32_t *word);
 uint64_t dmacoh__linux_now_ns(void *ctx);
 void dmacoh__linux_relax(void *ctx);
 unsigned dmacoh__linux_thread_slot(void *ctx);
+/* Installs the valgrind block-bounds hook when running under valgrind (common.c). */
+void dmacoh__linux_track_init(void);
 
 /* Reads one number (decimal, or hex with 0x) from a sysfs attribute file: 0, -DMACOH_ENOENT
  * (no file), -DMACOH_EACCES, -DMACOH_EIO (not a number) or another -errno. */

@@ -107,6 +107,7 @@ int dmacoh_memfd_create(dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_mem
 
     if (r)
         return r;
+    dmacoh__linux_track_init();
     fd = memfd_create("dmacoh-device-memory", MFD_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -125,6 +126,7 @@ int dmacoh_memfd_attach(int fd, dmacoh_phys_addr_t bus, uint64_t size, struct dm
 
     if (r)
         return r;
+    dmacoh__linux_track_init();
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size) {
         dmacoh__err("memfd attach: descriptor %d is not a file of at least %#llx bytes", fd,
                     (unsigned long long)size);

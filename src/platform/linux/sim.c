@@ -254,6 +254,7 @@ int dmacoh_sim_create(const struct dmacoh_sim_opts *opts, struct dmacoh_sim **ou
 
     if (!out)
         return DMACOH_EINVAL;
+    dmacoh__linux_track_init();
     sim = calloc(1, sizeof(*sim));
     if (!sim)
         return DMACOH_ENOMEM;
