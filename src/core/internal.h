@@ -134,8 +134,6 @@ int dmacoh__pa_free_parked(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
 int dmacoh__pa_reserve(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
 /* Longest free run in granules; O(1) unless it was just consumed (pages.c). */
 uint64_t dmacoh__pa_largest_free(struct dmacoh__pa *pa);
-/* Bytes of state in use (struct and words). */
-uint64_t dmacoh__pa_meta_bytes(const struct dmacoh__pa *pa);
 /* Walks the whole state and verifies every invariant; O(n). */
 bool dmacoh__pa_check(const struct dmacoh__pa *pa);
 /* The run containing granule i: its first granule, length and kind (0 free, 1 allocation,
@@ -155,7 +153,6 @@ struct dmacoh__tc {
     uint64_t guard[8]; /* 64 bytes apart from whatever comes before: no shared cache line */
     uint32_t lock;
     uint32_t count;                 /* blocks in ent */
-    uint64_t granules;              /* granules in ent */
     uint64_t allocs, frees;         /* served from / taken into this cache since a drain */
     uint64_t ent[DMACOH__TC_DEPTH]; /* offset << 4 | (granules - 1) */
 };

@@ -186,7 +186,7 @@ static uint64_t hb_prev(const struct hb *b, uint64_t i)
     return NONE;
 }
 
-/* Levels and words of a bitmap of `bits` bits; adds the words to *total. */
+/* Levels of a hierarchical bitmap of `bits` bits (64-way, down to one top word). */
 static uint64_t hb_levels(uint64_t bits)
 {
     uint64_t lev = 1, words = (bits + 63) / 64;
@@ -890,11 +890,6 @@ int dmacoh__pa_walk(const struct dmacoh__pa *pa, int (*fn)(void *, uint64_t, uin
         i = end;
     }
     return 0;
-}
-
-uint64_t dmacoh__pa_meta_bytes(const struct dmacoh__pa *pa)
-{
-    return sizeof(*pa) + pa->nwords * 8;
 }
 
 /* ---- the invariant checker: O(n), for tests and fuzzing ---- */

@@ -198,7 +198,7 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
     pool->tc_on = 0;
     for (unsigned i = 0; i < DMACOH__TC_SLOTS; i++) {
         pool->tc[i].lock = pool->tc[i].count = 0;
-        pool->tc[i].granules = pool->tc[i].allocs = pool->tc[i].frees = 0;
+        pool->tc[i].allocs = pool->tc[i].frees = 0;
     }
     if (pool->io_width < 8 && dmacoh__io_register(pool->cpu, size, pool->io_width) != 0) {
         dmacoh__err("declare on '%s': too many regions with an IO width cap", dev->name);

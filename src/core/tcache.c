@@ -57,7 +57,6 @@ bool dmacoh__tc_alloc(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, uin
 
         if ((c->ent[i] & 15u) + 1 == n && o + n <= limit) {
             c->ent[i] = c->ent[--c->count];
-            c->granules -= n;
             c->allocs++;
             dmacoh__pa_unpark(&pool->pa, o);
             if (pool->map.ram) /* under the cache lock: no one else can have the block */
@@ -79,7 +78,6 @@ bool dmacoh__tc_free(struct dmacoh__pool *pool, uint64_t off, uint64_t n)
     dmacoh__lock(&c->lock, pool->plat);
     if (c->count < DMACOH__TC_DEPTH && dmacoh__pa_park(&pool->pa, off, n) == 0) {
         c->ent[c->count++] = off << 4 | (n - 1);
-        c->granules += n;
         c->frees++;
         parked = true;
         if (pool->map.ram) /* before the cache lock lets anyone take the block again */
@@ -121,7 +119,6 @@ static void drain(struct dmacoh__pool *pool, bool hold)
             }
             any = true;
         }
-        c->granules = 0;
         pool->allocs += c->allocs;
         pool->frees += c->frees;
         c->allocs = c->frees = 0;
