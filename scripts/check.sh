@@ -40,7 +40,7 @@ cmake -S . -B build/tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DDMA
     -DDMACOH_TSAN=ON -DDMACOH_BUILD_EXAMPLES=OFF -DDMACOH_BUILD_BENCH=OFF >/dev/null
 cmake --build build/tsan -j "$jobs"
 (cd build/tsan && TSAN_OPTIONS=halt_on_error=1 \
-    ctest --output-on-failure -R 'test_(threads|pool|alloc|misuse|tcache|hostmem|debug)')
+    ctest --output-on-failure -R 'test_(threads|pool|alloc|misuse|tcache|hostmem|debug|cookies)')
 
 step "valgrind memcheck: unit tests (gcc build)"
 for t in build/gcc/tests/test_*; do

@@ -6,8 +6,8 @@
  * Like Linux's CONFIG_DMA_API_DEBUG (kernel/dma/debug.c), but a run-time switch, and it sees
  * declared memory, which the kernel's does not. Off by default; when off, each public call
  * pays one relaxed load of a global word. On Linux the environment variable DMACOH_DEBUG sets
- * it when the library is loaded: "1" or "all" (record and poison), or a comma-separated list
- * of "record" and "poison", or a number (the flag bits).
+ * it when the library is loaded: "1" or "all" (every flag), or a comma-separated list of
+ * "record", "poison" and "cookies", or a number (the flag bits).
  *
  * With DMACOH_DEBUG_RECORD, dmacoh_alloc_coherent() records (device, size, handle, CPU
  * address, region or system memory, the caller's address) in out-of-line metadata from the
@@ -26,10 +26,25 @@
  *  - the core handing out an address that is already live: reported as internal corruption.
  * With DMACOH_DEBUG_POISON, region memory freed is filled with DMACOH_DEBUG_POISON_BYTE
  * (through the accessors on IO regions and regions with an access-width cap), system memory
- * too, and region granules are checked when handed out again: a byte that changed is reported
+ * too (a block over 1 MiB in its first and last 512 KiB only, where stale writes land, so a
+ * huge free stays quick), and region granules are checked when handed out again: a byte that changed is reported
  * with the corrupted range and the allocation that last owned it, and counted. Poisoning
  * covers regions declared while it is on. Memory of the allocations of a dma_pool is the
  * pool's own business (see dmacoh_pool_opts.poison).
+ *
+ * With DMACOH_DEBUG_IO_COOKIES, a region granted DMACOH_MEMORY_IO hands out cookies that
+ * fault when dereferenced: its pointers (dmacoh_alloc_coherent, dmacoh_dma_to_virt, ...) lie
+ * in address space the platform reserved with no access at all (platform op reserve; on
+ * Linux an mmap with PROT_NONE), congruent to the device addresses as the mapping is, and
+ * every accessor of dmacoh/io.h translates them to the mapping. A driver that reads or writes
+ * IO memory through a plain pointer gets SIGSEGV (a fault) at its first access, with the
+ * cookie as the faulting address, instead of working by accident on this platform and
+ * failing on one where IO memory is not plainly addressable. The library's own accesses
+ * (zeroing, poisoning) go through the accessors; translations and frees take cookies as
+ * they take pointers. Covers regions declared while it is on; a platform without reserve
+ * (bare metal) declares without it, with a warning. Regions granted DMACOH_MEMORY_MAP are
+ * plain memory and are not affected. Costs one more relaxed load per accessor while no
+ * region has cookies, a search of the IO registry (up to 64 slots) per access while one has.
  *
  * Reports go to the log callback (dmacoh_set_log_fn) at DMACOH_LOG_ERROR, sites as addresses,
  * symbolized when a symbolizer is installed (the Linux build installs one based on dladdr()).
@@ -50,8 +65,10 @@ extern "C" {
 
 /** Flags of dmacoh_debug_set(). */
 enum dmacoh_debug_flags {
-    DMACOH_DEBUG_RECORD = 0x01, /**< record allocations; check frees, releases and finis */
-    DMACOH_DEBUG_POISON = 0x02, /**< poison freed memory, check region memory on reuse */
+    DMACOH_DEBUG_RECORD = 0x01,     /**< record allocations; check frees, releases and finis */
+    DMACOH_DEBUG_POISON = 0x02,     /**< poison freed memory, check region memory on reuse */
+    DMACOH_DEBUG_IO_COOKIES = 0x04, /**< IO-region pointers fault unless used by accessors */
+    DMACOH_DEBUG_ALL = 0x07,        /**< all of the above */
 };
 
 /** The byte freed memory is filled with (the kernel's POISON_FREE). */
@@ -60,8 +77,9 @@ enum dmacoh_debug_flags {
 /**
  * Turns debug mode on (flags) or off (0) for the whole library. Turning it off forgets the
  * records; memory allocated while it was off is not known when it comes on again.
- * Errors: -DMACOH_EINVAL (unknown flags; nothing changes). DMACOH_DEBUG_POISON implies
- * DMACOH_DEBUG_RECORD (a free must be known good before memory is overwritten).
+ * Errors: -DMACOH_EINVAL (unknown flags; nothing changes). Every flag implies
+ * DMACOH_DEBUG_RECORD (a free must be known good before memory is overwritten, and the
+ * record names the allocation a faulting cookie belongs to, see dmacoh_debug_dump()).
  * Context: like dmacoh_set_log_fn(), call it before other threads use the library, or while
  * none does; never allocates.
  */
@@ -101,8 +119,8 @@ int dmacoh_debug_dump(const struct dmacoh_platform *p,
 
 /**
  * Hosted builds only (src/platform/linux): installs the dladdr() symbolizer and applies the
- * environment variable DMACOH_DEBUG ("1" or "all", "record", "poison", "record,poison", or the
- * flag bits as a number); unset or empty changes nothing but the symbolizer. The shared
+ * environment variable DMACOH_DEBUG ("1" or "all", a comma-separated list of "record",
+ * "poison" and "cookies", or the flag bits as a number); unset or empty changes nothing but the symbolizer. The shared
  * library calls it when loaded. Errors: -DMACOH_EINVAL (a value it does not understand;
  * nothing changes). Context: as dmacoh_debug_set().
  */

@@ -7,7 +7,7 @@
  * (dmacoh_raw_read32), a _relaxed little-endian accessor without barriers, and the ordered
  * default (dmacoh_ioread32). Device memory is little-endian, as with the kernel's ioread32.
  * Every name is wrapped in #ifndef so a port header (DMACOH_CONFIG_HEADER) may replace exactly
- * the ones its CPU needs. Accessors are width-specific, so an invalid width cannot be written.
+ * the ones its CPU needs (passing the address through dmacoh__io_addr() first, below). Accessors are width-specific, so an invalid width cannot be written.
  *
  * Ordering (the kernel's promise for readl/writel): an ordered write is not issued before
  * earlier memory writes of this thread (so a descriptor written to RAM is visible before the
@@ -17,6 +17,10 @@
  * access-width cap of the region the address belongs to (dmacoh_declare_opts.io_width): a
  * region capped at 4 bytes never sees an 8-byte access, whatever the alignment and length;
  * the _width variants take the cap explicitly.
+ *
+ * In debug mode with DMACOH_DEBUG_IO_COOKIES, every accessor here, single or block, accepts
+ * the cookies of IO regions and reaches the memory behind them, while a direct dereference of
+ * a cookie faults (see dmacoh/debug.h).
  */
 #ifndef DMACOH_IO_H
 #define DMACOH_IO_H
@@ -62,16 +66,44 @@ extern "C" {
 #define DMACOH__LE64(x) (x)
 #endif
 
-/* Raw native-endian single accesses: one load or store of exactly that width. */
+/*
+ * IO cookies in debug mode (dmacoh/debug.h, DMACOH_DEBUG_IO_COOKIES): the pointer handed out
+ * for an IO region then points into address space that faults on any access, and the
+ * accessors below translate it to the mapping first. dmacoh__io_cookies counts the regions
+ * whose pointers are such cookies; while it is zero an accessor pays one relaxed load and a
+ * predicted branch. dmacoh__io_resolve() returns the mapping behind a cookie, and any other
+ * address unchanged.
+ */
+extern unsigned dmacoh__io_cookies;
+volatile void *dmacoh__io_resolve(const volatile void *addr);
+
+static inline volatile void *dmacoh__io_addr(const volatile void *addr)
+{
+    if (__builtin_expect(__atomic_load_n(&dmacoh__io_cookies, __ATOMIC_RELAXED) != 0, 0))
+        return dmacoh__io_resolve(addr);
+    return (volatile void *)(uintptr_t)addr;
+}
+
+/* Untranslated single accesses: one load or store of exactly that width at addr. */
 #define DMACOH__RAW(bits)                                                                          \
-    static inline uint##bits##_t dmacoh_raw_read##bits(const volatile void *addr)                  \
+    static inline uint##bits##_t dmacoh__raw_read##bits(const volatile void *addr)                 \
     {                                                                                              \
         return *(const volatile uint##bits##_t *)addr;                                             \
     }                                                                                              \
-    static inline void dmacoh_raw_write##bits(uint##bits##_t v, volatile void *addr)               \
+    static inline void dmacoh__raw_write##bits(uint##bits##_t v, volatile void *addr)              \
     {                                                                                              \
         *(volatile uint##bits##_t *)addr = v;                                                      \
+    }                                                                                              \
+    static inline uint##bits##_t dmacoh_raw_read##bits(const volatile void *addr)                  \
+    {                                                                                              \
+        return dmacoh__raw_read##bits(dmacoh__io_addr(addr));                                      \
+    }                                                                                              \
+    static inline void dmacoh_raw_write##bits(uint##bits##_t v, volatile void *addr)               \
+    {                                                                                              \
+        dmacoh__raw_write##bits(v, dmacoh__io_addr(addr));                                         \
     }
+/* Raw native-endian single accesses (dmacoh_raw_read32...): the above after the cookie
+ * translation. */
 DMACOH__RAW(8)
 DMACOH__RAW(16)
 DMACOH__RAW(32)
@@ -140,7 +172,8 @@ void dmacoh_memset_io_width(volatile void *dst, int c, size_t n, unsigned width)
 
 /**
  * The access-width cap (1/2/4/8) that applies at addr: that of the declared region containing
- * it, 8 otherwise. Context: any thread; lock-free, O(number of capped regions).
+ * it (through its mapping or its IO cookie), 8 otherwise. Context: any thread; lock-free,
+ * O(number of regions with a cap or with cookies).
  */
 unsigned dmacoh_io_width_at(const volatile void *addr);
 

@@ -117,6 +117,23 @@ struct dmacoh_platform_ops {
      * it. Must be cheap (a thread-local read). Optional: NULL puts every thread on one shard.
      */
     unsigned (*thread_slot)(void *ctx);
+
+    /**
+     * Reserves `size` bytes of address space (a multiple of the region granule) on which
+     * every load and store faults, at an address congruent to device_addr modulo
+     * `congruence` as for map(): the IO cookies of a region declared in debug mode with
+     * DMACOH_DEBUG_IO_COOKIES lie in it (dmacoh/debug.h), so a driver that dereferences one
+     * instead of using the accessors is stopped at its first access. Never backed by memory.
+     * Errors: -DMACOH_ENOMEM (no address space), -DMACOH_ENOTSUP (congruence not possible),
+     * OS errors; the region is then declared without cookie enforcement (a warning is
+     * logged). Called with the platform lock held. Optional: NULL means the platform cannot
+     * make faulting addresses (no MMU, or none under its control), and IO cookies are the
+     * mapping's addresses.
+     */
+    int (*reserve)(void *ctx, uint64_t size, dmacoh_dma_addr_t device_addr, uint64_t congruence,
+                   void **out);
+    /** Returns what reserve() gave. Never fails. Required with reserve. */
+    void (*unreserve)(void *ctx, void *addr, uint64_t size);
 };
 
 /**
@@ -136,8 +153,8 @@ struct dmacoh_platform {
 
 /**
  * Prepares a platform instance. Errors: -DMACOH_EINVAL if p or ops is NULL, or ops lacks
- * map/unmap, has sys_alloc without sys_free, meta_alloc without meta_free, or wait without
- * wake/now_ns. Context: not thread-safe with respect to other calls on the same p.
+ * map/unmap, has sys_alloc without sys_free, meta_alloc without meta_free, wait without
+ * wake/now_ns, or reserve without unreserve. Context: not thread-safe with respect to other calls on the same p.
  */
 int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform_ops *ops,
                          void *ctx);

@@ -65,7 +65,7 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
         }
         if (r == 0) {
             pool->allocs++;
-            if (pool->map.ram)
+            if (pool->track)
                 DMACOH__TRACK_ALLOC(pool->cpu + (*off << pool->gshift), n << pool->gshift);
         } else
             pool->failures++;
@@ -269,7 +269,7 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
     if (r == 0) {
         pool->frees++;
         __atomic_add_fetch(&pool->seq, 1u, __ATOMIC_RELAXED);
-        if (pool->map.ram)
+        if (pool->track)
             DMACOH__TRACK_FREE(cpu, ((uint64_t)size + gmask) & ~gmask);
     }
     dmacoh__unlock(&pool->lock);

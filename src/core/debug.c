@@ -68,11 +68,11 @@ int dmacoh_debug_set(unsigned flags)
 {
     unsigned old;
 
-    if (flags & ~(unsigned)(DMACOH_DEBUG_RECORD | DMACOH_DEBUG_POISON)) {
+    if (flags & ~(unsigned)DMACOH_DEBUG_ALL) {
         dmacoh__err("debug set: unknown flags %#x", flags);
         return DMACOH_EINVAL;
     }
-    if (flags & DMACOH_DEBUG_POISON)
+    if (flags)
         flags |= DMACOH_DEBUG_RECORD;
     old = __atomic_exchange_n(&dmacoh__dbg_flags, flags, __ATOMIC_SEQ_CST);
     if (old && !flags)
@@ -403,6 +403,10 @@ static void check_reuse(const struct dmacoh__dbg *s, const struct dmacoh__pool *
         const char *gc = pool->cpu + (g << pool->gshift);
         uint64_t bad;
 
+        if (*w == 0 && (g % 64) == 0 && g0 + n - g >= 64) {
+            g += 63; /* a word with nothing poisoned (huge blocks are mostly such) */
+            continue;
+        }
         if (!(*w & bit))
             continue;
         *w &= ~bit;
@@ -419,13 +423,31 @@ static void check_reuse(const struct dmacoh__dbg *s, const struct dmacoh__pool *
         report_poison(s, pool, lo, hi);
 }
 
+/* Poisons granules [g, g + n) of pool and marks them for the check on reuse. */
+static void poison_granules(struct pmap *m, const struct dmacoh__pool *pool, uint64_t g, uint64_t n)
+{
+    fill(pool, pool->cpu + (g << pool->gshift), n << pool->gshift, DMACOH_DEBUG_POISON_BYTE);
+    for (uint64_t i = g; i < g + n; i++)
+        m->bits[i / 64] |= (uint64_t)1 << (i % 64);
+}
+
+/* A freed block is poisoned whole up to twice POISON_EDGE bytes; a larger one only in its
+ * first and last POISON_EDGE bytes (rounded to granules), where stale writes through an old
+ * descriptor or an overrun land: poisoning 128 GiB on every free would take minutes. */
+#define POISON_EDGE ((uint64_t)512 * 1024)
+
 static void poison_free(struct dmacoh__dbg *s, const struct rec *r)
 {
     struct pmap *m;
-    uint64_t gsz, g0, n;
+    uint64_t gsz, g0, n, edge;
 
     if (!r->pool) {
-        __builtin_memset((void *)(uintptr_t)r->cpu, DMACOH_DEBUG_POISON_BYTE, (size_t)r->size);
+        uint64_t k = r->size > 2 * POISON_EDGE ? POISON_EDGE : r->size;
+
+        __builtin_memset((void *)(uintptr_t)r->cpu, DMACOH_DEBUG_POISON_BYTE, (size_t)k);
+        if (k < r->size)
+            __builtin_memset((void *)(uintptr_t)(r->cpu + (r->size - k)), DMACOH_DEBUG_POISON_BYTE,
+                             (size_t)k);
         return;
     }
     m = pmap_of(s, r->pool);
@@ -434,9 +456,13 @@ static void poison_free(struct dmacoh__dbg *s, const struct rec *r)
     gsz = (uint64_t)1 << r->pool->gshift;
     g0 = (uint64_t)(r->cpu - r->pool->cpu) >> r->pool->gshift;
     n = (r->size + gsz - 1) >> r->pool->gshift;
-    fill(r->pool, (void *)(uintptr_t)r->cpu, n << r->pool->gshift, DMACOH_DEBUG_POISON_BYTE);
-    for (uint64_t g = g0; g < g0 + n; g++)
-        m->bits[g / 64] |= (uint64_t)1 << (g % 64);
+    edge = (POISON_EDGE + gsz - 1) >> r->pool->gshift;
+    if (n <= 2 * edge) {
+        poison_granules(m, r->pool, g0, n);
+    } else {
+        poison_granules(m, r->pool, g0, edge);
+        poison_granules(m, r->pool, g0 + n - edge, edge);
+    }
 }
 
 /* ---- the checked entry points ---- */
@@ -616,10 +642,11 @@ int dmacoh__dbg_free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_d
     return e;
 }
 
-/* Reports an overlap of [lo, hi] with another region or live system memory; true if any. */
+/* Whether pool's mapping overlaps another region's or live system memory (mappings, not IO
+ * cookies: two cookie ranges never overlap, the memory behind them may). */
 static bool overlaps(const struct dmacoh__pool *pool, const struct dmacoh_device *dev)
 {
-    const char *lo = pool->cpu, *hi = pool->cpu + (pool->size - 1);
+    const char *lo = (const char *)pool->map.cpu, *hi = lo + (pool->size - 1);
     bool hit = false;
 
     dmacoh__lock(&reg_lock, dev->platform);
@@ -635,7 +662,8 @@ static bool overlaps(const struct dmacoh__pool *pool, const struct dmacoh_device
         tp = &t->next;
         dmacoh__lock(&t->plat->lock, t->plat);
         for (const struct dmacoh__pool *q = t->plat->pools; q && !hit; q = q->next)
-            hit = q != pool && q->cpu <= hi && lo <= q->cpu + (q->size - 1);
+            hit = q != pool && (const char *)q->map.cpu <= hi &&
+                  lo <= (const char *)q->map.cpu + (q->size - 1);
         dmacoh__unlock(&t->plat->lock);
         dmacoh__lock(&t->lock, t->plat);
         for (size_t i = 0; i < t->cap && !hit; i++) {

@@ -21,7 +21,8 @@ int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform
                          void *ctx)
 {
     if (!p || !ops || !ops->map || !ops->unmap || (ops->sys_alloc && !ops->sys_free) ||
-        (ops->meta_alloc && !ops->meta_free) || (ops->wait && (!ops->wake || !ops->now_ns))) {
+        (ops->meta_alloc && !ops->meta_free) || (ops->wait && (!ops->wake || !ops->now_ns)) ||
+        (ops->reserve && !ops->unreserve)) {
         dmacoh__err("platform init: missing platform or required op");
         return DMACOH_EINVAL;
     }

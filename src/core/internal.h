@@ -173,8 +173,11 @@ struct dmacoh__pool {
     dmacoh_phys_addr_t bus;
     dmacoh_dma_addr_t dev_base;
     uint64_t size;
-    char *cpu; /* mapping of the first byte */
+    char *cpu; /* pointer handed out for the first byte: map.cpu, or its IO cookie */
     struct dmacoh_mapping map;
+    void *shadow;    /* the reserved range cpu lies in when it is a cookie, else NULL */
+    bool track;      /* tell sanitizers about blocks (map.ram, no cookies) */
+    bool registered; /* has a slot in the IO registry (width cap or cookies) */
     struct dmacoh_platform *plat;
     struct dmacoh__pool *next; /* on plat->pools */
     size_t meta_size;
@@ -292,8 +295,11 @@ extern void (*dmacoh__track_fn)(bool handed_out, const void *p, uint64_t n);
     } while (0)
 #endif
 
-/* ---- IO width registry (io.c) ---- */
-int dmacoh__io_register(const void *start, uint64_t size, unsigned width);
+/* ---- IO registry (io.c) ----
+ * Registers [start, start + size) with its access-width cap; real is where the accessors
+ * reach it: start itself, or the mapping behind an IO cookie range. 0 or -DMACOH_ENOMEM (the
+ * table of 64 slots is full). Unregister takes the start that was registered. */
+int dmacoh__io_register(const void *start, uint64_t size, unsigned width, const void *real);
 void dmacoh__io_unregister(const void *start);
 
 /* ---- small helpers ---- */

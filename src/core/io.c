@@ -1,19 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * io.c - block copies to and from IO memory, and the registry of regions with a width cap.
+ * io.c - block copies to and from IO memory, and the registry of IO regions that need more
+ * than an address: a width cap, or IO cookies.
  *
  * memcpy_toio() keeps the kernel's signature (no region argument), so the cap of a region
  * that takes only narrow accesses is found from the address: declare registers every capped
- * mapping here, and each block copy looks its destination up. The registry is a fixed table
- * (no heap), written under a spinlock by declare/release and read without a lock through a
- * sequence count per slot (odd while a writer changes it): a reader that sees the count
- * change retries, so it never pairs one region's start with another's width. A copy racing
- * with the release of its own region is a use after release, undefined anyway.
+ * mapping here, and each block copy looks its destination up. In debug mode with IO cookies
+ * (dmacoh/debug.h) a region's pointers lie in a reserved range that faults on access; its
+ * slot maps [cookie start, end) to the mapping by a delta, which the accessors add. A capped
+ * region with cookies has one slot, keyed by the cookie range, and its mapping is not
+ * registered: an address inside a mapping is taken as it is, with the default width.
+ *
+ * The registry is a fixed table (no heap), written under a spinlock by declare/release and
+ * read without a lock through a sequence count per slot (odd while a writer changes it): a
+ * reader that sees the count change retries, so it never pairs one region's start with
+ * another's width or delta. A copy racing with the release of its own region is a use after
+ * release, undefined anyway.
  *
  * Copies use naturally aligned accesses no wider than the cap: narrow accesses until the IO
  * address is aligned, the widest allowed for the bulk, narrow again for the tail. The normal
  * memory side may have any alignment; it is read and written a byte at a time into a local,
- * which compilers turn into one unaligned load or store where the CPU allows it.
+ * which compilers turn into one unaligned load or store where the CPU allows it. A block is
+ * translated once, from its first byte: a block spans one region.
  */
 #include "internal.h"
 
@@ -23,35 +31,42 @@ struct io_slot {
     uint32_t seq; /* odd while being written */
     unsigned width;
     uintptr_t start;
-    uintptr_t end; /* 0: slot unused */
+    uintptr_t end;   /* 0: slot unused */
+    uintptr_t delta; /* mapping - cookie (modulo 2^N); 0 when the range is the mapping */
 };
 
 static struct io_slot slots[IO_SLOTS];
 static uint32_t slots_lock;
 static unsigned slots_hi; /* slots [0, slots_hi) may be in use */
+unsigned dmacoh__io_cookies;
 
 /* Writes a slot (slots_lock held): the count is odd while the fields change. */
-static void slot_write(struct io_slot *s, uintptr_t start, uintptr_t end, unsigned width)
+static void slot_write(struct io_slot *s, uintptr_t start, uintptr_t end, unsigned width,
+                       uintptr_t delta)
 {
     __atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELAXED);
     __atomic_thread_fence(__ATOMIC_RELEASE);
     __atomic_store_n(&s->start, start, __ATOMIC_RELAXED);
     __atomic_store_n(&s->width, width, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->delta, delta, __ATOMIC_RELAXED);
     __atomic_store_n(&s->end, end, __ATOMIC_RELAXED);
     __atomic_store_n(&s->seq, s->seq + 1, __ATOMIC_RELEASE);
 }
 
-int dmacoh__io_register(const void *start, uint64_t size, unsigned width)
+int dmacoh__io_register(const void *start, uint64_t size, unsigned width, const void *real)
 {
+    uintptr_t delta = (uintptr_t)real - (uintptr_t)start;
     int r = DMACOH_ENOMEM;
 
     dmacoh__lock(&slots_lock, NULL);
     for (unsigned i = 0; i < IO_SLOTS; i++) {
         if (slots[i].end != 0)
             continue;
-        slot_write(&slots[i], (uintptr_t)start, (uintptr_t)start + (uintptr_t)size, width);
+        slot_write(&slots[i], (uintptr_t)start, (uintptr_t)start + (uintptr_t)size, width, delta);
         if (i + 1 > slots_hi)
             __atomic_store_n(&slots_hi, i + 1, __ATOMIC_RELEASE);
+        if (delta)
+            __atomic_add_fetch(&dmacoh__io_cookies, 1u, __ATOMIC_RELEASE);
         r = 0;
         break;
     }
@@ -64,40 +79,69 @@ void dmacoh__io_unregister(const void *start)
     dmacoh__lock(&slots_lock, NULL);
     for (unsigned i = 0; i < IO_SLOTS; i++) {
         if (slots[i].start == (uintptr_t)start && slots[i].end != 0) {
-            slot_write(&slots[i], 0, 0, 0);
+            if (slots[i].delta)
+                __atomic_sub_fetch(&dmacoh__io_cookies, 1u, __ATOMIC_RELEASE);
+            slot_write(&slots[i], 0, 0, 0, 0);
             break;
         }
     }
     dmacoh__unlock(&slots_lock);
 }
 
-/* The width of slot s if it covers a, 0 if not; retries while a writer changes the slot. */
-static unsigned slot_read(const struct io_slot *s, uintptr_t a)
+/* Whether slot s covers a, with its width and delta; retries while a writer changes it. */
+static bool slot_read(const struct io_slot *s, uintptr_t a, unsigned *width, uintptr_t *delta)
 {
     for (;;) {
         uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
         uintptr_t start = __atomic_load_n(&s->start, __ATOMIC_RELAXED);
         uintptr_t end = __atomic_load_n(&s->end, __ATOMIC_RELAXED);
-        unsigned width = __atomic_load_n(&s->width, __ATOMIC_RELAXED);
+        unsigned w = __atomic_load_n(&s->width, __ATOMIC_RELAXED);
+        uintptr_t d = __atomic_load_n(&s->delta, __ATOMIC_RELAXED);
 
         __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        if ((seq & 1u) == 0 && __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == seq)
-            return (end != 0 && a >= start && a < end) ? width : 0;
+        if ((seq & 1u) == 0 && __atomic_load_n(&s->seq, __ATOMIC_RELAXED) == seq) {
+            if (end == 0 || a < start || a >= end)
+                return false;
+            *width = w;
+            *delta = d;
+            return true;
+        }
     }
+}
+
+/* The registered region at a: its width cap (8 when none) and a translated to its mapping. */
+static uintptr_t lookup(uintptr_t a, unsigned *width)
+{
+    unsigned hi = __atomic_load_n(&slots_hi, __ATOMIC_ACQUIRE);
+    uintptr_t delta;
+
+    for (unsigned i = 0; i < hi; i++) {
+        if (slot_read(&slots[i], a, width, &delta))
+            return a + delta;
+    }
+    *width = 8;
+    return a;
 }
 
 unsigned dmacoh_io_width_at(const volatile void *addr)
 {
-    uintptr_t a = (uintptr_t)addr;
-    unsigned hi = __atomic_load_n(&slots_hi, __ATOMIC_ACQUIRE);
+    unsigned w;
 
-    for (unsigned i = 0; i < hi; i++) {
-        unsigned w = slot_read(&slots[i], a);
+    (void)lookup((uintptr_t)addr, &w);
+    return w;
+}
 
-        if (w)
-            return w;
-    }
-    return 8;
+volatile void *dmacoh__io_resolve(const volatile void *addr)
+{
+    unsigned w;
+
+    return (volatile void *)lookup((uintptr_t)addr, &w);
+}
+
+/* addr, translated when it may be a cookie. */
+static uintptr_t real_addr(const volatile void *addr)
+{
+    return (uintptr_t)dmacoh__io_addr(addr);
 }
 
 static unsigned clamp_width(unsigned w)
@@ -155,27 +199,28 @@ static void store_n(unsigned char *p, uint64_t x, unsigned w)
 static void raw_write(volatile unsigned char *d, uint64_t x, unsigned w)
 {
     if (w == 8)
-        dmacoh_raw_write64(x, d);
+        dmacoh__raw_write64(x, d);
     else if (w == 4)
-        dmacoh_raw_write32((uint32_t)x, d);
+        dmacoh__raw_write32((uint32_t)x, d);
     else if (w == 2)
-        dmacoh_raw_write16((uint16_t)x, d);
+        dmacoh__raw_write16((uint16_t)x, d);
     else
-        dmacoh_raw_write8((uint8_t)x, d);
+        dmacoh__raw_write8((uint8_t)x, d);
 }
 
 static uint64_t raw_read(const volatile unsigned char *s, unsigned w)
 {
     if (w == 8)
-        return dmacoh_raw_read64(s);
+        return dmacoh__raw_read64(s);
     if (w == 4)
-        return dmacoh_raw_read32(s);
+        return dmacoh__raw_read32(s);
     if (w == 2)
-        return dmacoh_raw_read16(s);
-    return dmacoh_raw_read8(s);
+        return dmacoh__raw_read16(s);
+    return dmacoh__raw_read8(s);
 }
 
-void dmacoh_memcpy_toio_width(volatile void *dst, const void *src, size_t n, unsigned width)
+/* The copies, on addresses already translated. */
+static void toio(uintptr_t dst, const void *src, size_t n, unsigned width)
 {
     volatile unsigned char *d = (volatile unsigned char *)dst;
     const unsigned char *s = (const unsigned char *)src;
@@ -192,7 +237,7 @@ void dmacoh_memcpy_toio_width(volatile void *dst, const void *src, size_t n, uns
     }
 }
 
-void dmacoh_memcpy_fromio_width(void *dst, const volatile void *src, size_t n, unsigned width)
+static void fromio(void *dst, uintptr_t src, size_t n, unsigned width)
 {
     unsigned char *d = (unsigned char *)dst;
     const volatile unsigned char *s = (const volatile unsigned char *)src;
@@ -209,7 +254,7 @@ void dmacoh_memcpy_fromio_width(void *dst, const volatile void *src, size_t n, u
     dmacoh_io_barrier_after_read();
 }
 
-void dmacoh_memset_io_width(volatile void *dst, int c, size_t n, unsigned width)
+static void setio(uintptr_t dst, int c, size_t n, unsigned width)
 {
     volatile unsigned char *d = (volatile unsigned char *)dst;
     uint64_t pattern = 0x0101010101010101ull * (unsigned char)c;
@@ -225,17 +270,41 @@ void dmacoh_memset_io_width(volatile void *dst, int c, size_t n, unsigned width)
     }
 }
 
+void dmacoh_memcpy_toio_width(volatile void *dst, const void *src, size_t n, unsigned width)
+{
+    toio(n ? real_addr(dst) : 0, src, n, width);
+}
+
+void dmacoh_memcpy_fromio_width(void *dst, const volatile void *src, size_t n, unsigned width)
+{
+    fromio(dst, n ? real_addr(src) : 0, n, width);
+}
+
+void dmacoh_memset_io_width(volatile void *dst, int c, size_t n, unsigned width)
+{
+    setio(n ? real_addr(dst) : 0, c, n, width);
+}
+
 void dmacoh_memcpy_toio(volatile void *dst, const void *src, size_t n)
 {
-    dmacoh_memcpy_toio_width(dst, src, n, dmacoh_io_width_at(dst));
+    unsigned w;
+    uintptr_t d = lookup((uintptr_t)dst, &w);
+
+    toio(d, src, n, w);
 }
 
 void dmacoh_memcpy_fromio(void *dst, const volatile void *src, size_t n)
 {
-    dmacoh_memcpy_fromio_width(dst, src, n, dmacoh_io_width_at(src));
+    unsigned w;
+    uintptr_t s = lookup((uintptr_t)src, &w);
+
+    fromio(dst, s, n, w);
 }
 
 void dmacoh_memset_io(volatile void *dst, int c, size_t n)
 {
-    dmacoh_memset_io_width(dst, c, n, dmacoh_io_width_at(dst));
+    unsigned w;
+    uintptr_t d = lookup((uintptr_t)dst, &w);
+
+    setio(d, c, n, w);
 }

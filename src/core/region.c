@@ -147,6 +147,39 @@ static unsigned pick_width(unsigned asked, unsigned platform)
     return (asked && asked < w) ? asked : w;
 }
 
+/* Address space for the IO cookies of a region (debug mode), or NULL: then the region's
+ * pointers are its mapping's, as they are outside debug mode. Platform lock held. */
+static void *reserve_cookies(const struct dmacoh_device *dev, dmacoh_dma_addr_t daddr,
+                             uint64_t size, uint64_t cong)
+{
+    const struct dmacoh_platform *p = dev->platform;
+    void *at = NULL;
+    int r;
+
+    if (!p->ops->reserve) {
+        dmacoh__warn("declare on '%s': platform '%s' cannot make faulting addresses; IO "
+                     "cookies are not enforced for this region",
+                     dev->name, p->ops->name);
+        return NULL;
+    }
+    r = p->ops->reserve(p->ctx, size, daddr, cong, &at);
+    if (r == 0 && (!at || (((uint64_t)(uintptr_t)at - daddr) & (cong - 1)))) {
+        dmacoh__err("declare on '%s': platform '%s' reserved address space that breaks its "
+                    "contract",
+                    dev->name, p->ops->name);
+        if (at)
+            p->ops->unreserve(p->ctx, at, size);
+        return NULL;
+    }
+    if (r) {
+        dmacoh__warn("declare on '%s': no address space for IO cookies (%s); they are not "
+                     "enforced for this region",
+                     dev->name, dmacoh_strerror(r));
+        return NULL;
+    }
+    return at;
+}
+
 /* Maps the range and fills in a fresh pool at meta. Platform lock held. */
 static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh_phys_addr_t bus,
                     dmacoh_dma_addr_t daddr, uint64_t size, int flags, unsigned gshift,
@@ -200,12 +233,23 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         pool->tc[i].lock = pool->tc[i].count = 0;
         pool->tc[i].allocs = pool->tc[i].frees = 0;
     }
-    if (pool->io_width < 8 && dmacoh__io_register(pool->cpu, size, pool->io_width) != 0) {
-        dmacoh__err("declare on '%s': too many regions with an IO width cap", dev->name);
+    pool->shadow = NULL;
+    if (pool->mode == DMACOH_MEMORY_IO && (dmacoh_debug_get() & DMACOH_DEBUG_IO_COOKIES))
+        pool->shadow = reserve_cookies(dev, daddr, size, cong);
+    if (pool->shadow)
+        pool->cpu = (char *)pool->shadow;
+    pool->track = pool->map.ram && !pool->shadow;
+    pool->registered = pool->io_width < 8 || pool->shadow;
+    if (pool->registered &&
+        dmacoh__io_register(pool->cpu, size, pool->io_width, pool->map.cpu) != 0) {
+        dmacoh__err("declare on '%s': too many regions with an IO width cap or IO cookies",
+                    dev->name);
+        if (pool->shadow)
+            p->ops->unreserve(p->ctx, pool->shadow, size);
         p->ops->unmap(p->ctx, &pool->map, size);
         return DMACOH_ENOMEM;
     }
-    if (pool->map.ram) {
+    if (pool->track) {
         DMACOH__TRACK_FREE(pool->cpu, size);        /* nothing is handed out yet */
         DMACOH__TRACK_ALLOC(pool, pool->meta_size); /* metadata carved from it stays usable */
     }
@@ -383,10 +427,12 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
         while (*pp != pool)
             pp = &(*pp)->next;
         *pp = pool->next;
-        if (pool->io_width < 8)
+        if (pool->registered)
             dmacoh__io_unregister(pool->cpu);
-        if (pool->map.ram)
+        if (pool->track)
             DMACOH__TRACK_ALLOC(pool->cpu, pool->size);
+        if (pool->shadow)
+            p->ops->unreserve(p->ctx, pool->shadow, pool->size);
         p->ops->unmap(p->ctx, &pool->map, pool->size);
         pool->magic = 0;
         put_meta(p, pool);
@@ -424,7 +470,7 @@ int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_a
     last = (off + size - 1) >> pool->gshift;
     lock_exact(pool);
     r = dmacoh__pa_reserve(&pool->pa, first, last - first + 1);
-    if (r == 0 && pool->map.ram)
+    if (r == 0 && pool->track)
         DMACOH__TRACK_ALLOC(pool->cpu + (first << pool->gshift), (last - first + 1)
                                                                      << pool->gshift);
     unlock_exact(pool);

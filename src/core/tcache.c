@@ -59,7 +59,7 @@ bool dmacoh__tc_alloc(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, uin
             c->ent[i] = c->ent[--c->count];
             c->allocs++;
             dmacoh__pa_unpark(&pool->pa, o);
-            if (pool->map.ram) /* under the cache lock: no one else can have the block */
+            if (pool->track) /* under the cache lock: no one else can have the block */
                 DMACOH__TRACK_ALLOC(pool->cpu + (o << pool->gshift), n << pool->gshift);
             *off = o;
             found = true;
@@ -80,7 +80,7 @@ bool dmacoh__tc_free(struct dmacoh__pool *pool, uint64_t off, uint64_t n)
         c->ent[c->count++] = off << 4 | (n - 1);
         c->frees++;
         parked = true;
-        if (pool->map.ram) /* before the cache lock lets anyone take the block again */
+        if (pool->track) /* before the cache lock lets anyone take the block again */
             DMACOH__TRACK_FREE(pool->cpu + (off << pool->gshift), n << pool->gshift);
     }
     dmacoh__unlock(&c->lock);

@@ -4,7 +4,9 @@
  * release / pool operations on a small device tree, mirrored in a reference model.
  *
  * The platform is the bare-metal one over one malloc'd buffer (fast: no mapping, no system
- * call): declared memory lives in the first 2 MiB of it, fallback RAM in the third. Four
+ * call): declared memory lives in the first 2 MiB of it, fallback RAM in the third. The
+ * harness adds the reserve op (an mmap of PROT_NONE) so that in debug mode IO regions hand
+ * out cookies, which every access of the model goes through the accessors with. Four
  * devices: d0 and d3 are roots, d1 is d0's child and d2 is d1's, so INCLUDES_CHILDREN reaches
  * one and two levels down.
  *
@@ -31,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -615,6 +618,36 @@ static void op_pool_destroy(void)
 
 /* ---- one input ---- */
 
+/* Address space for IO cookies, congruent to device_addr modulo congruence. */
+static int fuzz_reserve(void *ctx, uint64_t size, dmacoh_dma_addr_t device_addr,
+                        uint64_t congruence, void **out)
+{
+    uint64_t slack = congruence > 4096 ? congruence : 0;
+    uintptr_t base, at;
+    void *m;
+
+    (void)ctx;
+    m = mmap(NULL, (size_t)(size + slack), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return DMACOH_ENOMEM;
+    base = (uintptr_t)m;
+    at = base + (uintptr_t)((device_addr - base) & (congruence - 1));
+    if (at > base)
+        munmap(m, at - base);
+    if (base + size + slack > at + size)
+        munmap((void *)(uintptr_t)(at + size), (size_t)(base + size + slack - (at + size)));
+    *out = (void *)at;
+    return 0;
+}
+
+static void fuzz_unreserve(void *ctx, void *addr, uint64_t size)
+{
+    (void)ctx;
+    munmap(addr, (size_t)size);
+}
+
+static struct dmacoh_platform_ops with_reserve;
+
 static void setup(void)
 {
     struct dmacoh_baremetal_config c;
@@ -636,6 +669,10 @@ static void setup(void)
     c.meta_arena_size = sizeof(arena);
     if (dmacoh_baremetal_init(&st.bm, &c) != 0)
         abort();
+    with_reserve = *st.bm.plat.ops;
+    with_reserve.reserve = fuzz_reserve;
+    with_reserve.unreserve = fuzz_unreserve;
+    st.bm.plat.ops = &with_reserve;
     for (int d = 0; d < NDEV; d++)
         if (dmacoh_device_init(&st.dev[d], names[d],
                                parent_of[d] >= 0 ? &st.dev[parent_of[d]] : NULL, &st.bm.plat) != 0)
@@ -671,7 +708,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     st.in = data;
     st.left = size;
     /* The first byte picks the debug mode: its checks must agree with the model too. */
-    if (dmacoh_debug_set(get8() % 4 == 3 ? DMACOH_DEBUG_RECORD | DMACOH_DEBUG_POISON : 0))
+    if (dmacoh_debug_set(get8() % 4 == 3 ? DMACOH_DEBUG_ALL : 0))
         abort();
     while (st.left) {
         unsigned op = get8();

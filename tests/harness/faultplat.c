@@ -109,6 +109,35 @@ static void f_meta_free(void *ctx, void *p, size_t size)
     fp->in->ops->meta_free(fp->in->ctx, p, size);
 }
 
+static int f_reserve(void *ctx, uint64_t size, dmacoh_dma_addr_t device_addr, uint64_t congruence,
+                     void **out)
+{
+    struct t_faultplat *fp = (struct t_faultplat *)ctx;
+    int r;
+
+    if (hit(fp, T_FAULT_RESERVE))
+        return DMACOH_ENOMEM;
+    r = fp->in->ops->reserve(fp->in->ctx, size, device_addr, congruence, out);
+    if (r == 0) {
+        fp->reserves++;
+        if (fp->lie_reserve) {
+            fp->failed = T_FAULT_RESERVE;
+            *out = (char *)*out + 16;
+        }
+    }
+    return r;
+}
+
+static void f_unreserve(void *ctx, void *addr, uint64_t size)
+{
+    struct t_faultplat *fp = (struct t_faultplat *)ctx;
+
+    if (fp->lie_reserve)
+        addr = (char *)addr - 16;
+    fp->reserves--;
+    fp->in->ops->unreserve(fp->in->ctx, addr, size);
+}
+
 /* The infallible ops are forwarded with the inner platform's context. */
 static dmacoh_dma_addr_t f_virt_to_dma(void *ctx, const struct dmacoh_device *dev, const void *cpu)
 {
@@ -188,6 +217,10 @@ void t_faultplat_init(struct t_faultplat *fp, const struct dmacoh_platform *inne
         fp->ops.relax = f_relax;
     if (inner->ops->thread_slot)
         fp->ops.thread_slot = f_thread_slot;
+    if (inner->ops->reserve) {
+        fp->ops.reserve = f_reserve;
+        fp->ops.unreserve = f_unreserve;
+    }
     T_OK(dmacoh_platform_init(&fp->plat, &fp->ops, fp));
 }
 
@@ -208,6 +241,7 @@ int t_faultplat_expected(enum t_fault_op op)
         return DMACOH_ENOMEM;
     case T_FAULT_SYS_FREE:
         return DMACOH_EIO;
+    case T_FAULT_RESERVE: /* the region is declared without IO cookies */
     case T_FAULT_NONE:
         break;
     }

@@ -3,9 +3,10 @@
  * faultplat.h - a platform that wraps another one and fails its Nth fallible operation.
  *
  * Every op of the inner platform is forwarded. The fallible ones (map, sys_alloc, sys_free,
- * meta_alloc) are numbered from 1 in the order the core calls them; when the count reaches
- * fail_at, that call fails instead of reaching the inner platform (map -DMACOH_EIO, sys_alloc
- * -DMACOH_ENOMEM, sys_free -DMACOH_EIO, meta_alloc NULL). Every later call succeeds, so a test
+ * meta_alloc, reserve) are numbered from 1 in the order the core calls them; when the count
+ * reaches fail_at, that call fails instead of reaching the inner platform (map -DMACOH_EIO,
+ * sys_alloc -DMACOH_ENOMEM, sys_free -DMACOH_EIO, meta_alloc NULL, reserve -DMACOH_ENOMEM,
+ * which a declare survives without IO cookies). Every later call succeeds, so a test
  * loops fail_at = 1, 2, ... until the operation under test succeeds: each iteration takes
  * one more step of it before failing, and every error path runs once (libuv's
  * test-loop-oom.c, SQLite's sqlite3_io_error_pending).
@@ -15,8 +16,8 @@
  * allocation failure hook. It counts what is outstanding (metadata bytes and blocks,
  * mappings, system memory) so that a test can assert that a failed call leaked nothing.
  *
- * It can also lie: a mapping that breaks the congruence contract, or system memory above the
- * device's DMA mask, so the core's checks of its platform run too.
+ * It can also lie: a mapping or a reservation that breaks the congruence contract, or system
+ * memory above the device's DMA mask, so the core's checks of its platform run too.
  */
 #ifndef DMACOH_FAULTPLAT_H
 #define DMACOH_FAULTPLAT_H
@@ -30,6 +31,7 @@ enum t_fault_op {
     T_FAULT_SYS_ALLOC,
     T_FAULT_SYS_FREE,
     T_FAULT_META_ALLOC,
+    T_FAULT_RESERVE,
 };
 
 struct t_faultplat {
@@ -42,8 +44,10 @@ struct t_faultplat {
     enum t_fault_op failed;           /**< the op of the last injected fault */
     bool lie_map;                     /**< map() returns a mapping off the congruence */
     bool lie_sys_alloc;               /**< sys_alloc() returns memory above the DMA mask */
+    bool lie_reserve;                 /**< reserve() returns an address off the congruence */
     long meta_blocks, meta_bytes;     /**< metadata outstanding */
     long maps, sys_blocks;            /**< mappings and system blocks outstanding */
+    long reserves;                    /**< reservations outstanding */
 };
 
 /** Wraps inner (which must outlive fp) and initialises fp->plat. */

@@ -580,12 +580,12 @@ static void acc_rec(const volatile void *a, unsigned w, bool write)
     static inline uint##bits##_t cnt_read##bits(const volatile void *a)                            \
     {                                                                                              \
         acc_rec(a, bits / 8, false);                                                               \
-        return dmacoh_raw_read##bits(a);                                                           \
+        return dmacoh__raw_read##bits(a);                                                          \
     }                                                                                              \
     static inline void cnt_write##bits(uint##bits##_t v, volatile void *a)                         \
     {                                                                                              \
         acc_rec(a, bits / 8, true);                                                                \
-        dmacoh_raw_write##bits(v, a);                                                              \
+        dmacoh__raw_write##bits(v, a);                                                             \
     }
 CNT_RAW(8)
 CNT_RAW(16)
@@ -593,14 +593,14 @@ CNT_RAW(32)
 CNT_RAW(64)
 #undef CNT_RAW
 
-#define dmacoh_raw_read8           cnt_read8
-#define dmacoh_raw_read16          cnt_read16
-#define dmacoh_raw_read32          cnt_read32
-#define dmacoh_raw_read64          cnt_read64
-#define dmacoh_raw_write8          cnt_write8
-#define dmacoh_raw_write16         cnt_write16
-#define dmacoh_raw_write32         cnt_write32
-#define dmacoh_raw_write64         cnt_write64
+#define dmacoh__raw_read8          cnt_read8
+#define dmacoh__raw_read16         cnt_read16
+#define dmacoh__raw_read32         cnt_read32
+#define dmacoh__raw_read64         cnt_read64
+#define dmacoh__raw_write8         cnt_write8
+#define dmacoh__raw_write16        cnt_write16
+#define dmacoh__raw_write32        cnt_write32
+#define dmacoh__raw_write64        cnt_write64
 #define dmacoh_memcpy_toio_width   cnt_memcpy_toio_width
 #define dmacoh_memcpy_fromio_width cnt_memcpy_fromio_width
 #define dmacoh_memset_io_width     cnt_memset_io_width
@@ -610,6 +610,8 @@ CNT_RAW(64)
 #define dmacoh_io_width_at         cnt_io_width_at
 #define dmacoh__io_register        cnt_io_register
 #define dmacoh__io_unregister      cnt_io_unregister
+#define dmacoh__io_resolve         cnt_io_resolve
+#define dmacoh__io_cookies         cnt_io_cookies
 
 void cnt_memcpy_toio_width(volatile void *dst, const void *src, size_t n, unsigned width);
 void cnt_memcpy_fromio_width(void *dst, const volatile void *src, size_t n, unsigned width);
@@ -618,17 +620,19 @@ void cnt_memcpy_toio(volatile void *dst, const void *src, size_t n);
 void cnt_memcpy_fromio(void *dst, const volatile void *src, size_t n);
 void cnt_memset_io(volatile void *dst, int c, size_t n);
 unsigned cnt_io_width_at(const volatile void *addr);
+volatile void *cnt_io_resolve(const volatile void *addr);
+extern unsigned cnt_io_cookies;
 
 #include "core/io.c"
 
-#undef dmacoh_raw_read8
-#undef dmacoh_raw_read16
-#undef dmacoh_raw_read32
-#undef dmacoh_raw_read64
-#undef dmacoh_raw_write8
-#undef dmacoh_raw_write16
-#undef dmacoh_raw_write32
-#undef dmacoh_raw_write64
+#undef dmacoh__raw_read8
+#undef dmacoh__raw_read16
+#undef dmacoh__raw_read32
+#undef dmacoh__raw_read64
+#undef dmacoh__raw_write8
+#undef dmacoh__raw_write16
+#undef dmacoh__raw_write32
+#undef dmacoh__raw_write64
 #undef dmacoh_memcpy_toio_width
 #undef dmacoh_memcpy_fromio_width
 #undef dmacoh_memset_io_width
@@ -638,6 +642,8 @@ unsigned cnt_io_width_at(const volatile void *addr);
 #undef dmacoh_io_width_at
 #undef dmacoh__io_register
 #undef dmacoh__io_unregister
+#undef dmacoh__io_resolve
+#undef dmacoh__io_cookies
 
 /* The accesses logged since acc_n was reset: all of kind `write`, naturally aligned, no wider
  * than cap, and together covering [start, start + n) exactly once: no byte outside the range
@@ -735,7 +741,7 @@ static void access_widths_registry(void)
     T_EQ_INT(cnt_io_width_at(io_area), 8);
     widths_grid(io_area, 8, true);
     for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-        T_OK(cnt_io_register(io_area, AREA, caps[i]));
+        T_OK(cnt_io_register(io_area, AREA, caps[i], io_area));
         T_EQ_INT(cnt_io_width_at(io_area), caps[i]);
         T_EQ_INT(cnt_io_width_at(io_area + AREA - 1), caps[i]);
         T_EQ_INT(cnt_io_width_at(io_area + AREA), 8);

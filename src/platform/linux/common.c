@@ -105,14 +105,13 @@ unsigned dmacoh__linux_thread_slot(void *ctx)
     return thread_slot & 0x7fffffffu;
 }
 
-void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t delta,
-                                  uint64_t target, uint64_t cong, int *err)
+/* len bytes of PROT_NONE address space at an address congruent to `want` modulo cong. */
+static void *reserve_congruent(uint64_t len, uint64_t want, uint64_t cong, int *err)
 {
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), want, slack;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), slack;
     uintptr_t base, at;
-    void *res, *m;
+    void *res;
 
-    want = (target - delta) & (cong - 1); /* the mapping's address modulo cong */
     if (want & (page - 1) & (cong - 1)) {
         *err = DMACOH_ENOTSUP; /* a page-aligned mapping cannot have that congruence */
         return NULL;
@@ -131,18 +130,43 @@ void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t d
     base = (uintptr_t)res;
     /* Below base + slack, which lies inside the reservation: it fits a uintptr_t. */
     at = slack ? (uintptr_t)(base + ((want - base) & (cong - 1))) : base;
-    m = mmap((void *)at, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-             (off_t)off);
-    if (m == MAP_FAILED) {
-        *err = -errno;
-        munmap(res, (size_t)(len + slack));
-        return NULL;
-    }
     if (at > base)
         munmap(res, at - base);
     if (base + len + slack > at + len)
         munmap((void *)(uintptr_t)(at + len), (size_t)(base + len + slack - (at + len)));
+    return (void *)at;
+}
+
+void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t delta,
+                                  uint64_t target, uint64_t cong, int *err)
+{
+    void *at = reserve_congruent(len, (target - delta) & (cong - 1), cong, err), *m;
+
+    if (!at)
+        return NULL;
+    m = mmap(at, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
+    if (m == MAP_FAILED) {
+        *err = -errno;
+        munmap(at, (size_t)len);
+        return NULL;
+    }
     return m;
+}
+
+int dmacoh__linux_reserve(void *ctx, uint64_t size, dmacoh_dma_addr_t device_addr,
+                          uint64_t congruence, void **out)
+{
+    int r = 0;
+
+    (void)ctx;
+    *out = reserve_congruent(size, device_addr & (congruence - 1), congruence, &r);
+    return *out ? 0 : r;
+}
+
+void dmacoh__linux_unreserve(void *ctx, void *addr, uint64_t size)
+{
+    (void)ctx;
+    munmap(addr, (size_t)size);
 }
 
 /* What dmacoh__linux_map_fd mapped, for unmap. */

@@ -32,17 +32,18 @@ static const char *dladdr_sym(const void *addr, char *buf, size_t len)
     return buf;
 }
 
-/* Flags from "1", "all", "record,poison" or a number; -1 when the text means nothing. */
+/* Flags from "1", "all", a list of "record", "poison", "cookies", or a number; -1 when the
+ * text means nothing. */
 static long parse(const char *v)
 {
     char *end;
     long flags = 0;
 
     if (!strcmp(v, "all"))
-        return DMACOH_DEBUG_RECORD | DMACOH_DEBUG_POISON;
+        return DMACOH_DEBUG_ALL;
     flags = strtol(v, &end, 0);
     if (*v && !*end)
-        return flags == 1 ? DMACOH_DEBUG_RECORD | DMACOH_DEBUG_POISON : flags;
+        return flags == 1 ? DMACOH_DEBUG_ALL : flags;
     flags = 0;
     while (*v) {
         size_t n = strcspn(v, ",");
@@ -51,6 +52,8 @@ static long parse(const char *v)
             flags |= DMACOH_DEBUG_RECORD;
         else if (n == 6 && !strncmp(v, "poison", 6))
             flags |= DMACOH_DEBUG_POISON;
+        else if (n == 7 && !strncmp(v, "cookies", 7))
+            flags |= DMACOH_DEBUG_IO_COOKIES;
         else if (n)
             return -1;
         v += n + (v[n] == ',');
@@ -67,7 +70,7 @@ int dmacoh_debug_from_env(void)
     if (!v || !*v)
         return 0;
     flags = parse(v);
-    if (flags < 0 || (unsigned long)flags > (DMACOH_DEBUG_RECORD | DMACOH_DEBUG_POISON))
+    if (flags < 0 || ((unsigned long)flags & ~(unsigned long)DMACOH_DEBUG_ALL))
         return DMACOH_EINVAL;
     return dmacoh_debug_set((unsigned)flags);
 }

@@ -19,6 +19,10 @@ void dmacoh__linux_wake(void *ctx, uint32_t *word);
 uint64_t dmacoh__linux_now_ns(void *ctx);
 void dmacoh__linux_relax(void *ctx);
 unsigned dmacoh__linux_thread_slot(void *ctx);
+/* Address space that faults on every access, for IO cookies (platform op reserve). */
+int dmacoh__linux_reserve(void *ctx, uint64_t size, dmacoh_dma_addr_t device_addr,
+                          uint64_t congruence, void **out);
+void dmacoh__linux_unreserve(void *ctx, void *addr, uint64_t size);
 /* Installs the valgrind block-bounds hook when running under valgrind (common.c). */
 void dmacoh__linux_track_init(void);
 
@@ -149,11 +153,13 @@ void *dmacoh__iova_dma_to_virt(const struct dmacoh__iova_space *s, dmacoh_dma_ad
  * pages. NULL with *err set (-DMACOH_ENOMEM, logged) on failure; munmap to free. */
 char *dmacoh__linux_alloc_anon(uint64_t len, uint64_t align, bool huge, int *err);
 
-/* The services every Linux platform shares: heap metadata, futex sleeping, thread slots. */
+/* The services every Linux platform shares: heap metadata, futex sleeping, thread slots,
+ * address space for IO cookies. */
 #define DMACOH__LINUX_SERVICE_OPS                                                                  \
     .meta_alloc = dmacoh__linux_meta_alloc, .meta_free = dmacoh__linux_meta_free,                  \
     .wait = dmacoh__linux_wait, .wake = dmacoh__linux_wake, .now_ns = dmacoh__linux_now_ns,        \
-    .relax = dmacoh__linux_relax, .thread_slot = dmacoh__linux_thread_slot
+    .relax = dmacoh__linux_relax, .thread_slot = dmacoh__linux_thread_slot,                        \
+    .reserve = dmacoh__linux_reserve, .unreserve = dmacoh__linux_unreserve
 
 /* Those plus unmap of what dmacoh__linux_map_fd mapped. */
 #define DMACOH__LINUX_COMMON_OPS .unmap = dmacoh__linux_unmap, DMACOH__LINUX_SERVICE_OPS

@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_cookies.c - IO-cookie enforcement of the debug mode (DMACOH_DEBUG_IO_COOKIES): the
+ * pointer an IO region hands out faults at its first direct load or store, at that address,
+ * while every accessor of dmacoh/io.h reaches the memory behind it; the library's own zeroing
+ * and poisoning go through them; translations and frees take cookies; MAP regions are not
+ * affected; a platform that cannot reserve address space, or fails or lies when asked, gets a
+ * working region without cookies; accessors stay right while other regions come and go.
+ * The fault tests fail with the mode off (the child's access then succeeds).
+ */
+#include "faultplat.h"
+#include "fixture.h"
+#include "t.h"
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define HAVE_VALGRIND 1
+#endif
+#endif
+
+#include <dmacoh/debug.h>
+#include <dmacoh/dmacoh.h>
+#include <dmacoh/io.h>
+#include <dmacoh/sim.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BUS  0xd0000000u
+#define BUS2 0xd1000000u
+#define SIZE (256u * 1024u)
+
+/* Exit codes of the child that touches a cookie directly. */
+#define FAULTED_THERE 42 /* SIGSEGV at exactly the cookie */
+#define FAULTED_ELSE  43 /* SIGSEGV somewhere else */
+#define NO_FAULT      44 /* the access went through */
+
+struct rig {
+    struct dmacoh_sim *sim;
+    struct dmacoh_device dev;
+};
+
+static void up(struct rig *g, unsigned debug, int mode, unsigned io_width)
+{
+    struct dmacoh_sim_memory m = {BUS, SIZE, mode, false, io_width};
+
+    T_OK(dmacoh_debug_set(debug));
+    T_OK(dmacoh_sim_create(NULL, &g->sim));
+    T_OK(dmacoh_sim_add_memory(g->sim, &m));
+    T_OK(dmacoh_device_init(&g->dev, "dev", NULL, dmacoh_sim_platform(g->sim)));
+    T_OK(dmacoh_declare_coherent_memory(&g->dev, BUS, 0, SIZE, mode, NULL, NULL));
+}
+
+static void down(struct rig *g)
+{
+    T_OK(dmacoh_release_coherent_memory(&g->dev, 0));
+    T_OK(dmacoh_device_fini(&g->dev));
+    T_OK(dmacoh_sim_destroy(g->sim));
+    T_OK(dmacoh_debug_set(0));
+    T_EQ_INT(__atomic_load_n(&dmacoh__io_cookies, __ATOMIC_RELAXED), 0);
+}
+
+static volatile void *fault_expected_at;
+static int result_fd = -1;
+
+/* The child's verdict goes through a pipe, and the child ends with SIGKILL: no exit handler,
+ * sanitizer or valgrind leak check runs on the state it inherited mid-test. */
+static void verdict(unsigned char code)
+{
+    ssize_t n = write(result_fd, &code, 1);
+
+    (void)n;
+#ifdef HAVE_VALGRIND
+    VALGRIND_ENABLE_ERROR_REPORTING;
+#endif
+    kill(getpid(), SIGKILL);
+}
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    verdict(si->si_addr == (void *)(uintptr_t)fault_expected_at ? FAULTED_THERE : FAULTED_ELSE);
+}
+
+/* Forks a child that loads (or stores) 4 bytes at p directly; returns its verdict. */
+static int touch(volatile void *p, bool write)
+{
+    unsigned char code = 0;
+    int fds[2], status = 0;
+    pid_t pid;
+
+    T_EQ_INT(pipe(fds), 0);
+    fflush(NULL);
+    pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct sigaction sa;
+
+        close(fds[0]);
+        result_fd = fds[1];
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = on_segv;
+        sa.sa_flags = SA_SIGINFO;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGSEGV, &sa, NULL);
+        sigaction(SIGBUS, &sa, NULL);
+        fault_expected_at = p;
+#ifdef HAVE_VALGRIND
+        VALGRIND_DISABLE_ERROR_REPORTING; /* the access is meant to fail */
+#endif
+        if (write)
+            *(volatile uint32_t *)p = 0x11223344u;
+        else
+            (void)*(volatile const uint32_t *)p;
+        verdict(NO_FAULT);
+    }
+    close(fds[1]);
+    T_EQ_INT(waitpid(pid, &status, 0), pid);
+    T_ASSERT(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    T_EQ_INT(read(fds[0], &code, 1), 1);
+    close(fds[0]);
+    return code;
+}
+
+/* The child faulted at the cookie. */
+static void assert_faults(volatile void *p, bool write)
+{
+    T_EQ_INT(touch(p, write), FAULTED_THERE);
+}
+
+static uint32_t bus_read32(struct dmacoh_sim *sim, uint64_t bus)
+{
+    uint32_t v = 0;
+
+    T_OK(dmacoh_sim_bus_read(sim, bus, &v, sizeof(v)));
+    return v;
+}
+
+/* The core of the feature: direct loads and stores fault at the cookie; every accessor works
+ * and the device sees what it wrote. */
+static void direct_access_faults_accessors_work(void)
+{
+    struct rig g;
+    unsigned char buf[300], back[300];
+    volatile char *c;
+    void *p;
+    dmacoh_dma_addr_t h;
+    uint64_t v64 = 0;
+
+    up(&g, DMACOH_DEBUG_IO_COOKIES, DMACOH_MEMORY_IO, 0);
+    T_EQ_INT(__atomic_load_n(&dmacoh__io_cookies, __ATOMIC_RELAXED), 1);
+    T_OK(dmacoh_alloc_coherent(&g.dev, 8192, 0, 0, &p, &h));
+    c = (volatile char *)p;
+    assert_faults(c, false);
+    assert_faults(c + 4100, true);
+
+    dmacoh_iowrite32(0xa1b2c3d4u, c + 8);
+    T_EQ_U64(bus_read32(g.sim, BUS + h + 8), 0xa1b2c3d4u);
+    T_EQ_U64(dmacoh_ioread32(c + 8), 0xa1b2c3d4u);
+    dmacoh_iowrite8(0x5a, c + 1);
+    dmacoh_iowrite16(0x1234, c + 2);
+    dmacoh_iowrite64_relaxed(0x0102030405060708ull, c + 16);
+    T_EQ_U64(dmacoh_ioread8(c + 1), 0x5a);
+    T_EQ_U64(dmacoh_ioread16_relaxed(c + 2), 0x1234);
+    T_EQ_U64(dmacoh_ioread64(c + 16), 0x0102030405060708ull);
+    dmacoh_raw_write32(7, c + 24);
+    T_EQ_U64(dmacoh_raw_read32(c + 24), 7);
+    v64 = 0x1122334455667788ull;
+    T_OK(dmacoh_sim_bus_write(g.sim, BUS + h + 32, &v64, sizeof(v64)));
+    T_EQ_U64(dmacoh_ioread64(c + 32), 0x1122334455667788ull);
+
+    for (unsigned i = 0; i < sizeof(buf); i++)
+        buf[i] = (unsigned char)(i * 7 + 1);
+    dmacoh_memcpy_toio(c + 1001, buf, sizeof(buf));
+    memset(back, 0, sizeof(back));
+    T_OK(dmacoh_sim_bus_read(g.sim, BUS + h + 1001, back, sizeof(back)));
+    T_ASSERT(memcmp(back, buf, sizeof(buf)) == 0);
+    memset(back, 0, sizeof(back));
+    dmacoh_memcpy_fromio(back, c + 1001, sizeof(back));
+    T_ASSERT(memcmp(back, buf, sizeof(buf)) == 0);
+    dmacoh_memset_io(c + 2000, 0xee, 64);
+    dmacoh_memcpy_fromio_width(back, c + 2000, 64, 2);
+    for (unsigned i = 0; i < 64; i++)
+        T_EQ_U64(back[i], 0xee);
+    dmacoh_memset_io_width(c + 2000, 0x11, 8, 1);
+    dmacoh_memcpy_toio_width(c + 2008, buf, 8, 4);
+    T_OK(dmacoh_sim_bus_read(g.sim, BUS + h + 2000, back, 16));
+    T_EQ_U64(back[7], 0x11);
+    T_ASSERT(memcmp(back + 8, buf, 8) == 0);
+
+    /* Translations and the free take the cookie as they take any pointer. */
+    T_EQ_U64(dmacoh_virt_to_dma(&g.dev, (char *)p + 100), h + 100);
+    T_EQ_PTR(dmacoh_dma_to_virt(&g.dev, h + 100), (void *)((char *)p + 100));
+    T_EQ_U64(dmacoh_io_width_at(c), 8);
+    T_OK(dmacoh_free_coherent(&g.dev, 8192, p, h));
+    down(&g);
+}
+
+/* Cookies keep the alignment promise: a 64 KiB block is 64 KiB aligned, like its handle. */
+static void cookies_keep_alignment(void)
+{
+    struct rig g;
+    void *p, *q;
+    dmacoh_dma_addr_t h, k;
+
+    up(&g, DMACOH_DEBUG_IO_COOKIES, DMACOH_MEMORY_IO, 0);
+    T_OK(dmacoh_alloc_coherent(&g.dev, 4096, 0, 0, &p, &h));
+    T_OK(dmacoh_alloc_coherent(&g.dev, 65536, 0, 0, &q, &k));
+    T_EQ_U64(k % 65536, 0);
+    T_EQ_U64((uintptr_t)q % 65536, 0);
+    T_EQ_U64((uint64_t)((char *)q - (char *)p), k - h);
+    assert_faults(q, true);
+    T_OK(dmacoh_free_coherent(&g.dev, 65536, q, k));
+    T_OK(dmacoh_free_coherent(&g.dev, 4096, p, h));
+    down(&g);
+}
+
+/* The core zeroes new memory and poisons freed memory through the cookies (it would fault
+ * otherwise), and the poison check reads through them. */
+static void zeroing_and_poisoning_use_the_accessors(void)
+{
+    struct rig g;
+    struct dmacoh_debug_stats st0, st1;
+    volatile char *c;
+    void *p;
+    dmacoh_dma_addr_t h;
+    unsigned char b = 0;
+
+    T_OK(dmacoh_debug_get_stats(&st0));
+    up(&g, DMACOH_DEBUG_ALL, DMACOH_MEMORY_IO, 0);
+    T_OK(dmacoh_alloc_coherent(&g.dev, 4096, 0, 0, &p, &h));
+    c = (volatile char *)p;
+    dmacoh_memset_io(c, 0x77, 4096);
+    T_OK(dmacoh_free_coherent(&g.dev, 4096, p, h));
+    T_OK(dmacoh_sim_bus_read(g.sim, BUS + h + 10, &b, 1));
+    T_EQ_U64(b, DMACOH_DEBUG_POISON_BYTE);
+    T_OK(dmacoh_sim_bus_write(g.sim, BUS + h + 10, "X", 1)); /* a stray DMA write */
+    T_OK(dmacoh_alloc_coherent(&g.dev, 4096, 0, 0, &p, &h));
+    T_EQ_U64(dmacoh_ioread8((volatile char *)p + 10), 0); /* zeroed */
+    T_OK(dmacoh_debug_get_stats(&st1));
+    T_EQ_U64(st1.poison_errors, st0.poison_errors + 1);
+    T_ASSERT(t_log_find("poison"));
+    T_OK(dmacoh_free_coherent(&g.dev, 4096, p, h));
+    down(&g);
+}
+
+/* A width-capped region with cookies: one registry slot answers both questions. */
+static void capped_region_with_cookies(void)
+{
+    struct rig g;
+    volatile char *c;
+    void *p;
+    dmacoh_dma_addr_t h;
+    unsigned char buf[24] = "0123456789abcdefghijklm", back[24] = {0};
+
+    up(&g, DMACOH_DEBUG_IO_COOKIES, DMACOH_MEMORY_IO, 4);
+    T_OK(dmacoh_alloc_coherent(&g.dev, 4096, 0, 0, &p, &h));
+    c = (volatile char *)p;
+    T_EQ_U64(dmacoh_io_width_at(c + 5), 4);
+    dmacoh_memcpy_toio(c + 3, buf, sizeof(buf));
+    dmacoh_memcpy_fromio(back, c + 3, sizeof(back));
+    T_ASSERT(memcmp(back, buf, sizeof(buf)) == 0);
+    assert_faults(c + 3, false);
+    T_OK(dmacoh_free_coherent(&g.dev, 4096, p, h));
+    down(&g);
+    T_EQ_U64(dmacoh_io_width_at(c + 5), 8); /* unregistered with the region */
+}
+
+/* MAP regions are plain memory: their pointers are not cookies. So is an IO region declared
+ * before the mode came on, and one declared after it went off. */
+static void map_regions_and_other_times_unaffected(void)
+{
+    struct rig g;
+    struct dmacoh_device io;
+    struct dmacoh_sim_memory m = {BUS2, SIZE, DMACOH_MEMORY_IO, false, 0};
+    void *p, *q;
+    dmacoh_dma_addr_t h, k;
+
+    up(&g, DMACOH_DEBUG_IO_COOKIES, DMACOH_MEMORY_MAP, 0);
+    T_OK(dmacoh_alloc_coherent(&g.dev, 4096, 0, 0, &p, &h));
+    T_EQ_INT(touch(p, true), NO_FAULT);
+    *(volatile uint32_t *)p = 0xfeedu;
+    T_EQ_U64(bus_read32(g.sim, BUS + h), 0xfeedu);
+    T_EQ_INT(__atomic_load_n(&dmacoh__io_cookies, __ATOMIC_RELAXED), 0);
+
+    T_OK(dmacoh_debug_set(0));
+    T_OK(dmacoh_sim_add_memory(g.sim, &m));
+    T_OK(dmacoh_device_init(&io, "io", NULL, dmacoh_sim_platform(g.sim)));
+    T_OK(dmacoh_declare_coherent_memory(&io, BUS2, 0, SIZE, DMACOH_MEMORY_IO, NULL, NULL));
+    T_OK(dmacoh_debug_set(DMACOH_DEBUG_IO_COOKIES));
+    T_OK(dmacoh_alloc_coherent(&io, 4096, 0, 0, &q, &k));
+    T_EQ_INT(touch(q, false), NO_FAULT); /* declared while the mode was off */
+    T_OK(dmacoh_free_coherent(&io, 4096, q, k));
+    T_OK(dmacoh_release_coherent_memory(&io, 0));
+    T_OK(dmacoh_device_fini(&io));
+    T_OK(dmacoh_free_coherent(&g.dev, 4096, p, h));
+    down(&g);
+}
+
+struct frig {
+    struct dmacoh_sim *sim;
+    struct t_faultplat fp;
+    struct dmacoh_device dev;
+};
+
+static void fup(struct frig *f)
+{
+    struct dmacoh_sim_memory m = {BUS, SIZE, DMACOH_MEMORY_IO, false, 0};
+
+    T_OK(dmacoh_debug_set(DMACOH_DEBUG_IO_COOKIES));
+    T_OK(dmacoh_sim_create(NULL, &f->sim));
+    T_OK(dmacoh_sim_add_memory(f->sim, &m));
+    t_faultplat_init(&f->fp, dmacoh_sim_platform(f->sim));
+    T_OK(dmacoh_device_init(&f->dev, "dev", NULL, &f->fp.plat));
+}
+
+static void fdown(struct frig *f)
+{
+    T_OK(dmacoh_device_fini(&f->dev));
+    T_OK(dmacoh_platform_fini(&f->fp.plat));
+    T_EQ_INT(f->fp.reserves, 0);
+    T_EQ_INT(f->fp.maps, 0);
+    T_OK(dmacoh_sim_destroy(f->sim));
+    T_OK(dmacoh_debug_set(0));
+    T_EQ_INT(__atomic_load_n(&dmacoh__io_cookies, __ATOMIC_RELAXED), 0);
+}
+
+/* The region works without cookies: the pointer is the mapping, accessors work. */
+static void works_without_cookies(struct frig *f)
+{
+    void *p;
+    dmacoh_dma_addr_t h;
+
+    T_EQ_INT(__atomic_load_n(&dmacoh__io_cookies, __ATOMIC_RELAXED), 0);
+    T_OK(dmacoh_alloc_coherent(&f->dev, 4096, 0, 0, &p, &h));
+    T_EQ_INT(touch(p, true), NO_FAULT);
+    dmacoh_iowrite32(0xc0ffeeu, p);
+    T_EQ_U64(bus_read32(f->sim, BUS + h), 0xc0ffeeu);
+    T_OK(dmacoh_free_coherent(&f->dev, 4096, p, h));
+    T_OK(dmacoh_release_coherent_memory(&f->dev, 0));
+}
+
+/* Every fallible step of a declare in cookie mode fails once: each failure but the
+ * reservation's fails the declare and leaks nothing; the reservation's leaves a region
+ * without cookies (warned); then the declare succeeds with them. */
+static void fault_at_every_step(void)
+{
+    struct frig f;
+    bool saw_reserve = false;
+    void *p;
+    dmacoh_dma_addr_t h;
+    int r;
+
+    fup(&f);
+    for (unsigned long n = 1;; n++) {
+        T_ASSERT(n < 20);
+        t_faultplat_arm(&f.fp, n);
+        r = dmacoh_declare_coherent_memory(&f.dev, BUS, 0, SIZE, DMACOH_MEMORY_IO, NULL, NULL);
+        t_faultplat_arm(&f.fp, 0);
+        T_ERR(r, t_faultplat_expected(f.fp.failed));
+        if (f.fp.failed == T_FAULT_NONE)
+            break;
+        if (r == 0) {
+            T_EQ_INT(f.fp.failed, T_FAULT_RESERVE);
+            T_ASSERT(t_log_find("not enforced"));
+            saw_reserve = true;
+            works_without_cookies(&f);
+        }
+        T_EQ_INT(f.fp.reserves, 0);
+        T_EQ_INT(f.fp.maps, 0);
+    }
+    T_ASSERT(saw_reserve);
+    T_EQ_INT(f.fp.reserves, 1);
+    T_OK(dmacoh_alloc_coherent(&f.dev, 4096, 0, 0, &p, &h));
+    assert_faults(p, false);
+    T_OK(dmacoh_free_coherent(&f.dev, 4096, p, h));
+    T_OK(dmacoh_release_coherent_memory(&f.dev, 0));
+    fdown(&f);
+}
+
+/* A reservation off the congruence is refused (it would break the alignment promise), and a
+ * platform without reserve declares without cookies; both say so. */
+static void lying_or_missing_reserve(void)
+{
+    struct frig f;
+
+    fup(&f);
+    f.fp.lie_reserve = true;
+    T_OK(dmacoh_declare_coherent_memory(&f.dev, BUS, 0, SIZE, DMACOH_MEMORY_IO, NULL, NULL));
+    T_ASSERT(t_log_find("breaks its contract"));
+    T_EQ_INT(f.fp.reserves, 0);
+    works_without_cookies(&f);
+    f.fp.lie_reserve = false;
+    f.fp.ops.reserve = NULL;
+    f.fp.ops.unreserve = NULL;
+    T_OK(dmacoh_declare_coherent_memory(&f.dev, BUS, 0, SIZE, DMACOH_MEMORY_IO, NULL, NULL));
+    T_ASSERT(t_log_find("cannot make faulting addresses"));
+    works_without_cookies(&f);
+    fdown(&f);
+}
+
+static void reserve_without_unreserve_refused(void)
+{
+    struct dmacoh_sim *sim;
+    struct dmacoh_platform_ops ops;
+    struct dmacoh_platform p;
+
+    T_OK(dmacoh_sim_create(NULL, &sim));
+    ops = *dmacoh_sim_platform(sim)->ops;
+
+    T_ASSERT(ops.reserve && ops.unreserve); /* every Linux platform offers them */
+    ops.unreserve = NULL;
+    T_ERR(dmacoh_platform_init(&p, &ops, NULL), DMACOH_EINVAL);
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
+struct churn {
+    struct dmacoh_sim *sim;
+    volatile char *c;
+    dmacoh_dma_addr_t h;
+    unsigned rounds;
+    int bad;
+};
+
+/* Declares and releases a second cookie region over and over, moving the registry. */
+static void *churn_regions(void *arg)
+{
+    struct churn *ch = (struct churn *)arg;
+    struct dmacoh_device d;
+
+    if (dmacoh_device_init(&d, "churn", NULL, dmacoh_sim_platform(ch->sim)))
+        ch->bad = 1;
+    for (unsigned i = 0; i < ch->rounds && !ch->bad; i++) {
+        if (dmacoh_declare_coherent_memory(&d, BUS2, 0, SIZE, DMACOH_MEMORY_IO, NULL, NULL) ||
+            dmacoh_release_coherent_memory(&d, 0))
+            ch->bad = 1;
+    }
+    if (dmacoh_device_fini(&d))
+        ch->bad = 1;
+    return NULL;
+}
+
+/* Accessors on one region's cookies stay right while another region's slot comes and goes
+ * (the registry's sequence counts; TSan runs this). */
+static void accessors_race_with_declares(void)
+{
+    struct rig g;
+    struct dmacoh_sim_memory m2 = {BUS2, SIZE, DMACOH_MEMORY_IO, false, 0};
+    struct churn ch = {0};
+    pthread_t t;
+    void *p;
+
+    up(&g, DMACOH_DEBUG_IO_COOKIES, DMACOH_MEMORY_IO, 0);
+    T_OK(dmacoh_sim_add_memory(g.sim, &m2));
+    T_OK(dmacoh_alloc_coherent(&g.dev, 4096, 0, 0, &p, &ch.h));
+    ch.sim = g.sim;
+    ch.c = (volatile char *)p;
+    ch.rounds = getenv("DMACOH_TEST_QUICK") ? 50 : 500;
+    T_EQ_INT(pthread_create(&t, NULL, churn_regions, &ch), 0);
+    for (uint32_t i = 0; i < 20000; i++) {
+        dmacoh_iowrite32(i, ch.c + 4 * (i % 1024));
+        T_EQ_U64(dmacoh_ioread32(ch.c + 4 * (i % 1024)), i);
+    }
+    T_EQ_INT(pthread_join(t, NULL), 0);
+    T_EQ_INT(ch.bad, 0);
+    T_OK(dmacoh_free_coherent(&g.dev, 4096, p, ch.h));
+    down(&g);
+}
+
+static const struct t_case cases[] = {
+    T_CASE(direct_access_faults_accessors_work),
+    T_CASE(cookies_keep_alignment),
+    T_CASE(zeroing_and_poisoning_use_the_accessors),
+    T_CASE(capped_region_with_cookies),
+    T_CASE(map_regions_and_other_times_unaffected),
+    T_CASE(fault_at_every_step),
+    T_CASE(lying_or_missing_reserve),
+    T_CASE(reserve_without_unreserve_refused),
+    T_CASE(accessors_race_with_declares),
+};
+
+T_MAIN(cases)
