@@ -17,8 +17,10 @@
  * use a second ivshmem and a second edu that /init binds to vfio-pci (find_vfio_device());
  * find_device() finds the others.
  */
+#include <dmacoh/debug.h>
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/hostmem.h>
+#include <dmacoh/io.h>
 #include <dmacoh/pci.h>
 #include <dmacoh/uio.h>
 #include <dmacoh/vfio.h>
@@ -27,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -217,6 +220,61 @@ static int proof_pci(void)
     if (ivshmem_fill(&dev, bar, size, "pci", "ivshmem"))
         return 1;
     check(dmacoh_device_fini(&dev) == 0 && dmacoh_pci_close(pci) == 0, "close");
+    return 0;
+}
+
+/* ---- proof: debug-mode IO cookies on a real BAR ------------------------------------------ */
+
+/* 64 KiB of ivshmem BAR2 declared IO with the debug mode's IO cookies: the pointer is not the
+ * BAR mapping, a child that loads through it dies of SIGSEGV, and memcpy_toio through it
+ * lands in the BAR (the host checks the backing file). */
+static int proof_io_cookies(void)
+{
+    static const char tag[] = "cookie-io.";
+    struct dmacoh_pci *pci;
+    struct dmacoh_device dev;
+    dmacoh_phys_addr_t bar;
+    dmacoh_dma_addr_t h;
+    unsigned char buf[0x2000];
+    uint32_t word;
+    int granted = 0, status = 0;
+    char bdf[32];
+    void *p;
+    pid_t pid;
+
+    check(find_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem device");
+    check(config_enable(bdf, 0x2) == 0, "cannot enable memory decode of %s", bdf);
+    check(dmacoh_pci_open(bdf, NULL, &pci) == 0, "dmacoh_pci_open(%s)", bdf);
+    check(dmacoh_pci_bar(pci, 2, &bar, NULL, NULL) == 0, "no BAR2");
+    check(dmacoh_debug_set(DMACOH_DEBUG_IO_COOKIES) == 0, "debug mode");
+    check(dmacoh_device_init(&dev, "ivshmem", NULL, dmacoh_pci_platform(pci)) == 0, "init");
+    check(dmacoh_declare_coherent_memory(&dev, bar + 0xc0000, 0xc0000, 0x10000, DMACOH_MEMORY_IO,
+                                         NULL, &granted) == 0 &&
+              granted == DMACOH_MEMORY_IO,
+          "declare IO");
+    check(dmacoh_alloc_coherent(&dev, sizeof(buf), 0, 0, &p, &h) == 0, "alloc");
+    check((void *)dmacoh__io_resolve(p) != p, "the pointer is the mapping, not a cookie");
+    say("cookie %p stands for the BAR mapping at %p (dma %#llx)", p, (void *)dmacoh__io_resolve(p),
+        (unsigned long long)h);
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        (void)*(volatile uint32_t *)p;
+        _exit(0);
+    }
+    check(pid > 0 && waitpid(pid, &status, 0) == pid, "fork");
+    check(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV,
+          "a direct load through the cookie did not fault (status %#x)", status);
+    say("a direct load through the cookie: child killed by SIGSEGV");
+    fill_tag(buf, sizeof(buf), tag);
+    dmacoh_memcpy_toio(p, buf, sizeof(buf));
+    memcpy(&word, buf + 4, sizeof(word));
+    check(dmacoh_ioread32((char *)p + 4) == word, "ioread32 through the cookie");
+    printf("HOSTCHECK ivshmem %#llx %zu %s\n", (unsigned long long)h, sizeof(buf), tag);
+    check(dmacoh_free_coherent(&dev, sizeof(buf), p, h) == 0, "free");
+    check(dmacoh_release_coherent_memory(&dev, 0) == 0, "release");
+    check(dmacoh_debug_set(0) == 0 && dmacoh_device_fini(&dev) == 0, "fini");
+    check(dmacoh_pci_close(pci) == 0, "close pci");
     return 0;
 }
 
@@ -661,6 +719,7 @@ static const struct proof proofs[] = {
     {"pci", "ivshmem-plain BAR2 declared through the PCI sysfs platform", proof_pci},
     {"pci-fallback", "hostmem in front of the PCI platform: BAR2 first, then RAM",
      proof_pci_fallback},
+    {"io-cookies", "debug-mode IO cookies over ivshmem BAR2: direct loads fault", proof_io_cookies},
     {"uio", "qxl RAM BAR declared through uio_pci_generic", proof_uio},
     {"hostmem", "edu DMA engine on hostmem memory (page-map physical addresses)", proof_hostmem},
     {"vfio-bar", "ivshmem-plain BAR2 declared through the VFIO platform", proof_vfio_bar},
