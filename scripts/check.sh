@@ -75,8 +75,8 @@ cc -o build/consumer-pc tests/install/consumer.c \
     $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs dmacoh) \
     -Wl,-rpath,"$prefix/lib"
 build/consumer-pc
-readelf -d "$prefix/lib/libdmacoh.so" | grep -q 'SONAME.*libdmacoh.so.0' || {
-    echo "libdmacoh.so has no SONAME libdmacoh.so.0"
+readelf -d "$prefix/lib/libdmacoh.so" | grep -q 'SONAME.*libdmacoh\.so\.0\.2\]' || {
+    echo "libdmacoh.so has no SONAME libdmacoh.so.0.2"
     exit 1
 }
 cmake -S tests/install -B build/consumer -DCMAKE_PREFIX_PATH="$prefix" >/dev/null

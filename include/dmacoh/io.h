@@ -6,8 +6,9 @@
  * Layering follows include/asm-generic/io.h: a raw native-endian primitive
  * (dmacoh_raw_read32), a _relaxed little-endian accessor without barriers, and the ordered
  * default (dmacoh_ioread32). Device memory is little-endian, as with the kernel's ioread32.
- * Every name is wrapped in #ifndef so a port header (DMACOH_CONFIG_HEADER) may replace exactly
- * the ones its CPU needs (passing the address through dmacoh__io_addr() first, below). Accessors are width-specific, so an invalid width cannot be written.
+ * The barriers, the _relaxed accessors and the ordered ones are each wrapped in #ifndef, so a
+ * port header (DMACOH_CONFIG_HEADER) may replace the groups its CPU needs, as macros (a
+ * replacement passes the address through dmacoh__io_addr() first, below). Accessors are width-specific, so an invalid width cannot be written.
  *
  * Ordering (the kernel's promise for readl/writel): an ordered write is not issued before
  * earlier memory writes of this thread (so a descriptor written to RAM is visible before the

@@ -124,7 +124,10 @@ struct dmacoh_platform_ops {
      * `congruence` as for map(): the IO cookies of a region declared in debug mode with
      * DMACOH_DEBUG_IO_COOKIES lie in it (dmacoh/debug.h), so a driver that dereferences one
      * instead of using the accessors is stopped at its first access. Never backed by memory.
-     * Errors: -DMACOH_ENOMEM (no address space), -DMACOH_ENOTSUP (congruence not possible),
+     * Each range must be disjoint from every other live reservation and mapping of the
+     * process (the core refuses one that overlaps a registered range, and then declares the
+     * region without cookies). `size` need not be whole pages: reserve the pages around it
+     * and return the address at the right offset in the first. Errors: -DMACOH_ENOMEM (no address space), -DMACOH_ENOTSUP (congruence not possible),
      * OS errors; the region is then declared without cookie enforcement (a warning is
      * logged). Called with the platform lock held. Optional: NULL means the platform cannot
      * make faulting addresses (no MMU, or none under its control), and IO cookies are the

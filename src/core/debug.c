@@ -695,8 +695,7 @@ int dmacoh__dbg_declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
         reported();
         dmacoh__err("declare on '%s' from %p%s: CPU range %p+%#llx overlaps another region or "
                     "live system memory",
-                    dev->name, site, sym(site, &b), (void *)dev->pool->cpu,
-                    (unsigned long long)size);
+                    dev->name, site, sym(site, &b), dev->pool->map.cpu, (unsigned long long)size);
         (void)dmacoh__release(dev, 0);
         return DMACOH_EBUSY;
     }

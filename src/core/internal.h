@@ -175,9 +175,9 @@ struct dmacoh__pool {
     uint64_t size;
     char *cpu; /* pointer handed out for the first byte: map.cpu, or its IO cookie */
     struct dmacoh_mapping map;
-    void *shadow;    /* the reserved range cpu lies in when it is a cookie, else NULL */
-    bool track;      /* tell sanitizers about blocks (map.ram, no cookies) */
-    bool registered; /* has a slot in the IO registry (width cap or cookies) */
+    void *shadow; /* the reserved range cpu lies in when it is a cookie, else NULL */
+    bool track;   /* tell sanitizers about blocks (map.ram, no cookies) */
+    int io_slot;  /* its slot in the IO registry (width cap or cookies), or -1 */
     struct dmacoh_platform *plat;
     struct dmacoh__pool *next; /* on plat->pools */
     size_t meta_size;
@@ -297,10 +297,11 @@ extern void (*dmacoh__track_fn)(bool handed_out, const void *p, uint64_t n);
 
 /* ---- IO registry (io.c) ----
  * Registers [start, start + size) with its access-width cap; real is where the accessors
- * reach it: start itself, or the mapping behind an IO cookie range. 0 or -DMACOH_ENOMEM (the
- * table of 64 slots is full). Unregister takes the start that was registered. */
+ * reach it: start itself, or the mapping behind an IO cookie range. Returns the slot (>= 0),
+ * -DMACOH_ENOMEM (the table of 64 slots is full) or, for a cookie range, -DMACOH_EBUSY (it
+ * overlaps a registered range). Unregister takes the slot; a negative one is ignored. */
 int dmacoh__io_register(const void *start, uint64_t size, unsigned width, const void *real);
-void dmacoh__io_unregister(const void *start);
+void dmacoh__io_unregister(int slot);
 
 /* ---- small helpers ---- */
 static inline bool dmacoh__is_pow2(uint64_t x)

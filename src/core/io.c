@@ -55,35 +55,42 @@ static void slot_write(struct io_slot *s, uintptr_t start, uintptr_t end, unsign
 
 int dmacoh__io_register(const void *start, uint64_t size, unsigned width, const void *real)
 {
-    uintptr_t delta = (uintptr_t)real - (uintptr_t)start;
+    uintptr_t lo = (uintptr_t)start, hi = lo + (uintptr_t)size, delta = (uintptr_t)real - lo;
     int r = DMACOH_ENOMEM;
 
     dmacoh__lock(&slots_lock, NULL);
+    /* A cookie range must be the only one at its addresses: a lookup takes the first slot
+     * that covers an address. */
+    for (unsigned i = 0; delta && i < IO_SLOTS; i++) {
+        if (slots[i].end != 0 && lo < slots[i].end && slots[i].start < hi) {
+            dmacoh__unlock(&slots_lock);
+            return DMACOH_EBUSY;
+        }
+    }
     for (unsigned i = 0; i < IO_SLOTS; i++) {
         if (slots[i].end != 0)
             continue;
-        slot_write(&slots[i], (uintptr_t)start, (uintptr_t)start + (uintptr_t)size, width, delta);
+        slot_write(&slots[i], lo, hi, width, delta);
         if (i + 1 > slots_hi)
             __atomic_store_n(&slots_hi, i + 1, __ATOMIC_RELEASE);
         if (delta)
             __atomic_add_fetch(&dmacoh__io_cookies, 1u, __ATOMIC_RELEASE);
-        r = 0;
+        r = (int)i;
         break;
     }
     dmacoh__unlock(&slots_lock);
     return r;
 }
 
-void dmacoh__io_unregister(const void *start)
+void dmacoh__io_unregister(int slot)
 {
+    if (slot < 0 || slot >= IO_SLOTS)
+        return;
     dmacoh__lock(&slots_lock, NULL);
-    for (unsigned i = 0; i < IO_SLOTS; i++) {
-        if (slots[i].start == (uintptr_t)start && slots[i].end != 0) {
-            if (slots[i].delta)
-                __atomic_sub_fetch(&dmacoh__io_cookies, 1u, __ATOMIC_RELEASE);
-            slot_write(&slots[i], 0, 0, 0, 0);
-            break;
-        }
+    if (slots[slot].end != 0) {
+        if (slots[slot].delta)
+            __atomic_sub_fetch(&dmacoh__io_cookies, 1u, __ATOMIC_RELEASE);
+        slot_write(&slots[slot], 0, 0, 0, 0);
     }
     dmacoh__unlock(&slots_lock);
 }

@@ -234,21 +234,34 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         pool->tc[i].allocs = pool->tc[i].frees = 0;
     }
     pool->shadow = NULL;
+    pool->io_slot = -1;
     if (pool->mode == DMACOH_MEMORY_IO && (dmacoh_debug_get() & DMACOH_DEBUG_IO_COOKIES))
         pool->shadow = reserve_cookies(dev, daddr, size, cong);
-    if (pool->shadow)
-        pool->cpu = (char *)pool->shadow;
-    pool->track = pool->map.ram && !pool->shadow;
-    pool->registered = pool->io_width < 8 || pool->shadow;
-    if (pool->registered &&
-        dmacoh__io_register(pool->cpu, size, pool->io_width, pool->map.cpu) != 0) {
-        dmacoh__err("declare on '%s': too many regions with an IO width cap or IO cookies",
-                    dev->name);
-        if (pool->shadow)
+    if (pool->shadow) {
+        r = dmacoh__io_register(pool->shadow, size, pool->io_width, pool->map.cpu);
+        if (r >= 0) {
+            pool->cpu = (char *)pool->shadow;
+            pool->io_slot = r;
+        } else {
+            dmacoh__warn("declare on '%s': IO cookies are not enforced for this region: %s",
+                         dev->name,
+                         r == DMACOH_EBUSY ? "the reserved range overlaps a registered one"
+                                           : "the IO registry is full");
             p->ops->unreserve(p->ctx, pool->shadow, size);
-        p->ops->unmap(p->ctx, &pool->map, size);
-        return DMACOH_ENOMEM;
+            pool->shadow = NULL;
+        }
     }
+    if (pool->io_width < 8 && pool->io_slot < 0) {
+        r = dmacoh__io_register(pool->cpu, size, pool->io_width, pool->cpu);
+        if (r < 0) {
+            dmacoh__err("declare on '%s': too many regions with an IO width cap or IO cookies",
+                        dev->name);
+            p->ops->unmap(p->ctx, &pool->map, size);
+            return DMACOH_ENOMEM;
+        }
+        pool->io_slot = r;
+    }
+    pool->track = pool->map.ram && !pool->shadow;
     if (pool->track) {
         DMACOH__TRACK_FREE(pool->cpu, size);        /* nothing is handed out yet */
         DMACOH__TRACK_ALLOC(pool, pool->meta_size); /* metadata carved from it stays usable */
@@ -427,8 +440,7 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
         while (*pp != pool)
             pp = &(*pp)->next;
         *pp = pool->next;
-        if (pool->registered)
-            dmacoh__io_unregister(pool->cpu);
+        dmacoh__io_unregister(pool->io_slot);
         if (pool->track)
             DMACOH__TRACK_ALLOC(pool->cpu, pool->size);
         if (pool->shadow)

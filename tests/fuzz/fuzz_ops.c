@@ -618,32 +618,39 @@ static void op_pool_destroy(void)
 
 /* ---- one input ---- */
 
-/* Address space for IO cookies, congruent to device_addr modulo congruence. */
+/* Address space for IO cookies, congruent to device_addr modulo congruence: whole pages
+ * around the range, the cookie at its offset in the first page. */
+#define PG 4096u
+
 static int fuzz_reserve(void *ctx, uint64_t size, dmacoh_dma_addr_t device_addr,
                         uint64_t congruence, void **out)
 {
-    uint64_t slack = congruence > 4096 ? congruence : 0;
+    uint64_t want = device_addr & (congruence - 1), in_page = want & (PG - 1);
+    uint64_t len = (in_page + size + PG - 1) & ~(uint64_t)(PG - 1);
+    uint64_t slack = congruence > PG ? congruence : 0;
     uintptr_t base, at;
     void *m;
 
     (void)ctx;
-    m = mmap(NULL, (size_t)(size + slack), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    m = mmap(NULL, (size_t)(len + slack), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return DMACOH_ENOMEM;
     base = (uintptr_t)m;
-    at = base + (uintptr_t)((device_addr - base) & (congruence - 1));
+    at = slack ? base + (uintptr_t)((want - in_page - base) & (congruence - 1)) : base;
     if (at > base)
         munmap(m, at - base);
-    if (base + size + slack > at + size)
-        munmap((void *)(uintptr_t)(at + size), (size_t)(base + size + slack - (at + size)));
-    *out = (void *)at;
+    if (base + len + slack > at + len)
+        munmap((void *)(uintptr_t)(at + len), (size_t)(base + len + slack - (at + len)));
+    *out = (void *)(at + (uintptr_t)in_page);
     return 0;
 }
 
 static void fuzz_unreserve(void *ctx, void *addr, uint64_t size)
 {
+    uint64_t in_page = (uint64_t)(uintptr_t)addr & (PG - 1);
+
     (void)ctx;
-    munmap(addr, (size_t)size);
+    munmap((char *)addr - in_page, (size_t)((in_page + size + PG - 1) & ~(uint64_t)(PG - 1)));
 }
 
 static struct dmacoh_platform_ops with_reserve;

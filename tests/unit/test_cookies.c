@@ -22,6 +22,7 @@
 #include <dmacoh/debug.h>
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/io.h>
+#include <dmacoh/pool.h>
 #include <dmacoh/sim.h>
 
 #include <pthread.h>
@@ -447,18 +448,33 @@ static void *churn_regions(void *arg)
     return NULL;
 }
 
-/* Accessors on one region's cookies stay right while another region's slot comes and goes
- * (the registry's sequence counts; TSan runs this). */
+/* Accessors on one region's cookies stay right while another region's slot, which every
+ * lookup reads first, comes and goes (the registry's sequence counts; TSan runs this). */
 static void accessors_race_with_declares(void)
 {
     struct rig g;
     struct dmacoh_sim_memory m2 = {BUS2, SIZE, DMACOH_MEMORY_IO, false, 0};
     struct churn ch = {0};
+    struct dmacoh_device first;
     pthread_t t;
     void *p;
 
-    up(&g, DMACOH_DEBUG_IO_COOKIES, DMACOH_MEMORY_IO, 0);
+    /* The churning region must take the registry slot before the stable one's, or the
+     * lookups would stop at the stable slot and never read the one that changes. */
+    T_OK(dmacoh_debug_set(DMACOH_DEBUG_IO_COOKIES));
+    T_OK(dmacoh_sim_create(NULL, &g.sim));
     T_OK(dmacoh_sim_add_memory(g.sim, &m2));
+    T_OK(dmacoh_device_init(&first, "first", NULL, dmacoh_sim_platform(g.sim)));
+    T_OK(dmacoh_declare_coherent_memory(&first, BUS2, 0, SIZE, DMACOH_MEMORY_IO, NULL, NULL));
+    {
+        struct dmacoh_sim_memory m = {BUS, SIZE, DMACOH_MEMORY_IO, false, 0};
+
+        T_OK(dmacoh_sim_add_memory(g.sim, &m));
+    }
+    T_OK(dmacoh_device_init(&g.dev, "dev", NULL, dmacoh_sim_platform(g.sim)));
+    T_OK(dmacoh_declare_coherent_memory(&g.dev, BUS, 0, SIZE, DMACOH_MEMORY_IO, NULL, NULL));
+    T_OK(dmacoh_release_coherent_memory(&first, 0));
+    T_OK(dmacoh_device_fini(&first));
     T_OK(dmacoh_alloc_coherent(&g.dev, 4096, 0, 0, &p, &ch.h));
     ch.sim = g.sim;
     ch.c = (volatile char *)p;
@@ -474,6 +490,161 @@ static void accessors_race_with_declares(void)
     down(&g);
 }
 
+/* Shared ranges, occupied ranges, dma_pool blocks and a forced release all take cookies. */
+static void every_kind_of_pointer_is_a_cookie(void)
+{
+    struct rig g;
+    struct dmacoh_sim_memory m = {BUS2, SIZE, DMACOH_MEMORY_IO, true, 0};
+    struct dmacoh_device a, b;
+    struct dmacoh_pool_opts po = {0};
+    struct dmacoh_pool *pool;
+    void *pa, *pb, *occ, *blk;
+    dmacoh_dma_addr_t ha, hb, hblk;
+
+    up(&g, DMACOH_DEBUG_ALL, DMACOH_MEMORY_IO, 0);
+    /* Occupied: a fixed mailbox. */
+    T_OK(dmacoh_mark_declared_memory_occupied(&g.dev, 0x10000, 4096, &occ));
+    assert_faults(occ, true);
+    dmacoh_iowrite32(0xabcdu, occ);
+    T_EQ_U64(bus_read32(g.sim, BUS + 0x10000), 0xabcdu);
+    /* A pool, poisoning its blocks through the cookies. */
+    po.poison = true;
+    T_OK(dmacoh_pool_create(&pool, "descs", &g.dev, 64, 64, 0, &po));
+    T_OK(dmacoh_pool_alloc(pool, DMACOH_POOL_ZERO, &blk, &hblk));
+    assert_faults(blk, false);
+    dmacoh_iowrite64(0x1122334455667788ull, blk);
+    T_EQ_U64(dmacoh_ioread64(blk), 0x1122334455667788ull);
+    T_OK(dmacoh_pool_free(pool, blk, hblk));
+    T_OK(dmacoh_pool_alloc(pool, DMACOH_POOL_ZERO, &blk, &hblk));
+    T_EQ_U64(dmacoh_ioread64(blk), 0);
+    T_OK(dmacoh_pool_free(pool, blk, hblk));
+    T_OK(dmacoh_pool_destroy(pool, 0));
+    /* A shared range: both devices get cookies of one reservation. */
+    T_OK(dmacoh_sim_add_memory(g.sim, &m));
+    T_OK(dmacoh_device_init(&a, "a", NULL, dmacoh_sim_platform(g.sim)));
+    T_OK(dmacoh_device_init(&b, "b", NULL, dmacoh_sim_platform(g.sim)));
+    T_OK(dmacoh_declare_coherent_memory(&a, BUS2, 0, SIZE, DMACOH_MEMORY_IO, NULL, NULL));
+    T_OK(dmacoh_declare_coherent_memory(&b, BUS2, 0, SIZE, DMACOH_MEMORY_IO, NULL, NULL));
+    T_EQ_INT(__atomic_load_n(&dmacoh__io_cookies, __ATOMIC_RELAXED), 2);
+    T_OK(dmacoh_alloc_coherent(&a, 4096, 0, 0, &pa, &ha));
+    T_OK(dmacoh_alloc_coherent(&b, 4096, 0, 0, &pb, &hb));
+    T_EQ_U64((uint64_t)((char *)pb - (char *)pa), hb - ha);
+    assert_faults(pb, true);
+    dmacoh_iowrite32(7, pb);
+    T_EQ_U64(bus_read32(g.sim, BUS2 + hb), 7);
+    T_OK(dmacoh_free_coherent(&a, 4096, pa, ha));
+    T_ERR(dmacoh_release_coherent_memory(&a, 0), DMACOH_EBUSY); /* b's block is live */
+    /* Forced releases with a block outstanding: the range stays while a holds it, and its
+     * cookies keep working; the last one gives the reservation back. */
+    T_OK(dmacoh_release_coherent_memory(&b, DMACOH_RELEASE_FORCE));
+    T_EQ_INT(__atomic_load_n(&dmacoh__io_cookies, __ATOMIC_RELAXED), 2);
+    dmacoh_iowrite32(8, pb);
+    T_EQ_U64(bus_read32(g.sim, BUS2 + hb), 8);
+    T_OK(dmacoh_release_coherent_memory(&a, DMACOH_RELEASE_FORCE));
+    T_EQ_INT(__atomic_load_n(&dmacoh__io_cookies, __ATOMIC_RELAXED), 1);
+    T_ERR(dmacoh_free_coherent(&b, 4096, pb, hb), DMACOH_EFAULT); /* after its release */
+    T_OK(dmacoh_device_fini(&a));
+    T_OK(dmacoh_device_fini(&b));
+    down(&g);
+}
+
+/* Address space used by the process, from /proc/self/status (VmSize, KiB). */
+static long vm_kib(void)
+{
+    char line[256];
+    long kib = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    T_ASSERT(f != NULL);
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "VmSize: %ld", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+/* Regions that start or end inside a page (small granules, a device address not page
+ * aligned) still get cookies, at the same offset in the page, and declaring and releasing
+ * them leaks no address space. */
+static void cookies_for_regions_inside_pages(void)
+{
+    struct frig f;
+    struct dmacoh_declare_opts o = {0};
+    void *p;
+    dmacoh_dma_addr_t h;
+    long before;
+
+    fup(&f);
+    o.granule = 256;
+    T_OK(dmacoh_declare_coherent_memory(&f.dev, BUS + 0x100, 0x100, 0x200, DMACOH_MEMORY_IO, &o,
+                                        NULL));
+    T_EQ_INT(f.fp.reserves, 1);
+    T_OK(dmacoh_alloc_coherent(&f.dev, 256, 0, 0, &p, &h));
+    T_EQ_U64(((uintptr_t)p - h) % 4096, 0); /* congruent to the device address */
+    T_ASSERT((uintptr_t)dmacoh__io_resolve(p) != (uintptr_t)p);
+    assert_faults(p, true);
+    dmacoh_iowrite32(0x5151u, p);
+    T_EQ_U64(bus_read32(f.sim, BUS + h), 0x5151u);
+    T_OK(dmacoh_free_coherent(&f.dev, 256, p, h));
+    T_OK(dmacoh_release_coherent_memory(&f.dev, 0));
+    before = vm_kib();
+    for (int i = 0; i < 200; i++) {
+        T_OK(dmacoh_declare_coherent_memory(&f.dev, BUS, 0, 0x1100, DMACOH_MEMORY_IO, &o, NULL));
+        T_OK(dmacoh_release_coherent_memory(&f.dev, 0));
+    }
+#ifdef HAVE_VALGRIND
+    if (RUNNING_ON_VALGRIND) /* VmSize is then valgrind's, and grows with its own tables */
+        before = vm_kib();
+#endif
+    T_ASSERT(vm_kib() - before < 64);
+    fdown(&f);
+}
+
+/* With the IO registry full, a cookie region is declared without cookies (warned); a capped
+ * one cannot be declared at all, and its reservation is given back. */
+static void full_registry_means_no_cookies(void)
+{
+    struct frig f;
+    struct dmacoh_declare_opts o = {0};
+    struct dmacoh_device dev[65];
+    struct dmacoh_device last;
+    unsigned n = 0;
+    void *p;
+    dmacoh_dma_addr_t h;
+
+    fup(&f);
+    T_OK(dmacoh_debug_set(0));
+    o.io_width = 4;
+    o.granule = 16;
+    for (n = 0; n < 65; n++) {
+        T_OK(dmacoh_device_init(&dev[n], "w", NULL, &f.fp.plat));
+        if (dmacoh_declare_coherent_memory(&dev[n], BUS + 0x20000 + n * 16u, 0x20000 + n * 16u, 16,
+                                           DMACOH_MEMORY_IO, &o, NULL) != 0)
+            break;
+    }
+    T_ASSERT(n < 65); /* the table (64 slots) is full */
+    T_OK(dmacoh_debug_set(DMACOH_DEBUG_IO_COOKIES));
+    T_OK(dmacoh_device_init(&last, "last", NULL, &f.fp.plat));
+    T_OK(dmacoh_declare_coherent_memory(&last, BUS, 0, 0x10000, DMACOH_MEMORY_IO, NULL, NULL));
+    T_ASSERT(t_log_find("the IO registry is full"));
+    T_EQ_INT(f.fp.reserves, 0);
+    T_OK(dmacoh_alloc_coherent(&last, 4096, 0, 0, &p, &h));
+    T_EQ_INT(touch(p, true), NO_FAULT);
+    T_OK(dmacoh_free_coherent(&last, 4096, p, h));
+    T_OK(dmacoh_release_coherent_memory(&last, 0));
+    T_ERR(dmacoh_declare_coherent_memory(&last, BUS, 0, 0x10000, DMACOH_MEMORY_IO, &o, NULL),
+          DMACOH_ENOMEM);
+    T_EQ_INT(f.fp.reserves, 0);
+    T_EQ_INT(f.fp.maps, (long)n);
+    T_OK(dmacoh_device_fini(&last));
+    T_OK(dmacoh_device_fini(&dev[n]));
+    while (n--) {
+        T_OK(dmacoh_release_coherent_memory(&dev[n], 0));
+        T_OK(dmacoh_device_fini(&dev[n]));
+    }
+    fdown(&f);
+}
+
 static const struct t_case cases[] = {
     T_CASE(direct_access_faults_accessors_work),
     T_CASE(cookies_keep_alignment),
@@ -484,6 +655,9 @@ static const struct t_case cases[] = {
     T_CASE(lying_or_missing_reserve),
     T_CASE(reserve_without_unreserve_refused),
     T_CASE(accessors_race_with_declares),
+    T_CASE(every_kind_of_pointer_is_a_cookie),
+    T_CASE(cookies_for_regions_inside_pages),
+    T_CASE(full_registry_means_no_cookies),
 };
 
 T_MAIN(cases)

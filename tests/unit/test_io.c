@@ -17,6 +17,7 @@
 #include "t.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
 #define PG      UINT64_C(0x1000)
 #define MEM_BUS UINT64_C(0x100000000)
@@ -741,22 +742,72 @@ static void access_widths_registry(void)
     T_EQ_INT(cnt_io_width_at(io_area), 8);
     widths_grid(io_area, 8, true);
     for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-        T_OK(cnt_io_register(io_area, AREA, caps[i], io_area));
+        int slot = cnt_io_register(io_area, AREA, caps[i], io_area);
+
+        T_ASSERT(slot >= 0);
         T_EQ_INT(cnt_io_width_at(io_area), caps[i]);
         T_EQ_INT(cnt_io_width_at(io_area + AREA - 1), caps[i]);
         T_EQ_INT(cnt_io_width_at(io_area + AREA), 8);
         widths_grid(io_area, caps[i], true);
-        cnt_io_unregister(io_area);
+        cnt_io_unregister(slot);
         T_EQ_INT(cnt_io_width_at(io_area), 8);
     }
     widths_grid(io_area, 8, true);
 }
 
+/* Through an IO cookie range (debug mode): block copies reach the memory behind it, one
+ * access per byte, within the region's width cap; a second cookie range over the first is
+ * refused, and the range is forgotten with its slot. */
+static void access_widths_through_a_cookie(void)
+{
+    static const unsigned lens[] = {0, 1, 2, 7, 13, MAXLEN};
+    _Alignas(8) unsigned char src[AREA], dst[AREA];
+    unsigned char *res = mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *ck;
+    int slot;
+
+    T_ASSERT(res != MAP_FAILED);
+    ck = res + ((uintptr_t)io_area & 4095); /* aligned as the memory behind it */
+    for (unsigned i = 0; i < AREA; i++)
+        src[i] = src_byte(i);
+    slot = cnt_io_register(ck, AREA, 4, io_area);
+    T_ASSERT(slot >= 0);
+    T_EQ_INT(cnt_io_width_at(ck + 5), 4);
+    T_EQ_INT(cnt_io_register(ck + 8, 16, 4, io_area), DMACOH_EBUSY);
+    for (unsigned a = 0; a < 8; a++) {
+        for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
+            unsigned len = lens[l];
+
+            memset(io_area, 0, AREA);
+            acc_n = 0;
+            cnt_memcpy_toio(ck + a, src, len);
+            check_accesses(io_area + a, len, 4, true, "memcpy_toio via cookie", a, len);
+            T_ASSERT(memcmp(io_area + a, src, len) == 0);
+            memset(dst, 0, sizeof(dst));
+            acc_n = 0;
+            cnt_memcpy_fromio(dst, ck + a, len);
+            check_accesses(io_area + a, len, 4, false, "memcpy_fromio via cookie", a, len);
+            T_ASSERT(memcmp(dst, src, len) == 0);
+            acc_n = 0;
+            cnt_memset_io(ck + a, 0x5a, len);
+            check_accesses(io_area + a, len, 4, true, "memset_io via cookie", a, len);
+        }
+    }
+    cnt_io_unregister(slot);
+    T_EQ_INT(cnt_io_width_at(ck + 5), 8);
+    T_EQ_INT(cnt_io_cookies, 0);
+    munmap(res, 8192);
+}
+
 static const struct t_case cases[] = {
-    T_CASE(accessors_round_trip),     T_CASE(accessors_kernel_names),
-    T_CASE(accessors_on_io_region),   T_CASE(block_copies_plain_memory),
-    T_CASE(block_copies_io_regions),  T_CASE(io_width_at_regions),
-    T_CASE(io_width_at_many_regions), T_CASE(access_widths_explicit),
+    T_CASE(access_widths_through_a_cookie),
+    T_CASE(accessors_round_trip),
+    T_CASE(accessors_kernel_names),
+    T_CASE(accessors_on_io_region),
+    T_CASE(block_copies_plain_memory),
+    T_CASE(block_copies_io_regions),
+    T_CASE(io_width_at_regions),
+    T_CASE(io_width_at_many_regions),
+    T_CASE(access_widths_explicit),
     T_CASE(access_widths_registry),
 };
 

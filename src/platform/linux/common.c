@@ -117,7 +117,12 @@ static void *reserve_congruent(uint64_t len, uint64_t want, uint64_t cong, int *
         return NULL;
     }
     slack = cong > page ? cong : 0;
-    if (len > UINT64_MAX - slack || len + slack > SIZE_MAX) {
+    if (len > UINT64_MAX - page - slack) {
+        *err = DMACOH_EOVERFLOW;
+        return NULL;
+    }
+    len = (len + page - 1) & ~(page - 1); /* whole pages, so the trimming below is exact */
+    if (len + slack > SIZE_MAX) {
         *err = DMACOH_EOVERFLOW;
         return NULL;
     }
@@ -153,20 +158,31 @@ void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t d
     return m;
 }
 
+/* Reserves whole pages: the region may start inside a page (a device address that is not
+ * page-aligned, small granules) and end inside one; the cookie keeps its offset in the page. */
 int dmacoh__linux_reserve(void *ctx, uint64_t size, dmacoh_dma_addr_t device_addr,
                           uint64_t congruence, void **out)
 {
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t want = device_addr & (congruence - 1), in_page = want & (page - 1);
+    char *at;
     int r = 0;
 
     (void)ctx;
-    *out = reserve_congruent(size, device_addr & (congruence - 1), congruence, &r);
-    return *out ? 0 : r;
+    if (size > UINT64_MAX - in_page)
+        return DMACOH_EOVERFLOW;
+    at = (char *)reserve_congruent(in_page + size, want - in_page, congruence, &r);
+    *out = at ? at + in_page : NULL;
+    return at ? 0 : r;
 }
 
 void dmacoh__linux_unreserve(void *ctx, void *addr, uint64_t size)
 {
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t in_page = (uint64_t)(uintptr_t)addr & (page - 1);
+
     (void)ctx;
-    munmap(addr, (size_t)size);
+    munmap((char *)addr - in_page, (size_t)((in_page + size + page - 1) & ~(page - 1)));
 }
 
 /* What dmacoh__linux_map_fd mapped, for unmap. */
