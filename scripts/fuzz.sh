@@ -21,7 +21,8 @@ if ! command -v "$cc" >/dev/null ||
     exit 0
 fi
 "$cc" -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -D_GNU_SOURCE -Iinclude src/core/*.c src/platform/none/*.c tests/fuzz/fuzz_ops.c \
+    -D_GNU_SOURCE -Iinclude src/core/*.c src/platform/none/*.c src/platform/linux/common.c \
+    tests/fuzz/fuzz_ops.c \
     -o "$out/fuzz_ops"
 cp -n tests/fuzz/corpus/* "$out/corpus/" 2>/dev/null || true
 log="$out/fuzz.log"

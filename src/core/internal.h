@@ -175,9 +175,8 @@ struct dmacoh__pool {
     uint64_t size;
     char *cpu; /* pointer handed out for the first byte: map.cpu, or its IO cookie */
     struct dmacoh_mapping map;
-    void *shadow; /* the reserved range cpu lies in when it is a cookie, else NULL */
-    bool track;   /* tell sanitizers about blocks (map.ram, no cookies) */
-    int io_slot;  /* its slot in the IO registry (width cap or cookies), or -1 */
+    bool track;  /* tell sanitizers about blocks (map.ram, no cookies) */
+    int io_slot; /* its slot in the IO registry (width cap or cookies), or -1 */
     struct dmacoh_platform *plat;
     struct dmacoh__pool *next; /* on plat->pools */
     size_t meta_size;

@@ -145,12 +145,6 @@ volatile void *dmacoh__io_resolve(const volatile void *addr)
     return (volatile void *)lookup((uintptr_t)addr, &w);
 }
 
-/* addr, translated when it may be a cookie. */
-static uintptr_t real_addr(const volatile void *addr)
-{
-    return (uintptr_t)dmacoh__io_addr(addr);
-}
-
 static unsigned clamp_width(unsigned w)
 {
     return (w == 2 || w == 4 || w == 8) ? w : 1u;
@@ -279,17 +273,17 @@ static void setio(uintptr_t dst, int c, size_t n, unsigned width)
 
 void dmacoh_memcpy_toio_width(volatile void *dst, const void *src, size_t n, unsigned width)
 {
-    toio(n ? real_addr(dst) : 0, src, n, width);
+    toio((uintptr_t)dmacoh__io_addr(dst), src, n, width);
 }
 
 void dmacoh_memcpy_fromio_width(void *dst, const volatile void *src, size_t n, unsigned width)
 {
-    fromio(dst, n ? real_addr(src) : 0, n, width);
+    fromio(dst, (uintptr_t)dmacoh__io_addr(src), n, width);
 }
 
 void dmacoh_memset_io_width(volatile void *dst, int c, size_t n, unsigned width)
 {
-    setio(n ? real_addr(dst) : 0, c, n, width);
+    setio((uintptr_t)dmacoh__io_addr(dst), c, n, width);
 }
 
 void dmacoh_memcpy_toio(volatile void *dst, const void *src, size_t n)

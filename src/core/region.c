@@ -147,10 +147,19 @@ static unsigned pick_width(unsigned asked, unsigned platform)
     return (asked && asked < w) ? asked : w;
 }
 
-/* Address space for the IO cookies of a region (debug mode), or NULL: then the region's
- * pointers are its mapping's, as they are outside debug mode. Platform lock held. */
-static void *reserve_cookies(const struct dmacoh_device *dev, dmacoh_dma_addr_t daddr,
-                             uint64_t size, uint64_t cong)
+/* Whether the region's pointers are IO cookies (debug mode) rather than its mapping's. */
+static bool has_cookies(const struct dmacoh__pool *pool)
+{
+    return pool->cpu != (char *)pool->map.cpu;
+}
+
+/* Gives a fresh IO region cookies (debug mode): reserves address space that faults, congruent
+ * to the device addresses, and registers it with the delta to the mapping; on success
+ * pool->cpu points into it and pool->io_slot is its slot. When either step fails the region
+ * keeps its mapping's addresses, as outside debug mode, and a warning says so. Platform lock
+ * held. */
+static void use_cookies(const struct dmacoh_device *dev, struct dmacoh__pool *pool,
+                        dmacoh_dma_addr_t daddr, uint64_t cong)
 {
     const struct dmacoh_platform *p = dev->platform;
     void *at = NULL;
@@ -160,24 +169,33 @@ static void *reserve_cookies(const struct dmacoh_device *dev, dmacoh_dma_addr_t 
         dmacoh__warn("declare on '%s': platform '%s' cannot make faulting addresses; IO "
                      "cookies are not enforced for this region",
                      dev->name, p->ops->name);
-        return NULL;
+        return;
     }
-    r = p->ops->reserve(p->ctx, size, daddr, cong, &at);
-    if (r == 0 && (!at || (((uint64_t)(uintptr_t)at - daddr) & (cong - 1)))) {
-        dmacoh__err("declare on '%s': platform '%s' reserved address space that breaks its "
-                    "contract",
-                    dev->name, p->ops->name);
-        if (at)
-            p->ops->unreserve(p->ctx, at, size);
-        return NULL;
-    }
+    r = p->ops->reserve(p->ctx, pool->size, daddr, cong, &at);
     if (r) {
         dmacoh__warn("declare on '%s': no address space for IO cookies (%s); they are not "
                      "enforced for this region",
                      dev->name, dmacoh_strerror(r));
-        return NULL;
+        return;
     }
-    return at;
+    if (!at || (((uint64_t)(uintptr_t)at - daddr) & (cong - 1))) {
+        dmacoh__err("declare on '%s': platform '%s' reserved address space that breaks its "
+                    "contract",
+                    dev->name, p->ops->name);
+        if (at)
+            p->ops->unreserve(p->ctx, at, pool->size);
+        return;
+    }
+    r = dmacoh__io_register(at, pool->size, pool->io_width, pool->map.cpu);
+    if (r < 0) {
+        dmacoh__warn("declare on '%s': IO cookies are not enforced for this region: %s", dev->name,
+                     r == DMACOH_EBUSY ? "the reserved range overlaps a registered one"
+                                       : "the IO registry is full");
+        p->ops->unreserve(p->ctx, at, pool->size);
+        return;
+    }
+    pool->cpu = (char *)at;
+    pool->io_slot = r;
 }
 
 /* Maps the range and fills in a fresh pool at meta. Platform lock held. */
@@ -233,24 +251,9 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         pool->tc[i].lock = pool->tc[i].count = 0;
         pool->tc[i].allocs = pool->tc[i].frees = 0;
     }
-    pool->shadow = NULL;
     pool->io_slot = -1;
     if (pool->mode == DMACOH_MEMORY_IO && (dmacoh_debug_get() & DMACOH_DEBUG_IO_COOKIES))
-        pool->shadow = reserve_cookies(dev, daddr, size, cong);
-    if (pool->shadow) {
-        r = dmacoh__io_register(pool->shadow, size, pool->io_width, pool->map.cpu);
-        if (r >= 0) {
-            pool->cpu = (char *)pool->shadow;
-            pool->io_slot = r;
-        } else {
-            dmacoh__warn("declare on '%s': IO cookies are not enforced for this region: %s",
-                         dev->name,
-                         r == DMACOH_EBUSY ? "the reserved range overlaps a registered one"
-                                           : "the IO registry is full");
-            p->ops->unreserve(p->ctx, pool->shadow, size);
-            pool->shadow = NULL;
-        }
-    }
+        use_cookies(dev, pool, daddr, cong);
     if (pool->io_width < 8 && pool->io_slot < 0) {
         r = dmacoh__io_register(pool->cpu, size, pool->io_width, pool->cpu);
         if (r < 0) {
@@ -261,7 +264,7 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         }
         pool->io_slot = r;
     }
-    pool->track = pool->map.ram && !pool->shadow;
+    pool->track = pool->map.ram && !has_cookies(pool);
     if (pool->track) {
         DMACOH__TRACK_FREE(pool->cpu, size);        /* nothing is handed out yet */
         DMACOH__TRACK_ALLOC(pool, pool->meta_size); /* metadata carved from it stays usable */
@@ -443,8 +446,8 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
         dmacoh__io_unregister(pool->io_slot);
         if (pool->track)
             DMACOH__TRACK_ALLOC(pool->cpu, pool->size);
-        if (pool->shadow)
-            p->ops->unreserve(p->ctx, pool->shadow, pool->size);
+        if (has_cookies(pool))
+            p->ops->unreserve(p->ctx, pool->cpu, pool->size);
         p->ops->unmap(p->ctx, &pool->map, pool->size);
         pool->magic = 0;
         put_meta(p, pool);

@@ -5,8 +5,9 @@
  *
  * The platform is the bare-metal one over one malloc'd buffer (fast: no mapping, no system
  * call): declared memory lives in the first 2 MiB of it, fallback RAM in the third. The
- * harness adds the reserve op (an mmap of PROT_NONE) so that in debug mode IO regions hand
- * out cookies, which every access of the model goes through the accessors with. Four
+ * harness adds the Linux platforms' reserve op (src/platform/linux/common.c, an mmap of
+ * PROT_NONE) so that in debug mode IO regions hand out cookies, which every access of the
+ * model goes through the accessors with. Four
  * devices: d0 and d3 are roots, d1 is d0's child and d2 is d1's, so INCLUDES_CHILDREN reaches
  * one and two levels down.
  *
@@ -33,7 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+
+#include "../../src/platform/linux/internal.h" /* dmacoh__linux_reserve */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -618,41 +620,6 @@ static void op_pool_destroy(void)
 
 /* ---- one input ---- */
 
-/* Address space for IO cookies, congruent to device_addr modulo congruence: whole pages
- * around the range, the cookie at its offset in the first page. */
-#define PG 4096u
-
-static int fuzz_reserve(void *ctx, uint64_t size, dmacoh_dma_addr_t device_addr,
-                        uint64_t congruence, void **out)
-{
-    uint64_t want = device_addr & (congruence - 1), in_page = want & (PG - 1);
-    uint64_t len = (in_page + size + PG - 1) & ~(uint64_t)(PG - 1);
-    uint64_t slack = congruence > PG ? congruence : 0;
-    uintptr_t base, at;
-    void *m;
-
-    (void)ctx;
-    m = mmap(NULL, (size_t)(len + slack), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
-        return DMACOH_ENOMEM;
-    base = (uintptr_t)m;
-    at = slack ? base + (uintptr_t)((want - in_page - base) & (congruence - 1)) : base;
-    if (at > base)
-        munmap(m, at - base);
-    if (base + len + slack > at + len)
-        munmap((void *)(uintptr_t)(at + len), (size_t)(base + len + slack - (at + len)));
-    *out = (void *)(at + (uintptr_t)in_page);
-    return 0;
-}
-
-static void fuzz_unreserve(void *ctx, void *addr, uint64_t size)
-{
-    uint64_t in_page = (uint64_t)(uintptr_t)addr & (PG - 1);
-
-    (void)ctx;
-    munmap((char *)addr - in_page, (size_t)((in_page + size + PG - 1) & ~(uint64_t)(PG - 1)));
-}
-
 static struct dmacoh_platform_ops with_reserve;
 
 static void setup(void)
@@ -677,8 +644,8 @@ static void setup(void)
     if (dmacoh_baremetal_init(&st.bm, &c) != 0)
         abort();
     with_reserve = *st.bm.plat.ops;
-    with_reserve.reserve = fuzz_reserve;
-    with_reserve.unreserve = fuzz_unreserve;
+    with_reserve.reserve = dmacoh__linux_reserve; /* the Linux platforms' own */
+    with_reserve.unreserve = dmacoh__linux_unreserve;
     st.bm.plat.ops = &with_reserve;
     for (int d = 0; d < NDEV; d++)
         if (dmacoh_device_init(&st.dev[d], names[d],

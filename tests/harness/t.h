@@ -21,6 +21,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Valgrind's client requests (RUNNING_ON_VALGRIND, VALGRIND_GET_VBITS, ...), where its
+ * headers are installed: HAVE_MEMCHECK is then defined. */
+#if defined(__has_include)
+#if __has_include(<valgrind/memcheck.h>)
+#include <valgrind/memcheck.h>
+#define HAVE_MEMCHECK 1
+#endif
+#endif
+
 struct t_case {
     const char *name;
     void (*fn)(void);

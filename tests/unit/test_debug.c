@@ -9,13 +9,6 @@
 #include "fixture.h"
 #include "t.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/memcheck.h>)
-#include <valgrind/memcheck.h>
-#define HAVE_MEMCHECK 1
-#endif
-#endif
-
 #include <dmacoh/baremetal.h>
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/sim.h>
