@@ -162,14 +162,6 @@ static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int
     return 0;
 }
 
-int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags,
-                          uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle)
-{
-    if (dmacoh__dbg_on())
-        return dmacoh__dbg_alloc(dev, size, flags, timeout_ns, cpu, handle, DMACOH__SITE());
-    return dmacoh__alloc(dev, size, flags, timeout_ns, cpu, handle);
-}
-
 int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
                   void **cpu, dmacoh_dma_addr_t *handle)
 {
@@ -290,14 +282,6 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
     if (r == 0 && waiters && pool->plat->ops->wake)
         pool->plat->ops->wake(pool->plat->ctx, &pool->seq);
     return r;
-}
-
-int dmacoh_free_coherent(struct dmacoh_device *dev, size_t size, void *cpu,
-                         dmacoh_dma_addr_t handle)
-{
-    if (dmacoh__dbg_on())
-        return dmacoh__dbg_free(dev, size, cpu, handle, DMACOH__SITE());
-    return dmacoh__free(dev, size, cpu, handle);
 }
 
 int dmacoh__free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_addr_t handle)
