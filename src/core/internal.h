@@ -24,6 +24,12 @@
  * installed log function; does nothing when none is installed or level is above the cap. */
 void dmacoh__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Installs fn as dmacoh_set_log_fn would, unless the program has called dmacoh_set_log_fn:
+ * a hosted platform's default (the Linux build's stderr log), which the program's own choice,
+ * made before or after, always overrides. */
+void dmacoh__log_default(void (*fn)(void *user, int level, const char *msg), void *user,
+                         int max_level);
+
 /* The highest level logged, -1 when no log function is installed. The macros test it before
  * calling, so a disabled log line on the allocation path costs one load and a compare. */
 extern int dmacoh__log_max;

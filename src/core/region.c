@@ -382,12 +382,6 @@ int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
     dev->region_flags = (flags & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) | pool->mode;
     if (granted)
         *granted = pool->mode;
-    dmacoh__info(
-        "declared on '%s': bus %#llx device %#llx size %#llx granule %#llx %s%s%s%s", dev->name,
-        (unsigned long long)bus_addr, (unsigned long long)device_addr, (unsigned long long)size,
-        (unsigned long long)granule, pool->mode == DMACOH_MEMORY_MAP ? "MAP" : "IO",
-        (flags & DMACOH_MEMORY_INCLUDES_CHILDREN) ? " INCLUDES_CHILDREN" : "",
-        (flags & DMACOH_MEMORY_EXCLUSIVE) ? " EXCLUSIVE" : "", pool->refs > 1 ? " (shared)" : "");
     return 0;
 }
 
@@ -403,7 +397,8 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
     }
     pool = dev->pool;
     if (!pool) {
-        dmacoh__err("release on '%s': no region declared", dev->name);
+        /* Not an error line: the RFC's release of a device without a region does nothing. */
+        dmacoh__info("release on '%s': no region declared, nothing released", dev->name);
         return DMACOH_ENODEV;
     }
     p = dev->platform;
@@ -438,7 +433,6 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
     dmacoh__unlock(&p->lock);
     dev->pool = NULL;
     dev->region_flags = 0;
-    dmacoh__info("released region of '%s'", dev->name);
     return 0;
 }
 

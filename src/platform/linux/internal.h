@@ -23,6 +23,9 @@ unsigned dmacoh__linux_thread_slot(void *ctx);
 int dmacoh__linux_reserve(void *ctx, uint64_t size, dmacoh_dma_addr_t device_addr,
                           uint64_t congruence, void **out);
 void dmacoh__linux_unreserve(void *ctx, void *addr, uint64_t size);
+/* Applies DMACOH_LOG (the default stderr log) and DMACOH_DEBUG, once, at load (env.c; called
+ * by the constructor in common.c, which every Linux platform links). */
+void dmacoh__linux_env_init(void);
 /* Installs the valgrind block-bounds hook when running under valgrind (common.c). */
 void dmacoh__linux_track_init(void);
 

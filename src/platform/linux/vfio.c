@@ -624,11 +624,17 @@ int dmacoh__vfio_open_sys(const char *bdf, const struct dmacoh_vfio_opts *opts,
     struct dmacoh_vfio *v;
     int r;
 
-    if (!out || !dmacoh__pci_bdf_ok(bdf) ||
-        (opts && opts->iova_limit && opts->iova_base > opts->iova_limit)) {
-        dmacoh__err("vfio open: '%s' is not a PCI address like 0000:03:00.0, or the IOVA "
-                    "bounds are reversed",
-                    bdf ? bdf : "(null)");
+    if (!out) {
+        dmacoh__err("vfio open '%s': out is NULL", bdf ? bdf : "(null)");
+        return DMACOH_EINVAL;
+    }
+    if (!dmacoh__pci_bdf_ok(bdf)) {
+        dmacoh__err("vfio open: '%s' is not a PCI address like 0000:03:00.0", bdf ? bdf : "(null)");
+        return DMACOH_EINVAL;
+    }
+    if (opts && opts->iova_limit && opts->iova_base > opts->iova_limit) {
+        dmacoh__err("vfio open %s: IOVA base %#llx is above the IOVA limit %#llx", bdf,
+                    (unsigned long long)opts->iova_base, (unsigned long long)opts->iova_limit);
         return DMACOH_EINVAL;
     }
     v = calloc(1, sizeof(*v));
