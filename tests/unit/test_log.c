@@ -15,6 +15,8 @@
 
 #include <dmacoh/debug.h>
 #include <dmacoh/dma-mapping.h>
+#include <dmacoh/pci.h>
+#include <dmacoh/vfio.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -314,7 +316,42 @@ static void release_without_a_region_is_not_an_error(void)
     T_OK(dmacoh_sim_destroy(s));
 }
 
+/* Each refusal names its own cause, not a list of possible ones. */
+static void log_lines_name_the_real_problem(void)
+{
+    struct dmacoh_sim *s;
+    struct dmacoh_device d;
+    struct dmacoh_pci *pci;
+    dmacoh_dma_addr_t h;
+    void *p;
+
+    T_OK(dmacoh_sim_create(NULL, &s));
+    T_OK(dmacoh_device_init(&d, "dev", NULL, dmacoh_sim_platform(s)));
+    dmacoh_set_log_fn(keep, NULL, DMACOH_LOG_DEBUG);
+    T_ERR(dmacoh_alloc_coherent(&d, 4096, 0, 0, NULL, &h), DMACOH_EINVAL);
+    T_ASSERT(strstr(last_line, "'dev': the CPU address out-pointer is NULL") != NULL);
+    T_ERR(dmacoh_alloc_coherent(&d, 4096, 0, 0, &p, NULL), DMACOH_EINVAL);
+    T_ASSERT(strstr(last_line, "'dev': the DMA handle out-pointer is NULL") != NULL);
+    T_ERR(dmacoh_alloc_coherent(&d, 0, 0, 0, &p, &h), DMACOH_EINVAL);
+    T_ASSERT(strstr(last_line, "'dev': size 0") != NULL);
+    T_ERR(dmacoh_free_coherent(&d, 4096, NULL, 0), DMACOH_EINVAL);
+    T_ASSERT(strstr(last_line, "'dev': the CPU address is NULL") != NULL);
+    if (SIZE_MAX > ((uint64_t)1 << 62)) {
+        T_ERR(dmacoh_alloc_coherent(&d, SIZE_MAX, 0, 0, &p, &h), DMACOH_EOVERFLOW);
+        T_ASSERT(strstr(last_line, "more than the 2^62 bytes") != NULL);
+    }
+    T_ERR(dmacoh_pci_open("0000:00:01.0", NULL, NULL), DMACOH_EINVAL);
+    T_ASSERT(strstr(last_line, "pci open '0000:00:01.0': out is NULL") != NULL);
+    T_ERR(dmacoh_pci_open("00:01.0\n", NULL, &pci), DMACOH_EINVAL);
+    T_ASSERT(strstr(last_line, "'00:01.0\\x0a' is not a PCI address") != NULL);
+    T_ERR(dmacoh_vfio_open("0000:00:01.0", NULL, NULL), DMACOH_EINVAL);
+    T_ASSERT(strstr(last_line, "vfio open '0000:00:01.0': out is NULL") != NULL);
+    T_OK(dmacoh_device_fini(&d));
+    T_OK(dmacoh_sim_destroy(s));
+}
+
 static const struct t_case cases[] = {
+    T_CASE(log_lines_name_the_real_problem),
     T_CASE(double_free_without_a_callback_prints_one_line),
     T_CASE(the_default_log_is_silenced_or_leveled),
     T_CASE(debug_env_applies_to_a_static_program),
