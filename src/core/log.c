@@ -79,7 +79,7 @@ static void putarg(struct out *o, const char *s)
         puts_(o, "(null)");
         return;
     }
-    for (i = 0; s[i] && i < STR_MAX; i++) {
+    for (i = 0; i < STR_MAX && s[i]; i++) {
         unsigned char c = (unsigned char)s[i];
 
         if (c >= 0x20 && c < 0x7f && c != '\\') {
