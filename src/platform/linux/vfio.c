@@ -16,9 +16,12 @@
  * Fallback memory: anonymous pages mapped into the container with VFIO_IOMMU_MAP_DMA at IOVAs
  * from an IOVA space (iova.c): first fit over the kernel's usable IOVA ranges (the IOVA-range
  * capability of VFIO_IOMMU_GET_INFO, when present) clipped to [iova_base, iova_limit] and the
- * device's DMA mask. Its table of live blocks also serves checked frees, both translations and
- * the clean-up at close. A mutex covers the table and the MAP/UNMAP calls, so a freed IOVA is
- * unmapped before it can be handed out again; memory whose unmap failed is never reused.
+ * device's DMA mask, and outside the device range of every region declared on the platform
+ * (map holds it in the IOVA space, unmap releases it; a declare over live IOVAs is refused), so
+ * a DMA handle names one memory only. Its table of live blocks also serves checked frees, both
+ * translations and the clean-up at close. A mutex covers the table, the held ranges and the
+ * MAP/UNMAP calls, so a freed IOVA is unmapped before it can be handed out again; memory whose
+ * unmap failed is never reused.
  *
  * System calls go through struct dmacoh__vfio_sys so a unit test can play the kernel.
  */
