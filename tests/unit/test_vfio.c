@@ -118,23 +118,25 @@ enum {
 
 static void hostile_caps(struct fake *f, struct vfio_iommu_type1_info *info, uint32_t at)
 {
-    struct vfio_info_cap_header *h = (struct vfio_info_cap_header *)((char *)info + at);
-    struct vfio_iommu_type1_info_cap_iova_range *c = (void *)h;
+    struct vfio_iommu_type1_info_cap_iova_range c; /* its header first: fits either kind */
+    char *p = (char *)info + at;
 
+    memcpy(&c, p, sizeof(c));
     switch (f->caps_fault) {
     case CAPS_CHAIN_OUT:
-        h->id = 2; /* VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION: not the one wanted, so follow next */
-        h->next = 0x80000000u;
+        c.header.id = 2; /* VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION: not the one wanted */
+        c.header.next = 0x80000000u;
         info->argsz = 0x80000000u + info->argsz;
         break;
     case CAPS_RANGES_OUT:
-        c->nr_iovas = 16;
+        c.nr_iovas = 16;
         info->argsz += (16 - f->nranges) * 16;
         break;
     case CAPS_INTO_HEADER:
         info->cap_offset = 4;
         break;
     }
+    memcpy(p, &c, sizeof(c));
 }
 
 /* The type1 info with an IOVA-range capability, as the kernel lays it out. */
