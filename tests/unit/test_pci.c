@@ -350,15 +350,16 @@ static void open_refused_at_line(const char *line_tag)
     T_ASSERT(t_log_find(line_tag));
 }
 
-/* A line longer than the kernel prints was read in 127-byte pieces, its tail as the next BAR:
- * here the tail would have made BAR1 a memory BAR at 0xc0000000. */
+/* A line longer than the kernel prints was read in 127-byte pieces, its tail as the next BAR
+ * (here BAR0 and 71 blanks fill the first piece, and the tail made BAR1 a memory BAR at
+ * 0xc0000000). */
 static void resource_line_too_long(void)
 {
     char line[256];
 
     make_tree();
     snprintf(line, sizeof(line), "%s%*s%s",
-             "0x00000000fe000000 0x00000000fe0fffff 0x0000000000040200", 70, "",
+             "0x00000000fe000000 0x00000000fe0fffff 0x0000000000040200", 71, "",
              "0x00000000c0000000 0x00000000c00fffff 0x0000000000040200\n");
     resource_with_line(1, line);
     open_refused_at_line("line 1 ");
@@ -404,9 +405,9 @@ static void resource_bar_unset_or_disabled(void)
         make_tree();
         resource_with_line(1, lines[i]);
         pci = open_fake(false);
+        T_ERR(dmacoh_pci_bar(pci, 0, NULL, NULL, NULL), DMACOH_ENOENT);
         T_ASSERT(t_log_find("/resource line 1"));
         T_ASSERT(t_log_find(i ? "flagged disabled" : "flagged unset"));
-        T_ERR(dmacoh_pci_bar(pci, 0, NULL, NULL, NULL), DMACOH_ENOENT);
         T_OK(dmacoh_pci_bar(pci, 2, NULL, NULL, NULL)); /* the other BARs stay usable */
         T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
         T_ERR(dmacoh_declare_coherent_memory(&dev, 0, 0, 0x1000, DMACOH_MEMORY_MAP, NULL, NULL),
