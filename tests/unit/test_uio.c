@@ -289,6 +289,11 @@ static void attribute_numbers_are_strict(void)
         T_ASSERT(t_log_find("not a number as the kernel writes one"));
     }
     put("sys/class/uio/uio0/maps/map1/size", "65536\n"); /* decimal is fine */
+    /* An offset that is there but not a number is an error, not the 0 of older kernels. */
+    put("sys/class/uio/uio0/maps/map0/offset", "0x0 bytes\n");
+    T_ERR(dmacoh_uio_open(0, &o, &uio), DMACOH_EIO);
+    T_ASSERT(t_log_find("maps/map0/offset: '0x0 bytes'"));
+    put("sys/class/uio/uio0/maps/map0/offset", "0x0\n");
     T_OK(dmacoh_uio_open(0, &o, &uio));
     T_OK(dmacoh_uio_close(uio));
     remove_tree();
