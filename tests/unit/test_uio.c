@@ -288,6 +288,17 @@ static void attribute_numbers_are_strict(void)
         T_ASSERT(t_log_find("maps/map1/size: '"));
         T_ASSERT(t_log_find("not a number as the kernel writes one"));
     }
+    {
+        char path[PATH_MAX];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/sys/class/uio/uio0/maps/map1/size", root);
+        f = fopen(path, "w");
+        T_ASSERT(f != NULL);
+        T_EQ_INT(fwrite("0x10000\0junk\n", 1, 13, f), 13); /* a NUL does not end it */
+        fclose(f);
+        T_ERR(dmacoh_uio_open(0, &o, &uio), DMACOH_EIO);
+    }
     put("sys/class/uio/uio0/maps/map1/size", "65536\n"); /* decimal is fine */
     /* An offset that is there but not a number is an error, not the 0 of older kernels. */
     put("sys/class/uio/uio0/maps/map0/offset", "0x0 bytes\n");

@@ -186,7 +186,9 @@ int dmacoh__linux_read_u64(const char *path, uint64_t *v)
     if (n < 0)
         return (int)n;
     used = parse_u64(buf, v);
-    if (!used || (size_t)n == sizeof(buf) - 1 || (buf[used] && strcmp(buf + used, "\n") != 0)) {
+    /* Counted against n, not the NUL: a NUL byte in the file does not end it early. */
+    if (!used || (size_t)n == sizeof(buf) - 1 ||
+        !((size_t)n == used || ((size_t)n == used + 1 && buf[used] == '\n'))) {
         dmacoh__err("%s: '%s' is not a number as the kernel writes one (decimal, or hexadecimal "
                     "after 0x, alone on its line): refused",
                     path, printable(buf, 40));

@@ -50,7 +50,9 @@ static int read_attr(const char *sysfs, unsigned n, unsigned m, const char *attr
     return dmacoh__linux_read_u64(path, v);
 }
 
-/* Map m's attributes: addr and size (required), offset (absent before Linux 4.2: 0). */
+/* Map m's attributes: addr and size (required), offset (older kernels have none: 0). An
+ * unaligned addr is what kernels wrote before they rounded maps down to a page (the offset
+ * then was addr's own in-page part): such a map is left unusable rather than guessed at. */
 static int read_map(struct dmacoh_uio *uio, const char *sysfs, unsigned m)
 {
     struct uio_map *mp = &uio->map[m];
@@ -67,18 +69,19 @@ static int read_map(struct dmacoh_uio *uio, const char *sysfs, unsigned m)
     }
     if (r)
         return r;
+    if (mp->addr & ((uint64_t)sysconf(_SC_PAGESIZE) - 1)) {
+        /* The kernel cannot mmap it; the other maps stay usable. */
+        dmacoh__warn("uio%u: map%u address %#llx is not page aligned: not usable", uio->n, m,
+                     (unsigned long long)mp->addr);
+        mp->size = mp->offset = 0;
+        return 0;
+    }
     if (mp->offset >= mp->size || mp->size - 1 > UINT64_MAX - mp->addr) {
         dmacoh__err("uio%u: map%u has offset %#llx, size %#llx at %#llx: the memory would "
                     "start past its end or wrap: refused",
                     uio->n, m, (unsigned long long)mp->offset, (unsigned long long)mp->size,
                     (unsigned long long)mp->addr);
         return DMACOH_EIO;
-    }
-    if (mp->addr & ((uint64_t)sysconf(_SC_PAGESIZE) - 1)) {
-        /* The kernel cannot mmap it; the other maps stay usable. */
-        dmacoh__warn("uio%u: map%u address %#llx is not page aligned: not usable", uio->n, m,
-                     (unsigned long long)mp->addr);
-        mp->size = mp->offset = 0;
     }
     return 0;
 }
