@@ -17,6 +17,10 @@
  * process cannot map more than its address space: -DMACOH_EOVERFLOW). Mapping does not touch
  * the memory; only allocations are zeroed (unless DMACOH_ALLOC_NOZERO).
  *
+ * Every number is read exactly as the kernel writes it (decimal, or hexadecimal after 0x; a
+ * sign, trailing bytes or a leading zero are refused), attributes must be regular files and
+ * the node a character device, none of them a symbolic link, and no open blocks on a FIFO.
+ *
  * No system-memory fallback (allocations that would need it fail with -DMACOH_ENOMEM). Paths
  * are parameters so tests can use a fake sysfs tree and a sparse file for the device.
  */
@@ -49,9 +53,11 @@ struct dmacoh_dax_opts {
  *   address given.
  * - -DMACOH_EACCES: the node cannot be opened read/write, or `resource` cannot be read and no
  *   bus address was given (it is readable by root only).
- * - -DMACOH_EIO: size or align unreadable or inconsistent (align not a power of two of at
- *   least a page, size zero or not a multiple of align). -DMACOH_ENOMEM.
- * Context: any thread; blocks on file I/O.
+ * - -DMACOH_EIO: size, align or resource not a number as the kernel writes one (a negative
+ *   size among them), or inconsistent (align not a power of two of at least a page, size zero
+ *   or not a multiple of align); an attribute that is a symbolic link or not a regular file;
+ *   a node that is a symbolic link or not a character device. -DMACOH_ENOMEM.
+ * Context: any thread; blocks on file I/O, never on a FIFO.
  */
 int dmacoh_dax_open(const char *name, const struct dmacoh_dax_opts *opts, struct dmacoh_dax **out);
 

@@ -9,6 +9,13 @@
  * The BAR's bus address is the CPU physical address the kernel assigned; the device address
  * is whatever the device uses to reach its own memory (often the BAR offset, or 0).
  *
+ * The files are input the library checks rather than trusts: `resource` and resourceN must be
+ * regular files, not symbolic links (sysfs makes neither a link), a FIFO is refused without
+ * blocking, resourceN must be at least as long as its BAR (sysfs makes it exactly that long;
+ * a shorter file would map pages that fault on first touch), and each `resource` line must be
+ * three hexadecimal numbers as the kernel prints them. A BAR the kernel flags
+ * IORESOURCE_UNSET or IORESOURCE_DISABLED has no address: it is reported as unused.
+ *
  * Needs: root (or write access to resourceN), and no kernel driver owning the BAR unless the
  * kernel was booted with iomem=relaxed. Each problem is a distinct error with a log line
  * saying what to do. System-memory fallback is not offered by this platform (allocations that
@@ -47,8 +54,13 @@ enum dmacoh_pci_bar_kind {
 /**
  * Opens the PCI device `bdf` ("0000:03:00.0"). Errors: -DMACOH_EINVAL (NULL or malformed bdf,
  * NULL out), -DMACOH_ENOENT (no such device under the sysfs root), -DMACOH_EACCES (cannot
- * read its resource file), -DMACOH_EIO (the resource file cannot be parsed), -DMACOH_ENOMEM.
- * Context: any thread; blocks on file I/O.
+ * read its resource file), -DMACOH_EIO (the resource file is not a regular file, or one of
+ * its first six lines is not three hexadecimal numbers as the kernel prints them: too long, a
+ * sign, a blank too many, anything after the third; the log names the file and the line),
+ * -DMACOH_ENOMEM. A BAR flagged unset or disabled is not an error: it reads as unused, with a
+ * warning naming the line. Declaring then fails with -DMACOH_EIO when resourceN (or
+ * resourceN_wc) is a symbolic link, not a regular file, or shorter than the BAR.
+ * Context: any thread; blocks on file I/O, never on a FIFO.
  */
 int dmacoh_pci_open(const char *bdf, const struct dmacoh_pci_opts *opts, struct dmacoh_pci **out);
 
@@ -63,7 +75,8 @@ struct dmacoh_platform *dmacoh_pci_platform(struct dmacoh_pci *pci);
 
 /**
  * BAR n's bus address, size and kind (any out-pointer may be NULL). Errors: -DMACOH_EINVAL
- * (NULL pci, n >= DMACOH_PCI_NBARS), -DMACOH_ENOENT (BAR n is unused).
+ * (NULL pci, n >= DMACOH_PCI_NBARS), -DMACOH_ENOENT (BAR n is unused, or flagged unset or
+ * disabled by the kernel).
  */
 int dmacoh_pci_bar(const struct dmacoh_pci *pci, unsigned n, dmacoh_phys_addr_t *bus,
                    uint64_t *size, int *kind);

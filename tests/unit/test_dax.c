@@ -3,10 +3,18 @@
  * test_dax.c - the device DAX platform with a fake sysfs tree and a sparse regular file
  * standing in for /dev/daxX.Y: geometry read from sysfs, regions mapped at multiples of the
  * device's alignment with bytes landing at the right device offset as read from outside, a
- * 256 GiB device declared whole without touching it, and refusals.
+ * 256 GiB device declared whole without touching it, and refusals. Hostile trees: a negative
+ * size (read as 16 EiB before), an align that is not a number, attributes and the node as
+ * FIFOs (a FIFO blocked open forever: those run under alarm()) or symlinks, a node shorter
+ * than the device or not a character device. The fake node is a regular file, accepted only
+ * because the tests set dmacoh__linux_fake_nodes.
  */
+/* 64-bit file offsets in this file, as the library has them: the node of a 256 GiB device is a
+ * sparse file that long even in a 32-bit build (the library checks its size). */
+#define _FILE_OFFSET_BITS 64
 #include "fixture.h"
 #include "t.h"
+#include "platform/linux/internal.h" /* dmacoh__linux_fake_nodes */
 
 #include <dmacoh/dax.h>
 #include <dmacoh/dmacoh.h>
@@ -38,7 +46,9 @@ static void put(const char *attr, const char *text)
 static void make_tree(uint64_t size, uint64_t align)
 {
     char cmd[PATH_MAX * 2 + 32], text[64];
+    int fd;
 
+    dmacoh__linux_fake_nodes = true; /* the node below is a regular file */
     snprintf(root, sizeof(root), "/tmp/dmacoh-dax-XXXXXX");
     T_ASSERT(mkdtemp(root) != NULL);
     snprintf(sys_dir, sizeof(sys_dir), "%s/sys/bus/dax/devices/" NAME, root);
@@ -52,7 +62,10 @@ static void make_tree(uint64_t size, uint64_t align)
     snprintf(text, sizeof(text), "0x%llx\n", BASE);
     put("resource", text);
     snprintf(node, sizeof(node), "%s/" NAME, dev_root);
-    t_sparse_file(node, size);
+    fd = open(node, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    T_ASSERT(fd >= 0);
+    T_EQ_INT(ftruncate(fd, (off_t)size), 0);
+    close(fd);
 }
 
 static void remove_tree(void)
@@ -229,10 +242,114 @@ static void refusals(void)
     remove_tree();
 }
 
+/* dmacoh_dax_open() of the fake tree (bus given: 0) fails with -EIO, the log naming `what`. */
+static void open_refused(const char *what)
+{
+    struct dmacoh_dax_opts o = {.bus_given = true, .bus = 0};
+    struct dmacoh_dax *dax = NULL;
+    char sysfs[PATH_MAX];
+
+    snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
+    o.sysfs_root = sysfs;
+    o.dev_root = dev_root;
+    alarm(10); /* a FIFO must not block */
+    T_ERR(dmacoh_dax_open(NAME, &o, &dax), DMACOH_EIO);
+    alarm(0);
+    T_ASSERT(t_log_find(what));
+    T_EQ_PTR(dax, NULL);
+}
+
+/* -2097152 was read as 2^64 - 2 MiB: a whole multiple of the alignment, a 16 EiB device. */
+static void negative_size(void)
+{
+    make_tree(8 * ALIGN, ALIGN);
+    put("size", "-2097152\n");
+    open_refused("/size: '-2097152' is not a number");
+    remove_tree();
+}
+
+/* An align that is there but not a number used to be skipped for the 2 MiB default. */
+static void align_not_a_number(void)
+{
+    make_tree(8 * ALIGN, ALIGN);
+    put("align", "1073741824 bytes\n");
+    open_refused("/align: '1073741824 bytes' is not a number");
+    remove_tree();
+}
+
+static void replace(const char *path, bool fifo)
+{
+    char target[PATH_MAX + 40];
+
+    snprintf(target, sizeof(target), "%s.real", path);
+    T_EQ_INT(rename(path, target), 0);
+    if (fifo)
+        T_EQ_INT(mkfifo(path, 0600), 0);
+    else
+        T_EQ_INT(symlink(target, path), 0);
+}
+
+/* size and resource as FIFOs and symlinks; the node as a FIFO and a symlink. */
+static void fifos_and_symlinks(void)
+{
+    static const char *const attrs[] = {"size", "align", "resource"};
+    char path[PATH_MAX + 40];
+
+    for (int fifo = 0; fifo < 2; fifo++) {
+        for (int i = 0; i < 3; i++) {
+            make_tree(8 * ALIGN, ALIGN);
+            snprintf(path, sizeof(path), "%s/%s", sys_dir, attrs[i]);
+            replace(path, fifo);
+            if (i == 2) { /* resource is read only when no bus is given */
+                struct dmacoh_dax_opts o = {0};
+                struct dmacoh_dax *dax = NULL;
+                char sysfs[PATH_MAX];
+
+                snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
+                o.sysfs_root = sysfs;
+                o.dev_root = dev_root;
+                alarm(10);
+                T_ERR(dmacoh_dax_open(NAME, &o, &dax), DMACOH_EIO);
+                alarm(0);
+                T_ASSERT(t_log_find(path));
+            } else {
+                open_refused(path);
+            }
+            T_ASSERT(t_log_find(fifo ? "is not a regular file" : "is a symbolic link"));
+            remove_tree();
+            t_log_reset();
+        }
+        make_tree(8 * ALIGN, ALIGN);
+        replace(node, fifo);
+        open_refused(fifo ? "is not a character device" : "is a symbolic link");
+        remove_tree();
+        t_log_reset();
+    }
+}
+
+/* A file standing in for the node must hold the whole device (mapped pages past its end would
+ * fault); without the test seam, no regular file is a device node. */
+static void node_checked(void)
+{
+    make_tree(8 * ALIGN, ALIGN);
+    T_EQ_INT(truncate(node, (off_t)(4 * ALIGN)), 0);
+    open_refused("is shorter than the memory it stands for");
+    T_EQ_INT(truncate(node, (off_t)(8 * ALIGN)), 0);
+    dmacoh__linux_fake_nodes = false;
+    t_log_reset();
+    open_refused("/dev/" NAME " is not a character device");
+    dmacoh__linux_fake_nodes = true;
+    remove_tree();
+}
+
 static const struct t_case cases[] = {
     T_CASE(region_lands_at_the_device_offset),
     T_CASE(hundreds_of_gib),
     T_CASE(refusals),
+    T_CASE(negative_size),
+    T_CASE(align_not_a_number),
+    T_CASE(fifos_and_symlinks),
+    T_CASE(node_checked),
 };
 
 T_MAIN(cases)

@@ -4,8 +4,13 @@
  * parsed from `resource`, regions mapped from resourceN (regular files standing in for the
  * BARs, so what an allocation writes is read back from outside at the BAR offset),
  * resourceN_wc chosen when asked, and every refusal (outside a BAR, I/O BAR, no device,
- * malformed address, permission, close while in use).
+ * malformed address, permission, close while in use). Hostile trees: `resource` lines too
+ * long, negative, with trailing bytes, BARs flagged unset or disabled, `resource` as a FIFO
+ * or a symlink, resourceN empty, a FIFO or a symlink to another file; each refused with a log
+ * line naming the file (and line). A FIFO would block a plain open forever: those tests run
+ * under alarm(), so a hang fails instead of stopping the suite.
  */
+#include "fixture.h"
 #include "t.h"
 
 #include <dmacoh/dmacoh.h>
@@ -17,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define BDF     "0000:03:00.0"
@@ -313,6 +319,245 @@ static void malformed_resource_file(void)
     remove_tree();
 }
 
+/* The resource file of make_tree() with line `n` (1-based) replaced by `line`. */
+static void resource_with_line(int n, const char *line)
+{
+    static const char *const good[] = {
+        "0x00000000fe000000 0x00000000fe0fffff 0x0000000000040200\n",
+        "0x000000000000e000 0x000000000000e01f 0x0000000000040101\n",
+        "0x0000000800000000 0x00000008003fffff 0x000000000014220c\n",
+        "0x0000000000000000 0x0000000000000000 0x0000000000000000\n",
+        "0x0000000000000000 0x0000000000000000 0x0000000000000000\n",
+        "0x0000000000000000 0x0000000000000000 0x0000000000000000\n",
+        "0x0000000000000000 0x0000000000000000 0x0000000000000000\n",
+    };
+    char text[2048] = "";
+
+    for (int i = 0; i < 7; i++)
+        strcat(text, i + 1 == n ? line : good[i]);
+    write_file("resource", text);
+}
+
+/* Opening the fake device fails with -EIO, and the log names the resource file and line. */
+static void open_refused_at_line(const char *line_tag)
+{
+    struct dmacoh_pci_opts o = {root, false};
+    struct dmacoh_pci *pci = NULL;
+
+    T_ERR(dmacoh_pci_open(BDF, &o, &pci), DMACOH_EIO);
+    T_EQ_PTR(pci, NULL);
+    T_ASSERT(t_log_find("/resource line"));
+    T_ASSERT(t_log_find(line_tag));
+}
+
+/* A line longer than the kernel prints was read in 127-byte pieces, its tail as the next BAR
+ * (here BAR0 and 71 blanks fill the first piece, and the tail made BAR1 a memory BAR at
+ * 0xc0000000). */
+static void resource_line_too_long(void)
+{
+    char line[256];
+
+    make_tree();
+    snprintf(line, sizeof(line), "%s%*s%s",
+             "0x00000000fe000000 0x00000000fe0fffff 0x0000000000040200", 71, "",
+             "0x00000000c0000000 0x00000000c00fffff 0x0000000000040200\n");
+    resource_with_line(1, line);
+    open_refused_at_line("line 1 ");
+    T_ASSERT(t_log_find("longer than the kernel writes"));
+    remove_tree();
+}
+
+static void resource_negative_number(void)
+{
+    make_tree();
+    resource_with_line(3, "-0x0000000000000001 0x00000008003fffff 0x000000000014220c\n");
+    open_refused_at_line("line 3 ");
+    remove_tree();
+}
+
+/* Numbers shorter than the kernel's 16 digits are read; anything else on the line is not. */
+static void resource_trailing_garbage(void)
+{
+    make_tree();
+    resource_with_line(3, "0x800000000 0x8003fffff 0x14220c junk\n");
+    open_refused_at_line("line 3 ");
+    T_ASSERT(t_log_find("follows the third number"));
+    remove_tree();
+    make_tree();
+    resource_with_line(2, "0xe000  0xe01f 0x40101\n");
+    open_refused_at_line("line 2 ");
+    remove_tree();
+}
+
+/* A BAR the kernel could not assign keeps its size but starts at 0: it is not memory at bus
+ * 0. Checked for IORESOURCE_UNSET (0x20000000) and IORESOURCE_DISABLED (0x10000000). */
+static void resource_bar_unset_or_disabled(void)
+{
+    static const char *const lines[] = {
+        "0x0000000000000000 0x00000000000fffff 0x0000000020040200\n",
+        "0x0000000000000000 0x00000000000fffff 0x0000000010040200\n",
+    };
+
+    for (int i = 0; i < 2; i++) {
+        struct dmacoh_pci *pci;
+        struct dmacoh_device dev;
+
+        make_tree();
+        resource_with_line(1, lines[i]);
+        pci = open_fake(false);
+        T_ERR(dmacoh_pci_bar(pci, 0, NULL, NULL, NULL), DMACOH_ENOENT);
+        T_ASSERT(t_log_find("/resource line 1"));
+        T_ASSERT(t_log_find(i ? "flagged disabled" : "flagged unset"));
+        T_OK(dmacoh_pci_bar(pci, 2, NULL, NULL, NULL)); /* the other BARs stay usable */
+        T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
+        T_ERR(dmacoh_declare_coherent_memory(&dev, 0, 0, 0x1000, DMACOH_MEMORY_MAP, NULL, NULL),
+              DMACOH_ENXIO);
+        T_OK(dmacoh_device_fini(&dev));
+        T_OK(dmacoh_pci_close(pci));
+        remove_tree();
+        t_log_reset();
+    }
+}
+
+/* `resource` as a FIFO: a plain open waits forever for a writer. */
+static void resource_is_a_fifo(void)
+{
+    char path[PATH_MAX + 64];
+    struct dmacoh_pci_opts o = {root, false};
+    struct dmacoh_pci *pci = NULL;
+
+    make_tree();
+    snprintf(path, sizeof(path), "%s/resource", dev_dir);
+    T_EQ_INT(unlink(path), 0);
+    T_EQ_INT(mkfifo(path, 0600), 0);
+    alarm(10);
+    T_ERR(dmacoh_pci_open(BDF, &o, &pci), DMACOH_EIO);
+    alarm(0);
+    T_ASSERT(t_log_find("is not a regular file"));
+    T_EQ_PTR(pci, NULL);
+    remove_tree();
+}
+
+/* `resource` as a symlink to a file of the same text: sysfs never makes one. */
+static void resource_is_a_symlink(void)
+{
+    char path[PATH_MAX + 64], target[PATH_MAX + 64];
+    struct dmacoh_pci_opts o = {root, false};
+    struct dmacoh_pci *pci = NULL;
+
+    make_tree();
+    snprintf(path, sizeof(path), "%s/resource", dev_dir);
+    snprintf(target, sizeof(target), "%s/resource.real", dev_dir);
+    T_EQ_INT(rename(path, target), 0);
+    T_EQ_INT(symlink(target, path), 0);
+    T_ERR(dmacoh_pci_open(BDF, &o, &pci), DMACOH_EIO);
+    T_ASSERT(t_log_find("symbolic link"));
+    T_EQ_PTR(pci, NULL);
+    remove_tree();
+}
+
+/* A declare of BAR0 on a tree whose resource0 was replaced by prepare(): refused with -EIO
+ * and the log saying `why`, nothing mapped. */
+static void declare_refused(void (*prepare)(const char *path), const char *why)
+{
+    char path[PATH_MAX + 64];
+    struct dmacoh_pci *pci;
+    struct dmacoh_device dev;
+
+    make_tree();
+    snprintf(path, sizeof(path), "%s/resource0", dev_dir);
+    T_EQ_INT(unlink(path), 0);
+    prepare(path);
+    pci = open_fake(false);
+    T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
+    alarm(10);
+    T_ERR(dmacoh_declare_coherent_memory(&dev, BAR0, 0, BAR0_SZ, DMACOH_MEMORY_MAP, NULL, NULL),
+          DMACOH_EIO);
+    alarm(0);
+    T_ASSERT(t_log_find(why));
+    T_ASSERT(t_log_find("resource0"));
+    T_ASSERT(!dmacoh_device_has_region(&dev));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_pci_close(pci));
+    remove_tree();
+}
+
+static void make_empty(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+
+    T_ASSERT(fd >= 0);
+    close(fd);
+}
+
+static void make_short(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+
+    T_ASSERT(fd >= 0);
+    T_EQ_INT(ftruncate(fd, BAR0_SZ / 2), 0);
+    close(fd);
+}
+
+static void make_fifo(const char *path)
+{
+    T_EQ_INT(mkfifo(path, 0600), 0);
+}
+
+/* A symlink to a file the caller may write: mapped read-write, it would be overwritten. */
+static void make_link(const char *path)
+{
+    char target[PATH_MAX + 64];
+
+    snprintf(target, sizeof(target), "%s/precious", root);
+    t_put_file(target, "precious\n");
+    T_EQ_INT(truncate(target, BAR0_SZ), 0);
+    T_EQ_INT(symlink(target, path), 0);
+}
+
+/* An empty resource0 mapped fine, and the first allocation died with SIGBUS while zeroing. */
+static void resource0_empty(void)
+{
+    declare_refused(make_empty, "shorter than the memory");
+}
+
+static void resource0_shorter_than_the_bar(void)
+{
+    declare_refused(make_short, "shorter than the memory");
+}
+
+static void resource0_is_a_fifo(void)
+{
+    declare_refused(make_fifo, "is not a regular file");
+}
+
+static void resource0_is_a_symlink(void)
+{
+    declare_refused(make_link, "symbolic link");
+}
+
+/* resourceN_wc is checked as resourceN is: a symlinked one is refused, not skipped. */
+static void resource_wc_is_a_symlink(void)
+{
+    char path[PATH_MAX + 64], target[PATH_MAX + 64];
+    struct dmacoh_pci *pci;
+    struct dmacoh_device dev;
+
+    make_tree();
+    snprintf(path, sizeof(path), "%s/resource2_wc", dev_dir);
+    snprintf(target, sizeof(target), "%s/resource2", dev_dir);
+    T_EQ_INT(unlink(path), 0);
+    T_EQ_INT(symlink(target, path), 0);
+    pci = open_fake(true);
+    T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
+    T_ERR(dmacoh_declare_coherent_memory(&dev, BAR2, 0, BAR2_SZ, DMACOH_MEMORY_MAP, NULL, NULL),
+          DMACOH_EIO);
+    T_ASSERT(t_log_find("resource2_wc is a symbolic link"));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_pci_close(pci));
+    remove_tree();
+}
+
 static const struct t_case cases[] = {
     T_CASE(bars_are_parsed),
     T_CASE(region_in_a_bar_lands_at_the_right_offset),
@@ -322,6 +567,17 @@ static const struct t_case cases[] = {
     T_CASE(malformed_resource_file),
     T_CASE(bar_not_on_a_page_boundary),
     T_CASE(address_shapes),
+    T_CASE(resource_line_too_long),
+    T_CASE(resource_negative_number),
+    T_CASE(resource_trailing_garbage),
+    T_CASE(resource_bar_unset_or_disabled),
+    T_CASE(resource_is_a_fifo),
+    T_CASE(resource_is_a_symlink),
+    T_CASE(resource0_empty),
+    T_CASE(resource0_shorter_than_the_bar),
+    T_CASE(resource0_is_a_fifo),
+    T_CASE(resource0_is_a_symlink),
+    T_CASE(resource_wc_is_a_symlink),
 };
 
 T_MAIN(cases)

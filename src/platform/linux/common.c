@@ -73,26 +73,6 @@ void dmacoh__linux_relax(void *ctx)
     sched_yield();
 }
 
-int dmacoh__linux_read_u64(const char *path, uint64_t *v)
-{
-    char buf[64], *end;
-    ssize_t n;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-    if (fd < 0)
-        return (errno == EACCES || errno == EPERM) ? DMACOH_EACCES : -errno;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return DMACOH_EIO;
-    buf[n] = '\0';
-    errno = 0;
-    *v = strtoull(buf, &end, 0);
-    if (errno || end == buf || (*end && *end != '\n'))
-        return DMACOH_EIO;
-    return 0;
-}
-
 /* Thread slots: 1, 2, 3, ... in the order threads first ask (0 means not yet assigned). */
 static _Thread_local unsigned thread_slot;
 static unsigned next_slot;

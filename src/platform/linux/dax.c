@@ -3,7 +3,9 @@
  * dax.c - the device DAX platform: declared memory on /dev/daxX.Y.
  *
  * open() reads size, align and (unless the caller gave a bus address) resource from sysfs
- * (Documentation/ABI/testing/sysfs-bus-dax), checks that they agree, and opens the node once.
+ * (Documentation/ABI/testing/sysfs-bus-dax; each a number exactly as the kernel writes it,
+ * read without following a symlink), checks that they agree, and opens the node once (it must
+ * be a character device).
  * map() widens the bus range to whole alignment units, because the device refuses mappings
  * whose offset, length or virtual address are not multiples of its alignment, and places the
  * mapping so that it sits on an alignment boundary and still gives CPU pointers the
@@ -89,9 +91,19 @@ static int read_geometry(struct dmacoh_dax *dax, const char *dir, const struct d
         dmacoh__err("dax %s: cannot read %s/size: %s", dax->name, dir, dmacoh_strerror(r));
         return DMACOH_EIO;
     }
-    if (read_attr(dir, "align", &dax->align) != 0 &&
-        read_attr(dir, "device/dax_region/align", &dax->align) != 0)
+    /* A missing align is an older kernel; one that is there but not a number is refused. */
+    r = read_attr(dir, "align", &dax->align);
+    if (r == DMACOH_ENOENT)
+        r = read_attr(dir, "device/dax_region/align", &dax->align);
+    if (r == DMACOH_ENOENT) {
         dax->align = DEFAULT_ALIGN;
+        r = 0;
+    }
+    if (r) {
+        dmacoh__err("dax %s: cannot read its alignment under %s: %s", dax->name, dir,
+                    dmacoh_strerror(r));
+        return DMACOH_EIO;
+    }
     if (dax->align < page || (dax->align & (dax->align - 1)) || !dax->size ||
         dax->size % dax->align) {
         dmacoh__err("dax %s: size %#llx and align %#llx do not make sense", dax->name,
@@ -104,7 +116,7 @@ static int read_geometry(struct dmacoh_dax *dax, const char *dir, const struct d
         dmacoh__err("dax %s: cannot read %s/resource (%s; it is readable by root only): "
                     "pass the bus address in opts->bus",
                     dax->name, dir, dmacoh_strerror(r));
-        return r == DMACOH_EACCES ? r : DMACOH_ENOENT;
+        return r == DMACOH_EACCES || r == DMACOH_EIO ? r : DMACOH_ENOENT;
     }
     if (dax->base > UINT64_MAX - (dax->size - 1)) {
         dmacoh__err("dax %s: bus %#llx + size %#llx wraps", dax->name,
@@ -188,12 +200,14 @@ int dmacoh_dax_open(const char *name, const struct dmacoh_dax_opts *opts, struct
     if (r)
         goto out_free;
     snprintf(path, sizeof(path), "%s/%s", dev, name);
-    dax->fd = open(path, O_RDWR | O_CLOEXEC);
+    /* A regular file standing in for the node (tests) must be as long as the device. */
+    dax->fd = dmacoh__linux_open_checked(path, O_RDWR, DMACOH__FILE_NODE, dax->size);
     if (dax->fd < 0) {
-        r = (errno == EACCES || errno == EPERM) ? DMACOH_EACCES : -errno;
-        dmacoh__err("dax open: %s: %s", path,
-                    r == DMACOH_EACCES ? "permission denied (needs read/write access)"
-                                       : strerror(errno));
+        r = dax->fd;
+        if (r != DMACOH_EIO) /* the checks log their own refusals */
+            dmacoh__err("dax open: %s: %s", path,
+                        r == DMACOH_EACCES ? "permission denied (needs read/write access)"
+                                           : dmacoh_strerror(r));
         goto out_free;
     }
     r = dmacoh_platform_init(&dax->plat, &dax_ops, dax);

@@ -29,8 +29,29 @@ void dmacoh__linux_env_init(void);
 /* Installs the valgrind block-bounds hook when running under valgrind (common.c). */
 void dmacoh__linux_track_init(void);
 
-/* Reads one number (decimal, or hex with 0x) from a sysfs attribute file: 0, -DMACOH_ENOENT
- * (no file), -DMACOH_EACCES, -DMACOH_EIO (not a number) or another -errno. */
+/*
+ * Reading what the kernel exposes in files (sysfs.c). Every such file is opened with
+ * O_NOFOLLOW and O_NONBLOCK and checked with fstat before use:
+ *  - DMACOH__FILE_REGULAR: a sysfs attribute or a PCI resourceN file, a regular file of at
+ *    least min_size bytes (resourceN: the BAR's size, so no mapped page lies past its end);
+ *  - DMACOH__FILE_NODE: a device node (/dev/uioN, /dev/daxX.Y), a character device; O_NONBLOCK
+ *    is cleared again once it is checked.
+ * Returns the descriptor, or -DMACOH_ENOENT, -DMACOH_EACCES, -errno (not logged: the caller
+ * says what it was looking for), or -DMACOH_EIO when the file is a symbolic link or not what
+ * the kernel makes (logged, naming the file).
+ */
+enum { DMACOH__FILE_REGULAR, DMACOH__FILE_NODE };
+int dmacoh__linux_open_checked(const char *path, int flags, int kind, uint64_t min_size);
+
+/* Test seam: when set, a regular file of at least min_size bytes is accepted where a device
+ * node should be (the unit tests' fake /dev trees, whose nodes are files so that what the
+ * library writes can be read back). Never set in real use. */
+extern bool dmacoh__linux_fake_nodes;
+
+/* Reads one number from a sysfs attribute file, exactly as the kernel writes one: decimal, or
+ * hexadecimal after 0x, then at most a newline (no sign, blank, leading zero or overflow).
+ * Returns 0, -DMACOH_ENOENT (no file), -DMACOH_EACCES, -DMACOH_EIO (not such a number, or not
+ * a regular file: logged with the path) or another -errno. */
 int dmacoh__linux_read_u64(const char *path, uint64_t *v);
 
 /*
@@ -79,8 +100,11 @@ struct dmacoh__pci_bar {
 /* True for "DDDD:BB:DD.F" as sysfs spells it (the name becomes part of a path). */
 bool dmacoh__pci_bdf_ok(const char *s);
 
-/* Reads the six BARs from <dir>/resource. Errors (each logged with `who` as prefix):
- * -DMACOH_EACCES, -DMACOH_EIO (fewer than six lines), -errno. */
+/* Reads the six BARs from <dir>/resource (its first six lines, each exactly as the kernel
+ * prints it; a BAR flagged IORESOURCE_UNSET or _DISABLED is unused, with a warning naming the
+ * line). Errors (each logged with `who` as prefix, the file and the line): -DMACOH_EACCES,
+ * -DMACOH_EIO (fewer than six lines; a line too long, with a sign, a field that is not a
+ * number or anything after the third; not a regular file), -errno. */
 int dmacoh__pci_read_bars(const char *dir, const char *who,
                           struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS]);
 

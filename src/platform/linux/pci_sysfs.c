@@ -4,8 +4,9 @@
  * through sysfs resourceN files.
  *
  * open() reads the six BARs from `resource` (start, end, flags per line). map() finds the
- * memory BAR holding the whole bus range, opens resourceN (or resourceN_wc) and maps the
- * range at its offset in the BAR, placed for the congruence the core asks for. The one
+ * memory BAR holding the whole bus range, opens resourceN (or resourceN_wc; checked to be a
+ * regular file of at least the BAR's size, not a symlink) and maps the range at its offset in
+ * the BAR, placed for the congruence the core asks for. The one
  * failure the kernel reports confusingly, mmap failing with EINVAL while a driver owns the
  * BAR (strict iomem), becomes -DMACOH_EBUSY naming the driver. Each file descriptor is closed
  * once mapped (the mapping keeps the BAR). Open/close follow the libmetal shape: close
@@ -35,26 +36,33 @@ struct dmacoh_pci {
     struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS];
 };
 
-/* Opens resourceN (resourceN_wc when asked and present). */
+/* Opens resourceN (resourceN_wc when asked and present). Each must be the regular file sysfs
+ * makes, not a symlink, and at least the BAR's size (sysfs gives it exactly that size): a
+ * shorter file would map pages that fault on first touch. */
 static int open_bar(const struct dmacoh_pci *pci, int n, int *fd)
 {
     char path[PATH_MAX + 32];
+    uint64_t size = pci->bar[n].size;
 
     if (pci->wc) {
         snprintf(path, sizeof(path), "%s/resource%d_wc", pci->dir, n);
-        *fd = open(path, O_RDWR | O_CLOEXEC);
+        *fd = dmacoh__linux_open_checked(path, O_RDWR, DMACOH__FILE_REGULAR, size);
         if (*fd >= 0)
             return 0;
+        if (*fd == DMACOH_EIO)
+            return DMACOH_EIO; /* there, but not what sysfs makes: logged */
     }
     snprintf(path, sizeof(path), "%s/resource%d", pci->dir, n);
-    *fd = open(path, O_RDWR | O_CLOEXEC);
+    *fd = dmacoh__linux_open_checked(path, O_RDWR, DMACOH__FILE_REGULAR, size);
     if (*fd >= 0)
         return 0;
-    if (errno == EACCES || errno == EPERM) {
+    if (*fd == DMACOH_EIO)
+        return DMACOH_EIO;
+    if (*fd == DMACOH_EACCES) {
         dmacoh__err("pci: %s: permission denied (needs root, or write access to the file)", path);
         return DMACOH_EACCES;
     }
-    dmacoh__err("pci: cannot open %s: %s", path, strerror(errno));
+    dmacoh__err("pci: cannot open %s: %s", path, dmacoh_strerror(*fd));
     return DMACOH_ENXIO;
 }
 

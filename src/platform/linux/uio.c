@@ -2,12 +2,17 @@
 /*
  * uio.c - the UIO platform: declared memory inside one of a /dev/uioN device's memory maps.
  *
- * open() reads maps/mapM/{addr,size,offset} for M = 0, 1, ... until one is missing, and opens
- * the device node once (read/write); close() releases both. map() finds the map holding the
- * whole bus range and mmaps that map (the kernel selects map M by the file offset M * page
- * size and maps it from `addr`, which is page aligned; `offset` says where the device's memory
- * starts inside the map and is already counted in `size`), then points inside it. The kernel
- * refuses a mapping longer than the map, so only whole pages of it can be mapped. Open unwinds with goto labels in reverse order; close tolerates nothing half-made.
+ * open() reads maps/mapM/{addr,size,offset} for M = 0, 1, ... until one is missing (each a
+ * number exactly as the kernel writes it, read without following a symlink), and opens the
+ * device node once (read/write; it must be a character device). The kernel rounds a map down
+ * to a page: `addr` is page aligned, the device's memory starts `offset` bytes into it, and
+ * `size` counts the offset. So the memory a region may be declared in is [addr + offset,
+ * addr + size), which is also what dmacoh_uio_map() reports; the bytes in front of it are
+ * someone else's (neighbouring registers) and no range reaching them is accepted. map() finds
+ * the map holding the whole bus range and mmaps that map (the kernel selects map M by the file
+ * offset M * page size and maps it from `addr`), then points inside it. The kernel refuses a
+ * mapping longer than the map, so only whole pages of it can be mapped. Open unwinds with goto
+ * labels in reverse order; close tolerates nothing half-made.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -45,24 +50,52 @@ static int read_attr(const char *sysfs, unsigned n, unsigned m, const char *attr
     return dmacoh__linux_read_u64(path, v);
 }
 
+/* Map m's attributes: addr and size (required), offset (older kernels have none: 0). An
+ * unaligned addr is what kernels wrote before they rounded maps down to a page (the offset
+ * then was addr's own in-page part): such a map is left unusable rather than guessed at. */
+static int read_map(struct dmacoh_uio *uio, const char *sysfs, unsigned m)
+{
+    struct uio_map *mp = &uio->map[m];
+    int r = read_attr(sysfs, uio->n, m, "addr", &mp->addr);
+
+    if (!r)
+        r = read_attr(sysfs, uio->n, m, "size", &mp->size);
+    if (!r) {
+        r = read_attr(sysfs, uio->n, m, "offset", &mp->offset);
+        if (r == DMACOH_ENOENT) {
+            mp->offset = 0;
+            r = 0;
+        }
+    }
+    if (r)
+        return r;
+    if (mp->addr & ((uint64_t)sysconf(_SC_PAGESIZE) - 1)) {
+        /* The kernel cannot mmap it; the other maps stay usable. */
+        dmacoh__warn("uio%u: map%u address %#llx is not page aligned: not usable", uio->n, m,
+                     (unsigned long long)mp->addr);
+        mp->size = mp->offset = 0;
+        return 0;
+    }
+    if (mp->offset >= mp->size || mp->size - 1 > UINT64_MAX - mp->addr) {
+        dmacoh__err("uio%u: map%u has offset %#llx, size %#llx at %#llx: the memory would "
+                    "start past its end or wrap: refused",
+                    uio->n, m, (unsigned long long)mp->offset, (unsigned long long)mp->size,
+                    (unsigned long long)mp->addr);
+        return DMACOH_EIO;
+    }
+    return 0;
+}
+
 static int read_maps(struct dmacoh_uio *uio, const char *sysfs)
 {
     for (unsigned m = 0; m < DMACOH_UIO_MAX_MAPS; m++) {
-        struct uio_map *mp = &uio->map[m];
-        int r = read_attr(sysfs, uio->n, m, "addr", &mp->addr);
+        char path[PATH_MAX];
+        int r;
 
-        if (r == DMACOH_ENOENT)
+        snprintf(path, sizeof(path), "%s/class/uio/uio%u/maps/map%u", sysfs, uio->n, m);
+        if (access(path, F_OK) != 0)
             break; /* no more maps */
-        if (!r)
-            r = read_attr(sysfs, uio->n, m, "size", &mp->size);
-        if (!r && (mp->addr & ((uint64_t)sysconf(_SC_PAGESIZE) - 1))) {
-            /* The kernel cannot mmap it; the other maps stay usable. */
-            dmacoh__warn("uio%u: map%u address %#llx is not page aligned: not usable", uio->n, m,
-                         (unsigned long long)mp->addr);
-            mp->size = 0;
-        }
-        if (!r && read_attr(sysfs, uio->n, m, "offset", &mp->offset) != 0)
-            mp->offset = 0; /* older kernels have no offset attribute */
+        r = read_map(uio, sysfs, m);
         if (r) {
             dmacoh__err("uio%u: map%u attributes cannot be read: %s", uio->n, m,
                         dmacoh_strerror(r));
@@ -77,27 +110,36 @@ static int read_maps(struct dmacoh_uio *uio, const char *sysfs)
     return 0;
 }
 
+/* The map holding all of [bus, bus + size): its memory starts `offset` bytes into the page
+ * at `addr` (the kernel rounds the map down to a page and counts the offset in `size`), and
+ * nothing in front of it belongs to the device's memory. */
+static const struct uio_map *find_map(const struct dmacoh_uio *uio, uint64_t bus, uint64_t size,
+                                      unsigned *m)
+{
+    for (*m = 0; *m < uio->nmaps; (*m)++) {
+        const struct uio_map *c = &uio->map[*m];
+        uint64_t start = c->addr + c->offset, len = c->size - c->offset;
+
+        if (c->size && bus >= start && bus - start < len && size <= len - (bus - start))
+            return c;
+    }
+    return NULL;
+}
+
 static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_addr_t device_addr,
                    uint64_t congruence, int want, struct dmacoh_mapping *out)
 {
     struct dmacoh_uio *uio = (struct dmacoh_uio *)ctx;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), delta, len;
-    const struct uio_map *mp = NULL;
     unsigned m;
+    const struct uio_map *mp = find_map(uio, bus, size, &m);
     int r = 0;
 
-    for (m = 0; m < uio->nmaps && !mp; m++) {
-        const struct uio_map *c = &uio->map[m];
-
-        if (bus >= c->addr && bus - c->addr < c->size && size <= c->size - (bus - c->addr))
-            mp = c;
-    }
     if (!mp) {
         dmacoh__err("uio%u: bus %#llx+%#llx is not inside one of its maps", uio->n,
                     (unsigned long long)bus, (unsigned long long)size);
         return DMACOH_ENXIO;
     }
-    m--;
     delta = bus - mp->addr;
     len = (delta + size + page - 1) & ~(page - 1);
     if (len > mp->size) {
@@ -150,12 +192,13 @@ int dmacoh_uio_open(unsigned n, const struct dmacoh_uio_opts *opts, struct dmaco
     if (r)
         goto out_free;
     snprintf(path, sizeof(path), "%s/uio%u", dev, n);
-    uio->fd = open(path, O_RDWR | O_CLOEXEC);
+    uio->fd = dmacoh__linux_open_checked(path, O_RDWR, DMACOH__FILE_NODE, 0);
     if (uio->fd < 0) {
-        r = (errno == EACCES || errno == EPERM) ? DMACOH_EACCES : -errno;
-        dmacoh__err("uio open: %s: %s", path,
-                    r == DMACOH_EACCES ? "permission denied (needs read/write access)"
-                                       : strerror(errno));
+        r = uio->fd;
+        if (r != DMACOH_EIO) /* the checks log their own refusals */
+            dmacoh__err("uio open: %s: %s", path,
+                        r == DMACOH_EACCES ? "permission denied (needs read/write access)"
+                                           : dmacoh_strerror(r));
         goto out_free;
     }
     r = dmacoh_platform_init(&uio->plat, &uio_ops, uio);
@@ -197,8 +240,8 @@ int dmacoh_uio_map(const struct dmacoh_uio *uio, unsigned m, dmacoh_phys_addr_t 
     if (m >= uio->nmaps)
         return DMACOH_ENOENT;
     if (addr)
-        *addr = uio->map[m].addr;
+        *addr = uio->map[m].addr + uio->map[m].offset;
     if (size)
-        *size = uio->map[m].size;
+        *size = uio->map[m].size - uio->map[m].offset;
     return 0;
 }
