@@ -7,7 +7,10 @@
  * whole bus range and mmaps that map (the kernel selects map M by the file offset M * page
  * size and maps it from `addr`, which is page aligned; `offset` says where the device's memory
  * starts inside the map and is already counted in `size`), then points inside it. The kernel
- * refuses a mapping longer than the map, so only whole pages of it can be mapped. Open unwinds with goto labels in reverse order; close tolerates nothing half-made.
+ * refuses a mapping longer than the map, so only whole pages of it can be mapped. The
+ * physical range is claimed process-wide before it is mapped (common.c): no other platform
+ * instance (PCI sysfs over the same BAR, /dev/mem, a second UIO instance) may map it for
+ * another allocator until this mapping is undone. Open unwinds with goto labels in reverse order; close tolerates nothing half-made.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -85,6 +88,8 @@ static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     const struct uio_map *mp = NULL;
     unsigned m;
     int r = 0;
+    char who[48];
+    struct dmacoh__phys_claim claim = {bus, size, uio, "uio", who};
 
     for (m = 0; m < uio->nmaps && !mp; m++) {
         const struct uio_map *c = &uio->map[m];
@@ -109,7 +114,12 @@ static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     out->mode = dmacoh__linux_device_mode(want);
     if (!out->mode)
         return DMACOH_ENOTSUP;
-    r = dmacoh__linux_map_fd(uio->fd, (uint64_t)m * page, len, delta, device_addr, congruence, out);
+    snprintf(who, sizeof(who), "uio%u map%u", uio->n, m);
+    r = dmacoh__linux_phys_claim(&claim);
+    if (r)
+        return r;
+    r = dmacoh__linux_map_claimed(uio->fd, (uint64_t)m * page, len, delta, device_addr, congruence,
+                                  bus, size, out);
     if (r) {
         dmacoh__err("uio%u: mmap of map%u failed: %s", uio->n, m, dmacoh_strerror(r));
         return r;
