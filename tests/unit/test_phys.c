@@ -296,7 +296,7 @@ static void disjoint_ranges_are_fine(void)
 /* Stands in for the kernel's mmap through the mapping seam: fails with fail_errno. */
 static int fail_errno = ENOMEM;
 
-static void *fail_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+static void *fail_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)
 {
     (void)addr;
     (void)len;
@@ -313,7 +313,7 @@ static void *fail_mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 static void every_way_out_gives_the_claim_back(void)
 {
     struct inst a, b;
-    void *(*real)(void *, size_t, int, int, int, off_t) = dmacoh__linux_mmap_fn;
+    void *(*real)(void *, size_t, int, int, int, int64_t) = dmacoh__linux_mmap_fn;
     void *p;
     dmacoh_dma_addr_t h;
 
@@ -382,7 +382,7 @@ static void racing_declarations_one_wins(void)
 
 static int declare_failing(int err)
 {
-    void *(*real)(void *, size_t, int, int, int, off_t) = dmacoh__linux_mmap_fn;
+    void *(*real)(void *, size_t, int, int, int, int64_t) = dmacoh__linux_mmap_fn;
     struct inst a;
     int r;
 

@@ -213,8 +213,13 @@ static void *reserve_congruent(uint64_t len, uint64_t want, uint64_t cong, int *
     return (void *)at;
 }
 
+static void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)
+{
+    return mmap(addr, len, prot, flags, fd, (off_t)off);
+}
+
 void *(*dmacoh__linux_mmap_fn)(void *addr, size_t len, int prot, int flags, int fd,
-                               off_t off) = mmap;
+                               int64_t off) = real_mmap;
 
 void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t delta,
                                   uint64_t target, uint64_t cong, int *err)
@@ -224,7 +229,7 @@ void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t d
     if (!at)
         return NULL;
     m = dmacoh__linux_mmap_fn(at, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
-                              (off_t)off);
+                              (int64_t)off);
     if (m == MAP_FAILED) {
         *err = -errno;
         if (*err == DMACOH_ENOMEM)

@@ -9,8 +9,6 @@
 #include <dmacoh/pci.h>
 #include <dmacoh/vfio.h>
 
-#include <sys/types.h> /* off_t */
-
 /* Metadata memory from the C heap, zeroed. */
 void *dmacoh__linux_meta_alloc(void *ctx, size_t size);
 void dmacoh__linux_meta_free(void *ctx, void *p, size_t size);
@@ -101,9 +99,10 @@ int dmacoh__linux_map_claimed(int fd, uint64_t off, uint64_t len, uint64_t delta
                               dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_mapping *out);
 
 /* Test seam: the mmap with which dmacoh__linux_map_congruent places a mapping over its
- * reservation (MAP_FIXED). mmap itself unless a unit test replaces it to inject a failure. */
+ * reservation (MAP_FIXED), as mmap(2) but with a 64-bit offset whatever off_t is where the
+ * caller is compiled. Calls mmap unless a unit test replaces it to inject a failure. */
 extern void *(*dmacoh__linux_mmap_fn)(void *addr, size_t len, int prot, int flags, int fd,
-                                      off_t off);
+                                      int64_t off);
 
 /* The basename of a symbolic link's target (a sysfs `driver` or `iommu_group` link) into
  * name[len]: 0, or -errno (-DMACOH_ENOENT when there is no link). */

@@ -10,7 +10,8 @@
  * refuses a mapping longer than the map, so only whole pages of it can be mapped. The
  * physical range is claimed process-wide before it is mapped (common.c): no other platform
  * instance (PCI sysfs over the same BAR, /dev/mem, a second UIO instance) may map it for
- * another allocator until this mapping is undone. Open unwinds with goto labels in reverse order; close tolerates nothing half-made.
+ * another allocator until this mapping is undone. Open unwinds with goto labels in reverse
+ * order; close tolerates nothing half-made.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
