@@ -5,6 +5,9 @@
  * allocation writes is read back from outside at the physical address; a second instance
  * cannot declare the same bytes; refusals.
  */
+#ifndef _FILE_OFFSET_BITS
+#define _FILE_OFFSET_BITS 64 /* the physical-memory stand-in reaches 0xfe010000, past 2 GiB */
+#endif
 #include "t.h"
 
 #include <dmacoh/devmem.h>

@@ -13,6 +13,9 @@
  * declarations through two instances let exactly one win. Then mmap of a BAR failing with
  * EINVAL (through the mapping seam): the bound driver is named, or the causes that remain.
  */
+#ifndef _FILE_OFFSET_BITS
+#define _FILE_OFFSET_BITS 64 /* the /dev/mem stand-in reaches past 4 GiB, also with -m32 */
+#endif
 #include "fixture.h"
 #include "t.h"
 
@@ -59,6 +62,19 @@ static void put(const char *dir, const char *name, const char *text)
     t_put_file(path, text);
 }
 
+/* A sparse file of `size` bytes with a 64-bit off_t here (t_sparse_file's may be 32-bit). */
+static void big_sparse_file(const char *path, uint64_t size)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    struct stat st;
+
+    T_ASSERT(fd >= 0);
+    T_EQ_INT(ftruncate(fd, (off_t)size), 0);
+    T_EQ_INT(fstat(fd, &st), 0);
+    T_EQ_U64((uint64_t)st.st_size, size);
+    close(fd);
+}
+
 /*
  * One tree for every platform, all over BAR2 of one PCI function at physical 0x800000000:
  *  - PCI sysfs: <root>/sys/bus/pci/devices/0000:03:00.0/{resource, resource2};
@@ -99,7 +115,7 @@ static void make_tree(void)
     t_sparse_file(dir, BAR2_SZ);
 
     snprintf(memfile, sizeof(memfile), "%s/mem", root);
-    t_sparse_file(memfile, BAR2 + BAR2_SZ);
+    big_sparse_file(memfile, BAR2 + BAR2_SZ);
 
     snprintf(dir, sizeof(dir), "%s/bus/dax/devices/dax0.0", sysfs);
     mkdirs(dir);
