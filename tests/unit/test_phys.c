@@ -23,6 +23,7 @@
 #include <dmacoh/debug.h>
 #include <dmacoh/devmem.h>
 #include <dmacoh/dmacoh.h>
+#include <dmacoh/hostmem.h>
 #include <dmacoh/pci.h>
 #include <dmacoh/uio.h>
 
@@ -277,6 +278,35 @@ static void dax_and_devmem_same_range(void)
     remove_tree();
 }
 
+/* hostmem stacked in front of a PCI instance is a platform instance of its own: a device on
+ * the inner PCI platform cannot take what a device on hostmem declared, nor the reverse. */
+static void hostmem_in_front_and_behind(void)
+{
+    struct dmacoh_hostmem_opts ho = {0};
+    struct dmacoh_hostmem *hm;
+    struct inst inner;
+    struct dmacoh_device front;
+
+    make_tree();
+    inst_open(&inner, PCI, "inner");
+    ho.declared = dmacoh_pci_platform((struct dmacoh_pci *)inner.h);
+    T_OK(dmacoh_hostmem_open(&ho, &hm));
+    T_OK(dmacoh_device_init(&front, "front", NULL, dmacoh_hostmem_platform(hm)));
+    T_OK(dmacoh_declare_coherent_memory(&front, BAR2, 0, MIB, DMACOH_MEMORY_MAP, NULL, NULL));
+    t_log_reset();
+    T_ERR(declare(&inner, BAR2, MIB), DMACOH_EBUSY);
+    T_ASSERT(t_log_find("by this platform instance")); /* the same pci instance, underneath */
+    T_OK(dmacoh_release_coherent_memory(&front, 0));
+    T_OK(declare(&inner, BAR2, MIB));
+    T_ERR(dmacoh_declare_coherent_memory(&front, BAR2, 0, MIB, DMACOH_MEMORY_MAP, NULL, NULL),
+          DMACOH_EBUSY);
+    T_OK(dmacoh_release_coherent_memory(&inner.dev, 0));
+    T_OK(dmacoh_device_fini(&front));
+    T_OK(dmacoh_hostmem_close(hm));
+    inst_close(&inner);
+    remove_tree();
+}
+
 /* Disjoint ranges through different instances are fine, down to neighbouring 256-byte
  * regions in one page: the claims are the declared bytes, not the pages mapped. */
 static void disjoint_ranges_are_fine(void)
@@ -441,10 +471,11 @@ static void pci_einval_says_what_was_checked(void)
 }
 
 static const struct t_case cases[] = {
-    T_CASE(two_pci_instances_same_bar),   T_CASE(pci_and_uio_same_range),
-    T_CASE(pci_and_devmem_same_range),    T_CASE(dax_and_devmem_same_range),
-    T_CASE(disjoint_ranges_are_fine),     T_CASE(every_way_out_gives_the_claim_back),
-    T_CASE(racing_declarations_one_wins), T_CASE(pci_einval_says_what_was_checked),
+    T_CASE(two_pci_instances_same_bar),         T_CASE(pci_and_uio_same_range),
+    T_CASE(pci_and_devmem_same_range),          T_CASE(dax_and_devmem_same_range),
+    T_CASE(hostmem_in_front_and_behind),        T_CASE(disjoint_ranges_are_fine),
+    T_CASE(every_way_out_gives_the_claim_back), T_CASE(racing_declarations_one_wins),
+    T_CASE(pci_einval_says_what_was_checked),
 };
 
 T_MAIN(cases)

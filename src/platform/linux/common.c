@@ -408,12 +408,13 @@ int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c)
     pthread_mutex_unlock(&claims_lock);
     snprintf(mine, sizeof(mine), "%s", who); /* bounded, as the holder's copy is */
     if (r == DMACOH_EBUSY)
-        dmacoh__err("%s %s: physical %#llx+%#llx is already declared through %s %s "
-                    "(%#llx+%#llx) by %s platform instance: two allocators would share bytes",
-                    c->kind, mine, (unsigned long long)lo, (unsigned long long)c->size, held.kind,
-                    held.who, (unsigned long long)held.lo,
-                    (unsigned long long)(held.hi - held.lo + 1),
-                    held.owner == c->owner ? "this" : "another");
+        dmacoh__err(
+            "%s %s: physical %#llx+%#llx is already declared through %s %s "
+            "(%#llx+%#llx) by %s: two allocators would share bytes",
+            c->kind, mine, (unsigned long long)lo, (unsigned long long)c->size, held.kind, held.who,
+            (unsigned long long)held.lo, (unsigned long long)(held.hi - held.lo + 1),
+            held.owner == c->owner ? "this platform instance, through a platform stacked on it"
+                                   : "another platform instance");
     else if (r)
         dmacoh__err("%s %s: no memory to record the claim of %#llx+%#llx", c->kind, mine,
                     (unsigned long long)lo, (unsigned long long)c->size);
