@@ -10,6 +10,11 @@
  * to another process (fork, or SCM_RIGHTS over a Unix socket), where dmacoh_memfd_attach()
  * builds the same platform over it: both processes then see every byte the other writes, at
  * the same bus addresses. No system-memory fallback; needs no privilege.
+ *
+ * The other process cannot crash this one by resizing the window: the memfd is sealed
+ * (F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_SEAL), so ftruncate fails with EPERM in every process,
+ * and attach refuses a descriptor that is not sealed against shrinking (a file that shrinks
+ * under a shared mapping makes every access beyond its new end a SIGBUS).
  */
 #ifndef DMACOH_MEMFD_H
 #define DMACOH_MEMFD_H
@@ -24,16 +29,21 @@ extern "C" {
 struct dmacoh_memfd;
 
 /**
- * Creates the window. Errors: -DMACOH_EINVAL (NULL out, size 0 or not a multiple of 4 KiB,
- * bus not 4 KiB aligned), -DMACOH_ERANGE (bus + size wraps), -DMACOH_ENOMEM, OS errors of
- * memfd_create/ftruncate. Context: any thread.
+ * Creates the window: a memfd of `size` bytes, sealed so that its size never changes
+ * (F_SEAL_SHRINK | F_SEAL_GROW) and no further seal can be added (F_SEAL_SEAL).
+ * Errors: -DMACOH_EINVAL (NULL out, size 0 or not a multiple of 4 KiB, bus not 4 KiB
+ * aligned), -DMACOH_ERANGE (bus + size wraps), -DMACOH_ENOMEM, OS errors of
+ * memfd_create/ftruncate/fcntl(F_ADD_SEALS) (each logged). Context: any thread.
  */
 int dmacoh_memfd_create(dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_memfd **out);
 
 /**
  * Builds the platform over a descriptor received from the creating process (it is dup'ed:
  * the caller keeps its own). bus and size must be those of the creator. Errors: as create,
- * and -DMACOH_EINVAL when fd is not a regular file of at least `size` bytes.
+ * and -DMACOH_EINVAL when fd is not a regular file of at least `size` bytes, or is not
+ * sealed against shrinking (F_SEAL_SHRINK: a window from dmacoh_memfd_create is; a file or
+ * memfd of another origin must be sealed by its creator first), each logged.
+ * Guarantees: the window cannot shrink under this process's mappings.
  */
 int dmacoh_memfd_attach(int fd, dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_memfd **out);
 

@@ -54,7 +54,9 @@ struct dmacoh_platform_ops {
      * (cpu - device_addr) % congruence == 0 so that aligned device addresses have equally
      * aligned CPU addresses; a platform that cannot honour it fails with -DMACOH_ENOTSUP.
      * Errors: -DMACOH_ENODEV (declared memory not supported at all), -DMACOH_ENXIO (no memory
-     * at that bus range), -DMACOH_ENOTSUP (none of the wanted modes), OS errors.
+     * at that bus range), -DMACOH_ENOTSUP (none of the wanted modes), -DMACOH_EBUSY (the
+     * memory is in use elsewhere: the Linux platforms refuse a physical range that another
+     * platform instance of the process has mapped), OS errors.
      * Required.
      */
     int (*map)(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_addr_t device_addr,

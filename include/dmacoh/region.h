@@ -82,7 +82,10 @@ size_t dmacoh_region_meta_size(uint64_t size, uint64_t granule);
  *    shared and the declaration is identical: same bus base, size, device base and granule;
  *    the devices then share one allocator). In the debug mode (dmacoh/debug.h), also when
  *    the mapping's CPU range overlaps another region's (on any platform) or live system
- *    memory.
+ *    memory. In every build, on the Linux platforms that map physical memory (PCI sysfs,
+ *    UIO, /dev/mem, device DAX, VFIO BARs), also when another platform instance of the
+ *    process has declared any byte of the same physical range (a second dmacoh_pci_open of
+ *    the function, UIO or /dev/mem over the same BAR): the log names the holder.
  *  - -DMACOH_ENOMEM: no metadata memory, or 64 regions with an access-width cap (io_width
  *    below 8) are already declared in the process (the cap table of io.h is fixed-size);
  *    -DMACOH_EOVERFLOW: size/granule too large to track.

@@ -18,6 +18,7 @@
  * find_device() finds the others.
  */
 #include <dmacoh/debug.h>
+#include <dmacoh/devmem.h>
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/hostmem.h>
 #include <dmacoh/io.h>
@@ -787,6 +788,149 @@ static int proof_vfio_one_owner(void)
     check(dmacoh_release_coherent_memory(&x.dev, 0) == 0, "release");
     check(dmacoh_device_fini(&other) == 0, "fini other");
     return vfio_edu_close(&x);
+/* ---- proof: one owner per physical range across platform instances ----------------------- */
+
+/* The library's log lines of the proof, kept to look for the holder each refusal names. */
+static char ti_log[8192];
+
+static void ti_log_fn(void *user, int level, const char *msg)
+{
+    size_t have = strlen(ti_log);
+
+    log_fn(user, level, msg);
+    snprintf(ti_log + have, sizeof(ti_log) - have, "%s\n", msg);
+}
+
+static int ti_declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus, uint64_t off,
+                      uint64_t size)
+{
+    ti_log[0] = '\0';
+    return dmacoh_declare_coherent_memory(dev, bus + off, off, size, DMACOH_MEMORY_MAP, NULL, NULL);
+}
+
+/* dev's declaration of [bar + off, +size) is refused with -EBUSY, naming `holder`. */
+static int ti_refused(struct dmacoh_device *dev, dmacoh_phys_addr_t bar, uint64_t off,
+                      uint64_t size, const char *holder)
+{
+    int r = ti_declare(dev, bar, off, size);
+
+    say("'%s' declares BAR2+%#llx..+%#llx: %d (%s)", dmacoh_device_name(dev),
+        (unsigned long long)off, (unsigned long long)size, r, dmacoh_err_name(r));
+    check(r == DMACOH_EBUSY, "not refused with -EBUSY");
+    check(strstr(ti_log, holder) != NULL, "the log does not name the holder '%s'", holder);
+    return 0;
+}
+
+/* One 4 KiB allocation of dev, filled with tag, for the host to find at its handle. */
+static int ti_fill(struct dmacoh_device *dev, const char *tag)
+{
+    dmacoh_dma_addr_t h;
+    void *p;
+
+    check(dmacoh_alloc_coherent(dev, 4096, 0, 0, &p, &h) == 0, "alloc on '%s'",
+          dmacoh_device_name(dev));
+    fill_tag(p, 4096, tag);
+    say("'%s' wrote '%s' at dma %#llx", dmacoh_device_name(dev), tag, (unsigned long long)h);
+    printf("HOSTCHECK ivshmem %#llx 4096 %s\n", (unsigned long long)h, tag);
+    check(dmacoh_free_coherent(dev, 4096, p, h) == 0, "free");
+    return 0;
+}
+
+/* Two dmacoh_pci_open of the first ivshmem, and /dev/mem, over BAR2 (offsets 0x40000..
+ * 0x90000, which no other proof writes). */
+static int ti_pci_and_devmem(const char *bdf)
+{
+    struct dmacoh_pci *p1, *p2;
+    struct dmacoh_devmem *dm;
+    struct dmacoh_device a, b, c;
+    dmacoh_phys_addr_t bar;
+    char pci_holder[64];
+
+    check(config_enable(bdf, 0x2) == 0, "cannot enable memory decode of %s", bdf);
+    check(dmacoh_pci_open(bdf, NULL, &p1) == 0 && dmacoh_pci_open(bdf, NULL, &p2) == 0,
+          "two dmacoh_pci_open(%s)", bdf);
+    check(dmacoh_devmem_open(NULL, &dm) == 0, "dmacoh_devmem_open(/dev/mem)");
+    check(dmacoh_pci_bar(p1, 2, &bar, NULL, NULL) == 0, "no BAR2");
+    check(dmacoh_device_init(&a, "pci-a", NULL, dmacoh_pci_platform(p1)) == 0 &&
+              dmacoh_device_init(&b, "pci-b", NULL, dmacoh_pci_platform(p2)) == 0 &&
+              dmacoh_device_init(&c, "devmem-c", NULL, dmacoh_devmem_platform(dm)) == 0,
+          "init");
+    snprintf(pci_holder, sizeof(pci_holder), "through pci %s BAR 2", bdf);
+    check(ti_declare(&a, bar, 0x40000, 0x40000) == 0, "declare through the first instance");
+    say("'pci-a' (first dmacoh_pci_open) declared BAR2+0x40000..+0x40000");
+    if (ti_refused(&b, bar, 0x40000, 0x40000, pci_holder))
+        return 1;
+    check(dmacoh_debug_set(DMACOH_DEBUG_ALL) == 0, "debug mode on");
+    if (ti_refused(&b, bar, 0x60000, 0x40000, pci_holder)) /* partly, in the debug mode */
+        return 1;
+    check(dmacoh_debug_set(0) == 0, "debug mode off");
+    if (ti_refused(&c, bar, 0x50000, 0x1000, pci_holder)) /* /dev/mem inside it */
+        return 1;
+    check(ti_declare(&b, bar, 0x80000, 0x10000) == 0, "a disjoint range through the second");
+    if (ti_fill(&a, "two-a.") || ti_fill(&b, "two-b."))
+        return 1;
+    check(dmacoh_release_coherent_memory(&a, 0) == 0, "release a");
+    say("'pci-a' released: /dev/mem may have its bytes now");
+    check(ti_declare(&c, bar, 0x50000, 0x1000) == 0, "declare through /dev/mem after release");
+    if (ti_fill(&c, "two-mem.") || ti_refused(&a, bar, 0x40000, 0x40000, "through devmem /dev/mem"))
+        return 1;
+    check(dmacoh_release_coherent_memory(&b, 0) == 0 && dmacoh_release_coherent_memory(&c, 0) == 0,
+          "release");
+    check(dmacoh_device_fini(&a) == 0 && dmacoh_device_fini(&b) == 0 && dmacoh_device_fini(&c) == 0,
+          "fini");
+    check(dmacoh_pci_close(p1) == 0 && dmacoh_pci_close(p2) == 0 && dmacoh_devmem_close(dm) == 0,
+          "close");
+    return 0;
+}
+
+/* VFIO and PCI sysfs over the second ivshmem's BAR2 (bound to vfio-pci). */
+static int ti_vfio_and_pci(void)
+{
+    struct dmacoh_vfio *v;
+    struct dmacoh_pci *pci;
+    struct dmacoh_device d, e;
+    dmacoh_phys_addr_t bar;
+    char bdf[32], holder[64];
+    int r;
+
+    check(find_vfio_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem on vfio-pci");
+    check(dmacoh_vfio_open(bdf, NULL, &v) == 0 && dmacoh_pci_open(bdf, NULL, &pci) == 0,
+          "dmacoh_vfio_open and dmacoh_pci_open(%s)", bdf);
+    check(dmacoh_vfio_bar(v, 2, &bar, NULL, NULL) == 0, "no BAR2");
+    check(dmacoh_device_init(&d, "vfio-d", NULL, dmacoh_vfio_platform(v)) == 0 &&
+              dmacoh_device_init(&e, "pci-e", NULL, dmacoh_pci_platform(pci)) == 0,
+          "init");
+    check(ti_declare(&d, bar, 0x40000, 0x10000) == 0, "declare through VFIO");
+    say("'vfio-d' declared BAR2+0x40000..+0x10000 of %s through VFIO", bdf);
+    snprintf(holder, sizeof(holder), "through vfio %s BAR 2", bdf);
+    if (ti_refused(&e, bar, 0x40000, 0x10000, holder))
+        return 1;
+    check(dmacoh_release_coherent_memory(&d, 0) == 0, "release d");
+    /* Unclaimed now, but vfio-pci holds the BAR (it requested the region for the mapping,
+     * and keeps it while the device is open): the kernel refuses resource2 with EINVAL under
+     * strict iomem, and the log names the bound driver. */
+    r = ti_declare(&e, bar, 0x40000, 0x10000);
+    say("after release, through sysfs while vfio-pci holds the device: %d (%s)", r,
+        dmacoh_err_name(r));
+    check(r == DMACOH_EBUSY && strstr(ti_log, "kernel driver 'vfio-pci' is bound") != NULL,
+          "the kernel's refusal does not name vfio-pci");
+    check(dmacoh_device_fini(&d) == 0 && dmacoh_device_fini(&e) == 0, "fini");
+    check(dmacoh_pci_close(pci) == 0 && dmacoh_vfio_close(v) == 0, "close");
+    return 0;
+}
+
+static int proof_two_instances(void)
+{
+    char bdf[32];
+    int r;
+
+    check(find_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem device");
+    dmacoh_set_log_fn(ti_log_fn, NULL, 2);
+    r = ti_pci_and_devmem(bdf);
+    if (r == 0)
+        r = ti_vfio_and_pci();
+    dmacoh_set_log_fn(log_fn, NULL, 2);
+    return r;
 }
 
 struct proof {
@@ -808,6 +952,8 @@ static const struct proof proofs[] = {
      proof_vfio_fault},
     {"vfio-one-owner", "VFIO fallback IOVAs never inside a declared region's device range",
      proof_vfio_one_owner},
+    {"two-instances", "one owner per physical range: two PCI instances, /dev/mem, VFIO",
+     proof_two_instances},
 };
 
 int main(int argc, char **argv)

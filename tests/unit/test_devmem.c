@@ -2,8 +2,12 @@
 /*
  * test_devmem.c - the /dev/mem platform with a sparse plain file standing in for physical
  * memory: a region at a physical address is mapped at that file offset, so what an
- * allocation writes is read back from outside at the physical address; refusals.
+ * allocation writes is read back from outside at the physical address; a second instance
+ * cannot declare the same bytes; refusals.
  */
+#ifndef _FILE_OFFSET_BITS
+#define _FILE_OFFSET_BITS 64 /* the physical-memory stand-in reaches 0xfe010000, past 2 GiB */
+#endif
 #include "t.h"
 
 #include <dmacoh/devmem.h>
@@ -47,6 +51,42 @@ static void region_at_a_physical_address(void)
     unlink(path);
 }
 
+/* Two /dev/mem instances are two allocators: the second may not declare the same SRAM, nor
+ * any byte of it, until the first releases; disjoint ranges are fine. */
+static void second_instance_cannot_take_the_same_bytes(void)
+{
+    char path[] = "/tmp/dmacoh-devmem-XXXXXX";
+    struct dmacoh_devmem_opts o = {path, false};
+    struct dmacoh_devmem *d1, *d2;
+    struct dmacoh_device a, b;
+    int fd = mkstemp(path);
+
+    T_ASSERT(fd >= 0);
+    T_EQ_INT(ftruncate(fd, (off_t)(SRAM + 0x10000)), 0);
+    T_OK(dmacoh_devmem_open(&o, &d1));
+    T_OK(dmacoh_devmem_open(&o, &d2));
+    T_OK(dmacoh_device_init(&a, "a", NULL, dmacoh_devmem_platform(d1)));
+    T_OK(dmacoh_device_init(&b, "b", NULL, dmacoh_devmem_platform(d2)));
+    T_OK(dmacoh_declare_coherent_memory(&a, SRAM, 0x0, 0x8000, DMACOH_MEMORY_MAP, NULL, NULL));
+    T_ERR(dmacoh_declare_coherent_memory(&b, SRAM + 0x7000, 0x0, 0x2000, DMACOH_MEMORY_MAP, NULL,
+                                         NULL),
+          DMACOH_EBUSY);
+    T_ASSERT(t_log_find("already declared through devmem"));
+    T_ASSERT(t_log_find("0xfe000000+0x8000"));
+    T_OK(dmacoh_declare_coherent_memory(&b, SRAM + 0x8000, 0x0, 0x8000, DMACOH_MEMORY_MAP, NULL,
+                                        NULL));
+    T_OK(dmacoh_release_coherent_memory(&b, 0));
+    T_OK(dmacoh_release_coherent_memory(&a, 0));
+    T_OK(dmacoh_declare_coherent_memory(&b, SRAM, 0x0, 0x10000, DMACOH_MEMORY_MAP, NULL, NULL));
+    T_OK(dmacoh_release_coherent_memory(&b, 0));
+    T_OK(dmacoh_device_fini(&a));
+    T_OK(dmacoh_device_fini(&b));
+    T_OK(dmacoh_devmem_close(d1));
+    T_OK(dmacoh_devmem_close(d2));
+    close(fd);
+    unlink(path);
+}
+
 static void refusals(void)
 {
     struct dmacoh_devmem_opts o = {"/nonexistent/dmacoh/mem", false};
@@ -65,6 +105,7 @@ static void refusals(void)
 
 static const struct t_case cases[] = {
     T_CASE(region_at_a_physical_address),
+    T_CASE(second_instance_cannot_take_the_same_bytes),
     T_CASE(refusals),
 };
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * common.c - pieces every Linux backend uses: metadata from the heap, futex sleeping for
- * DMACOH_ALLOC_WAIT, and mappings placed at a chosen congruence so that CPU pointers share
- * the alignment of device addresses (DESIGN.md 4.5).
+ * DMACOH_ALLOC_WAIT, mappings placed at a chosen congruence so that CPU pointers share the
+ * alignment of device addresses (DESIGN.md 4.5), and the process-wide register of physical
+ * ranges that platforms have mapped, so that no byte of device memory gets two allocators.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memfd_create, MAP_NORESERVE */
@@ -14,8 +15,11 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -85,6 +89,71 @@ unsigned dmacoh__linux_thread_slot(void *ctx)
     return thread_slot & 0x7fffffffu;
 }
 
+/* ---- ENOMEM from mmap: memory, or the limit on mappings? ----
+ *
+ * The kernel refuses a new mapping with ENOMEM both when memory or address space is short and
+ * when the process already has vm.max_map_count mappings (65530 by default). Each declared
+ * region is at least one mapping, so a program that declares many small regions meets the
+ * second long before the first; the log says which of the two it is. */
+
+/* Mappings a placement may add or split on top of the count it finds (reservation, trims,
+ * the mapping itself), and some headroom for the lines of /proc/self/maps that are no
+ * mapping of the process ([vsyscall]). */
+#define MAP_COUNT_SLACK 8u
+
+/* Lines of /proc/self/maps: the process's mappings. 0 when it cannot be read. */
+static unsigned long count_mappings(void)
+{
+    unsigned long lines = 0;
+    char buf[4096];
+    ssize_t n;
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return 0;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            lines += buf[i] == '\n';
+    close(fd);
+    return lines;
+}
+
+/* vm.max_map_count, or 0 when it cannot be read. */
+static unsigned long max_map_count(void)
+{
+    char buf[32], *end;
+    unsigned long v;
+    ssize_t n;
+    int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    errno = 0;
+    v = strtoul(buf, &end, 10);
+    return (errno || end == buf) ? 0 : v;
+}
+
+static void explain_enomem(uint64_t len)
+{
+    unsigned long maps = count_mappings(), limit = max_map_count();
+
+    if (limit && maps + MAP_COUNT_SLACK >= limit)
+        dmacoh__err("mmap of %#llx bytes failed with ENOMEM because the process has %lu "
+                    "mappings and the limit vm.max_map_count is %lu, not for lack of memory: "
+                    "each declared region is at least one mapping; declare fewer, larger "
+                    "regions, or raise the limit (sysctl vm.max_map_count)",
+                    (unsigned long long)len, maps, limit);
+    else
+        dmacoh__warn("mmap of %#llx bytes failed with ENOMEM: address space or memory is short "
+                     "(the process has %lu mappings, below the limit vm.max_map_count %lu)",
+                     (unsigned long long)len, maps, limit);
+}
+
 /* len bytes of PROT_NONE address space at an address congruent to `want` modulo cong. */
 static void *reserve_congruent(uint64_t len, uint64_t want, uint64_t cong, int *err)
 {
@@ -110,6 +179,8 @@ static void *reserve_congruent(uint64_t len, uint64_t want, uint64_t cong, int *
                -1, 0);
     if (res == MAP_FAILED) {
         *err = -errno;
+        if (*err == DMACOH_ENOMEM)
+            explain_enomem(len + slack);
         return NULL;
     }
     base = (uintptr_t)res;
@@ -122,6 +193,14 @@ static void *reserve_congruent(uint64_t len, uint64_t want, uint64_t cong, int *
     return (void *)at;
 }
 
+static void *real_mmap(void *addr, size_t len, int prot, int flags, int fd, int64_t off)
+{
+    return mmap(addr, len, prot, flags, fd, (off_t)off);
+}
+
+void *(*dmacoh__linux_mmap_fn)(void *addr, size_t len, int prot, int flags, int fd,
+                               int64_t off) = real_mmap;
+
 void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t delta,
                                   uint64_t target, uint64_t cong, int *err)
 {
@@ -129,9 +208,12 @@ void *dmacoh__linux_map_congruent(int fd, uint64_t off, uint64_t len, uint64_t d
 
     if (!at)
         return NULL;
-    m = mmap(at, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, (off_t)off);
+    m = dmacoh__linux_mmap_fn(at, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd,
+                              (int64_t)off);
     if (m == MAP_FAILED) {
         *err = -errno;
+        if (*err == DMACOH_ENOMEM)
+            explain_enomem(len);
         munmap(at, (size_t)len);
         return NULL;
     }
@@ -165,10 +247,13 @@ void dmacoh__linux_unreserve(void *ctx, void *addr, uint64_t size)
     munmap((char *)addr - in_page, (size_t)((in_page + size + page - 1) & ~(page - 1)));
 }
 
-/* What dmacoh__linux_map_fd mapped, for unmap. */
+/* What dmacoh__linux_map_fd mapped, for unmap, and the physical range it holds claimed. */
 struct linux_mapping {
     void *base;
     size_t len;
+    bool claimed;
+    dmacoh_phys_addr_t bus;
+    uint64_t size;
 };
 
 int dmacoh__linux_map_fd(int fd, uint64_t off, uint64_t len, uint64_t delta,
@@ -188,6 +273,7 @@ int dmacoh__linux_map_fd(int fd, uint64_t off, uint64_t len, uint64_t delta,
     }
     lm->base = p;
     lm->len = (size_t)len;
+    lm->claimed = false;
     out->cpu = p + delta;
     out->priv = lm;
     return 0;
@@ -200,7 +286,137 @@ void dmacoh__linux_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size)
     (void)ctx;
     (void)size;
     munmap(lm->base, lm->len);
+    if (lm->claimed) /* after the munmap: the bytes are free for another claimant only now */
+        dmacoh__linux_phys_release(lm->bus, lm->size);
     free(lm);
+}
+
+int dmacoh__linux_map_claimed(int fd, uint64_t off, uint64_t len, uint64_t delta,
+                              dmacoh_dma_addr_t device_addr, uint64_t congruence,
+                              dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_mapping *out)
+{
+    struct linux_mapping *lm;
+    int r = dmacoh__linux_map_fd(fd, off, len, delta, device_addr, congruence, out);
+
+    if (r) {
+        dmacoh__linux_phys_release(bus, size);
+        return r;
+    }
+    lm = (struct linux_mapping *)out->priv;
+    lm->claimed = true;
+    lm->bus = bus;
+    lm->size = size;
+    return 0;
+}
+
+/* ---- physical ranges claimed process-wide ----
+ *
+ * A sorted array of disjoint claims under one mutex. Claims are disjoint, so sorting by the
+ * first byte sorts the last bytes too and one binary search finds the only claim that can
+ * overlap a new range. The holder's description is copied, so a claim outlives nothing. */
+
+#define WHO_MAX 65 /* what the log line shows of it */
+
+struct claim {
+    uint64_t lo, hi; /* inclusive */
+    const void *owner;
+    const char *kind;
+    char who[WHO_MAX];
+};
+
+static pthread_mutex_t claims_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct claim *claims;
+static size_t nclaims, capclaims;
+
+/* The first claim whose last byte is at or above lo (nclaims if none). Lock held. */
+static size_t claim_at_or_above(uint64_t lo)
+{
+    size_t a = 0, b = nclaims;
+
+    while (a < b) {
+        size_t m = a + (b - a) / 2;
+
+        if (claims[m].hi < lo)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
+/* Room for one more claim. Lock held. */
+static int claims_grow(void)
+{
+    size_t cap = capclaims ? 2 * capclaims : 16;
+    struct claim *c;
+
+    if (nclaims < capclaims)
+        return 0;
+    if (cap > SIZE_MAX / sizeof(*c))
+        return DMACOH_ENOMEM;
+    c = (struct claim *)realloc(claims, cap * sizeof(*c));
+    if (!c)
+        return DMACOH_ENOMEM;
+    claims = c;
+    capclaims = cap;
+    return 0;
+}
+
+int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c)
+{
+    uint64_t lo = c->bus, hi = c->bus + (c->size - 1);
+    const char *who = c->who ? c->who : "?";
+    struct claim held = {0};
+    char mine[WHO_MAX];
+    size_t i;
+    int r = 0;
+
+    pthread_mutex_lock(&claims_lock);
+    i = claim_at_or_above(lo);
+    if (i < nclaims && claims[i].lo <= hi) {
+        held = claims[i]; /* logged after unlocking: the log callback is the caller's code */
+        r = DMACOH_EBUSY;
+    } else if ((r = claims_grow()) == 0) {
+        memmove(&claims[i + 1], &claims[i], (nclaims - i) * sizeof(*claims));
+        claims[i].lo = lo;
+        claims[i].hi = hi;
+        claims[i].owner = c->owner;
+        claims[i].kind = c->kind;
+        snprintf(claims[i].who, sizeof(claims[i].who), "%s", who);
+        nclaims++;
+    }
+    pthread_mutex_unlock(&claims_lock);
+    snprintf(mine, sizeof(mine), "%s", who); /* bounded, as the holder's copy is */
+    if (r == DMACOH_EBUSY)
+        dmacoh__err(
+            "%s %s: physical %#llx+%#llx is already declared through %s %s "
+            "(%#llx+%#llx) by %s: two allocators would share bytes",
+            c->kind, mine, (unsigned long long)lo, (unsigned long long)c->size, held.kind, held.who,
+            (unsigned long long)held.lo, (unsigned long long)(held.hi - held.lo + 1),
+            held.owner == c->owner ? "this platform instance, through a platform stacked on it"
+                                   : "another platform instance");
+    else if (r)
+        dmacoh__err("%s %s: no memory to record the claim of %#llx+%#llx", c->kind, mine,
+                    (unsigned long long)lo, (unsigned long long)c->size);
+    return r;
+}
+
+void dmacoh__linux_phys_release(dmacoh_phys_addr_t bus, uint64_t size)
+{
+    uint64_t hi = bus + (size - 1);
+    size_t i;
+
+    pthread_mutex_lock(&claims_lock);
+    i = claim_at_or_above(bus);
+    if (i < nclaims && claims[i].lo == bus && claims[i].hi == hi) {
+        memmove(&claims[i], &claims[i + 1], (nclaims - i - 1) * sizeof(*claims));
+        if (--nclaims == 0) {
+            free(claims);
+            claims = NULL;
+            capclaims = 0;
+        }
+    }
+    pthread_mutex_unlock(&claims_lock);
 }
 
 /* ---- valgrind: block bounds inside regions of plain process memory ----

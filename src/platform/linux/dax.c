@@ -10,7 +10,9 @@
  * whose offset, length or virtual address are not multiples of its alignment, and places the
  * mapping so that it sits on an alignment boundary and still gives CPU pointers the
  * congruence with device addresses the core asks for; when both cannot hold the declare fails
- * with -DMACOH_ENOTSUP. Open unwinds with goto labels in reverse order.
+ * with -DMACOH_ENOTSUP. The declared bytes (not the widened units) are claimed process-wide
+ * before mapping (common.c): /dev/mem or a second instance over them is refused. Open unwinds
+ * with goto labels in reverse order.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -131,6 +133,7 @@ static int dax_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
 {
     struct dmacoh_dax *dax = (struct dmacoh_dax *)ctx;
     uint64_t a = dax->align, off, moff, delta, len, target, low;
+    struct dmacoh__phys_claim claim = {bus, size, dax, "dax", dax->name};
     int r;
 
     if (bus < dax->base || bus - dax->base >= dax->size || size > dax->size - (bus - dax->base)) {
@@ -155,8 +158,11 @@ static int dax_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     }
     target = congruence >= a ? device_addr : delta;
     out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : (want & DMACOH_MEMORY_IO);
-    r = dmacoh__linux_map_fd(dax->fd, moff, len, delta, target, congruence >= a ? congruence : a,
-                             out);
+    r = dmacoh__linux_phys_claim(&claim);
+    if (r)
+        return r;
+    r = dmacoh__linux_map_claimed(dax->fd, moff, len, delta, target,
+                                  congruence >= a ? congruence : a, bus, size, out);
     if (r) {
         dmacoh__err("dax %s: mmap of %#llx bytes at offset %#llx failed: %s", dax->name,
                     (unsigned long long)len, (unsigned long long)moff, dmacoh_strerror(r));

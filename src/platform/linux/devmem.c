@@ -6,7 +6,10 @@
  * The device is opened once (O_SYNC for uncached mappings, which is how the kernel picks an
  * uncached mapping of /dev/mem on x86); each region is one congruent mapping of it. The
  * kernel's refusals are told apart for the log: EPERM from mmap is CONFIG_STRICT_DEVMEM
- * guarding RAM, or CONFIG_IO_STRICT_DEVMEM guarding a range a driver claimed.
+ * guarding RAM, or CONFIG_IO_STRICT_DEVMEM guarding a range a driver claimed. The range is
+ * claimed process-wide before it is mapped (common.c), so a BAR or SRAM that another platform
+ * instance of the process has declared (PCI sysfs, UIO, a second /dev/mem instance) is
+ * refused with -DMACOH_EBUSY instead of getting a second allocator.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -37,6 +40,7 @@ static int devmem_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
     struct dmacoh_devmem *dm = (struct dmacoh_devmem *)ctx;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), aligned = bus & ~(page - 1);
     uint64_t delta = bus - aligned, len = (delta + size + page - 1) & ~(page - 1);
+    struct dmacoh__phys_claim claim = {bus, size, dm, "devmem", dm->path};
     int r = 0;
 
     if (aligned > (uint64_t)INT64_MAX) {
@@ -47,7 +51,11 @@ static int devmem_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
     out->mode = dmacoh__linux_device_mode(want);
     if (!out->mode)
         return DMACOH_ENOTSUP;
-    r = dmacoh__linux_map_fd(dm->fd, aligned, len, delta, device_addr, congruence, out);
+    r = dmacoh__linux_phys_claim(&claim);
+    if (r)
+        return r;
+    r = dmacoh__linux_map_claimed(dm->fd, aligned, len, delta, device_addr, congruence, bus, size,
+                                  out);
     if (r) {
         if (r == DMACOH_EPERM)
             dmacoh__err("devmem: the kernel refuses %#llx+%#llx through %s (strict /dev/mem: it "

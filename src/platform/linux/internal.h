@@ -87,6 +87,47 @@ int dmacoh__linux_map_fd(int fd, uint64_t off, uint64_t len, uint64_t delta,
                          struct dmacoh_mapping *out);
 void dmacoh__linux_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size);
 
+/*
+ * Physical ranges claimed process-wide (common.c). Overlap is a property of the physical
+ * range, not of a platform instance: two instances (two dmacoh_pci_open of one function, or
+ * PCI sysfs and UIO, /dev/mem, device DAX or VFIO over the same BAR) each keep their own
+ * allocator, so two declarations over the same bytes would hand them out twice. Every Linux
+ * platform that maps physical memory claims the exact bytes of a region in its map op,
+ * before mapping, and its mapping keeps the claim until unmap. A claim that overlaps any
+ * other - from another instance, or the same one - is refused. A range a platform marks
+ * shared (dmacoh_mapping.shared) is shared among the declarers of one instance: they join
+ * the instance's pool and never reach map, so they need no second claim; across instances
+ * it is refused like any other overlap, as the instances' allocators are separate.
+ * Thread-safe (one mutex); claims are kept sorted, so a claim or release costs a binary
+ * search plus the move of the entries above it.
+ */
+struct dmacoh__phys_claim {
+    dmacoh_phys_addr_t bus; /* first byte */
+    uint64_t size;          /* bytes: > 0, bus + size - 1 does not wrap */
+    const void *owner;      /* the platform instance, to tell it apart in the log */
+    const char *kind;       /* the platform's name: "pci", "uio", "devmem", "dax", "vfio" */
+    const char *who;        /* through what it is mapped: device folder and BAR, node, ... */
+};
+
+/* Claims c's range: 0, -DMACOH_EBUSY (any byte already claimed; logged with both the
+ * claimant and the holder: platform kind, device or path, range) or -DMACOH_ENOMEM. */
+int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c);
+
+/* Drops the claim of exactly [bus, bus + size); nothing when there is none. */
+void dmacoh__linux_phys_release(dmacoh_phys_addr_t bus, uint64_t size);
+
+/* dmacoh__linux_map_fd for a range the caller has claimed: on success the mapping owns the
+ * claim and dmacoh__linux_unmap drops it; on failure the claim is dropped here. */
+int dmacoh__linux_map_claimed(int fd, uint64_t off, uint64_t len, uint64_t delta,
+                              dmacoh_dma_addr_t device_addr, uint64_t congruence,
+                              dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_mapping *out);
+
+/* Test seam: the mmap with which dmacoh__linux_map_congruent places a mapping over its
+ * reservation (MAP_FIXED), as mmap(2) but with a 64-bit offset whatever off_t is where the
+ * caller is compiled. Calls mmap unless a unit test replaces it to inject a failure. */
+extern void *(*dmacoh__linux_mmap_fn)(void *addr, size_t len, int prot, int flags, int fd,
+                                      int64_t off);
+
 /* The basename of a symbolic link's target (a sysfs `driver` or `iommu_group` link) into
  * name[len]: 0, or -errno (-DMACOH_ENOENT when there is no link). */
 int dmacoh__linux_link_name(const char *link, char *name, size_t len);

@@ -7,6 +7,13 @@
  * in the window (MAP_SHARED, so the other process sees each store). attach() is create()
  * without creating: it checks the received descriptor is a file large enough and takes its
  * own duplicate.
+ *
+ * The other process is not trusted with the window's size. A file that shrinks under a
+ * MAP_SHARED mapping turns every access beyond its new end into SIGBUS, and the driver's next
+ * allocation zeroes its block: a peer's ftruncate would crash the driver. So create() seals
+ * the memfd (F_SEAL_SHRINK | F_SEAL_GROW: its size is fixed; F_SEAL_SEAL: no one adds seals
+ * later, such as a write seal that would make the driver's next mapping fail), and attach()
+ * refuses a descriptor that is not sealed against shrinking.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -112,15 +119,40 @@ int dmacoh_memfd_create(dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_mem
     if (r)
         return r;
     dmacoh__linux_track_init();
-    fd = memfd_create("dmacoh-device-memory", MFD_CLOEXEC);
-    if (fd < 0)
-        return -errno;
+    fd = memfd_create("dmacoh-device-memory", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) {
+        r = -errno;
+        dmacoh__err("memfd: memfd_create failed: %s", dmacoh_strerror(r));
+        return r;
+    }
     if (ftruncate(fd, (off_t)size) != 0) {
         r = -errno;
+        dmacoh__err("memfd: cannot size the window to %#llx bytes: %s", (unsigned long long)size,
+                    dmacoh_strerror(r));
+        close(fd);
+        return r;
+    }
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        r = -errno;
+        dmacoh__err("memfd: cannot seal the window against resizing: %s", dmacoh_strerror(r));
         close(fd);
         return r;
     }
     return wrap(fd, bus, size, out);
+}
+
+/* The window's size must not shrink under the mappings: 0, or -DMACOH_EINVAL (logged). */
+static int check_sealed(int fd)
+{
+    int seals = fcntl(fd, F_GET_SEALS);
+
+    if (seals >= 0 && (seals & F_SEAL_SHRINK))
+        return 0;
+    dmacoh__err("memfd attach: descriptor %d is not sealed against shrinking (F_SEAL_SHRINK%s): "
+                "the other process could truncate it and crash this one with SIGBUS; make the "
+                "window with dmacoh_memfd_create, or seal it (fcntl F_ADD_SEALS)",
+                fd, seals < 0 ? ": not a memfd" : " missing");
+    return DMACOH_EINVAL;
 }
 
 int dmacoh_memfd_attach(int fd, dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_memfd **out)
@@ -131,6 +163,9 @@ int dmacoh_memfd_attach(int fd, dmacoh_phys_addr_t bus, uint64_t size, struct dm
     if (r)
         return r;
     dmacoh__linux_track_init();
+    /* The seal first: once it is there, the size checked below cannot shrink any more. */
+    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (r = check_sealed(fd)) != 0)
+        return r;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < size) {
         dmacoh__err("memfd attach: descriptor %d is not a file of at least %#llx bytes", fd,
                     (unsigned long long)size);

@@ -6,11 +6,14 @@
  * open() reads the six BARs from `resource` (start, end, flags per line). map() finds the
  * memory BAR holding the whole bus range, opens resourceN (or resourceN_wc; checked to be a
  * regular file of at least the BAR's size, not a symlink) and maps the range at its offset in
- * the BAR, placed for the congruence the core asks for. The one
- * failure the kernel reports confusingly, mmap failing with EINVAL while a driver owns the
- * BAR (strict iomem), becomes -DMACOH_EBUSY naming the driver. Each file descriptor is closed
- * once mapped (the mapping keeps the BAR). Open/close follow the libmetal shape: close
- * tolerates any partial state.
+ * the BAR, placed for the congruence the core asks for, after claiming the physical range
+ * process-wide (common.c), so that no other platform instance of the process - a second
+ * dmacoh_pci_open of the function, UIO, /dev/mem, VFIO - maps the same bytes for another
+ * allocator; the mapping holds the claim until unmap. The failure the kernel reports
+ * confusingly, mmap failing with EINVAL, is explained from what can be checked: a bound
+ * driver is named (-DMACOH_EBUSY), else the remaining causes are listed. Each file descriptor
+ * is closed once mapped (the mapping keeps the BAR). Open/close follow the libmetal shape:
+ * close tolerates any partial state.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -66,20 +69,47 @@ static int open_bar(const struct dmacoh_pci *pci, int n, int *fd)
     return DMACOH_ENXIO;
 }
 
-/* mmap refused with EINVAL: a kernel driver owning the BAR is the usual cause. */
-static int explain_einval(const struct dmacoh_pci *pci, int n)
+/*
+ * mmap of resourceN refused with EINVAL. The kernel (pci_mmap_resource) says EINVAL when the
+ * BAR's range is claimed by a driver and iomem is strict (CONFIG_IO_STRICT_DEVMEM, or
+ * iomem=strict; or the range is marked exclusive), and when the mapping does not fit the BAR
+ * as the kernel knows it. The log says what was checked: whether a driver is bound (then it
+ * is named, and is the likely claimant), and that the range lies inside the BAR as `resource`
+ * said at open; what is left is named as such.
+ */
+static int explain_einval(const struct dmacoh_pci *pci, int n, const char *bdf)
 {
-    char link[PATH_MAX + 16], name[256];
+    char link[PATH_MAX + 16], name[64];
+    const struct dmacoh__pci_bar *b = &pci->bar[n];
+    int r;
 
     snprintf(link, sizeof(link), "%s/driver", pci->dir);
-    if (dmacoh__linux_link_name(link, name, sizeof(name)) == 0) {
-        dmacoh__err("pci: the kernel refused to map BAR %d; kernel driver '%s' is bound and "
-                    "probably claims it: unbind it (or boot with iomem=relaxed)",
-                    n, name);
+    r = dmacoh__linux_link_name(link, name, sizeof(name));
+    if (r == 0) {
+        dmacoh__err("pci: the kernel refused to map BAR %d of %s (EINVAL): kernel driver '%s' is "
+                    "bound to the device and has probably claimed the BAR, which strict iomem "
+                    "keeps from user space: unbind the driver (or boot with iomem=relaxed)",
+                    n, bdf, name);
         return DMACOH_EBUSY;
     }
-    dmacoh__err("pci: the kernel refused to map BAR %d", n);
+    dmacoh__err("pci: the kernel refused to map BAR %d of %s (EINVAL); checked: %s, and the "
+                "range lies inside this memory BAR (%#llx+%#llx) as `resource` said at open",
+                n, bdf,
+                r == DMACOH_ENOENT ? "no driver is bound to the device"
+                                   : "whether a driver is bound could not be read",
+                (unsigned long long)b->start, (unsigned long long)b->size);
+    dmacoh__err("pci: what remains: another owner claimed the BAR's range under strict iomem (a "
+                "boot framebuffer such as efifb, firmware: see /proc/iomem as root; "
+                "iomem=relaxed lifts it), or the BAR was moved or resized since open");
     return DMACOH_EINVAL;
+}
+
+/* The BDF at the end of the device folder, for logs. */
+static const char *bdf_of(const struct dmacoh_pci *pci)
+{
+    const char *s = strrchr(pci->dir, '/');
+
+    return s ? s + 1 : pci->dir;
 }
 
 static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_addr_t device_addr,
@@ -88,6 +118,8 @@ static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     struct dmacoh_pci *pci = (struct dmacoh_pci *)ctx;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off, delta, len;
     int n = dmacoh__pci_bar_for(pci->bar, bus, size), fd, r;
+    char who[40];
+    struct dmacoh__phys_claim claim = {bus, size, pci, "pci", who};
 
     if (n < 0) {
         dmacoh__err("pci: bus %#llx+%#llx is not inside one memory BAR of %s",
@@ -105,10 +137,16 @@ static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     r = open_bar(pci, n, &fd);
     if (r)
         return r;
-    r = dmacoh__linux_map_fd(fd, off, len, delta, device_addr, congruence, out);
+    snprintf(who, sizeof(who), "%.16s BAR %d", bdf_of(pci), n);
+    r = dmacoh__linux_phys_claim(&claim);
+    if (r) {
+        close(fd);
+        return r;
+    }
+    r = dmacoh__linux_map_claimed(fd, off, len, delta, device_addr, congruence, bus, size, out);
     close(fd);
     if (r)
-        return r == DMACOH_EINVAL ? explain_einval(pci, n) : r;
+        return r == DMACOH_EINVAL ? explain_einval(pci, n, bdf_of(pci)) : r;
     out->shared = false;
     out->io_width = 0;
     return 0;

@@ -11,8 +11,11 @@
  * someone else's (neighbouring registers) and no range reaching them is accepted. map() finds
  * the map holding the whole bus range and mmaps that map (the kernel selects map M by the file
  * offset M * page size and maps it from `addr`), then points inside it. The kernel refuses a
- * mapping longer than the map, so only whole pages of it can be mapped. Open unwinds with goto
- * labels in reverse order; close tolerates nothing half-made.
+ * mapping longer than the map, so only whole pages of it can be mapped. The physical range is
+ * claimed process-wide before it is mapped (common.c): no other platform instance (PCI sysfs
+ * over the same BAR, /dev/mem, a second UIO instance) may map it for another allocator until
+ * this mapping is undone. Open unwinds with goto labels in reverse order; close tolerates
+ * nothing half-made.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -134,6 +137,8 @@ static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     unsigned m;
     const struct uio_map *mp = find_map(uio, bus, size, &m);
     int r = 0;
+    char who[48];
+    struct dmacoh__phys_claim claim = {bus, size, uio, "uio", who};
 
     if (!mp) {
         dmacoh__err("uio%u: bus %#llx+%#llx is not inside one of its maps", uio->n,
@@ -151,7 +156,12 @@ static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     out->mode = dmacoh__linux_device_mode(want);
     if (!out->mode)
         return DMACOH_ENOTSUP;
-    r = dmacoh__linux_map_fd(uio->fd, (uint64_t)m * page, len, delta, device_addr, congruence, out);
+    snprintf(who, sizeof(who), "uio%u map%u", uio->n, m);
+    r = dmacoh__linux_phys_claim(&claim);
+    if (r)
+        return r;
+    r = dmacoh__linux_map_claimed(uio->fd, (uint64_t)m * page, len, delta, device_addr, congruence,
+                                  bus, size, out);
     if (r) {
         dmacoh__err("uio%u: mmap of map%u failed: %s", uio->n, m, dmacoh_strerror(r));
         return r;

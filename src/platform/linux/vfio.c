@@ -472,6 +472,8 @@ static int vfio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma
     uint64_t page = page_size(), in_bar, len;
     struct vfio_region_info ri;
     int n = dmacoh__pci_bar_for(v->bar, bus, size), r;
+    char who[32];
+    struct dmacoh__phys_claim claim = {bus, size, v, "vfio", who};
 
     if (n < 0) {
         dmacoh__err("vfio %s: bus %#llx+%#llx is not inside one memory BAR", v->bdf,
@@ -496,8 +498,12 @@ static int vfio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma
     if (!out->mode)
         return DMACOH_ENOTSUP;
     len = ((in_bar & (page - 1)) + size + page - 1) & ~(page - 1);
-    r = dmacoh__linux_map_fd(v->device, ri.offset + (in_bar & ~(page - 1)), len,
-                             in_bar & (page - 1), device_addr, congruence, out);
+    snprintf(who, sizeof(who), "%s BAR %d", v->bdf, n);
+    r = dmacoh__linux_phys_claim(&claim); /* one owner per physical range, process-wide */
+    if (r)
+        return r;
+    r = dmacoh__linux_map_claimed(v->device, ri.offset + (in_bar & ~(page - 1)), len,
+                                  in_bar & (page - 1), device_addr, congruence, bus, size, out);
     if (r) {
         dmacoh__err("vfio %s: mmap of BAR %d failed: %s", v->bdf, n, dmacoh_strerror(r));
         return r;
