@@ -27,7 +27,7 @@
 #include <dmacoh/pci.h>
 #include <dmacoh/uio.h>
 
-#include "platform/linux/internal.h" /* dmacoh__linux_mmap_fn: the mapping seam */
+#include "platform/linux/internal.h" /* dmacoh__linux_mmap_fn, dmacoh__linux_fake_nodes */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -89,6 +89,7 @@ static void make_tree(void)
 {
     char dir[PATH_MAX + 64], text[64];
 
+    dmacoh__linux_fake_nodes = true; /* the UIO and DAX nodes below are regular files */
     snprintf(root, sizeof(root), "/tmp/dmacoh-phys-XXXXXX");
     T_ASSERT(mkdtemp(root) != NULL);
     snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
