@@ -12,6 +12,7 @@
  * real check refuse it). FIFO cases run under alarm(), so a hang fails instead of stopping the
  * suite.
  */
+#include "fixture.h"
 #include "t.h"
 #include "platform/linux/internal.h" /* dmacoh__linux_fake_nodes */
 
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define REGS    0x40000000ull /* map0: one page of registers */
@@ -393,6 +395,38 @@ static void node_must_be_a_character_device(void)
     remove_tree();
 }
 
+/* A character device is not enough: the node must be the device sysfs names (its `dev`
+ * number). /dev/null's number (1:3) stands for /dev/mem (1:1) renamed uio0 under a
+ * caller-given /dev root. Needs root for mknod. */
+static void node_must_be_the_uio_device(void)
+{
+    char sys[PATH_MAX], dev[PATH_MAX], node[PATH_MAX + 8], attr[PATH_MAX + 32];
+    struct dmacoh_uio_opts o;
+    struct dmacoh_uio *uio = NULL;
+
+    if (geteuid() != 0)
+        t_skip("mknod of a character device needs root");
+    make_tree();
+    o = opts(sys, dev, sizeof(sys));
+    snprintf(node, sizeof(node), "%s/uio0", dev);
+    snprintf(attr, sizeof(attr), "%s/class/uio/uio0/dev", sys);
+    T_OK(unlink(node));
+    T_OK(mknod(node, S_IFCHR | 0600, makedev(1, 3)));
+    dmacoh__linux_fake_nodes = false;
+    t_put_file(attr, "243:0\n");
+    T_ERR(dmacoh_uio_open(0, &o, &uio), DMACOH_EIO);
+    T_ASSERT(t_log_find("is character device 1:3, not 243:0"));
+    T_EQ_PTR(uio, NULL);
+    t_put_file(attr, "1:3\n"); /* the number sysfs gives: accepted */
+    T_OK(dmacoh_uio_open(0, &o, &uio));
+    T_OK(dmacoh_uio_close(uio));
+    unlink(attr); /* no number to compare: refused */
+    T_ERR(dmacoh_uio_open(0, &o, &uio), DMACOH_EIO);
+    dmacoh__linux_fake_nodes = true;
+    T_ASSERT(t_log_find("cannot read the device number"));
+    remove_tree();
+}
+
 /* Maps as uio_pdrv_genirq builds them: `addr` page aligned, the device's memory `offset` bytes
  * into the map and counted in `size`; a map whose size is not whole pages cannot be mapped
  * past its last whole page; a map at an unaligned address is not usable at all. */
@@ -456,6 +490,7 @@ static const struct t_case cases[] = {
     T_CASE(fifos_are_refused),
     T_CASE(symlinks_are_refused),
     T_CASE(node_must_be_a_character_device),
+    T_CASE(node_must_be_the_uio_device),
 };
 
 T_MAIN(cases)

@@ -216,6 +216,9 @@ int dmacoh_dax_open(const char *name, const struct dmacoh_dax_opts *opts, struct
                                            : dmacoh_strerror(r));
         goto out_free;
     }
+    r = dmacoh__linux_node_is(dax->fd, path, dir);
+    if (r)
+        goto out_close;
     r = dmacoh_platform_init(&dax->plat, &dax_ops, dax);
     if (r)
         goto out_close;

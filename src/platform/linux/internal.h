@@ -42,6 +42,12 @@ void dmacoh__linux_track_init(void);
  */
 enum { DMACOH__FILE_REGULAR, DMACOH__FILE_NODE };
 int dmacoh__linux_open_checked(const char *path, int flags, int kind, uint64_t min_size);
+/* 0 when the node open at fd is the device whose sysfs directory is sysdir: its device number
+ * equals sysdir/dev ("major:minor"). A character device is not enough: under a caller-given
+ * /dev root, /dev/mem (1:1) renamed uio0 would map physical page 0. -DMACOH_EIO (logged) when
+ * it is another device or the number cannot be read. A test's regular-file stand-in passes
+ * while dmacoh__linux_fake_nodes is set. */
+int dmacoh__linux_node_is(int fd, const char *node, const char *sysdir);
 
 /* Test seam: when set, a regular file of at least min_size bytes is accepted where a device
  * node should be (the unit tests' fake /dev trees, whose nodes are files so that what the

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define RES_IO       0x100u      /* IORESOURCE_IO */
@@ -192,6 +193,37 @@ int dmacoh__linux_read_u64(const char *path, uint64_t *v)
         dmacoh__err("%s: '%s' is not a number as the kernel writes one (decimal, or hexadecimal "
                     "after 0x, alone on its line): refused",
                     path, printable(buf, 40));
+        return DMACOH_EIO;
+    }
+    return 0;
+}
+
+int dmacoh__linux_node_is(int fd, const char *node, const char *sysdir)
+{
+    char path[PATH_MAX], buf[32];
+    unsigned maj, min;
+    struct stat st;
+    ssize_t n;
+    int afd, used = 0;
+
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    if (S_ISREG(st.st_mode) && dmacoh__linux_fake_nodes)
+        return 0; /* a test's stand-in: it has no number to compare */
+    if ((size_t)snprintf(path, sizeof(path), "%s/dev", sysdir) >= sizeof(path))
+        return DMACOH_EIO;
+    afd = dmacoh__linux_open_checked(path, O_RDONLY, DMACOH__FILE_REGULAR, 0);
+    n = afd < 0 ? afd : read_all(afd, buf, sizeof(buf));
+    if (afd >= 0)
+        close(afd);
+    if (n < 0 || sscanf(buf, "%u:%u%n", &maj, &min, &used) != 2 ||
+        (buf[used] != '\0' && strcmp(buf + used, "\n") != 0)) {
+        dmacoh__err("%s: cannot read the device number that %s must have: refused", path, node);
+        return DMACOH_EIO;
+    }
+    if (major(st.st_rdev) != maj || minor(st.st_rdev) != min) {
+        dmacoh__err("%s is character device %u:%u, not %u:%u as %s says: refused", node,
+                    major(st.st_rdev), minor(st.st_rdev), maj, min, path);
         return DMACOH_EIO;
     }
     return 0;

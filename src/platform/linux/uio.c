@@ -181,7 +181,7 @@ int dmacoh_uio_open(unsigned n, const struct dmacoh_uio_opts *opts, struct dmaco
 {
     const char *sysfs = (opts && opts->sysfs_root) ? opts->sysfs_root : "/sys";
     const char *dev = (opts && opts->dev_root) ? opts->dev_root : "/dev";
-    char path[PATH_MAX];
+    char path[PATH_MAX], dir[PATH_MAX];
     struct dmacoh_uio *uio;
     int r;
 
@@ -211,6 +211,10 @@ int dmacoh_uio_open(unsigned n, const struct dmacoh_uio_opts *opts, struct dmaco
                                            : dmacoh_strerror(r));
         goto out_free;
     }
+    snprintf(dir, sizeof(dir), "%s/class/uio/uio%u", sysfs, n);
+    r = dmacoh__linux_node_is(uio->fd, path, dir);
+    if (r)
+        goto out_close;
     r = dmacoh_platform_init(&uio->plat, &uio_ops, uio);
     if (r)
         goto out_close;
