@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_alloc.c - allocation and free through the namespaced API (DESIGN.md 4.4 to 4.9 and
- * 4.11; include/dmacoh/alloc.h and region.h): argument errors, full regions with and without
+ * test_alloc.c - allocation and free through the namespaced API (design.md rules 4 to
+ * 9, 11; include/dmacoh/alloc.h and region.h): argument errors, full regions with and without
  * EXCLUSIVE, NOFALLBACK and WAIT, rounding, zeroing, alignment, the DMA handle and the address
  * translations, data seen on the simulated bus (MAP and IO), regions inherited through
  * INCLUDES_CHILDREN, ascending order, occupied ranges, every kind of bad free (which must be

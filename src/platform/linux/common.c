@@ -2,7 +2,7 @@
 /*
  * common.c - pieces every Linux backend uses: metadata from the heap, futex sleeping for
  * DMACOH_ALLOC_WAIT, and mappings placed at a chosen congruence so that CPU pointers share
- * the alignment of device addresses (DESIGN.md 4.5).
+ * the alignment of device addresses (docs/design.md, rule 5).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memfd_create, MAP_NORESERVE */
