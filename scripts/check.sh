@@ -30,6 +30,10 @@ step "gcc Debug -Werror"
 cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug -DDMACOH_WERROR=ON >/dev/null
 cmake --build build/gcc -j "$jobs"
 (cd build/gcc && ctest --output-on-failure -j "$jobs")
+# The programs examples/README.md tells people to run are the ones the build makes.
+for p in $(grep -o 'build/debug/examples/[a-z_]*' examples/README.md | sort -u); do
+    [ -x "build/gcc/examples/${p##*/}" ] || { echo "examples/README.md names $p, not built"; exit 1; }
+done
 
 step "clang ASan+UBSan -Werror, ASan told where blocks begin and end (DMACOH_TRACK)"
 cmake -S . -B build/clang-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
