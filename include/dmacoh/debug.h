@@ -120,9 +120,13 @@ int dmacoh_debug_dump(const struct dmacoh_platform *p,
 /**
  * Hosted builds only (src/platform/linux): installs the dladdr() symbolizer and applies the
  * environment variable DMACOH_DEBUG ("1" or "all", a comma-separated list of "record",
- * "poison" and "cookies", or the flag bits as a number); unset or empty changes nothing but the symbolizer. The shared
- * library calls it when loaded. Errors: -DMACOH_EINVAL (a value it does not understand;
- * nothing changes). Context: as dmacoh_debug_set().
+ * "poison" and "cookies", or the flag bits as a number); unset or empty changes nothing but
+ * the symbolizer. The library calls it when it is loaded, shared or statically linked (an
+ * unknown value is then logged as an error); a program need not. The variable is read with
+ * secure_getenv(): a set-user-ID or set-group-ID program ignores it, so that its caller
+ * cannot turn on poisoning or faulting IO cookies in it.
+ * Errors: -DMACOH_EINVAL (a value it does not understand; nothing changes).
+ * Context: as dmacoh_debug_set().
  */
 int dmacoh_debug_from_env(void);
 

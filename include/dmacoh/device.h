@@ -104,15 +104,35 @@ enum dmacoh_log_level {
 };
 
 /**
- * Installs the log callback (the library never prints). `fn` receives one line without a
- * trailing newline, e.g. "dmacoh: declare on 'scsi0': size 0x1001 is not a multiple of the
- * granule 0x1000"; the string is valid only during the call. NULL turns logging off (the
- * default). `max_level` drops messages above it.
+ * Installs the log callback. `fn` receives one line without a trailing newline, e.g.
+ * "dmacoh: declare on 'scsi0': size 0x1001 is not a multiple of the granule 0x1000"; the
+ * string is valid only during the call. Strings the caller gave the library (device names,
+ * paths) appear in lines cut at 96 bytes and with control characters written as \xNN, so a
+ * line is always one line. `max_level` drops messages above it. NULL turns logging off.
+ *
+ * Default: on Linux (the hosted build) warnings and errors go to stderr through
+ * dmacoh_log_stderr from the moment the library is loaded, shared or static, until the
+ * program calls this function; the environment variable DMACOH_LOG sets that default's
+ * level ("none" or "off", "error", "warn" (the default), "info", "debug", or 0-3), and is
+ * ignored by set-user-ID programs. To silence the library call
+ * dmacoh_set_log_fn(NULL, NULL, 0); to redirect, install your own fn. The freestanding
+ * core alone logs nothing until a callback is installed.
+ * DEVIATION from a library that never prints: a refused double free or a misuse report that
+ * nobody sees is worse than a line on stderr that a program can turn off.
  * Context: call before other threads use the library; fn may be called from any thread that
  * calls into the library, with no library lock held, and must not call back into it.
  */
 void dmacoh_set_log_fn(void (*fn)(void *user, int level, const char *msg), void *user,
                        int max_level);
+
+/**
+ * The Linux build's default log callback: writes msg and a newline to stderr (file
+ * descriptor 2) with one write(), so that lines of several threads do not interleave. Lines
+ * are cut at 511 bytes. `user` and `level` are ignored. Hosted (Linux) builds only.
+ * Example: dmacoh_set_log_fn(dmacoh_log_stderr, NULL, DMACOH_LOG_INFO) logs declarations too.
+ * Context: any thread; async-signal-safe.
+ */
+void dmacoh_log_stderr(void *user, int level, const char *msg);
 
 #ifdef __cplusplus
 }

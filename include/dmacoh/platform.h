@@ -29,7 +29,7 @@ extern "C" {
 
 struct dmacoh_device;
 struct dmacoh__pool;
-struct dmacoh__dbg;
+struct dmacoh__dbg_state;
 
 /** What map() made of a bus range. Filled by the platform. */
 struct dmacoh_mapping {
@@ -151,7 +151,7 @@ struct dmacoh_platform {
     uint32_t lock;                         /**< core: protects `pools` */
     uint32_t ndevices;                     /**< core: initialised devices on this platform */
     uint32_t magic;                        /**< core: set by init, cleared by fini */
-    struct dmacoh__dbg *dbg;               /**< core: debug-mode records (dmacoh/debug.h) */
+    struct dmacoh__dbg_state *dbg;         /**< core: debug-mode records (dmacoh/debug.h) */
 };
 
 /**

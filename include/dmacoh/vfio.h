@@ -12,13 +12,18 @@
  * memory BAR (bus addresses are the CPU physical addresses in sysfs `resource`, as for the PCI
  * platform); it is mapped by mmap of the device descriptor at the BAR region's offset, placed
  * so that CPU pointers are congruent to device addresses. The BAR must be mappable
- * (VFIO_REGION_INFO_FLAG_MMAP).
+ * (VFIO_REGION_INFO_FLAG_MMAP). Such a declare fails with -DMACOH_ENXIO (not inside one
+ * mappable memory BAR) or -DMACOH_EBUSY (live fallback memory has IOVAs inside the region's
+ * device range; the log names that allocation's IOVA, size and CPU address).
  *
  * Fallback allocations (dmacoh_alloc_coherent on a device with no region, or a full
  * non-exclusive one) are page-aligned anonymous memory (huge pages on request) mapped with
  * VFIO_IOMMU_MAP_DMA at an IOVA the platform chooses: aligned as the core asks, below the
  * device's DMA mask, inside the IOVA ranges the kernel reports (which leave out the MSI
- * window and other reserved ranges), first fit from the lowest address. Freeing unmaps the
+ * window and other reserved ranges), first fit from the lowest address, and never inside the
+ * device range of a region declared on the platform: all devices of the platform share the
+ * container's IOVAs, and a DMA handle names one memory only, so dmacoh_dma_to_virt() of any
+ * handle finds the memory it was handed out for. Freeing unmaps the
  * IOVA before the memory goes back to the OS, so a device DMA to it afterwards is refused by
  * the IOMMU; closing the platform unmaps whatever is left.
  *
@@ -64,12 +69,15 @@ struct dmacoh_vfio_opts {
  * - -DMACOH_EINVAL: NULL out, bdf not a PCI address, iova_base above iova_limit.
  * - -DMACOH_ENOENT: no such PCI device under the sysfs root.
  * - -DMACOH_ENOTSUP: the device has no IOMMU group (no IOMMU enabled: boot with
- *   intel_iommu=on or amd_iommu=on; the log says whether this kernel offers no-IOMMU mode),
+ *   intel_iommu=on or amd_iommu=on; the log says whether this kernel offers no-IOMMU mode,
+ *   or that this cannot be told while vfio is not loaded),
  *   the group is a no-IOMMU group and allow_noiommu is false, the kernel speaks another VFIO
  *   API version, or the container offers neither type1 IOMMU (nor no-IOMMU when that is used).
- * - -DMACOH_ENODEV: no <dev>/vfio/vfio: the vfio modules are not loaded (modprobe vfio-pci).
- * - -DMACOH_ENXIO: the device is not bound to vfio-pci (the log names its driver, if any,
- *   and how to bind it), so its group node is absent or the group does not hand it out.
+ * - -DMACOH_ENODEV: no <dev>/vfio/vfio: the vfio modules are not loaded (modprobe vfio-pci);
+ *   or that node is not a VFIO container (VFIO_GET_API_VERSION fails on it).
+ * - -DMACOH_ENXIO: the device is not bound to vfio-pci - exactly that driver, the basename of
+ *   its sysfs `driver` link (the log names its driver, if any, and how to bind vfio-pci) - so
+ *   its group node is absent or the group does not hand it out.
  * - -DMACOH_EACCES: the container or group node cannot be opened (needs root or ownership of
  *   <dev>/vfio/<N>; no-IOMMU groups need CAP_SYS_RAWIO).
  * - -DMACOH_EBUSY: the group is not viable (another device of the group is bound to a host
@@ -78,6 +86,9 @@ struct dmacoh_vfio_opts {
  *   vfio_iommu_type1.allow_unsafe_interrupts=1 lifts that, knowingly).
  * - -DMACOH_EIO: sysfs `resource` unreadable, or another VFIO call failed unexpectedly;
  *   -DMACOH_ENOMEM.
+ * An IOMMU-info reply whose capability chain leaves the buffer allocated for it (whatever
+ * argsz it states) is not an error: the chain is read inside the buffer only, a warning is
+ * logged, and without the IOVA-range capability every IOVA counts as usable.
  * Context: any thread; blocks on file I/O and ioctls.
  */
 int dmacoh_vfio_open(const char *bdf, const struct dmacoh_vfio_opts *opts,

@@ -162,14 +162,6 @@ static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int
     return 0;
 }
 
-int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags,
-                          uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle)
-{
-    if (dmacoh__dbg_on())
-        return dmacoh__dbg_alloc(dev, size, flags, timeout_ns, cpu, handle, DMACOH__SITE());
-    return dmacoh__alloc(dev, size, flags, timeout_ns, cpu, handle);
-}
-
 int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
                   void **cpu, dmacoh_dma_addr_t *handle)
 {
@@ -182,8 +174,13 @@ int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64
 
     if (!dmacoh__device_ok(dev) || size == 0 || (flags & ~(unsigned)DMACOH_ALLOC_ALL_FLAGS) ||
         !cpu || !handle) {
-        dmacoh__err("alloc on '%s': bad device, size 0, unknown flags or NULL out-pointer",
-                    dmacoh_device_name(dev));
+        dmacoh__err("alloc on '%s': %s (flags %#x)", dmacoh_device_name(dev),
+                    !dmacoh__device_ok(dev) ? "not an initialised device"
+                    : size == 0             ? "size 0"
+                    : !cpu                  ? "the CPU address out-pointer is NULL"
+                    : !handle               ? "the DMA handle out-pointer is NULL"
+                                            : "unknown flags",
+                    flags);
         if (dmacoh__device_ok(dev))
             __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
         return DMACOH_EINVAL;
@@ -194,6 +191,8 @@ int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64
         return DMACOH_ENOTSUP;
     }
     if (oversize(size)) {
+        dmacoh__err("alloc on '%s': %zu bytes is more than the 2^62 bytes an allocation may have",
+                    dev->name, size);
         __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
         return DMACOH_EOVERFLOW;
     }
@@ -292,14 +291,6 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
     return r;
 }
 
-int dmacoh_free_coherent(struct dmacoh_device *dev, size_t size, void *cpu,
-                         dmacoh_dma_addr_t handle)
-{
-    if (dmacoh__dbg_on())
-        return dmacoh__dbg_free(dev, size, cpu, handle, DMACOH__SITE());
-    return dmacoh__free(dev, size, cpu, handle);
-}
-
 int dmacoh__free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_addr_t handle)
 {
     const struct dmacoh_device *owner;
@@ -309,7 +300,11 @@ int dmacoh__free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_a
     int r;
 
     if (!dmacoh__device_ok(dev) || !cpu || size == 0 || size > SIZE_MAX - DMACOH_GRANULE_MAX) {
-        dmacoh__err("free on '%s': bad device, NULL pointer or bad size", dmacoh_device_name(dev));
+        dmacoh__err("free on '%s': %s", dmacoh_device_name(dev),
+                    !dmacoh__device_ok(dev) ? "not an initialised device"
+                    : !cpu                  ? "the CPU address is NULL"
+                    : size == 0             ? "size 0"
+                                            : "the size is beyond any allocation");
         return DMACOH_EINVAL;
     }
     pool = dmacoh__pool_for(dev, &owner);

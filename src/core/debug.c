@@ -3,9 +3,9 @@
  * debug.c - the DMA-API debug mode (dmacoh/debug.h): allocation records, misuse reports with
  * sites, poisoning of freed memory.
  *
- * The public alloc, free, declare, release and device fini go through here when the global
- * flag word is non-zero (one relaxed load when it is zero) and call the core's own functions
- * (dmacoh__alloc and friends) for the work, so that the core's paths stay as they are.
+ * The public entry points (api.c) come through here when the global flag word is non-zero
+ * (one relaxed load when it is zero); this layer calls the core's own functions (dmacoh__alloc
+ * and friends) for the work, and the core never calls back up into it.
  *
  * Records live per platform in an open-addressed table keyed by CPU address (linear probing,
  * no deletion: a record goes from LIVE to FREED or RELEASED and is overwritten when its
@@ -45,9 +45,9 @@ struct pmap {
     uint64_t bits[]; /* bit g: granule g was poisoned by a free */
 };
 
-struct dmacoh__dbg {
+struct dmacoh__dbg_state {
     struct dmacoh_platform *plat;
-    struct dmacoh__dbg *next; /* on the registry */
+    struct dmacoh__dbg_state *next; /* on the registry */
     uint32_t lock;
     uint32_t epoch; /* records of another epoch are forgotten */
     struct rec *tab;
@@ -58,7 +58,7 @@ struct dmacoh__dbg {
 unsigned dmacoh__dbg_flags;
 static uint32_t epoch = 1;
 static uint32_t reg_lock;
-static struct dmacoh__dbg *registry;
+static struct dmacoh__dbg_state *registry;
 static uint64_t n_reports, n_poison, n_lost;
 static const char *(*symbolizer)(const void *, char *, size_t);
 
@@ -135,7 +135,7 @@ static void reported(void)
 
 /* ---- per-platform state ---- */
 
-static void drop_pmaps(struct dmacoh__dbg *s, const struct dmacoh__pool *only)
+static void drop_pmaps(struct dmacoh__dbg_state *s, const struct dmacoh__pool *only)
 {
     struct pmap **pp = &s->pmaps;
 
@@ -152,7 +152,7 @@ static void drop_pmaps(struct dmacoh__dbg *s, const struct dmacoh__pool *only)
 }
 
 /* With s->lock held: forgets what an earlier period of debug mode recorded. */
-static void fresh(struct dmacoh__dbg *s)
+static void fresh(struct dmacoh__dbg_state *s)
 {
     uint32_t e = __atomic_load_n(&epoch, __ATOMIC_RELAXED);
 
@@ -167,9 +167,9 @@ static void fresh(struct dmacoh__dbg *s)
 
 /* The debug state of p, created (and entered on the registry) when asked; NULL when p has no
  * metadata memory to give. */
-static struct dmacoh__dbg *state(struct dmacoh_platform *p, bool create)
+static struct dmacoh__dbg_state *state(struct dmacoh_platform *p, bool create)
 {
-    struct dmacoh__dbg *s;
+    struct dmacoh__dbg_state *s;
     bool made = false;
 
     s = __atomic_load_n(&p->dbg, __ATOMIC_ACQUIRE);
@@ -178,7 +178,7 @@ static struct dmacoh__dbg *state(struct dmacoh_platform *p, bool create)
     dmacoh__lock(&p->lock, p);
     s = p->dbg;
     if (!s) {
-        s = (struct dmacoh__dbg *)p->ops->meta_alloc(p->ctx, sizeof(*s));
+        s = (struct dmacoh__dbg_state *)p->ops->meta_alloc(p->ctx, sizeof(*s));
         if (s) {
             __builtin_memset(s, 0, sizeof(*s));
             s->plat = p;
@@ -199,7 +199,7 @@ static struct dmacoh__dbg *state(struct dmacoh_platform *p, bool create)
 
 void dmacoh__dbg_platform_fini(struct dmacoh_platform *p)
 {
-    struct dmacoh__dbg *s = p->dbg, **pp;
+    struct dmacoh__dbg_state *s = p->dbg, **pp;
     struct sym b;
 
     dmacoh__lock(&reg_lock, p);
@@ -227,12 +227,12 @@ void dmacoh__dbg_platform_fini(struct dmacoh_platform *p)
 
 /* ---- the record table (s->lock held) ---- */
 
-static size_t slot(const struct dmacoh__dbg *s, const void *cpu)
+static size_t slot(const struct dmacoh__dbg_state *s, const void *cpu)
 {
     return (size_t)(((uint64_t)(uintptr_t)cpu * 0x9e3779b97f4a7c15ull) >> 32) & (s->cap - 1);
 }
 
-static struct rec *find(const struct dmacoh__dbg *s, const void *cpu)
+static struct rec *find(const struct dmacoh__dbg_state *s, const void *cpu)
 {
     if (!s->tab)
         return NULL;
@@ -244,7 +244,7 @@ static struct rec *find(const struct dmacoh__dbg *s, const void *cpu)
     }
 }
 
-static struct rec *place(struct dmacoh__dbg *s, const void *cpu)
+static struct rec *place(struct dmacoh__dbg_state *s, const void *cpu)
 {
     size_t i = slot(s, cpu);
 
@@ -258,7 +258,7 @@ static struct rec *place(struct dmacoh__dbg *s, const void *cpu)
 
 /* Makes room for one more record: a table twice the size, or the same size without history
  * when live records fill less than a quarter of it. */
-static bool grow(struct dmacoh__dbg *s)
+static bool grow(struct dmacoh__dbg_state *s)
 {
     struct rec *old = s->tab;
     size_t old_cap = s->cap, live = 0, cap;
@@ -283,7 +283,7 @@ static bool grow(struct dmacoh__dbg *s)
     return true;
 }
 
-static struct rec *insert(struct dmacoh__dbg *s, const void *cpu)
+static struct rec *insert(struct dmacoh__dbg_state *s, const void *cpu)
 {
     if ((s->used + 1) * 2 > s->cap && !find(s, cpu) && !grow(s))
         return NULL;
@@ -292,7 +292,7 @@ static struct rec *insert(struct dmacoh__dbg *s, const void *cpu)
 
 /* ---- poisoning ---- */
 
-static struct pmap *pmap_of(const struct dmacoh__dbg *s, const struct dmacoh__pool *pool)
+static struct pmap *pmap_of(const struct dmacoh__dbg_state *s, const struct dmacoh__pool *pool)
 {
     struct pmap *m = s->pmaps;
 
@@ -301,7 +301,7 @@ static struct pmap *pmap_of(const struct dmacoh__dbg *s, const struct dmacoh__po
     return m;
 }
 
-static void add_pmap(struct dmacoh__dbg *s, const struct dmacoh__pool *pool)
+static void add_pmap(struct dmacoh__dbg_state *s, const struct dmacoh__pool *pool)
 {
     size_t words = (size_t)(((pool->size >> pool->gshift) + 63) / 64);
     struct pmap *m;
@@ -353,8 +353,8 @@ static uint64_t first_bad(const struct dmacoh__pool *pool, const char *cpu, uint
 }
 
 /* The freed allocation whose granules held the byte at cpu, or NULL. */
-static const struct rec *last_owner(const struct dmacoh__dbg *s, const struct dmacoh__pool *pool,
-                                    const char *cpu)
+static const struct rec *last_owner(const struct dmacoh__dbg_state *s,
+                                    const struct dmacoh__pool *pool, const char *cpu)
 {
     uint64_t gmask = ((uint64_t)1 << pool->gshift) - 1;
 
@@ -368,7 +368,7 @@ static const struct rec *last_owner(const struct dmacoh__dbg *s, const struct dm
     return NULL;
 }
 
-static void report_poison(const struct dmacoh__dbg *s, const struct dmacoh__pool *pool,
+static void report_poison(const struct dmacoh__dbg_state *s, const struct dmacoh__pool *pool,
                           const char *lo, const char *hi)
 {
     const struct rec *o = last_owner(s, pool, lo);
@@ -390,7 +390,7 @@ static void report_poison(const struct dmacoh__dbg *s, const struct dmacoh__pool
 }
 
 /* New region memory [cpu, cpu + size): checks and clears the poisoned granules in it. */
-static void check_reuse(const struct dmacoh__dbg *s, const struct dmacoh__pool *pool,
+static void check_reuse(const struct dmacoh__dbg_state *s, const struct dmacoh__pool *pool,
                         const char *cpu, uint64_t size)
 {
     struct pmap *m = pmap_of(s, pool);
@@ -436,7 +436,7 @@ static void poison_granules(struct pmap *m, const struct dmacoh__pool *pool, uin
  * descriptor or an overrun land: poisoning 128 GiB on every free would take minutes. */
 #define POISON_EDGE ((uint64_t)512 * 1024)
 
-static void poison_free(struct dmacoh__dbg *s, const struct rec *r)
+static void poison_free(struct dmacoh__dbg_state *s, const struct rec *r)
 {
     struct pmap *m;
     uint64_t gsz, g0, n, edge;
@@ -483,7 +483,7 @@ static bool retired(const struct dmacoh_device *dev, const char *what, const voi
 static void record(struct dmacoh_device *dev, const struct dmacoh__pool *pool, void *cpu,
                    dmacoh_dma_addr_t h, uint64_t size, const void *site)
 {
-    struct dmacoh__dbg *s = state(dev->platform, true);
+    struct dmacoh__dbg_state *s = state(dev->platform, true);
     struct rec *r;
 
     if (!s) {
@@ -584,7 +584,7 @@ static void report_free(const struct rec *r, const struct dmacoh_device *dev, si
 int dmacoh__dbg_free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_addr_t handle,
                      const void *site)
 {
-    struct dmacoh__dbg *s;
+    struct dmacoh__dbg_state *s;
     struct rec *r;
     struct sym b;
     int e;
@@ -650,8 +650,8 @@ static bool overlaps(const struct dmacoh__pool *pool, const struct dmacoh_device
     bool hit = false;
 
     dmacoh__lock(&reg_lock, dev->platform);
-    for (struct dmacoh__dbg **tp = &registry; *tp && !hit;) {
-        struct dmacoh__dbg *t = *tp;
+    for (struct dmacoh__dbg_state **tp = &registry; *tp && !hit;) {
+        struct dmacoh__dbg_state *t = *tp;
 
         /* A platform abandoned without dmacoh_platform_fini (its storage reused) is dropped
          * from the registry rather than followed. */
@@ -681,13 +681,14 @@ int dmacoh__dbg_declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
                         dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
                         const struct dmacoh_declare_opts *opts, int *granted, const void *site)
 {
-    struct dmacoh__dbg *s;
+    struct dmacoh__dbg_state *s;
     struct sym b;
     int r, g = 0;
 
     if (retired(dev, "declare", site))
         return DMACOH_EINVAL;
-    r = dmacoh__declare(dev, bus_addr, device_addr, size, flags, opts, &g);
+    r = dmacoh__declare(dev, bus_addr, device_addr, size, flags, opts, &g,
+                        (dmacoh_debug_get() & DMACOH_DEBUG_IO_COOKIES) != 0);
     if (r)
         return r;
     s = state(dev->platform, true);
@@ -711,7 +712,7 @@ int dmacoh__dbg_declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
 }
 
 /* Lists the live records of pool (those of dev only, unless all); returns how many. */
-static unsigned list_live(const struct dmacoh__dbg *s, const struct dmacoh__pool *pool,
+static unsigned list_live(const struct dmacoh__dbg_state *s, const struct dmacoh__pool *pool,
                           const struct dmacoh_device *dev, bool all, int level, const char *what)
 {
     unsigned n = 0;
@@ -733,7 +734,7 @@ static unsigned list_live(const struct dmacoh__dbg *s, const struct dmacoh__pool
 int dmacoh__dbg_release(struct dmacoh_device *dev, unsigned flags, const void *site)
 {
     const struct dmacoh__pool *pool;
-    struct dmacoh__dbg *s;
+    struct dmacoh__dbg_state *s;
     bool last;
     int r;
 
@@ -771,7 +772,7 @@ int dmacoh__dbg_release(struct dmacoh_device *dev, unsigned flags, const void *s
 
 int dmacoh__dbg_device_fini(struct dmacoh_device *dev, const void *site)
 {
-    struct dmacoh__dbg *s;
+    struct dmacoh__dbg_state *s;
     unsigned n = 0;
 
     if (retired(dev, "device fini", site))
@@ -794,7 +795,7 @@ int dmacoh__dbg_device_fini(struct dmacoh_device *dev, const void *site)
 int dmacoh_debug_dump(const struct dmacoh_platform *p,
                       int (*fn)(void *user, const struct dmacoh_debug_record *rec), void *user)
 {
-    struct dmacoh__dbg *s;
+    struct dmacoh__dbg_state *s;
     int n = 0;
     struct sym b;
 

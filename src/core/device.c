@@ -36,7 +36,7 @@ int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform
     return 0;
 }
 
-int dmacoh_platform_fini(struct dmacoh_platform *p)
+int dmacoh__platform_fini(struct dmacoh_platform *p)
 {
     if (!dmacoh__platform_ok(p)) {
         dmacoh__err("platform fini: not an initialised platform");
@@ -47,8 +47,6 @@ int dmacoh_platform_fini(struct dmacoh_platform *p)
                     p->pools ? "regions are still declared" : "devices are still initialised");
         return DMACOH_EBUSY;
     }
-    if (p->dbg)
-        dmacoh__dbg_platform_fini(p);
     p->magic = 0;
     return 0;
 }
@@ -90,13 +88,6 @@ int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmaco
         parent->nchildren++;
     __atomic_add_fetch(&platform->ndevices, 1u, __ATOMIC_RELAXED);
     return 0;
-}
-
-int dmacoh_device_fini(struct dmacoh_device *dev)
-{
-    if (dmacoh__dbg_on())
-        return dmacoh__dbg_device_fini(dev, DMACOH__SITE());
-    return dmacoh__device_fini(dev);
 }
 
 int dmacoh__device_fini(struct dmacoh_device *dev)

@@ -24,6 +24,12 @@
  * installed log function; does nothing when none is installed or level is above the cap. */
 void dmacoh__log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Installs fn as dmacoh_set_log_fn would, unless the program has called dmacoh_set_log_fn:
+ * a hosted platform's default (the Linux build's stderr log), which the program's own choice,
+ * made before or after, always overrides. */
+void dmacoh__log_default(void (*fn)(void *user, int level, const char *msg), void *user,
+                         int max_level);
+
 /* The highest level logged, -1 when no log function is installed. The macros test it before
  * calling, so a disabled log line on the allocation path costs one load and a compare. */
 extern int dmacoh__log_max;
@@ -226,12 +232,16 @@ int dmacoh__alloc_below(struct dmacoh_device *dev, uint64_t size, uint64_t mask,
                         dmacoh_dma_addr_t *handle);
 bool dmacoh__platform_ok(const struct dmacoh_platform *p);
 
-/* ---- debug mode (debug.c) ----
+/* ---- the core's mechanisms behind the public entry points (api.c) ----
  *
- * The public alloc, free, declare, release and device fini are thin: with the flag word zero
- * they call the core's functions below; otherwise the dmacoh__dbg_ versions, which check and
- * record around the same core functions. `site` is the public function's return address.
+ * The public alloc, free, declare, release, device fini and platform fini live in api.c:
+ * with the debug flag word zero they call these directly; otherwise the dmacoh__dbg_
+ * versions (debug.c), which check and record around the same functions. Nothing below the
+ * entry points calls into debug.c: the debug mode is a layer, not a set of hooks, and what it
+ * wants of the core it passes down (dmacoh__declare's `cookies`: give an IO region addresses
+ * that fault when dereferenced, DMACOH_DEBUG_IO_COOKIES).
  */
+int dmacoh__platform_fini(struct dmacoh_platform *p);
 extern unsigned dmacoh__dbg_flags;
 
 static inline bool dmacoh__dbg_on(void)
@@ -244,9 +254,12 @@ int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64
 int dmacoh__free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_addr_t handle);
 int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
                     dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
-                    const struct dmacoh_declare_opts *opts, int *granted);
+                    const struct dmacoh_declare_opts *opts, int *granted, bool cookies);
 int dmacoh__release(struct dmacoh_device *dev, unsigned flags);
 int dmacoh__device_fini(struct dmacoh_device *dev);
+
+/* ---- debug mode (debug.c) ----
+ * `site` is the public function's return address. */
 
 int dmacoh__dbg_alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
                       void **cpu, dmacoh_dma_addr_t *handle, const void *site);
@@ -257,7 +270,8 @@ int dmacoh__dbg_declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
                         const struct dmacoh_declare_opts *opts, int *granted, const void *site);
 int dmacoh__dbg_release(struct dmacoh_device *dev, unsigned flags, const void *site);
 int dmacoh__dbg_device_fini(struct dmacoh_device *dev, const void *site);
-/* Frees p's debug state (p->dbg non-NULL), warning about what is still recorded as live. */
+/* Frees p's debug state (p->dbg non-NULL), warning about what is still recorded as live;
+ * after dmacoh__platform_fini succeeded. */
 void dmacoh__dbg_platform_fini(struct dmacoh_platform *p);
 
 #define DMACOH__SITE() __builtin_return_address(0)

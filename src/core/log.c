@@ -4,8 +4,11 @@
  *
  * The core is freestanding, so formatting is done here with a small subset of printf
  * (%s %c %d %u %x %llu %lld %llx %zu %zx %p %%, with optional '#'), into a stack buffer of 256
- * bytes; longer lines are cut. The callback and cap are set once, before other threads use
- * the library (documented on dmacoh_set_log_fn), and read with relaxed atomics.
+ * bytes; longer lines are cut. Strings are cut at 96 bytes and control characters escaped
+ * (putarg). The callback and cap are set once, before other threads use the library
+ * (documented on dmacoh_set_log_fn), and read with relaxed atomics. A hosted platform may
+ * install a default callback (the Linux build: stderr) that stands only until the program
+ * installs its own or none.
  */
 #include "internal.h"
 
@@ -14,14 +17,28 @@ typedef __builtin_va_list va_list_;
 
 static void (*log_fn)(void *, int, const char *);
 static void *log_user;
+static bool set_by_caller; /* dmacoh_set_log_fn was called: a default no longer applies */
 int dmacoh__log_max = -1;
 
-void dmacoh_set_log_fn(void (*fn)(void *user, int level, const char *msg), void *user,
-                       int max_level)
+static void install(void (*fn)(void *, int, const char *), void *user, int max_level)
 {
     __atomic_store_n(&log_user, user, __ATOMIC_RELAXED);
     __atomic_store_n(&dmacoh__log_max, fn ? max_level : -1, __ATOMIC_RELAXED);
     __atomic_store_n(&log_fn, fn, __ATOMIC_RELEASE);
+}
+
+void dmacoh_set_log_fn(void (*fn)(void *user, int level, const char *msg), void *user,
+                       int max_level)
+{
+    __atomic_store_n(&set_by_caller, true, __ATOMIC_RELAXED);
+    install(fn, user, max_level);
+}
+
+void dmacoh__log_default(void (*fn)(void *user, int level, const char *msg), void *user,
+                         int max_level)
+{
+    if (!__atomic_load_n(&set_by_caller, __ATOMIC_RELAXED))
+        install(fn, user, max_level);
 }
 
 static bool enabled(int level)
@@ -47,6 +64,35 @@ static void puts_(struct out *o, const char *s)
         s = "(null)";
     while (*s)
         put(o, *s++);
+}
+
+/* A %s argument: often the caller's (a device name, a path), so at most STR_MAX bytes of it,
+ * with control characters and bytes that are not printable ASCII written as \xNN. A name can
+ * then neither forge a second log line nor push the real message out of the line. */
+#define STR_MAX 96
+
+static void putarg(struct out *o, const char *s)
+{
+    size_t i;
+
+    if (!s) {
+        puts_(o, "(null)");
+        return;
+    }
+    for (i = 0; i < STR_MAX && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            put(o, (char)c);
+        } else {
+            put(o, '\\');
+            put(o, 'x');
+            put(o, "0123456789abcdef"[c >> 4]);
+            put(o, "0123456789abcdef"[c & 15]);
+        }
+    }
+    if (s[i])
+        puts_(o, "...");
 }
 
 static void putu(struct out *o, unsigned long long v, unsigned base, bool alt)
@@ -94,7 +140,7 @@ static const char *conv(struct out *o, const char *f, va_list_ *ap)
     }
     switch (*f) {
     case 's':
-        puts_(o, __builtin_va_arg(*ap, const char *));
+        putarg(o, __builtin_va_arg(*ap, const char *));
         break;
     case 'c':
         put(o, (char)__builtin_va_arg(*ap, int));

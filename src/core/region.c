@@ -200,8 +200,8 @@ static void use_cookies(const struct dmacoh_device *dev, struct dmacoh__pool *po
 
 /* Maps the range and fills in a fresh pool at meta. Platform lock held. */
 static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh_phys_addr_t bus,
-                    dmacoh_dma_addr_t daddr, uint64_t size, int flags, unsigned gshift,
-                    unsigned asked_width)
+                    dmacoh_dma_addr_t daddr, uint64_t size, int flags, bool cookies,
+                    unsigned gshift, unsigned asked_width)
 {
     struct dmacoh_platform *p = dev->platform;
     uint64_t cong = dmacoh__pow2_ceil(size);
@@ -252,7 +252,7 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         pool->tc[i].allocs = pool->tc[i].frees = 0;
     }
     pool->io_slot = -1;
-    if (pool->mode == DMACOH_MEMORY_IO && (dmacoh_debug_get() & DMACOH_DEBUG_IO_COOKIES))
+    if (pool->mode == DMACOH_MEMORY_IO && cookies)
         use_cookies(dev, pool, daddr, cong);
     if (pool->io_width < 8 && pool->io_slot < 0) {
         r = dmacoh__io_register(pool->cpu, size, pool->io_width, pool->cpu);
@@ -325,19 +325,9 @@ static int join_shared(struct dmacoh_device *dev, struct dmacoh__pool *q, int fl
     return 0;
 }
 
-int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
-                                   dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
-                                   const struct dmacoh_declare_opts *opts, int *granted)
-{
-    if (dmacoh__dbg_on())
-        return dmacoh__dbg_declare(dev, bus_addr, device_addr, size, flags, opts, granted,
-                                   DMACOH__SITE());
-    return dmacoh__declare(dev, bus_addr, device_addr, size, flags, opts, granted);
-}
-
 int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
                     dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
-                    const struct dmacoh_declare_opts *opts, int *granted)
+                    const struct dmacoh_declare_opts *opts, int *granted, bool cookies)
 {
     uint64_t granule = (opts && opts->granule) ? opts->granule : DMACOH_PAGE_SIZE;
     struct dmacoh__pool *pool = NULL;
@@ -365,7 +355,7 @@ int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
     } else if (r == 0) {
         pool = get_meta(dev, opts, dmacoh__pool_meta_size(size, gshift), &r);
         if (pool) {
-            r = map_pool(dev, pool, bus_addr, device_addr, size, flags, gshift,
+            r = map_pool(dev, pool, bus_addr, device_addr, size, flags, cookies, gshift,
                          opts ? opts->io_width : 0);
             if (r == 0 && opts) {
                 pool->align_cap_g = opts->align_cap >> gshift;
@@ -392,20 +382,7 @@ int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
     dev->region_flags = (flags & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) | pool->mode;
     if (granted)
         *granted = pool->mode;
-    dmacoh__info(
-        "declared on '%s': bus %#llx device %#llx size %#llx granule %#llx %s%s%s%s", dev->name,
-        (unsigned long long)bus_addr, (unsigned long long)device_addr, (unsigned long long)size,
-        (unsigned long long)granule, pool->mode == DMACOH_MEMORY_MAP ? "MAP" : "IO",
-        (flags & DMACOH_MEMORY_INCLUDES_CHILDREN) ? " INCLUDES_CHILDREN" : "",
-        (flags & DMACOH_MEMORY_EXCLUSIVE) ? " EXCLUSIVE" : "", pool->refs > 1 ? " (shared)" : "");
     return 0;
-}
-
-int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
-{
-    if (dmacoh__dbg_on())
-        return dmacoh__dbg_release(dev, flags, DMACOH__SITE());
-    return dmacoh__release(dev, flags);
 }
 
 int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
@@ -420,7 +397,8 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
     }
     pool = dev->pool;
     if (!pool) {
-        dmacoh__err("release on '%s': no region declared", dev->name);
+        /* Not an error line: the RFC's release of a device without a region does nothing. */
+        dmacoh__info("release on '%s': no region declared, nothing released", dev->name);
         return DMACOH_ENODEV;
     }
     p = dev->platform;
@@ -455,7 +433,6 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
     dmacoh__unlock(&p->lock);
     dev->pool = NULL;
     dev->region_flags = 0;
-    dmacoh__info("released region of '%s'", dev->name);
     return 0;
 }
 

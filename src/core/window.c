@@ -7,6 +7,12 @@
  * writing an allocator, a window declares the memory as an exclusive region of a private
  * device on a private platform whose map is arithmetic: every allocation then has the same
  * alignment promise and the same checked free as declared memory.
+ *
+ * A window sits beside the public entry points, not above them: it calls the core's
+ * mechanisms (dmacoh__declare, dmacoh__free, ...) directly, so the library's own windows
+ * (hostmem's chunks of system memory, a firmware's metadata arena) are neither logged as the
+ * program's declarations nor recorded by the debug mode, whose records are of what the
+ * program allocated. Their frees are checked all the same.
  */
 #include "internal.h"
 
@@ -76,15 +82,15 @@ int dmacoh_window_init(struct dmacoh_window *w, const char *name, void *cpu, dma
     r = dmacoh_device_init(&w->dev, name, NULL, &w->plat);
     if (r)
         goto out_plat;
-    r = dmacoh_declare_coherent_memory(&w->dev, w->bus, w->bus, size,
-                                       DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, &o, NULL);
+    r = dmacoh__declare(&w->dev, w->bus, w->bus, size, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE,
+                        &o, NULL, false);
     if (r)
         goto out_dev;
     return 0;
 out_dev:
-    (void)dmacoh_device_fini(&w->dev);
+    (void)dmacoh__device_fini(&w->dev);
 out_plat:
-    (void)dmacoh_platform_fini(&w->plat);
+    (void)dmacoh__platform_fini(&w->plat);
     return r;
 }
 
@@ -107,7 +113,7 @@ int dmacoh_window_free(struct dmacoh_window *w, void *cpu, uint64_t size, dmacoh
 {
     if (!w || size > SIZE_MAX)
         return DMACOH_EINVAL;
-    return dmacoh_free_coherent(&w->dev, (size_t)size, cpu, handle);
+    return dmacoh__free(&w->dev, (size_t)size, cpu, handle);
 }
 
 dmacoh_dma_addr_t dmacoh_window_virt_to_dma(const struct dmacoh_window *w, const void *cpu)
@@ -148,10 +154,10 @@ int dmacoh_window_fini(struct dmacoh_window *w)
         return DMACOH_EINVAL;
     if (dmacoh_window_live(w))
         return DMACOH_EBUSY;
-    r = dmacoh_release_coherent_memory(&w->dev, 0);
+    r = dmacoh__release(&w->dev, 0);
     if (!r)
-        r = dmacoh_device_fini(&w->dev);
+        r = dmacoh__device_fini(&w->dev);
     if (!r)
-        r = dmacoh_platform_fini(&w->plat);
+        r = dmacoh__platform_fini(&w->plat);
     return r;
 }

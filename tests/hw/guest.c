@@ -709,6 +709,86 @@ static int proof_vfio_fault(void)
     return vfio_edu_close(&x);
 }
 
+/* ---- proof: a DMA handle names one memory on the VFIO platform ------------------------- */
+
+static char one_owner_log[4096]; /* what the library logged during vfio-one-owner */
+
+static void one_owner_log_fn(void *user, int level, const char *msg)
+{
+    size_t n = strlen(one_owner_log);
+
+    snprintf(one_owner_log + n, sizeof(one_owner_log) - n, "%s\n", msg);
+    log_fn(user, level, msg);
+}
+
+/* Two pages of edu's BAR0 (far past its registers), not exclusive, declared at device address
+ * 0x100000 - the VFIO platform's lowest IOVA - and filled; then two fallback allocations.
+ * Their IOVAs must differ from the region's handles (0.2 gave them 0x100000 and 0x101000),
+ * every handle must translate to its own memory, edu's DMA must work through the fallback
+ * IOVAs, and a declare over a live IOVA must be refused with a log line naming the holder. */
+static int proof_vfio_one_owner(void)
+{
+    struct vfio_edu x;
+    struct dmacoh_device other;
+    dmacoh_phys_addr_t bar;
+    dmacoh_dma_addr_t hr[2], hf[2];
+    unsigned char *r[2], *f[2];
+    uint64_t size = 0;
+    char want[64];
+    int granted = 0, rc;
+
+    if (vfio_edu_open(&x, false))
+        return 1;
+    check(dmacoh_vfio_bar(x.v, 0, &bar, &size, NULL) == 0 && size >= 0x100000, "edu BAR0");
+    check(dmacoh_declare_coherent_memory(&x.dev, bar + 0x80000, 0x100000, 0x2000,
+                                         DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, NULL, &granted) == 0,
+          "declare 2 pages of BAR0 at device address 0x100000");
+    for (int i = 0; i < 2; i++)
+        check(dmacoh_alloc_coherent(&x.dev, 4096, 0, 0, (void **)&r[i], &hr[i]) == 0 &&
+                  dmacoh_origin_of(&x.dev, r[i]) == DMACOH_ORIGIN_REGION,
+              "region block %d", i);
+    for (int i = 0; i < 2; i++)
+        check(dmacoh_alloc_coherent(&x.dev, EDU_XFER, 0, 0, (void **)&f[i], &hf[i]) == 0 &&
+                  dmacoh_origin_of(&x.dev, f[i]) == DMACOH_ORIGIN_SYSTEM,
+              "fallback block %d", i);
+    say("region (BAR0 + 0x80000, %s): handles %#llx %#llx; full, so fallback: IOVAs %#llx %#llx",
+        granted == DMACOH_MEMORY_MAP ? "MAP" : "IO", (unsigned long long)hr[0],
+        (unsigned long long)hr[1], (unsigned long long)hf[0], (unsigned long long)hf[1]);
+    check(hr[0] == 0x100000 && hr[1] == 0x101000, "region handles");
+    for (int i = 0; i < 2; i++)
+        check(hf[i] >= 0x102000 && hf[i] != hr[0] && hf[i] != hr[1],
+              "fallback IOVA %#llx inside the region's device range", (unsigned long long)hf[i]);
+    for (int i = 0; i < 2; i++) {
+        check(dmacoh_dma_to_virt(&x.dev, hr[i]) == r[i], "dma_to_virt of region handle %d", i);
+        check(dmacoh_dma_to_virt(&x.dev, hf[i]) == f[i], "dma_to_virt of fallback IOVA %d", i);
+        check(dmacoh_virt_to_dma(&x.dev, f[i]) == hf[i], "virt_to_dma of fallback block %d", i);
+    }
+    say("each handle translates to its own memory (dma_to_virt(0x100000) is the region's)");
+    fill_tag(f[0], EDU_XFER, "one-owner.");
+    check(edu_round_trip(&x.e, hf[0], hf[1]) == 0, "edu DMA f0 -> device -> f1 timed out");
+    check(memcmp(f[0], f[1], EDU_XFER) == 0, "f1 differs from f0 after DMA");
+    say("DMA through the fallback IOVAs: %u bytes equal", EDU_XFER);
+    /* A second device on the same container declares over f1's IOVA: refused, naming f1. */
+    check(dmacoh_device_init(&other, "edu2-other", NULL, dmacoh_vfio_platform(x.v)) == 0, "init");
+    one_owner_log[0] = '\0';
+    dmacoh_set_log_fn(one_owner_log_fn, NULL, 2);
+    rc = dmacoh_declare_coherent_memory(&other, bar + 0x90000, hf[1], 0x1000,
+                                        DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, NULL, NULL);
+    dmacoh_set_log_fn(log_fn, NULL, 2);
+    snprintf(want, sizeof(want), "fallback memory at IOVA %#llx", (unsigned long long)hf[1]);
+    check(rc == DMACOH_EBUSY, "declare over a live IOVA: %d (%s)", rc, dmacoh_err_name(rc));
+    check(strstr(one_owner_log, want) != NULL, "the refusal does not name '%s'", want);
+    say("a declare over live IOVA %#llx: -EBUSY, the log names the fallback block there",
+        (unsigned long long)hf[1]);
+    for (int i = 0; i < 2; i++) {
+        check(dmacoh_free_coherent(&x.dev, EDU_XFER, f[i], hf[i]) == 0, "free fallback");
+        check(dmacoh_free_coherent(&x.dev, 4096, r[i], hr[i]) == 0, "free region block");
+    }
+    check(dmacoh_release_coherent_memory(&x.dev, 0) == 0, "release");
+    check(dmacoh_device_fini(&other) == 0, "fini other");
+    return vfio_edu_close(&x);
+}
+
 struct proof {
     const char *name;
     const char *what;
@@ -726,6 +806,8 @@ static const struct proof proofs[] = {
     {"vfio-iova", "edu DMA engine on VFIO fallback memory (IOVAs in the IOMMU)", proof_vfio_iova},
     {"vfio-fault", "edu DMA to freed and never-mapped IOVAs refused by the IOMMU",
      proof_vfio_fault},
+    {"vfio-one-owner", "VFIO fallback IOVAs never inside a declared region's device range",
+     proof_vfio_one_owner},
 };
 
 int main(int argc, char **argv)

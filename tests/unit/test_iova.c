@@ -3,7 +3,9 @@
  * test_iova.c - the IOVA space behind the VFIO platform's fallback memory (iova.c), against a
  * brute-force reference: random picks, inserts and removes over two usable ranges with a hole
  * between them; every pick must be the lowest aligned gap that fits below the mask, and a
- * refusal must mean there is none (-ERANGE exactly when no usable IOVA lies below the mask).
+ * refusal must mean there is none (-ERANGE exactly when no usable IOVA lies below the mask),
+ * with held ranges (declared regions' device addresses) taken and released among them. Then
+ * the edges: blocks at the top of the 64-bit space, and held ranges next to live blocks.
  */
 #include "t.h"
 
@@ -24,7 +26,25 @@ static bool overlaps_live(const struct dmacoh__iova_space *s, uint64_t at, uint6
     for (size_t i = 0; i < s->nblk; i++)
         if (at < s->blk[i].iova + s->blk[i].len && s->blk[i].iova < at + len)
             return true;
+    for (size_t i = 0; i < s->nheld; i++)
+        if (at <= s->held[i].hi && s->held[i].lo < at + len)
+            return true;
     return false;
+}
+
+/* Holds or releases a random range (an arbitrary, unaligned one, as a region's device range
+ * may be) now and then: a hold is refused exactly when a live block overlaps it. */
+static void random_hold(struct dmacoh__iova_space *s, uint64_t rnd, const void *keys)
+{
+    const char *key = (const char *)keys + (rnd >> 40) % 4;
+    uint64_t lo = 0x10000 + (rnd >> 8) % 0x1f0000, hi = lo + (rnd >> 28) % 0x8000;
+    bool live = false;
+
+    if (dmacoh__iova_unhold(s, key))
+        return;
+    for (size_t i = 0; i < s->nblk; i++)
+        live |= lo <= s->blk[i].iova + s->blk[i].len - 1 && s->blk[i].iova <= hi;
+    T_EQ_INT(dmacoh__iova_hold(s, lo, hi, key), live ? DMACOH_EBUSY : 0);
 }
 
 /* The lowest IOVA a correct allocator returns, by trying every aligned address. */
@@ -57,6 +77,7 @@ static void random_ops_match_the_reference(void)
     bool used[MAXLIVE] = {false};
     uint64_t seed = 42;
     unsigned picks = 0, refusals = 0;
+    static const char keys[4] = {0};
 
     memset(&s, 0, sizeof(s));
     s.nranges = 2;
@@ -70,6 +91,10 @@ static void random_ops_match_the_reference(void)
         uint64_t got = 0, want = 0;
         int r, w;
 
+        if ((rnd >> 48) % 16 == 0) {
+            random_hold(&s, rnd, keys);
+            continue;
+        }
         if (s.nblk && ((rnd >> 24) % 3 == 0 || s.nblk == MAXLIVE)) {
             size_t i = (size_t)((rnd >> 32) % s.nblk);
 
@@ -109,6 +134,80 @@ static void random_ops_match_the_reference(void)
     T_ASSERT(picks > 1000 && refusals > 100); /* both paths were exercised */
     dmacoh__iova_fini(&s);
     T_EQ_U64(s.nblk, 0);
+    T_EQ_U64(s.nheld, 0);
+}
+
+/* Blocks at the very top of the 64-bit space: iova + len is 0 there, which must not read as
+ * "ends below the candidate" (that handed out the same IOVA twice). */
+static void top_of_the_space_is_handed_out_once(void)
+{
+    const uint64_t top = UINT64_MAX - 2 * PAGE + 1; /* the last two pages */
+    struct dmacoh__iova_space s;
+    struct dmacoh__iova_blk b[2];
+    uint64_t iova = 0;
+
+    memset(&s, 0, sizeof(s));
+    s.nranges = 1;
+    s.range[0] = (struct dmacoh__iova_range){0, UINT64_MAX};
+    dmacoh__iova_clip(&s, top, UINT64_MAX);
+    for (unsigned i = 0; i < 2; i++) {
+        T_OK(dmacoh__iova_pick(&s, PAGE, PAGE, UINT64_MAX, &iova));
+        T_EQ_U64(iova, top + i * PAGE);
+        b[i] = (struct dmacoh__iova_blk){iova, PAGE, PAGE, arena + i * SLOT};
+        T_OK(dmacoh__iova_insert(&s, &b[i]));
+    }
+    T_ERR(dmacoh__iova_pick(&s, PAGE, PAGE, UINT64_MAX, &iova), DMACOH_ENOMEM);
+    T_EQ_PTR(dmacoh__iova_dma_to_virt(&s, UINT64_MAX), arena + SLOT + PAGE - 1);
+    T_EQ_U64(dmacoh__iova_virt_to_dma(&s, arena + SLOT + PAGE - 1), UINT64_MAX);
+    /* Freed at the top, the top page is the only gap; a 2-page block does not fit. */
+    dmacoh__iova_remove(&s, 1);
+    T_ERR(dmacoh__iova_pick(&s, 2 * PAGE, PAGE, UINT64_MAX, &iova), DMACOH_ENOMEM);
+    T_OK(dmacoh__iova_pick(&s, PAGE, PAGE, UINT64_MAX, &iova));
+    T_EQ_U64(iova, top + PAGE);
+    /* A held range that reaches the top ends the search instead of wrapping to 0. */
+    T_OK(dmacoh__iova_hold(&s, top + PAGE, UINT64_MAX, arena));
+    T_ERR(dmacoh__iova_pick(&s, PAGE, PAGE, UINT64_MAX, &iova), DMACOH_ENOMEM);
+    T_ERR(dmacoh__iova_pick(&s, 0, PAGE, UINT64_MAX, &iova), DMACOH_EINVAL);
+    T_ERR(dmacoh__iova_pick(&s, PAGE, 3 * PAGE, UINT64_MAX, &iova), DMACOH_EINVAL);
+    dmacoh__iova_fini(&s);
+}
+
+/* Held ranges (declared regions' device addresses) are never handed out; a hold over a live
+ * block is refused; releasing a hold gives its addresses back. */
+static void held_ranges_are_never_handed_out(void)
+{
+    struct dmacoh__iova_space s;
+    struct dmacoh__iova_blk b;
+    const char *k1 = arena, *k2 = arena + 1;
+    uint64_t iova = 0;
+
+    memset(&s, 0, sizeof(s));
+    s.nranges = 1;
+    s.range[0] = (struct dmacoh__iova_range){0x100000, 0x1fffff};
+    T_OK(dmacoh__iova_hold(&s, 0x100000, 0x101fff, k1)); /* a 2-page region at 0x100000 */
+    T_OK(dmacoh__iova_pick(&s, PAGE, PAGE, UINT64_MAX, &iova));
+    T_EQ_U64(iova, 0x102000);
+    b = (struct dmacoh__iova_blk){iova, PAGE, PAGE, arena};
+    T_OK(dmacoh__iova_insert(&s, &b));
+    /* An unaligned hold just past it pushes an aligned pick past its last byte. */
+    T_OK(dmacoh__iova_hold(&s, 0x103000, 0x104800, k2));
+    T_OK(dmacoh__iova_pick(&s, 0x4000, 0x4000, UINT64_MAX, &iova));
+    T_EQ_U64(iova, 0x108000);
+    T_OK(dmacoh__iova_pick(&s, PAGE, PAGE, UINT64_MAX, &iova));
+    T_EQ_U64(iova, 0x105000);
+    /* The live block's IOVAs cannot be held, not even by one byte of overlap. */
+    T_EQ_U64(dmacoh__iova_live_in(&s, 0x102fff, 0x102fff), 0);
+    T_EQ_U64(dmacoh__iova_live_in(&s, 0x101000, 0x101fff), 1);
+    T_ERR(dmacoh__iova_hold(&s, 0x101000, 0x102000, arena + 2), DMACOH_EBUSY);
+    T_EQ_U64(s.nheld, 2);
+    /* The mask leaves only held addresses and the live block: no room. */
+    T_ERR(dmacoh__iova_pick(&s, PAGE, PAGE, 0x102fff, &iova), DMACOH_ENOMEM);
+    T_ASSERT(dmacoh__iova_unhold(&s, k1));
+    T_ASSERT(!dmacoh__iova_unhold(&s, k1));
+    T_OK(dmacoh__iova_pick(&s, PAGE, PAGE, 0x102fff, &iova));
+    T_EQ_U64(iova, 0x100000);
+    dmacoh__iova_fini(&s);
+    T_EQ_U64(s.nheld, 0);
 }
 
 /* Clipping drops ranges left empty and narrows the others. */
@@ -137,6 +236,8 @@ static void clip_narrows_and_drops(void)
 static const struct t_case cases[] = {
     T_CASE(random_ops_match_the_reference),
     T_CASE(clip_narrows_and_drops),
+    T_CASE(top_of_the_space_is_handed_out_once),
+    T_CASE(held_ranges_are_never_handed_out),
 };
 
 T_MAIN(cases)

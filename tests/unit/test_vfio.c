@@ -45,6 +45,8 @@ struct fake {
     char root[64], sysfs[128], dev[128], image[160];
     int container, group, device, opened, closed;
     bool viable, type1v2, noiommu_ext, attached, unset, bar2_nommap, no_caps;
+    int caps_fault;     /* a hostile second VFIO_IOMMU_GET_INFO reply: see hostile_caps() */
+    bool not_container; /* the container node is some other file: VFIO ioctls fail ENOTTY */
     int open_errno, set_iommu_errno, map_errno;
     long iommu_type;
     unsigned nmaps, nunmaps, nlive;
@@ -106,6 +108,37 @@ static int region_info(struct fake *f, struct vfio_region_info *ri)
     return 0;
 }
 
+/* The faults caps_fault asks of the reply that fills the capabilities: each claims a larger
+ * argsz than the caller allocated, and something beyond the allocation. */
+enum {
+    CAPS_CHAIN_OUT = 1,   /* a first capability whose `next` lies 2 GiB past the buffer */
+    CAPS_RANGES_OUT = 2,  /* an IOVA-range capability listing 16 ranges, nranges in the buffer */
+    CAPS_INTO_HEADER = 3, /* cap_offset pointing into the fixed header */
+};
+
+static void hostile_caps(struct fake *f, struct vfio_iommu_type1_info *info, uint32_t at)
+{
+    struct vfio_iommu_type1_info_cap_iova_range c; /* its header first: fits either kind */
+    char *p = (char *)info + at;
+
+    memcpy(&c, p, sizeof(c));
+    switch (f->caps_fault) {
+    case CAPS_CHAIN_OUT:
+        c.header.id = 2; /* VFIO_IOMMU_TYPE1_INFO_CAP_MIGRATION: not the one wanted */
+        c.header.next = 0x80000000u;
+        info->argsz = 0x80000000u + info->argsz;
+        break;
+    case CAPS_RANGES_OUT:
+        c.nr_iovas = 16;
+        info->argsz += (16 - f->nranges) * 16;
+        break;
+    case CAPS_INTO_HEADER:
+        info->cap_offset = 4;
+        break;
+    }
+    memcpy(p, &c, sizeof(c));
+}
+
 /* The type1 info with an IOVA-range capability, as the kernel lays it out. */
 static int iommu_info(struct fake *f, void *arg)
 {
@@ -127,6 +160,7 @@ static int iommu_info(struct fake *f, void *arg)
     info->cap_offset = at;
     memcpy((char *)arg + at, &cap, sizeof(cap));
     memcpy((char *)arg + at + sizeof(cap), f->ranges, f->nranges * 16);
+    hostile_caps(f, info, at);
     return 0;
 }
 
@@ -142,9 +176,10 @@ static int dma_map(struct fake *f, const struct vfio_iommu_type1_dma_map *m)
     for (unsigned i = 0; i < f->nranges; i++)
         inside |= m->iova >= f->ranges[i].start && m->iova + m->size - 1 <= f->ranges[i].end;
     T_ASSERT(inside);
+    T_ASSERT(m->size && m->iova + (m->size - 1) >= m->iova); /* no wrap past 2^64 */
     for (unsigned i = 0; i < f->nlive; i++)
-        T_ASSERT(m->iova + m->size <= f->live[i].iova ||
-                 f->live[i].iova + f->live[i].size <= m->iova);
+        T_ASSERT(m->iova + (m->size - 1) < f->live[i].iova ||
+                 f->live[i].iova + (f->live[i].size - 1) < m->iova);
     if (f->map_errno) {
         errno = f->map_errno;
         return -1;
@@ -169,6 +204,10 @@ static int dma_unmap(struct fake *f, struct vfio_iommu_type1_dma_unmap *u)
 
 static int container_ioctl(struct fake *f, unsigned long req, void *arg)
 {
+    if (f->not_container) {
+        errno = ENOTTY;
+        return -1;
+    }
     switch (req) {
     case VFIO_GET_API_VERSION:
         return VFIO_API_VERSION;
@@ -495,6 +534,136 @@ static void close_unmaps_everything(void)
     remove_tree();
 }
 
+/* A DMA handle names one memory: with a region declared at device address 0x100000 (the
+ * lowest IOVA), fallback memory gets IOVAs past it, each translation finds its own memory, a
+ * declare over live IOVAs is refused naming what holds them, and a released region's
+ * addresses serve as IOVAs again. */
+static void fallback_never_shares_a_handle_with_a_region(void)
+{
+    struct dmacoh_vfio *v;
+    struct dmacoh_device dev, other;
+    void *r[2], *a, *b, *c;
+    dmacoh_dma_addr_t hr[2], ha, hb, hc;
+
+    make_tree();
+    T_OK(open_fake(&v, NULL));
+    T_OK(dmacoh_device_init(&dev, "edu", NULL, dmacoh_vfio_platform(v)));
+    T_OK(dmacoh_device_init(&other, "other", NULL, dmacoh_vfio_platform(v)));
+    T_OK(dmacoh_declare_coherent_memory(&dev, BAR0 + 0x80000, 0x100000, 0x2000, DMACOH_MEMORY_MAP,
+                                        NULL, NULL));
+    for (int i = 0; i < 2; i++) {
+        T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &r[i], &hr[i]));
+        T_EQ_U64(hr[i], 0x100000 + 0x1000 * (uint64_t)i);
+    }
+    T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &a, &ha)); /* the region is full: fallback */
+    T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &b, &hb));
+    T_EQ_INT(dmacoh_origin_of(&dev, a), DMACOH_ORIGIN_SYSTEM);
+    T_EQ_U64(ha, 0x102000);
+    T_EQ_U64(hb, 0x103000);
+    T_EQ_U64(F.nmaps, 2);
+    T_EQ_U64(F.maps[0].iova, 0x102000);
+    T_EQ_PTR(dmacoh_dma_to_virt(&dev, 0x100000), r[0]);
+    T_EQ_PTR(dmacoh_dma_to_virt(&dev, 0x101000), r[1]);
+    T_EQ_PTR(dmacoh_dma_to_virt(&dev, ha), a);
+    T_EQ_PTR(dmacoh_dma_to_virt(&dev, hb + 8), (char *)b + 8);
+    T_EQ_U64(dmacoh_virt_to_dma(&dev, b), hb);
+    /* Over b's IOVA: refused, naming b. */
+    T_ERR(dmacoh_declare_coherent_memory(&other, BAR0 + 0x90000, 0x103000, 0x1000,
+                                         DMACOH_MEMORY_MAP, NULL, NULL),
+          DMACOH_EBUSY);
+    T_ASSERT(t_log_find("fallback memory at IOVA 0x103000+0x1000"));
+    T_ASSERT(!dmacoh_device_has_region(&other));
+    T_OK(dmacoh_free_coherent(&dev, 4096, b, hb));
+    T_OK(dmacoh_declare_coherent_memory(&other, BAR0 + 0x90000, 0x103000, 0x1000, DMACOH_MEMORY_MAP,
+                                        NULL, NULL));
+    T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &c, &hc));
+    T_EQ_U64(hc, 0x104000); /* 0x103000 is other's region now */
+    /* Released, the first region's device addresses are IOVAs again. */
+    T_OK(dmacoh_free_coherent(&dev, 4096, r[0], hr[0]));
+    T_OK(dmacoh_free_coherent(&dev, 4096, r[1], hr[1]));
+    T_OK(dmacoh_release_coherent_memory(&dev, 0));
+    T_OK(dmacoh_alloc_coherent(&dev, 8192, 0, 0, &b, &hb));
+    T_EQ_U64(hb, 0x100000);
+    T_EQ_PTR(dmacoh_dma_to_virt(&dev, 0x101000), (char *)b + 0x1000);
+    T_OK(dmacoh_free_coherent(&dev, 8192, b, hb));
+    T_OK(dmacoh_free_coherent(&dev, 4096, a, ha));
+    T_OK(dmacoh_free_coherent(&dev, 4096, c, hc));
+    T_OK(dmacoh_release_coherent_memory(&other, 0));
+    T_OK(dmacoh_device_fini(&other));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_vfio_close(v));
+    T_EQ_U64(F.nlive, 0);
+    remove_tree();
+}
+
+/* An IOVA base in the last pages of the 64-bit space: each page is handed out once. */
+static void iova_base_at_the_top_of_the_space(void)
+{
+    struct dmacoh_vfio_opts o = {.iova_base = UINT64_MAX - 0x1fff};
+    struct dmacoh_vfio *v;
+    struct dmacoh_device dev;
+    void *a, *b, *c;
+    dmacoh_dma_addr_t ha, hb, hc;
+
+    make_tree();
+    F.ranges[1].end = UINT64_MAX; /* the IOMMU reaches the top of the space */
+    T_OK(open_fake(&v, &o));
+    T_OK(dmacoh_device_init(&dev, "dev", NULL, dmacoh_vfio_platform(v)));
+    T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &a, &ha));
+    T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &b, &hb));
+    T_EQ_U64(ha, UINT64_MAX - 0x1fff);
+    T_EQ_U64(hb, UINT64_MAX - 0xfff);
+    T_ERR(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &c, &hc), DMACOH_ENOMEM);
+    T_EQ_U64(F.nmaps, 2);
+    T_EQ_PTR(dmacoh_dma_to_virt(&dev, UINT64_MAX), (char *)b + 0xfff);
+    T_OK(dmacoh_free_coherent(&dev, 4096, a, ha));
+    T_OK(dmacoh_free_coherent(&dev, 4096, b, hb));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_vfio_close(v));
+    remove_tree();
+}
+
+/* The IOMMU info's capability chain is walked inside the buffer the platform allocated,
+ * whatever argsz the reply that filled it states: a link 2 GiB past it (read, it faults), a
+ * range list running past it, a link into the fixed header. Each is logged; what lies inside
+ * is used, else the ranges stay "everything" as on a kernel without the capability. */
+static void capability_chain_stays_in_the_buffer(void)
+{
+    static const struct {
+        int fault;
+        const char *log;
+    } cases[] = {
+        {CAPS_CHAIN_OUT, "capability chain leaves the reply at offset 2147483648"},
+        {CAPS_RANGES_OUT, "lists 16 ranges but only 2 fit"},
+        {CAPS_INTO_HEADER, "capability chain leaves the reply at offset 4"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        /* From the start of the fake's reserved hole: skipped only if the ranges were read. */
+        struct dmacoh_vfio_opts o = {.iova_base = 0xfee00000ull};
+        struct dmacoh_vfio *v;
+        struct dmacoh_device dev;
+        void *a;
+        dmacoh_dma_addr_t h;
+
+        make_tree();
+        t_log_reset();
+        F.caps_fault = cases[i].fault;
+        if (cases[i].fault != CAPS_RANGES_OUT)
+            o.iova_base = 0; /* the ranges are unknown: stay clear of the hole */
+        T_OK(open_fake(&v, &o));
+        T_ASSERT(t_log_find(cases[i].log));
+        T_ASSERT(t_log_find("VFIO_IOMMU_GET_INFO asked for") ==
+                 (cases[i].fault != CAPS_INTO_HEADER));
+        T_OK(dmacoh_device_init(&dev, "dev", NULL, dmacoh_vfio_platform(v)));
+        T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &a, &h));
+        T_EQ_U64(h, cases[i].fault == CAPS_RANGES_OUT ? 0xfef00000ull : 0x100000ull);
+        T_OK(dmacoh_free_coherent(&dev, 4096, a, h));
+        T_OK(dmacoh_device_fini(&dev));
+        T_OK(dmacoh_vfio_close(v));
+        remove_tree();
+    }
+}
+
 static void bus_master_is_set_in_config_space(void)
 {
     struct dmacoh_vfio *v;
@@ -564,6 +733,14 @@ static void missing_module_and_permission(void)
     expect_open_error(DMACOH_ENODEV, "modprobe vfio-pci");
     remove_tree();
 
+    /* Some other file where the container should be: named as such, not as an API version. */
+    make_tree();
+    F.not_container = true;
+    t_log_reset();
+    expect_open_error(DMACOH_ENODEV, "/vfio/vfio is not a VFIO container");
+    T_ASSERT(!t_log_find("speaks VFIO API"));
+    remove_tree();
+
     make_tree();
     F.open_errno = EACCES;
     expect_open_error(DMACOH_EACCES, "permission denied");
@@ -597,6 +774,10 @@ static void not_bound_to_vfio_pci(void)
     snprintf(d, sizeof(d), "%s/bus/pci/devices/" BDF, F.sysfs);
     sh("rm '%s/driver' && ln -s ../../../bus/pci/drivers/e1000e '%s/driver'", d, d);
     expect_open_error(DMACOH_ENXIO, "bound to driver 'e1000e'");
+    /* A name that merely contains "vfio" is not vfio-pci. */
+    sh("mkdir -p '%s/bus/pci/drivers/my-vfio-shim'%s", F.sysfs, "");
+    sh("rm '%s/driver' && ln -s ../../../bus/pci/drivers/my-vfio-shim '%s/driver'", d, d);
+    expect_open_error(DMACOH_ENXIO, "bound to driver 'my-vfio-shim', not vfio-pci");
     sh("rm '%s/driver'%s", d, "");
     expect_open_error(DMACOH_ENXIO, "no driver is bound");
     /* Bound, but the group node is gone (the kernel has not made it). */
@@ -622,6 +803,15 @@ static void no_iommu(void)
     snprintf(d, sizeof(d), "%s/bus/pci/devices/" BDF, F.sysfs);
     sh("rm '%s/iommu_group'%s", d, "");
     expect_open_error(DMACOH_ENOTSUP, "CONFIG_VFIO_NOIOMMU");
+    /* vfio not loaded (no /sys/module/vfio, no container node): nothing can be said about
+     * no-IOMMU mode, and the log says that rather than blaming the kernel's build. */
+    snprintf(p, sizeof(p), "%s/vfio/vfio", F.dev);
+    T_EQ_INT(unlink(p), 0);
+    t_log_reset();
+    expect_open_error(DMACOH_ENOTSUP, "the vfio module is not loaded");
+    T_ASSERT(t_log_find("modprobe vfio-pci"));
+    T_ASSERT(!t_log_find("CONFIG_VFIO_NOIOMMU"));
+    t_put_file(p, "");
     sh("mkdir -p '%s/module/vfio/parameters' && touch "
        "'%s/module/vfio/parameters/enable_unsafe_noiommu_mode'",
        F.sysfs, F.sysfs);
@@ -675,6 +865,9 @@ static const struct t_case cases[] = {
     T_CASE(fallback_is_mapped_at_an_iova_and_unmapped_on_free),
     T_CASE(iova_ranges_and_dma_mask_are_respected),
     T_CASE(close_unmaps_everything),
+    T_CASE(fallback_never_shares_a_handle_with_a_region),
+    T_CASE(iova_base_at_the_top_of_the_space),
+    T_CASE(capability_chain_stays_in_the_buffer),
     T_CASE(hugetlb_fallback),
     T_CASE(bus_master_is_set_in_config_space),
     T_CASE(declare_refusals),

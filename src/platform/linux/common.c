@@ -248,3 +248,12 @@ void dmacoh__linux_track_init(void)
         dmacoh__track_fn = memcheck_track;
 #endif
 }
+
+/* The environment and the default stderr log (env.c), applied when the library is loaded.
+ * Here rather than in env.c because every Linux platform links this file, so a statically
+ * linked program runs it too. Priority 101, the first a program may use: before a program's
+ * own constructors, which may already call into the library. */
+__attribute__((constructor(101))) static void at_load(void)
+{
+    dmacoh__linux_env_init();
+}

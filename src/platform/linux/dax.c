@@ -169,7 +169,11 @@ int dmacoh_dax_open(const char *name, const struct dmacoh_dax_opts *opts, struct
     struct dmacoh_dax *dax;
     int r;
 
-    if (!out || !name_ok(name)) {
+    if (!out) {
+        dmacoh__err("dax open '%s': out is NULL", name ? name : "(null)");
+        return DMACOH_EINVAL;
+    }
+    if (!name_ok(name)) {
         dmacoh__err("dax open: '%s' is not a device DAX name like dax0.0", name ? name : "(null)");
         return DMACOH_EINVAL;
     }

@@ -75,8 +75,10 @@ int dmacoh_devmem_open(const struct dmacoh_devmem_opts *opts, struct dmacoh_devm
     struct dmacoh_devmem *dm;
     int r;
 
-    if (!out)
+    if (!out) {
+        dmacoh__err("devmem open: out is NULL");
         return DMACOH_EINVAL;
+    }
     dm = calloc(1, sizeof(*dm));
     if (!dm)
         return DMACOH_ENOMEM;

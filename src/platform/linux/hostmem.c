@@ -391,8 +391,10 @@ int dmacoh_hostmem_open(const struct dmacoh_hostmem_opts *opts, struct dmacoh_ho
     struct dmacoh_hostmem *hm;
     int r;
 
-    if (!out)
+    if (!out) {
+        dmacoh__err("hostmem create: out is NULL");
         return DMACOH_EINVAL;
+    }
     hm = calloc(1, sizeof(*hm));
     if (!hm)
         return DMACOH_ENOMEM;

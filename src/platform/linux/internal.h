@@ -23,6 +23,9 @@ unsigned dmacoh__linux_thread_slot(void *ctx);
 int dmacoh__linux_reserve(void *ctx, uint64_t size, dmacoh_dma_addr_t device_addr,
                           uint64_t congruence, void **out);
 void dmacoh__linux_unreserve(void *ctx, void *addr, uint64_t size);
+/* Applies DMACOH_LOG (the default stderr log) and DMACOH_DEBUG, once, at load (env.c; called
+ * by the constructor in common.c, which every Linux platform links). */
+void dmacoh__linux_env_init(void);
 /* Installs the valgrind block-bounds hook when running under valgrind (common.c). */
 void dmacoh__linux_track_init(void);
 
@@ -109,9 +112,12 @@ int dmacoh__vfio_open_sys(const char *bdf, const struct dmacoh_vfio_opts *opts,
                           const struct dmacoh__vfio_sys *sys, struct dmacoh_vfio **out);
 
 /*
- * An IOVA space (iova.c): the usable IOVA ranges and a table of live blocks sorted by IOVA,
- * for platforms that choose the device addresses of system memory themselves (VFIO). First
- * fit from the lowest address; linear scans (fallback blocks are few and large). Not locked:
+ * An IOVA space (iova.c): the usable IOVA ranges, a table of live blocks sorted by IOVA, and
+ * the held ranges: device-address ranges that already name other memory (the declared regions
+ * of the devices sharing the container), which no block may overlap, so that a DMA handle
+ * names one memory only. For platforms that choose the device addresses of system memory
+ * themselves (VFIO). First fit from the lowest address; linear scans (fallback blocks and
+ * regions are few and large). All arithmetic is wrap-safe up to IOVA 2^64 - 1. Not locked:
  * the caller serialises.
  */
 #define DMACOH__IOVA_MAX_RANGES 16
@@ -125,23 +131,39 @@ struct dmacoh__iova_blk {
     char *cpu;                /* CPU address of the first byte */
 };
 
+struct dmacoh__iova_held {
+    uint64_t lo, hi; /* inclusive device-address range */
+    const void *key; /* who holds it (the mapping's CPU address), for release */
+};
+
 struct dmacoh__iova_space {
     unsigned nranges;
     struct dmacoh__iova_range range[DMACOH__IOVA_MAX_RANGES]; /* ascending, disjoint */
     struct dmacoh__iova_blk *blk;                             /* live blocks by IOVA */
     size_t nblk, capblk;
+    struct dmacoh__iova_held *held; /* held ranges, unordered */
+    size_t nheld, capheld;
 };
 
 /* Narrows the ranges to [lo, hi], dropping those left empty. */
 void dmacoh__iova_clip(struct dmacoh__iova_space *s, uint64_t lo, uint64_t hi);
-/* An IOVA for len bytes aligned to align (a power of two), ending at or below mask: 0 with
- * *iova set, -DMACOH_ERANGE (no usable IOVA below the mask at all) or -DMACOH_ENOMEM. */
+/* An IOVA for len (> 0) bytes aligned to align (a power of two), ending at or below mask,
+ * overlapping no live block and no held range: 0 with *iova set, -DMACOH_ERANGE (no usable
+ * IOVA below the mask at all), -DMACOH_ENOMEM (no gap) or -DMACOH_EINVAL (len 0, align not a
+ * power of two). */
 int dmacoh__iova_pick(const struct dmacoh__iova_space *s, uint64_t len, uint64_t align,
                       uint64_t mask, uint64_t *iova);
-/* Records a block (0 or -DMACOH_ENOMEM); removes block i; frees the table. */
+/* Records a block (0 or -DMACOH_ENOMEM); removes block i; frees the tables. */
 int dmacoh__iova_insert(struct dmacoh__iova_space *s, const struct dmacoh__iova_blk *b);
 void dmacoh__iova_remove(struct dmacoh__iova_space *s, size_t i);
 void dmacoh__iova_fini(struct dmacoh__iova_space *s);
+/* The index of the first live block (by IOVA) that overlaps [lo, hi], or s->nblk. */
+size_t dmacoh__iova_live_in(const struct dmacoh__iova_space *s, uint64_t lo, uint64_t hi);
+/* Holds [lo, hi] (lo <= hi) for `key`: 0, -DMACOH_EBUSY (a live block overlaps it; nothing
+ * changes) or -DMACOH_ENOMEM. Held ranges may overlap each other. */
+int dmacoh__iova_hold(struct dmacoh__iova_space *s, uint64_t lo, uint64_t hi, const void *key);
+/* Drops the held range of `key`; false when there is none. */
+bool dmacoh__iova_unhold(struct dmacoh__iova_space *s, const void *key);
 /* The index of the block starting at cpu, or s->nblk. */
 size_t dmacoh__iova_find(const struct dmacoh__iova_space *s, const void *cpu);
 /* Translations inside live blocks: DMACOH_BAD_DMA_ADDR / NULL outside them. */

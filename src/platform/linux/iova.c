@@ -4,11 +4,14 @@
  * and the anonymous memory behind them.
  *
  * The space is a few usable ranges (what the IOMMU driver reports, clipped to the caller's
- * bounds) and a table of live blocks sorted by IOVA. A new block goes in the lowest gap that
- * holds it at the asked alignment, below the device's mask; the table also answers frees
- * (which block starts at this CPU address) and both translations. Everything is a linear
- * scan: system-memory fallback hands out few, large blocks (the core's pools carve small ones
- * from them), so simplicity wins over a tree. The caller serialises access.
+ * bounds), a table of live blocks sorted by IOVA, and the held ranges: device addresses that
+ * already name other memory (declared regions), which a block must never overlap, or one DMA
+ * handle would name two memories. A new block goes in the lowest gap that holds it at the
+ * asked alignment, below the device's mask; the table also answers frees (which block starts
+ * at this CPU address) and both translations. Ranges are compared by their last byte, never
+ * by an exclusive end, which is 0 for a block at the top of the 64-bit space. Everything is a
+ * linear scan: system-memory fallback hands out few, large blocks (the core's pools carve
+ * small ones from them), so simplicity wins over a tree. The caller serialises access.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -51,27 +54,49 @@ static uint64_t align_up(uint64_t x, uint64_t a, bool *wrap)
     return (x + a - 1) & ~(a - 1);
 }
 
-/* First fit of len bytes aligned to align in [lo, hi] between the live blocks: 0 with *iova
- * set, or -1. */
+/* Whether [at, last] overlaps a live block or a held range; if so *end is the last byte of
+ * one that does. Ends are inclusive (iova + len - 1), so a block that ends at 2^64 - 1 is
+ * never mistaken for one that ends at 0. */
+static bool taken(const struct dmacoh__iova_space *s, uint64_t at, uint64_t last, uint64_t *end)
+{
+    for (size_t i = 0; i < s->nblk; i++) {
+        uint64_t lo = s->blk[i].iova, hi = lo + (s->blk[i].len - 1);
+
+        if (lo > last)
+            break; /* sorted by IOVA: the rest lie above */
+        if (hi >= at) {
+            *end = hi;
+            return true;
+        }
+    }
+    for (size_t i = 0; i < s->nheld; i++) {
+        if (s->held[i].lo <= last && s->held[i].hi >= at) {
+            *end = s->held[i].hi;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* First fit of len bytes aligned to align in [lo, hi] outside the live blocks and held
+ * ranges: 0 with *iova set, or -1. Each step moves the candidate past something it overlaps,
+ * so the loop ends. */
 static int fit_in(const struct dmacoh__iova_space *s, uint64_t lo, uint64_t hi, uint64_t len,
                   uint64_t align, uint64_t *iova)
 {
     bool wrap = false;
-    uint64_t at = align_up(lo, align, &wrap);
+    uint64_t at = align_up(lo, align, &wrap), end = 0;
 
-    for (size_t i = 0; i < s->nblk && !wrap; i++) {
-        const struct dmacoh__iova_blk *b = &s->blk[i];
-
-        if (b->iova + b->len <= at)
-            continue; /* wholly below the candidate */
-        if (b->iova >= at && b->iova - at >= len)
-            break; /* the gap before b holds it */
-        at = align_up(b->iova + b->len, align, &wrap);
+    while (!wrap && at <= hi && hi - at >= len - 1) {
+        if (!taken(s, at, at + (len - 1), &end)) {
+            *iova = at;
+            return 0;
+        }
+        if (end == UINT64_MAX)
+            return -1; /* what is in the way reaches the top of the space */
+        at = align_up(end + 1, align, &wrap);
     }
-    if (wrap || at > hi || hi - at < len - 1)
-        return -1;
-    *iova = at;
-    return 0;
+    return -1;
 }
 
 int dmacoh__iova_pick(const struct dmacoh__iova_space *s, uint64_t len, uint64_t align,
@@ -79,6 +104,8 @@ int dmacoh__iova_pick(const struct dmacoh__iova_space *s, uint64_t len, uint64_t
 {
     bool below = false;
 
+    if (len == 0 || align == 0 || (align & (align - 1)))
+        return DMACOH_EINVAL;
     for (unsigned i = 0; i < s->nranges; i++) {
         uint64_t lo = s->range[i].lo, hi = s->range[i].hi < mask ? s->range[i].hi : mask;
 
@@ -89,6 +116,42 @@ int dmacoh__iova_pick(const struct dmacoh__iova_space *s, uint64_t len, uint64_t
             return 0;
     }
     return below ? DMACOH_ENOMEM : DMACOH_ERANGE;
+}
+
+size_t dmacoh__iova_live_in(const struct dmacoh__iova_space *s, uint64_t lo, uint64_t hi)
+{
+    for (size_t i = 0; i < s->nblk; i++)
+        if (s->blk[i].iova <= hi && s->blk[i].iova + (s->blk[i].len - 1) >= lo)
+            return i;
+    return s->nblk;
+}
+
+int dmacoh__iova_hold(struct dmacoh__iova_space *s, uint64_t lo, uint64_t hi, const void *key)
+{
+    if (dmacoh__iova_live_in(s, lo, hi) < s->nblk)
+        return DMACOH_EBUSY;
+    if (s->nheld == s->capheld) {
+        size_t cap = s->capheld ? s->capheld * 2 : 8;
+        struct dmacoh__iova_held *p = realloc(s->held, cap * sizeof(*p));
+
+        if (!p)
+            return DMACOH_ENOMEM;
+        s->held = p;
+        s->capheld = cap;
+    }
+    s->held[s->nheld++] = (struct dmacoh__iova_held){lo, hi, key};
+    return 0;
+}
+
+bool dmacoh__iova_unhold(struct dmacoh__iova_space *s, const void *key)
+{
+    for (size_t i = 0; i < s->nheld; i++) {
+        if (s->held[i].key == key) {
+            s->held[i] = s->held[--s->nheld];
+            return true;
+        }
+    }
+    return false;
 }
 
 int dmacoh__iova_insert(struct dmacoh__iova_space *s, const struct dmacoh__iova_blk *b)
@@ -123,6 +186,9 @@ void dmacoh__iova_fini(struct dmacoh__iova_space *s)
     free(s->blk);
     s->blk = NULL;
     s->nblk = s->capblk = 0;
+    free(s->held);
+    s->held = NULL;
+    s->nheld = s->capheld = 0;
 }
 
 size_t dmacoh__iova_find(const struct dmacoh__iova_space *s, const void *cpu)

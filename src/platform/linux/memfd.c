@@ -68,7 +68,11 @@ static const struct dmacoh_platform_ops memfd_ops = {
 
 static int window_ok(dmacoh_phys_addr_t bus, uint64_t size, struct dmacoh_memfd **out)
 {
-    if (!out || size == 0 || ((bus | size) & (WINDOW_ALIGN - 1)) || size > (uint64_t)INT64_MAX) {
+    if (!out) {
+        dmacoh__err("memfd: out is NULL");
+        return DMACOH_EINVAL;
+    }
+    if (size == 0 || ((bus | size) & (WINDOW_ALIGN - 1)) || size > (uint64_t)INT64_MAX) {
         dmacoh__err("memfd: window %#llx+%#llx must be non-empty and 4 KiB aligned",
                     (unsigned long long)bus, (unsigned long long)size);
         return DMACOH_EINVAL;

@@ -118,7 +118,11 @@ int dmacoh_pci_open(const char *bdf, const struct dmacoh_pci_opts *opts, struct 
     struct dmacoh_pci *pci;
     int r;
 
-    if (!out || !dmacoh__pci_bdf_ok(bdf)) {
+    if (!out) {
+        dmacoh__err("pci open '%s': out is NULL", bdf ? bdf : "(null)");
+        return DMACOH_EINVAL;
+    }
+    if (!dmacoh__pci_bdf_ok(bdf)) {
         dmacoh__err("pci open: '%s' is not a PCI address like 0000:03:00.0", bdf ? bdf : "(null)");
         return DMACOH_EINVAL;
     }

@@ -17,6 +17,7 @@
 #define _GNU_SOURCE /* memfd_create, MAP_NORESERVE */
 #endif
 #include "internal.h"
+#include "../../core/internal.h" /* dmacoh__err: a backend's errors reach the same log */
 
 #include <dmacoh/sim.h>
 
@@ -252,8 +253,10 @@ int dmacoh_sim_create(const struct dmacoh_sim_opts *opts, struct dmacoh_sim **ou
     struct dmacoh_sim *sim;
     int r;
 
-    if (!out)
+    if (!out) {
+        dmacoh__err("sim create: out is NULL");
         return DMACOH_EINVAL;
+    }
     dmacoh__linux_track_init();
     sim = calloc(1, sizeof(*sim));
     if (!sim)

@@ -133,8 +133,10 @@ int dmacoh_uio_open(unsigned n, const struct dmacoh_uio_opts *opts, struct dmaco
     struct dmacoh_uio *uio;
     int r;
 
-    if (!out)
+    if (!out) {
+        dmacoh__err("uio open: out is NULL");
         return DMACOH_EINVAL;
+    }
     snprintf(path, sizeof(path), "%s/class/uio/uio%u", sysfs, n);
     if (access(path, F_OK) != 0) {
         dmacoh__err("uio open: no %s (is the uio driver for the device loaded and bound?)", path);

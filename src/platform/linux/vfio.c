@@ -16,9 +16,12 @@
  * Fallback memory: anonymous pages mapped into the container with VFIO_IOMMU_MAP_DMA at IOVAs
  * from an IOVA space (iova.c): first fit over the kernel's usable IOVA ranges (the IOVA-range
  * capability of VFIO_IOMMU_GET_INFO, when present) clipped to [iova_base, iova_limit] and the
- * device's DMA mask. Its table of live blocks also serves checked frees, both translations and
- * the clean-up at close. A mutex covers the table and the MAP/UNMAP calls, so a freed IOVA is
- * unmapped before it can be handed out again; memory whose unmap failed is never reused.
+ * device's DMA mask, and outside the device range of every region declared on the platform
+ * (map holds it in the IOVA space, unmap releases it; a declare over live IOVAs is refused), so
+ * a DMA handle names one memory only. Its table of live blocks also serves checked frees, both
+ * translations and the clean-up at close. A mutex covers the table, the held ranges and the
+ * MAP/UNMAP calls, so a freed IOVA is unmapped before it can be handed out again; memory whose
+ * unmap failed is never reused.
  *
  * System calls go through struct dmacoh__vfio_sys so a unit test can play the kernel.
  */
@@ -44,10 +47,11 @@
 #include <unistd.h>
 
 #define DEFAULT_IOVA_LO  0x100000ull
-#define PCI_COMMAND      4    /* offset of the command register in config space */
-#define PCI_COMMAND_BM   0x4u /* Bus Master enable */
-#define CONFIG_REGION    7    /* VFIO_PCI_CONFIG_REGION_INDEX */
-#define VFIO_DRIVER_NAME "vfio"
+#define PCI_COMMAND      4          /* offset of the command register in config space */
+#define PCI_COMMAND_BM   0x4u       /* Bus Master enable */
+#define CONFIG_REGION    7          /* VFIO_PCI_CONFIG_REGION_INDEX */
+#define VFIO_DRIVER_NAME "vfio"     /* what names of VFIO drivers contain */
+#define VFIO_PCI_DRIVER  "vfio-pci" /* the one driver the platform works with */
 
 struct dmacoh_vfio {
     struct dmacoh_platform plat;
@@ -100,21 +104,29 @@ static int access_code(int e)
 
 /* ---- open, step by step ---------------------------------------------------------------- */
 
-/* The group number from the iommu_group link; without one there is no IOMMU (or no-IOMMU
- * group) for the device, and the log says which of the two the kernel could offer. */
-static int find_group(struct dmacoh_vfio *v, const char *sysfs)
+/* The group number from the iommu_group link. Without one there is no IOMMU (or no-IOMMU
+ * group) for the device, and the log says which of the two the kernel could offer - or that
+ * it cannot tell, when vfio is not loaded (its module parameters are not in sysfs then). */
+static int find_group(struct dmacoh_vfio *v, const char *sysfs, const char *dev)
 {
-    char link[PATH_MAX + 16], path[PATH_MAX];
+    char link[PATH_MAX + 16], path[PATH_MAX], node[PATH_MAX];
 
     snprintf(link, sizeof(link), "%s/iommu_group", v->dir);
     if (dmacoh__linux_link_name(link, v->group, sizeof(v->group)) == 0)
         return 0;
     snprintf(path, sizeof(path), "%s/module/vfio/parameters/enable_unsafe_noiommu_mode", sysfs);
+    snprintf(node, sizeof(node), "%s/vfio/vfio", dev);
+    snprintf(link, sizeof(link), "%s/module/vfio", sysfs);
     if (access(path, F_OK) == 0)
         dmacoh__err("vfio %s: no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on "
                     "on the kernel command line), or, knowing it is unsafe, set %s to 1, bind "
                     "the device to vfio-pci and open with allow_noiommu",
                     v->bdf, path);
+    else if (access(link, F_OK) != 0 && access(node, F_OK) != 0)
+        dmacoh__err("vfio %s: no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on "
+                    "on the kernel command line); the vfio module is not loaded (modprobe "
+                    "vfio-pci), so whether this kernel has a no-IOMMU mode is unknown",
+                    v->bdf);
     else
         dmacoh__err("vfio %s: no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on "
                     "on the kernel command line); this kernel's vfio has no no-IOMMU mode "
@@ -143,6 +155,12 @@ static int open_container(struct dmacoh_vfio *v, const char *dev)
         return access_code(e);
     }
     api = xioctl(v, v->container, VFIO_GET_API_VERSION, NULL);
+    if (api < 0) {
+        dmacoh__err("vfio: %s is not a VFIO container (the vfio character device): "
+                    "VFIO_GET_API_VERSION fails with %s",
+                    path, strerror(errno));
+        return DMACOH_ENODEV;
+    }
     if (api != VFIO_API_VERSION) {
         dmacoh__err("vfio: the kernel speaks VFIO API %d, not %d", api, VFIO_API_VERSION);
         return DMACOH_ENOTSUP;
@@ -150,19 +168,28 @@ static int open_container(struct dmacoh_vfio *v, const char *dev)
     return 0;
 }
 
-/* Refuses a device another driver holds, naming it and the way to bind vfio-pci. */
+/* Refuses a device another driver holds, naming it and the way to bind vfio-pci. The driver
+ * must be vfio-pci itself (the basename of the `driver` link), not any name containing
+ * "vfio": that is the driver whose group hands out the device and whose regions are laid out
+ * as this file expects. */
 static int check_driver(const struct dmacoh_vfio *v)
 {
-    char link[PATH_MAX + 16], name[64];
+    char link[PATH_MAX + 16], name[NAME_MAX + 1];
+    int r;
 
     snprintf(link, sizeof(link), "%s/driver", v->dir);
-    if (dmacoh__linux_link_name(link, name, sizeof(name)) != 0) {
+    r = dmacoh__linux_link_name(link, name, sizeof(name));
+    if (r == DMACOH_ENOENT) {
         dmacoh__err("vfio %s: no driver is bound; bind vfio-pci (echo vfio-pci > "
                     "%s/driver_override; echo %s > /sys/bus/pci/drivers_probe)",
                     v->bdf, v->dir, v->bdf);
         return DMACOH_ENXIO;
     }
-    if (!strstr(name, VFIO_DRIVER_NAME)) {
+    if (r) {
+        dmacoh__err("vfio %s: cannot read %s: %s", v->bdf, link, dmacoh_strerror(r));
+        return DMACOH_ENXIO;
+    }
+    if (strcmp(name, VFIO_PCI_DRIVER) != 0) {
         dmacoh__err("vfio %s: bound to driver '%s', not vfio-pci: unbind it (echo %s > "
                     "%s/driver/unbind) and bind vfio-pci (driver_override)",
                     v->bdf, name, v->bdf, v->dir);
@@ -301,38 +328,72 @@ static int get_device(struct dmacoh_vfio *v)
     return DMACOH_ENXIO;
 }
 
-/* Copies the IOVA-range capability, if the chain of `info` (len bytes) has one. */
+/* Copies the usable ranges of an IOVA-range capability at info + off (len bytes in all);
+ * stops at the first entry that does not lie wholly inside, and skips inverted ones. */
+static void copy_ranges(struct dmacoh_vfio *v, const char *info, size_t len, size_t off)
+{
+    struct vfio_iommu_type1_info_cap_iova_range c;
+
+    memcpy(&c, info + off, sizeof(c));
+    v->iova.nranges = 0;
+    for (uint32_t i = 0; i < c.nr_iovas && v->iova.nranges < DMACOH__IOVA_MAX_RANGES; i++) {
+        struct vfio_iova_range r;
+        size_t at = off + sizeof(c) + (size_t)i * sizeof(r);
+
+        if (at > len || len - at < sizeof(r)) {
+            dmacoh__warn("vfio %s: the IOVA-range capability lists %u ranges but only %u fit "
+                         "in the reply; using those",
+                         v->bdf, c.nr_iovas, i);
+            return;
+        }
+        memcpy(&r, info + at, sizeof(r));
+        if (r.start <= r.end)
+            v->iova.range[v->iova.nranges++] = (struct dmacoh__iova_range){r.start, r.end};
+    }
+}
+
+/*
+ * Finds the IOVA-range capability in the chain of `info`, of which len bytes were allocated
+ * and are the only ones read: a link outside them, into the fixed header, or a chain longer
+ * than 64 ends the walk with a warning (the ranges then stay the default: all of them, as on
+ * a kernel without the capability).
+ */
 static void read_ranges(struct dmacoh_vfio *v, const char *info, size_t len, uint32_t off)
 {
-    for (unsigned hops = 0; off && hops < 64; hops++) {
+    for (unsigned hops = 0; off; hops++) {
         struct vfio_info_cap_header h;
-        struct vfio_iommu_type1_info_cap_iova_range c;
 
-        if (off > len || len - off < sizeof(h))
+        if (hops == 64 || off < sizeof(struct vfio_iommu_type1_info) || off > len ||
+            len - off < sizeof(h)) {
+            dmacoh__warn("vfio %s: VFIO_IOMMU_GET_INFO capability chain %s at offset %u of a "
+                         "%zu-byte reply; IOVA ranges not read",
+                         v->bdf, hops == 64 ? "loops" : "leaves the reply", off, len);
             return;
+        }
         memcpy(&h, info + off, sizeof(h));
-        if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE && len - off >= sizeof(c)) {
-            memcpy(&c, info + off, sizeof(c));
-            v->iova.nranges = 0;
-            for (uint32_t i = 0; i < c.nr_iovas && v->iova.nranges < DMACOH__IOVA_MAX_RANGES; i++) {
-                struct vfio_iova_range r;
-                size_t at = off + sizeof(c) + i * sizeof(r);
-
-                if (at > len || len - at < sizeof(r))
-                    break;
-                memcpy(&r, info + at, sizeof(r));
-                v->iova.range[v->iova.nranges++] = (struct dmacoh__iova_range){r.start, r.end};
+        if (h.id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+            if (len - off < sizeof(struct vfio_iommu_type1_info_cap_iova_range)) {
+                dmacoh__warn("vfio %s: the IOVA-range capability at offset %u is cut off by the "
+                             "end of the %zu-byte reply; IOVA ranges not read",
+                             v->bdf, off, len);
+                return;
             }
+            copy_ranges(v, info, len, off);
             return;
         }
         off = h.next;
     }
 }
 
-/* IOMMU page size and usable IOVA ranges (one range, everything, when the kernel is silent). */
+/*
+ * IOMMU page size and usable IOVA ranges (one range, everything, when the kernel is silent).
+ * The first call learns the size the capabilities need (argsz), the second fills a buffer of
+ * that size; only that buffer is walked, whatever argsz the second reply states.
+ */
 static int read_iommu_info(struct dmacoh_vfio *v)
 {
     struct vfio_iommu_type1_info head = {.argsz = sizeof(head)};
+    size_t len;
     char *buf;
 
     v->iommu_page = page_size();
@@ -346,14 +407,19 @@ static int read_iommu_info(struct dmacoh_vfio *v)
         v->iommu_page = head.iova_pgsizes & (~head.iova_pgsizes + 1);
     if (!(head.flags & VFIO_IOMMU_INFO_CAPS) || head.argsz <= sizeof(head) || head.argsz > 65536)
         return 0;
-    buf = calloc(1, head.argsz);
+    len = head.argsz;
+    buf = calloc(1, len);
     if (!buf)
         return DMACOH_ENOMEM;
     memcpy(buf, &head, sizeof(head));
     if (xioctl(v, v->container, VFIO_IOMMU_GET_INFO, buf) == 0) {
         memcpy(&head, buf, sizeof(head));
+        if (head.argsz > len)
+            dmacoh__warn("vfio %s: VFIO_IOMMU_GET_INFO asked for %u bytes after %zu; only the "
+                         "%zu allocated are read",
+                         v->bdf, head.argsz, len, len);
         if (head.flags & VFIO_IOMMU_INFO_CAPS)
-            read_ranges(v, buf, head.argsz, head.cap_offset);
+            read_ranges(v, buf, len, head.cap_offset);
     }
     free(buf);
     return 0;
@@ -369,6 +435,34 @@ static int region_info(const struct dmacoh_vfio *v, unsigned index, struct vfio_
     if (xioctl(v, v->device, VFIO_DEVICE_GET_REGION_INFO, ri) < 0)
         return errno == EINVAL ? DMACOH_ENOENT : DMACOH_EIO;
     return 0;
+}
+
+/*
+ * Takes a declared region's device addresses [device_addr, device_addr + size) out of the IOVA
+ * space, so no fallback block is ever handed out there: every device of the platform shares
+ * the container's IOVAs, and one handle must not name both region memory and system memory
+ * (dmacoh_dma_to_virt could not tell them apart, and the device would reach only one). Refused
+ * with -DMACOH_EBUSY while live fallback memory has IOVAs in the range.
+ */
+static int hold_device_range(struct dmacoh_vfio *v, dmacoh_dma_addr_t device_addr, uint64_t size,
+                             const void *key)
+{
+    uint64_t last = device_addr + (size - 1); /* the core passes ranges that do not wrap */
+    struct dmacoh__iova_blk b = {0};
+    int r;
+
+    pthread_mutex_lock(&v->lock);
+    r = dmacoh__iova_hold(&v->iova, device_addr, last, key);
+    if (r == DMACOH_EBUSY)
+        b = v->iova.blk[dmacoh__iova_live_in(&v->iova, device_addr, last)];
+    pthread_mutex_unlock(&v->lock);
+    if (r == DMACOH_EBUSY)
+        dmacoh__err("vfio %s: device addresses %#llx+%#llx are in use as IOVAs: fallback "
+                    "memory at IOVA %#llx+%#llx (CPU %p) is live there, and a handle must name "
+                    "one memory only: free it first, or declare at other device addresses",
+                    v->bdf, (unsigned long long)device_addr, (unsigned long long)size,
+                    (unsigned long long)b.iova, (unsigned long long)b.len, (void *)b.cpu);
+    return r;
 }
 
 static int vfio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_addr_t device_addr,
@@ -410,7 +504,20 @@ static int vfio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma
     }
     out->shared = false;
     out->io_width = 0;
-    return 0;
+    r = hold_device_range(v, device_addr, size, out->cpu);
+    if (r)
+        dmacoh__linux_unmap(v, out, size);
+    return r;
+}
+
+static void vfio_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size)
+{
+    struct dmacoh_vfio *v = (struct dmacoh_vfio *)ctx;
+
+    pthread_mutex_lock(&v->lock);
+    (void)dmacoh__iova_unhold(&v->iova, m->cpu);
+    pthread_mutex_unlock(&v->lock);
+    dmacoh__linux_unmap(v, m, size);
 }
 
 /* ---- fallback memory: IOVAs ------------------------------------------------------------ */
@@ -552,11 +659,12 @@ static void *vfio_dma_to_virt(void *ctx, const struct dmacoh_device *dev, dmacoh
 static const struct dmacoh_platform_ops vfio_ops = {
     .name = "vfio",
     .map = vfio_map,
+    .unmap = vfio_unmap,
     .sys_alloc = vfio_sys_alloc,
     .sys_free = vfio_sys_free,
     .sys_virt_to_dma = vfio_virt_to_dma,
     .sys_dma_to_virt = vfio_dma_to_virt,
-    DMACOH__LINUX_COMMON_OPS,
+    DMACOH__LINUX_SERVICE_OPS,
 };
 
 /* ---- open and close -------------------------------------------------------------------- */
@@ -595,7 +703,7 @@ static int open_steps(struct dmacoh_vfio *v, const struct dmacoh_vfio_opts *o, c
     }
     r = dmacoh__pci_read_bars(v->dir, "vfio", v->bar);
     if (!r)
-        r = find_group(v, sysfs);
+        r = find_group(v, sysfs, dev);
     if (!r)
         r = open_container(v, dev);
     if (!r)
@@ -624,11 +732,17 @@ int dmacoh__vfio_open_sys(const char *bdf, const struct dmacoh_vfio_opts *opts,
     struct dmacoh_vfio *v;
     int r;
 
-    if (!out || !dmacoh__pci_bdf_ok(bdf) ||
-        (opts && opts->iova_limit && opts->iova_base > opts->iova_limit)) {
-        dmacoh__err("vfio open: '%s' is not a PCI address like 0000:03:00.0, or the IOVA "
-                    "bounds are reversed",
-                    bdf ? bdf : "(null)");
+    if (!out) {
+        dmacoh__err("vfio open '%s': out is NULL", bdf ? bdf : "(null)");
+        return DMACOH_EINVAL;
+    }
+    if (!dmacoh__pci_bdf_ok(bdf)) {
+        dmacoh__err("vfio open: '%s' is not a PCI address like 0000:03:00.0", bdf ? bdf : "(null)");
+        return DMACOH_EINVAL;
+    }
+    if (opts && opts->iova_limit && opts->iova_base > opts->iova_limit) {
+        dmacoh__err("vfio open %s: IOVA base %#llx is above the IOVA limit %#llx", bdf,
+                    (unsigned long long)opts->iova_base, (unsigned long long)opts->iova_limit);
         return DMACOH_EINVAL;
     }
     v = calloc(1, sizeof(*v));

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * api.c - the public entry points that the debug mode watches: alloc, free, declare, release,
+ * device fini and platform fini.
+ *
+ * Each is a dispatch and nothing else. With the debug flag word zero (one relaxed load) it
+ * calls the core's mechanism directly (alloc.c, region.c, device.c); otherwise the debug
+ * layer (debug.c), which checks and records around the same mechanisms. So the files form
+ * layers: this one above debug.c, debug.c above the core, and no core file calls upward.
+ * DMACOH__SITE() is taken here, in the function the caller called, so that reports name the
+ * caller's own code.
+ */
+#include "internal.h"
+
+/* The line a declaration leaves at DMACOH_LOG_INFO. Here, not in region.c, so that regions
+ * the library declares for itself (windows, e.g. hostmem's chunks of system memory) are not
+ * reported as the program's declarations. */
+static void declared(const struct dmacoh_device *dev, dmacoh_phys_addr_t bus,
+                     dmacoh_dma_addr_t daddr, uint64_t size, int flags)
+{
+    const struct dmacoh__pool *pool = dev->pool;
+
+    dmacoh__info(
+        "declared on '%s': bus %#llx device %#llx size %#llx granule %#llx %s%s%s%s", dev->name,
+        (unsigned long long)bus, (unsigned long long)daddr, (unsigned long long)size,
+        (unsigned long long)1 << pool->gshift, pool->mode == DMACOH_MEMORY_MAP ? "MAP" : "IO",
+        (flags & DMACOH_MEMORY_INCLUDES_CHILDREN) ? " INCLUDES_CHILDREN" : "",
+        (flags & DMACOH_MEMORY_EXCLUSIVE) ? " EXCLUSIVE" : "", pool->refs > 1 ? " (shared)" : "");
+}
+
+int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags,
+                          uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle)
+{
+    if (dmacoh__dbg_on())
+        return dmacoh__dbg_alloc(dev, size, flags, timeout_ns, cpu, handle, DMACOH__SITE());
+    return dmacoh__alloc(dev, size, flags, timeout_ns, cpu, handle);
+}
+
+int dmacoh_free_coherent(struct dmacoh_device *dev, size_t size, void *cpu,
+                         dmacoh_dma_addr_t handle)
+{
+    if (dmacoh__dbg_on())
+        return dmacoh__dbg_free(dev, size, cpu, handle, DMACOH__SITE());
+    return dmacoh__free(dev, size, cpu, handle);
+}
+
+int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                                   dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                                   const struct dmacoh_declare_opts *opts, int *granted)
+{
+    int r;
+
+    if (dmacoh__dbg_on())
+        r = dmacoh__dbg_declare(dev, bus_addr, device_addr, size, flags, opts, granted,
+                                DMACOH__SITE());
+    else
+        r = dmacoh__declare(dev, bus_addr, device_addr, size, flags, opts, granted, false);
+    if (r == 0)
+        declared(dev, bus_addr, device_addr, size, flags);
+    return r;
+}
+
+int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
+{
+    int r;
+
+    if (dmacoh__dbg_on())
+        r = dmacoh__dbg_release(dev, flags, DMACOH__SITE());
+    else
+        r = dmacoh__release(dev, flags);
+    if (r == 0)
+        dmacoh__info("released region of '%s'", dev->name);
+    return r;
+}
+
+int dmacoh_device_fini(struct dmacoh_device *dev)
+{
+    if (dmacoh__dbg_on())
+        return dmacoh__dbg_device_fini(dev, DMACOH__SITE());
+    return dmacoh__device_fini(dev);
+}
+
+int dmacoh_platform_fini(struct dmacoh_platform *p)
+{
+    int r = dmacoh__platform_fini(p);
+
+    /* Debug records outlive a change of the flag word, so they are freed whenever they exist,
+     * and only once the platform has agreed to go. */
+    if (r == 0 && p->dbg)
+        dmacoh__dbg_platform_fini(p);
+    return r;
+}
