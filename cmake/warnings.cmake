@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: MIT
-# The warning set of STYLE.md section 3.8; -Werror with DMACOH_WERROR (CI).
+# The warning set (the union of o1heap's and lz4's, minus C90-only flags); -Werror with
+# DMACOH_WERROR (CI).
 function(dmacoh_warnings target)
     target_compile_options(${target} PRIVATE
         -Wall -Wextra -Wpedantic -Wconversion -Wsign-conversion -Wcast-align -Wcast-qual

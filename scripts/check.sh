@@ -7,8 +7,11 @@
 #      inside regions (DMACOH_TRACK)
 #   3. clang ThreadSanitizer on the concurrency tests
 #   4. valgrind memcheck on every unit test
-#   5. gcc -m32 (run where the kernel runs 32-bit programs, else built only)
-#   6. install, and build a consumer with pkg-config and with find_package
+#   5. gcc -m32: the tests run natively where the kernel runs 32-bit programs, else under
+#      qemu-i386 user-mode emulation
+#   6. make install DESTDIR=... PREFIX=/usr: the SONAME, only the public API exported, a
+#      consumer built with pkg-config and with find_package (which refuses an older 0.x), and
+#      the README's driver snippet built and run
 #   7. cppcheck on the library
 #   8. clang-tidy per .clang-tidy (warnings as errors) and gcc -fanalyzer -Werror on src/
 #   9. the core alone, -ffreestanding -nostdlib -Werror, with clang (gcc did it in step 1)
@@ -27,6 +30,10 @@ step "gcc Debug -Werror"
 cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug -DDMACOH_WERROR=ON >/dev/null
 cmake --build build/gcc -j "$jobs"
 (cd build/gcc && ctest --output-on-failure -j "$jobs")
+# The programs examples/README.md tells people to run are the ones the build makes.
+for p in $(grep -o 'build/debug/examples/[a-z_]*' examples/README.md | sort -u); do
+    [ -x "build/gcc/examples/${p##*/}" ] || { echo "examples/README.md names $p, not built"; exit 1; }
+done
 
 step "clang ASan+UBSan -Werror, ASan told where blocks begin and end (DMACOH_TRACK)"
 cmake -S . -B build/clang-asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
@@ -56,33 +63,105 @@ for t in build/gcc/tests/test_*; do
 done
 
 step "gcc -m32 (32-bit size_t against 64-bit addresses)"
+# Run natively where the kernel runs 32-bit programs, else under qemu-i386 user-mode emulation
+# (package qemu-user); DMACOH_M32_EMULATOR=qemu-i386 forces the emulator where both work.
 rm -rf build/m32 # a cache reset would silently drop -m32
-cmake -S . -B build/m32 -DCMAKE_C_COMPILER=gcc -DCMAKE_C_FLAGS=-m32 -DCMAKE_BUILD_TYPE=Debug \
-    -DDMACOH_WERROR=ON -DDMACOH_BUILD_BENCH=OFF >/dev/null
+m32=(-DCMAKE_C_COMPILER=gcc -DCMAKE_C_FLAGS=-m32 -DCMAKE_BUILD_TYPE=Debug -DDMACOH_WERROR=ON
+    -DDMACOH_BUILD_BENCH=OFF)
+cmake -S . -B build/m32 "${m32[@]}" >/dev/null
 cmake --build build/m32 -j "$jobs"
 file build/m32/tests/test_alloc | grep -q "ELF 32-bit" || { echo "-m32 build is not 32-bit"; exit 1; }
-if build/m32/tests/test_freestanding 2>/dev/null; then
-    (cd build/m32 && ctest --output-on-failure -j "$jobs")
-else
-    echo "this kernel cannot run 32-bit programs: built with -Werror, not run"
+emulator=${DMACOH_M32_EMULATOR:-}
+if [ -z "$emulator" ] && ! build/m32/tests/test_freestanding >/dev/null 2>&1; then
+    emulator=qemu-i386
 fi
+if [ -n "$emulator" ]; then
+    # ctest runs each test through the emulator (CMAKE_CROSSCOMPILING_EMULATOR).
+    "$emulator" build/m32/tests/test_freestanding >/dev/null || {
+        echo "$emulator cannot run the 32-bit freestanding smoke test"
+        exit 1
+    }
+    cmake -S . -B build/m32 "${m32[@]}" -DCMAKE_CROSSCOMPILING_EMULATOR="$emulator" >/dev/null
+    echo "32-bit tests run under $emulator"
+else
+    echo "32-bit tests run natively"
+fi
+(cd build/m32 && ctest --output-on-failure -j "$jobs")
 
-step "install, then build against the installed files (pkg-config, find_package)"
-prefix="$PWD/build/prefix"
-rm -rf "$prefix" build/consumer
-cmake --install build/gcc --prefix "$prefix" >/dev/null
-cc -o build/consumer-pc tests/install/consumer.c \
-    $(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs dmacoh) \
-    -Wl,-rpath,"$prefix/lib"
-build/consumer-pc
-readelf -d "$prefix/lib/libdmacoh.so" | grep -q 'SONAME.*libdmacoh\.so\.0\.2\]' || {
-    echo "libdmacoh.so has no SONAME libdmacoh.so.0.2"
+step "install (make install DESTDIR=... PREFIX=/usr), then use the installed files"
+# The version, as the headers say it; before 1.0 each minor version is an ABI of its own.
+ver() { sed -n "s/^#define DMACOH_VERSION_$1 \([0-9]*\)$/\1/p" include/dmacoh/dmacoh.h; }
+major=$(ver MAJOR) minor=$(ver MINOR)
+abi=$major
+[ "$major" -eq 0 ] && abi=$major.$minor
+dest="$PWD/build/destdir"
+rm -rf "$dest" build/consumer build/consumer-* build/readme-snippet*
+make --no-print-directory install DESTDIR="$dest" PREFIX=/usr
+lib=$(find "$dest/usr" -name libdmacoh.so)
+[ -n "$lib" ] && [ -f "$dest/usr/include/dmacoh/dmacoh.h" ] || { echo "make install: files missing"; exit 1; }
+libdir=$(dirname "$lib")
+echo "installed under $dest: ${libdir#"$dest"}/libdmacoh.so -> $(readlink "$lib")"
+readelf -d "$lib" | grep -q "SONAME.*\[libdmacoh\.so\.$abi\]" || {
+    echo "libdmacoh.so has no SONAME libdmacoh.so.$abi"
     exit 1
 }
-cmake -S tests/install -B build/consumer -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+# Exported: exactly the functions and variables the public headers declare (not the inline
+# ones), each in the version node DMACOH_<SONAME version>. The declared names come from the
+# compiler (gcc -aux-info lists every function declaration with its file), the extern
+# variables from the headers' text.
+for h in include/dmacoh/*.h; do echo "#include <dmacoh/${h##*/}>"; done >build/public-headers.c
+gcc -std=c11 -Iinclude -fsyntax-only -aux-info build/public-headers.aux build/public-headers.c
+{
+    grep '^/\* include/dmacoh/' build/public-headers.aux | grep -v '\*/ static ' |
+        sed -E 's|^/\*[^*]*\*/ *||; s/ \(.*//; s/.*[ *]//'
+    sed -nE 's/^extern [^"(]*[ *]([A-Za-z_][A-Za-z0-9_]*)(\[[^]]*\])?;.*/\1/p' include/dmacoh/*.h
+} | sort -u >build/public-names.txt
+nm -D --defined-only --format=posix "$lib" | awk '$2 != "A" { print $1 }' | sort -u >build/exported.txt
+sed 's/@.*//' build/exported.txt | sort -u >build/exported-names.txt
+if ! cmp -s build/public-names.txt build/exported-names.txt; then
+    echo "libdmacoh.so exports other names than the public headers declare:"
+    comm -13 build/public-names.txt build/exported-names.txt | sed 's/^/  exported, not public: /'
+    comm -23 build/public-names.txt build/exported-names.txt | sed 's/^/  public, not exported: /'
+    exit 1
+fi
+if grep -v "@@DMACOH_$abi\$" build/exported.txt; then
+    echo "these symbols are not in the version node DMACOH_$abi"
+    exit 1
+fi
+echo "exported: the $(wc -l <build/public-names.txt) names the public headers declare, in DMACOH_$abi"
+# pkg-config: the .pc finds its prefix relative to itself, so it works from DESTDIR too.
+pc() { PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config "$@" dmacoh; }
+[ "$(pc --modversion)" = "$major.$minor.$(ver PATCH)" ] || { echo "dmacoh.pc: wrong version"; exit 1; }
+cc -o build/consumer-pc tests/install/consumer.c $(pc --cflags --libs) -Wl,-rpath,"$libdir"
+build/consumer-pc
+# The README's driver snippet, exactly as written, against the installed shared library.
+sed -n '/^## The RFC API in a driver/,/^## /p' README.md | sed -n '/^```c$/,/^```$/p' | sed '1d;$d' \
+    >build/readme-snippet.c
+[ -s build/readme-snippet.c ] || { echo "README.md: no C snippet under 'The RFC API in a driver'"; exit 1; }
+cc -std=c11 -Wall -Wextra -Werror -o build/readme-snippet build/readme-snippet.c $(pc --cflags --libs) \
+    -Wl,-rpath,"$libdir"
+build/readme-snippet
+# CMake: the package accepts a request for this minor version, and (before 1.0) refuses one
+# for the previous minor version, whose ABI differs.
+cmake -S tests/install -B build/consumer -DCMAKE_PREFIX_PATH="$dest/usr" -DDMACOH_WANT="$major.$minor" \
+    >/dev/null
 cmake --build build/consumer -j "$jobs" >/dev/null
-LD_LIBRARY_PATH="$prefix/lib" build/consumer/consumer_shared
+LD_LIBRARY_PATH="$libdir" build/consumer/consumer_shared
 build/consumer/consumer_static
+if [ "$major" -eq 0 ] && [ "$minor" -gt 0 ]; then
+    old="0.$((minor - 1))"
+    if cmake -S tests/install -B build/consumer-old -DCMAKE_PREFIX_PATH="$dest/usr" \
+        -DDMACOH_WANT="$old" >build/consumer-old.log 2>&1; then
+        echo "find_package(dmacoh $old) accepted $major.$minor"
+        exit 1
+    fi
+    grep -q "requested version \"$old\"" build/consumer-old.log || {
+        cat build/consumer-old.log
+        echo "find_package(dmacoh $old) failed, but not for its version"
+        exit 1
+    }
+    echo "find_package(dmacoh $old) refuses $major.$minor, as the SONAME does"
+fi
 
 step "cppcheck (warnings, performance, portability)"
 cppcheck --enable=warning,performance,portability --std=c11 --error-exitcode=1 -q -UDMACOH_CONFIG_HEADER \

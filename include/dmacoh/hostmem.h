@@ -2,7 +2,7 @@
 /*
  * dmacoh/hostmem.h - system memory with real DMA addresses (Linux, no IOMMU in the way).
  *
- * The fallback of DESIGN.md section 4.6 on a machine where devices reach RAM at its physical
+ * The fallback (docs/design.md rule 6) on a machine where devices reach RAM at its physical
  * address (no IOMMU, or one in pass-through mode): pinned memory whose DMA handle is the
  * physical address the kernel reports in /proc/self/pagemap.
  *
@@ -31,7 +31,7 @@
  * declared memory: with opts.declared set, map/unmap of declared regions go to that platform
  * (PCI BARs, UIO maps, /dev/mem, ...) and only the fallback is hostmem's. Initialise devices
  * on the hostmem platform and declare through it; do not declare on the inner platform
- * directly as well (the overlap check of DESIGN.md 4.2 is per platform). Close hostmem first,
+ * directly as well (overlapping declarations are refused per platform). Close hostmem first,
  * then the inner platform.
  */
 #ifndef DMACOH_HOSTMEM_H

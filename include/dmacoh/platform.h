@@ -143,7 +143,7 @@ struct dmacoh_platform_ops {
 
 /**
  * A platform instance: the ops, their context, and the core's list of declared ranges on it
- * (used to refuse overlapping declarations, DESIGN.md section 4.2). Caller-owned storage;
+ * (used to refuse overlapping declarations). Caller-owned storage;
  * the fields after `ctx` are the core's and must not be touched.
  */
 struct dmacoh_platform {

@@ -4,7 +4,7 @@
  *
  * A pool carves fixed-size blocks out of chunks it gets with dmacoh_alloc_coherent(), so the
  * blocks come from the device's declared region, its ancestor's (INCLUDES_CHILDREN), or system
- * memory, exactly as DESIGN.md section 4 says for any allocation. Every block has a CPU
+ * memory, exactly as for any allocation (docs/design.md, rules 4 to 7). Every block has a CPU
  * pointer (a cookie on IO regions) and a DMA handle.
  *
  * Design. All bookkeeping is out of band (device memory may be IO-only or written by DMA):

@@ -94,7 +94,7 @@ size_t dmacoh_region_meta_size(uint64_t size, uint64_t granule);
  * Guarantees: the mapping's CPU address is congruent to device_addr modulo the smallest power
  * of two >= size (capped at 1 TiB), so the alignment promise of allocations holds for CPU
  * pointers as well (for allocations up to 1 TiB).
- * Context: not thread-safe with allocation or release on the same device (DESIGN.md 4.10);
+ * Context: not thread-safe with allocation or release on the same device (docs/design.md, rule 10);
  * may block (the platform maps memory) and may allocate metadata.
  */
 int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,

@@ -31,7 +31,7 @@
  * classes log2(n) .. may or may not, depending on where they start.
  *  - First fit, while nothing has been freed since the region was declared or last empty (and
  *    always in a DMACOH_PLACE_FIRST_FIT region): the exact lowest-addressed fit, so that
- *    allocations of one size come out at ascending addresses (DESIGN.md §4.11). The lowest run
+ *    allocations of one size come out at ascending addresses (design.md rule 11). The lowest run
  *    of each class that always fits is a candidate; the runs of the classes that may not fit
  *    are looked at in address order below the best candidate, without a bound.
  *  - Best fit, after a free: classes are tried from the smallest that could hold n upwards, at

@@ -6,7 +6,7 @@
  * counters, in one block of metadata memory from the caller or the platform, never in the
  * device memory. A device points at its pool; devices that declare the same shared range
  * point at the same pool (refcounted). Each platform keeps the list of its pools so that
- * overlapping declarations are refused (DESIGN.md 4.2). Declare and release hold the platform
+ * overlapping declarations are refused (design.md rule 2). Declare and release hold the platform
  * lock throughout, including the platform's map/unmap: they are rare, and this keeps two
  * racing declarations from both passing the overlap check.
  */

@@ -99,8 +99,10 @@ int dmacoh_window_alloc(struct dmacoh_window *w, uint64_t size, uint64_t mask, v
 {
     int r;
 
-    if (!w || size > SIZE_MAX || !cpu || !handle)
+    if (!w || !cpu || !handle)
         return DMACOH_EINVAL;
+    if (size > SIZE_MAX)
+        return DMACOH_ENOMEM; /* 32-bit hosts: more than a mapped window can hold */
     r = dmacoh__alloc_below(&w->dev, size, mask, cpu, handle);
     if (r == DMACOH_ENOMEM && mask < w->bus + (dmacoh_window_size(w) - 1))
         return DMACOH_ERANGE; /* part of the window lies above the mask */

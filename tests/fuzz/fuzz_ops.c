@@ -16,7 +16,7 @@
  * checks: dmacoh_check() on every device; no two live ranges (allocations, blocks, occupied
  * ranges) share a byte, as CPU ranges or as device-address ranges; each allocation still
  * holds its byte (the first and last bytes every step, all of it when freed); and at
- * allocation time, the alignment promise of DESIGN.md 4.5 (handle and MAP pointer aligned to
+ * allocation time, the alignment promise of design.md rule 5 (handle and MAP pointer aligned to
  * the power-of-two number of granules), zeroing, and both translations. Errors are predicted
  * where the contract fixes them (bad arguments, a second declare, an overlap, a double free,
  * wrong size or handle, freeing an occupied range, release while busy); where it does not

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_declare.c - declaring and releasing regions through the namespaced API (DESIGN.md 4.1,
- * 4.2, 4.3 and 4.8; include/dmacoh/region.h and device.h): one test per failure case of
+ * test_declare.c - declaring and releasing regions through the namespaced API (rules 1, 2, 3
+ * and 8 of docs/design.md; include/dmacoh/region.h and device.h): one test per failure case of
  * dmacoh_declare_coherent_memory() and dmacoh_release_coherent_memory() (each must fail with
  * the documented code, log why and change nothing), one region per device, overlap and shared
  * memory between devices, the granted mode, platforms without declared memory, release with

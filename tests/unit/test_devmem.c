@@ -19,6 +19,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The sparse file reaches past 4 GiB: on 32-bit hosts that needs _FILE_OFFSET_BITS=64, which
+ * tests/CMakeLists.txt defines; without it this file does not compile. */
+_Static_assert(sizeof(off_t) == 8, "a 64-bit off_t is needed (_FILE_OFFSET_BITS=64)");
+
 #define SRAM 0xfe000000ull /* "physical" address of a 64 KiB on-chip SRAM */
 
 static void region_at_a_physical_address(void)

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_props.c - property tests of the region allocator through the public API (DESIGN.md 4.4,
- * 4.5, 4.6, 4.7, 4.9 and 4.11; include/dmacoh/alloc.h and region.h), driven by the seeded t_rand:
+ * test_props.c - property tests of the region allocator through the public API (design.md
+ * rules 4-7, 9, 11; include/dmacoh/alloc.h and region.h), driven by the seeded t_rand:
  *  (a) the alignment promise over thousands of random sizes, on regions at random bus bases and
  *      random (also oddly aligned) device bases with granules 4096, 64 and 16, and on system
  *      memory fallback allocations;

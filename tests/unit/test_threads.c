@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_threads.c - concurrency of allocation and free (DESIGN.md 4.10; include/dmacoh/alloc.h
+ * test_threads.c - concurrency of allocation and free (docs/design.md rule 10; dmacoh/alloc.h
  * "thread-safe; many threads may allocate and free at once", DMACOH_ALLOC_WAIT):
  *  - several threads doing tens of thousands of random allocs and frees on one device (an
  *    exclusive region, and a non-exclusive one that falls back to system memory), each writing

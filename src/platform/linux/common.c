@@ -2,8 +2,9 @@
 /*
  * common.c - pieces every Linux backend uses: metadata from the heap, futex sleeping for
  * DMACOH_ALLOC_WAIT, mappings placed at a chosen congruence so that CPU pointers share the
- * alignment of device addresses (DESIGN.md 4.5), and the process-wide register of physical
- * ranges that platforms have mapped, so that no byte of device memory gets two allocators.
+ * alignment of device addresses (docs/design.md, rule 5), and the process-wide register of
+ * physical ranges that platforms have mapped, so that no byte of device memory gets two
+ * allocators.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memfd_create, MAP_NORESERVE */
