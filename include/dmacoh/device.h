@@ -126,9 +126,13 @@ void dmacoh_set_log_fn(void (*fn)(void *user, int level, const char *msg), void 
                        int max_level);
 
 /**
- * The Linux build's default log callback: writes msg and a newline to stderr (file
- * descriptor 2) with one write(), so that lines of several threads do not interleave. Lines
- * are cut at 511 bytes. `user` and `level` are ignored. Hosted (Linux) builds only.
+ * The Linux build's default log callback: writes msg and a newline to standard error with one
+ * write(), so that lines of several threads do not interleave. Standard error is the one the
+ * process had when the library was loaded (a duplicate of descriptor 2, close-on-exec, taken
+ * then): descriptor 2 itself is never written later, because a program that closed it may
+ * have had it reused for device memory (a memfd window, a VFIO device). Nothing is written
+ * when descriptor 2 was closed at load. Lines are cut at 511 bytes. `user` and `level` are
+ * ignored. Hosted (Linux) builds only.
  * Example: dmacoh_set_log_fn(dmacoh_log_stderr, NULL, DMACOH_LOG_INFO) logs declarations too.
  * Context: any thread; async-signal-safe.
  */

@@ -15,6 +15,7 @@
 
 #include <dmacoh/debug.h>
 #include <dmacoh/dma-mapping.h>
+#include <dmacoh/memfd.h>
 #include <dmacoh/pci.h>
 #include <dmacoh/vfio.h>
 
@@ -81,6 +82,34 @@ static void child_cookie_load(void)
     printf("read %u\n", (unsigned)*p); /* a cookie: faults in the debug mode */
 }
 
+/* A daemon closed descriptor 2, and the memfd window of its device memory got that number:
+ * a log line must not land in the window. */
+static void child_closed_stderr(void)
+{
+    struct dmacoh_memfd *m;
+    unsigned char buf[256] = {1};
+    dma_addr_t h;
+    void *p;
+
+    close(2);
+    if (dmacoh_memfd_create(0x80000000, 0x10000, &m) || dmacoh_memfd_fd(m) != 2 ||
+        dmacoh_device_init(&card.dmacoh, "card", NULL, dmacoh_memfd_platform(m)) ||
+        dma_declare_coherent_memory(&card, 0x80000000, 0, 0x10000,
+                                    DMA_MEMORY_MAP | DMA_MEMORY_EXCLUSIVE) != DMA_MEMORY_MAP)
+        _exit(3);
+    p = dma_alloc_coherent(&card, 4096, &h, 0);
+    if (!p || h != 0)
+        _exit(4);
+    dma_free_coherent(&card, 4096, p, h);
+    dma_free_coherent(&card, 4096, p, h); /* logged: to the stderr of the load, not to fd 2 */
+    if (pread(2, buf, sizeof(buf), 0) != (ssize_t)sizeof(buf))
+        _exit(5);
+    for (size_t i = 0; i < sizeof(buf); i++)
+        if (buf[i])
+            _exit(6);
+    printf("window clean\n");
+}
+
 __attribute__((constructor)) static void child_main(void)
 {
     const char *mode = getenv(CHILD_ENV);
@@ -95,6 +124,8 @@ __attribute__((constructor)) static void child_main(void)
         child_double_free();
     } else if (!strcmp(mode, "debug_flags")) {
         printf("%u\n", dmacoh_debug_get());
+    } else if (!strcmp(mode, "closed_stderr")) {
+        child_closed_stderr();
     } else if (!strcmp(mode, "cookie_load")) {
         child_cookie_load();
     } else {
@@ -186,6 +217,18 @@ static void double_free_without_a_callback_prints_one_line(void)
     T_EQ_INT(lines(rn.err), 1);
     T_ASSERT(strncmp(rn.err, "dmacoh: free on 'card'", 22) == 0);
     T_ASSERT(strstr(rn.err, "\n") == rn.err + strlen(rn.err) - 1);
+}
+
+static void a_reused_descriptor_2_is_never_written(void)
+{
+    struct run rn;
+
+    run_child(self(), "closed_stderr", NULL, &rn);
+    T_ASSERT(WIFEXITED(rn.status));
+    T_EQ_INT(WEXITSTATUS(rn.status), 0);
+    T_ASSERT(strcmp(rn.out, "window clean\n") == 0);
+    T_EQ_INT(lines(rn.err), 1); /* still told, on the stderr the program started with */
+    T_ASSERT(strstr(rn.err, "double free") != NULL);
 }
 
 static void the_default_log_is_silenced_or_leveled(void)
@@ -353,6 +396,7 @@ static void log_lines_name_the_real_problem(void)
 static const struct t_case cases[] = {
     T_CASE(log_lines_name_the_real_problem),
     T_CASE(double_free_without_a_callback_prints_one_line),
+    T_CASE(a_reused_descriptor_2_is_never_written),
     T_CASE(the_default_log_is_silenced_or_leveled),
     T_CASE(debug_env_applies_to_a_static_program),
     T_CASE(an_io_cookie_faults_in_a_static_program),

@@ -18,6 +18,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,12 @@ int dmacoh_debug_from_env(void)
     return dmacoh_debug_set((unsigned)flags);
 }
 
+/* The standard error the process had when the library was loaded: a duplicate of descriptor
+ * 2, taken then. Descriptor 2 itself is not written later: a daemon that closed it may have
+ * had it reused for a memfd window or a VFIO device, and a log line written there would land
+ * in device memory or registers. -1 when descriptor 2 was closed at load: nothing is written. */
+static int err_fd = -1;
+
 void dmacoh_log_stderr(void *user, int level, const char *msg)
 {
     char line[512];
@@ -92,12 +99,14 @@ void dmacoh_log_stderr(void *user, int level, const char *msg)
 
     (void)user;
     (void)level;
+    if (__atomic_load_n(&err_fd, __ATOMIC_RELAXED) < 0)
+        return;
     if (n)
         memcpy(line, msg, n);
     line[n++] = '\n';
     /* One write per line, so that lines of several threads or processes do not interleave. */
     while (n) {
-        ssize_t w = write(STDERR_FILENO, p, n);
+        ssize_t w = write(__atomic_load_n(&err_fd, __ATOMIC_RELAXED), p, n);
 
         if (w < 0 && errno == EINTR)
             continue;
@@ -132,7 +141,9 @@ void dmacoh__linux_env_init(void)
                           "0-3; logging warnings and errors");
         level = DMACOH_LOG_WARN;
     }
-    if (level >= 0)
+    if (fcntl(STDERR_FILENO, F_GETFD) >= 0)
+        __atomic_store_n(&err_fd, fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3), __ATOMIC_RELAXED);
+    if (level >= 0 && __atomic_load_n(&err_fd, __ATOMIC_RELAXED) >= 0)
         dmacoh__log_default(dmacoh_log_stderr, NULL, level);
     if (dmacoh_debug_from_env() != 0)
         dmacoh__err("DMACOH_DEBUG='%s' is not 1, all, a list of record, poison, cookies, or "
