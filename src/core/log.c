@@ -3,9 +3,9 @@
  * log.c - the library's only way to speak: a line handed to the caller's callback.
  *
  * The core is freestanding, so formatting is done here with a small subset of printf
- * (%s %c %d %u %x %llu %lld %llx %zu %zx %p %%, with optional '#'), into a stack buffer of 256
- * bytes; longer lines are cut. Strings are cut at 96 bytes and control characters escaped
- * (putarg). The callback and cap are set once, before other threads use the library
+ * (%s %c %d %u %x %llu %lld %llx %zu %zx %p %%, with optional '#'), into a stack buffer of 512
+ * bytes; a longer line is cut and ends in "...". Each string argument takes at most 96
+ * characters of the line, control characters escaped (putarg). The callback and cap are set once, before other threads use the library
  * (documented on dmacoh_set_log_fn), and read with relaxed atomics. A hosted platform may
  * install a default callback (the Linux build: stderr) that stands only until the program
  * installs its own or none.
@@ -50,12 +50,15 @@ static bool enabled(int level)
 struct out {
     char *buf;
     size_t len, cap;
+    bool cut; /* something did not fit */
 };
 
 static void put(struct out *o, char c)
 {
     if (o->len + 1 < o->cap)
         o->buf[o->len++] = c;
+    else
+        o->cut = true;
 }
 
 static void puts_(struct out *o, const char *s)
@@ -66,23 +69,31 @@ static void puts_(struct out *o, const char *s)
         put(o, *s++);
 }
 
-/* A %s argument: often the caller's (a device name, a path), so at most STR_MAX bytes of it,
- * with control characters and bytes that are not printable ASCII written as \xNN. A name can
- * then neither forge a second log line nor push the real message out of the line. */
-#define STR_MAX 96
+/* A %s argument: often the caller's (a device name, a path), so at most STR_MAX characters
+ * of output for it, with control characters and bytes that are not printable ASCII written as
+ * \\xNN (counted as the four characters they take), and "..." when it was cut. A name can then
+ * neither forge a second log line nor push the real message out of the line. */
+#define STR_MAX   96
+#define LINE_MAX_ 512 /* bytes of a line with its NUL: several strings fit whole */
 
 static void putarg(struct out *o, const char *s)
 {
-    size_t i;
+    size_t used = 0;
 
     if (!s) {
         puts_(o, "(null)");
         return;
     }
-    for (i = 0; i < STR_MAX && s[i]; i++) {
-        unsigned char c = (unsigned char)s[i];
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        bool plain = c >= 0x20 && c < 0x7f && c != '\\';
 
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
+        if (used + (plain ? 1u : 4u) > STR_MAX) {
+            puts_(o, "...");
+            return;
+        }
+        used += plain ? 1u : 4u;
+        if (plain) {
             put(o, (char)c);
         } else {
             put(o, '\\');
@@ -91,8 +102,6 @@ static void putarg(struct out *o, const char *s)
             put(o, "0123456789abcdef"[c & 15]);
         }
     }
-    if (s[i])
-        puts_(o, "...");
 }
 
 static void putu(struct out *o, unsigned long long v, unsigned base, bool alt)
@@ -175,8 +184,8 @@ static const char *conv(struct out *o, const char *f, va_list_ *ap)
 void dmacoh__log(int level, const char *fmt, ...)
 {
     void (*fn)(void *, int, const char *);
-    char buf[256];
-    struct out o = {buf, 0, sizeof(buf)};
+    char buf[LINE_MAX_];
+    struct out o = {.buf = buf, .len = 0, .cap = sizeof(buf), .cut = false};
     va_list_ ap;
 
     if (!enabled(level))
@@ -191,6 +200,8 @@ void dmacoh__log(int level, const char *fmt, ...)
             put(&o, *fmt++);
     }
     __builtin_va_end(ap);
+    if (o.cut) /* a cut line says so: never a silently shortened message */
+        __builtin_memcpy(buf + o.len - 3, "...", 3);
     buf[o.len] = '\0';
     if (fn)
         fn(__atomic_load_n(&log_user, __ATOMIC_RELAXED), level, buf);
