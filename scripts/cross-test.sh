@@ -44,9 +44,13 @@ for t in $targets; do
     (cd "$build" && ctest --output-on-failure -j "$jobs" -V >ctest.log 2>&1) || status=$?
     grep -E '^[0-9]+/[0-9]+ Test|tests passed|Total Test time' "$build/ctest.log" || true
     echo "test cases skipped on $t, with the reason:"
-    grep -E '^[0-9]+: ok [0-9]+ - .* # SKIP' "$build/ctest.log" | sed 's/^/  /' || echo "  none"
+    # ctest -V prefixes each output line with the test's number; name the program instead.
+    awk '/^ *Start +[0-9]+: / { name[$2 + 0] = $3 }
+         /^[0-9]+: ok [0-9]+ - .* # SKIP/ { n = $1 + 0; sub(/^[0-9]+: /, ""); print "  " name[n] ": " $0; any = 1 }
+         END { if (!any) print "  none" }' "$build/ctest.log"
     if [ "$status" -ne 0 ]; then
         grep -E '^[0-9]+: (not ok|  #)' "$build/ctest.log" || true
+        grep -E '\(Failed\)|\(Timeout\)|\(SEGFAULT\)|\(Subprocess aborted\)' "$build/ctest.log" || true
         echo "cross-test: ctest failed on $t (full output: $build/ctest.log)"
         exit 1
     fi
