@@ -49,7 +49,7 @@ run "$build/run-debug.log" DMACOH_DEBUG=all
 step "code size of the core, -Os -DNDEBUG (arm-none-eabi-size, bytes)"
 objs=$(find "$build/CMakeFiles/dmacoh_fw_release.dir" -name '*.obj' | sort)
 # shellcheck disable=SC2086
-arm-none-eabi-size -t $objs | sed "s|$build/CMakeFiles/dmacoh_fw_release.dir/||"
+arm-none-eabi-size -t $objs | sed 's|\t[^\t]*/src/|\tsrc/|'
 echo "the whole test image:"
 arm-none-eabi-size "$build/dmacoh_fw.elf"
 grep '^# metadata\|^# struct' "$build/run.log"
