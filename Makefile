@@ -52,3 +52,17 @@ format-check:
 
 clean:
 	rm -rf build
+
+# The freestanding core in firmware on an emulated Cortex-M3 (QEMU mps2-an385): firmware/,
+# docs/porting.md. Fails when a test of the image fails.
+.PHONY: firmware-test cross-test
+firmware-test:
+	scripts/deps.sh cmake gcc-arm-none-eabi picolibc-arm-none-eabi qemu-system-arm
+	scripts/firmware-test.sh
+
+# The Linux unit tests on 32-bit Arm and on big-endian s390x under QEMU user-mode emulation
+# (clang --target with Debian's cross libc and libgcc; gcc-<triple> conflicts with gcc-multilib).
+cross-test:
+	scripts/deps.sh cmake clang qemu-user binutils-arm-linux-gnueabihf binutils-s390x-linux-gnu \
+		libc6-dev-armhf-cross libc6-dev-s390x-cross libgcc-12-dev-armhf-cross libgcc-12-dev-s390x-cross
+	scripts/cross-test.sh

@@ -62,6 +62,16 @@ static unsigned nfail;
 
 static void check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The controller is a little-endian device, as OHCI is: its model takes the bytes of a word
+ * it reads from the bus as little-endian, and lays out the words it writes so, whatever the
+ * host's byte order (this swaps on a big-endian host, and is its own inverse). */
+static uint32_t le32(uint32_t v)
+{
+    const unsigned char *b = (const unsigned char *)&v;
+
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
 static void check(bool ok, const char *fmt, ...)
 {
     va_list ap;
@@ -190,6 +200,8 @@ static void controller_run(struct dmacoh_sim *sim, struct device *hcd, const str
         check(false, "controller: cannot read transfer %c at bus 0x%" PRIx64, x->tag, bus);
         return;
     }
+    for (i = 0; i < 4; i++)
+        td[i] = le32(td[i]);
     check(td[0] == (TD_MAGIC | x->seq) && td[1] == len && td[2] == x->handle + TD_PAYLOAD &&
               td[3] == TD_NOTACCESSED,
           "controller: descriptor of %c reads %08x %08x %08x %08x", x->tag, td[0], td[1], td[2],
@@ -203,7 +215,7 @@ static void controller_run(struct dmacoh_sim *sim, struct device *hcd, const str
         check(dmacoh_sim_bus_write(sim, bus + TD_PAYLOAD, payload, len) == 0,
               "controller: cannot write the IN data of %c", x->tag);
     }
-    status = (uint32_t)len; /* completion code 0 (no error) in the top bits, length below */
+    status = le32((uint32_t)len); /* completion code 0 (no error) in the top bits, length below */
     check(dmacoh_sim_bus_write(sim, bus + TD_STATUS, &status, sizeof(status)) == 0,
           "controller: cannot post the status of %c", x->tag);
 }
@@ -329,8 +341,8 @@ static unsigned count_pool(struct dmacoh_sim *sim, struct device *dev)
     check(n > 0 &&
               dmacoh_sim_bus_read(sim, dmacoh_dma_to_bus(&dev->dmacoh, tds[n - 1].handle), &seen,
                                   sizeof(seen)) == 0 &&
-              seen == (TD_MAGIC | (n - 1)),
-          "the controller read 0x%08x from the last pooled descriptor", seen);
+              le32(seen) == (TD_MAGIC | (n - 1)),
+          "the controller read 0x%08x from the last pooled descriptor", le32(seen));
     for (unsigned i = 0; i < n; i++)
         check(tds[i].handle % 16 == 0 && ioread32(tds[i].cookie) == (TD_MAGIC | i),
               "pooled descriptor %u is misaligned or was overwritten", i);
@@ -415,6 +427,7 @@ int main(void)
     struct device hcd;
     unsigned nnull = 0, nplan = sizeof(plan) / sizeof(plan[0]);
     uint16_t frame;
+    unsigned char frame_le[2];
     int granted;
 
     dmacoh_set_log_fn(log_line, NULL, DMACOH_LOG_INFO);
@@ -446,8 +459,10 @@ int main(void)
         return 1;
     }
     frame = 0x1234;
+    frame_le[0] = (unsigned char)frame;
+    frame_le[1] = (unsigned char)(frame >> 8);
     check(dmacoh_sim_bus_write(sim, dmacoh_dma_to_bus(&hcd.dmacoh, hcca.handle) + HCCA_FRAME,
-                               &frame, sizeof(frame)) == 0,
+                               frame_le, sizeof(frame_le)) == 0,
           "controller: cannot write the frame number");
     check(ioread16(at(hcca.cookie, HCCA_FRAME)) == frame, "HCCA frame number reads wrong");
     printf("HCCA: dev 0x%08" PRIx64 ", cookie %p, frame number read with ioread16: 0x%04x\n",

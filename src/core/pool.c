@@ -293,7 +293,7 @@ static uint64_t report_outstanding(const struct dmacoh_pool *p, int level)
 
             if (c && c->nfree != p->per_chunk) {
                 dmacoh__log(level, "pool '%s': chunk at dma %#llx has %zu blocks outstanding",
-                            p->name, (unsigned long long)c->dma, p->per_chunk - c->nfree);
+                            p->name, (unsigned long long)c->dma, (size_t)(p->per_chunk - c->nfree));
                 n += p->per_chunk - c->nfree;
             }
         }

@@ -62,9 +62,10 @@ int dmacoh_window_init(struct dmacoh_window *w, const char *name, void *cpu, dma
     w->cpu = (char *)cpu;
     w->bus = bus;
     if (!meta) {
-        /* The window's own state at its start, the rest (granule-aligned) is served. */
+        /* The window's own state at its start; the rest is served from the first granule
+         * boundary after it, so an 8-aligned arena works as well as a granule-aligned one. */
         uint64_t need = dmacoh_region_meta_size(size & ~(o.granule - 1), o.granule);
-        uint64_t skip = (need + o.granule - 1) & ~(o.granule - 1);
+        uint64_t skip = ((bus + need + o.granule - 1) & ~(o.granule - 1)) - bus;
 
         if (need == 0 || skip >= size || ((uintptr_t)cpu & 7u)) {
             dmacoh__err("window init '%s': too small to hold its own state", name);

@@ -32,6 +32,25 @@ void *memcpy(void *d, const void *s, size_t n)
     return d;
 }
 
+#if defined(__ARM_EABI__)
+/* The Arm run-time ABI calls these on an integer division by zero (libgcc's 64-bit division
+ * refers to __aeabi_ldiv0). libgcc's Linux versions raise SIGFPE through libc, which a program
+ * without libc lacks, so the program supplies them, as a firmware does: the quotient is the
+ * value passed in. */
+int __aeabi_idiv0(int r);
+long long __aeabi_ldiv0(long long r);
+
+int __aeabi_idiv0(int r)
+{
+    return r;
+}
+
+long long __aeabi_ldiv0(long long r)
+{
+    return r;
+}
+#endif
+
 static _Alignas(65536) unsigned char sram[64 * 1024]; /* "on-chip SRAM" */
 static _Alignas(65536) unsigned char ram[64 * 1024];  /* fallback RAM window */
 static _Alignas(64) unsigned char sram_meta[4096];

@@ -5,6 +5,9 @@
  * ossfuzz/standaloneengine.c in spirit). A finding aborts, as under the fuzzer. Prints the
  * number of inputs and ends with the harness's closing line.
  */
+/* 64-bit inode numbers and sizes on 32-bit hosts too: readdir() and stat() otherwise fail with
+ * EOVERFLOW on file systems with large inode numbers. */
+#define _FILE_OFFSET_BITS 64
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -5,6 +5,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* ftruncate under -std=c11 */
 #endif
+#define _FILE_OFFSET_BITS 64 /* sparse files past 2 GiB on 32-bit hosts too */
 #include "fixture.h"
 
 #include "t.h"

@@ -92,6 +92,57 @@ static void accessors_round_trip(void)
     }
 }
 
+/* Device memory is little-endian on every host, as with the kernel's ioread32: fixed values
+ * against fixed bytes, for every width and layer (ordered, relaxed, kernel names), with the
+ * host's own byte order as the control. On a big-endian CPU (s390x in `make cross-test`) a
+ * native store puts the bytes the other way round, so an accessor that forgot to swap fails
+ * here. Block copies move bytes as they are: no swapping. */
+static void accessors_are_little_endian_on_any_host(void)
+{
+    static const unsigned char le[8] = {0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef};
+    const uint64_t v64 = UINT64_C(0xefcdab8967452301);
+    const union {
+        uint32_t v;
+        unsigned char b[4];
+    } probe = {0x01020304u};
+    const bool big = probe.b[0] == 0x01;
+    _Alignas(8) unsigned char buf[8];
+    uint32_t native;
+
+    T_ASSERT(big || probe.b[0] == 0x04); /* one of the two byte orders */
+    memcpy(&native, le, 4);
+    T_EQ_U64(native, big ? 0x01234567u : 0x67452301u);
+    T_EQ_U64(dmacoh_ioread16(le), 0x2301u);
+    T_EQ_U64(dmacoh_ioread32(le), 0x67452301u);
+    T_EQ_U64(dmacoh_ioread64(le), v64);
+    T_EQ_U64(dmacoh_ioread16_relaxed(le + 2), 0x6745u);
+    T_EQ_U64(dmacoh_ioread32_relaxed(le + 4), 0xefcdab89u);
+    T_EQ_U64(dmacoh_ioread64_relaxed(le), v64);
+    T_EQ_U64(ioread32(le), 0x67452301u);
+    T_EQ_U64(readl(le + 4), 0xefcdab89u);
+
+    memset(buf, 0, sizeof(buf));
+    dmacoh_iowrite64(v64, buf);
+    T_ASSERT(memcmp(buf, le, 8) == 0);
+    memset(buf, 0, sizeof(buf));
+    dmacoh_iowrite32(0x67452301u, buf);
+    dmacoh_iowrite16_relaxed(0xab89u, buf + 4);
+    iowrite16(0xefcdu, buf + 6);
+    T_ASSERT(memcmp(buf, le, 8) == 0);
+    memset(buf, 0, sizeof(buf));
+    writel(0x67452301u, buf);
+    dmacoh_iowrite32_relaxed(0xefcdab89u, buf + 4);
+    T_ASSERT(memcmp(buf, le, 8) == 0);
+    memset(buf, 0, sizeof(buf));
+    dmacoh_iowrite64_relaxed(v64, buf);
+    T_ASSERT(memcmp(buf, le, 8) == 0);
+
+    memset(buf, 0, sizeof(buf));
+    memcpy_toio(buf, le, 8);
+    T_ASSERT(memcmp(buf, le, 8) == 0);
+    T_EQ_U64(dmacoh_ioread64(buf), v64);
+}
+
 /* The kernel's names (value first, then address) are the same accessors. */
 static void accessors_kernel_names(void)
 {
@@ -801,6 +852,7 @@ static void access_widths_through_a_cookie(void)
 static const struct t_case cases[] = {
     T_CASE(access_widths_through_a_cookie),
     T_CASE(accessors_round_trip),
+    T_CASE(accessors_are_little_endian_on_any_host),
     T_CASE(accessors_kernel_names),
     T_CASE(accessors_on_io_region),
     T_CASE(block_copies_plain_memory),

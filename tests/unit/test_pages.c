@@ -101,7 +101,7 @@ static void step(struct dmacoh__pa *pa, struct model *m, uint64_t *rs, uint64_t 
                   (unsigned long long)n, (unsigned long long)off);
             for (uint64_t i = off; i < off + n; i++)
                 CHECK(m->owner[i] == 0, "granule %llu handed out while owned by %u",
-                      (unsigned long long)i, m->owner[i]);
+                      (unsigned long long)i, (unsigned)m->owner[i]);
             for (uint64_t i = off; i < off + n; i++)
                 m->owner[i] = m->nlive + 1;
             m->live[m->nlive].off = off;
