@@ -15,8 +15,9 @@ demo:
 	scripts/deps.sh cmake
 	scripts/demo.sh
 
-# Every test: the unit-level checks, the real-kernel test under QEMU, a time-boxed fuzz session.
-test: check hwtest
+# Every test: the unit-level checks, the real-kernel test under QEMU, the firmware image on an
+# emulated Cortex-M3, the unit tests on emulated ARM32 and s390x, a time-boxed fuzz session.
+test: check hwtest firmware-test cross-test
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-90} $(MAKE) fuzz
 
 check:
