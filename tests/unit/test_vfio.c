@@ -114,6 +114,7 @@ enum {
     CAPS_CHAIN_OUT = 1,   /* a first capability whose `next` lies 2 GiB past the buffer */
     CAPS_RANGES_OUT = 2,  /* an IOVA-range capability listing 16 ranges, nranges in the buffer */
     CAPS_INTO_HEADER = 3, /* cap_offset pointing into the fixed header */
+    CAPS_INVERTED = 4,    /* every range of the capability with its start above its end */
 };
 
 static void hostile_caps(struct fake *f, struct vfio_iommu_type1_info *info, uint32_t at)
@@ -134,6 +135,16 @@ static void hostile_caps(struct fake *f, struct vfio_iommu_type1_info *info, uin
         break;
     case CAPS_INTO_HEADER:
         info->cap_offset = 4;
+        break;
+    case CAPS_INVERTED:
+        for (uint32_t i = 0; i < c.nr_iovas; i++) {
+            struct vfio_iova_range r;
+            char *e = p + sizeof(c) + i * sizeof(r);
+
+            memcpy(&r, e, sizeof(r));
+            r = (struct vfio_iova_range){.start = r.end, .end = r.start};
+            memcpy(e, &r, sizeof(r));
+        }
         break;
     }
     memcpy(p, &c, sizeof(c));
@@ -652,6 +663,7 @@ static void capability_chain_stays_in_the_buffer(void)
         {CAPS_CHAIN_OUT, "capability chain leaves the reply at offset 2147483648"},
         {CAPS_RANGES_OUT, "lists 16 ranges but only 2 fit"},
         {CAPS_INTO_HEADER, "capability chain leaves the reply at offset 4"},
+        {CAPS_INVERTED, "gives no usable range; taking every IOVA as usable"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         /* From the start of the fake's reserved hole: skipped only if the ranges were read. */
@@ -669,7 +681,7 @@ static void capability_chain_stays_in_the_buffer(void)
         T_OK(open_fake(&v, &o));
         T_ASSERT(t_log_find(cases[i].log));
         T_ASSERT(t_log_find("VFIO_IOMMU_GET_INFO asked for") ==
-                 (cases[i].fault != CAPS_INTO_HEADER));
+                 (cases[i].fault != CAPS_INTO_HEADER && cases[i].fault != CAPS_INVERTED));
         T_OK(dmacoh_device_init(&dev, "dev", NULL, dmacoh_vfio_platform(v)));
         T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &a, &h));
         T_EQ_U64(h, cases[i].fault == CAPS_RANGES_OUT ? 0xfef00000ull : 0x100000ull);

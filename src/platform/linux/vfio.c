@@ -329,14 +329,18 @@ static int get_device(struct dmacoh_vfio *v)
 }
 
 /* Copies the usable ranges of an IOVA-range capability at info + off (len bytes in all);
- * stops at the first entry that does not lie wholly inside, and skips inverted ones. */
+ * stops at the first entry that does not lie wholly inside, and skips inverted ones. The
+ * ranges are replaced only when at least one usable range was read: a capability cut off
+ * before its first entry, or listing only inverted ones, leaves the default (everything, as
+ * on a kernel without the capability), with a warning, rather than no IOVA at all. */
 static void copy_ranges(struct dmacoh_vfio *v, const char *info, size_t len, size_t off)
 {
+    struct dmacoh__iova_range got[DMACOH__IOVA_MAX_RANGES];
     struct vfio_iommu_type1_info_cap_iova_range c;
+    unsigned n = 0;
 
     memcpy(&c, info + off, sizeof(c));
-    v->iova.nranges = 0;
-    for (uint32_t i = 0; i < c.nr_iovas && v->iova.nranges < DMACOH__IOVA_MAX_RANGES; i++) {
+    for (uint32_t i = 0; i < c.nr_iovas && n < DMACOH__IOVA_MAX_RANGES; i++) {
         struct vfio_iova_range r;
         size_t at = off + sizeof(c) + (size_t)i * sizeof(r);
 
@@ -344,12 +348,20 @@ static void copy_ranges(struct dmacoh_vfio *v, const char *info, size_t len, siz
             dmacoh__warn("vfio %s: the IOVA-range capability lists %u ranges but only %u fit "
                          "in the reply; using those",
                          v->bdf, c.nr_iovas, i);
-            return;
+            break;
         }
         memcpy(&r, info + at, sizeof(r));
         if (r.start <= r.end)
-            v->iova.range[v->iova.nranges++] = (struct dmacoh__iova_range){r.start, r.end};
+            got[n++] = (struct dmacoh__iova_range){r.start, r.end};
     }
+    if (n == 0) {
+        dmacoh__warn("vfio %s: the IOVA-range capability gives no usable range; taking every "
+                     "IOVA as usable",
+                     v->bdf);
+        return;
+    }
+    memcpy(v->iova.range, got, n * sizeof(got[0]));
+    v->iova.nranges = n;
 }
 
 /*
