@@ -63,6 +63,10 @@ struct dmacoh_platform *dmacoh_uio_platform(struct dmacoh_uio *uio);
  * Where map m's memory is: its physical address (`addr + offset` of sysfs) and size (`size -
  * offset`), the range a region may be declared in. Errors: -DMACOH_EINVAL (NULL uio),
  * -DMACOH_ENOENT (no map m). A map at an address that is not page aligned reports size 0.
+ * The end is an upper bound, not the device's: uio_pdrv_genirq rounds `size` up to a whole
+ * page (offset plus the resource's length, page aligned), and sysfs does not say where the
+ * resource ends. 0x100 bytes of SRAM at 0x40000800 are reported as 0x800 bytes at 0x40000800:
+ * declare the memory's own length (datasheet, devicetree), never simply what this reports.
  */
 int dmacoh_uio_map(const struct dmacoh_uio *uio, unsigned m, dmacoh_phys_addr_t *addr,
                    uint64_t *size);
