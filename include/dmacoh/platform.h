@@ -152,6 +152,7 @@ struct dmacoh_platform {
     uint32_t ndevices;                     /**< core: initialised devices on this platform */
     uint32_t magic;                        /**< core: set by init, cleared by fini */
     struct dmacoh__dbg *dbg;               /**< core: debug-mode records (dmacoh/debug.h) */
+    struct dmacoh_device *devices;         /**< core: its initialised devices (under `lock`) */
 };
 
 /**

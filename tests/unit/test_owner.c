@@ -6,7 +6,10 @@
  * declaration; its old blocks' frees are refused naming the release; destroy still works.
  * The same with no system memory to fall back to, and under the debug mode. The per-thread
  * caches and the debug records, which also remember region memory, do not survive a release
- * either, even when the new region's metadata storage is the old one's.
+ * either, even when the new region's metadata storage is the old one's. A live device cannot
+ * be initialised again (which orphaned its region), nor a parent chain made into a cycle
+ * (which made the next allocation loop forever); those tests run under alarm() so that a
+ * regression fails instead of hanging.
  */
 #include <dmacoh/dma-mapping.h>
 #include <dmacoh/debug.h>
@@ -16,6 +19,7 @@
 #include "t.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "core/internal.h"
 
@@ -376,11 +380,83 @@ static void debug_records_do_not_survive_a_release(void)
     T_OK(dmacoh_debug_set(0));
 }
 
+/* Re-initialising a live device is refused and changes nothing: its region, its child and its
+ * allocations stay; after fini the same storage can be initialised again. */
+static void live_device_reinit_is_refused(void)
+{
+    struct fx f;
+    struct dmacoh_device chan;
+    void *a;
+    dmacoh_dma_addr_t ha;
+
+    fx_init(&f, false);
+    alarm(20);
+    T_OK(dmacoh_declare_coherent_memory(
+        &f.card.dmacoh, MEM, DEV, MB1,
+        DMACOH_MEMORY_MAP | DMACOH_MEMORY_INCLUDES_CHILDREN | DMACOH_MEMORY_EXCLUSIVE, NULL, NULL));
+    T_OK(dmacoh_device_init(&chan, "chan", &f.card.dmacoh, NULL));
+    T_OK(dmacoh_alloc_coherent(&chan, PG, 0, 0, &a, &ha));
+    t_log_reset();
+    T_ERR(dmacoh_device_init(&f.card.dmacoh, "card2", NULL, dmacoh_sim_platform(f.sim)),
+          DMACOH_EBUSY);
+    T_ASSERT(t_log_find("live"));
+    T_ERR(dmacoh_device_init(&f.card.dmacoh, "card2", &f.other.dmacoh, NULL), DMACOH_EBUSY);
+    T_ERR(dmacoh_device_init(&chan, "chan2", &f.other.dmacoh, NULL), DMACOH_EBUSY);
+    T_ERR(dmacoh_device_init(&chan, "chan2", NULL, dmacoh_sim_platform(f.sim)), DMACOH_EBUSY);
+    T_EQ_PTR(dmacoh_device_parent(&chan), &f.card.dmacoh);
+    T_ASSERT(dmacoh_device_has_region(&f.card.dmacoh));
+    T_ASSERT(strcmp(dmacoh_device_name(&f.card.dmacoh), "card") == 0);
+    T_EQ_U64(t_region_stats(&f.card.dmacoh).live, 1);
+    T_OK(dmacoh_free_coherent(&chan, PG, a, ha));
+    T_ERR(dmacoh_device_fini(&f.card.dmacoh), DMACOH_EBUSY); /* region and child: kept */
+    T_OK(dmacoh_device_fini(&chan));
+    T_OK(dmacoh_device_init(&chan, "chan", &f.card.dmacoh, NULL)); /* retired: may come back */
+    T_OK(dmacoh_device_fini(&chan));
+    T_OK(dmacoh_release_coherent_memory(&f.card.dmacoh, 0));
+    fx_fini(&f);
+    alarm(0);
+}
+
+/* init(b, parent a) then init(a, parent b) used to make a the child of its own child: the
+ * next allocation on either walked the parent chain forever, and a's region was orphaned.
+ * Both that and a longer cycle are refused; the tree keeps working. */
+static void parent_cycle_is_refused(void)
+{
+    struct fx f;
+    struct dmacoh_device b, c;
+    void *x;
+    dmacoh_dma_addr_t hx;
+
+    fx_init(&f, false);
+    alarm(20); /* a regression loops in the allocation: fail, do not hang */
+    T_OK(dmacoh_declare_coherent_memory(
+        &f.card.dmacoh, MEM, DEV, MB1,
+        DMACOH_MEMORY_MAP | DMACOH_MEMORY_INCLUDES_CHILDREN | DMACOH_MEMORY_EXCLUSIVE, NULL, NULL));
+    T_OK(dmacoh_device_init(&b, "b", &f.card.dmacoh, NULL));
+    t_log_reset();
+    T_ERR(dmacoh_device_init(&f.card.dmacoh, "card", &b, NULL), DMACOH_EBUSY);
+    T_ASSERT(t_log_find("cycle"));
+    T_OK(dmacoh_device_init(&c, "c", &b, NULL));
+    T_ERR(dmacoh_device_init(&f.card.dmacoh, "card", &c, NULL), DMACOH_EBUSY);
+    T_ERR(dmacoh_device_init(&b, "b", &c, NULL), DMACOH_EBUSY);
+    T_EQ_PTR(dmacoh_device_parent(&f.card.dmacoh), NULL);
+    T_EQ_PTR(dmacoh_device_parent(&b), &f.card.dmacoh);
+    T_OK(dmacoh_alloc_coherent(&c, PG, 0, 0, &x, &hx));
+    T_ASSERT(inside(hx, DEV, MB1));
+    T_OK(dmacoh_free_coherent(&c, PG, x, hx));
+    T_OK(dmacoh_device_fini(&c));
+    T_OK(dmacoh_device_fini(&b));
+    T_OK(dmacoh_release_coherent_memory(&f.card.dmacoh, 0));
+    fx_fini(&f);
+    alarm(0);
+}
+
 static const struct t_case cases[] = {
     T_CASE(pool_after_release_uses_new_memory),      T_CASE(pool_after_release_under_debug),
     T_CASE(pool_after_release_fails_without_memory), T_CASE(pool_destroy_spares_redeclared_memory),
     T_CASE(pool_chunks_follow_their_own_region),     T_CASE(pool_of_a_sharer_after_its_release),
     T_CASE(thread_caches_do_not_survive_a_release),  T_CASE(debug_records_do_not_survive_a_release),
+    T_CASE(live_device_reinit_is_refused),           T_CASE(parent_cycle_is_refused),
 };
 
 T_MAIN(cases)
