@@ -693,8 +693,12 @@ static void occupied_ranges(void)
     T_ERR(dmacoh_mark_declared_memory_occupied(&f.dev, DEV_A + PG, 2 * PG, &x), DMACOH_EBUSY);
     T_EQ_U64(t_region_stats(&f.dev).occupied, 2 * PG);
     T_EQ_U64(t_region_stats(&f.dev).live, 14);
-    /* Freeing an occupied range is refused. */
+    /* Freeing an occupied range is refused, -EPERM whatever the handle and size (pages.c
+     * checks "occupied" before the handle and the length). */
     BAD_FREE(&f, PG, occ, DEV_A + 2 * PG, DMACOH_EPERM);
+    BAD_FREE(&f, PG, occ, DEV_A + 3 * PG, DMACOH_EPERM);
+    BAD_FREE(&f, 2 * PG, occ, DEV_A + 2 * PG, DMACOH_EPERM);
+    BAD_FREE(&f, PG, (char *)occ2 - 0x10, DEV_A, DMACOH_EPERM);
     memset(&w, 0, sizeof(w));
     T_OK(dmacoh_region_walk(&f.dev, walk_fn, &w));
     for (unsigned i = 0; i < w.n; i++)
