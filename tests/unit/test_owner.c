@@ -18,6 +18,7 @@
 #include "fixture.h"
 #include "t.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -380,6 +381,57 @@ static void debug_records_do_not_survive_a_release(void)
     T_OK(dmacoh_debug_set(0));
 }
 
+/* The symbolizer is asked about the sites of a report in order; the last one of a report of
+ * a free after release is the release's site. */
+static const void *last_site;
+
+static const char *remember(const void *addr, char *buf, size_t len)
+{
+    last_site = addr;
+    snprintf(buf, len, "site");
+    return buf;
+}
+
+/* A record of a released region keeps the site of the release that ended it, even when a
+ * region declared since in the same metadata storage (at the same address) is released. */
+static void debug_release_site_is_kept(void)
+{
+    struct fx f;
+    struct dmacoh_declare_opts o;
+    static uint64_t meta[8192];
+    void *b;
+    dmacoh_dma_addr_t hb;
+    const void *first;
+
+    T_OK(dmacoh_debug_set(DMACOH_DEBUG_RECORD));
+    dmacoh_debug_set_symbolizer(remember);
+    fx_init(&f, false);
+    memset(&o, 0, sizeof(o));
+    o.meta = meta;
+    o.meta_size = sizeof(meta);
+    T_OK(
+        dmacoh_declare_coherent_memory(&f.card.dmacoh, MEM, DEV, MB1, DMACOH_MEMORY_MAP, &o, NULL));
+    T_OK(dmacoh_alloc_coherent(&f.card.dmacoh, PG, 0, 0, &b, &hb));
+    T_OK(dmacoh_release_coherent_memory(&f.card.dmacoh, DMACOH_RELEASE_FORCE));
+    last_site = NULL;
+    t_log_reset();
+    T_ERR(dmacoh_free_coherent(&f.card.dmacoh, PG, b, hb), DMACOH_EFAULT);
+    T_ASSERT(t_log_find("released at"));
+    first = last_site;
+    T_ASSERT(first != NULL);
+    T_OK(dmacoh_declare_coherent_memory(&f.other.dmacoh, MEM, DEV, MB1, DMACOH_MEMORY_MAP, &o,
+                                        NULL));
+    T_OK(dmacoh_release_coherent_memory(&f.other.dmacoh, 0));
+    last_site = NULL;
+    t_log_reset();
+    T_ERR(dmacoh_free_coherent(&f.card.dmacoh, PG, b, hb), DMACOH_EFAULT);
+    T_ASSERT(t_log_find("released at"));
+    T_EQ_PTR(last_site, first);
+    fx_fini(&f);
+    dmacoh_debug_set_symbolizer(NULL);
+    T_OK(dmacoh_debug_set(0));
+}
+
 /* Re-initialising a live device is refused and changes nothing: its region, its child and its
  * allocations stay; after fini the same storage can be initialised again. */
 static void live_device_reinit_is_refused(void)
@@ -452,11 +504,17 @@ static void parent_cycle_is_refused(void)
 }
 
 static const struct t_case cases[] = {
-    T_CASE(pool_after_release_uses_new_memory),      T_CASE(pool_after_release_under_debug),
-    T_CASE(pool_after_release_fails_without_memory), T_CASE(pool_destroy_spares_redeclared_memory),
-    T_CASE(pool_chunks_follow_their_own_region),     T_CASE(pool_of_a_sharer_after_its_release),
-    T_CASE(thread_caches_do_not_survive_a_release),  T_CASE(debug_records_do_not_survive_a_release),
-    T_CASE(live_device_reinit_is_refused),           T_CASE(parent_cycle_is_refused),
+    T_CASE(pool_after_release_uses_new_memory),
+    T_CASE(pool_after_release_under_debug),
+    T_CASE(pool_after_release_fails_without_memory),
+    T_CASE(pool_destroy_spares_redeclared_memory),
+    T_CASE(pool_chunks_follow_their_own_region),
+    T_CASE(pool_of_a_sharer_after_its_release),
+    T_CASE(thread_caches_do_not_survive_a_release),
+    T_CASE(debug_records_do_not_survive_a_release),
+    T_CASE(debug_release_site_is_kept),
+    T_CASE(live_device_reinit_is_refused),
+    T_CASE(parent_cycle_is_refused),
 };
 
 T_MAIN(cases)
