@@ -85,9 +85,11 @@ static void pool_scenario(bool debug)
     dma_addr_t h0, h1, hbig;
     unsigned char *b0, *b1, *big;
     struct dmacoh_debug_stats ds0, ds1;
+    unsigned old = dmacoh_debug_get(); /* DMACOH_DEBUG=all in the environment turns it on */
 
     if (debug)
         T_OK(dmacoh_debug_set(DMACOH_DEBUG_ALL));
+    debug = dmacoh_debug_get() != 0;
     T_OK(dmacoh_debug_get_stats(&ds0));
     fx_init(&f, false);
     T_EQ_INT(
@@ -139,7 +141,7 @@ static void pool_scenario(bool debug)
     T_EQ_U64(ds1.reports - ds0.reports, debug ? 1 : 0);
     T_EQ_U64(ds1.poison_errors, ds0.poison_errors);
     fx_fini(&f);
-    T_OK(dmacoh_debug_set(0));
+    T_OK(dmacoh_debug_set(old));
 }
 
 static void pool_after_release_uses_new_memory(void)
@@ -350,6 +352,7 @@ static void debug_records_do_not_survive_a_release(void)
     struct dmacoh_debug_stats d0, d1;
     unsigned char *a, *b, *c;
     dmacoh_dma_addr_t ha, hb, hc;
+    unsigned old = dmacoh_debug_get();
 
     T_OK(dmacoh_debug_set(DMACOH_DEBUG_ALL));
     T_OK(dmacoh_debug_get_stats(&d0));
@@ -378,7 +381,7 @@ static void debug_records_do_not_survive_a_release(void)
     T_OK(dmacoh_free_coherent(&f.other.dmacoh, 2 * PG, c, hc));
     T_OK(dmacoh_release_coherent_memory(&f.other.dmacoh, 0));
     fx_fini(&f);
-    T_OK(dmacoh_debug_set(0));
+    T_OK(dmacoh_debug_set(old));
 }
 
 /* The symbolizer is asked about the sites of a report in order; the last one of a report of
@@ -402,6 +405,7 @@ static void debug_release_site_is_kept(void)
     void *b;
     dmacoh_dma_addr_t hb;
     const void *first;
+    unsigned old = dmacoh_debug_get();
 
     T_OK(dmacoh_debug_set(DMACOH_DEBUG_RECORD));
     dmacoh_debug_set_symbolizer(remember);
@@ -429,7 +433,7 @@ static void debug_release_site_is_kept(void)
     T_EQ_PTR(last_site, first);
     fx_fini(&f);
     dmacoh_debug_set_symbolizer(NULL);
-    T_OK(dmacoh_debug_set(0));
+    T_OK(dmacoh_debug_set(old));
 }
 
 /* Re-initialising a live device is refused and changes nothing: its region, its child and its
