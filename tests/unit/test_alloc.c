@@ -154,7 +154,9 @@ static void alloc_bad_arguments(void)
     T_ERR(dmacoh_alloc_coherent(NULL, PG, 0, 0, &cpu, &h), DMACOH_EINVAL);
     memset(&stale, 0, sizeof(stale));
     T_ERR(dmacoh_alloc_coherent(&stale, PG, 0, 0, &cpu, &h), DMACOH_EINVAL);
+    t_log_reset();
     T_ERR(dmacoh_alloc_coherent(&f.dev, SIZE_MAX, 0, 0, &cpu, &h), DMACOH_EOVERFLOW);
+    T_ASSERT(t_log_find("too large"));
     T_EQ_PTR(cpu, &f);
     T_EQ_U64(h, 42);
     T_EQ_U64(t_region_stats(&f.dev).in_use, 0);

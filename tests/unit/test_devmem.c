@@ -4,6 +4,10 @@
  * memory: a region at a physical address is mapped at that file offset, so what an
  * allocation writes is read back from outside at the physical address; refusals.
  */
+/* The fake /dev/mem reaches past 2 GiB: 64-bit file offsets in -m32 builds too, as the
+ * library itself is built. */
+#define _FILE_OFFSET_BITS 64
+
 #include "t.h"
 
 #include <dmacoh/devmem.h>
