@@ -29,7 +29,11 @@ static void zero(const struct dmacoh__pool *pool, void *cpu, uint64_t bytes)
  * where size_t cannot reach 2^62, do not warn about an always-false comparison. */
 static bool oversize(uint64_t bytes)
 {
-    return bytes > ((uint64_t)1 << 62) || bytes > (uint64_t)SIZE_MAX - (DMACOH_PAGE_SIZE - 1);
+    uint64_t max = (uint64_t)SIZE_MAX - (DMACOH_PAGE_SIZE - 1);
+
+    if (max > ((uint64_t)1 << 62))
+        max = (uint64_t)1 << 62;
+    return bytes > max;
 }
 
 /* Takes n granules from the pool, waiting for room when asked. */
