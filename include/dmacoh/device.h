@@ -32,6 +32,7 @@ struct dmacoh_device {
     int region_flags;                 /**< declare flags with the granted mode, 0 if none */
     uint64_t fallbacks;               /**< allocations served from system memory */
     uint64_t failures;                /**< allocations that failed */
+    struct dmacoh_device *next;       /**< next initialised device of the same platform */
 };
 
 /** DMA_BIT_MASK(n) of the kernel: the mask of a device with n address bits (1 <= n <= 64). */
@@ -40,6 +41,8 @@ struct dmacoh_device {
 /**
  * Initialises a device. The platform is inherited from the parent when `platform` is NULL.
  * The DMA mask starts at 64 bits (set a narrower one with dmacoh_device_set_dma_mask()).
+ * The parent is set here and only here, so a device tree cannot form a cycle: a device's
+ * ancestors are initialised before it and stay so while it is (fini refuses a parent).
  *
  * @param[out] dev       storage for the device (its previous contents are ignored)
  * @param[in]  name      a name for logs; NULL means "?"; must outlive the device
@@ -47,16 +50,23 @@ struct dmacoh_device {
  * @param[in]  platform  the platform, or NULL to take the parent's
  * Errors: -DMACOH_EINVAL if dev is NULL or its own parent, parent is not initialised, or
  *         both parent and platform are NULL (or platform is not initialised), or parent and
- *         platform are both given and differ (a tree lives on one platform).
- * Preconditions: dev is not a live device (fini it first); re-initialising one orphans its
- * region and children. Not detected: dev's storage is not read, as it may be uninitialised.
- * Context: not thread-safe with respect to calls on the same parent; never blocks or allocates.
+ *         platform are both given and differ (a tree lives on one platform);
+ *         -DMACOH_EBUSY if dev is a live device of that platform (initialised and not
+ *         finalised: re-initialising it would orphan its region and children), including
+ *         when parent descends from dev (the chain would form a cycle). Nothing changes on
+ *         any error, and a log line says which.
+ * Guarantees: dev's storage is never read, as it may be uninitialised: a live device is
+ * recognised by the platform's list of its devices. Not detected: re-initialising a device
+ * that is live on another platform instance (fini it on that one first).
+ * Context: not thread-safe with respect to calls on the same parent or dev; never blocks or
+ * allocates; O(devices on the platform).
  */
 int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmacoh_device *parent,
                        struct dmacoh_platform *platform);
 
 /**
- * Retires a device. Errors: -DMACOH_EINVAL if dev is not initialised (in the debug mode,
+ * Retires a device (and takes it off its platform's list, O(devices on the platform)).
+ * Errors: -DMACOH_EINVAL if dev is not initialised (in the debug mode,
  * dmacoh/debug.h, a device already retired is reported as such); -DMACOH_EBUSY if it still
  * has a declared region or children, or, in the debug mode only, memory allocated for it
  * (from an ancestor's region or system memory) is outstanding, each allocation then logged

@@ -150,10 +150,11 @@ struct dmacoh_platform {
     const struct dmacoh_platform_ops *ops; /**< the plug-in */
     void *ctx;                             /**< passed to every op */
     struct dmacoh__pool *pools;            /**< core: declared pools on this platform */
-    uint32_t lock;                         /**< core: protects `pools` */
+    uint32_t lock;                         /**< core: protects `pools` and `devices` */
     uint32_t ndevices;                     /**< core: initialised devices on this platform */
     uint32_t magic;                        /**< core: set by init, cleared by fini */
     struct dmacoh__dbg_state *dbg;         /**< core: debug-mode records (dmacoh/debug.h) */
+    struct dmacoh_device *devices;         /**< core: its initialised devices (under `lock`) */
 };
 
 /**

@@ -20,9 +20,23 @@
  * Threads: a pool is split into up to four shards, each with its own lock and chunks; a thread
  * allocates from the chunks of its home shard (the platform's thread_slot); when they are
  * full it takes a block from another shard's chunks before asking for a new chunk, so memory
- * is not spread thin over threads (device memory is scarce). Frees go to the shard that owns the chunk. `keep_empty` empty
- * chunks (default 1) are kept for the whole pool to avoid thrashing; further empty chunks go
- * back to the region.
+ * is not spread thin over threads (device memory is scarce). Frees go to the shard that owns
+ * the chunk. `keep_empty` empty chunks (default 1) are kept for the whole pool to avoid
+ * thrashing; further empty chunks go back to the region.
+ *
+ * Release under a pool. The RFC's dma_release_declared_memory() is unconditional, and the
+ * range may be declared again at once (by another device, or this one). Each chunk remembers
+ * the id of the region it came from (ids are never reused, unlike the address of a region's
+ * state) and the device that declared it; every release moves a process-wide epoch, and the
+ * next call on the pool (alloc, free, stats, destroy; one load when nothing was released)
+ * retires every chunk whose region is gone, with a warning: none of its blocks is handed out
+ * again, its memory is never freed, zeroed or poisoned by the pool (it is the new declarer's
+ * now), and new chunks come from wherever dmacoh_alloc_coherent() serves the device now (its
+ * new region, an ancestor's, system memory), or the allocation fails with a log line. Blocks
+ * outstanding in a retired chunk became invalid at the release: their frees are refused with
+ * -DMACOH_EFAULT and a log line naming the release, and destroy does not count them as
+ * outstanding. Caveat: a handle from before the release that is also the handle of a block
+ * of a chunk taken since cannot be told from it.
  */
 #ifndef DMACOH_POOL_H
 #define DMACOH_POOL_H
@@ -87,7 +101,8 @@ int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh
 /**
  * Takes a block. On success *cpu is its CPU pointer (or IO cookie) and *handle its DMA handle.
  * Errors: -DMACOH_EINVAL (pool, cpu or handle NULL; unknown flags), -DMACOH_ENOMEM or any error
- * of dmacoh_alloc_coherent() when a new chunk is needed and cannot be had.
+ * of dmacoh_alloc_coherent() when a new chunk is needed and cannot be had (logged).
+ * Never a block of a chunk whose region was released under the pool (see above).
  * Guarantees: aligned as created; never crosses `boundary`; zeroed with DMACOH_POOL_ZERO
  * (memset_io on IO memory); blocks of a fresh chunk come in ascending address order.
  * Context: thread-safe; O(1) unless a new chunk must be allocated (then as
@@ -99,7 +114,8 @@ int dmacoh_pool_alloc(struct dmacoh_pool *pool, unsigned flags, void **cpu,
 /**
  * Returns a block. Errors (nothing changes, a log line says why, in every build):
  * -DMACOH_EINVAL (pool or cpu NULL, or cpu does not match handle), -DMACOH_EFAULT (handle is
- * not the start of a block of this pool, or the block is already free).
+ * not the start of a block of this pool, or the block is already free, or it is a block of a
+ * chunk whose region was released under the pool: the log line says so).
  * Context: thread-safe; O(1) expected; may free a chunk back to its region.
  */
 int dmacoh_pool_free(struct dmacoh_pool *pool, void *cpu, dmacoh_dma_addr_t handle);
@@ -113,7 +129,9 @@ enum dmacoh_pool_destroy_flags {
 
 /**
  * Destroys a pool and frees its chunks. Without DMACOH_POOL_DESTROY_FORCE it refuses with
- * -DMACOH_EBUSY while blocks are outstanding, logging each chunk that still has some.
+ * -DMACOH_EBUSY while blocks are outstanding, logging each chunk that still has some. Chunks
+ * of a region released under the pool are not freed (their memory is no longer the pool's)
+ * and their blocks do not count as outstanding; their headers are freed.
  * NULL is accepted and does nothing (returns 0). Errors: -DMACOH_EINVAL (not a pool, unknown
  * flags), -DMACOH_EBUSY. Context: not concurrently with other calls on the same pool.
  */

@@ -24,11 +24,16 @@ static void zero(const struct dmacoh__pool *pool, void *cpu, uint64_t bytes)
         __builtin_memset(cpu, 0, (size_t)bytes);
 }
 
-/* Sizes above 2^62 bytes are refused (a function, so that 32-bit builds, where size_t cannot
- * reach it, do not warn about an always-false comparison). */
+/* Sizes above 2^62 bytes are refused, and sizes that rounded up to whole pages no longer fit
+ * size_t (32-bit builds: system memory is taken in pages). A function, so that 32-bit builds,
+ * where size_t cannot reach 2^62, do not warn about an always-false comparison. */
 static bool oversize(uint64_t bytes)
 {
-    return bytes > ((uint64_t)1 << 62);
+    uint64_t max = (uint64_t)SIZE_MAX - (DMACOH_PAGE_SIZE - 1);
+
+    if (max > ((uint64_t)1 << 62))
+        max = (uint64_t)1 << 62;
+    return bytes > max;
 }
 
 /* Takes n granules from the pool, waiting for room when asked. */
@@ -191,7 +196,8 @@ int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64
         return DMACOH_ENOTSUP;
     }
     if (oversize(size)) {
-        dmacoh__err("alloc on '%s': %zu bytes is more than the 2^62 bytes an allocation may have",
+        dmacoh__err("alloc on '%s': %zu bytes is more than an allocation may have (2^62 bytes, "
+                    "and no more than rounds up to whole pages in a size_t)",
                     dev->name, size);
         __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
         return DMACOH_EOVERFLOW;

@@ -7,6 +7,13 @@
  * (one relaxed load when it is zero); this layer calls the core's own functions (dmacoh__alloc
  * and friends) for the work, and the core never calls back up into it.
  *
+ * A record and a poison map name their region by its id (region.c), not by the address of
+ * its state: a release frees that state, and a region declared later may get the same
+ * storage (caller-supplied metadata, or a reused heap block) and the same CPU addresses. So
+ * nothing recorded of a released region applies to a later one: its records turn RELEASED
+ * (keeping the site of the release that ended them), its poison map is dropped, and neither
+ * matches a region declared since.
+ *
  * Records live per platform in an open-addressed table keyed by CPU address (linear probing,
  * no deletion: a record goes from LIVE to FREED or RELEASED and is overwritten when its
  * address is handed out again; when the table must grow and most of it is history, the
@@ -29,7 +36,8 @@ enum { EMPTY = 0, LIVE = 1, FREED = 2, RELEASED = 3 };
 struct rec {
     const char *cpu; /* key; NULL: empty slot */
     const struct dmacoh_device *dev;
-    const struct dmacoh__pool *pool; /* NULL: system memory */
+    const struct dmacoh__pool *pool; /* NULL: system memory; followed only while LIVE */
+    uint64_t region;                 /* pool's id, 0 for system memory: what it is compared by */
     const char *dev_name;
     dmacoh_dma_addr_t handle;
     uint64_t size;
@@ -39,7 +47,7 @@ struct rec {
 };
 
 struct pmap {
-    const struct dmacoh__pool *pool;
+    uint64_t region; /* the id of the region it maps */
     struct pmap *next;
     size_t words;
     uint64_t bits[]; /* bit g: granule g was poisoned by a free */
@@ -135,14 +143,15 @@ static void reported(void)
 
 /* ---- per-platform state ---- */
 
-static void drop_pmaps(struct dmacoh__dbg_state *s, const struct dmacoh__pool *only)
+/* Drops the poison maps of the region with id `only`, or all of them when it is 0. */
+static void drop_pmaps(struct dmacoh__dbg_state *s, uint64_t only)
 {
     struct pmap **pp = &s->pmaps;
 
     while (*pp) {
         struct pmap *m = *pp;
 
-        if (only && m->pool != only) {
+        if (only && m->region != only) {
             pp = &m->next;
             continue;
         }
@@ -161,7 +170,7 @@ static void fresh(struct dmacoh__dbg_state *s)
     for (size_t i = 0; i < s->cap; i++)
         s->tab[i].cpu = NULL;
     s->used = 0;
-    drop_pmaps(s, NULL);
+    drop_pmaps(s, 0);
     s->epoch = e;
 }
 
@@ -218,7 +227,7 @@ void dmacoh__dbg_platform_fini(struct dmacoh_platform *p)
                          p->ops->name, (unsigned long long)r->size, (const void *)r->cpu,
                          r->dev_name, r->site, sym(r->site, &b));
     }
-    drop_pmaps(s, NULL);
+    drop_pmaps(s, 0);
     if (s->tab)
         p->ops->meta_free(p->ctx, s->tab, s->cap * sizeof(*s->tab));
     p->dbg = NULL;
@@ -296,7 +305,7 @@ static struct pmap *pmap_of(const struct dmacoh__dbg_state *s, const struct dmac
 {
     struct pmap *m = s->pmaps;
 
-    while (m && m->pool != pool)
+    while (m && m->region != pool->id)
         m = m->next;
     return m;
 }
@@ -314,7 +323,7 @@ static void add_pmap(struct dmacoh__dbg_state *s, const struct dmacoh__pool *poo
         return;
     }
     __builtin_memset(m, 0, sizeof(*m) + words * 8);
-    m->pool = pool;
+    m->region = pool->id;
     m->words = words;
     m->next = s->pmaps;
     s->pmaps = m;
@@ -361,7 +370,7 @@ static const struct rec *last_owner(const struct dmacoh__dbg_state *s,
     for (size_t i = 0; i < s->cap; i++) {
         const struct rec *r = &s->tab[i];
 
-        if (r->cpu && r->state == FREED && r->pool == pool && cpu >= r->cpu &&
+        if (r->cpu && r->state == FREED && r->region == pool->id && cpu >= r->cpu &&
             (uint64_t)(cpu - r->cpu) < ((r->size + gmask) & ~gmask))
             return r;
     }
@@ -505,6 +514,7 @@ static void record(struct dmacoh_device *dev, const struct dmacoh__pool *pool, v
     if (r) {
         r->dev = dev;
         r->pool = pool;
+        r->region = pool ? pool->id : 0;
         r->dev_name = dev->name;
         r->handle = h;
         r->size = size;
@@ -721,7 +731,8 @@ static unsigned list_live(const struct dmacoh__dbg_state *s, const struct dmacoh
     for (size_t i = 0; i < s->cap; i++) {
         const struct rec *r = &s->tab[i];
 
-        if (!r->cpu || r->state != LIVE || (pool && r->pool != pool) || (!all && r->dev != dev))
+        if (!r->cpu || r->state != LIVE || (pool && r->region != pool->id) ||
+            (!all && r->dev != dev))
             continue;
         n++;
         dmacoh__log(level, "%s '%s': %llu bytes at %p (dma %#llx) for '%s', allocated at %p%s",
@@ -735,6 +746,7 @@ int dmacoh__dbg_release(struct dmacoh_device *dev, unsigned flags, const void *s
 {
     const struct dmacoh__pool *pool;
     struct dmacoh__dbg_state *s;
+    uint64_t id;
     bool last;
     int r;
 
@@ -745,6 +757,7 @@ int dmacoh__dbg_release(struct dmacoh_device *dev, unsigned flags, const void *s
     if (!s)
         return dmacoh__release(dev, flags);
     last = pool->refs == 1;
+    id = pool->id; /* pool is gone after the release; its id is never reused */
     dmacoh__lock(&s->lock, dev->platform);
     fresh(s);
     if (list_live(s, pool, dev, !(flags & DMACOH_RELEASE_FORCE) || last,
@@ -759,13 +772,14 @@ int dmacoh__dbg_release(struct dmacoh_device *dev, unsigned flags, const void *s
     for (size_t i = 0; i < s->cap; i++) {
         struct rec *q = &s->tab[i];
 
-        if (q->cpu && q->pool == pool && (last || (q->state == LIVE && q->dev == dev))) {
+        if (q->cpu && q->region == id && q->state != RELEASED &&
+            (last || (q->state == LIVE && q->dev == dev))) {
             q->state = RELEASED;
             q->gone_site = site;
         }
     }
     if (last)
-        drop_pmaps(s, pool);
+        drop_pmaps(s, id);
     dmacoh__unlock(&s->lock);
     return 0;
 }

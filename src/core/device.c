@@ -31,6 +31,7 @@ int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform
     p->pools = NULL;
     p->lock = 0;
     p->ndevices = 0;
+    p->devices = NULL;
     p->dbg = NULL;
     p->magic = DMACOH__PLATFORM_MAGIC;
     return 0;
@@ -51,9 +52,44 @@ int dmacoh__platform_fini(struct dmacoh_platform *p)
     return 0;
 }
 
+/* Whether dev is on p's list of initialised devices (p->lock held). Only list members are
+ * read: dev's own storage may be uninitialised. */
+static bool listed(const struct dmacoh_platform *p, const struct dmacoh_device *dev)
+{
+    for (const struct dmacoh_device *d = p->devices; d; d = d->next)
+        if (d == dev)
+            return true;
+    return false;
+}
+
+/* Refuses the init of a live device (p->lock held): -DMACOH_EBUSY, with why. parent is an
+ * initialised device of p, or NULL; its ancestors are live too (fini refuses a parent), so
+ * the walk reads only initialised devices and ends. */
+static int check_live(const struct dmacoh_platform *p, const struct dmacoh_device *dev,
+                      const char *name, const struct dmacoh_device *parent)
+{
+    for (const struct dmacoh_device *a = parent; a; a = a->parent) {
+        if (a == dev) {
+            dmacoh__err("device init '%s': '%s' descends from it: the parent chain would form a "
+                        "cycle (and the device is live: fini it first)",
+                        name, parent->name);
+            return DMACOH_EBUSY;
+        }
+    }
+    if (listed(p, dev)) {
+        dmacoh__err("device init '%s': the device is live as '%s' (initialised, not finalised): "
+                    "re-initialising it would orphan its region and children; fini it first",
+                    name, dev->name);
+        return DMACOH_EBUSY;
+    }
+    return 0;
+}
+
 int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmacoh_device *parent,
                        struct dmacoh_platform *platform)
 {
+    int r;
+
     if (!dev) {
         dmacoh__err("device init: dev is NULL");
         return DMACOH_EINVAL;
@@ -74,7 +110,14 @@ int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmaco
         dmacoh__err("device init '%s': no initialised platform, or not the parent's", name);
         return DMACOH_EINVAL;
     }
-    dev->name = name ? name : "?";
+    name = name ? name : "?";
+    dmacoh__lock(&platform->lock, platform);
+    r = check_live(platform, dev, name, parent);
+    if (r) {
+        dmacoh__unlock(&platform->lock);
+        return r;
+    }
+    dev->name = name;
     dev->parent = parent;
     dev->platform = platform;
     dev->nchildren = 0;
@@ -84,14 +127,20 @@ int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmaco
     dev->fallbacks = 0;
     dev->failures = 0;
     dev->magic = DMACOH__DEVICE_MAGIC;
+    dev->next = platform->devices;
+    platform->devices = dev;
     if (parent)
         parent->nchildren++;
     __atomic_add_fetch(&platform->ndevices, 1u, __ATOMIC_RELAXED);
+    dmacoh__unlock(&platform->lock);
     return 0;
 }
 
 int dmacoh__device_fini(struct dmacoh_device *dev)
 {
+    struct dmacoh_platform *p;
+    struct dmacoh_device **pp;
+
     if (!dmacoh__device_ok(dev)) {
         dmacoh__err("device fini: not an initialised device");
         return DMACOH_EINVAL;
@@ -101,10 +150,17 @@ int dmacoh__device_fini(struct dmacoh_device *dev)
                     dev->pool ? "a region is still declared" : "it still has children");
         return DMACOH_EBUSY;
     }
+    p = dev->platform;
+    dmacoh__lock(&p->lock, p);
+    for (pp = &p->devices; *pp && *pp != dev; pp = &(*pp)->next)
+        ;
+    if (*pp) /* always, unless the list was corrupted from outside */
+        *pp = dev->next;
     if (dev->parent)
         dev->parent->nchildren--;
-    __atomic_sub_fetch(&dev->platform->ndevices, 1u, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&p->ndevices, 1u, __ATOMIC_RELAXED);
     dev->magic = DMACOH__DEVICE_DEAD; /* so that the debug mode can name a use after fini */
+    dmacoh__unlock(&p->lock);
     return 0;
 }
 

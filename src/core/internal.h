@@ -171,6 +171,7 @@ struct dmacoh__pool {
     uint32_t seq;      /* bumped by every free; DMACOH_ALLOC_WAIT sleeps on it */
     uint32_t waiters;  /* threads sleeping on seq */
     uint32_t refs;     /* devices whose region this is */
+    uint64_t id;       /* unique to this declaration, never 0: what caches of it remember */
     int mode;          /* DMACOH_MEMORY_MAP or _IO */
     unsigned io_width; /* cap on block IO access width */
     unsigned gshift;   /* log2(granule) */
@@ -194,6 +195,26 @@ struct dmacoh__pool {
     uint64_t allocs, frees, failures, fallbacks;
     struct dmacoh__pa pa; /* last: its words follow */
 };
+
+/* Region identity and release epoch (region.c). Every declaration of a new range gets an id
+ * from one process-wide counter, so an id is never reused even when the region's metadata
+ * storage (and so its address) is. Every release bumps dmacoh__release_epoch: a cache that
+ * can hold memory of a region outside the region's own state (a dma_pool's chunks) compares
+ * the epoch it last checked with it, and on a change checks each region id it holds against
+ * dmacoh__region_live. */
+extern uint32_t dmacoh__release_epoch;
+
+static inline uint32_t dmacoh__epoch(void)
+{
+    return __atomic_load_n(&dmacoh__release_epoch, __ATOMIC_ACQUIRE);
+}
+
+/* Whether owner (an initialised device, or storage fini retired) still has the region with
+ * this id declared. Not with declare or release of owner running (undefined, DESIGN.md 4.10). */
+static inline bool dmacoh__region_live(const struct dmacoh_device *owner, uint64_t id)
+{
+    return owner && owner->magic == DMACOH__DEVICE_MAGIC && owner->pool && owner->pool->id == id;
+}
 
 /* Bytes of pool state for a region. 0 on overflow. */
 uint64_t dmacoh__pool_meta_size(uint64_t size, unsigned gshift);

@@ -32,9 +32,11 @@
 #define LINE          64u
 
 struct chunk {
-    struct chunk *next, *prev; /* on its shard's avail list while it has free blocks */
-    char *cpu;                 /* first byte (pointer or IO cookie) */
-    dmacoh_dma_addr_t dma;     /* its handle */
+    struct chunk *next, *prev;         /* on its shard's avail list while it has free blocks */
+    char *cpu;                         /* first byte (pointer or IO cookie) */
+    dmacoh_dma_addr_t dma;             /* its handle */
+    const struct dmacoh_device *owner; /* the device whose region it came from */
+    uint64_t region;                   /* that region's id; 0: system memory */
     uint32_t nfree;
     uint64_t summary; /* bit w: bits[w] has a free block */
     uint64_t bits[];  /* bit i: block i is free */
@@ -69,6 +71,9 @@ struct dmacoh_pool {
     uint32_t recip;  /* ceil(2^32 / stride) */
     bool poison;
     uint64_t poison_errors;
+    uint32_t epoch;     /* dmacoh__release_epoch when the chunks were last checked (atomic) */
+    uint32_t gone_lock; /* protects gone */
+    struct chunk *gone; /* retired chunks that had blocks outstanding (headers only) */
 };
 
 static size_t header_size(const struct dmacoh_pool *p)
@@ -166,6 +171,111 @@ static void list_del(struct shard *sh, struct chunk *c)
         sh->avail = c->next;
     if (c->next)
         c->next->prev = c->prev;
+}
+
+/* ---- chunks of a region released under the pool ----
+ *
+ * A chunk remembers the region it came from (its id, which no later declaration reuses) and
+ * the device that declared it. When a release happens anywhere (dmacoh__release_epoch moved),
+ * the next call on the pool takes every chunk whose region is gone out of its shard: it never
+ * hands out a block again, its memory is never freed (it belongs to whoever declared the range
+ * since), and its header is kept while it had blocks outstanding, so that their frees are
+ * refused naming the release rather than as blocks never allocated. */
+
+static bool chunk_stale(const struct chunk *c)
+{
+    return c->region != 0 && !dmacoh__region_live(c->owner, c->region);
+}
+
+/* Takes shard sh's stale chunks off its list and table onto *out (lock held); returns the
+ * blocks outstanding in them, which are invalid now. */
+static uint64_t retire_shard(struct dmacoh_pool *p, struct shard *sh, struct chunk **out)
+{
+    struct chunk *list = NULL;
+    uint64_t lost = 0;
+
+    for (size_t i = 0; i < sh->tab_cap; i++) {
+        struct chunk *c = sh->tab[i];
+
+        if (!c || !chunk_stale(c))
+            continue;
+        if (c->nfree)
+            list_del(sh, c);
+        c->next = list; /* the table is not changed while it is walked */
+        list = c;
+    }
+    while (list) {
+        struct chunk *c = list;
+        size_t held = p->per_chunk - c->nfree;
+
+        list = c->next;
+        tab_del(p, sh, c);
+        sh->nchunks--;
+        if (sh->last == c)
+            sh->last = NULL;
+        if (held == 0) /* an empty chunk counts as kept */
+            __atomic_sub_fetch(&p->nempty, 1u, __ATOMIC_RELAXED);
+        sh->in_use -= held;
+        lost += held;
+        c->next = *out;
+        *out = c;
+    }
+    return lost;
+}
+
+static void retire(struct dmacoh_pool *p, uint32_t epoch)
+{
+    struct chunk *out = NULL;
+    uint64_t lost = 0;
+    unsigned n = 0;
+
+    for (unsigned k = 0; k < p->nshards; k++) {
+        struct shard *sh = &p->shard[k].s;
+
+        dmacoh__lock(&sh->lock, p->plat);
+        lost += retire_shard(p, sh, &out);
+        dmacoh__unlock(&sh->lock);
+    }
+    __atomic_store_n(&p->epoch, epoch, __ATOMIC_RELAXED);
+    while (out) {
+        struct chunk *c = out;
+
+        out = c->next;
+        n++;
+        if (c->nfree == p->per_chunk) {
+            p->plat->ops->meta_free(p->plat->ctx, c, header_size(p));
+            continue;
+        }
+        dmacoh__lock(&p->gone_lock, p->plat);
+        c->next = p->gone;
+        p->gone = c;
+        dmacoh__unlock(&p->gone_lock);
+    }
+    if (n)
+        dmacoh__warn("pool '%s': the region serving '%s' was released under it: %u chunks "
+                     "retired, %llu blocks outstanding in them are invalid",
+                     p->name, p->dev->name, n, (unsigned long long)lost);
+}
+
+/* Retires stale chunks when a region was released since the last look: one load otherwise. */
+static inline void check_epoch(struct dmacoh_pool *p)
+{
+    uint32_t e = dmacoh__epoch();
+
+    if (__builtin_expect(e != __atomic_load_n(&p->epoch, __ATOMIC_RELAXED), 0))
+        retire(p, e);
+}
+
+/* Whether a retired chunk starts at chunk_dma. */
+static bool was_retired(struct dmacoh_pool *p, dmacoh_dma_addr_t chunk_dma)
+{
+    bool hit = false;
+
+    dmacoh__lock(&p->gone_lock, p->plat);
+    for (const struct chunk *c = p->gone; c && !hit; c = c->next)
+        hit = c->dma == chunk_dma;
+    dmacoh__unlock(&p->gone_lock);
+    return hit;
 }
 
 /* ---- block geometry ---- */
@@ -270,6 +380,7 @@ int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh
                     : opts->keep_empty == DMACOH_POOL_KEEP_NONE ? 0
                                                                 : opts->keep_empty;
     p->nshards = plat->ops->thread_slot ? SHARDS : 1;
+    p->epoch = dmacoh__epoch();
     p->magic = POOL_MAGIC;
     *out = p;
     return 0;
@@ -309,6 +420,7 @@ int dmacoh_pool_destroy(struct dmacoh_pool *p, unsigned flags)
         dmacoh__err("pool destroy: not a pool, or unknown flags %#x", flags);
         return DMACOH_EINVAL;
     }
+    check_epoch(p); /* blocks of a released region are not outstanding: they are invalid */
     if (report_outstanding(p, flags ? DMACOH_LOG_WARN : DMACOH_LOG_ERROR) &&
         !(flags & DMACOH_POOL_DESTROY_FORCE)) {
         dmacoh__err("pool destroy '%s': blocks are outstanding", p->name);
@@ -322,6 +434,12 @@ int dmacoh_pool_destroy(struct dmacoh_pool *p, unsigned flags)
                 drop_chunk(p, sh->tab[i]);
         if (sh->tab)
             p->plat->ops->meta_free(p->plat->ctx, sh->tab, sh->tab_cap * sizeof(*sh->tab));
+    }
+    while (p->gone) { /* headers only: the memory went with its region */
+        struct chunk *c = p->gone;
+
+        p->gone = c->next;
+        p->plat->ops->meta_free(p->plat->ctx, c, header_size(p));
     }
     p->magic = 0;
     p->plat->ops->meta_free(p->plat->ctx, p->raw, sizeof(*p) + LINE);
@@ -342,6 +460,8 @@ static struct chunk *new_chunk(struct dmacoh_pool *p, unsigned flags, int *err)
 {
     size_t hs = header_size(p), nwords = (p->per_chunk + 63) / 64;
     struct chunk *c = (struct chunk *)p->plat->ops->meta_alloc(p->plat->ctx, hs);
+    const struct dmacoh_device *owner = NULL;
+    const struct dmacoh__pool *region;
     void *cpu;
     dmacoh_dma_addr_t dma;
 
@@ -356,6 +476,14 @@ static struct chunk *new_chunk(struct dmacoh_pool *p, unsigned flags, int *err)
     }
     c->cpu = (char *)cpu;
     c->dma = dma;
+    region = dmacoh__pool_for(p->dev, &owner);
+    if (region && dmacoh__pool_holds(region, cpu)) {
+        c->owner = owner;
+        c->region = region->id;
+    } else {
+        c->owner = NULL;
+        c->region = 0;
+    }
     c->nfree = (uint32_t)p->per_chunk;
     c->summary = 0;
     for (size_t w = 0; w < nwords; w++) {
@@ -485,6 +613,7 @@ int dmacoh_pool_alloc(struct dmacoh_pool *p, unsigned flags, void **cpu, dmacoh_
         dmacoh__err("pool alloc: not a pool, NULL out-pointer or unknown flags");
         return DMACOH_EINVAL;
     }
+    check_epoch(p);
     home = home_shard(p);
     sh = &p->shard[home].s;
     dmacoh__lock(&sh->lock, p->plat);
@@ -572,9 +701,17 @@ int dmacoh_pool_free(struct dmacoh_pool *p, void *cpu, dmacoh_dma_addr_t handle)
         dmacoh__err("pool free: not a pool, or NULL pointer");
         return DMACOH_EINVAL;
     }
+    check_epoch(p);
     home = home_shard(p);
     for (unsigned k = 0; r == 1 && k < p->nshards; k++)
         r = free_in(p, &p->shard[(home + k) & (p->nshards - 1)].s, cpu, handle, &drop);
+    if (r == 1 && was_retired(p, handle & ~(((dmacoh_dma_addr_t)1 << p->chunk_shift) - 1))) {
+        dmacoh__err("pool free '%s': %p / dma %#llx is a block of a chunk whose region was "
+                    "released under the pool (dma_release_declared_memory): it became invalid "
+                    "then, and its memory may belong to another device now",
+                    p->name, cpu, (unsigned long long)handle);
+        return DMACOH_EFAULT;
+    }
     if (r == 1)
         r = DMACOH_EFAULT;
     if (r)
@@ -599,6 +736,7 @@ int dmacoh_pool_get_stats(const struct dmacoh_pool *p, struct dmacoh_pool_stats 
     st->chunk_size = p->chunk_size;
     st->per_chunk = p->per_chunk;
     st->poison_errors = __atomic_load_n(&p->poison_errors, __ATOMIC_RELAXED);
+    check_epoch(q);
     for (unsigned k = 0; k < p->nshards; k++) {
         struct shard *sh = &q->shard[k].s;
 

@@ -17,6 +17,9 @@
  * makes no CPU-pointer promise at all; ours holds for allocations up to 1 TiB. */
 #define CONGRUENCE_MAX ((uint64_t)1 << 40)
 
+uint32_t dmacoh__release_epoch;
+static uint64_t region_ids;
+
 uint64_t dmacoh__pool_meta_size(uint64_t size, unsigned gshift)
 {
     uint64_t pa = dmacoh__pa_state_size(size >> gshift);
@@ -233,6 +236,7 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
     pool->magic = DMACOH__POOL_MAGIC;
     pool->lock = pool->seq = pool->waiters = 0;
     pool->refs = 1;
+    pool->id = __atomic_add_fetch(&region_ids, 1u, __ATOMIC_RELAXED);
     pool->mode = pool->map.mode;
     pool->io_width = pick_width(asked_width, pool->map.io_width);
     pool->gshift = gshift;
@@ -430,9 +434,11 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
         pool->magic = 0;
         put_meta(p, pool);
     }
-    dmacoh__unlock(&p->lock);
     dev->pool = NULL;
     dev->region_flags = 0;
+    /* After dev->pool changed: a cache that sees the new epoch sees the release too. */
+    __atomic_add_fetch(&dmacoh__release_epoch, 1u, __ATOMIC_RELEASE);
+    dmacoh__unlock(&p->lock);
     return 0;
 }
 

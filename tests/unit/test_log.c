@@ -395,10 +395,8 @@ static void log_lines_name_the_real_problem(void)
     T_ASSERT(strstr(last_line, "'dev': size 0") != NULL);
     T_ERR(dmacoh_free_coherent(&d, 4096, NULL, 0), DMACOH_EINVAL);
     T_ASSERT(strstr(last_line, "'dev': the CPU address is NULL") != NULL);
-    if (SIZE_MAX > ((uint64_t)1 << 62)) {
-        T_ERR(dmacoh_alloc_coherent(&d, SIZE_MAX, 0, 0, &p, &h), DMACOH_EOVERFLOW);
-        T_ASSERT(strstr(last_line, "more than the 2^62 bytes") != NULL);
-    }
+    T_ERR(dmacoh_alloc_coherent(&d, SIZE_MAX, 0, 0, &p, &h), DMACOH_EOVERFLOW);
+    T_ASSERT(strstr(last_line, "bytes is more than an allocation may have (2^62 bytes") != NULL);
     T_ERR(dmacoh_pci_open("0000:00:01.0", NULL, NULL), DMACOH_EINVAL);
     T_ASSERT(strstr(last_line, "pci open '0000:00:01.0': out is NULL") != NULL);
     T_ERR(dmacoh_pci_open("00:01.0\n", NULL, &pci), DMACOH_EINVAL);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MEM_A    UINT64_C(0x10000000)
 #define MEM_B    UINT64_C(0x20000000)
@@ -1534,6 +1535,64 @@ static void create_huge_chunk_size(void)
     fx_fini(&f);
 }
 
+/* A handle in the gap at the end of a boundary segment (24-byte blocks, 64-byte boundary:
+ * blocks at 0 and 24, a gap at 48..63, the next segment's first block at 64) starts no block:
+ * its free is -EFAULT and the next segment's first block, which is held, stays allocated. */
+static void boundary_gap_is_no_block(void)
+{
+    struct fx f;
+    struct dmacoh_pool *p;
+    void *b[3];
+    dmacoh_dma_addr_t h[3];
+
+    fx_init(&f, 16 * PG, MAP, MAP | EXCL);
+    p = pool_new("gap", &f.dev, 24, 8, 64, NULL);
+    for (unsigned i = 0; i < 3; i++)
+        T_OK(dmacoh_pool_alloc(p, 0, &b[i], &h[i]));
+    T_EQ_U64(h[1] - h[0], 24);
+    T_EQ_U64(h[2] - h[0], 64);
+    for (uint64_t off = 48; off < 64; off += 8) {
+        t_log_reset();
+        T_ERR(dmacoh_pool_free(p, (char *)b[0] + off, h[0] + off), DMACOH_EFAULT);
+        T_ASSERT(t_log_count() > 0);
+    }
+    T_EQ_U64(pst(p).in_use, 3);
+    for (unsigned i = 0; i < 3; i++)
+        T_OK(dmacoh_pool_free(p, b[i], h[i]));
+    T_OK(dmacoh_pool_destroy(p, 0));
+    fx_fini(&f);
+}
+
+/* A free of a handle whose chunk the pool does not hold ends (-EFAULT) at every number of
+ * chunks, in particular 16 and 32 in one shard, where a chunk table allowed to fill up would
+ * have no empty slot to end the probe. Under alarm(): a regression fails, it does not hang. */
+static void chunk_table_lookups_end(void)
+{
+    struct fx f;
+    struct dmacoh_pool *p;
+    struct dmacoh_pool_opts o;
+    void *b[48], *stray;
+    dmacoh_dma_addr_t h[48], hs = DEV_A + 63 * PG;
+
+    fx_init(&f, 64 * PG, MAP, MAP | EXCL);
+    memset(&o, 0, sizeof(o));
+    o.chunk_size = PG;
+    p = pool_new("tab", &f.dev, PG, 0, 0, &o); /* one block per chunk */
+    stray = dmacoh_dma_to_virt(&f.dev, hs);
+    alarm(20);
+    for (unsigned i = 0; i < 48; i++) {
+        T_OK(dmacoh_pool_alloc(p, 0, &b[i], &h[i]));
+        T_ASSERT(h[i] < hs);
+        T_ERR(dmacoh_pool_free(p, stray, hs), DMACOH_EFAULT);
+    }
+    T_EQ_U64(pst(p).chunks, 48);
+    for (unsigned i = 0; i < 48; i++)
+        T_OK(dmacoh_pool_free(p, b[i], h[i]));
+    alarm(0);
+    T_OK(dmacoh_pool_destroy(p, 0));
+    fx_fini(&f);
+}
+
 static const struct t_case cases[] = {
     T_CASE(create_args),
     T_CASE(create_chunk_size),
@@ -1555,6 +1614,8 @@ static const struct t_case cases[] = {
     T_CASE(keep_empty_threads),
     T_CASE(exclusive_threads),
     T_CASE(create_huge_chunk_size),
+    T_CASE(boundary_gap_is_no_block),
+    T_CASE(chunk_table_lookups_end),
 };
 
 T_MAIN(cases)

@@ -10,6 +10,7 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/internal.h"
 
@@ -226,6 +227,16 @@ static void *wait_for_room(void *arg)
     return NULL;
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The waiter is woken by the free, not by its 30 s timeout running out (after which it
+ * would find the block anyway, by draining the caches itself). */
 static void waiter_is_woken_by_a_cached_free(void)
 {
     struct fx f;
@@ -233,6 +244,7 @@ static void waiter_is_woken_by_a_cached_free(void)
     dmacoh_dma_addr_t h[NPAGES];
     struct waiter w = {&f, 1, NULL, 0};
     pthread_t t;
+    uint64_t t0;
 
     setup(&f, DMACOH_MEMORY_EXCLUSIVE);
     for (unsigned i = 0; i < NPAGES; i++)
@@ -240,14 +252,142 @@ static void waiter_is_woken_by_a_cached_free(void)
     T_ASSERT(pthread_create(&t, NULL, wait_for_room, &w) == 0);
     while (__atomic_load_n(&f.dev.pool->waiters, __ATOMIC_SEQ_CST) == 0)
         sched_yield();
+    t0 = mono_ns();
     T_OK(dmacoh_free_coherent(&f.dev, PG, p[7], h[7]));
     pthread_join(t, NULL);
+    T_ASSERT(mono_ns() - t0 < 5ull * 1000 * 1000 * 1000);
     T_OK(w.r);
     T_EQ_U64(w.h, h[7]);
     p[7] = w.cpu;
     for (unsigned i = 0; i < NPAGES; i++)
         T_OK(dmacoh_free_coherent(&f.dev, PG, p[i], h[i]));
     teardown(&f);
+}
+
+/* A platform whose wait op first frees a block (as another thread would, in the window
+ * between the allocation's last look at the region and its sleep): the free changes the
+ * sequence word, so the wait returns at once and the allocation gets the block, instead of
+ * sleeping out its timeout with the wake-up lost. */
+static const struct dmacoh_platform_ops *inner_ops;
+static struct {
+    struct dmacoh_device *dev;
+    void *cpu;
+    dmacoh_dma_addr_t h;
+    bool armed;
+    int r;
+    unsigned waits;
+} wf;
+
+static int free_then_wait(void *ctx, const uint32_t *word, uint32_t expected, uint64_t timeout_ns)
+{
+    wf.waits++;
+    if (wf.armed) {
+        wf.armed = false;
+        wf.r = dmacoh_free_coherent(wf.dev, PG, wf.cpu, wf.h);
+    }
+    return inner_ops->wait(ctx, word, expected, timeout_ns);
+}
+
+static void free_just_before_the_wait_is_not_lost(void)
+{
+    struct dmacoh_sim *sim;
+    struct dmacoh_platform *sp, plat;
+    struct dmacoh_platform_ops ops;
+    struct dmacoh_device dev;
+    void *p[NPAGES], *x;
+    dmacoh_dma_addr_t h[NPAGES], hx;
+    uint64_t t0;
+
+    T_OK(dmacoh_sim_create(NULL, &sim));
+    t_add_memory(sim, BUS, NPAGES * PG, DMACOH_MEMORY_MAP, false);
+    sp = dmacoh_sim_platform(sim);
+    inner_ops = sp->ops;
+    ops = *sp->ops;
+    ops.wait = free_then_wait;
+    T_OK(dmacoh_platform_init(&plat, &ops, sp->ctx));
+    T_OK(dmacoh_device_init(&dev, "wf", NULL, &plat));
+    T_OK(dmacoh_declare_coherent_memory(&dev, BUS, BUS, NPAGES * PG,
+                                        DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, NULL));
+    for (unsigned i = 0; i < NPAGES; i++)
+        T_OK(dmacoh_alloc_coherent(&dev, PG, 0, 0, &p[i], &h[i]));
+    T_ASSERT(!dmacoh__tc_active(dev.pool)); /* one thread: the free goes to the allocator */
+    wf.dev = &dev;
+    wf.cpu = p[9];
+    wf.h = h[9];
+    wf.armed = true;
+    wf.r = 1;
+    wf.waits = 0;
+    t0 = mono_ns();
+    T_OK(dmacoh_alloc_coherent(&dev, PG, DMACOH_ALLOC_WAIT, 30ull * 1000 * 1000 * 1000, &x, &hx));
+    T_ASSERT(mono_ns() - t0 < 5ull * 1000 * 1000 * 1000);
+    T_OK(wf.r);
+    T_EQ_U64(hx, h[9]);
+    T_ASSERT(wf.waits >= 1);
+    p[9] = x;
+    for (unsigned i = 0; i < NPAGES; i++)
+        T_OK(dmacoh_free_coherent(&dev, PG, p[i], h[i]));
+    T_OK(dmacoh_release_coherent_memory(&dev, 0));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_platform_fini(&plat));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
+/* A cached block above a device's reach is never handed to it: not to a child with a
+ * narrower DMA mask served through INCLUDES_CHILDREN, nor to dmacoh__alloc_below. The cache
+ * holds a reachable block below an unreachable one, newest first (LIFO), so a cache that
+ * ignored the limit would hand out the unreachable one. */
+static void cached_blocks_respect_the_dma_limit(void)
+{
+    enum { N = 257 }; /* page N - 1 is the first at 1 MiB */
+    const uint64_t mask = DMACOH_BIT_MASK(20);
+    struct dmacoh_sim *sim;
+    struct dmacoh_device dev, child;
+    static void *p[N];
+    static dmacoh_dma_addr_t h[N];
+    void *x;
+    dmacoh_dma_addr_t hx;
+
+    T_OK(dmacoh_sim_create(NULL, &sim));
+    t_add_memory(sim, BUS, 2 * 1024 * 1024, DMACOH_MEMORY_MAP, false);
+    T_OK(dmacoh_device_init(&dev, "parent", NULL, dmacoh_sim_platform(sim)));
+    T_OK(dmacoh_device_init(&child, "child", &dev, NULL));
+    T_OK(dmacoh_device_set_dma_mask(&child, mask));
+    T_OK(dmacoh_declare_coherent_memory(
+        &dev, BUS, 0, 2 * 1024 * 1024,
+        DMACOH_MEMORY_MAP | DMACOH_MEMORY_INCLUDES_CHILDREN | DMACOH_MEMORY_EXCLUSIVE, NULL, NULL));
+    dmacoh__lock(&dev.pool->lock, dev.pool->plat);
+    dmacoh__tc_enable(dev.pool);
+    dmacoh__unlock(&dev.pool->lock);
+    for (unsigned i = 0; i < N; i++)
+        T_OK(dmacoh_alloc_coherent(&dev, PG, 0, 0, &p[i], &h[i]));
+    T_EQ_U64(h[N - 1], mask + 1);
+
+    /* The child. */
+    T_OK(dmacoh_free_coherent(&dev, PG, p[3], h[3]));
+    T_OK(dmacoh_free_coherent(&dev, PG, p[N - 1], h[N - 1]));
+    T_OK(dmacoh_alloc_coherent(&child, PG, 0, 0, &x, &hx));
+    T_ASSERT(hx + PG - 1 <= mask);
+    T_EQ_U64(hx, h[3]);
+    p[3] = x;
+    T_OK(dmacoh_alloc_coherent(&dev, PG, 0, 0, &p[N - 1], &h[N - 1]));
+    T_EQ_U64(h[N - 1], mask + 1);
+
+    /* dmacoh__alloc_below. */
+    T_OK(dmacoh_free_coherent(&dev, PG, p[5], h[5]));
+    T_OK(dmacoh_free_coherent(&dev, PG, p[N - 1], h[N - 1]));
+    T_OK(dmacoh__alloc_below(&dev, PG, mask, &x, &hx));
+    T_ASSERT(hx + PG - 1 <= mask);
+    T_EQ_U64(hx, h[5]);
+    p[5] = x;
+    T_OK(dmacoh_alloc_coherent(&dev, PG, 0, 0, &p[N - 1], &h[N - 1]));
+
+    for (unsigned i = 0; i < N; i++)
+        T_OK(dmacoh_free_coherent(i == 3 ? &child : &dev, PG, p[i], h[i]));
+    T_ASSERT(dmacoh_check(&dev));
+    T_OK(dmacoh_release_coherent_memory(&dev, 0));
+    T_OK(dmacoh_device_fini(&child));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_sim_destroy(sim));
 }
 
 /* A first-fit region never caches: the kernel's order is kept. */
@@ -283,6 +423,8 @@ static const struct t_case cases[] = {
     T_CASE(racing_double_free_loses_once),
     T_CASE(two_threads_never_share_a_block),
     T_CASE(waiter_is_woken_by_a_cached_free),
+    T_CASE(free_just_before_the_wait_is_not_lost),
+    T_CASE(cached_blocks_respect_the_dma_limit),
     T_CASE(first_fit_regions_do_not_cache),
 };
 
