@@ -353,7 +353,10 @@ int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh
     int r;
 
     if (!out || !name || !dmacoh__device_ok(dev)) {
-        dmacoh__err("pool create: NULL out or name, or not an initialised device");
+        dmacoh__err("pool create '%s': %s", name ? name : "(null)",
+                    !out    ? "out is NULL"
+                    : !name ? "name is NULL"
+                            : "not an initialised device");
         return DMACOH_EINVAL;
     }
     plat = dev->platform;
@@ -610,7 +613,11 @@ int dmacoh_pool_alloc(struct dmacoh_pool *p, unsigned flags, void **cpu, dmacoh_
     uint64_t off = 0;
 
     if (!p || p->magic != POOL_MAGIC || !cpu || !handle || (flags & ~(unsigned)DMACOH_POOL_ZERO)) {
-        dmacoh__err("pool alloc: not a pool, NULL out-pointer or unknown flags");
+        dmacoh__err("pool alloc: %s", (!p || p->magic != POOL_MAGIC)
+                                          ? "not a pool (NULL or destroyed)"
+                                      : !cpu    ? "the CPU address out-pointer is NULL"
+                                      : !handle ? "the DMA handle out-pointer is NULL"
+                                                : "unknown flags");
         return DMACOH_EINVAL;
     }
     check_epoch(p);
@@ -698,7 +705,9 @@ int dmacoh_pool_free(struct dmacoh_pool *p, void *cpu, dmacoh_dma_addr_t handle)
     int r = 1;
 
     if (!p || p->magic != POOL_MAGIC || !cpu) {
-        dmacoh__err("pool free: not a pool, or NULL pointer");
+        dmacoh__err("pool free: %s", (!p || p->magic != POOL_MAGIC)
+                                         ? "not a pool (NULL or destroyed)"
+                                         : "the CPU address is NULL");
         return DMACOH_EINVAL;
     }
     check_epoch(p);

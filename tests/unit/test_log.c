@@ -17,6 +17,7 @@
 #include <dmacoh/dma-mapping.h>
 #include <dmacoh/memfd.h>
 #include <dmacoh/pci.h>
+#include <dmacoh/pool.h>
 #include <dmacoh/vfio.h>
 
 #include <errno.h>
@@ -397,6 +398,18 @@ static void log_lines_name_the_real_problem(void)
     T_ASSERT(strstr(last_line, "'dev': the CPU address is NULL") != NULL);
     T_ERR(dmacoh_alloc_coherent(&d, SIZE_MAX, 0, 0, &p, &h), DMACOH_EOVERFLOW);
     T_ASSERT(strstr(last_line, "bytes is more than an allocation may have (2^62 bytes") != NULL);
+    {
+        struct dmacoh_pool *pool;
+
+        T_ERR(dmacoh_pool_create(NULL, "descs", &d, 16, 16, 0, NULL), DMACOH_EINVAL);
+        T_ASSERT(strstr(last_line, "pool create 'descs': out is NULL") != NULL);
+        T_OK(dmacoh_pool_create(&pool, "descs", &d, 16, 16, 0, NULL));
+        T_ERR(dmacoh_pool_alloc(pool, 0, NULL, &h), DMACOH_EINVAL);
+        T_ASSERT(strstr(last_line, "pool alloc: the CPU address out-pointer is NULL") != NULL);
+        T_ERR(dmacoh_pool_free(pool, NULL, 0), DMACOH_EINVAL);
+        T_ASSERT(strstr(last_line, "pool free: the CPU address is NULL") != NULL);
+        T_OK(dmacoh_pool_destroy(pool, 0));
+    }
     T_ERR(dmacoh_pci_open("0000:00:01.0", NULL, NULL), DMACOH_EINVAL);
     T_ASSERT(strstr(last_line, "pci open '0000:00:01.0': out is NULL") != NULL);
     T_ERR(dmacoh_pci_open("00:01.0\n", NULL, &pci), DMACOH_EINVAL);
