@@ -788,6 +788,8 @@ static int proof_vfio_one_owner(void)
     check(dmacoh_release_coherent_memory(&x.dev, 0) == 0, "release");
     check(dmacoh_device_fini(&other) == 0, "fini other");
     return vfio_edu_close(&x);
+}
+
 /* ---- proof: one owner per physical range across platform instances ----------------------- */
 
 /* The library's log lines of the proof, kept to look for the holder each refusal names. */
