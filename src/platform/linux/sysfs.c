@@ -198,13 +198,25 @@ int dmacoh__linux_read_u64(const char *path, uint64_t *v)
     return 0;
 }
 
+/* "major:minor" as the kernel writes a `dev` attribute, alone on its line; false if not. */
+static bool parse_devnum(const char *buf, uint64_t *maj, uint64_t *min)
+{
+    size_t a = parse_u64(buf, maj), b;
+
+    if (!a || buf[a] != ':')
+        return false;
+    b = parse_u64(buf + a + 1, min);
+    buf += a + 1 + b;
+    return b && (!strcmp(buf, "") || !strcmp(buf, "\n"));
+}
+
 int dmacoh__linux_node_is(int fd, const char *node, const char *sysdir)
 {
     char path[PATH_MAX], buf[32];
-    unsigned maj, min;
+    uint64_t maj, min;
     struct stat st;
     ssize_t n;
-    int afd, used = 0;
+    int afd;
 
     if (fstat(fd, &st) != 0)
         return -errno;
@@ -216,14 +228,14 @@ int dmacoh__linux_node_is(int fd, const char *node, const char *sysdir)
     n = afd < 0 ? afd : read_all(afd, buf, sizeof(buf));
     if (afd >= 0)
         close(afd);
-    if (n < 0 || sscanf(buf, "%u:%u%n", &maj, &min, &used) != 2 ||
-        (buf[used] != '\0' && strcmp(buf + used, "\n") != 0)) {
+    if (n < 0 || !parse_devnum(buf, &maj, &min)) {
         dmacoh__err("%s: cannot read the device number that %s must have: refused", path, node);
         return DMACOH_EIO;
     }
     if (major(st.st_rdev) != maj || minor(st.st_rdev) != min) {
-        dmacoh__err("%s is character device %u:%u, not %u:%u as %s says: refused", node,
-                    major(st.st_rdev), minor(st.st_rdev), maj, min, path);
+        dmacoh__err("%s is character device %u:%u, not %llu:%llu as %s says: refused", node,
+                    major(st.st_rdev), minor(st.st_rdev), (unsigned long long)maj,
+                    (unsigned long long)min, path);
         return DMACOH_EIO;
     }
     return 0;
