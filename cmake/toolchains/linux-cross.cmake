@@ -18,4 +18,7 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-set(CMAKE_CROSSCOMPILING_EMULATOR ${DMACOH_QEMU} -L /usr/${DMACOH_TRIPLE})
+# Through env, so that a test can tell it runs under user-mode emulation (DMACOH_TEST_EMULATOR):
+# the few cases that depend on the host process's own mappings skip there, saying why.
+set(CMAKE_CROSSCOMPILING_EMULATOR env DMACOH_TEST_EMULATOR=${DMACOH_QEMU} ${DMACOH_QEMU}
+    -L /usr/${DMACOH_TRIPLE})

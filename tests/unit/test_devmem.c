@@ -82,17 +82,19 @@ static void second_instance_cannot_take_the_same_bytes(void)
     T_OK(dmacoh_devmem_open(&o, &d2));
     T_OK(dmacoh_device_init(&a, "a", NULL, dmacoh_devmem_platform(d1)));
     T_OK(dmacoh_device_init(&b, "b", NULL, dmacoh_devmem_platform(d2)));
-    T_OK(dmacoh_declare_coherent_memory(&a, SRAM, 0x0, 0x8000, DMACOH_MEMORY_MAP, NULL, NULL));
-    T_ERR(dmacoh_declare_coherent_memory(&b, SRAM + 0x7000, 0x0, 0x2000, DMACOH_MEMORY_MAP, NULL,
-                                         NULL),
+    T_OK(dmacoh_declare_coherent_memory(&a, SRAM, 0x0, 0x8000, DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO,
+                                        NULL, NULL));
+    T_ERR(dmacoh_declare_coherent_memory(&b, SRAM + 0x7000, 0x0, 0x2000,
+                                         DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, NULL, NULL),
           DMACOH_EBUSY);
     T_ASSERT(t_log_find("already declared through devmem"));
     T_ASSERT(t_log_find("0xfe000000+0x8000"));
-    T_OK(dmacoh_declare_coherent_memory(&b, SRAM + 0x8000, 0x0, 0x8000, DMACOH_MEMORY_MAP, NULL,
-                                        NULL));
+    T_OK(dmacoh_declare_coherent_memory(&b, SRAM + 0x8000, 0x0, 0x8000,
+                                        DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, NULL, NULL));
     T_OK(dmacoh_release_coherent_memory(&b, 0));
     T_OK(dmacoh_release_coherent_memory(&a, 0));
-    T_OK(dmacoh_declare_coherent_memory(&b, SRAM, 0x0, 0x10000, DMACOH_MEMORY_MAP, NULL, NULL));
+    T_OK(dmacoh_declare_coherent_memory(&b, SRAM, 0x0, 0x10000,
+                                        DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, NULL, NULL));
     T_OK(dmacoh_release_coherent_memory(&b, 0));
     T_OK(dmacoh_device_fini(&a));
     T_OK(dmacoh_device_fini(&b));

@@ -45,6 +45,8 @@
 #define BAR2_SZ 0x400000ull
 #define MIB     0x100000ull
 
+/* MAP where the CPU may map device memory (x86), IO elsewhere: the claims are the same. */
+#define MODES (DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)
 static char root[64], sysfs[128], devroot[128], pcidir[256], memfile[128];
 
 static void mkdirs(const char *path)
@@ -202,8 +204,7 @@ static void inst_close(struct inst *in)
 
 static int declare(struct inst *in, uint64_t bus, uint64_t size)
 {
-    return dmacoh_declare_coherent_memory(&in->dev, bus, bus - BAR2, size, DMACOH_MEMORY_MAP, NULL,
-                                          NULL);
+    return dmacoh_declare_coherent_memory(&in->dev, bus, bus - BAR2, size, MODES, NULL, NULL);
 }
 
 /* First declares [bus1, +size1) through a, then [bus2, +size2) through b, which overlaps it:
@@ -293,14 +294,13 @@ static void hostmem_in_front_and_behind(void)
     ho.declared = dmacoh_pci_platform((struct dmacoh_pci *)inner.h);
     T_OK(dmacoh_hostmem_open(&ho, &hm));
     T_OK(dmacoh_device_init(&front, "front", NULL, dmacoh_hostmem_platform(hm)));
-    T_OK(dmacoh_declare_coherent_memory(&front, BAR2, 0, MIB, DMACOH_MEMORY_MAP, NULL, NULL));
+    T_OK(dmacoh_declare_coherent_memory(&front, BAR2, 0, MIB, MODES, NULL, NULL));
     t_log_reset();
     T_ERR(declare(&inner, BAR2, MIB), DMACOH_EBUSY);
     T_ASSERT(t_log_find("by this platform instance")); /* the same pci instance, underneath */
     T_OK(dmacoh_release_coherent_memory(&front, 0));
     T_OK(declare(&inner, BAR2, MIB));
-    T_ERR(dmacoh_declare_coherent_memory(&front, BAR2, 0, MIB, DMACOH_MEMORY_MAP, NULL, NULL),
-          DMACOH_EBUSY);
+    T_ERR(dmacoh_declare_coherent_memory(&front, BAR2, 0, MIB, MODES, NULL, NULL), DMACOH_EBUSY);
     T_OK(dmacoh_release_coherent_memory(&inner.dev, 0));
     T_OK(dmacoh_device_fini(&front));
     T_OK(dmacoh_hostmem_close(hm));
@@ -323,15 +323,12 @@ static void disjoint_ranges_are_fine(void)
     T_OK(declare(&b, BAR2 + MIB, MIB));
     T_OK(dmacoh_release_coherent_memory(&b.dev, 0));
     o.granule = 256;
-    T_OK(dmacoh_declare_coherent_memory(&b.dev, BAR2 + 2 * MIB, 0, 256, DMACOH_MEMORY_MAP, &o,
-                                        NULL));
-    T_OK(dmacoh_declare_coherent_memory(&c.dev, BAR2 + 2 * MIB + 256, 256, 256, DMACOH_MEMORY_MAP,
-                                        &o, NULL));
+    T_OK(dmacoh_declare_coherent_memory(&b.dev, BAR2 + 2 * MIB, 0, 256, MODES, &o, NULL));
+    T_OK(dmacoh_declare_coherent_memory(&c.dev, BAR2 + 2 * MIB + 256, 256, 256, MODES, &o, NULL));
     T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
     /* One byte of overlap (the last granule of b's range) is an overlap. */
-    T_ERR(
-        dmacoh_declare_coherent_memory(&c.dev, BAR2 + 2 * MIB, 0, 512, DMACOH_MEMORY_MAP, &o, NULL),
-        DMACOH_EBUSY);
+    T_ERR(dmacoh_declare_coherent_memory(&c.dev, BAR2 + 2 * MIB, 0, 512, MODES, &o, NULL),
+          DMACOH_EBUSY);
     T_OK(dmacoh_release_coherent_memory(&a.dev, 0));
     T_OK(dmacoh_release_coherent_memory(&b.dev, 0));
     inst_close(&c);

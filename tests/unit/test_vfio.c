@@ -576,8 +576,8 @@ static void fallback_never_shares_a_handle_with_a_region(void)
     T_OK(open_fake(&v, NULL));
     T_OK(dmacoh_device_init(&dev, "edu", NULL, dmacoh_vfio_platform(v)));
     T_OK(dmacoh_device_init(&other, "other", NULL, dmacoh_vfio_platform(v)));
-    T_OK(dmacoh_declare_coherent_memory(&dev, BAR0 + 0x80000, 0x100000, 0x2000, DMACOH_MEMORY_MAP,
-                                        NULL, NULL));
+    T_OK(dmacoh_declare_coherent_memory(&dev, BAR0 + 0x80000, 0x100000, 0x2000,
+                                        DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, NULL, NULL));
     for (int i = 0; i < 2; i++) {
         T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &r[i], &hr[i]));
         T_EQ_U64(hr[i], 0x100000 + 0x1000 * (uint64_t)i);
@@ -596,13 +596,13 @@ static void fallback_never_shares_a_handle_with_a_region(void)
     T_EQ_U64(dmacoh_virt_to_dma(&dev, b), hb);
     /* Over b's IOVA: refused, naming b. */
     T_ERR(dmacoh_declare_coherent_memory(&other, BAR0 + 0x90000, 0x103000, 0x1000,
-                                         DMACOH_MEMORY_MAP, NULL, NULL),
+                                         DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, NULL, NULL),
           DMACOH_EBUSY);
     T_ASSERT(t_log_find("fallback memory at IOVA 0x103000+0x1000"));
     T_ASSERT(!dmacoh_device_has_region(&other));
     T_OK(dmacoh_free_coherent(&dev, 4096, b, hb));
-    T_OK(dmacoh_declare_coherent_memory(&other, BAR0 + 0x90000, 0x103000, 0x1000, DMACOH_MEMORY_MAP,
-                                        NULL, NULL));
+    T_OK(dmacoh_declare_coherent_memory(&other, BAR0 + 0x90000, 0x103000, 0x1000,
+                                        DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, NULL, NULL));
     T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &c, &hc));
     T_EQ_U64(hc, 0x104000); /* 0x103000 is other's region now */
     /* Released, the first region's device addresses are IOVAs again. */
