@@ -9,6 +9,7 @@
 #include "fixture.h"
 
 #include "t.h"
+#include "platform/linux/internal.h" /* dmacoh__linux_device_mode */
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -61,4 +62,19 @@ void t_sparse_file(const char *path, uint64_t size)
     T_ASSERT(fd >= 0);
     T_EQ_INT(ftruncate(fd, (off_t)size), 0);
     close(fd);
+}
+
+void t_declare_map(struct dmacoh_device *dev, dmacoh_phys_addr_t bus, dmacoh_dma_addr_t at,
+                   uint64_t size, int flags, const struct dmacoh_declare_opts *o, int *granted,
+                   void (*cleanup)(void))
+{
+    int r = dmacoh_declare_coherent_memory(dev, bus, at, size, flags, o, granted);
+
+    if (dmacoh__linux_device_mode(DMACOH_MEMORY_MAP) != DMACOH_MEMORY_MAP) {
+        T_ERR(r, DMACOH_ENOTSUP);
+        if (cleanup)
+            cleanup();
+        t_skip("MAP of device memory is granted on x86 only; this CPU gets IO");
+    }
+    T_OK(r);
 }

@@ -138,23 +138,6 @@ static void bars_are_parsed(void)
 }
 
 /* An allocation's bytes land at the right offset of the BAR, as seen from outside. */
-/* Declares with MAP. MAP of device memory is granted on x86 only (dmacoh__linux_device_mode in
- * src/platform/linux/internal.h; other CPUs get IO): there the declare must be refused with
- * -DMACOH_ENOTSUP, and the case, built on MAP pointers, ends as skipped (its fake tree
- * removed). */
-static void declare_map(struct dmacoh_device *dev, dmacoh_phys_addr_t bus, dmacoh_dma_addr_t at,
-                        uint64_t size, int flags, const struct dmacoh_declare_opts *o, int *granted)
-{
-    int r = dmacoh_declare_coherent_memory(dev, bus, at, size, flags, o, granted);
-
-    if (dmacoh__linux_device_mode(DMACOH_MEMORY_MAP) != DMACOH_MEMORY_MAP) {
-        T_ERR(r, DMACOH_ENOTSUP);
-        remove_tree();
-        t_skip("MAP of device memory is granted on x86 only; this CPU gets IO");
-    }
-    T_OK(r);
-}
-
 static void region_in_a_bar_lands_at_the_right_offset(void)
 {
     struct dmacoh_pci *pci;
@@ -168,8 +151,8 @@ static void region_in_a_bar_lands_at_the_right_offset(void)
     pci = open_fake(false);
     T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
     /* The second half of BAR0, which the card reaches at device address 0x80000. */
-    declare_map(&dev, BAR0 + 0x80000, 0x80000, 0x80000, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE,
-                NULL, &granted);
+    t_declare_map(&dev, BAR0 + 0x80000, 0x80000, 0x80000,
+                  DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &granted, remove_tree);
     T_EQ_INT(granted, DMACOH_MEMORY_MAP);
     T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &a, &ha));
     T_OK(dmacoh_alloc_coherent(&dev, 8192, 0, 0, &b, &hb));
@@ -206,7 +189,7 @@ static void write_combining_maps_resource_wc(void)
     make_tree();
     pci = open_fake(true);
     T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
-    declare_map(&dev, BAR2, 0, BAR2_SZ, DMACOH_MEMORY_MAP, NULL, NULL);
+    t_declare_map(&dev, BAR2, 0, BAR2_SZ, DMACOH_MEMORY_MAP, NULL, NULL, remove_tree);
     T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &a, &h));
     memcpy(a, "wc", 3);
     read_bar("resource2_wc", 0, buf, 3);
@@ -294,7 +277,7 @@ static void bar_not_on_a_page_boundary(void)
     sized_file("resource0", 4096);
     pci = open_fake(false);
     T_OK(dmacoh_device_init(&dev, "small", NULL, dmacoh_pci_platform(pci)));
-    declare_map(&dev, 0xfe001140, 0x40, 0x40, DMACOH_MEMORY_MAP, &dopts, NULL);
+    t_declare_map(&dev, 0xfe001140, 0x40, 0x40, DMACOH_MEMORY_MAP, &dopts, NULL, remove_tree);
     T_OK(dmacoh_alloc_coherent(&dev, 0x40, 0, 0, &a, &h));
     T_EQ_U64(h, 0x40);
     memcpy(a, "small", 6);

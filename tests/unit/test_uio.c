@@ -432,23 +432,6 @@ static void node_must_be_the_uio_device(void)
 /* Maps as uio_pdrv_genirq builds them: `addr` page aligned, the device's memory `offset` bytes
  * into the map and counted in `size`; a map whose size is not whole pages cannot be mapped
  * past its last whole page; a map at an unaligned address is not usable at all. */
-/* Declares with MAP. MAP of device memory is granted on x86 only (dmacoh__linux_device_mode in
- * src/platform/linux/internal.h; other CPUs get IO): there the declare must be refused with
- * -DMACOH_ENOTSUP, and the case, built on MAP pointers, ends as skipped (its fake tree
- * removed). */
-static void declare_map(struct dmacoh_device *dev, dmacoh_phys_addr_t bus, dmacoh_dma_addr_t at,
-                        uint64_t size, int flags, const struct dmacoh_declare_opts *o, int *granted)
-{
-    int r = dmacoh_declare_coherent_memory(dev, bus, at, size, flags, o, granted);
-
-    if (dmacoh__linux_device_mode(DMACOH_MEMORY_MAP) != DMACOH_MEMORY_MAP) {
-        T_ERR(r, DMACOH_ENOTSUP);
-        remove_tree();
-        t_skip("MAP of device memory is granted on x86 only; this CPU gets IO");
-    }
-    T_OK(r);
-}
-
 static void map_offset_and_partial_pages(void)
 {
     struct dmacoh_declare_opts g = {.granule = 0x100};
@@ -476,7 +459,7 @@ static void map_offset_and_partial_pages(void)
     T_OK(dmacoh_uio_open(3, &o, &uio));
     T_OK(dmacoh_device_init(&d, "soc", NULL, dmacoh_uio_platform(uio)));
     /* map0: the byte at bus 0x60001000 is 0x1000 into the mapping (offset is not added). */
-    declare_map(&d, 0x60001000, 0, 0x1000, DMACOH_MEMORY_MAP, NULL, NULL);
+    t_declare_map(&d, 0x60001000, 0, 0x1000, DMACOH_MEMORY_MAP, NULL, NULL, remove_tree);
     T_OK(dmacoh_alloc_coherent(&d, 64, 0, 0, &a, &h));
     memcpy(a, "offs", 5);
     T_EQ_INT(pread(fd, buf, 5, 0x1000), 5);

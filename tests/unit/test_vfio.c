@@ -367,23 +367,6 @@ static void read_image(uint64_t off, void *buf, size_t len)
     close(fd);
 }
 
-/* Declares with MAP. MAP of device memory is granted on x86 only (dmacoh__linux_device_mode in
- * src/platform/linux/internal.h; other CPUs get IO): there the declare must be refused with
- * -DMACOH_ENOTSUP, and the case, built on MAP pointers, ends as skipped (its fake tree
- * removed). */
-static void declare_map(struct dmacoh_device *dev, dmacoh_phys_addr_t bus, dmacoh_dma_addr_t at,
-                        uint64_t size, int flags, const struct dmacoh_declare_opts *o, int *granted)
-{
-    int r = dmacoh_declare_coherent_memory(dev, bus, at, size, flags, o, granted);
-
-    if (dmacoh__linux_device_mode(DMACOH_MEMORY_MAP) != DMACOH_MEMORY_MAP) {
-        T_ERR(r, DMACOH_ENOTSUP);
-        remove_tree();
-        t_skip("MAP of device memory is granted on x86 only; this CPU gets IO");
-    }
-    T_OK(r);
-}
-
 static void opens_through_the_group_and_maps_a_bar(void)
 {
     struct dmacoh_vfio *v;
@@ -406,8 +389,8 @@ static void opens_through_the_group_and_maps_a_bar(void)
     T_ERR(dmacoh_vfio_bar(v, 3, &bus, NULL, NULL), DMACOH_ENOENT);
     T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_vfio_platform(v)));
     /* The top 2 MiB of BAR2, which the card reaches at device address 0x200000. */
-    declare_map(&dev, BAR2 + 0x200000, 0x200000, 0x200000,
-                DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &granted);
+    t_declare_map(&dev, BAR2 + 0x200000, 0x200000, 0x200000,
+                  DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &granted, remove_tree);
     T_EQ_INT(granted, DMACOH_MEMORY_MAP);
     T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &a, &h));
     T_OK(dmacoh_alloc_coherent(&dev, 8192, 0, 0, &a, &h));
