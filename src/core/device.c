@@ -52,21 +52,42 @@ int dmacoh__platform_fini(struct dmacoh_platform *p)
     return 0;
 }
 
-/* Whether dev is on p's list of initialised devices (p->lock held). Only list members are
- * read: dev's own storage may be uninitialised. */
-static bool listed(const struct dmacoh_platform *p, const struct dmacoh_device *dev)
+/* The next entry of p's device list after *d, or NULL at its end. The list runs through the
+ * caller's storage: a device dropped without fini (a stack device on an error path) leaves an
+ * entry that is no longer a device of p, and the walk stops there rather than follow it. */
+static struct dmacoh_device *next_of(const struct dmacoh_platform *p, struct dmacoh_device *d)
 {
-    for (const struct dmacoh_device *d = p->devices; d; d = d->next)
+    if (d && (d->magic != DMACOH__DEVICE_MAGIC || d->platform != p)) {
+        dmacoh__warn("platform '%s': a device was dropped without dmacoh_device_fini; its "
+                     "device list ends there",
+                     p->ops->name);
+        return NULL;
+    }
+    return d;
+}
+
+/* Where dev is on p's list of initialised devices (p->lock held): the link that points at
+ * it, or NULL. Only list members are read: dev's own storage may be uninitialised. */
+static struct dmacoh_device **find_link(struct dmacoh_platform *p, const struct dmacoh_device *dev)
+{
+    struct dmacoh_device **pp = &p->devices;
+
+    for (struct dmacoh_device *d = next_of(p, *pp); d; pp = &d->next, d = next_of(p, *pp))
         if (d == dev)
-            return true;
-    return false;
+            return pp;
+    return NULL;
+}
+
+static bool listed(struct dmacoh_platform *p, const struct dmacoh_device *dev)
+{
+    return find_link(p, dev) != NULL;
 }
 
 /* Refuses the init of a live device (p->lock held): -DMACOH_EBUSY, with why. parent is an
  * initialised device of p, or NULL; its ancestors are live too (fini refuses a parent), so
  * the walk reads only initialised devices and ends. */
-static int check_live(const struct dmacoh_platform *p, const struct dmacoh_device *dev,
-                      const char *name, const struct dmacoh_device *parent)
+static int check_live(struct dmacoh_platform *p, const struct dmacoh_device *dev, const char *name,
+                      const struct dmacoh_device *parent)
 {
     for (const struct dmacoh_device *a = parent; a; a = a->parent) {
         if (a == dev) {
@@ -140,22 +161,30 @@ int dmacoh__device_fini(struct dmacoh_device *dev)
 {
     struct dmacoh_platform *p;
     struct dmacoh_device **pp;
+    const char *busy;
 
-    if (!dmacoh__device_ok(dev)) {
+    if (!dmacoh__device_ok(dev) || !dmacoh__platform_ok(dev->platform)) {
         dmacoh__err("device fini: not an initialised device");
         return DMACOH_EINVAL;
     }
-    if (dev->pool || dev->nchildren) {
-        dmacoh__err("device fini '%s': %s", dev->name,
-                    dev->pool ? "a region is still declared" : "it still has children");
-        return DMACOH_EBUSY;
-    }
     p = dev->platform;
+    /* Everything is decided under the lock that init takes to add a child or the device: a
+     * racing init of a child, or a second fini, sees the outcome of this one. */
     dmacoh__lock(&p->lock, p);
-    for (pp = &p->devices; *pp && *pp != dev; pp = &(*pp)->next)
-        ;
-    if (*pp) /* always, unless the list was corrupted from outside */
-        *pp = dev->next;
+    pp = find_link(p, dev);
+    busy = !pp              ? NULL
+           : dev->pool      ? "a region is still declared"
+           : dev->nchildren ? "it still has children"
+                            : NULL;
+    if (!pp || busy) {
+        dmacoh__unlock(&p->lock);
+        if (!pp)
+            dmacoh__err("device fini: not an initialised device (finalised already?)");
+        else
+            dmacoh__err("device fini '%s': %s", dev->name, busy);
+        return pp ? DMACOH_EBUSY : DMACOH_EINVAL;
+    }
+    *pp = dev->next;
     if (dev->parent)
         dev->parent->nchildren--;
     __atomic_sub_fetch(&p->ndevices, 1u, __ATOMIC_RELAXED);

@@ -507,6 +507,33 @@ static void parent_cycle_is_refused(void)
     alarm(0);
 }
 
+/* A device dropped without fini (its storage reused: here overwritten) is not followed by
+ * later inits and finis on the platform; and a second fini of a device is refused without
+ * touching its parent's or the platform's counts. */
+static void a_dropped_device_is_not_followed(void)
+{
+    struct dmacoh_sim *sim;
+    struct dmacoh_device a, b, c, saved;
+
+    T_OK(dmacoh_sim_create(NULL, &sim));
+    alarm(20);
+    T_OK(dmacoh_device_init(&a, "a", NULL, dmacoh_sim_platform(sim)));
+    T_OK(dmacoh_device_init(&b, "b", &a, NULL));
+    memcpy(&saved, &b, sizeof(b));
+    memset(&b, 0x5a, sizeof(b)); /* b's storage reused by the program, b never finalised */
+    t_log_reset();
+    T_OK(dmacoh_device_init(&c, "c", NULL, dmacoh_sim_platform(sim)));
+    T_ASSERT(t_log_find("dropped without dmacoh_device_fini"));
+    T_OK(dmacoh_device_fini(&c));
+    T_ERR(dmacoh_device_fini(&c), DMACOH_EINVAL); /* twice: refused, nothing decremented */
+    memcpy(&b, &saved, sizeof(b));
+    T_ERR(dmacoh_device_fini(&a), DMACOH_EBUSY); /* b is still its child */
+    T_OK(dmacoh_device_fini(&b));
+    T_OK(dmacoh_device_fini(&a));
+    alarm(0);
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
 static const struct t_case cases[] = {
     T_CASE(pool_after_release_uses_new_memory),
     T_CASE(pool_after_release_under_debug),
@@ -519,6 +546,7 @@ static const struct t_case cases[] = {
     T_CASE(debug_release_site_is_kept),
     T_CASE(live_device_reinit_is_refused),
     T_CASE(parent_cycle_is_refused),
+    T_CASE(a_dropped_device_is_not_followed),
 };
 
 T_MAIN(cases)
