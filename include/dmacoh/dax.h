@@ -41,7 +41,9 @@ struct dmacoh_dax_opts {
     const char *sysfs_root; /**< "/sys" when NULL */
     const char *dev_root;   /**< "/dev" when NULL */
     bool bus_given;         /**< use `bus` below instead of sysfs `resource` */
-    dmacoh_phys_addr_t bus; /**< with bus_given: the bus address of the device's first byte */
+    dmacoh_phys_addr_t bus; /**< with bus_given: the bus address of the device's first byte;
+                                 the caller's numbering, so its ranges are not claimed
+                                 process-wide (another instance is not refused) */
 };
 
 /**

@@ -342,7 +342,37 @@ static void node_checked(void)
     remove_tree();
 }
 
+/* Claims follow where the base came from: read from `resource` it is physical, and a second
+ * instance over the same bytes is refused; given by the caller it is the caller's numbering
+ * (two DAX devices may both be given 0), and nothing is claimed. */
+static void only_physical_bases_are_claimed(void)
+{
+    struct dmacoh_dax_opts given = {.bus_given = true, .bus = 0};
+    struct dmacoh_dax *d[2];
+    struct dmacoh_device dev[2];
+
+    make_tree(8 * ALIGN, ALIGN);
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < 2; i++) {
+            d[i] = open_fake(pass ? &given : NULL);
+            T_OK(dmacoh_device_init(&dev[i], "dev", NULL, dmacoh_dax_platform(d[i])));
+        }
+        uint64_t bus = pass ? 0 : BASE;
+        T_OK(dmacoh_declare_coherent_memory(&dev[0], bus, 0, ALIGN, DMACOH_MEMORY_MAP, NULL, NULL));
+        T_ERR(dmacoh_declare_coherent_memory(&dev[1], bus, 0, ALIGN, DMACOH_MEMORY_MAP, NULL, NULL),
+              pass ? 0 : DMACOH_EBUSY);
+        for (int i = 0; i < 2; i++) {
+            if (dmacoh_device_has_region(&dev[i]))
+                T_OK(dmacoh_release_coherent_memory(&dev[i], 0));
+            T_OK(dmacoh_device_fini(&dev[i]));
+            T_OK(dmacoh_dax_close(d[i]));
+        }
+    }
+    remove_tree();
+}
+
 static const struct t_case cases[] = {
+    T_CASE(only_physical_bases_are_claimed),
     T_CASE(region_lands_at_the_device_offset),
     T_CASE(hundreds_of_gib),
     T_CASE(refusals),

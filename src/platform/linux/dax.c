@@ -37,6 +37,7 @@ struct dmacoh_dax {
     int fd;
     char name[32];
     uint64_t base, size, align;
+    bool base_physical; /* base read from sysfs `resource`, not given by the caller */
 };
 
 /* "daxN.M" with decimal N and M; nothing else (the name becomes part of a path). */
@@ -112,6 +113,7 @@ static int read_geometry(struct dmacoh_dax *dax, const char *dir, const struct d
                     (unsigned long long)dax->size, (unsigned long long)dax->align);
         return DMACOH_EIO;
     }
+    dax->base_physical = !(o && o->bus_given);
     if (o && o->bus_given) {
         dax->base = o->bus;
     } else if ((r = read_attr(dir, "resource", &dax->base)) != 0) {
@@ -158,11 +160,19 @@ static int dax_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     }
     target = congruence >= a ? device_addr : delta;
     out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : (want & DMACOH_MEMORY_IO);
-    r = dmacoh__linux_phys_claim(&claim);
-    if (r)
-        return r;
-    r = dmacoh__linux_map_claimed(dax->fd, moff, len, delta, target,
-                                  congruence >= a ? congruence : a, bus, size, out);
+    /* A base the caller gave (bus_given) is the caller's numbering, not known to be physical:
+     * claiming it could refuse another DAX device given the same numbers, or miss /dev/mem
+     * over the same bytes. Only a base read from sysfs `resource` is claimed. */
+    if (dax->base_physical) {
+        r = dmacoh__linux_phys_claim(&claim);
+        if (r)
+            return r;
+        r = dmacoh__linux_map_claimed(dax->fd, moff, len, delta, target,
+                                      congruence >= a ? congruence : a, bus, size, out);
+    } else {
+        r = dmacoh__linux_map_fd(dax->fd, moff, len, delta, target,
+                                 congruence >= a ? congruence : a, out);
+    }
     if (r) {
         dmacoh__err("dax %s: mmap of %#llx bytes at offset %#llx failed: %s", dax->name,
                     (unsigned long long)len, (unsigned long long)moff, dmacoh_strerror(r));
