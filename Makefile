@@ -40,7 +40,7 @@ install:
 	scripts/deps.sh cmake
 	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$(PREFIX)" \
 		-DDMACOH_BUILD_TESTS=OFF -DDMACOH_BUILD_EXAMPLES=OFF -DDMACOH_BUILD_BENCH=OFF >/dev/null
-	cmake --build build/release -j
+	cmake --build build/release -j "$$(nproc)"
 	DESTDIR="$(DESTDIR)" cmake --install build/release
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 

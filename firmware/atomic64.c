@@ -35,8 +35,9 @@ static void irq_restore(uint32_t primask)
 uint64_t fw_load_8(const volatile void *p, int mo) __asm__("__atomic_load_8");
 void fw_store_8(volatile void *p, uint64_t v, int mo) __asm__("__atomic_store_8");
 uint64_t fw_exchange_8(volatile void *p, uint64_t v, int mo) __asm__("__atomic_exchange_8");
-bool fw_compare_exchange_8(volatile void *p, void *expected, uint64_t desired, bool weak,
-                           int success, int failure) __asm__("__atomic_compare_exchange_8");
+/* The library-call form (libatomic's): no `weak` argument, unlike the builtin. */
+bool fw_compare_exchange_8(volatile void *p, void *expected, uint64_t desired, int success,
+                           int failure) __asm__("__atomic_compare_exchange_8");
 
 uint64_t fw_load_8(const volatile void *p, int mo)
 {
@@ -68,14 +69,13 @@ uint64_t fw_exchange_8(volatile void *p, uint64_t v, int mo)
     return old;
 }
 
-bool fw_compare_exchange_8(volatile void *p, void *expected, uint64_t desired, bool weak,
-                           int success, int failure)
+bool fw_compare_exchange_8(volatile void *p, void *expected, uint64_t desired, int success,
+                           int failure)
 {
     uint32_t s = irq_save();
     uint64_t cur = *(volatile uint64_t *)p, *exp = (uint64_t *)expected;
     bool same = cur == *exp;
 
-    (void)weak;
     (void)success;
     (void)failure;
     if (same)

@@ -68,8 +68,13 @@ int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
         r = dmacoh__dbg_release(dev, flags, DMACOH__SITE());
     else
         r = dmacoh__release(dev, flags);
-    if (r == 0)
+    if (r == 0) {
+        /* After dev->pool changed: a dma_pool that sees the new epoch sees the release too.
+         * Only the program's releases move it: the library's own windows (hostmem's chunks)
+         * hold no dma_pool chunks, and would make every pool recheck on nearly every call. */
+        __atomic_add_fetch(&dmacoh__release_epoch, 1u, __ATOMIC_RELEASE);
         dmacoh__info("released region of '%s'", dev->name);
+    }
     return r;
 }
 

@@ -198,7 +198,8 @@ struct dmacoh__pool {
 
 /* Region identity and release epoch (region.c). Every declaration of a new range gets an id
  * from one process-wide counter, so an id is never reused even when the region's metadata
- * storage (and so its address) is. Every release bumps dmacoh__release_epoch: a cache that
+ * storage (and so its address) is. Every release by the program (api.c; not the library's own
+ * windows, which hold no dma_pool chunks) bumps dmacoh__release_epoch: a cache that
  * can hold memory of a region outside the region's own state (a dma_pool's chunks) compares
  * the epoch it last checked with it, and on a change checks each region id it holds against
  * dmacoh__region_live. */

@@ -436,8 +436,6 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
     }
     dev->pool = NULL;
     dev->region_flags = 0;
-    /* After dev->pool changed: a cache that sees the new epoch sees the release too. */
-    __atomic_add_fetch(&dmacoh__release_epoch, 1u, __ATOMIC_RELEASE);
     dmacoh__unlock(&p->lock);
     return 0;
 }
