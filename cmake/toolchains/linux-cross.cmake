@@ -18,7 +18,9 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-# Through env, so that a test can tell it runs under user-mode emulation (DMACOH_TEST_EMULATOR):
-# the few cases that depend on the host process's own mappings skip there, saying why.
-set(CMAKE_CROSSCOMPILING_EMULATOR env DMACOH_TEST_EMULATOR=${DMACOH_QEMU} ${DMACOH_QEMU}
-    -L /usr/${DMACOH_TRIPLE})
+# Through env, so that a test knows it runs under user-mode emulation (DMACOH_TEST_EMULATOR):
+# a test that runs its own program again does so through the same emulator (QEMU_LD_PREFIX
+# stands for -L there), and the few cases that depend on the host process's own mappings skip,
+# saying why.
+set(CMAKE_CROSSCOMPILING_EMULATOR env DMACOH_TEST_EMULATOR=${DMACOH_QEMU}
+    QEMU_LD_PREFIX=/usr/${DMACOH_TRIPLE} ${DMACOH_QEMU} -L /usr/${DMACOH_TRIPLE})

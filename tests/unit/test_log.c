@@ -162,6 +162,7 @@ static void slurp(int fd, char *buf, size_t cap)
  * in env (NULL-terminated "NAME=value" list) added; stdout and stderr are captured. */
 static void run_child(const char *exe, const char *mode, const char *const *env, struct run *rn)
 {
+    const char *emulator = getenv("DMACOH_TEST_EMULATOR");
     int out[2], err[2];
     pid_t pid;
 
@@ -179,7 +180,10 @@ static void run_child(const char *exe, const char *mode, const char *const *env,
         setenv(CHILD_ENV, mode, 1);
         for (; env && *env; env++)
             putenv((char *)(uintptr_t)*env);
-        execl(exe, exe, (char *)NULL);
+        if (emulator) /* a program of another CPU: run it again the way it was run */
+            execlp(emulator, emulator, exe, (char *)NULL);
+        else
+            execl(exe, exe, (char *)NULL);
         _exit(errno == ENOEXEC ? 126 : 127);
     }
     close(out[1]);
