@@ -9,7 +9,8 @@
  * lets the other declare; overlap inside one process is still refused by the process-wide
  * register; the walk lists every held range with its holder, this process's own included.
  * Then where the registry cannot be had: off, unopenable (one warning, declarations go on),
- * and ranges past the last lockable offset.
+ * read-only to the process (refused what others hold, its own not entered), and ranges past
+ * the last lockable offset.
  */
 #include "fixture.h"
 #include "t.h"
@@ -411,6 +412,55 @@ static void unavailable_or_off(void)
     remove_tree();
 }
 
+/* What a process that may only read the registry does, in a child: as root it becomes
+ * nobody first (root may write any file). Exit codes say which check failed. */
+static int read_only_child(pid_t holder)
+{
+    struct dmacoh__registry_entry other;
+    bool entered = true;
+
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+        return 10;
+    t_log_reset();
+    if (dmacoh__linux_registry_enter(BAR2 + 0x1000, BAR2 + 0x1fff, &entered, &other) !=
+        DMACOH_EBUSY)
+        return 11; /* what another process holds is still refused */
+    if (other.pid != (long)holder || other.bus != BAR2 || other.size != MIB)
+        return 12;
+    if (dmacoh__linux_registry_enter(BAR2 + MIB, BAR2 + 2 * MIB - 1, &entered, &other) != 0 ||
+        entered)
+        return 13; /* its own range goes through but is not entered */
+    if (!t_log_find("is read-only to this process"))
+        return 14;
+    return 0;
+}
+
+/* A registry a process can open read-only: it is refused what others hold, and its own
+ * declarations go on without being entered, with a warning. The holder is another process:
+ * a child of a holder inherits its descriptor (read-write) along with its regions. */
+static void read_only_registry(void)
+{
+    struct holder h;
+    pid_t pid;
+    int st;
+
+    make_tree();
+    T_EQ_INT(chmod(root, 0755), 0);    /* nobody must reach the registry's folder */
+    T_OK(holder_start(&h, BAR2, MIB)); /* creates the registry, 0644 */
+    if (geteuid() != 0)
+        T_EQ_INT(chmod(regpath, 0444), 0);
+    fflush(stdout);
+    pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0)
+        _exit(read_only_child(h.pid));
+    T_EQ_INT((int)waitpid(pid, &st, 0), (int)pid);
+    T_ASSERT(WIFEXITED(st));
+    T_EQ_INT(WEXITSTATUS(st), 0);
+    holder_stop(&h);
+    remove_tree();
+}
+
 /* A range past 2^63 - 1, the last offset a lock reaches, stays out of the registry with a
  * warning; one ending exactly there is entered. */
 static void past_the_last_lockable_offset(void)
@@ -446,6 +496,7 @@ static const struct t_case cases[] = {
     T_CASE(walk_lists_what_is_held),
     T_CASE(created_empty_and_readable),
     T_CASE(unavailable_or_off),
+    T_CASE(read_only_registry),
     T_CASE(past_the_last_lockable_offset),
 };
 

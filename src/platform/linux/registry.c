@@ -87,7 +87,7 @@ static void set_why(struct why *why, int what, int err, const char *path)
 {
     why->what = what;
     why->err = err;
-    snprintf(why->path, sizeof(why->path), "%s", path);
+    snprintf(why->path, sizeof(why->path), "%.*s", (int)sizeof(why->path) - 1, path);
 }
 
 /* Opens the registry if it is not open. 0 with reg_fd set (*why says READ_ONLY when it
@@ -310,6 +310,7 @@ static int collect(struct dmacoh__registry_entry **out, size_t *n)
     struct flock fl;
     int r;
 
+    memset(&fl, 0, sizeof(fl));
     *n = 0;
     while ((r = lowest_lock(at, OFF_LAST, &fl)) == 1) {
         if (*n == cap) {
