@@ -382,8 +382,8 @@ static void created_empty_and_readable(void)
     remove_tree();
 }
 
-/* A registry that cannot be opened: one warning, and declarations are checked within the
- * process only; "none" turns it off without a word; the walk says it has nothing to read. */
+/* A registry that cannot be opened (a missing folder, a FIFO, a symbolic link): one warning
+ * each, and declarations are checked within the process only; "none" turns it off without a word; the walk says it has nothing to read. */
 static void unavailable_or_off(void)
 {
     struct card c;
@@ -401,6 +401,21 @@ static void unavailable_or_off(void)
     t_log_reset();
     T_OK(declare(&c, BAR2, MIB));
     T_ASSERT(!t_log_find("registry")); /* warned once */
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    /* A FIFO, and a symbolic link to a good registry, are not taken for the registry. */
+    snprintf(path, sizeof(path), "%s/fifo", root);
+    T_EQ_INT(mkfifo(path, 0644), 0);
+    T_EQ_INT(setenv("DMACOH_REGISTRY", path, 1), 0);
+    t_log_reset();
+    T_OK(declare(&c, BAR2, MIB));
+    T_ASSERT(t_log_find("is not a regular file"));
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    snprintf(path, sizeof(path), "%s/link", root);
+    T_EQ_INT(symlink(regpath, path), 0);
+    T_EQ_INT(setenv("DMACOH_REGISTRY", path, 1), 0);
+    t_log_reset();
+    T_OK(declare(&c, BAR2, MIB));
+    T_ASSERT(t_log_find("cannot be opened"));
     T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
     T_EQ_INT(setenv("DMACOH_REGISTRY", "none", 1), 0);
     t_log_reset();

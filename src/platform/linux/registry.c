@@ -223,7 +223,7 @@ int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, bool *entered,
 {
     struct why why = {FINE, 0, ""};
     struct flock fl;
-    int r = 0, tries;
+    int r = 0, tries, fail = 0;
 
     *entered = false;
     if (hi > OFF_LAST) {
@@ -244,18 +244,30 @@ int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, bool *entered,
             break;
         }
         if (!reg_rdonly && errno != EAGAIN && errno != EACCES) {
-            set_why(&why, NO_LOCK, errno, reg_path);
+            fail = errno; /* ENOLCK, ...: checked within the process only, with a warning */
             break;
         }
         fill_lock(&fl, F_WRLCK, lo, hi);
-        if (fcntl(reg_fd, F_GETLK, &fl) != 0 || fl.l_type == F_UNLCK) {
-            if (reg_rdonly)
-                break; /* nobody holds it; this process cannot enter it */
-            continue;
+        if (fcntl(reg_fd, F_GETLK, &fl) != 0) {
+            fail = errno;
+            break;
         }
-        to_entry(&fl, holder);
+        if (fl.l_type != F_UNLCK) {
+            to_entry(&fl, holder);
+            r = DMACOH_EBUSY;
+            break;
+        }
+        if (reg_rdonly)
+            break; /* nobody holds it; this process cannot enter it */
+    }
+    if (fail)
+        set_why(&why, NO_LOCK, fail, reg_path);
+    if (tries == 8) { /* refused each time, and each time the holder was gone when asked */
+        holder->bus = lo;
+        holder->size = hi - lo + 1;
+        holder->pid = 0;
+        snprintf(holder->comm, sizeof(holder->comm), "?");
         r = DMACOH_EBUSY;
-        break;
     }
     reg_idle();
 out:
