@@ -283,7 +283,9 @@ void dmacoh__linux_registry_leave(uint64_t lo, uint64_t hi)
     pthread_mutex_lock(&reg_lock);
     if (reg_fd >= 0 && nheld > 0) {
         fill_lock(&fl, F_UNLCK, lo, hi);
-        (void)fcntl(reg_fd, F_SETLK, &fl); /* cannot fail for a lock this process holds */
+        /* Fails only when splitting a merged lock finds no kernel memory (ENOLCK): the
+         * range then stays held until the process releases a neighbour or ends. */
+        (void)fcntl(reg_fd, F_SETLK, &fl);
         nheld--;
         reg_idle();
     }
