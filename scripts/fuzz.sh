@@ -22,7 +22,7 @@ if ! command -v "$cc" >/dev/null ||
 fi
 "$cc" -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -D_GNU_SOURCE -Iinclude src/core/*.c src/platform/none/*.c src/platform/linux/common.c \
-    src/platform/linux/env.c tests/fuzz/fuzz_ops.c \
+    src/platform/linux/registry.c src/platform/linux/env.c tests/fuzz/fuzz_ops.c \
     -o "$out/fuzz_ops"
 cp -n tests/fuzz/corpus/* "$out/corpus/" 2>/dev/null || true
 log="$out/fuzz.log"

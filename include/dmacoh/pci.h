@@ -19,8 +19,10 @@
  * Needs: root (or write access to resourceN), and no kernel driver owning the BAR unless the
  * kernel was booted with iomem=relaxed. Each problem is a distinct error with a log line
  * saying what to do. A region's physical range is claimed for the whole process while it is
- * declared: a second instance of the same function, or UIO, /dev/mem, device DAX or VFIO over
- * the same BAR, cannot declare any of its bytes (-DMACOH_EBUSY naming the holder). System-memory fallback is not offered by this platform (allocations that
+ * declared, and in the machine-wide registry for every process: a second instance of the same
+ * function, UIO, /dev/mem, device DAX or VFIO over the same BAR, or another process, cannot
+ * declare any of its bytes (-DMACOH_EBUSY naming the holder: platform and device, or pid and
+ * command). System-memory fallback is not offered by this platform (allocations that
  * would need it fail with -DMACOH_ENOMEM); the sysfs root is a parameter so tests can point
  * it at a fake tree.
  */

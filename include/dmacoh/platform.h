@@ -56,7 +56,8 @@ struct dmacoh_platform_ops {
      * Errors: -DMACOH_ENODEV (declared memory not supported at all), -DMACOH_ENXIO (no memory
      * at that bus range), -DMACOH_ENOTSUP (none of the wanted modes), -DMACOH_EBUSY (the
      * memory is in use elsewhere: the Linux platforms refuse a physical range that another
-     * platform instance of the process has mapped), OS errors.
+     * platform instance of the process has mapped, or that another process holds in the
+     * machine-wide registry), OS errors.
      * Required.
      */
     int (*map)(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_addr_t device_addr,

@@ -85,7 +85,10 @@ size_t dmacoh_region_meta_size(uint64_t size, uint64_t granule);
  *    memory. In every build, on the Linux platforms that map physical memory (PCI sysfs,
  *    UIO, /dev/mem, device DAX, VFIO BARs), also when another platform instance of the
  *    process has declared any byte of the same physical range (a second dmacoh_pci_open of
- *    the function, UIO or /dev/mem over the same BAR): the log names the holder.
+ *    the function, UIO or /dev/mem over the same BAR), or another process on the machine
+ *    holds any byte of it in the machine-wide registry (DMACOH_REGISTRY, default
+ *    /run/dmacoh/registry; docs/design.md): the log names the holder (for a process, its pid,
+ *    command and range). A dead process holds nothing.
  *  - -DMACOH_ENOMEM: no metadata memory, or 64 regions with an access-width cap (io_width
  *    below 8) are already declared in the process (the cap table of io.h is fixed-size);
  *    -DMACOH_EOVERFLOW: size/granule too large to track.

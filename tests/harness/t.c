@@ -2,6 +2,9 @@
 /*
  * t.c - the runner behind t.h: runs each case under setjmp, counts, captures library logs.
  */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200112L /* setenv */
+#endif
 #include "t.h"
 
 #include <dmacoh/dmacoh.h>
@@ -102,6 +105,9 @@ int t_run(const struct t_case *cases, size_t n)
     const char *v = getenv("DMACOH_TEST_VERBOSE");
 
     t_verbose = v && *v && *v != '0';
+    /* Test binaries run side by side over the same fake physical addresses: unless asked
+     * otherwise, each keeps to its own process-wide register (test_registry sets its own). */
+    setenv("DMACOH_REGISTRY", "none", 0);
     /* DMACOH_DEBUG=all runs every test in the debug mode (dmacoh/debug.h). */
     if (dmacoh_debug_from_env() != 0)
         fprintf(stderr, "DMACOH_DEBUG: value not understood, ignored\n");

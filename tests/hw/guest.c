@@ -37,6 +37,7 @@
 #include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -935,6 +936,79 @@ static int proof_two_instances(void)
     return r;
 }
 
+/* ---- proof: one authority over device memory on the machine --------------------------- */
+
+/* A child process, named "registry-holder", declares BAR2+0xa0000..+0x20000 of the first
+ * ivshmem through its own PCI instance and waits; this process is refused naming the child's
+ * pid and command, in the machine-wide registry /run/dmacoh/registry (the default); after the
+ * child is killed with SIGKILL, the kernel has dropped its lock and this process declares and
+ * writes a page for the host to check. */
+static int reg_child(const char *bdf, dmacoh_phys_addr_t bar, int res)
+{
+    struct dmacoh_pci *pci;
+    struct dmacoh_device dev;
+    int r;
+
+    (void)prctl(PR_SET_NAME, "registry-holder", 0, 0, 0);
+    r = dmacoh_pci_open(bdf, NULL, &pci);
+    if (r == 0)
+        r = dmacoh_device_init(&dev, "held", NULL, dmacoh_pci_platform(pci));
+    if (r == 0)
+        r = ti_declare(&dev, bar, 0xa0000, 0x20000);
+    if (write(res, &r, sizeof(r)) != (ssize_t)sizeof(r))
+        return 2;
+    for (;;)
+        pause(); /* until killed: no release, no close, no exit handler */
+}
+
+static int proof_registry(void)
+{
+    struct dmacoh_pci *pci;
+    struct dmacoh_device dev;
+    dmacoh_phys_addr_t bar;
+    struct stat st;
+    char bdf[32], holder[64];
+    int res[2], r = 1, st_child;
+    pid_t child;
+
+    check(find_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem device");
+    check(config_enable(bdf, 0x2) == 0, "cannot enable memory decode of %s", bdf);
+    check(dmacoh_pci_open(bdf, NULL, &pci) == 0, "dmacoh_pci_open(%s)", bdf);
+    check(dmacoh_pci_bar(pci, 2, &bar, NULL, NULL) == 0, "no BAR2");
+    check(dmacoh_device_init(&dev, "second", NULL, dmacoh_pci_platform(pci)) == 0, "init");
+    check(pipe(res) == 0, "pipe");
+    fflush(stdout);
+    child = fork();
+    check(child >= 0, "fork");
+    if (child == 0)
+        _exit(reg_child(bdf, bar, res[1]));
+    check(read(res[0], &r, sizeof(r)) == (ssize_t)sizeof(r) && r == 0,
+          "the child's declaration failed: %d", r);
+    say("child %ld (registry-holder) declared BAR2+0xa0000..+0x20000 and waits", (long)child);
+    check(stat("/run/dmacoh/registry", &st) == 0 && S_ISREG(st.st_mode) &&
+              (st.st_mode & 0777) == 0644,
+          "no registry file /run/dmacoh/registry of mode 0644");
+    dmacoh_set_log_fn(ti_log_fn, NULL, 2);
+    snprintf(holder, sizeof(holder), "by process %ld (registry-holder)", (long)child);
+    r = ti_refused(&dev, bar, 0xb0000, 0x20000, holder);
+    dmacoh_set_log_fn(log_fn, NULL, 2);
+    kill(child, SIGKILL);
+    check(waitpid(child, &st_child, 0) == child && WIFSIGNALED(st_child), "the child lived on");
+    close(res[0]);
+    close(res[1]);
+    if (r)
+        return 1;
+    say("child killed with SIGKILL, nothing released");
+    r = ti_declare(&dev, bar, 0xa0000, 0x20000);
+    say("'second' declares BAR2+0xa0000..+0x20000: %d (%s)", r, dmacoh_err_name(r));
+    check(r == 0, "the dead child's range is still held");
+    if (ti_fill(&dev, "registry."))
+        return 1;
+    check(dmacoh_release_coherent_memory(&dev, 0) == 0, "release");
+    check(dmacoh_device_fini(&dev) == 0 && dmacoh_pci_close(pci) == 0, "close");
+    return 0;
+}
+
 struct proof {
     const char *name;
     const char *what;
@@ -956,6 +1030,8 @@ static const struct proof proofs[] = {
      proof_vfio_one_owner},
     {"two-instances", "one owner per physical range: two PCI instances, /dev/mem, VFIO",
      proof_two_instances},
+    {"registry", "one authority on the machine: another process's BAR range, then its death",
+     proof_registry},
 };
 
 int main(int argc, char **argv)

@@ -4,7 +4,7 @@
  * DMACOH_ALLOC_WAIT, mappings placed at a chosen congruence so that CPU pointers share the
  * alignment of device addresses (docs/design.md, rule 5), and the process-wide register of
  * physical ranges that platforms have mapped, so that no byte of device memory gets two
- * allocators.
+ * allocators; across processes, registry.c decides.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* memfd_create, MAP_NORESERVE */
@@ -322,6 +322,7 @@ struct claim {
     uint64_t lo, hi; /* inclusive */
     const void *owner;
     const char *kind;
+    bool machine; /* also entered in the machine-wide registry (registry.c) */
     char who[WHO_MAX];
 };
 
@@ -363,19 +364,36 @@ static int claims_grow(void)
     return 0;
 }
 
-int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c)
+/* Drops the process-wide entry of exactly [lo, hi], if there is one. */
+static void claims_remove(uint64_t lo, uint64_t hi)
 {
-    uint64_t lo = c->bus, hi = c->bus + (c->size - 1);
-    const char *who = c->who ? c->who : "?";
-    struct claim held = {0};
-    char mine[WHO_MAX];
+    size_t i;
+
+    pthread_mutex_lock(&claims_lock);
+    i = claim_at_or_above(lo);
+    if (i < nclaims && claims[i].lo == lo && claims[i].hi == hi) {
+        memmove(&claims[i], &claims[i + 1], (nclaims - i - 1) * sizeof(*claims));
+        if (--nclaims == 0) {
+            free(claims);
+            claims = NULL;
+            capclaims = 0;
+        }
+    }
+    pthread_mutex_unlock(&claims_lock);
+}
+
+/* Enters c's range in the process-wide register: 0, -DMACOH_EBUSY (*held set) or
+ * -DMACOH_ENOMEM. */
+static int claims_insert(const struct dmacoh__phys_claim *c, uint64_t lo, uint64_t hi,
+                         struct claim *held)
+{
     size_t i;
     int r = 0;
 
     pthread_mutex_lock(&claims_lock);
     i = claim_at_or_above(lo);
     if (i < nclaims && claims[i].lo <= hi) {
-        held = claims[i]; /* logged after unlocking: the log callback is the caller's code */
+        *held = claims[i]; /* logged after unlocking: the log callback is the caller's code */
         r = DMACOH_EBUSY;
     } else if ((r = claims_grow()) == 0) {
         memmove(&claims[i + 1], &claims[i], (nclaims - i) * sizeof(*claims));
@@ -383,11 +401,36 @@ int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c)
         claims[i].hi = hi;
         claims[i].owner = c->owner;
         claims[i].kind = c->kind;
-        snprintf(claims[i].who, sizeof(claims[i].who), "%s", who);
+        claims[i].machine = false;
+        snprintf(claims[i].who, sizeof(claims[i].who), "%s", c->who ? c->who : "?");
         nclaims++;
     }
     pthread_mutex_unlock(&claims_lock);
-    snprintf(mine, sizeof(mine), "%s", who); /* bounded, as the holder's copy is */
+    return r;
+}
+
+/* Marks the entry of [lo, hi] as entered in the machine-wide registry too. */
+static void claims_mark_machine(uint64_t lo)
+{
+    size_t i;
+
+    pthread_mutex_lock(&claims_lock);
+    i = claim_at_or_above(lo);
+    if (i < nclaims && claims[i].lo == lo)
+        claims[i].machine = true;
+    pthread_mutex_unlock(&claims_lock);
+}
+
+int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c)
+{
+    uint64_t lo = c->bus, hi = c->bus + (c->size - 1);
+    struct dmacoh__registry_entry other;
+    struct claim held = {0};
+    char mine[WHO_MAX];
+    bool entered;
+    int r = claims_insert(c, lo, hi, &held);
+
+    snprintf(mine, sizeof(mine), "%s", c->who ? c->who : "?"); /* bounded, as a holder's is */
     if (r == DMACOH_EBUSY)
         dmacoh__err(
             "%s %s: physical %#llx+%#llx is already declared through %s %s "
@@ -399,25 +442,41 @@ int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c)
     else if (r)
         dmacoh__err("%s %s: no memory to record the claim of %#llx+%#llx", c->kind, mine,
                     (unsigned long long)lo, (unsigned long long)c->size);
-    return r;
+    if (r)
+        return r;
+    /* In the process-wide register now, so no other thread of the process reaches here with
+     * an overlapping range: the machine-wide registry decides between processes only. */
+    r = dmacoh__linux_registry_enter(lo, hi, &entered, &other);
+    if (r) {
+        claims_remove(lo, hi);
+        dmacoh__err("%s %s: physical %#llx+%#llx is already declared by process %ld (%s), "
+                    "which holds %#llx+%#llx in the machine-wide registry: two allocators "
+                    "would share bytes",
+                    c->kind, mine, (unsigned long long)lo, (unsigned long long)c->size, other.pid,
+                    other.comm, (unsigned long long)other.bus, (unsigned long long)other.size);
+        return r;
+    }
+    if (entered)
+        claims_mark_machine(lo);
+    return 0;
 }
 
 void dmacoh__linux_phys_release(dmacoh_phys_addr_t bus, uint64_t size)
 {
     uint64_t hi = bus + (size - 1);
+    bool machine = false;
     size_t i;
 
     pthread_mutex_lock(&claims_lock);
     i = claim_at_or_above(bus);
-    if (i < nclaims && claims[i].lo == bus && claims[i].hi == hi) {
-        memmove(&claims[i], &claims[i + 1], (nclaims - i - 1) * sizeof(*claims));
-        if (--nclaims == 0) {
-            free(claims);
-            claims = NULL;
-            capclaims = 0;
-        }
-    }
+    if (i < nclaims && claims[i].lo == bus && claims[i].hi == hi)
+        machine = claims[i].machine;
     pthread_mutex_unlock(&claims_lock);
+    /* The registry first: while the process-wide entry stands, no other thread of the
+     * process can enter an overlapping range that this unlock would take with it. */
+    if (machine)
+        dmacoh__linux_registry_leave(bus, hi);
+    claims_remove(bus, hi);
 }
 
 /* ---- valgrind: block bounds inside regions of plain process memory ----

@@ -115,12 +115,49 @@ struct dmacoh__phys_claim {
     const char *who;        /* through what it is mapped: device folder and BAR, node, ... */
 };
 
-/* Claims c's range: 0, -DMACOH_EBUSY (any byte already claimed; logged with both the
- * claimant and the holder: platform kind, device or path, range) or -DMACOH_ENOMEM. */
+/* Claims c's range, in this process and then in the machine-wide registry (below): 0,
+ * -DMACOH_EBUSY (any byte already claimed in this process, or held by another process;
+ * logged with both the claimant and the holder: platform kind, device or path, range; for
+ * another process its pid and command) or -DMACOH_ENOMEM. */
 int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c);
 
 /* Drops the claim of exactly [bus, bus + size); nothing when there is none. */
 void dmacoh__linux_phys_release(dmacoh_phys_addr_t bus, uint64_t size);
+
+/*
+ * The machine-wide registry (registry.c): a file, DMACOH_REGISTRY or /run/dmacoh/registry,
+ * on which each process holds a POSIX record lock over each range it has declared, at the
+ * physical address as offset. dmacoh__linux_phys_claim enters a range there after the
+ * process-wide check, and dmacoh__linux_phys_release leaves it before the process-wide
+ * entry goes, so that no other thread of the process can claim the range in between.
+ * Thread-safe (one mutex; no log line is written while it is held).
+ */
+struct dmacoh__registry_entry {
+    dmacoh_phys_addr_t bus; /* first byte */
+    uint64_t size;          /* bytes (adjacent ranges of one holder come merged) */
+    long pid;               /* the holder, as this process's pid namespace numbers it; 0 or -1
+                               when the kernel cannot say (another namespace, an OFD lock) */
+    char comm[17];          /* its /proc/<pid>/comm, or "?" */
+};
+
+/* Enters [lo, hi] (inclusive): 0 with *entered true; 0 with *entered false when the range
+ * stays out of the registry (turned off, unavailable or read-only: one warning per reason;
+ * past offset 2^63 - 1: a warning); -DMACOH_EBUSY when another process holds any byte of
+ * it, with *holder filled (not logged: the caller names both sides). */
+int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, bool *entered,
+                                 struct dmacoh__registry_entry *holder);
+/* Leaves a range entered with dmacoh__linux_registry_enter. */
+void dmacoh__linux_registry_leave(uint64_t lo, uint64_t hi);
+/*
+ * Calls fn with every range held in the registry, by every process including this one, in
+ * ascending order, after the registry's lock is dropped (fn may call into the library); stops
+ * at fn's first non-zero return, which is returned. Errors (logged): -DMACOH_ENOENT (off or
+ * cannot be opened), -DMACOH_ENOMEM, -errno (a lock query failed; Linux >= 3.15 needed). A
+ * process that holds ranges must not open and close the registry file itself (closing any
+ * descriptor of it drops all the process's locks): this walk uses the library's descriptor.
+ */
+int dmacoh__linux_registry_walk(int (*fn)(void *ctx, const struct dmacoh__registry_entry *e),
+                                void *ctx);
 
 /* dmacoh__linux_map_fd for a range the caller has claimed: on success the mapping owns the
  * claim and dmacoh__linux_unmap drops it; on failure the claim is dropped here. */

@@ -1,0 +1,375 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * registry.c - the machine-wide registry of declared physical ranges: one file, never
+ * written, on which each process holds a POSIX record lock (F_SETLK, F_WRLCK) over the bytes
+ * of each range it has declared, at the range's physical address as file offset. The kernel
+ * drops a process's locks when it dies, so the registry forgets dead holders with no clean-up
+ * step, and F_GETLK names a holder's pid (its command comes from /proc/<pid>/comm).
+ *
+ * Why POSIX record locks and not open-file-description ones: an OFD lock's query reports no
+ * pid, and a per-holder record beside it would need its own liveness proof; POSIX locks give
+ * the pid for free. Their two traps are handled here: locks of one process never conflict
+ * with each other (the process-wide register in common.c checks within the process first),
+ * and closing any descriptor of the file drops all the process's locks (the library keeps
+ * one descriptor while it holds any lock and the walk reuses it; a program must not open and
+ * close the registry file itself while it has regions declared). A forked child inherits no
+ * lock: its inherited mappings are not entered in the registry.
+ *
+ * docs/design.md, "Machine-wide registry", gives the decisions (path, fallback, limits).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* secure_getenv, F_OFD_GETLK */
+#endif
+#include "internal.h"
+#include "../../core/internal.h" /* dmacoh__err, dmacoh__warn */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_DIR  "/run/dmacoh"
+#define DEFAULT_PATH DEFAULT_DIR "/registry"
+#define OFF_LAST     ((uint64_t)INT64_MAX) /* the last byte a lock can cover */
+
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static int reg_fd = -1;         /* open while nheld > 0 (and briefly around each use) */
+static bool reg_rdonly;         /* opened read-only: consulted, nothing entered */
+static unsigned long nheld;     /* ranges this process has entered */
+static char reg_path[PATH_MAX]; /* the path reg_fd was opened at */
+
+/* Why the registry is not used for a claim, for one warning per distinct reason. */
+enum { FINE, READ_ONLY, NO_OPEN, NOT_FILE, NO_LOCK };
+struct why {
+    int what, err;
+    char path[256]; /* enough to tell paths apart in a log line, which shows less */
+};
+static struct why warned; /* the last reason warned about */
+
+/* The registry's path: DMACOH_REGISTRY, else the default; NULL when turned off ("none" or
+ * empty). Read with secure_getenv, so a set-user-ID program ignores its caller's choice. */
+static const char *registry_path(void)
+{
+    const char *v = secure_getenv("DMACOH_REGISTRY");
+
+    if (!v)
+        return DEFAULT_PATH;
+    if (!*v || !strcmp(v, "none"))
+        return NULL;
+    return v;
+}
+
+/* Opens path read-write, creating it 0644 (and the default's folder 0755) when missing:
+ * the descriptor, or -errno. */
+static int open_rw(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+    if (fd >= 0) {
+        (void)fchmod(fd, 0644); /* whatever the umask: others must be able to consult it */
+        return fd;
+    }
+    if (errno == EEXIST)
+        fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+    else if (errno == ENOENT && !strcmp(path, DEFAULT_PATH) && mkdir(DEFAULT_DIR, 0755) == 0) {
+        (void)chmod(DEFAULT_DIR, 0755);
+        return open_rw(path);
+    }
+    return fd >= 0 ? fd : -errno;
+}
+
+static void set_why(struct why *why, int what, int err, const char *path)
+{
+    why->what = what;
+    why->err = err;
+    snprintf(why->path, sizeof(why->path), "%.*s", (int)sizeof(why->path) - 1, path);
+}
+
+/* Opens the registry if it is not open. 0 with reg_fd set (*why says READ_ONLY when it
+ * could only be opened so); 1 when the registry is off or unavailable (*why says why, FINE
+ * when it is off). Lock held. */
+static int reg_open(struct why *why)
+{
+    const char *path = registry_path();
+    struct stat st;
+    int fd, err;
+
+    why->what = FINE;
+    if (reg_fd >= 0)
+        return 0;
+    if (!path)
+        return 1; /* turned off: no warning */
+    reg_rdonly = false;
+    fd = err = open_rw(path);
+    if (fd == -EACCES || fd == -EROFS || fd == -EPERM) {
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            reg_rdonly = true;
+            set_why(why, READ_ONLY, -err, path);
+        } else {
+            err = -errno;
+        }
+    }
+    if (fd < 0) {
+        set_why(why, NO_OPEN, -err, path);
+        return 1;
+    }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        set_why(why, NOT_FILE, 0, path);
+        return 1;
+    }
+    reg_fd = fd;
+    snprintf(reg_path, sizeof(reg_path), "%s", path);
+    return 0;
+}
+
+/* Closes the registry when this process holds nothing in it (closing drops every POSIX lock
+ * of the process on the file, so never before). The next use opens it again and reads
+ * DMACOH_REGISTRY again. Lock held. */
+static void reg_idle(void)
+{
+    if (nheld == 0 && reg_fd >= 0) {
+        close(reg_fd);
+        reg_fd = -1;
+    }
+}
+
+/* Logs *why once per distinct reason (not under the lock: the log function is the
+ * program's code). */
+static void warn_once(const struct why *why)
+{
+    bool again;
+
+    if (why->what == FINE)
+        return;
+    pthread_mutex_lock(&reg_lock);
+    again =
+        why->what != warned.what || why->err != warned.err || strcmp(why->path, warned.path) != 0;
+    if (again)
+        warned = *why;
+    pthread_mutex_unlock(&reg_lock);
+    if (!again)
+        return;
+    if (why->what == READ_ONLY)
+        dmacoh__warn("the machine-wide registry %s is read-only to this process (%s): its "
+                     "declarations are checked against other processes' but not entered",
+                     why->path, strerror(why->err));
+    else if (why->what == NO_OPEN)
+        dmacoh__warn("the machine-wide registry %s cannot be opened (%s): declarations are "
+                     "checked within this process only",
+                     why->path, strerror(why->err));
+    else if (why->what == NOT_FILE)
+        dmacoh__warn("the machine-wide registry %s is not a regular file: declarations are "
+                     "checked within this process only",
+                     why->path);
+    else
+        dmacoh__warn("the machine-wide registry %s refused a lock (%s): declarations are "
+                     "checked within this process only",
+                     why->path, strerror(why->err));
+}
+
+static void fill_lock(struct flock *fl, short type, uint64_t lo, uint64_t hi)
+{
+    memset(fl, 0, sizeof(*fl));
+    fl->l_type = type;
+    fl->l_whence = SEEK_SET;
+    fl->l_start = (off_t)lo;
+    fl->l_len = hi >= OFF_LAST ? 0 : (off_t)(hi - lo + 1); /* 0: to the last offset */
+}
+
+/* /proc/<pid>/comm into comm[len] without its newline; "?" when it cannot be read. */
+static void read_comm(long pid, char *comm, size_t len)
+{
+    char path[64];
+    ssize_t n = -1;
+    int fd;
+
+    snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
+    fd = pid > 0 ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        n = read(fd, comm, len - 1);
+        close(fd);
+    }
+    if (n <= 0) {
+        snprintf(comm, len, "?");
+        return;
+    }
+    comm[n] = '\0';
+    comm[strcspn(comm, "\n")] = '\0';
+}
+
+/* The holder of a lock reported by a query, as an entry (range clipped to what locks reach). */
+static void to_entry(const struct flock *fl, struct dmacoh__registry_entry *e)
+{
+    uint64_t lo = (uint64_t)fl->l_start;
+
+    e->bus = lo;
+    e->size = fl->l_len > 0 ? (uint64_t)fl->l_len : OFF_LAST - lo + 1;
+    e->pid = (long)fl->l_pid;
+    if (e->pid > 0)
+        read_comm(e->pid, e->comm, sizeof(e->comm));
+    else /* another pid namespace (0), or an open-file-description lock (-1) */
+        snprintf(e->comm, sizeof(e->comm), "?");
+}
+
+int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, bool *entered,
+                                 struct dmacoh__registry_entry *holder)
+{
+    struct why why = {FINE, 0, ""};
+    struct flock fl;
+    int r = 0, tries, fail = 0;
+
+    *entered = false;
+    if (hi > OFF_LAST) {
+        dmacoh__warn("physical %#llx-%#llx reaches past 2^63 - 1, the last offset a lock can "
+                     "cover: it is checked within this process only",
+                     (unsigned long long)lo, (unsigned long long)hi);
+        return 0;
+    }
+    pthread_mutex_lock(&reg_lock);
+    if (reg_open(&why) != 0)
+        goto out;
+    /* A holder can let go between the refused lock and the query: try again then. */
+    for (tries = 0; tries < 8; tries++) {
+        fill_lock(&fl, F_WRLCK, lo, hi);
+        if (!reg_rdonly && fcntl(reg_fd, F_SETLK, &fl) == 0) {
+            *entered = true;
+            nheld++;
+            break;
+        }
+        if (!reg_rdonly && errno != EAGAIN && errno != EACCES) {
+            fail = errno; /* ENOLCK, ...: checked within the process only, with a warning */
+            break;
+        }
+        fill_lock(&fl, F_WRLCK, lo, hi);
+        if (fcntl(reg_fd, F_GETLK, &fl) != 0) {
+            fail = errno;
+            break;
+        }
+        if (fl.l_type != F_UNLCK) {
+            to_entry(&fl, holder);
+            r = DMACOH_EBUSY;
+            break;
+        }
+        if (reg_rdonly)
+            break; /* nobody holds it; this process cannot enter it */
+    }
+    if (fail)
+        set_why(&why, NO_LOCK, fail, reg_path);
+    if (tries == 8) { /* refused each time, and each time the holder was gone when asked */
+        holder->bus = lo;
+        holder->size = hi - lo + 1;
+        holder->pid = 0;
+        snprintf(holder->comm, sizeof(holder->comm), "?");
+        r = DMACOH_EBUSY;
+    }
+    reg_idle();
+out:
+    pthread_mutex_unlock(&reg_lock);
+    warn_once(&why);
+    return r;
+}
+
+void dmacoh__linux_registry_leave(uint64_t lo, uint64_t hi)
+{
+    struct flock fl;
+
+    pthread_mutex_lock(&reg_lock);
+    if (reg_fd >= 0 && nheld > 0) {
+        fill_lock(&fl, F_UNLCK, lo, hi);
+        /* Fails only when splitting a merged lock finds no kernel memory (ENOLCK): the
+         * range then stays held until the process releases a neighbour or ends. */
+        (void)fcntl(reg_fd, F_SETLK, &fl);
+        nheld--;
+        reg_idle();
+    }
+    pthread_mutex_unlock(&reg_lock);
+}
+
+/* The lowest-addressed lock that overlaps [lo, hi], found with open-file-description queries
+ * (which, unlike F_GETLK, also report this process's own POSIX locks): 1 with *fl set, 0 when
+ * there is none, or -errno. A query reports some conflicting lock, not the lowest, so the
+ * range below it is asked again until nothing lies below. Lock held. */
+static int lowest_lock(uint64_t lo, uint64_t hi, struct flock *fl)
+{
+    struct flock q;
+    bool found = false;
+
+    for (;;) {
+        fill_lock(&q, F_WRLCK, lo, hi);
+        if (fcntl(reg_fd, F_OFD_GETLK, &q) != 0)
+            return -errno;
+        if (q.l_type == F_UNLCK)
+            return found;
+        *fl = q;
+        found = true;
+        if ((uint64_t)q.l_start <= lo)
+            return 1;
+        hi = (uint64_t)q.l_start - 1;
+    }
+}
+
+/* Collects every held range into a growing array. Lock held. */
+static int collect(struct dmacoh__registry_entry **out, size_t *n)
+{
+    struct dmacoh__registry_entry *e = NULL, *grown;
+    size_t cap = 0;
+    uint64_t at = 0;
+    struct flock fl;
+    int r;
+
+    memset(&fl, 0, sizeof(fl));
+    *n = 0;
+    while ((r = lowest_lock(at, OFF_LAST, &fl)) == 1) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            grown = (struct dmacoh__registry_entry *)realloc(e, cap * sizeof(*e));
+            if (!grown) {
+                r = DMACOH_ENOMEM;
+                break;
+            }
+            e = grown;
+        }
+        to_entry(&fl, &e[*n]);
+        at = e[*n].bus + e[*n].size; /* past it; a lock reaching OFF_LAST ends the walk */
+        if (at - 1 >= OFF_LAST) {
+            ++*n;
+            r = 0;
+            break;
+        }
+        ++*n;
+    }
+    *out = e;
+    return r;
+}
+
+int dmacoh__linux_registry_walk(int (*fn)(void *ctx, const struct dmacoh__registry_entry *e),
+                                void *ctx)
+{
+    struct dmacoh__registry_entry *e = NULL;
+    struct why why = {FINE, 0, ""};
+    size_t n = 0;
+    int r;
+
+    pthread_mutex_lock(&reg_lock);
+    r = reg_open(&why) ? DMACOH_ENOENT : collect(&e, &n);
+    reg_idle(); /* holding nothing, closing loses nothing */
+    pthread_mutex_unlock(&reg_lock);
+    if (r == DMACOH_ENOENT && why.what == FINE)
+        dmacoh__err("registry walk: the machine-wide registry is off (DMACOH_REGISTRY=none)");
+    else if (r == DMACOH_ENOENT)
+        dmacoh__err("registry walk: the machine-wide registry %s cannot be read (%s)", why.path,
+                    why.err ? strerror(why.err) : "not a regular file");
+    else if (r < 0)
+        dmacoh__err("registry walk: querying the locks failed (%s)", dmacoh_strerror(r));
+    for (size_t i = 0; r == 0 && i < n; i++)
+        r = fn(ctx, &e[i]);
+    free(e);
+    return r;
+}

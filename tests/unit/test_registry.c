@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_registry.c - one authority over device memory on the machine.
+ *
+ * Over a fake PCI sysfs tree and a registry file in a temporary folder, with real processes:
+ * a range another process has declared is refused with -EBUSY and a log line naming its pid,
+ * command and range; once that process is killed with SIGKILL (no clean-up of any kind) the
+ * range can be declared; disjoint ranges in two processes are fine; a release in one process
+ * lets the other declare; overlap inside one process is still refused by the process-wide
+ * register; the walk lists every held range with its holder, this process's own included.
+ * Then where the registry cannot be had: off, unopenable (one warning, declarations go on),
+ * read-only to the process (refused what others hold, its own not entered), and ranges past
+ * the last lockable offset.
+ */
+#include "fixture.h"
+#include "t.h"
+
+#include <dmacoh/dmacoh.h>
+#include <dmacoh/pci.h>
+
+#include "platform/linux/internal.h" /* dmacoh__linux_registry_walk */
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define BDF     "0000:03:00.0"
+#define BAR2    0x800000000ull /* 4 MiB prefetchable memory BAR */
+#define BAR2_SZ 0x400000ull
+#define MIB     0x100000ull
+#define MODES   (DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)
+
+static char root[64], sysfs[128], regpath[128];
+
+static void make_tree(void)
+{
+    char dir[PATH_MAX], cmd[PATH_MAX + 16];
+
+    snprintf(root, sizeof(root), "/tmp/dmacoh-registry-XXXXXX");
+    T_ASSERT(mkdtemp(root) != NULL);
+    snprintf(sysfs, sizeof(sysfs), "%s/sys", root);
+    snprintf(dir, sizeof(dir), "%s/bus/pci/devices/" BDF, sysfs);
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
+    T_EQ_INT(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "%s/resource", dir);
+    t_put_file(cmd, "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                    "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                    "0x0000000800000000 0x00000008003fffff 0x000000000014220c\n"
+                    "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                    "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                    "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
+                    "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+    snprintf(cmd, sizeof(cmd), "%s/resource2", dir);
+    t_sparse_file(cmd, BAR2_SZ);
+    snprintf(regpath, sizeof(regpath), "%s/run/registry", root);
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s/run'", root);
+    T_EQ_INT(system(cmd), 0);
+    T_EQ_INT(setenv("DMACOH_REGISTRY", regpath, 1), 0);
+}
+
+static void remove_tree(void)
+{
+    char cmd[128];
+
+    T_EQ_INT(setenv("DMACOH_REGISTRY", "none", 1), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    T_EQ_INT(system(cmd), 0);
+}
+
+/* One PCI platform instance and a device on it. */
+struct card {
+    struct dmacoh_pci *pci;
+    struct dmacoh_device dev;
+};
+
+static int card_open(struct card *c, const char *name)
+{
+    struct dmacoh_pci_opts o = {sysfs, false};
+    int r = dmacoh_pci_open(BDF, &o, &c->pci);
+
+    return r ? r : dmacoh_device_init(&c->dev, name, NULL, dmacoh_pci_platform(c->pci));
+}
+
+static void card_close(struct card *c)
+{
+    T_OK(dmacoh_device_fini(&c->dev));
+    T_OK(dmacoh_pci_close(c->pci));
+}
+
+static int declare(struct card *c, uint64_t bus, uint64_t size)
+{
+    return dmacoh_declare_coherent_memory(&c->dev, bus, bus - BAR2, size, MODES, NULL, NULL);
+}
+
+/*
+ * Another process, named "holder" (its /proc/<pid>/comm), that declares [bus, +size) through
+ * its own PCI instance, then obeys one-byte commands: 'r' release, 'd' declare again; each
+ * result (the first declaration's too) comes back as an int. It never returns to the runner.
+ */
+struct holder {
+    pid_t pid;
+    int cmd, res; /* the parent's ends of the two pipes */
+};
+
+static void holder_main(int cmd, int res, uint64_t bus, uint64_t size)
+{
+    struct card c;
+    char op;
+    int r;
+
+    (void)prctl(PR_SET_NAME, "holder", 0, 0, 0);
+    r = card_open(&c, "held");
+    if (r == 0)
+        r = declare(&c, bus, size);
+    if (write(res, &r, sizeof(r)) != (ssize_t)sizeof(r))
+        _exit(2);
+    while (read(cmd, &op, 1) == 1) {
+        r = op == 'r' ? dmacoh_release_coherent_memory(&c.dev, 0) : declare(&c, bus, size);
+        if (write(res, &r, sizeof(r)) != (ssize_t)sizeof(r))
+            _exit(2);
+    }
+    _exit(0);
+}
+
+static int holder_result(const struct holder *h)
+{
+    int r = 1;
+
+    T_EQ_INT((int)read(h->res, &r, sizeof(r)), (int)sizeof(r));
+    return r;
+}
+
+/* Starts a holder; returns the result of its declaration. */
+static int holder_start(struct holder *h, uint64_t bus, uint64_t size)
+{
+    int cmd[2], res[2];
+
+    T_EQ_INT(pipe(cmd), 0);
+    T_EQ_INT(pipe(res), 0);
+    h->pid = fork();
+    T_ASSERT(h->pid >= 0);
+    if (h->pid == 0) {
+        close(cmd[1]);
+        close(res[0]);
+        holder_main(cmd[0], res[1], bus, size);
+    }
+    close(cmd[0]);
+    close(res[1]);
+    h->cmd = cmd[1];
+    h->res = res[0];
+    return holder_result(h);
+}
+
+static int holder_do(const struct holder *h, char op)
+{
+    T_EQ_INT((int)write(h->cmd, &op, 1), 1);
+    return holder_result(h);
+}
+
+/* SIGKILL: the holder gets no chance to release anything. */
+static void holder_kill(struct holder *h)
+{
+    int st;
+
+    T_EQ_INT(kill(h->pid, SIGKILL), 0);
+    T_EQ_INT((int)waitpid(h->pid, &st, 0), (int)h->pid);
+    T_ASSERT(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    close(h->cmd);
+    close(h->res);
+}
+
+/* Closes its command pipe; it exits normally. */
+static void holder_stop(struct holder *h)
+{
+    int st;
+
+    close(h->cmd);
+    T_EQ_INT((int)waitpid(h->pid, &st, 0), (int)h->pid);
+    T_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    close(h->res);
+}
+
+/* The second process is refused naming the first (pid, command, range); after the first is
+ * killed, the second declares. */
+static void other_process_refused_until_killed(void)
+{
+    struct holder h;
+    struct card c;
+    char text[96];
+
+    make_tree();
+    T_OK(holder_start(&h, BAR2, MIB));
+    T_OK(card_open(&c, "second"));
+    t_log_reset();
+    T_ERR(declare(&c, BAR2, MIB), DMACOH_EBUSY);
+    snprintf(text, sizeof(text), "by process %ld (holder)", (long)h.pid);
+    T_ASSERT(t_log_find(text));
+    T_ASSERT(t_log_find("holds 0x800000000+0x100000 in the machine-wide registry"));
+    T_ASSERT(t_log_find("pci " BDF " BAR 2")); /* the refused claimant */
+    T_ASSERT(!dmacoh_device_has_region(&c.dev));
+    /* A partial overlap, one page at the holder's end, is refused too. */
+    T_ERR(declare(&c, BAR2 + MIB - 0x1000, 0x2000), DMACOH_EBUSY);
+    holder_kill(&h);
+    T_OK(declare(&c, BAR2, MIB)); /* the kernel dropped the dead holder's lock */
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    card_close(&c);
+    remove_tree();
+}
+
+/* Disjoint ranges in two processes are both declared, down to neighbouring pages. */
+static void disjoint_ranges_in_two_processes(void)
+{
+    struct holder h;
+    struct card c;
+
+    make_tree();
+    T_OK(holder_start(&h, BAR2, MIB));
+    T_OK(card_open(&c, "second"));
+    T_OK(declare(&c, BAR2 + MIB, MIB));
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    T_OK(declare(&c, BAR2 + 2 * MIB, 0x1000));
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    T_ERR(declare(&c, BAR2 + MIB - 0x1000, 0x1000), DMACOH_EBUSY); /* its last page */
+    holder_stop(&h);
+    card_close(&c);
+    remove_tree();
+}
+
+/* A release in one process lets the other declare, and then the first is refused in turn,
+ * naming this process. */
+static void release_hands_over(void)
+{
+    struct holder h;
+    struct card c;
+
+    make_tree();
+    T_OK(holder_start(&h, BAR2, 2 * MIB));
+    T_OK(card_open(&c, "second"));
+    T_ERR(declare(&c, BAR2 + MIB, MIB), DMACOH_EBUSY);
+    T_OK(holder_do(&h, 'r'));
+    T_OK(declare(&c, BAR2 + MIB, MIB));
+    T_ERR(holder_do(&h, 'd'), DMACOH_EBUSY);
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    T_OK(holder_do(&h, 'd'));
+    holder_stop(&h);
+    T_OK(declare(&c, BAR2, MIB)); /* the holder exited: its locks went with it */
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    card_close(&c);
+    remove_tree();
+}
+
+/* Inside one process the process-wide register still decides (the registry's locks of one
+ * process never conflict with each other). */
+static void overlap_inside_one_process(void)
+{
+    struct card a, b;
+
+    make_tree();
+    T_OK(card_open(&a, "a"));
+    T_OK(card_open(&b, "b"));
+    T_OK(declare(&a, BAR2, MIB));
+    t_log_reset();
+    T_ERR(declare(&b, BAR2, MIB), DMACOH_EBUSY);
+    T_ASSERT(t_log_find("another platform instance"));
+    T_OK(declare(&b, BAR2 + MIB, MIB)); /* adjacent: one merged lock in the kernel */
+    T_OK(dmacoh_release_coherent_memory(&a.dev, 0));
+    T_OK(declare(&a, BAR2, MIB)); /* released the first half only */
+    T_ERR(declare(&b, BAR2 + MIB, MIB), DMACOH_EBUSY);
+    T_OK(dmacoh_release_coherent_memory(&a.dev, 0));
+    T_OK(dmacoh_release_coherent_memory(&b.dev, 0));
+    card_close(&b);
+    card_close(&a);
+    remove_tree();
+}
+
+/* ---- the walk ---- */
+
+#define MAX_SEEN 8
+
+struct seen {
+    unsigned n;
+    struct dmacoh__registry_entry e[MAX_SEEN];
+};
+
+static int note(void *ctx, const struct dmacoh__registry_entry *e)
+{
+    struct seen *s = (struct seen *)ctx;
+
+    if (s->n < MAX_SEEN)
+        s->e[s->n] = *e;
+    s->n++;
+    return 0;
+}
+
+static struct seen walk(void)
+{
+    struct seen s;
+
+    memset(&s, 0, sizeof(s));
+    T_OK(dmacoh__linux_registry_walk(note, &s));
+    return s;
+}
+
+static void expect(const struct dmacoh__registry_entry *e, uint64_t bus, uint64_t size, long pid,
+                   const char *comm)
+{
+    T_EQ_U64(e->bus, bus);
+    T_EQ_U64(e->size, size);
+    T_EQ_INT((int)e->pid, (int)pid);
+    T_ASSERT(strcmp(e->comm, comm) == 0);
+}
+
+static int stop_at_first(void *ctx, const struct dmacoh__registry_entry *e)
+{
+    (void)e;
+    ++*(unsigned *)ctx;
+    return 7;
+}
+
+/* The walk lists every held range, in order, with its holder: another process's and this
+ * one's; a dead holder's range is gone from it; fn's non-zero return stops it. */
+static void walk_lists_what_is_held(void)
+{
+    char self[17] = {0};
+    struct holder h;
+    struct card c;
+    struct seen s;
+    unsigned calls = 0;
+
+    make_tree();
+    T_EQ_INT(prctl(PR_GET_NAME, self, 0, 0, 0), 0);
+    s = walk();
+    T_EQ_INT((int)s.n, 0);
+    T_OK(holder_start(&h, BAR2 + 2 * MIB, MIB));
+    T_OK(card_open(&c, "mine"));
+    T_OK(declare(&c, BAR2, 0x2000));
+    s = walk();
+    T_EQ_INT((int)s.n, 2);
+    expect(&s.e[0], BAR2, 0x2000, (long)getpid(), self);
+    expect(&s.e[1], BAR2 + 2 * MIB, MIB, (long)h.pid, "holder");
+    T_EQ_INT(dmacoh__linux_registry_walk(stop_at_first, &calls), 7);
+    T_EQ_INT((int)calls, 1);
+    holder_kill(&h);
+    s = walk();
+    T_EQ_INT((int)s.n, 1);
+    expect(&s.e[0], BAR2, 0x2000, (long)getpid(), self);
+    /* Walking did not drop this process's locks (it used the library's own descriptor). */
+    T_ERR(holder_start(&h, BAR2, 0x1000), DMACOH_EBUSY);
+    holder_stop(&h);
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    s = walk();
+    T_EQ_INT((int)s.n, 0);
+    card_close(&c);
+    remove_tree();
+}
+
+/* ---- where the registry cannot be had ---- */
+
+/* Created when missing, 0644 whatever the umask, and left empty: locks need no data. */
+static void created_empty_and_readable(void)
+{
+    struct card c;
+    struct stat st;
+    mode_t old = umask(077);
+
+    make_tree();
+    T_OK(card_open(&c, "c"));
+    T_OK(declare(&c, BAR2, MIB));
+    umask(old);
+    T_EQ_INT(stat(regpath, &st), 0);
+    T_EQ_INT((int)(st.st_mode & 0777), 0644);
+    T_EQ_U64((uint64_t)st.st_size, 0);
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    card_close(&c);
+    remove_tree();
+}
+
+/* A registry that cannot be opened (a missing folder, a FIFO, a symbolic link): one warning
+ * each, and declarations are checked within the process only; "none" turns it off without a word; the walk says it has nothing to read. */
+static void unavailable_or_off(void)
+{
+    struct card c;
+    char path[PATH_MAX];
+
+    make_tree();
+    snprintf(path, sizeof(path), "%s/no-such-folder/registry", root);
+    T_EQ_INT(setenv("DMACOH_REGISTRY", path, 1), 0);
+    T_OK(card_open(&c, "c"));
+    t_log_reset();
+    T_OK(declare(&c, BAR2, MIB));
+    T_ASSERT(t_log_find("cannot be opened"));
+    T_ASSERT(t_log_find("within this process only"));
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    t_log_reset();
+    T_OK(declare(&c, BAR2, MIB));
+    T_ASSERT(!t_log_find("registry")); /* warned once */
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    /* A FIFO, and a symbolic link to a good registry, are not taken for the registry. */
+    snprintf(path, sizeof(path), "%s/fifo", root);
+    T_EQ_INT(mkfifo(path, 0644), 0);
+    T_EQ_INT(setenv("DMACOH_REGISTRY", path, 1), 0);
+    t_log_reset();
+    T_OK(declare(&c, BAR2, MIB));
+    T_ASSERT(t_log_find("is not a regular file"));
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    snprintf(path, sizeof(path), "%s/link", root);
+    T_EQ_INT(symlink(regpath, path), 0);
+    T_EQ_INT(setenv("DMACOH_REGISTRY", path, 1), 0);
+    t_log_reset();
+    T_OK(declare(&c, BAR2, MIB));
+    T_ASSERT(t_log_find("cannot be opened"));
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    T_EQ_INT(setenv("DMACOH_REGISTRY", "none", 1), 0);
+    t_log_reset();
+    T_OK(declare(&c, BAR2, MIB));
+    T_ASSERT(!t_log_find("registry"));
+    T_ERR(dmacoh__linux_registry_walk(note, NULL), DMACOH_ENOENT);
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    card_close(&c);
+    remove_tree();
+}
+
+/* What a process that may only read the registry does, in a child: as root it becomes
+ * nobody first (root may write any file). Exit codes say which check failed. */
+static int read_only_child(pid_t holder)
+{
+    struct dmacoh__registry_entry other;
+    bool entered = true;
+
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+        return 10;
+    t_log_reset();
+    if (dmacoh__linux_registry_enter(BAR2 + 0x1000, BAR2 + 0x1fff, &entered, &other) !=
+        DMACOH_EBUSY)
+        return 11; /* what another process holds is still refused */
+    if (other.pid != (long)holder || other.bus != BAR2 || other.size != MIB)
+        return 12;
+    if (dmacoh__linux_registry_enter(BAR2 + MIB, BAR2 + 2 * MIB - 1, &entered, &other) != 0 ||
+        entered)
+        return 13; /* its own range goes through but is not entered */
+    if (!t_log_find("is read-only to this process"))
+        return 14;
+    return 0;
+}
+
+/* A registry a process can open read-only: it is refused what others hold, and its own
+ * declarations go on without being entered, with a warning. The holder is another process:
+ * a child of a holder inherits its descriptor (read-write) along with its regions. */
+static void read_only_registry(void)
+{
+    struct holder h;
+    pid_t pid;
+    int st;
+
+    make_tree();
+    T_EQ_INT(chmod(root, 0755), 0);    /* nobody must reach the registry's folder */
+    T_OK(holder_start(&h, BAR2, MIB)); /* creates the registry, 0644 */
+    if (geteuid() != 0)
+        T_EQ_INT(chmod(regpath, 0444), 0);
+    fflush(stdout);
+    pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0)
+        _exit(read_only_child(h.pid));
+    T_EQ_INT((int)waitpid(pid, &st, 0), (int)pid);
+    T_ASSERT(WIFEXITED(st));
+    T_EQ_INT(WEXITSTATUS(st), 0);
+    holder_stop(&h);
+    remove_tree();
+}
+
+/* A range past 2^63 - 1, the last offset a lock reaches, stays out of the registry with a
+ * warning; one ending exactly there is entered. */
+static void past_the_last_lockable_offset(void)
+{
+    struct dmacoh__registry_entry other;
+    struct seen s;
+    bool entered = true;
+
+    make_tree();
+    t_log_reset();
+    T_OK(dmacoh__linux_registry_enter(0x7ffffffffffff000ull, 0x8000000000000fffull, &entered,
+                                      &other));
+    T_ASSERT(!entered);
+    T_ASSERT(t_log_find("past 2^63 - 1"));
+    T_OK(dmacoh__linux_registry_enter(0x7ffffffffffff000ull, 0x7fffffffffffffffull, &entered,
+                                      &other));
+    T_ASSERT(entered);
+    s = walk();
+    T_EQ_INT((int)s.n, 1);
+    T_EQ_U64(s.e[0].bus, 0x7ffffffffffff000ull);
+    T_EQ_U64(s.e[0].size, 0x1000);
+    dmacoh__linux_registry_leave(0x7ffffffffffff000ull, 0x7fffffffffffffffull);
+    s = walk();
+    T_EQ_INT((int)s.n, 0);
+    remove_tree();
+}
+
+static const struct t_case cases[] = {
+    T_CASE(other_process_refused_until_killed),
+    T_CASE(disjoint_ranges_in_two_processes),
+    T_CASE(release_hands_over),
+    T_CASE(overlap_inside_one_process),
+    T_CASE(walk_lists_what_is_held),
+    T_CASE(created_empty_and_readable),
+    T_CASE(unavailable_or_off),
+    T_CASE(read_only_registry),
+    T_CASE(past_the_last_lockable_offset),
+};
+
+T_MAIN(cases)
