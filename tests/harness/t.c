@@ -107,7 +107,7 @@ int t_run(const struct t_case *cases, size_t n)
     t_verbose = v && *v && *v != '0';
     /* Test binaries run side by side over the same fake physical addresses: unless asked
      * otherwise, each keeps to its own process-wide register (test_registry sets its own). */
-    setenv("DMACOH_REGISTRY", "none", 0);
+    setenv("DMACOH_REGISTRY", "none", 1);
     /* DMACOH_DEBUG=all runs every test in the debug mode (dmacoh/debug.h). */
     if (dmacoh_debug_from_env() != 0)
         fprintf(stderr, "DMACOH_DEBUG: value not understood, ignored\n");

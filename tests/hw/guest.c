@@ -982,20 +982,24 @@ static int proof_registry(void)
     check(child >= 0, "fork");
     if (child == 0)
         _exit(reg_child(bdf, bar, res[1]));
-    check(read(res[0], &r, sizeof(r)) == (ssize_t)sizeof(r) && r == 0,
-          "the child's declaration failed: %d", r);
-    say("child %ld (registry-holder) declared BAR2+0xa0000..+0x20000 and waits", (long)child);
-    check(stat("/run/dmacoh/registry", &st) == 0 && S_ISREG(st.st_mode) &&
-              (st.st_mode & 0777) == 0644,
-          "no registry file /run/dmacoh/registry of mode 0644");
-    dmacoh_set_log_fn(ti_log_fn, NULL, 2);
-    snprintf(holder, sizeof(holder), "by process %ld (registry-holder)", (long)child);
-    r = ti_refused(&dev, bar, 0xb0000, 0x20000, holder);
-    dmacoh_set_log_fn(log_fn, NULL, 2);
-    kill(child, SIGKILL);
+    close(res[1]); /* a child that dies before answering ends the read */
+    if (read(res[0], &r, sizeof(r)) != (ssize_t)sizeof(r) || r != 0) {
+        say("FAIL: the child's declaration failed: %d", r);
+        r = 1;
+    } else if (stat("/run/dmacoh/registry", &st) != 0 || !S_ISREG(st.st_mode) ||
+               (st.st_mode & 0777) != 0644) {
+        say("FAIL: no registry file /run/dmacoh/registry of mode 0644");
+        r = 1;
+    } else {
+        say("child %ld (registry-holder) declared BAR2+0xa0000..+0x20000 and waits", (long)child);
+        dmacoh_set_log_fn(ti_log_fn, NULL, 2);
+        snprintf(holder, sizeof(holder), "by process %ld (registry-holder)", (long)child);
+        r = ti_refused(&dev, bar, 0xb0000, 0x20000, holder);
+        dmacoh_set_log_fn(log_fn, NULL, 2);
+    }
+    kill(child, SIGKILL); /* on every path: it must not hold the range for later proofs */
     check(waitpid(child, &st_child, 0) == child && WIFSIGNALED(st_child), "the child lived on");
     close(res[0]);
-    close(res[1]);
     if (r)
         return 1;
     say("child killed with SIGKILL, nothing released");

@@ -21,6 +21,7 @@
 #include "platform/linux/internal.h" /* dmacoh__linux_registry_walk */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -432,7 +433,7 @@ static void unavailable_or_off(void)
 static int read_only_child(pid_t holder)
 {
     struct dmacoh__registry_entry other;
-    bool entered = true;
+    unsigned entered = 1;
 
     if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
         return 10;
@@ -482,7 +483,7 @@ static void past_the_last_lockable_offset(void)
 {
     struct dmacoh__registry_entry other;
     struct seen s;
-    bool entered = true;
+    unsigned entered = 1;
 
     make_tree();
     t_log_reset();
@@ -497,9 +498,110 @@ static void past_the_last_lockable_offset(void)
     T_EQ_INT((int)s.n, 1);
     T_EQ_U64(s.e[0].bus, 0x7ffffffffffff000ull);
     T_EQ_U64(s.e[0].size, 0x1000);
-    dmacoh__linux_registry_leave(0x7ffffffffffff000ull, 0x7fffffffffffffffull);
+    dmacoh__linux_registry_leave(0x7ffffffffffff000ull, 0x7fffffffffffffffull, entered);
     s = walk();
     T_EQ_INT((int)s.n, 0);
+    remove_tree();
+}
+
+/* A lock no dmacoh process takes (a reader's F_RDLCK, here through an open-file-description
+ * lock of another process, which hides its pid) cannot keep a declaration out: it goes
+ * through, not entered, with a warning naming the foreign lock. */
+static void foreign_read_locks_refuse_nothing(void)
+{
+    int go[2], done[2], fd;
+    struct card c;
+    pid_t pid;
+    char ok;
+
+    make_tree();
+    T_OK(card_open(&c, "card")); /* creates nothing yet: the file comes with the first claim */
+    fd = open(regpath, O_RDWR | O_CREAT, 0644);
+    T_ASSERT(fd >= 0);
+    close(fd);
+    T_EQ_INT(pipe(go), 0);
+    T_EQ_INT(pipe(done), 0);
+    pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) { /* the hostile reader: a read lock over the whole file, then waits */
+        struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+        int rfd = open(regpath, O_RDONLY);
+
+        close(go[1]);
+        close(done[0]);
+        if (rfd < 0 || fcntl(rfd, F_OFD_SETLK, &fl) != 0 || write(done[1], "y", 1) != 1)
+            _exit(1);
+        (void)read(go[0], &ok, 1);
+        _exit(0);
+    }
+    close(go[0]);
+    close(done[1]);
+    T_EQ_INT((int)read(done[0], &ok, 1), 1);
+    t_log_reset();
+    T_OK(declare(&c, BAR2, MIB));
+    T_ASSERT(t_log_find("a lock that no dmacoh process takes"));
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    close(go[1]);
+    T_EQ_INT((int)waitpid(pid, NULL, 0), (int)pid);
+    close(done[0]);
+    card_close(&c);
+    remove_tree();
+}
+
+/* The program closes the registry's descriptor behind the library's back (closefrom in a
+ * daemon) and opens a file of its own that gets the number: the library notices, says its
+ * entries are gone, and its release does not unlock the program's file. */
+static void a_descriptor_closed_by_the_program(void)
+{
+    char mine[PATH_MAX + 16];
+    struct flock fl = {
+        .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = (off_t)BAR2, .l_len = (off_t)MIB};
+    struct card c;
+    int fd, other;
+
+    make_tree();
+    T_OK(card_open(&c, "card"));
+    T_OK(declare(&c, BAR2, MIB));
+    for (fd = 3; fd < 1024; fd++) { /* the registry's descriptor: the one open on regpath */
+        char link[64], target[PATH_MAX];
+        ssize_t n;
+
+        snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+        n = readlink(link, target, sizeof(target) - 1);
+        if (n > 0 && (target[n] = '\0', strcmp(target, regpath) == 0))
+            break;
+    }
+    T_ASSERT(fd < 1024);
+    close(fd);
+    snprintf(mine, sizeof(mine), "%s/mine", root);
+    other = open(mine, O_RDWR | O_CREAT, 0600);
+    T_ASSERT(other >= 0);
+    if (other != fd) { /* the program's own file gets the number (as the lowest free would) */
+        T_EQ_INT(dup2(other, fd), fd);
+        close(other);
+        other = fd;
+    }
+    T_EQ_INT(fcntl(other, F_SETLK, &fl), 0);
+    t_log_reset();
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0)); /* must not touch the program's file */
+    T_ASSERT(t_log_find("its descriptor was closed by the program"));
+    T_OK(declare(&c, BAR2 + MIB, MIB)); /* a fresh descriptor: entered again */
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    /* The program's lock is still there: another process is refused it. */
+    if (fork() == 0) {
+        struct flock q = fl;
+        int qfd = open(mine, O_RDWR);
+
+        _exit(qfd >= 0 && fcntl(qfd, F_GETLK, &q) == 0 && q.l_type == F_WRLCK ? 0 : 1);
+    }
+    {
+        int st;
+
+        T_ASSERT(wait(&st) > 0 && WIFEXITED(st));
+        T_EQ_INT(WEXITSTATUS(st), 0);
+    }
+    close(other);
+    card_close(&c);
     remove_tree();
 }
 
@@ -513,6 +615,8 @@ static const struct t_case cases[] = {
     T_CASE(unavailable_or_off),
     T_CASE(read_only_registry),
     T_CASE(past_the_last_lockable_offset),
+    T_CASE(foreign_read_locks_refuse_nothing),
+    T_CASE(a_descriptor_closed_by_the_program),
 };
 
 T_MAIN(cases)

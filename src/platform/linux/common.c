@@ -322,7 +322,7 @@ struct claim {
     uint64_t lo, hi; /* inclusive */
     const void *owner;
     const char *kind;
-    bool machine; /* also entered in the machine-wide registry (registry.c) */
+    unsigned machine; /* the generation of its entry in the machine-wide registry, or 0 */
     char who[WHO_MAX];
 };
 
@@ -401,7 +401,7 @@ static int claims_insert(const struct dmacoh__phys_claim *c, uint64_t lo, uint64
         claims[i].hi = hi;
         claims[i].owner = c->owner;
         claims[i].kind = c->kind;
-        claims[i].machine = false;
+        claims[i].machine = 0;
         snprintf(claims[i].who, sizeof(claims[i].who), "%s", c->who ? c->who : "?");
         nclaims++;
     }
@@ -410,15 +410,44 @@ static int claims_insert(const struct dmacoh__phys_claim *c, uint64_t lo, uint64
 }
 
 /* Marks the entry of [lo, hi] as entered in the machine-wide registry too. */
-static void claims_mark_machine(uint64_t lo)
+static void claims_mark_machine(uint64_t lo, unsigned gen)
 {
     size_t i;
 
     pthread_mutex_lock(&claims_lock);
     i = claim_at_or_above(lo);
     if (i < nclaims && claims[i].lo == lo)
-        claims[i].machine = true;
+        claims[i].machine = gen;
     pthread_mutex_unlock(&claims_lock);
+}
+
+/* fork while another thread claims or releases: both locks are taken before the fork and
+ * given back after it in parent and child, so the child never inherits one held by a thread
+ * it does not have. The child keeps its claims (it inherited the mappings); registry.c
+ * forgets its entries there (they are the parent's locks). */
+static void prefork(void)
+{
+    pthread_mutex_lock(&claims_lock);
+    dmacoh__linux_registry_prefork();
+}
+
+static void postfork_parent(void)
+{
+    dmacoh__linux_registry_postfork(false);
+    pthread_mutex_unlock(&claims_lock);
+}
+
+static void postfork_child(void)
+{
+    dmacoh__linux_registry_postfork(true);
+    pthread_mutex_unlock(&claims_lock);
+}
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void install_atfork(void)
+{
+    (void)pthread_atfork(prefork, postfork_parent, postfork_child);
 }
 
 int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c)
@@ -426,9 +455,12 @@ int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c)
     uint64_t lo = c->bus, hi = c->bus + (c->size - 1);
     struct dmacoh__registry_entry other;
     struct claim held = {0};
-    char mine[WHO_MAX];
-    bool entered;
-    int r = claims_insert(c, lo, hi, &held);
+    char mine[WHO_MAX], by[64];
+    unsigned gen;
+    int r;
+
+    (void)pthread_once(&atfork_once, install_atfork);
+    r = claims_insert(c, lo, hi, &held);
 
     snprintf(mine, sizeof(mine), "%s", c->who ? c->who : "?"); /* bounded, as a holder's is */
     if (r == DMACOH_EBUSY)
@@ -446,25 +478,29 @@ int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c)
         return r;
     /* In the process-wide register now, so no other thread of the process reaches here with
      * an overlapping range: the machine-wide registry decides between processes only. */
-    r = dmacoh__linux_registry_enter(lo, hi, &entered, &other);
+    r = dmacoh__linux_registry_enter(lo, hi, &gen, &other);
     if (r) {
         claims_remove(lo, hi);
-        dmacoh__err("%s %s: physical %#llx+%#llx is already declared by process %ld (%s), "
-                    "which holds %#llx+%#llx in the machine-wide registry: two allocators "
-                    "would share bytes",
-                    c->kind, mine, (unsigned long long)lo, (unsigned long long)c->size, other.pid,
-                    other.comm, (unsigned long long)other.bus, (unsigned long long)other.size);
+        if (other.pid > 0)
+            snprintf(by, sizeof(by), "process %ld (%s)", other.pid, other.comm);
+        else /* another pid namespace, or the holder could not be asked */
+            snprintf(by, sizeof(by), "a process this one cannot name");
+        dmacoh__err("%s %s: physical %#llx+%#llx is already declared by %s, which holds "
+                    "%#llx+%#llx in the machine-wide registry: two allocators would share "
+                    "bytes",
+                    c->kind, mine, (unsigned long long)lo, (unsigned long long)c->size, by,
+                    (unsigned long long)other.bus, (unsigned long long)other.size);
         return r;
     }
-    if (entered)
-        claims_mark_machine(lo);
+    if (gen)
+        claims_mark_machine(lo, gen);
     return 0;
 }
 
 void dmacoh__linux_phys_release(dmacoh_phys_addr_t bus, uint64_t size)
 {
     uint64_t hi = bus + (size - 1);
-    bool machine = false;
+    unsigned machine = 0;
     size_t i;
 
     pthread_mutex_lock(&claims_lock);
@@ -475,7 +511,7 @@ void dmacoh__linux_phys_release(dmacoh_phys_addr_t bus, uint64_t size)
     /* The registry first: while the process-wide entry stands, no other thread of the
      * process can enter an overlapping range that this unlock would take with it. */
     if (machine)
-        dmacoh__linux_registry_leave(bus, hi);
+        dmacoh__linux_registry_leave(bus, hi, machine);
     claims_remove(bus, hi);
 }
 

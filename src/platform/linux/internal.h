@@ -140,14 +140,20 @@ struct dmacoh__registry_entry {
     char comm[17];          /* its /proc/<pid>/comm, or "?" */
 };
 
-/* Enters [lo, hi] (inclusive): 0 with *entered true; 0 with *entered false when the range
- * stays out of the registry (turned off, unavailable or read-only: one warning per reason;
- * past offset 2^63 - 1: a warning); -DMACOH_EBUSY when another process holds any byte of
- * it, with *holder filled (not logged: the caller names both sides). */
-int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, bool *entered,
+/* Enters [lo, hi] (inclusive): 0 with *gen the entry's generation (non-zero); 0 with *gen 0
+ * when the range stays out of the registry (turned off, unavailable or read-only, a lock no
+ * dmacoh process takes over it: one warning per reason; past offset 2^63 - 1: a warning);
+ * -DMACOH_EBUSY when another process holds any byte of it, with *holder filled (pid 0 when
+ * it cannot be named; not logged: the caller names both sides). */
+int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, unsigned *gen,
                                  struct dmacoh__registry_entry *holder);
-/* Leaves a range entered with dmacoh__linux_registry_enter. */
-void dmacoh__linux_registry_leave(uint64_t lo, uint64_t hi);
+/* Leaves a range entered with dmacoh__linux_registry_enter in generation gen (an entry of an
+ * older generation went with the descriptor it was made through: nothing is done). */
+void dmacoh__linux_registry_leave(uint64_t lo, uint64_t hi, unsigned gen);
+/* Around fork (common.c's pthread_atfork handlers): take and give back the registry's lock;
+ * in the child, forget the descriptor and start a new generation. */
+void dmacoh__linux_registry_prefork(void);
+void dmacoh__linux_registry_postfork(bool child);
 /*
  * Calls fn with every range held in the registry, by every process including this one, in
  * ascending order, after the registry's lock is dropped (fn may call into the library); stops

@@ -42,9 +42,16 @@ static int reg_fd = -1;         /* open while nheld > 0 (and briefly around each
 static bool reg_rdonly;         /* opened read-only: consulted, nothing entered */
 static unsigned long nheld;     /* ranges this process has entered */
 static char reg_path[PATH_MAX]; /* the path reg_fd was opened at */
+static dev_t reg_dev;           /* and what it was: a descriptor closed by the program and */
+static ino_t reg_ino;           /* reused for another file is not taken for the registry */
+/* Entries carry the generation they were made in; a lost descriptor (closed by the program,
+ * or a fork: the child inherits no lock) starts a new one, and older entries are left alone
+ * rather than unlocked through a descriptor that is now something else. Never 0. */
+static unsigned reg_gen = 1;
+static bool forked; /* this process is a child of one that may have held entries */
 
 /* Why the registry is not used for a claim, for one warning per distinct reason. */
-enum { FINE, READ_ONLY, NO_OPEN, NOT_FILE, NO_LOCK };
+enum { FINE, READ_ONLY, NO_OPEN, NOT_FILE, NO_LOCK, LOST, UNLINKED, FOREIGN, FORKED };
 struct why {
     int what, err;
     char path[256]; /* enough to tell paths apart in a log line, which shows less */
@@ -68,14 +75,15 @@ static const char *registry_path(void)
  * the descriptor, or -errno. */
 static int open_rw(const char *path)
 {
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY,
+                  0644);
 
     if (fd >= 0) {
         (void)fchmod(fd, 0644); /* whatever the umask: others must be able to consult it */
         return fd;
     }
     if (errno == EEXIST)
-        fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     else if (errno == ENOENT && !strcmp(path, DEFAULT_PATH) && mkdir(DEFAULT_DIR, 0755) == 0) {
         (void)chmod(DEFAULT_DIR, 0755);
         return open_rw(path);
@@ -90,6 +98,27 @@ static void set_why(struct why *why, int what, int err, const char *path)
     snprintf(why->path, sizeof(why->path), "%.*s", (int)sizeof(why->path) - 1, path);
 }
 
+/* Whether reg_fd is still the registry this process opened (lock held). When the program
+ * closed it (closefrom, close_range), the kernel dropped every entry with it and the number
+ * may now be another file's: it is forgotten without a close, and the entries made through it
+ * are left alone (a new generation). A registry file someone unlinked still works for the
+ * processes that have it open, but newcomers create another: said once. */
+static bool still_ours(struct why *why)
+{
+    struct stat st;
+
+    if (fstat(reg_fd, &st) != 0 || st.st_dev != reg_dev || st.st_ino != reg_ino) {
+        reg_fd = -1;
+        nheld = 0;
+        reg_gen++;
+        set_why(why, LOST, 0, reg_path);
+        return false;
+    }
+    if (st.st_nlink == 0)
+        set_why(why, UNLINKED, 0, reg_path);
+    return true;
+}
+
 /* Opens the registry if it is not open. 0 with reg_fd set (*why says READ_ONLY when it
  * could only be opened so); 1 when the registry is off or unavailable (*why says why, FINE
  * when it is off). Lock held. */
@@ -100,14 +129,18 @@ static int reg_open(struct why *why)
     int fd, err;
 
     why->what = FINE;
-    if (reg_fd >= 0)
+    if (forked) {
+        forked = false;
+        set_why(why, FORKED, 0, reg_path);
+    }
+    if (reg_fd >= 0 && still_ours(why))
         return 0;
     if (!path)
         return 1; /* turned off: no warning */
     reg_rdonly = false;
     fd = err = open_rw(path);
     if (fd == -EACCES || fd == -EROFS || fd == -EPERM) {
-        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         if (fd >= 0) {
             reg_rdonly = true;
             set_why(why, READ_ONLY, -err, path);
@@ -125,6 +158,8 @@ static int reg_open(struct why *why)
         return 1;
     }
     reg_fd = fd;
+    reg_dev = st.st_dev;
+    reg_ino = st.st_ino;
     snprintf(reg_path, sizeof(reg_path), "%s", path);
     return 0;
 }
@@ -164,6 +199,26 @@ static void warn_once(const struct why *why)
         dmacoh__warn("the machine-wide registry %s cannot be opened (%s): declarations are "
                      "checked within this process only",
                      why->path, strerror(why->err));
+    else if (why->what == LOST)
+        dmacoh__warn("the machine-wide registry %s: its descriptor was closed by the program "
+                     "(closefrom or close_range?), which dropped this process's entries: its "
+                     "regions declared so far are no longer in it",
+                     why->path);
+    else if (why->what == UNLINKED)
+        dmacoh__warn("the machine-wide registry %s was removed while this process holds "
+                     "entries in it: processes that open it now use another file and are not "
+                     "checked against these entries",
+                     why->path);
+    else if (why->what == FOREIGN)
+        dmacoh__warn("the machine-wide registry %s: a lock that no dmacoh process takes (a "
+                     "read lock, or an open-file-description lock, by process %ld) covers "
+                     "part of a declared range: the range is not entered, and is checked "
+                     "within this process only",
+                     why->path, (long)why->err);
+    else if (why->what == FORKED)
+        dmacoh__warn("this process was forked: regions it inherited are not in the "
+                     "machine-wide registry (the locks stay with the parent, and go when it "
+                     "ends)");
     else if (why->what == NOT_FILE)
         dmacoh__warn("the machine-wide registry %s is not a regular file: declarations are "
                      "checked within this process only",
@@ -218,14 +273,37 @@ static void to_entry(const struct flock *fl, struct dmacoh__registry_entry *e)
         snprintf(e->comm, sizeof(e->comm), "?");
 }
 
-int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, bool *entered,
+/* What a refused lock found: 1 when another dmacoh process holds the range (*holder set),
+ * 0 when what holds it is no dmacoh lock (a read lock, or an open-file-description lock,
+ * which hides its pid: only a hostile or unrelated reader takes those), -1 when nothing holds
+ * it any more, or -errno when the query failed. Lock held. */
+static int refused_by(uint64_t lo, uint64_t hi, struct dmacoh__registry_entry *holder,
+                      long *foreign)
+{
+    struct flock fl;
+
+    fill_lock(&fl, F_WRLCK, lo, hi);
+    if (fcntl(reg_fd, F_GETLK, &fl) != 0)
+        return -errno;
+    if (fl.l_type == F_UNLCK)
+        return -1;
+    if (fl.l_type != F_WRLCK || fl.l_pid < 0) {
+        *foreign = (long)fl.l_pid;
+        return 0;
+    }
+    to_entry(&fl, holder);
+    return 1;
+}
+
+int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, unsigned *gen,
                                  struct dmacoh__registry_entry *holder)
 {
     struct why why = {FINE, 0, ""};
     struct flock fl;
-    int r = 0, tries, fail = 0;
+    int r = 0, tries, q = -1, fail = 0;
+    long foreign = 0;
 
-    *entered = false;
+    *gen = 0;
     if (hi > OFF_LAST) {
         dmacoh__warn("physical %#llx-%#llx reaches past 2^63 - 1, the last offset a lock can "
                      "cover: it is checked within this process only",
@@ -239,7 +317,7 @@ int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, bool *entered,
     for (tries = 0; tries < 8; tries++) {
         fill_lock(&fl, F_WRLCK, lo, hi);
         if (!reg_rdonly && fcntl(reg_fd, F_SETLK, &fl) == 0) {
-            *entered = true;
+            *gen = reg_gen;
             nheld++;
             break;
         }
@@ -247,27 +325,24 @@ int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, bool *entered,
             fail = errno; /* ENOLCK, ...: checked within the process only, with a warning */
             break;
         }
-        fill_lock(&fl, F_WRLCK, lo, hi);
-        if (fcntl(reg_fd, F_GETLK, &fl) != 0) {
-            fail = errno;
-            break;
-        }
-        if (fl.l_type != F_UNLCK) {
-            to_entry(&fl, holder);
-            r = DMACOH_EBUSY;
-            break;
-        }
-        if (reg_rdonly)
-            break; /* nobody holds it; this process cannot enter it */
+        q = refused_by(lo, hi, holder, &foreign);
+        if (q >= 0 || q < -1 || reg_rdonly)
+            break; /* a holder, a foreign lock, a failed query; or nothing to enter */
     }
-    if (fail)
-        set_why(&why, NO_LOCK, fail, reg_path);
-    if (tries == 8) { /* refused each time, and each time the holder was gone when asked */
+    if (q == 1) {
+        r = DMACOH_EBUSY;
+    } else if (q == 0) {
+        set_why(&why, FOREIGN, (int)foreign, reg_path);
+    } else if (q < -1 || tries == 8) {
+        /* The lock was refused and the holder could not be asked (or was gone each time it
+         * was): a range known to be held is not accepted on a guess. */
         holder->bus = lo;
         holder->size = hi - lo + 1;
         holder->pid = 0;
         snprintf(holder->comm, sizeof(holder->comm), "?");
         r = DMACOH_EBUSY;
+    } else if (fail) {
+        set_why(&why, NO_LOCK, fail, reg_path);
     }
     reg_idle();
 out:
@@ -276,18 +351,44 @@ out:
     return r;
 }
 
-void dmacoh__linux_registry_leave(uint64_t lo, uint64_t hi)
+void dmacoh__linux_registry_leave(uint64_t lo, uint64_t hi, unsigned gen)
 {
+    struct why why = {FINE, 0, ""};
     struct flock fl;
 
     pthread_mutex_lock(&reg_lock);
-    if (reg_fd >= 0 && nheld > 0) {
+    /* An entry of an older generation went with its descriptor: nothing to unlock, and the
+     * number may be another file's now (still_ours checks that it is not). */
+    if (reg_fd >= 0 && nheld > 0 && gen == reg_gen && still_ours(&why)) {
         fill_lock(&fl, F_UNLCK, lo, hi);
         /* Fails only when splitting a merged lock finds no kernel memory (ENOLCK): the
          * range then stays held until the process releases a neighbour or ends. */
         (void)fcntl(reg_fd, F_SETLK, &fl);
         nheld--;
         reg_idle();
+    }
+    pthread_mutex_unlock(&reg_lock);
+    warn_once(&why);
+}
+
+/* fork: the caller (common.c) takes reg_lock in the parent before fork and releases it in
+ * both after; the child holds no lock of the parent's, so what it inherited is a new
+ * generation and its descriptor copy is closed (it holds no lock through it). */
+void dmacoh__linux_registry_prefork(void)
+{
+    pthread_mutex_lock(&reg_lock);
+}
+
+void dmacoh__linux_registry_postfork(bool child)
+{
+    if (child) {
+        if (reg_fd >= 0) {
+            close(reg_fd);
+            forked = nheld > 0;
+        }
+        reg_fd = -1;
+        nheld = 0;
+        reg_gen++;
     }
     pthread_mutex_unlock(&reg_lock);
 }
