@@ -26,12 +26,11 @@ void t_put_file(const char *path, const char *text);
  * node or BAR whose bytes a test reads back after the library wrote them. */
 void t_sparse_file(const char *path, uint64_t size);
 
-/** Declares with MAP, for cases built on MAP pointers to device memory. MAP of device memory
- * is granted on x86 only (dmacoh__linux_device_mode in src/platform/linux/internal.h; other
- * CPUs get IO): there the declare must be refused with -DMACOH_ENOTSUP, `cleanup` (may be
- * NULL) removes the case's fake tree, and the case ends as skipped. */
-void t_declare_map(struct dmacoh_device *dev, dmacoh_phys_addr_t bus, dmacoh_dma_addr_t at,
-                   uint64_t size, int flags, const struct dmacoh_declare_opts *o, int *granted,
-                   void (*cleanup)(void));
+/** Declares device memory (a BAR, UIO map, /dev/mem range) with MAP and IO both allowed,
+ * and checks that the mode granted is the one this CPU gets for device memory: MAP on x86,
+ * IO elsewhere (dmacoh__linux_device_mode in src/platform/linux/internal.h). A case that
+ * writes its blocks with dmacoh_memcpy_toio then runs on every CPU. Returns the mode. */
+int t_declare_device_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t bus, dmacoh_dma_addr_t at,
+                            uint64_t size, int flags, const struct dmacoh_declare_opts *o);
 
 #endif /* DMACOH_FIXTURE_H */

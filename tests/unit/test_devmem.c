@@ -8,6 +8,7 @@
 #ifndef _FILE_OFFSET_BITS
 #define _FILE_OFFSET_BITS 64 /* the physical-memory stand-in reaches 0xfe010000, past 2 GiB */
 #endif
+#include "fixture.h"
 #include "t.h"
 #include "platform/linux/internal.h"
 
@@ -34,28 +35,18 @@ static void region_at_a_physical_address(void)
     struct dmacoh_device dev;
     void *a;
     dmacoh_dma_addr_t h;
-    int fd = mkstemp(path), r;
+    int fd = mkstemp(path);
 
     T_ASSERT(fd >= 0);
     T_EQ_INT(ftruncate(fd, (off_t)(SRAM + 0x10000)), 0); /* sparse: nothing is written */
     T_OK(dmacoh_devmem_open(&o, &dm));
     T_OK(dmacoh_device_init(&dev, "sram", NULL, dmacoh_devmem_platform(dm)));
-    r = dmacoh_declare_coherent_memory(&dev, SRAM, 0x0, 0x10000, DMACOH_MEMORY_MAP, NULL, NULL);
-    if (dmacoh__linux_device_mode(DMACOH_MEMORY_MAP) != DMACOH_MEMORY_MAP) {
-        /* MAP of device memory is granted on x86 only (src/platform/linux/internal.h). */
-        T_ERR(r, DMACOH_ENOTSUP);
-        T_OK(dmacoh_device_fini(&dev));
-        T_OK(dmacoh_devmem_close(dm));
-        close(fd);
-        unlink(path);
-        t_skip("MAP of device memory is granted on x86 only; this CPU gets IO");
-    }
-    T_OK(r);
+    t_declare_device_memory(&dev, SRAM, 0x0, 0x10000, 0, NULL);
     T_OK(dmacoh_alloc_coherent(&dev, 0x4000, 0, 0, &a, &h));
     T_OK(dmacoh_alloc_coherent(&dev, 0x4000, 0, 0, &a, &h));
     T_EQ_U64(h, 0x4000);
     T_EQ_U64((uintptr_t)a % 0x4000, 0);
-    memcpy(a, "phys", 5);
+    dmacoh_memcpy_toio(a, "phys", 5);
     T_EQ_INT(pread(fd, buf, 5, (off_t)(SRAM + 0x4000)), 5);
     T_ASSERT(strcmp(buf, "phys") == 0);
     T_ERR(dmacoh_devmem_close(dm), DMACOH_EBUSY);

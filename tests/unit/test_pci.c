@@ -145,22 +145,19 @@ static void region_in_a_bar_lands_at_the_right_offset(void)
     char buf[16] = {0};
     void *a, *b;
     dmacoh_dma_addr_t ha, hb;
-    int granted = 0;
 
     make_tree();
     pci = open_fake(false);
     T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
     /* The second half of BAR0, which the card reaches at device address 0x80000. */
-    t_declare_map(&dev, BAR0 + 0x80000, 0x80000, 0x80000,
-                  DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &granted, remove_tree);
-    T_EQ_INT(granted, DMACOH_MEMORY_MAP);
+    t_declare_device_memory(&dev, BAR0 + 0x80000, 0x80000, 0x80000, DMACOH_MEMORY_EXCLUSIVE, NULL);
     T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &a, &ha));
     T_OK(dmacoh_alloc_coherent(&dev, 8192, 0, 0, &b, &hb));
     T_EQ_U64(ha, 0x80000);
     T_EQ_U64(hb, 0x82000);
     T_EQ_U64((uintptr_t)b % 8192, 0); /* CPU pointer as aligned as the handle */
-    memcpy(a, "mailbox", 8);
-    memcpy(b, "command", 8);
+    dmacoh_memcpy_toio(a, "mailbox", 8);
+    dmacoh_memcpy_toio(b, "command", 8);
     read_bar("resource0", 0x80000, buf, 8);
     T_ASSERT(strcmp(buf, "mailbox") == 0);
     read_bar("resource0", 0x82000, buf, 8);
@@ -189,9 +186,9 @@ static void write_combining_maps_resource_wc(void)
     make_tree();
     pci = open_fake(true);
     T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
-    t_declare_map(&dev, BAR2, 0, BAR2_SZ, DMACOH_MEMORY_MAP, NULL, NULL, remove_tree);
+    t_declare_device_memory(&dev, BAR2, 0, BAR2_SZ, 0, NULL);
     T_OK(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &a, &h));
-    memcpy(a, "wc", 3);
+    dmacoh_memcpy_toio(a, "wc", 3);
     read_bar("resource2_wc", 0, buf, 3);
     read_bar("resource2", 0, plain, 3);
     T_ASSERT(strcmp(buf, "wc") == 0);
@@ -277,10 +274,10 @@ static void bar_not_on_a_page_boundary(void)
     sized_file("resource0", 4096);
     pci = open_fake(false);
     T_OK(dmacoh_device_init(&dev, "small", NULL, dmacoh_pci_platform(pci)));
-    t_declare_map(&dev, 0xfe001140, 0x40, 0x40, DMACOH_MEMORY_MAP, &dopts, NULL, remove_tree);
+    t_declare_device_memory(&dev, 0xfe001140, 0x40, 0x40, 0, &dopts);
     T_OK(dmacoh_alloc_coherent(&dev, 0x40, 0, 0, &a, &h));
     T_EQ_U64(h, 0x40);
-    memcpy(a, "small", 6);
+    dmacoh_memcpy_toio(a, "small", 6);
     read_bar("resource0", 0x140, buf, 6); /* 0xfe001140 is 0x140 into the BAR's page */
     T_ASSERT(strcmp(buf, "small") == 0);
     T_OK(dmacoh_release_coherent_memory(&dev, DMACOH_RELEASE_FORCE));
@@ -550,13 +547,8 @@ static void resource_wc_is_a_symlink(void)
     T_EQ_INT(symlink(target, path), 0);
     pci = open_fake(true);
     T_OK(dmacoh_device_init(&dev, "card", NULL, dmacoh_pci_platform(pci)));
-    if (dmacoh__linux_device_mode(DMACOH_MEMORY_MAP) != DMACOH_MEMORY_MAP) {
-        T_OK(dmacoh_device_fini(&dev));
-        T_OK(dmacoh_pci_close(pci));
-        remove_tree();
-        t_skip("MAP of device memory (the only user of resource2_wc) is granted on x86 only");
-    }
-    T_ERR(dmacoh_declare_coherent_memory(&dev, BAR2, 0, BAR2_SZ, DMACOH_MEMORY_MAP, NULL, NULL),
+    T_ERR(dmacoh_declare_coherent_memory(&dev, BAR2, 0, BAR2_SZ,
+                                         DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, NULL, NULL),
           DMACOH_EIO);
     T_ASSERT(t_log_find("resource2_wc is a symbolic link"));
     T_OK(dmacoh_device_fini(&dev));

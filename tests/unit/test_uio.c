@@ -459,21 +459,24 @@ static void map_offset_and_partial_pages(void)
     T_OK(dmacoh_uio_open(3, &o, &uio));
     T_OK(dmacoh_device_init(&d, "soc", NULL, dmacoh_uio_platform(uio)));
     /* map0: the byte at bus 0x60001000 is 0x1000 into the mapping (offset is not added). */
-    t_declare_map(&d, 0x60001000, 0, 0x1000, DMACOH_MEMORY_MAP, NULL, NULL, remove_tree);
+    t_declare_device_memory(&d, 0x60001000, 0, 0x1000, 0, NULL);
     T_OK(dmacoh_alloc_coherent(&d, 64, 0, 0, &a, &h));
-    memcpy(a, "offs", 5);
+    dmacoh_memcpy_toio(a, "offs", 5);
     T_EQ_INT(pread(fd, buf, 5, 0x1000), 5);
     T_ASSERT(strcmp(buf, "offs") == 0);
     T_OK(dmacoh_release_coherent_memory(&d, DMACOH_RELEASE_FORCE));
     /* map1 is 0x1800 bytes: its first page maps, its half page does not. */
-    T_OK(dmacoh_declare_coherent_memory(&d, 0x61000000, 0, 0x1000, DMACOH_MEMORY_MAP, &g, NULL));
+    T_OK(dmacoh_declare_coherent_memory(&d, 0x61000000, 0, 0x1000,
+                                        DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, &g, NULL));
     T_OK(dmacoh_release_coherent_memory(&d, 0));
-    T_ERR(dmacoh_declare_coherent_memory(&d, 0x61001000, 0, 0x800, DMACOH_MEMORY_MAP, &g, NULL),
+    T_ERR(dmacoh_declare_coherent_memory(&d, 0x61001000, 0, 0x800,
+                                         DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, &g, NULL),
           DMACOH_ENXIO);
     T_ASSERT(t_log_find("not a whole number of pages"));
     /* map2 sits at an unaligned address: the kernel cannot map it. */
     T_ASSERT(t_log_find("not page aligned"));
-    T_ERR(dmacoh_declare_coherent_memory(&d, 0x62000100, 0, 0x100, DMACOH_MEMORY_MAP, &g, NULL),
+    T_ERR(dmacoh_declare_coherent_memory(&d, 0x62000100, 0, 0x100,
+                                         DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, &g, NULL),
           DMACOH_ENXIO);
     T_OK(dmacoh_device_fini(&d));
     T_OK(dmacoh_uio_close(uio));
