@@ -126,19 +126,31 @@ size_t dmacoh__iova_live_in(const struct dmacoh__iova_space *s, uint64_t lo, uin
     return s->nblk;
 }
 
+/* arr (n used of *cap elements of `size` bytes) with room for one more: itself, or moved to
+ * twice the capacity (from `first`); NULL when there is no memory (arr and *cap unchanged). */
+static void *room(void *arr, size_t n, size_t *cap, size_t size, size_t first)
+{
+    size_t c = *cap ? *cap * 2 : first;
+    void *p;
+
+    if (n < *cap)
+        return arr;
+    p = realloc(arr, c * size);
+    if (p)
+        *cap = c;
+    return p;
+}
+
 int dmacoh__iova_hold(struct dmacoh__iova_space *s, uint64_t lo, uint64_t hi, const void *key)
 {
+    struct dmacoh__iova_held *held;
+
     if (dmacoh__iova_live_in(s, lo, hi) < s->nblk)
         return DMACOH_EBUSY;
-    if (s->nheld == s->capheld) {
-        size_t cap = s->capheld ? s->capheld * 2 : 8;
-        struct dmacoh__iova_held *p = realloc(s->held, cap * sizeof(*p));
-
-        if (!p)
-            return DMACOH_ENOMEM;
-        s->held = p;
-        s->capheld = cap;
-    }
+    held = room(s->held, s->nheld, &s->capheld, sizeof(*held), 8);
+    if (!held)
+        return DMACOH_ENOMEM;
+    s->held = held;
     s->held[s->nheld++] = (struct dmacoh__iova_held){lo, hi, key};
     return 0;
 }
@@ -156,17 +168,12 @@ bool dmacoh__iova_unhold(struct dmacoh__iova_space *s, const void *key)
 
 int dmacoh__iova_insert(struct dmacoh__iova_space *s, const struct dmacoh__iova_blk *b)
 {
+    struct dmacoh__iova_blk *blk = room(s->blk, s->nblk, &s->capblk, sizeof(*blk), 16);
     size_t i = 0;
 
-    if (s->nblk == s->capblk) {
-        size_t cap = s->capblk ? s->capblk * 2 : 16;
-        struct dmacoh__iova_blk *p = realloc(s->blk, cap * sizeof(*p));
-
-        if (!p)
-            return DMACOH_ENOMEM;
-        s->blk = p;
-        s->capblk = cap;
-    }
+    if (!blk)
+        return DMACOH_ENOMEM;
+    s->blk = blk;
     while (i < s->nblk && s->blk[i].iova < b->iova)
         i++;
     memmove(&s->blk[i + 1], &s->blk[i], (s->nblk - i) * sizeof(*b));
