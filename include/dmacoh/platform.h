@@ -44,6 +44,23 @@ struct dmacoh_mapping {
     bool ram;
 };
 
+/**
+ * A bit of map()'s `want`, beside DMACOH_MEMORY_MAP/_IO: the range is being declared as a
+ * shared region (dmacoh/shared.h), which other processes map as well, each through its own
+ * platform. A platform that claims physical ranges machine-wide claims this one shared: other
+ * processes' shared claims of the same range coexist with it, exclusive claims do not.
+ */
+#define DMACOH_MAP_MULTIPROCESS 0x100
+
+/** Who a process is, in a form that survives pid reuse (dmacoh/shared.h). */
+struct dmacoh_proc_id {
+    uint64_t pid;   /**< its process id, as the platform numbers it; never 0 */
+    uint64_t start; /**< when it started, in the platform's units (Linux: clock ticks after boot) */
+};
+
+/** Bytes a platform's process-shared lock may use (shlock_init), at an address aligned to 64. */
+#define DMACOH_SHLOCK_BYTES 64
+
 struct dmacoh_platform_ops {
     const char *name; /**< short name for logs ("sim", "pci", ...) */
 
@@ -140,6 +157,39 @@ struct dmacoh_platform_ops {
                    void **out);
     /** Returns what reserve() gave. Never fails. Required with reserve. */
     void (*unreserve)(void *ctx, void *addr, uint64_t size);
+
+    /**
+     * Shared regions (dmacoh/shared.h). All of the ops below are optional as a set: without
+     * them dmacoh_declare_shared_memory() fails with -DMACOH_ENOTSUP.
+     *
+     * shm_open maps the shared-state object `name` (the caller checked it: 1 to 64 of
+     * [A-Za-z0-9._-], not starting with a dot) read-write. With `create` it makes a new one
+     * of `size` bytes, zero-filled, and fails with -DMACOH_EEXIST if one exists; without, it
+     * opens an existing one and fails with -DMACOH_ENOENT if none does. *out receives its
+     * address (aligned to 64) and *actual its size in bytes (which may differ from `size` when
+     * opening). Errors also: -DMACOH_EACCES, -DMACOH_ENOMEM, OS errors; each logged.
+     */
+    int (*shm_open)(void *ctx, const char *name, uint64_t size, bool create, void **out,
+                    uint64_t *actual);
+    /** Unmaps what shm_open mapped. Never fails. */
+    void (*shm_close)(void *ctx, void *addr, uint64_t size);
+    /** Removes the name (mappings stay valid): 0, -DMACOH_ENOENT, OS errors. */
+    int (*shm_unlink)(void *ctx, const char *name);
+    /**
+     * A lock shared by processes that tells the next locker when its holder died holding it.
+     * shlock_init prepares the DMACOH_SHLOCK_BYTES at `lock` (inside a shm_open object, once,
+     * by its creator). shlock_lock blocks until the caller holds it and returns 0, or 1 when
+     * the previous holder died holding it (the caller holds it then and repairs what it
+     * guarded before unlocking; if the caller dies too, the next locker gets 1 again), or a
+     * negative code when the lock is unusable. Not recursive.
+     */
+    int (*shlock_init)(void *ctx, void *lock);
+    int (*shlock_lock)(void *ctx, void *lock);
+    void (*shlock_unlock)(void *ctx, void *lock);
+    /** The calling process's identity. 0 or a negative code. */
+    int (*proc_self)(void *ctx, struct dmacoh_proc_id *id);
+    /** 1 when the process is alive (the same pid and start), 0 when it is not. */
+    int (*proc_alive)(void *ctx, const struct dmacoh_proc_id *id);
 };
 
 /**
