@@ -34,6 +34,7 @@
 #include <dmacoh/io.h>
 #include <dmacoh/pool.h>
 #include <dmacoh/debug.h>
+#include <dmacoh/shared.h>
 
 #ifdef __cplusplus
 extern "C" {

@@ -56,17 +56,21 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
         uint64_t now;
         bool counted = false;
 
-        if (dmacoh__lock_spun(&pool->lock, p))
+        if (dmacoh__pool_lock(pool))
             dmacoh__tc_enable(pool);
-        r = dmacoh__pa_alloc(&pool->pa, n, align, limit, off);
+        r = dmacoh__pa_alloc(pool->pa, n, align, limit, off);
+        if (r && pool->shm) {
+            dmacoh__shm_full(pool); /* a dead owner's blocks may be reclaimable */
+            r = dmacoh__pa_alloc(pool->pa, n, align, limit, off);
+        }
         if (r && wait) {
             /* Counted before the drain: a free parking a block after it sees us (tcache.c). */
-            __atomic_add_fetch(&pool->waiters, 1u, __ATOMIC_SEQ_CST);
+            __atomic_add_fetch(pool->waiters, 1u, __ATOMIC_SEQ_CST);
             counted = true;
         }
         if (r && dmacoh__tc_active(pool)) {
             dmacoh__tc_drain(pool); /* cached blocks never make an allocation fail */
-            r = dmacoh__pa_alloc(&pool->pa, n, align, limit, off);
+            r = dmacoh__pa_alloc(pool->pa, n, align, limit, off);
         }
         if (r == 0) {
             pool->allocs++;
@@ -74,25 +78,25 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
                 DMACOH__TRACK_ALLOC(pool->cpu + (*off << pool->gshift), n << pool->gshift);
         } else
             pool->failures++;
-        seen = __atomic_load_n(&pool->seq, __ATOMIC_RELAXED);
+        seen = __atomic_load_n(pool->seq, __ATOMIC_RELAXED);
         /* Never wait for room that cannot appear: more than the device reaches, or than is
          * left outside occupied ranges. */
-        if (r == 0 || !wait || n > limit || n > pool->pa.ngranules - pool->pa.occupied) {
+        if (r == 0 || !wait || n > limit || n > pool->pa->ngranules - pool->pa->occupied) {
             if (counted)
-                __atomic_sub_fetch(&pool->waiters, 1u, __ATOMIC_SEQ_CST);
-            dmacoh__unlock(&pool->lock);
+                __atomic_sub_fetch(pool->waiters, 1u, __ATOMIC_SEQ_CST);
+            dmacoh__pool_unlock(pool);
             return r;
         }
         pool->failures--; /* counted once, when the wait ends */
-        dmacoh__unlock(&pool->lock);
+        dmacoh__pool_unlock(pool);
         now = p->ops->now_ns(p->ctx);
         if (now < deadline)
-            (void)p->ops->wait(p->ctx, &pool->seq, seen, deadline - now);
-        __atomic_sub_fetch(&pool->waiters, 1u, __ATOMIC_SEQ_CST);
+            (void)p->ops->wait(p->ctx, pool->seq, seen, deadline - now);
+        __atomic_sub_fetch(pool->waiters, 1u, __ATOMIC_SEQ_CST);
         if (now >= deadline) {
-            dmacoh__lock(&pool->lock, p);
+            (void)dmacoh__pool_lock(pool);
             pool->failures++;
-            dmacoh__unlock(&pool->lock);
+            dmacoh__pool_unlock(pool);
             return DMACOH_ETIMEDOUT;
         }
     }
@@ -146,9 +150,9 @@ static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int
     *may_fall = !strict;
     if (pool->dev_base > mask) {
         dmacoh__dbg("alloc on '%s': region lies above the device's DMA mask", dev->name);
-        dmacoh__lock(&pool->lock, pool->plat);
+        (void)dmacoh__pool_lock(pool);
         pool->failures++;
-        dmacoh__unlock(&pool->lock);
+        dmacoh__pool_unlock(pool);
         return DMACOH_ENOMEM;
     }
     /* Only the granules the device can reach: those ending at or below its mask. */
@@ -212,9 +216,9 @@ int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64
 
         r = from_system(dev, ((uint64_t)size + page - 1) & ~(page - 1), flags, &c, &h);
         if (r == 0 && pool) {
-            dmacoh__lock(&pool->lock, pool->plat);
+            (void)dmacoh__pool_lock(pool);
             pool->fallbacks++;
-            dmacoh__unlock(&pool->lock);
+            dmacoh__pool_unlock(pool);
         }
     }
     if (r) {
@@ -263,21 +267,21 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
                     (unsigned long long)handle);
         return 0;
     }
-    if (dmacoh__lock_spun(&pool->lock, pool->plat))
+    if (dmacoh__pool_lock(pool))
         dmacoh__tc_enable(pool);
-    r = dmacoh__pa_free(&pool->pa, off >> pool->gshift, n, handle == pool->dev_base + off);
+    r = dmacoh__pa_free(pool->pa, off >> pool->gshift, n, handle == pool->dev_base + off);
     if (r == DMACOH_EPERM && dmacoh__tc_active(pool)) {
         /* Occupied, or parked in a cache: a double free then, which the drain exposes. */
         dmacoh__tc_drain(pool);
-        r = dmacoh__pa_free(&pool->pa, off >> pool->gshift, n, handle == pool->dev_base + off);
+        r = dmacoh__pa_free(pool->pa, off >> pool->gshift, n, handle == pool->dev_base + off);
     }
     if (r == 0) {
         pool->frees++;
-        __atomic_add_fetch(&pool->seq, 1u, __ATOMIC_RELAXED);
+        __atomic_add_fetch(pool->seq, 1u, __ATOMIC_RELAXED);
         if (pool->track)
             DMACOH__TRACK_FREE(cpu, ((uint64_t)size + gmask) & ~gmask);
     }
-    dmacoh__unlock(&pool->lock);
+    dmacoh__pool_unlock(pool);
     if (r == DMACOH_EFAULT)
         dmacoh__err("free on '%s': %p is not a live allocation (double free?)", dev->name, cpu);
     else if (r == DMACOH_EPERM)
@@ -291,9 +295,9 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
     else
         dmacoh__dbg("free on '%s': %zu bytes at cpu %p dma %#llx", dev->name, size, cpu,
                     (unsigned long long)handle);
-    waiters = __atomic_load_n(&pool->waiters, __ATOMIC_SEQ_CST);
+    waiters = __atomic_load_n(pool->waiters, __ATOMIC_SEQ_CST);
     if (r == 0 && waiters && pool->plat->ops->wake)
-        pool->plat->ops->wake(pool->plat->ctx, &pool->seq);
+        pool->plat->ops->wake(pool->plat->ctx, pool->seq);
     return r;
 }
 

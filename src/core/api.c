@@ -60,6 +60,19 @@ int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t
     return r;
 }
 
+int dmacoh_declare_shared_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                                 dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                                 const struct dmacoh_declare_opts *opts,
+                                 const struct dmacoh_share_opts *share, int *granted)
+{
+    /* Not recorded by the debug mode: its allocations are, as any region's. */
+    int r = dmacoh__declare_shared(dev, bus_addr, device_addr, size, flags, opts, share, granted);
+
+    if (r == 0)
+        declared(dev, bus_addr, device_addr, size, flags);
+    return r;
+}
+
 int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
 {
     int r;

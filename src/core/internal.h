@@ -12,6 +12,7 @@
 #define DMACOH_CORE_INTERNAL_H
 
 #include <dmacoh/dmacoh.h>
+#include <dmacoh/shared.h>
 
 #define DMACOH__DEVICE_MAGIC   0x64657631u /* "dev1" */
 #define DMACOH__PLATFORM_MAGIC 0x706c6131u /* "pla1" */
@@ -112,11 +113,45 @@ struct dmacoh__pa {
     bool first_fit;        /* nothing freed since the region was last empty: lowest fit wins */
     bool always_first_fit; /* DMACOH_PLACE_FIRST_FIT: lowest fit always wins */
     bool concurrent;       /* blocks may be parked: kind words change without the lock */
+    /* Shared regions only (dmacoh__pa_init_owned; all zero otherwise). owners_off is the word
+     * offset of one owner byte per granule, set at the head granule of every allocation to
+     * `owner` (1..255; 0: none) and cleared when it is freed. The journal j_* names the one
+     * operation in progress (j_op non-zero from before its first store to after its last), so
+     * that a process that dies inside it leaves what dmacoh__pa_recover needs. */
+    uint64_t owners_off;
+    uint64_t owner;
+    uint64_t j_op, j_off, j_n;
 };
+
+enum { DMACOH__J_NONE = 0, DMACOH__J_ALLOC = 1, DMACOH__J_FREE = 2, DMACOH__J_RESERVE = 3 };
+
+/* Test hook: called with a step number at each point of a shared region's update where a
+ * process may die (the kill tests make it die there); NULL in real use. */
+extern void (*dmacoh__step_fn)(unsigned step);
+#define DMACOH__STEP(n)                                                                            \
+    do {                                                                                           \
+        if (__builtin_expect(dmacoh__step_fn != NULL, 0))                                          \
+            dmacoh__step_fn(n);                                                                    \
+    } while (0)
 
 /* Bytes of state (struct plus words) for n granules; 0 when n is 0 or too large. */
 uint64_t dmacoh__pa_state_size(uint64_t ngranules);
 void dmacoh__pa_init(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g);
+/* The same, with owner records and the journal (shared regions): state of
+ * dmacoh__pa_owned_size bytes. */
+uint64_t dmacoh__pa_owned_size(uint64_t ngranules);
+void dmacoh__pa_init_owned(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g);
+/* After a process died holding the lock of an owned state: finishes or undoes the journalled
+ * operation (a free is finished, an allocation or reservation undone: its granules were free
+ * before), then rebuilds everything else from the kinds (summary, free-run index, counters,
+ * owner bytes of granules that head no allocation). O(n). The state passes dmacoh__pa_check
+ * afterwards, whatever step the process died at. */
+void dmacoh__pa_recover(struct dmacoh__pa *pa);
+/* The owner byte of the allocation whose head is granule off (owned states). */
+static inline unsigned dmacoh__pa_owner(const struct dmacoh__pa *pa, uint64_t off)
+{
+    return ((const uint8_t *)((const uint64_t *)(pa + 1) + pa->owners_off))[off];
+}
 /* n granules whose absolute index (base_g + off) is a multiple of align (a power of two) and
  * that end at or below granule `limit`; -DMACOH_ENOMEM if none is found (pages.c says when a
  * fit that exists is not looked at, in best fit). */
@@ -165,12 +200,15 @@ struct dmacoh__tc {
 
 /* ---- pools (region.c): one per declared range, shared by devices that share it ---- */
 
+struct dmacoh__shm;
+
 struct dmacoh__pool {
     uint32_t magic;
-    uint32_t lock;     /* protects pa and the counters below */
-    uint32_t seq;      /* bumped by every free; DMACOH_ALLOC_WAIT sleeps on it */
-    uint32_t waiters;  /* threads sleeping on seq */
-    uint32_t refs;     /* devices whose region this is */
+    uint32_t lock;                 /* protects pa and the counters below (a private region's) */
+    uint32_t *seq;                 /* bumped by every free; DMACOH_ALLOC_WAIT sleeps on it */
+    uint32_t *waiters;             /* threads sleeping on seq */
+    uint32_t seq_own, waiters_own; /* where seq and waiters point in a private region */
+    uint32_t refs;                 /* devices whose region this is */
     uint64_t id;       /* unique to this declaration, never 0: what caches of it remember */
     int mode;          /* DMACOH_MEMORY_MAP or _IO */
     unsigned io_width; /* cap on block IO access width */
@@ -193,8 +231,60 @@ struct dmacoh__pool {
     struct dmacoh__tc tc[DMACOH__TC_SLOTS];
     uint64_t tc_guard[8]; /* keeps the last cache off the lines of what follows */
     uint64_t allocs, frees, failures, fallbacks;
-    struct dmacoh__pa pa; /* last: its words follow */
+    /* A shared region (shared.c): the object holding the allocator state, the lock, seq and
+     * waiters, and the owner table; NULL for a private region. */
+    struct dmacoh__shm *shm;
+    uint64_t shm_size;
+    unsigned slot;            /* this process's entry in the owner table */
+    struct dmacoh__pa *pa;    /* pa_own, or the state in shm */
+    struct dmacoh__pa pa_own; /* last: its words follow (a private region's state) */
 };
+
+/* A shared region's lock (shared.c): takes the platform's process-shared lock, repairs the
+ * state when its previous holder died holding it, and stamps this process as the owner of
+ * what is allocated until the unlock. */
+void dmacoh__shm_lock(struct dmacoh__pool *pool);
+void dmacoh__shm_unlock(struct dmacoh__pool *pool);
+
+/* The rest of shared.c, for region.c and alloc.c. */
+bool dmacoh__shm_ops(const struct dmacoh_platform *p);
+int dmacoh__shm_name_ok(const char *name);
+/* Creates or attaches to the shared state named by s for a region being declared (platform
+ * lock held, before the device memory is mapped): sets pool->shm, pa, seq, waiters and slot,
+ * with an owner entry taken for this process. Errors of dmacoh_declare_shared_memory. */
+int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh_phys_addr_t bus,
+                       dmacoh_dma_addr_t daddr, uint64_t size, unsigned gshift,
+                       const struct dmacoh_declare_opts *o, const struct dmacoh_share_opts *s);
+/* Leaves it: this process's owner entry is freed, or marked dead (its blocks quarantined)
+ * when it still owns blocks; then the object is unmapped. */
+void dmacoh__shm_detach(struct dmacoh__pool *pool);
+/* This process's outstanding allocations (takes the lock). */
+uint64_t dmacoh__shm_own_blocks(struct dmacoh__pool *pool);
+/* An allocation found no room (lock held): looks for dead owners, at most every 10 ms. */
+void dmacoh__shm_full(struct dmacoh__pool *pool);
+int dmacoh__declare_shared(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                           dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                           const struct dmacoh_declare_opts *opts,
+                           const struct dmacoh_share_opts *share, int *granted);
+
+/* The region lock. Returns whether it was contended (a private region's spinlock: the
+ * per-thread caches switch on then). */
+static inline bool dmacoh__pool_lock(struct dmacoh__pool *pool)
+{
+    if (__builtin_expect(pool->shm != NULL, 0)) {
+        dmacoh__shm_lock(pool);
+        return false;
+    }
+    return dmacoh__lock_spun(&pool->lock, pool->plat);
+}
+
+static inline void dmacoh__pool_unlock(struct dmacoh__pool *pool)
+{
+    if (__builtin_expect(pool->shm != NULL, 0))
+        dmacoh__shm_unlock(pool);
+    else
+        dmacoh__unlock(&pool->lock);
+}
 
 /* Region identity and release epoch (region.c). Every declaration of a new range gets an id
  * from one process-wide counter, so an id is never reused even when the region's metadata

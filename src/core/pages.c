@@ -68,6 +68,8 @@
 #define NONE   UINT64_MAX
 #define PROBES 8
 
+void (*dmacoh__step_fn)(unsigned step);
+
 /* ---- word storage ---- */
 
 static uint64_t *W(const struct dmacoh__pa *pa)
@@ -281,6 +283,7 @@ static void fill(struct dmacoh__pa *pa, uint64_t a, uint64_t b, unsigned head, u
         was = kstore(pa, k, m, bits, &now);
         summarise(pa, k, was, now);
         a = end;
+        DMACOH__STEP(90); /* between two words of one block */
     }
 }
 
@@ -463,6 +466,8 @@ void dmacoh__pa_init(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g)
     pa->first_fit = true;
     pa->always_first_fit = false;
     pa->concurrent = false;
+    pa->owners_off = pa->owner = 0;
+    pa->j_op = pa->j_off = pa->j_n = 0;
     total = layout(ngranules, &pa->stride, &nc, &pa->count_off, &pa->kind_off);
     pa->nclasses = nc;
     pa->nwords = total;
@@ -483,6 +488,62 @@ void dmacoh__pa_init(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g)
         d[0] = L + 1;
     }
     run_add(pa, 0, ngranules);
+}
+
+/* ---- owner records and the journal (shared regions) ---- */
+
+static uint8_t *owners(const struct dmacoh__pa *pa)
+{
+    return (uint8_t *)(W(pa) + pa->owners_off);
+}
+
+static uint64_t owner_words(uint64_t n)
+{
+    return (n + 7) / 8;
+}
+
+uint64_t dmacoh__pa_owned_size(uint64_t ngranules)
+{
+    uint64_t base = dmacoh__pa_state_size(ngranules);
+
+    if (base == 0)
+        return 0;
+    return base + owner_words(ngranules) * 8;
+}
+
+void dmacoh__pa_init_owned(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g)
+{
+    dmacoh__pa_init(pa, ngranules, base_g);
+    pa->owners_off = pa->nwords;
+    pa->nwords += owner_words(ngranules);
+    for (uint64_t k = pa->owners_off; k < pa->nwords; k++)
+        W(pa)[k] = 0;
+    pa->owner = 0;
+    pa->j_op = pa->j_off = pa->j_n = 0;
+}
+
+/* Opens the journal for an operation on [off, off + n): the range first, then the op, so that
+ * a reader that sees the op sees its range. The stores are ordered for the compiler only: a
+ * process that dies has its earlier stores visible to the next locker, which the kernel's
+ * lock hand-over orders after them. */
+static void j_open(struct dmacoh__pa *pa, uint64_t op, uint64_t off, uint64_t n)
+{
+    if (!pa->owners_off)
+        return;
+    pa->j_off = off;
+    pa->j_n = n;
+    __atomic_store_n(&pa->j_op, op, __ATOMIC_RELEASE);
+    DMACOH__STEP(80 + (unsigned)op); /* journalled, nothing changed yet */
+}
+
+static void j_close(struct dmacoh__pa *pa, uint64_t off, uint8_t owner)
+{
+    if (!pa->owners_off)
+        return;
+    DMACOH__STEP(84); /* changed, owner not yet recorded */
+    owners(pa)[off] = owner;
+    DMACOH__STEP(85); /* all done but the journal */
+    __atomic_store_n(&pa->j_op, (uint64_t)DMACOH__J_NONE, __ATOMIC_RELEASE);
 }
 
 /* ---- allocation ---- */
@@ -642,14 +703,18 @@ int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t
     }
     if (best.p == NONE)
         return DMACOH_ENOMEM;
+    j_open(pa, DMACOH__J_ALLOC, best.p, n);
     run_del(pa, best.s, best.e);
+    DMACOH__STEP(91);
     fill(pa, best.p, best.p + n, DMACOH__G_HEAD, DMACOH__G_CONT);
+    DMACOH__STEP(92);
     run_add(pa, best.s, best.p);
     run_add(pa, best.p + n, best.e);
     pa->used += n;
     pa->live++;
     if (pa->used > pa->peak)
         pa->peak = pa->used;
+    j_close(pa, best.p, (uint8_t)pa->owner);
     *off = best.p;
     return 0;
 }
@@ -741,7 +806,9 @@ static void give_back(struct dmacoh__pa *pa, uint64_t off, uint64_t n)
 
     run_del(pa, s, off);
     run_del(pa, off + n, e);
+    DMACOH__STEP(93);
     fill(pa, off, off + n, DMACOH__G_FREE, DMACOH__G_FREE);
+    DMACOH__STEP(94);
     run_add(pa, s, e);
     pa->used -= n;
     pa->live--;
@@ -767,7 +834,9 @@ int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle
             return get(pa, off) == DMACOH__G_OCC ? DMACOH_EPERM : DMACOH_EFAULT;
         summarise(pa, off >> 5, 1, kload(pa, off >> 5)); /* the word had a HEAD */
     }
+    j_open(pa, DMACOH__J_FREE, off, n);
     give_back(pa, off, n);
+    j_close(pa, off, 0);
     return 0;
 }
 
@@ -792,11 +861,13 @@ int dmacoh__pa_reserve(struct dmacoh__pa *pa, uint64_t off, uint64_t n)
         return DMACOH_EBUSY;
     s = prev_busy_end(pa, off);
     e = next_busy(pa, off + n);
+    j_open(pa, DMACOH__J_RESERVE, off, n);
     run_del(pa, s, e);
     fill(pa, off, off + n, DMACOH__G_OCC, DMACOH__G_CONT);
     run_add(pa, s, off);
     run_add(pa, off + n, e);
     pa->occupied += n;
+    j_close(pa, off, 0);
     return 0;
 }
 
@@ -932,6 +1003,10 @@ static bool layout_ok(const struct dmacoh__pa *pa)
     if (pa->ngranules == 0 || pa->ngranules > ((uint64_t)1 << 60))
         return false;
     total = layout(pa->ngranules, &stride, &nc, &co, &ko);
+    if (pa->owners_off && pa->owners_off != total)
+        return false;
+    if (pa->owners_off)
+        total += owner_words(pa->ngranules);
     if (stride != pa->stride || nc != pa->nclasses || co != pa->count_off || ko != pa->kind_off ||
         total != pa->nwords)
         return false;
@@ -954,7 +1029,7 @@ static bool layout_ok(const struct dmacoh__pa *pa)
             if (d[1 + L] != 0 || d[1 + maxlev + L] != 0)
                 return false;
     }
-    return at == total;
+    return at == (pa->owners_off ? pa->owners_off : total);
 }
 
 bool dmacoh__pa_check(const struct dmacoh__pa *pa)
@@ -966,6 +1041,8 @@ bool dmacoh__pa_check(const struct dmacoh__pa *pa)
 
     if (!layout_ok(pa))
         return false;
+    if (pa->owners_off && pa->j_op != DMACOH__J_NONE)
+        return false; /* an operation left half done */
     if (tail && (kload(pa, nk - 1) >> (2 * tail)) != 0)
         return false; /* fields past the end must stay FREE */
     if (!hb_ok(pa, 0, nk, &set))
@@ -990,6 +1067,10 @@ bool dmacoh__pa_check(const struct dmacoh__pa *pa)
         if (s == DMACOH__G_CONT)
             return false; /* a continuation with nothing before it */
         end = run_end(pa, i, &kind);
+        if (pa->owners_off)
+            for (uint64_t g = i; g < end; g++)
+                if ((owners(pa)[g] != 0) != (kind == 1 && g == i))
+                    return false; /* an owner byte off a head, or a head without one */
         if (kind == 1) {
             used += end - i;
             live++;
@@ -1019,4 +1100,91 @@ bool dmacoh__pa_check(const struct dmacoh__pa *pa)
     if (!pa->largest_stale && (largest != pa->largest || nlargest != pa->nlargest))
         return false;
     return used == pa->used && occ == pa->occupied && live == pa->live && pa->peak >= pa->used;
+}
+
+/* ---- recovery of an owned state after its updater died (shared regions) ---- */
+
+/* Sets granules [a, b) FREE without touching the index (which is rebuilt next). */
+static void raw_free(struct dmacoh__pa *pa, uint64_t a, uint64_t b)
+{
+    for (uint64_t i = a; i < b; i++)
+        kinds(pa)[i >> 5] &= ~(3ull << (2 * (i & 31)));
+}
+
+void dmacoh__pa_recover(struct dmacoh__pa *pa)
+{
+    uint64_t n = pa->ngranules, nc, total, at, *w = W(pa), nk = (n + 31) / 32, i;
+    uint64_t owners_off = pa->owners_off, peak = pa->peak;
+    bool always = pa->always_first_fit;
+    struct hb busy;
+
+    /* The journalled operation: a free is finished, an allocation or a reservation undone. */
+    if (pa->j_op != DMACOH__J_NONE && pa->j_off < n && pa->j_n <= n - pa->j_off) {
+        raw_free(pa, pa->j_off, pa->j_off + pa->j_n);
+        owners(pa)[pa->j_off] = 0;
+    }
+    pa->j_op = DMACOH__J_NONE;
+    /* The layout and the bitmap descriptors again, as dmacoh__pa_init writes them. */
+    total = layout(n, &pa->stride, &nc, &pa->count_off, &pa->kind_off);
+    pa->nclasses = nc;
+    at = pa->kind_off + nk;
+    for (uint64_t h = 0; h <= nc; h++) {
+        uint64_t *d = w + h * pa->stride, maxlev = (pa->stride - 1) / 2, L = 0;
+        uint64_t bits = h == 0 ? nk : n >> (h - 1);
+
+        for (uint64_t k = 0; k < pa->stride; k++)
+            d[k] = 0;
+        for (uint64_t words = (bits + 63) / 64;; words = (words + 63) / 64, L++) {
+            d[1 + L] = at;
+            d[1 + maxlev + L] = words;
+            at += words;
+            if (words <= 1)
+                break;
+        }
+        d[0] = L + 1;
+    }
+    for (uint64_t k = pa->count_off; k < pa->kind_off; k++)
+        w[k] = 0; /* class counts and cursors */
+    for (uint64_t k = pa->kind_off + nk; k < total; k++)
+        w[k] = 0; /* every bitmap level */
+    pa->owners_off = owners_off;
+    pa->nwords = total + (owners_off ? owner_words(n) : 0);
+    if (n & 31)
+        kinds(pa)[nk - 1] &= (1ull << (2 * (n & 31))) - 1; /* nothing past the end */
+    /* Kinds: a continuation with no head before it becomes free. */
+    for (i = 0; i < n; i++) {
+        unsigned k = get(pa, i);
+
+        if (k == DMACOH__G_CONT && (i == 0 || get(pa, i - 1) == DMACOH__G_FREE))
+            raw_free(pa, i, i + 1);
+    }
+    busy = hb_get(pa, 0);
+    for (uint64_t k = 0; k < nk; k++)
+        if (kload(pa, k))
+            hb_set(&busy, k);
+    pa->used = pa->occupied = pa->live = pa->runs = 0;
+    pa->classmask = pa->largest = pa->nlargest = 0;
+    pa->largest_stale = false;
+    pa->concurrent = false;
+    pa->always_first_fit = always;
+    for (i = 0; i < n;) {
+        unsigned kind;
+        uint64_t end = run_end(pa, i, &kind);
+
+        if (kind == 0) {
+            run_add(pa, i, end);
+        } else if (kind == 1) {
+            pa->used += end - i;
+            pa->live++;
+        } else {
+            pa->occupied += end - i;
+        }
+        if (owners_off)
+            for (uint64_t g = i; g < end; g++)
+                if (kind != 1 || g != i)
+                    owners(pa)[g] = 0;
+        i = end;
+    }
+    pa->peak = peak > pa->used ? peak : pa->used;
+    pa->first_fit = pa->live == 0;
 }

@@ -11,6 +11,7 @@
  * racing declarations from both passing the overlap check.
  */
 #include "internal.h"
+#include <dmacoh/shared.h>
 
 /* The CPU-pointer congruence asked of the platform is capped at 1 TiB: aligning a 4 TiB
  * region's mapping to 4 TiB would need 8 TiB of address space. DEVIATION(kernel): the kernel
@@ -133,14 +134,14 @@ static int find_overlap(struct dmacoh_platform *p, dmacoh_phys_addr_t bus, dmaco
  * is exact and stays so until unlock_exact. */
 static void lock_exact(struct dmacoh__pool *pool)
 {
-    dmacoh__lock(&pool->lock, pool->plat);
+    (void)dmacoh__pool_lock(pool);
     dmacoh__tc_hold(pool);
 }
 
 static void unlock_exact(struct dmacoh__pool *pool)
 {
     dmacoh__tc_unhold(pool);
-    dmacoh__unlock(&pool->lock);
+    dmacoh__pool_unlock(pool);
 }
 
 static unsigned pick_width(unsigned asked, unsigned platform)
@@ -210,6 +211,9 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
     uint64_t cong = dmacoh__pow2_ceil(size);
     int want = flags & (DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO), r;
 
+    if (pool->shm)
+        want |= DMACOH_MAP_MULTIPROCESS;
+
     if (cong == 0 || cong > CONGRUENCE_MAX)
         cong = CONGRUENCE_MAX;
     pool->map.cpu = NULL;
@@ -219,6 +223,7 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
     pool->map.priv = NULL;
     pool->map.ram = false;
     r = p->ops->map(p->ctx, bus, size, daddr, cong, want, &pool->map);
+    want &= DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO;
     if (r) {
         dmacoh__err("declare on '%s': platform '%s' could not map bus %#llx+%#llx: %s", dev->name,
                     p->ops->name, (unsigned long long)bus, (unsigned long long)size,
@@ -234,7 +239,14 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         return DMACOH_EIO;
     }
     pool->magic = DMACOH__POOL_MAGIC;
-    pool->lock = pool->seq = pool->waiters = 0;
+    pool->lock = 0;
+    if (!pool->shm) {
+        pool->seq_own = pool->waiters_own = 0;
+        pool->seq = &pool->seq_own;
+        pool->waiters = &pool->waiters_own;
+        pool->pa = &pool->pa_own;
+        dmacoh__pa_init(pool->pa, size >> gshift, daddr >> gshift);
+    }
     pool->refs = 1;
     pool->id = __atomic_add_fetch(&region_ids, 1u, __ATOMIC_RELAXED);
     pool->mode = pool->map.mode;
@@ -247,9 +259,9 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
     pool->cpu = (char *)pool->map.cpu;
     pool->plat = p;
     pool->allocs = pool->frees = pool->failures = pool->fallbacks = 0;
-    dmacoh__pa_init(&pool->pa, size >> gshift, daddr >> gshift);
     pool->align_cap_g = 0;
-    pool->tc_ok = p->ops->thread_slot != NULL;
+    pool->tc_ok = p->ops->thread_slot != NULL && !pool->shm; /* blocks parked by a process
+                                                                 that dies would be lost */
     pool->tc_on = 0;
     for (unsigned i = 0; i < DMACOH__TC_SLOTS; i++) {
         pool->tc[i].lock = pool->tc[i].count = 0;
@@ -268,7 +280,8 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         }
         pool->io_slot = r;
     }
-    pool->track = pool->map.ram && !has_cookies(pool);
+    /* Not in a shared region: this process may touch blocks that others allocated. */
+    pool->track = pool->map.ram && !has_cookies(pool) && !pool->shm;
     if (pool->track) {
         DMACOH__TRACK_FREE(pool->cpu, size);        /* nothing is handed out yet */
         DMACOH__TRACK_ALLOC(pool, pool->meta_size); /* metadata carved from it stays usable */
@@ -329,9 +342,11 @@ static int join_shared(struct dmacoh_device *dev, struct dmacoh__pool *q, int fl
     return 0;
 }
 
-int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
-                    dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
-                    const struct dmacoh_declare_opts *opts, int *granted, bool cookies)
+/* Declares a private region, or with `share` a shared one (shared.c holds its state). */
+static int declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                   dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                   const struct dmacoh_declare_opts *opts, int *granted, bool cookies,
+                   const struct dmacoh_share_opts *share)
 {
     uint64_t granule = (opts && opts->granule) ? opts->granule : DMACOH_PAGE_SIZE;
     struct dmacoh__pool *pool = NULL;
@@ -357,16 +372,25 @@ int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
     if (r == 1) {
         r = join_shared(dev, pool, flags);
     } else if (r == 0) {
-        pool = get_meta(dev, opts, dmacoh__pool_meta_size(size, gshift), &r);
+        pool = get_meta(dev, opts,
+                        share ? sizeof(struct dmacoh__pool) : dmacoh__pool_meta_size(size, gshift),
+                        &r);
         if (pool) {
-            r = map_pool(dev, pool, bus_addr, device_addr, size, flags, cookies, gshift,
-                         opts ? opts->io_width : 0);
+            pool->shm = NULL;
+            if (share)
+                r = dmacoh__shm_attach(dev, pool, bus_addr, device_addr, size, gshift, opts, share);
+            if (r == 0)
+                r = map_pool(dev, pool, bus_addr, device_addr, size, flags, cookies, gshift,
+                             opts ? opts->io_width : 0);
             if (r == 0 && opts) {
                 pool->align_cap_g = opts->align_cap >> gshift;
-                pool->pa.always_first_fit = opts->placement == DMACOH_PLACE_FIRST_FIT;
-                pool->tc_ok = pool->tc_ok && !pool->pa.always_first_fit;
+                if (!share) /* a shared region's creator set it */
+                    pool->pa->always_first_fit = opts->placement == DMACOH_PLACE_FIRST_FIT;
+                pool->tc_ok = pool->tc_ok && !pool->pa->always_first_fit;
             }
             if (r) {
+                if (pool->shm)
+                    dmacoh__shm_detach(pool);
                 put_meta(p, pool);
             } else {
                 pool->next = p->pools;
@@ -389,6 +413,41 @@ int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
     return 0;
 }
 
+int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                    dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                    const struct dmacoh_declare_opts *opts, int *granted, bool cookies)
+{
+    return declare(dev, bus_addr, device_addr, size, flags, opts, granted, cookies, NULL);
+}
+
+int dmacoh__declare_shared(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                           dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                           const struct dmacoh_declare_opts *opts,
+                           const struct dmacoh_share_opts *share, int *granted)
+{
+    const char *n = dmacoh__device_ok(dev) ? dev->name : "?";
+
+    if (!share || dmacoh__shm_name_ok(share->name)) {
+        dmacoh__err("declare shared on '%s': %s", n,
+                    !share ? "share is NULL"
+                           : "the name must be 1 to 64 of [A-Za-z0-9._-], not starting with a dot");
+        return DMACOH_EINVAL;
+    }
+    if ((share->flags &
+         ~(unsigned)(DMACOH_SHARE_CREATE | DMACOH_SHARE_ATTACH | DMACOH_SHARE_RESET_ON_DEATH)) ||
+        share->max_procs > 254) {
+        dmacoh__err("declare shared on '%s': unknown flags %#x, or max_procs %u above 254", n,
+                    share->flags, share->max_procs);
+        return DMACOH_EINVAL;
+    }
+    if (dmacoh__device_ok(dev) && !dmacoh__shm_ops(dev->platform)) {
+        dmacoh__err("declare shared on '%s': platform '%s' has no shared-state objects", n,
+                    dev->platform->ops->name);
+        return DMACOH_ENOTSUP;
+    }
+    return declare(dev, bus_addr, device_addr, size, flags, opts, granted, false, share);
+}
+
 int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
 {
     struct dmacoh__pool *pool;
@@ -407,18 +466,23 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
     }
     p = dev->platform;
     dmacoh__lock(&p->lock, p);
-    lock_exact(pool); /* blocks in the per-thread caches are not outstanding */
-    live = pool->pa.live;
-    unlock_exact(pool);
+    if (pool->shm) {
+        live = dmacoh__shm_own_blocks(pool); /* other processes' do not count */
+    } else {
+        lock_exact(pool); /* blocks in the per-thread caches are not outstanding */
+        live = pool->pa->live;
+        unlock_exact(pool);
+    }
     if (live && !(flags & DMACOH_RELEASE_FORCE)) {
         dmacoh__unlock(&p->lock);
-        dmacoh__err("release on '%s': %llu allocations are outstanding", dev->name,
-                    (unsigned long long)live);
+        dmacoh__err("release on '%s': %llu allocations%s are outstanding", dev->name,
+                    (unsigned long long)live, pool->shm ? " of this process" : "");
         return DMACOH_EBUSY;
     }
     if (live)
-        dmacoh__warn("release on '%s': %llu outstanding allocations become invalid", dev->name,
-                     (unsigned long long)live);
+        dmacoh__warn("release on '%s': %llu outstanding allocations become invalid%s", dev->name,
+                     (unsigned long long)live,
+                     pool->shm ? " (quarantined in the shared region until reaped)" : "");
     if (--pool->refs == 0) {
         struct dmacoh__pool **pp = &p->pools;
 
@@ -431,6 +495,8 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
         if (has_cookies(pool))
             p->ops->unreserve(p->ctx, pool->cpu, pool->size);
         p->ops->unmap(p->ctx, &pool->map, pool->size);
+        if (pool->shm)
+            dmacoh__shm_detach(pool);
         pool->magic = 0;
         put_meta(p, pool);
     }
@@ -465,7 +531,7 @@ int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_a
     first = off >> pool->gshift;
     last = (off + size - 1) >> pool->gshift;
     lock_exact(pool);
-    r = dmacoh__pa_reserve(&pool->pa, first, last - first + 1);
+    r = dmacoh__pa_reserve(pool->pa, first, last - first + 1);
     if (r == 0 && pool->track)
         DMACOH__TRACK_ALLOC(pool->cpu + (first << pool->gshift), (last - first + 1)
                                                                      << pool->gshift);
@@ -499,11 +565,11 @@ int dmacoh_region_get_stats(const struct dmacoh_device *dev, struct dmacoh_regio
     st->mode = pool->mode;
     st->io_width = pool->io_width;
     st->sharers = pool->refs;
-    st->in_use = pool->pa.used << g;
-    st->peak = pool->pa.peak << g;
-    st->occupied = pool->pa.occupied << g;
-    st->largest_free = dmacoh__pa_largest_free(&pool->pa) << g;
-    st->live = pool->pa.live;
+    st->in_use = pool->pa->used << g;
+    st->peak = pool->pa->peak << g;
+    st->occupied = pool->pa->occupied << g;
+    st->largest_free = dmacoh__pa_largest_free(pool->pa) << g;
+    st->live = pool->pa->live;
     st->allocs = pool->allocs;
     st->frees = pool->frees;
     st->failures = pool->failures;
@@ -544,7 +610,7 @@ int dmacoh_region_walk(const struct dmacoh_device *dev,
     w.fn = fn;
     w.user = user;
     lock_exact(dev->pool);
-    r = dmacoh__pa_walk(&dev->pool->pa, walk_one, &w);
+    r = dmacoh__pa_walk(dev->pool->pa, walk_one, &w);
     unlock_exact(dev->pool);
     return r;
 }
@@ -563,8 +629,8 @@ int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct 
     if (!dmacoh__pool_holds(pool, cpu))
         return DMACOH_ERANGE;
     lock_exact(pool);
-    dmacoh__pa_find(&pool->pa, (uint64_t)((const char *)cpu - pool->cpu) >> pool->gshift, &start,
-                    &n, &kind);
+    dmacoh__pa_find(pool->pa, (uint64_t)((const char *)cpu - pool->cpu) >> pool->gshift, &start, &n,
+                    &kind);
     unlock_exact(pool);
     e->offset = start << pool->gshift;
     e->size = n << pool->gshift;
@@ -586,8 +652,8 @@ bool dmacoh_check(const struct dmacoh_device *dev)
     if (!pool)
         return true;
     lock_exact(pool);
-    ok = pool->magic == DMACOH__POOL_MAGIC && pool->refs >= 1 && dmacoh__pa_check(&pool->pa) &&
-         pool->pa.ngranules == pool->size >> pool->gshift;
+    ok = pool->magic == DMACOH__POOL_MAGIC && pool->refs >= 1 && dmacoh__pa_check(pool->pa) &&
+         pool->pa->ngranules == pool->size >> pool->gshift;
     unlock_exact(pool);
     if (!ok)
         dmacoh__err("check on '%s': region allocator state is inconsistent", dev->name);

@@ -40,7 +40,7 @@ void dmacoh__tc_enable(struct dmacoh__pool *pool)
 {
     if (!pool->tc_ok || __atomic_load_n(&pool->tc_on, __ATOMIC_RELAXED))
         return;
-    dmacoh__pa_set_concurrent(&pool->pa);
+    dmacoh__pa_set_concurrent(pool->pa);
     __atomic_store_n(&pool->tc_on, 1u, __ATOMIC_RELEASE);
     dmacoh__dbg("region at bus %#llx: contended, caching freed blocks per thread",
                 (unsigned long long)pool->bus);
@@ -58,7 +58,7 @@ bool dmacoh__tc_alloc(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, uin
         if ((c->ent[i] & 15u) + 1 == n && o + n <= limit) {
             c->ent[i] = c->ent[--c->count];
             c->allocs++;
-            dmacoh__pa_unpark(&pool->pa, o);
+            dmacoh__pa_unpark(pool->pa, o);
             if (pool->track) /* under the cache lock: no one else can have the block */
                 DMACOH__TRACK_ALLOC(pool->cpu + (o << pool->gshift), n << pool->gshift);
             *off = o;
@@ -76,7 +76,7 @@ bool dmacoh__tc_free(struct dmacoh__pool *pool, uint64_t off, uint64_t n)
     bool parked = false;
 
     dmacoh__lock(&c->lock, pool->plat);
-    if (c->count < DMACOH__TC_DEPTH && dmacoh__pa_park(&pool->pa, off, n) == 0) {
+    if (c->count < DMACOH__TC_DEPTH && dmacoh__pa_park(pool->pa, off, n) == 0) {
         c->ent[c->count++] = off << 4 | (n - 1);
         c->frees++;
         parked = true;
@@ -84,13 +84,13 @@ bool dmacoh__tc_free(struct dmacoh__pool *pool, uint64_t off, uint64_t n)
             DMACOH__TRACK_FREE(pool->cpu + (off << pool->gshift), n << pool->gshift);
     }
     dmacoh__unlock(&c->lock);
-    if (parked && __atomic_load_n(&pool->waiters, __ATOMIC_SEQ_CST)) {
+    if (parked && __atomic_load_n(pool->waiters, __ATOMIC_SEQ_CST)) {
         /* Someone waits for room: hand the block back to the allocator and wake them. */
-        dmacoh__lock(&pool->lock, pool->plat);
+        (void)dmacoh__pool_lock(pool);
         dmacoh__tc_drain(pool);
-        dmacoh__unlock(&pool->lock);
+        dmacoh__pool_unlock(pool);
         if (pool->plat->ops->wake)
-            pool->plat->ops->wake(pool->plat->ctx, &pool->seq);
+            pool->plat->ops->wake(pool->plat->ctx, pool->seq);
     }
     return parked;
 }
@@ -111,7 +111,7 @@ static void drain(struct dmacoh__pool *pool, bool hold)
             uint64_t e = c->ent[--c->count];
             int r;
 
-            r = dmacoh__pa_free_parked(&pool->pa, e >> 4, (e & 15u) + 1);
+            r = dmacoh__pa_free_parked(pool->pa, e >> 4, (e & 15u) + 1);
             if (r) { /* cannot happen unless the state was corrupted from outside */
                 dmacoh__err("region at bus %#llx: cached block at granule %llu was not parked",
                             (unsigned long long)pool->bus, (unsigned long long)(e >> 4));
@@ -126,7 +126,7 @@ static void drain(struct dmacoh__pool *pool, bool hold)
             dmacoh__unlock(&c->lock);
     }
     if (any)
-        __atomic_add_fetch(&pool->seq, 1u, __ATOMIC_RELAXED);
+        __atomic_add_fetch(pool->seq, 1u, __ATOMIC_RELAXED);
 }
 
 void dmacoh__tc_drain(struct dmacoh__pool *pool)

@@ -250,7 +250,7 @@ static void waiter_is_woken_by_a_cached_free(void)
     for (unsigned i = 0; i < NPAGES; i++)
         T_OK(dmacoh_alloc_coherent(&f.dev, PG, 0, 0, &p[i], &h[i]));
     T_ASSERT(pthread_create(&t, NULL, wait_for_room, &w) == 0);
-    while (__atomic_load_n(&f.dev.pool->waiters, __ATOMIC_SEQ_CST) == 0)
+    while (__atomic_load_n(f.dev.pool->waiters, __ATOMIC_SEQ_CST) == 0)
         sched_yield();
     t0 = mono_ns();
     T_OK(dmacoh_free_coherent(&f.dev, PG, p[7], h[7]));

@@ -542,7 +542,7 @@ static void wait_for_sleepers(struct dmacoh_device *dev, uint32_t n)
 {
     uint64_t t0 = now_ns();
 
-    while (__atomic_load_n(&dev->pool->waiters, __ATOMIC_SEQ_CST) != n) {
+    while (__atomic_load_n(dev->pool->waiters, __ATOMIC_SEQ_CST) != n) {
         T_ASSERT(now_ns() - t0 < UINT64_C(10000000000));
         sleep_ms(1);
     }

@@ -43,6 +43,8 @@ void dmacoh__linux_meta_free(void *ctx, void *p, size_t size)
     free(p);
 }
 
+/* Shared futexes (not FUTEX_*_PRIVATE): a shared region's seq word lies in memory that other
+ * processes map, and they wait on it and wake it too. */
 int dmacoh__linux_wait(void *ctx, const uint32_t *word, uint32_t expected, uint64_t timeout_ns)
 {
     struct timespec ts;
@@ -51,7 +53,7 @@ int dmacoh__linux_wait(void *ctx, const uint32_t *word, uint32_t expected, uint6
     (void)ctx;
     ts.tv_sec = (time_t)(timeout_ns / 1000000000u);
     ts.tv_nsec = (long)(timeout_ns % 1000000000u);
-    r = syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, expected, &ts, NULL, 0);
+    r = syscall(SYS_futex, word, FUTEX_WAIT, expected, &ts, NULL, 0);
     if (r == -1 && errno == ETIMEDOUT)
         return DMACOH_ETIMEDOUT;
     return 0; /* woken, value changed (EAGAIN) or interrupted: the caller re-checks */
@@ -60,7 +62,7 @@ int dmacoh__linux_wait(void *ctx, const uint32_t *word, uint32_t expected, uint6
 void dmacoh__linux_wake(void *ctx, uint32_t *word)
 {
     (void)ctx;
-    (void)syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+    (void)syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 uint64_t dmacoh__linux_now_ns(void *ctx)

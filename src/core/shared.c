@@ -1,0 +1,651 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * shared.c - shared regions: the allocator state in a named object that several processes
+ * map, the robust lock around it, the owner table, death, quarantine and reaping.
+ *
+ * The object, as every process sees it (offsets only, so each may map it anywhere):
+ *
+ *   struct dmacoh__shm   header: what was declared, counters, the lock, seq and waiters
+ *   owner table          max_procs entries: pid and start time of a process, and a state
+ *   struct dmacoh__pa    the allocator state with one owner byte per granule and a journal
+ *
+ * Every field a process trusts for bounds (the offsets, the granule count) is checked once, at
+ * attach, against what its own declaration implies, and never read from the object again:
+ * the per-process pool keeps its own copies.
+ *
+ * The owner byte of an allocation is its owner's table entry plus one. An entry is taken at
+ * attach; it becomes DEAD when its process is found dead (or releases by force), and FREE
+ * only once no allocation records it, so an owner byte never names a later process.
+ */
+#include "internal.h"
+#include <dmacoh/shared.h>
+
+#define SHM_MAGIC     0x3153686f63616d64ull /* "dmacohS1" */
+#define SHM_VERSION   1u
+#define SLOTS_MAX     254u
+#define SLOTS_DEFAULT 64u
+#define ATTACH_WAIT   2000000000ull /* ns an attach waits for the creator to finish */
+#define SWEEP_GAP     10000000ull   /* ns between the sweeps of allocations that find no room */
+
+enum { SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_DEAD = 2 };
+
+struct slot {
+    uint64_t pid, start;
+    uint64_t state;
+    uint64_t spare;
+};
+
+struct dmacoh__shm {
+    uint64_t magic;  /* SHM_MAGIC, stored last by the creator */
+    uint64_t layout; /* sizes of the structs, so that another build's object is refused */
+    uint64_t version;
+    uint64_t total; /* bytes of the object */
+    uint64_t bus, dev_base, size, gshift, placement, align_cap, flags, nslots;
+    uint64_t slots_off, pa_off; /* byte offsets from the header */
+    uint64_t holder;            /* owner byte of the process holding the lock, 0 */
+    uint64_t recoveries, deaths, reaped_blocks, reaped_bytes, last_sweep;
+    uint32_t seq, waiters; /* DMACOH_ALLOC_WAIT across processes */
+    uint64_t pad[3];
+    unsigned char lock[DMACOH_SHLOCK_BYTES] __attribute__((aligned(64)));
+};
+
+static uint64_t layout_tag(void)
+{
+    return (uint64_t)sizeof(struct dmacoh__shm) | (uint64_t)sizeof(struct slot) << 16 |
+           (uint64_t)sizeof(struct dmacoh__pa) << 32;
+}
+
+static uint64_t round64(uint64_t x)
+{
+    return (x + 63) & ~(uint64_t)63;
+}
+
+static struct slot *slots(const struct dmacoh__pool *pool)
+{
+    return (struct slot *)(void *)((char *)pool->shm + round64(sizeof(struct dmacoh__shm)));
+}
+
+bool dmacoh__shm_ops(const struct dmacoh_platform *p)
+{
+    const struct dmacoh_platform_ops *o = p->ops;
+
+    return o->shm_open && o->shm_close && o->shm_unlink && o->shlock_init && o->shlock_lock &&
+           o->shlock_unlock && o->proc_self && o->proc_alive;
+}
+
+int dmacoh__shm_name_ok(const char *name)
+{
+    size_t i;
+
+    if (!name || name[0] == '\0' || name[0] == '.')
+        return DMACOH_EINVAL;
+    for (i = 0; name[i]; i++) {
+        char c = name[i];
+
+        if (i >= DMACOH_SHARE_NAME_MAX ||
+            !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return DMACOH_EINVAL;
+    }
+    return 0;
+}
+
+/* ---- owners ---- */
+
+/* Blocks and granules of each owner byte (index 0: heads with no or a bad owner byte). */
+struct counts {
+    uint64_t blocks[SLOTS_MAX + 1], granules[SLOTS_MAX + 1];
+};
+
+static void count(const struct dmacoh__pool *pool, struct counts *c)
+{
+    const struct dmacoh__pa *pa = pool->pa;
+    uint64_t n = pa->ngranules, i = 0;
+
+    for (unsigned k = 0; k <= SLOTS_MAX; k++)
+        c->blocks[k] = c->granules[k] = 0;
+    while (i < n) {
+        uint64_t s, len;
+        int kind;
+
+        dmacoh__pa_find(pa, i, &s, &len, &kind);
+        if (kind == 1) {
+            unsigned o = dmacoh__pa_owner(pa, s);
+
+            if (o > pool->shm->nslots)
+                o = 0;
+            c->blocks[o]++;
+            c->granules[o] += len;
+        }
+        i = s + len;
+    }
+}
+
+static bool owner_dead(const struct dmacoh__pool *pool, unsigned o)
+{
+    return o == 0 || o > pool->shm->nslots || slots(pool)[o - 1].state != SLOT_LIVE;
+}
+
+/* Frees every block whose owner is not a live process (lock held). */
+static void reap_locked(struct dmacoh__pool *pool, uint64_t *blocks, uint64_t *granules)
+{
+    struct dmacoh__pa *pa = pool->pa;
+    struct dmacoh__shm *h = pool->shm;
+    uint64_t n = pa->ngranules, i = 0, b = 0, g = 0;
+
+    while (i < n) {
+        uint64_t s, len;
+        int kind;
+
+        dmacoh__pa_find(pa, i, &s, &len, &kind);
+        if (kind == 1 && owner_dead(pool, dmacoh__pa_owner(pa, s)) &&
+            dmacoh__pa_free(pa, s, len, true) == 0) {
+            b++;
+            g += len;
+        }
+        i = s + len;
+    }
+    for (unsigned k = 0; k < h->nslots; k++)
+        if (slots(pool)[k].state == SLOT_DEAD)
+            slots(pool)[k].state = SLOT_FREE;
+    h->reaped_blocks += b;
+    h->reaped_bytes += g << pool->gshift;
+    if (b)
+        __atomic_add_fetch(pool->seq, 1u, __ATOMIC_RELAXED);
+    *blocks = b;
+    *granules = g;
+}
+
+/* Checks every other live owner for life (lock held): the dead become DEAD, and their blocks
+ * quarantined, or freed in a reset-on-death region; an owner that is dead and holds nothing
+ * is freed. */
+static void sweep(struct dmacoh__pool *pool)
+{
+    const struct dmacoh_platform *p = pool->plat;
+    struct dmacoh__shm *h = pool->shm;
+    unsigned found = 0, dead = 0;
+
+    for (unsigned k = 0; k < h->nslots; k++) {
+        struct slot *s = &slots(pool)[k];
+        struct dmacoh_proc_id id;
+
+        if (s->state == SLOT_DEAD)
+            dead++;
+        if (s->state != SLOT_LIVE || k == pool->slot)
+            continue;
+        id.pid = s->pid;
+        id.start = s->start;
+        if (p->ops->proc_alive(p->ctx, &id) == 0) {
+            s->state = SLOT_DEAD;
+            h->deaths++;
+            found++;
+            dead++;
+        }
+    }
+    h->last_sweep = p->ops->now_ns ? p->ops->now_ns(p->ctx) : 0;
+    if (!dead)
+        return;
+    if (h->flags & DMACOH_SHARE_RESET_ON_DEATH) {
+        uint64_t b, g;
+
+        reap_locked(pool, &b, &g);
+        if (b)
+            dmacoh__warn("shared region: %u owner(s) died; %llu blocks (%#llx bytes) freed at "
+                         "once (reset on death)",
+                         found, (unsigned long long)b, (unsigned long long)(g << pool->gshift));
+        return;
+    }
+    {
+        struct counts c;
+
+        count(pool, &c);
+        for (unsigned k = 0; k < h->nslots; k++)
+            if (slots(pool)[k].state == SLOT_DEAD && c.blocks[k + 1] == 0)
+                slots(pool)[k].state = SLOT_FREE;
+        if (found)
+            dmacoh__warn("shared region: %u owner(s) died; their blocks are quarantined until "
+                         "dmacoh_shared_reap",
+                         found);
+    }
+}
+
+/* ---- the lock ---- */
+
+/* The previous holder died holding the lock: undo or finish its operation and rebuild. */
+static void recover(struct dmacoh__pool *pool)
+{
+    struct dmacoh__shm *h = pool->shm;
+    struct dmacoh__pa *pa = pool->pa;
+    uint64_t op = pa->j_op, holder = h->holder;
+
+    dmacoh__pa_recover(pa);
+    h->recoveries++;
+    h->holder = 0;
+    dmacoh__warn("shared region: process of owner %llu died holding the lock (operation %llu "
+                 "in progress); state repaired",
+                 (unsigned long long)holder, (unsigned long long)op);
+    sweep(pool);
+}
+
+void dmacoh__shm_lock(struct dmacoh__pool *pool)
+{
+    const struct dmacoh_platform *p = pool->plat;
+    struct dmacoh__shm *h = pool->shm;
+
+    if (p->ops->shlock_lock(p->ctx, h->lock) == 1)
+        recover(pool);
+    h->holder = pool->slot + 1;
+    pool->pa->owner = pool->slot + 1;
+    DMACOH__STEP(70); /* locked, nothing changed */
+}
+
+void dmacoh__shm_unlock(struct dmacoh__pool *pool)
+{
+    const struct dmacoh_platform *p = pool->plat;
+
+    pool->shm->holder = 0;
+    p->ops->shlock_unlock(p->ctx, pool->shm->lock);
+}
+
+void dmacoh__shm_full(struct dmacoh__pool *pool)
+{
+    const struct dmacoh_platform *p = pool->plat;
+    uint64_t now = p->ops->now_ns ? p->ops->now_ns(p->ctx) : 0;
+
+    if (now - pool->shm->last_sweep >= SWEEP_GAP || now == 0)
+        sweep(pool);
+}
+
+/* ---- attach and detach ---- */
+
+static int mismatch(const struct dmacoh_device *dev, const char *what, uint64_t theirs,
+                    uint64_t ours)
+{
+    dmacoh__err("declare shared on '%s': the region has %s %#llx, this declaration %#llx",
+                dev->name, what, (unsigned long long)theirs, (unsigned long long)ours);
+    return DMACOH_EINVAL;
+}
+
+/* The attacher's checks of a header the creator published. */
+static int check_header(const struct dmacoh_device *dev, const struct dmacoh__shm *h,
+                        uint64_t actual, const struct dmacoh__shm *want)
+{
+    if (h->version != SHM_VERSION || h->layout != want->layout) {
+        dmacoh__err("declare shared on '%s': the object was made by another build of the "
+                    "library (version %llu, layout %#llx; this build: %u, %#llx)",
+                    dev->name, (unsigned long long)h->version, (unsigned long long)h->layout,
+                    SHM_VERSION, (unsigned long long)want->layout);
+        return DMACOH_EINVAL;
+    }
+    if (h->bus != want->bus)
+        return mismatch(dev, "bus base", h->bus, want->bus);
+    if (h->dev_base != want->dev_base)
+        return mismatch(dev, "device base", h->dev_base, want->dev_base);
+    if (h->size != want->size)
+        return mismatch(dev, "size", h->size, want->size);
+    if (h->gshift != want->gshift)
+        return mismatch(dev, "granule", (uint64_t)1 << (h->gshift & 63),
+                        (uint64_t)1 << want->gshift);
+    if (h->placement != want->placement)
+        return mismatch(dev, "placement", h->placement, want->placement);
+    if (h->align_cap != want->align_cap)
+        return mismatch(dev, "align_cap", h->align_cap, want->align_cap);
+    if ((h->flags ^ want->flags) & DMACOH_SHARE_RESET_ON_DEATH)
+        return mismatch(dev, "reset-on-death flag", h->flags & DMACOH_SHARE_RESET_ON_DEATH,
+                        want->flags & DMACOH_SHARE_RESET_ON_DEATH);
+    if (want->nslots && h->nslots != want->nslots)
+        return mismatch(dev, "max_procs", h->nslots, want->nslots);
+    if (h->nslots == 0 || h->nslots > SLOTS_MAX) {
+        dmacoh__err("declare shared on '%s': the object's owner table is damaged", dev->name);
+        return DMACOH_EIO;
+    }
+    return actual == 0 ? DMACOH_EIO : 0;
+}
+
+/* Bytes of the object for n granules and nslots owners; 0 on overflow. */
+static uint64_t object_size(uint64_t n, uint64_t nslots, uint64_t *pa_off)
+{
+    uint64_t pa = dmacoh__pa_owned_size(n);
+
+    *pa_off = round64(sizeof(struct dmacoh__shm)) + round64(nslots * sizeof(struct slot));
+    if (pa == 0 || pa > UINT64_MAX - *pa_off)
+        return 0;
+    return *pa_off + pa;
+}
+
+int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh_phys_addr_t bus,
+                       dmacoh_dma_addr_t daddr, uint64_t size, unsigned gshift,
+                       const struct dmacoh_declare_opts *o, const struct dmacoh_share_opts *s)
+{
+    const struct dmacoh_platform *p = dev->platform;
+    struct dmacoh__shm want, *h = NULL;
+    struct dmacoh_proc_id me;
+    unsigned mode = s->flags & (DMACOH_SHARE_CREATE | DMACOH_SHARE_ATTACH);
+    uint64_t n = size >> gshift, total, pa_off, actual = 0;
+    void *at = NULL;
+    bool created = false;
+    int r;
+
+    pool->plat = dev->platform;
+    __builtin_memset(&want, 0, sizeof(want));
+    want.layout = layout_tag();
+    want.bus = bus;
+    want.dev_base = daddr;
+    want.size = size;
+    want.gshift = gshift;
+    want.placement = o ? o->placement : 0;
+    want.align_cap = o ? o->align_cap : 0;
+    want.flags = s->flags & DMACOH_SHARE_RESET_ON_DEATH;
+    want.nslots = s->max_procs;
+    if (mode == 0)
+        mode = DMACOH_SHARE_CREATE | DMACOH_SHARE_ATTACH;
+    r = p->ops->proc_self(p->ctx, &me);
+    if (r) {
+        dmacoh__err("declare shared on '%s': this process's identity: %s", dev->name,
+                    dmacoh_strerror(r));
+        return r;
+    }
+    r = DMACOH_ENOENT;
+    if (mode & DMACOH_SHARE_CREATE) {
+        uint64_t ns = s->max_procs ? s->max_procs : SLOTS_DEFAULT;
+
+        total = object_size(n, ns, &pa_off);
+        if (total == 0 || total > SIZE_MAX) {
+            dmacoh__err("declare shared on '%s': too many granules to track", dev->name);
+            return DMACOH_EOVERFLOW;
+        }
+        r = p->ops->shm_open(p->ctx, s->name, total, true, &at, &actual);
+        if (r == 0) {
+            created = true;
+            h = (struct dmacoh__shm *)at;
+            __builtin_memcpy(h, &want, sizeof(want));
+            h->nslots = ns;
+            h->version = SHM_VERSION;
+            h->total = total;
+            h->slots_off = round64(sizeof(struct dmacoh__shm));
+            h->pa_off = pa_off;
+            r = p->ops->shlock_init(p->ctx, h->lock);
+            if (r) {
+                p->ops->shm_close(p->ctx, at, actual);
+                (void)p->ops->shm_unlink(p->ctx, s->name);
+                dmacoh__err("declare shared on '%s': the lock: %s", dev->name, dmacoh_strerror(r));
+                return r;
+            }
+            pool->pa = (struct dmacoh__pa *)(void *)((char *)at + pa_off);
+            dmacoh__pa_init_owned(pool->pa, n, daddr >> gshift);
+            pool->pa->always_first_fit = want.placement == DMACOH_PLACE_FIRST_FIT;
+            __atomic_store_n(&h->magic, SHM_MAGIC, __ATOMIC_RELEASE);
+        } else if (r != DMACOH_EEXIST || !(mode & DMACOH_SHARE_ATTACH)) {
+            dmacoh__err("declare shared on '%s': cannot create region '%s': %s", dev->name, s->name,
+                        dmacoh_strerror(r));
+            return r;
+        }
+    }
+    if (!created) {
+        uint64_t deadline = p->ops->now_ns(p->ctx) + ATTACH_WAIT;
+
+        r = p->ops->shm_open(p->ctx, s->name, 0, false, &at, &actual);
+        if (r) {
+            dmacoh__err("declare shared on '%s': cannot attach to region '%s': %s", dev->name,
+                        s->name, dmacoh_strerror(r));
+            return r;
+        }
+        h = (struct dmacoh__shm *)at;
+        if (actual < sizeof(struct dmacoh__shm)) {
+            p->ops->shm_close(p->ctx, at, actual);
+            dmacoh__err("declare shared on '%s': '%s' is not a shared region (%#llx bytes)",
+                        dev->name, s->name, (unsigned long long)actual);
+            return DMACOH_EINVAL;
+        }
+        while (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SHM_MAGIC &&
+               p->ops->now_ns(p->ctx) < deadline)
+            p->ops->relax(p->ctx);
+        r = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == SHM_MAGIC
+                ? check_header(dev, h, actual, &want)
+                : DMACOH_EIO;
+        if (r == 0) {
+            total = object_size(n, h->nslots, &pa_off);
+            if (total != actual || h->total != total || h->pa_off != pa_off ||
+                h->slots_off != round64(sizeof(struct dmacoh__shm)))
+                r = DMACOH_EIO;
+        }
+        if (r) {
+            if (r == DMACOH_EIO)
+                dmacoh__err("declare shared on '%s': region '%s' is damaged, or its creator died "
+                            "setting it up: remove it (dmacoh_shared_unlink) and declare again",
+                            dev->name, s->name);
+            p->ops->shm_close(p->ctx, at, actual);
+            return r;
+        }
+        pool->pa = (struct dmacoh__pa *)(void *)((char *)at + pa_off);
+    }
+    pool->shm = h;
+    pool->shm_size = actual;
+    pool->seq = &h->seq;
+    pool->waiters = &h->waiters;
+    pool->slot = (unsigned)h->nslots; /* none yet: no owner byte is stamped before it is set */
+    dmacoh__shm_lock(pool);
+    r = 0;
+    if (pool->pa->ngranules != n || pool->pa->base_g != daddr >> gshift ||
+        pool->pa->owners_off == 0 || !dmacoh__pa_check(pool->pa)) {
+        dmacoh__pa_recover(pool->pa);
+        if (pool->pa->ngranules != n || pool->pa->base_g != daddr >> gshift ||
+            pool->pa->owners_off == 0 || !dmacoh__pa_check(pool->pa))
+            r = DMACOH_EIO;
+        else
+            dmacoh__warn("declare shared on '%s': region '%s' was inconsistent; repaired",
+                         dev->name, s->name);
+    }
+    if (r == 0) {
+        sweep(pool);
+        r = DMACOH_ENOMEM;
+        for (unsigned k = 0; k < h->nslots; k++) {
+            struct slot *sl = &slots(pool)[k];
+
+            if (sl->state == SLOT_FREE) {
+                sl->pid = me.pid;
+                sl->start = me.start;
+                sl->state = SLOT_LIVE;
+                pool->slot = k;
+                r = 0;
+                break;
+            }
+        }
+    }
+    dmacoh__shm_unlock(pool);
+    if (r) {
+        if (r == DMACOH_EIO)
+            dmacoh__err("declare shared on '%s': region '%s' is damaged beyond repair", dev->name,
+                        s->name);
+        else
+            dmacoh__err("declare shared on '%s': all %llu owner entries of region '%s' are held "
+                        "(live processes, or dead ones with quarantined blocks: reap them)",
+                        dev->name, (unsigned long long)h->nslots, s->name);
+        pool->shm = NULL;
+        p->ops->shm_close(p->ctx, at, actual);
+        return r;
+    }
+    dmacoh__info("declare shared on '%s': %s region '%s' as owner %u (pid %llu)", dev->name,
+                 created ? "created" : "attached to", s->name, pool->slot + 1,
+                 (unsigned long long)me.pid);
+    return 0;
+}
+
+uint64_t dmacoh__shm_own_blocks(struct dmacoh__pool *pool)
+{
+    struct counts c;
+
+    dmacoh__shm_lock(pool);
+    count(pool, &c);
+    dmacoh__shm_unlock(pool);
+    return c.blocks[pool->slot + 1];
+}
+
+void dmacoh__shm_detach(struct dmacoh__pool *pool)
+{
+    const struct dmacoh_platform *p = pool->plat;
+    struct counts c;
+
+    dmacoh__shm_lock(pool);
+    count(pool, &c);
+    slots(pool)[pool->slot].state = c.blocks[pool->slot + 1] ? SLOT_DEAD : SLOT_FREE;
+    dmacoh__shm_unlock(pool);
+    p->ops->shm_close(p->ctx, pool->shm, pool->shm_size);
+    pool->shm = NULL;
+}
+
+/* ---- public queries ---- */
+
+static int shared_pool(const struct dmacoh_device *dev, struct dmacoh__pool **pool,
+                       const char *what)
+{
+    if (!dmacoh__device_ok(dev)) {
+        dmacoh__err("%s: not an initialised device", what);
+        return DMACOH_EINVAL;
+    }
+    if (!dev->pool) {
+        dmacoh__err("%s on '%s': no region", what, dev->name);
+        return DMACOH_ENODEV;
+    }
+    if (!dev->pool->shm) {
+        dmacoh__err("%s on '%s': the region is not shared", what, dev->name);
+        return DMACOH_ENOTSUP;
+    }
+    *pool = dev->pool;
+    return 0;
+}
+
+int dmacoh_shared_get_stats(const struct dmacoh_device *dev, struct dmacoh_shared_stats *st)
+{
+    struct dmacoh__pool *pool;
+    struct dmacoh__shm *h;
+    struct counts c;
+    unsigned g;
+    int r;
+
+    if (!st) {
+        dmacoh__err("shared stats: st is NULL");
+        return DMACOH_EINVAL;
+    }
+    r = shared_pool(dev, &pool, "shared stats");
+    if (r)
+        return r;
+    h = pool->shm;
+    g = pool->gshift;
+    __builtin_memset(st, 0, sizeof(*st));
+    dmacoh__shm_lock(pool);
+    sweep(pool);
+    count(pool, &c);
+    st->max_procs = (unsigned)h->nslots;
+    st->reset_on_death = (h->flags & DMACOH_SHARE_RESET_ON_DEATH) != 0;
+    st->quarantined_blocks = c.blocks[0];
+    st->quarantined_bytes = c.granules[0] << g;
+    for (unsigned k = 0; k < h->nslots; k++) {
+        const struct slot *s = &slots(pool)[k];
+
+        if (s->state == SLOT_LIVE) {
+            st->procs++;
+            st->live_blocks += c.blocks[k + 1];
+            st->live_bytes += c.granules[k + 1] << g;
+        } else {
+            if (s->state == SLOT_DEAD)
+                st->dead++;
+            st->quarantined_blocks += c.blocks[k + 1];
+            st->quarantined_bytes += c.granules[k + 1] << g;
+        }
+    }
+    st->own_blocks = c.blocks[pool->slot + 1];
+    st->own_bytes = c.granules[pool->slot + 1] << g;
+    st->occupied_bytes = pool->pa->occupied << g;
+    st->free_bytes = pool->size - ((pool->pa->used + pool->pa->occupied) << g);
+    st->recoveries = h->recoveries;
+    st->deaths = h->deaths;
+    st->reaped_blocks = h->reaped_blocks;
+    st->reaped_bytes = h->reaped_bytes;
+    dmacoh__shm_unlock(pool);
+    return 0;
+}
+
+int dmacoh_shared_walk_owners(const struct dmacoh_device *dev,
+                              int (*fn)(void *user, const struct dmacoh_shared_owner *o),
+                              void *user)
+{
+    struct dmacoh__pool *pool;
+    struct counts c;
+    int r;
+
+    if (!fn) {
+        dmacoh__err("shared owners: fn is NULL");
+        return DMACOH_EINVAL;
+    }
+    r = shared_pool(dev, &pool, "shared owners");
+    if (r)
+        return r;
+    dmacoh__shm_lock(pool);
+    sweep(pool);
+    count(pool, &c);
+    for (unsigned k = 0; k < pool->shm->nslots && r == 0; k++) {
+        const struct slot *s = &slots(pool)[k];
+        struct dmacoh_shared_owner o;
+
+        if (s->state == SLOT_FREE)
+            continue;
+        o.pid = s->pid;
+        o.start = s->start;
+        o.state = s->state == SLOT_LIVE ? DMACOH_OWNER_LIVE : DMACOH_OWNER_DEAD;
+        o.self = k == pool->slot;
+        o.blocks = c.blocks[k + 1];
+        o.bytes = c.granules[k + 1] << pool->gshift;
+        r = fn(user, &o);
+    }
+    dmacoh__shm_unlock(pool);
+    return r;
+}
+
+int dmacoh_shared_reap(struct dmacoh_device *dev, uint64_t *blocks, uint64_t *bytes)
+{
+    struct dmacoh__pool *pool;
+    uint64_t b, g;
+    uint32_t waiters;
+    int r = shared_pool(dev, &pool, "shared reap");
+
+    if (r)
+        return r;
+    dmacoh__shm_lock(pool);
+    sweep(pool);
+    reap_locked(pool, &b, &g);
+    dmacoh__shm_unlock(pool);
+    waiters = __atomic_load_n(pool->waiters, __ATOMIC_SEQ_CST);
+    if (b && waiters && pool->plat->ops->wake)
+        pool->plat->ops->wake(pool->plat->ctx, pool->seq);
+    dmacoh__info("shared reap on '%s': %llu quarantined blocks (%#llx bytes) freed", dev->name,
+                 (unsigned long long)b, (unsigned long long)(g << pool->gshift));
+    if (blocks)
+        *blocks = b;
+    if (bytes)
+        *bytes = g << pool->gshift;
+    return 0;
+}
+
+int dmacoh_shared_unlink(struct dmacoh_platform *p, const char *name)
+{
+    int r;
+
+    if (!dmacoh__platform_ok(p) || dmacoh__shm_name_ok(name)) {
+        dmacoh__err("shared unlink: not an initialised platform, or a bad name");
+        return DMACOH_EINVAL;
+    }
+    if (!dmacoh__shm_ops(p)) {
+        dmacoh__err("shared unlink: platform '%s' has no shared-state objects", p->ops->name);
+        return DMACOH_ENOTSUP;
+    }
+    r = p->ops->shm_unlink(p->ctx, name);
+    if (r)
+        dmacoh__err("shared unlink of '%s': %s", name, dmacoh_strerror(r));
+    return r;
+}
+
+size_t dmacoh_shared_meta_size(void)
+{
+    return sizeof(struct dmacoh__pool);
+}

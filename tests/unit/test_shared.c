@@ -1,0 +1,615 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_shared.c - shared regions (dmacoh/shared.h) over the memfd platform: processes attach
+ * by name and allocate from one allocator; an attach with another declaration is refused;
+ * a dead owner's blocks are quarantined and reaped, or freed at once in a reset-on-death
+ * region; a process killed inside the lock at every step of an allocation or a free leaves a
+ * state the next locker repairs; and the stresses: 1000 kills (random steps inside the lock
+ * and random moments outside it) with 0 pages lost and 0 owned twice, and four processes
+ * allocating at random, each checking its own pattern in its blocks.
+ *
+ * Every process (the test and its forked children) attaches through its own memfd platform
+ * instance over the same window descriptor, as an unrelated process that received it over a
+ * socket would: a child uses nothing of its parent's attachment.
+ */
+#include "t.h"
+
+#include "core/internal.h" /* dmacoh__step_fn: the kill tests' hook */
+
+#include <dmacoh/dmacoh.h>
+#include <dmacoh/memfd.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUS  0xd0000000ull
+#define DEV  0x80000000ull
+#define SIZE 0x100000u /* 256 pages */
+#define PAGE 0x1000u
+
+static char shm_dir[64];
+static unsigned name_seq;
+
+/* A fresh state directory and a name, per test. */
+static const char *fresh_name(void)
+{
+    static char name[32];
+
+    if (!shm_dir[0]) {
+        strcpy(shm_dir, "/tmp/dmacoh-shm-XXXXXX");
+        T_ASSERT(mkdtemp(shm_dir) != NULL);
+        setenv("DMACOH_SHM_DIR", shm_dir, 1);
+    }
+    (void)snprintf(name, sizeof(name), "r%u", ++name_seq);
+    return name;
+}
+
+struct proc {
+    struct dmacoh_memfd *m;
+    struct dmacoh_device dev;
+};
+
+static int attach(struct proc *p, int fd, const char *name, unsigned flags, unsigned max)
+{
+    struct dmacoh_share_opts s = {name, flags, max};
+    int r = dmacoh_memfd_attach(fd, BUS, SIZE, &p->m);
+
+    if (r)
+        return r;
+    r = dmacoh_device_init(&p->dev, "shared", NULL, dmacoh_memfd_platform(p->m));
+    if (r)
+        return r;
+    r = dmacoh_declare_shared_memory(&p->dev, BUS, DEV, SIZE,
+                                     DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &s, NULL);
+    if (r) {
+        (void)dmacoh_device_fini(&p->dev);
+        (void)dmacoh_memfd_close(p->m);
+    }
+    return r;
+}
+
+static void detach(struct proc *p, unsigned flags)
+{
+    T_OK(dmacoh_release_coherent_memory(&p->dev, flags));
+    T_OK(dmacoh_device_fini(&p->dev));
+    T_OK(dmacoh_memfd_close(p->m));
+}
+
+/* The window and the creator's attachment. */
+static int window(struct proc *creator, const char *name, unsigned flags)
+{
+    struct dmacoh_memfd *w;
+
+    T_OK(dmacoh_memfd_create(BUS, SIZE, &w));
+    T_OK(attach(creator, dmacoh_memfd_fd(w), name, DMACOH_SHARE_CREATE | flags, 0));
+    {
+        int fd = dup(dmacoh_memfd_fd(w));
+
+        T_ASSERT(fd >= 0);
+        T_OK(dmacoh_memfd_close(w));
+        return fd;
+    }
+}
+
+static int wait_child(pid_t pid)
+{
+    int st;
+
+    T_EQ_INT(waitpid(pid, &st, 0), pid);
+    if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+    return WEXITSTATUS(st);
+}
+
+/* Every granule is exactly one of free, live, quarantined, occupied. */
+static void no_page_lost(struct proc *p, struct dmacoh_shared_stats *st)
+{
+    T_ASSERT(dmacoh_check(&p->dev));
+    T_OK(dmacoh_shared_get_stats(&p->dev, st));
+    T_EQ_U64(st->free_bytes + st->live_bytes + st->quarantined_bytes + st->occupied_bytes, SIZE);
+}
+
+static void two_processes_share_one_region(void)
+{
+    const char *name = fresh_name();
+    struct proc a, b;
+    struct dmacoh_shared_stats st;
+    void *ca;
+    dmacoh_dma_addr_t ha;
+    int fd = window(&a, name, 0), pipefd[2];
+    pid_t pid;
+
+    T_OK(dmacoh_alloc_coherent(&a.dev, 3 * PAGE, 0, 0, &ca, &ha));
+    memset(ca, 0xa1, 3 * PAGE);
+    T_EQ_INT(pipe(pipefd), 0);
+    pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        void *c;
+        dmacoh_dma_addr_t h;
+        int r;
+
+        if (attach(&b, fd, name, DMACOH_SHARE_ATTACH, 0))
+            _exit(1);
+        /* The creator's block is live for the child too: never handed out again. */
+        for (int i = 0; i < 8; i++) {
+            r = dmacoh_alloc_coherent(&b.dev, PAGE, 0, 0, &c, &h);
+            if (r || (h >= ha && h < ha + 3 * PAGE))
+                _exit(2);
+            memset(c, 0xb0 + i, PAGE);
+        }
+        /* The creator's bytes, through the child's own mapping of the same handle. */
+        if (*(unsigned char *)dmacoh_dma_to_virt(&b.dev, ha + PAGE) != 0xa1)
+            _exit(3);
+        if (write(pipefd[1], &h, sizeof(h)) != (ssize_t)sizeof(h))
+            _exit(4);
+        _exit(0); /* dies owning 8 blocks */
+    }
+    {
+        dmacoh_dma_addr_t last;
+
+        T_EQ_INT(read(pipefd[0], &last, sizeof(last)), (int)sizeof(last));
+        T_EQ_INT(wait_child(pid), 0);
+        T_EQ_INT(*(unsigned char *)dmacoh_dma_to_virt(&a.dev, last), 0xb7);
+    }
+    close(pipefd[0]);
+    close(pipefd[1]);
+    no_page_lost(&a, &st);
+    T_EQ_U64(st.live_blocks, 1);
+    T_EQ_U64(st.own_bytes, 3 * PAGE);
+    T_EQ_U64(st.quarantined_blocks, 8);
+    T_EQ_U64(st.quarantined_bytes, 8 * PAGE);
+    T_EQ_INT(st.dead, 1);
+    T_EQ_INT(st.procs, 1);
+    T_ASSERT(t_log_find("quarantined"));
+    {
+        uint64_t blocks = 0, bytes = 0;
+
+        T_OK(dmacoh_shared_reap(&a.dev, &blocks, &bytes));
+        T_EQ_U64(blocks, 8);
+        T_EQ_U64(bytes, 8 * PAGE);
+    }
+    no_page_lost(&a, &st);
+    T_EQ_U64(st.quarantined_bytes, 0);
+    T_EQ_INT(st.dead, 0);
+    T_EQ_U64(st.reaped_blocks, 8);
+    T_OK(dmacoh_free_coherent(&a.dev, 3 * PAGE, ca, ha));
+    /* Unlinked, the name is free: the next declaration creates a region afresh. */
+    T_OK(dmacoh_shared_unlink(dmacoh_memfd_platform(a.m), name));
+    T_ERR(dmacoh_shared_unlink(dmacoh_memfd_platform(a.m), name), DMACOH_ENOENT);
+    T_ERR(attach(&b, fd, name, DMACOH_SHARE_ATTACH, 0), DMACOH_ENOENT);
+    detach(&a, 0);
+    close(fd);
+}
+
+static void attach_with_another_declaration_is_refused(void)
+{
+    const char *name = fresh_name();
+    struct proc a, b;
+    struct dmacoh_memfd *m;
+    struct dmacoh_share_opts s = {name, DMACOH_SHARE_ATTACH, 0};
+    struct dmacoh_declare_opts o = {0};
+    int fd = window(&a, name, 0), flags = DMACOH_MEMORY_MAP;
+    void *c;
+    dmacoh_dma_addr_t h;
+
+    T_OK(dmacoh_memfd_attach(fd, BUS, SIZE, &m));
+    T_OK(dmacoh_device_init(&b.dev, "other", NULL, dmacoh_memfd_platform(m)));
+    T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE / 2, flags, NULL, &s, NULL),
+          DMACOH_EINVAL);
+    T_ASSERT(t_log_find("size"));
+    T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS, DEV + SIZE, SIZE, flags, NULL, &s, NULL),
+          DMACOH_EINVAL);
+    T_ASSERT(t_log_find("device base"));
+    o.granule = 2 * PAGE;
+    T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, flags, &o, &s, NULL), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("granule"));
+    o.granule = 0;
+    o.placement = DMACOH_PLACE_FIRST_FIT;
+    T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, flags, &o, &s, NULL), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("placement"));
+    s.flags |= DMACOH_SHARE_RESET_ON_DEATH;
+    T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, flags, NULL, &s, NULL),
+          DMACOH_EINVAL);
+    T_ASSERT(t_log_find("reset-on-death"));
+    s.flags = DMACOH_SHARE_ATTACH;
+    s.max_procs = 3;
+    T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, flags, NULL, &s, NULL),
+          DMACOH_EINVAL);
+    T_ASSERT(t_log_find("max_procs"));
+    /* Another bus base is another range of the window: refused by the region's bus base. */
+    T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS + PAGE, DEV, SIZE - PAGE, flags, NULL, &s, NULL),
+          DMACOH_EINVAL);
+    /* Nothing changed: the device has no region, the creator's region works. */
+    T_ERR(dmacoh_shared_reap(&b.dev, NULL, NULL), DMACOH_ENODEV);
+    T_OK(dmacoh_alloc_coherent(&a.dev, PAGE, 0, 0, &c, &h));
+    T_OK(dmacoh_free_coherent(&a.dev, PAGE, c, h));
+    s.max_procs = 0;
+    T_OK(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, flags, NULL, &s, NULL));
+    T_OK(dmacoh_release_coherent_memory(&b.dev, 0));
+    T_OK(dmacoh_device_fini(&b.dev));
+    T_OK(dmacoh_memfd_close(m));
+    detach(&a, 0);
+    close(fd);
+}
+
+static void bad_requests(void)
+{
+    const char *name = fresh_name();
+    struct proc a, b;
+    struct dmacoh_memfd *m;
+    struct dmacoh_share_opts s = {name, DMACOH_SHARE_ATTACH, 0};
+    struct dmacoh_shared_stats st;
+    int fd;
+    const char *bad[] = {"", ".hidden", "a/b", "sp ace",
+                         "0123456789012345678901234567890123456789012345678901234567890123456"};
+
+    T_OK(dmacoh_memfd_create(BUS, SIZE, &m));
+    T_OK(dmacoh_device_init(&b.dev, "b", NULL, dmacoh_memfd_platform(m)));
+    T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, &s, NULL),
+          DMACOH_ENOENT);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        s.name = bad[i];
+        T_ERR(
+            dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, &s, NULL),
+            DMACOH_EINVAL);
+    }
+    s.name = NULL;
+    T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, &s, NULL),
+          DMACOH_EINVAL);
+    T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, NULL, NULL),
+          DMACOH_EINVAL);
+    s.name = name;
+    s.flags = 0x80;
+    T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, &s, NULL),
+          DMACOH_EINVAL);
+    s.flags = 0;
+    s.max_procs = 255;
+    T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, &s, NULL),
+          DMACOH_EINVAL);
+    /* Queries on a private region or none. */
+    T_ERR(dmacoh_shared_get_stats(&b.dev, &st), DMACOH_ENODEV);
+    T_OK(dmacoh_declare_coherent_memory(&b.dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, NULL));
+    T_ERR(dmacoh_shared_get_stats(&b.dev, &st), DMACOH_ENOTSUP);
+    T_ERR(dmacoh_shared_reap(&b.dev, NULL, NULL), DMACOH_ENOTSUP);
+    T_ERR(dmacoh_shared_get_stats(&b.dev, NULL), DMACOH_EINVAL);
+    T_OK(dmacoh_release_coherent_memory(&b.dev, 0));
+    T_OK(dmacoh_device_fini(&b.dev));
+    fd = dup(dmacoh_memfd_fd(m));
+    T_OK(dmacoh_memfd_close(m));
+    /* CREATE of an existing region; an owner table of one. */
+    T_OK(attach(&a, fd, name, DMACOH_SHARE_CREATE, 1));
+    T_ERR(attach(&b, fd, name, DMACOH_SHARE_CREATE, 0), DMACOH_EEXIST);
+    T_ERR(attach(&b, fd, name, 0, 0), DMACOH_ENOMEM);
+    T_ASSERT(t_log_find("owner entries"));
+    detach(&a, 0);
+    T_OK(attach(&b, fd, name, 0, 0)); /* the entry was given back */
+    detach(&b, 0);
+    T_ERR(dmacoh_shared_unlink(NULL, name), DMACOH_EINVAL);
+    close(fd);
+}
+
+static void release_counts_own_blocks_only(void)
+{
+    const char *name = fresh_name();
+    struct proc a, b;
+    struct dmacoh_shared_stats st;
+    void *c;
+    dmacoh_dma_addr_t h;
+    int fd = window(&a, name, 0);
+
+    T_OK(attach(&b, fd, name, DMACOH_SHARE_ATTACH, 0)); /* a second attachment, same process */
+    T_OK(dmacoh_alloc_coherent(&b.dev, 2 * PAGE, 0, 0, &c, &h));
+    T_ERR(dmacoh_release_coherent_memory(&b.dev, 0), DMACOH_EBUSY);
+    T_ASSERT(t_log_find("of this process"));
+    detach(&a, 0); /* a holds nothing: its release succeeds */
+    T_OK(attach(&a, fd, name, DMACOH_SHARE_ATTACH, 0));
+    T_OK(dmacoh_release_coherent_memory(&b.dev, DMACOH_RELEASE_FORCE));
+    T_ASSERT(t_log_find("quarantined"));
+    T_OK(dmacoh_device_fini(&b.dev));
+    T_OK(dmacoh_memfd_close(b.m));
+    no_page_lost(&a, &st);
+    T_EQ_U64(st.quarantined_bytes, 2 * PAGE);
+    T_EQ_INT(st.dead, 1);
+    T_OK(dmacoh_shared_reap(&a.dev, NULL, NULL));
+    no_page_lost(&a, &st);
+    T_EQ_U64(st.free_bytes, SIZE);
+    detach(&a, 0);
+    close(fd);
+}
+
+static void reset_on_death_frees_at_once(void)
+{
+    const char *name = fresh_name();
+    struct proc a, b;
+    struct dmacoh_shared_stats st;
+    int fd = window(&a, name, DMACOH_SHARE_RESET_ON_DEATH);
+    pid_t pid = fork();
+
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        void *c;
+        dmacoh_dma_addr_t h;
+
+        if (attach(&b, fd, name, DMACOH_SHARE_ATTACH | DMACOH_SHARE_RESET_ON_DEATH, 0))
+            _exit(1);
+        for (int i = 0; i < 5; i++)
+            if (dmacoh_alloc_coherent(&b.dev, PAGE, 0, 0, &c, &h))
+                _exit(2);
+        raise(SIGKILL);
+    }
+    T_EQ_INT(wait_child(pid), 128 + SIGKILL);
+    no_page_lost(&a, &st);
+    T_EQ_U64(st.free_bytes, SIZE);
+    T_EQ_U64(st.reaped_blocks, 5);
+    T_ASSERT(st.reset_on_death);
+    T_ASSERT(t_log_find("reset on death"));
+    detach(&a, 0);
+    close(fd);
+}
+
+/* ---- deaths inside the lock ---- */
+
+static unsigned die_step, die_count;
+
+static void die_hook(unsigned step)
+{
+    if ((die_step && step == die_step) || (die_count && --die_count == 0))
+        raise(SIGKILL);
+}
+
+/* A child attaches, allocates `keep` pages, then dies at `step` of an allocation of 5 pages
+ * (alloc) or of the free of one of its blocks. */
+static pid_t dying_child(int fd, const char *name, unsigned step, bool in_free)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        struct proc b;
+        void *c[3];
+        dmacoh_dma_addr_t h[3];
+
+        if (attach(&b, fd, name, DMACOH_SHARE_ATTACH, 0))
+            _exit(1);
+        for (int i = 0; i < 3; i++)
+            if (dmacoh_alloc_coherent(&b.dev, (size_t)(i + 1) * PAGE, 0, 0, &c[i], &h[i]))
+                _exit(2);
+        die_step = step;
+        dmacoh__step_fn = die_hook;
+        if (in_free)
+            (void)dmacoh_free_coherent(&b.dev, 2 * PAGE, c[1], h[1]);
+        else
+            (void)dmacoh_alloc_coherent(&b.dev, 5 * PAGE, 0, 0, &c[0], &h[0]);
+        _exit(0); /* the step was never reached */
+    }
+    return pid;
+}
+
+static void death_at_every_step_is_repaired(void)
+{
+    static const unsigned alloc_steps[] = {70, 81, 90, 91, 92, 84, 85};
+    static const unsigned free_steps[] = {70, 82, 93, 90, 94, 84, 85};
+    const char *name = fresh_name();
+    struct proc a;
+    struct dmacoh_shared_stats st;
+    int fd = window(&a, name, 0);
+    uint64_t recoveries = 0;
+
+    for (int pass = 0; pass < 2; pass++) {
+        const unsigned *steps = pass ? free_steps : alloc_steps;
+
+        for (size_t i = 0; i < 7; i++) {
+            pid_t pid = dying_child(fd, name, steps[i], pass == 1);
+            uint64_t blocks;
+
+            T_ASSERT(pid > 0);
+            T_EQ_INT(wait_child(pid), 128 + SIGKILL);
+            t_log_reset();
+            no_page_lost(&a, &st); /* the lock is taken: the state is repaired */
+            T_EQ_U64(st.recoveries, recoveries + 1);
+            recoveries = st.recoveries;
+            T_ASSERT(t_log_find("died holding the lock"));
+            /* The child's three blocks; the 5-page allocation undone; the free finished once
+             * it was journalled (every step but the first). */
+            blocks = st.quarantined_blocks;
+            T_EQ_U64(blocks, pass == 1 && steps[i] != 70 ? 2 : 3);
+            if (pass == 0)
+                T_EQ_U64(st.quarantined_bytes, 6 * PAGE); /* the 5 pages went back */
+            T_OK(dmacoh_shared_reap(&a.dev, NULL, NULL));
+            no_page_lost(&a, &st);
+            T_EQ_U64(st.free_bytes, SIZE);
+        }
+    }
+    detach(&a, 0);
+    close(fd);
+}
+
+/* ---- stresses ---- */
+
+/* A worker: allocates and frees at random, writing its own pattern into every block and
+ * checking it before the free. Exits 3 when a block's bytes are not its own. */
+static void worker(int fd, const char *name, uint64_t seed, unsigned die_after, double seconds)
+{
+    struct proc b;
+    struct {
+        unsigned char *c;
+        dmacoh_dma_addr_t h;
+        size_t n;
+    } held[32];
+    unsigned nheld = 0;
+    uint32_t mark = (uint32_t)getpid();
+    struct timespec t0, t;
+    uint64_t ops = 0;
+
+    (void)prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a test that failed */
+    if (getppid() == 1)
+        _exit(5);
+    if (attach(&b, fd, name, DMACOH_SHARE_ATTACH, 0))
+        _exit(1);
+    if (die_after) {
+        die_count = die_after;
+        dmacoh__step_fn = die_hook;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        if ((ops++ & 63) == 0 && seconds > 0) {
+            clock_gettime(CLOCK_MONOTONIC, &t);
+            if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) * 1e-9 > seconds)
+                break;
+        }
+        if (nheld < 32 && (nheld == 0 || t_rand(&seed) % 2)) {
+            size_t n = (size_t)(1 + t_rand(&seed) % 4) * PAGE;
+            void *c;
+            dmacoh_dma_addr_t h;
+
+            if (dmacoh_alloc_coherent(&b.dev, n, DMACOH_ALLOC_NOZERO, 0, &c, &h) == 0) {
+                for (size_t i = 0; i < n / 4; i++)
+                    ((uint32_t *)c)[i] = mark;
+                held[nheld].c = (unsigned char *)c;
+                held[nheld].h = h;
+                held[nheld++].n = n;
+            }
+        } else {
+            unsigned k = (unsigned)(t_rand(&seed) % nheld);
+
+            for (size_t i = 0; i < held[k].n / 4; i++)
+                if (((uint32_t *)(void *)held[k].c)[i] != mark)
+                    _exit(3);
+            if (dmacoh_free_coherent(&b.dev, held[k].n, held[k].c, held[k].h))
+                _exit(4);
+            held[k] = held[--nheld];
+        }
+    }
+    while (nheld) {
+        nheld--;
+        for (size_t i = 0; i < held[nheld].n / 4; i++)
+            if (((uint32_t *)(void *)held[nheld].c)[i] != mark)
+                _exit(3);
+        if (dmacoh_free_coherent(&b.dev, held[nheld].n, held[nheld].c, held[nheld].h))
+            _exit(4);
+    }
+    _exit(0);
+}
+
+/* A count from the environment; DMACOH_TEST_QUICK (valgrind, emulators) divides the
+ * default by ten. */
+static unsigned env_unsigned(const char *name, unsigned dflt)
+{
+    const char *v = getenv(name);
+
+    if (v && *v)
+        return (unsigned)strtoul(v, NULL, 10);
+    if (getenv("DMACOH_TEST_QUICK"))
+        return dflt / 10 ? dflt / 10 : 1;
+    return dflt;
+}
+
+/* 1000 kills (DMACOH_KILLS; 100 with DMACOH_TEST_QUICK): four workers at a time; each dies at a random step of the lock's
+ * critical sections (its n-th step, n random) or is killed from outside at a random moment.
+ * After every death the survivor checks the invariants and that every page is accounted for,
+ * and reaps. A worker that finds another's pattern in its block exits 3. */
+static void kill_stress(void)
+{
+    const char *name = fresh_name();
+    unsigned kills = env_unsigned("DMACOH_KILLS", 1000), done = 0, inside = 0;
+    struct proc a;
+    struct dmacoh_shared_stats st;
+    int fd = window(&a, name, 0);
+    uint64_t seed = 0x5eed;
+    pid_t pids[4] = {0};
+
+    while (done < kills) {
+        for (int k = 0; k < 4; k++) {
+            if (pids[k] == 0) {
+                unsigned die_after = t_rand(&seed) % 2 ? 1 + (unsigned)(t_rand(&seed) % 3000) : 0;
+                uint64_t s = t_rand(&seed);
+
+                pids[k] = fork();
+                T_ASSERT(pids[k] >= 0);
+                if (pids[k] == 0)
+                    worker(fd, name, s, die_after, 0);
+                if (die_after)
+                    inside++;
+            }
+        }
+        {
+            int k = (int)(t_rand(&seed) % 4), code;
+            struct timespec ts = {0, (long)(t_rand(&seed) % 2000000)};
+
+            nanosleep(&ts, NULL);
+            (void)kill(pids[k], SIGKILL);
+            code = wait_child(pids[k]);
+            pids[k] = 0;
+            T_EQ_INT(code, 128 + SIGKILL); /* never 3: no page had two owners */
+            done++;
+        }
+        no_page_lost(&a, &st);
+        T_OK(dmacoh_shared_reap(&a.dev, NULL, NULL));
+    }
+    for (int k = 0; k < 4; k++) {
+        if (pids[k]) {
+            (void)kill(pids[k], SIGKILL);
+            T_EQ_INT(wait_child(pids[k]), 128 + SIGKILL);
+        }
+    }
+    no_page_lost(&a, &st);
+    T_OK(dmacoh_shared_reap(&a.dev, NULL, NULL));
+    no_page_lost(&a, &st);
+    T_EQ_U64(st.free_bytes, SIZE);
+    T_EQ_INT(st.procs, 1);
+    printf("# kill stress: %u kills (%u armed inside the lock), %llu repairs, %llu deaths, "
+           "%llu blocks reaped; 0 pages lost, 0 owned twice\n",
+           done, inside, (unsigned long long)st.recoveries, (unsigned long long)st.deaths,
+           (unsigned long long)st.reaped_blocks);
+    T_ASSERT(st.recoveries > 0);
+    detach(&a, 0);
+    close(fd);
+}
+
+/* Four processes allocate and free at random for DMACOH_STRESS_SECONDS (default 3; 1 with
+ * DMACOH_TEST_QUICK); `make stress` runs it for minutes. */
+static void four_processes_allocate_at_random(void)
+{
+    const char *name = fresh_name();
+    unsigned seconds = getenv("DMACOH_STRESS_SECONDS") ? env_unsigned("DMACOH_STRESS_SECONDS", 3)
+                       : getenv("DMACOH_TEST_QUICK")   ? 1
+                                                       : 3;
+    struct proc a;
+    struct dmacoh_shared_stats st;
+    int fd = window(&a, name, 0);
+    pid_t pids[4];
+
+    for (int k = 0; k < 4; k++) {
+        pids[k] = fork();
+        T_ASSERT(pids[k] >= 0);
+        if (pids[k] == 0)
+            worker(fd, name, 0x1234u + (uint64_t)k, 0, (double)seconds);
+    }
+    for (int k = 0; k < 4; k++)
+        T_EQ_INT(wait_child(pids[k]), 0);
+    no_page_lost(&a, &st);
+    T_EQ_U64(st.free_bytes, SIZE);
+    T_EQ_U64(st.recoveries, 0);
+    detach(&a, 0);
+    close(fd);
+}
+
+static const struct t_case cases[] = {
+    T_CASE(two_processes_share_one_region),
+    T_CASE(attach_with_another_declaration_is_refused),
+    T_CASE(bad_requests),
+    T_CASE(release_counts_own_blocks_only),
+    T_CASE(reset_on_death_frees_at_once),
+    T_CASE(death_at_every_step_is_repaired),
+    T_CASE(kill_stress),
+    T_CASE(four_processes_allocate_at_random),
+};
+
+T_MAIN(cases)
