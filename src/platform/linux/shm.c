@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(pthread_mutex_t) <= DMACOH_SHLOCK_BYTES, "pthread_mutex_t too large");
@@ -47,6 +48,17 @@ static int path_of(const char *name, char *buf, size_t len)
     return 0;
 }
 
+/* Whether the kernel keeps robust futex lists for this process: without them (qemu-user
+ * answers ENOSYS) a holder's death never releases the lock, and a shared region would hang
+ * every other process the first time one dies inside it. */
+static bool robust_futexes(void)
+{
+    void *head;
+    size_t len;
+
+    return syscall(SYS_get_robust_list, 0, &head, &len) == 0;
+}
+
 int dmacoh__linux_shm_open(void *ctx, const char *name, uint64_t size, bool create, void **out,
                            uint64_t *actual)
 {
@@ -58,6 +70,13 @@ int dmacoh__linux_shm_open(void *ctx, const char *name, uint64_t size, bool crea
     (void)ctx;
     if (r)
         return r;
+    if (!robust_futexes()) {
+        dmacoh__err("shared region '%s': the kernel keeps no robust futex list for this process "
+                    "(get_robust_list: %s; an emulator such as qemu-user?): a process dying "
+                    "inside the region's lock would hang every other",
+                    name, strerror(errno));
+        return DMACOH_ENOTSUP;
+    }
     if (create && (size == 0 || size > (uint64_t)INT64_MAX || size > SIZE_MAX))
         return DMACOH_EOVERFLOW;
     fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (create ? O_CREAT | O_EXCL : 0),
