@@ -67,3 +67,13 @@ cross-test:
 	scripts/deps.sh cmake clang qemu-user binutils-arm-linux-gnueabihf binutils-s390x-linux-gnu \
 		libc6-dev-armhf-cross libc6-dev-s390x-cross libgcc-12-dev-armhf-cross libgcc-12-dev-s390x-cross
 	scripts/cross-test.sh
+
+# The shared-region stresses for longer than the unit test runs them: four processes allocating
+# at random for STRESS_SECONDS (default 180), then KILLS (default 5000) kills of owners, inside
+# the lock and outside it (tests/unit/test_shared.c).
+.PHONY: stress
+stress:
+	scripts/deps.sh cmake
+	cmake -S . -B build/gcc -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build/gcc -j --target test_shared
+	DMACOH_STRESS_SECONDS=$${STRESS_SECONDS:-180} DMACOH_KILLS=$${KILLS:-5000} build/gcc/tests/test_shared

@@ -18,7 +18,7 @@
 #define DMACOH_DMACOH_H
 
 #define DMACOH_VERSION_MAJOR 0
-#define DMACOH_VERSION_MINOR 3
+#define DMACOH_VERSION_MINOR 4
 #define DMACOH_VERSION_PATCH 0
 /** The version as one comparable number: major * 10000 + minor * 100 + patch. */
 #define DMACOH_VERSION                                                                             \

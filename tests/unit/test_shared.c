@@ -19,7 +19,10 @@
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/memfd.h>
 
+#include <dmacoh/baremetal.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,6 +454,206 @@ static void death_at_every_step_is_repaired(void)
     close(fd);
 }
 
+/* ---- attach failures and damaged objects ---- */
+
+static void object_path(char *buf, size_t len, const char *name)
+{
+    (void)snprintf(buf, len, "%s/dmacoh.%s", shm_dir, name);
+}
+
+static uint64_t read_u64(int fd, off_t at)
+{
+    uint64_t v = 0;
+
+    T_EQ_INT(pread(fd, &v, sizeof(v), at), (int)sizeof(v));
+    return v;
+}
+
+static void write_u64(int fd, off_t at, uint64_t v)
+{
+    T_EQ_INT(pwrite(fd, &v, sizeof(v), at), (int)sizeof(v));
+}
+
+/* Copies region `from`'s object to the name `to`, for damaging it. */
+static int copy_object(const char *from, const char *to)
+{
+    char a[128], b[128], buf[65536];
+    int in, out;
+    ssize_t n;
+
+    object_path(a, sizeof(a), from);
+    object_path(b, sizeof(b), to);
+    in = open(a, O_RDONLY);
+    out = open(b, O_RDWR | O_CREAT | O_EXCL, 0600);
+    T_ASSERT(in >= 0 && out >= 0);
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        T_EQ_INT(write(out, buf, (size_t)n), (int)n);
+    close(in);
+    return out;
+}
+
+/* Header words (shared.c's struct dmacoh__shm): version at 16, pa_off at 104. The allocator
+ * state begins with ngranules, base_g, used. */
+#define H_VERSION 16
+#define H_PA_OFF  104
+
+static void damaged_objects_are_refused_or_repaired(void)
+{
+    const char *name = fresh_name();
+    char good[16], bad[32], path[128];
+    struct proc a, b;
+    int fd = window(&a, name, 0), obj;
+    uint64_t pa_off;
+    void *c;
+    dmacoh_dma_addr_t h;
+
+    snprintf(good, sizeof(good), "%s", name);
+    T_OK(dmacoh_alloc_coherent(&a.dev, 2 * PAGE, 0, 0, &c, &h));
+    /* Another build's object (version): refused. */
+    snprintf(bad, sizeof(bad), "%s-v", good);
+    obj = copy_object(good, bad);
+    write_u64(obj, H_VERSION, 99);
+    T_ERR(attach(&b, fd, bad, DMACOH_SHARE_ATTACH, 0), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("another build"));
+    close(obj);
+    /* An object longer than its header says: damaged. */
+    snprintf(bad, sizeof(bad), "%s-l", good);
+    obj = copy_object(good, bad);
+    T_EQ_INT(ftruncate(obj, (off_t)lseek(obj, 0, SEEK_END) + PAGE), 0);
+    T_ERR(attach(&b, fd, bad, DMACOH_SHARE_ATTACH, 0), DMACOH_EIO);
+    T_ASSERT(t_log_find("damaged"));
+    close(obj);
+    /* A counter of the allocator state wrong: the attach repairs it from the kinds. */
+    snprintf(bad, sizeof(bad), "%s-c", good);
+    obj = copy_object(good, bad);
+    pa_off = read_u64(obj, H_PA_OFF);
+    write_u64(obj, (off_t)(pa_off + 16), 77); /* used */
+    t_log_reset();
+    T_OK(attach(&b, fd, bad, DMACOH_SHARE_ATTACH, 0));
+    T_ASSERT(t_log_find("repaired"));
+    T_ASSERT(dmacoh_check(&b.dev));
+    {
+        struct dmacoh_shared_stats st;
+
+        T_OK(dmacoh_shared_get_stats(&b.dev, &st));
+        T_EQ_U64(st.live_bytes, 2 * PAGE); /* the copy's owner (a) is alive: its block */
+    }
+    detach(&b, 0);
+    close(obj);
+    /* The granule count itself wrong: beyond repair. */
+    snprintf(bad, sizeof(bad), "%s-n", good);
+    obj = copy_object(good, bad);
+    write_u64(obj, (off_t)pa_off, 7);
+    T_ERR(attach(&b, fd, bad, DMACOH_SHARE_ATTACH, 0), DMACOH_EIO);
+    T_ASSERT(t_log_find("beyond repair"));
+    close(obj);
+    /* Too short to be a region; never finished by its creator (all zero). */
+    snprintf(bad, sizeof(bad), "%s-s", good);
+    object_path(path, sizeof(path), bad);
+    obj = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    T_ASSERT(obj >= 0);
+    T_EQ_INT(write(obj, "dmacoh", 6), 6);
+    T_ERR(attach(&b, fd, bad, DMACOH_SHARE_ATTACH, 0), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("is not a shared region"));
+    T_EQ_INT(ftruncate(obj, 1 << 20), 0);
+    T_ERR(attach(&b, fd, bad, DMACOH_SHARE_ATTACH, 0), DMACOH_EIO);
+    T_ASSERT(t_log_find("creator died"));
+    close(obj);
+    /* The region itself was never touched. */
+    T_ASSERT(dmacoh_check(&a.dev));
+    T_OK(dmacoh_free_coherent(&a.dev, 2 * PAGE, c, h));
+    detach(&a, 0);
+    close(fd);
+}
+
+static void attach_failures_change_nothing(void)
+{
+    const char *name = fresh_name();
+    struct dmacoh_baremetal bm;
+    struct dmacoh_baremetal_config cfg = {0};
+    struct dmacoh_device dev;
+    struct dmacoh_share_opts s = {name, 0, 0};
+    struct proc a;
+    static uint64_t arena[4096];
+    int fd;
+
+    /* A platform without shared-state objects. */
+    cfg.modes = DMACOH_MEMORY_MAP;
+    cfg.meta_arena = arena;
+    cfg.meta_arena_size = sizeof(arena);
+    T_OK(dmacoh_baremetal_init(&bm, &cfg));
+    T_OK(dmacoh_device_init(&dev, "bare", NULL, &bm.plat));
+    T_ERR(dmacoh_declare_shared_memory(&dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, &s, NULL),
+          DMACOH_ENOTSUP);
+    T_ASSERT(t_log_find("no shared-state objects"));
+    T_ERR(dmacoh_shared_unlink(&bm.plat, name), DMACOH_ENOTSUP);
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_baremetal_fini(&bm));
+    /* A state folder that does not exist: the creation fails, nothing is left. */
+    fd = window(&a, name, 0);
+    detach(&a, 0);
+    setenv("DMACOH_SHM_DIR", "/nonexistent-dmacoh-dir", 1);
+    T_ERR(attach(&a, fd, "elsewhere", 0, 0), DMACOH_ENOENT);
+    setenv("DMACOH_SHM_DIR", shm_dir, 1);
+    /* A mapping the platform cannot make (a bus range outside the window): the owner entry
+     * taken for it is given back. */
+    {
+        struct dmacoh_memfd *m;
+        struct dmacoh_share_opts o = {name, DMACOH_SHARE_ATTACH, 0};
+        struct dmacoh_shared_stats st;
+
+        T_OK(dmacoh_memfd_attach(fd, BUS, SIZE / 2, &m)); /* a window too small */
+        T_OK(dmacoh_device_init(&dev, "x", NULL, dmacoh_memfd_platform(m)));
+        T_OK(attach(&a, fd, name, DMACOH_SHARE_ATTACH, 0));
+        T_OK(dmacoh_shared_get_stats(&a.dev, &st));
+        T_EQ_INT(st.procs, 1);
+        T_ERR(dmacoh_declare_shared_memory(&dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, &o, NULL),
+              DMACOH_ENXIO);
+        T_OK(dmacoh_shared_get_stats(&a.dev, &st));
+        T_EQ_INT(st.procs, 1);
+        T_EQ_INT(st.dead, 0);
+        detach(&a, 0);
+        T_OK(dmacoh_device_fini(&dev));
+        T_OK(dmacoh_memfd_close(m));
+    }
+    close(fd);
+}
+
+/* Processes racing to create one name: one creates, every one attaches and allocates. */
+static void racing_creators_agree(void)
+{
+    const char *name = fresh_name();
+    struct dmacoh_memfd *w;
+    pid_t pids[6];
+    int fd;
+
+    T_OK(dmacoh_memfd_create(BUS, SIZE, &w));
+    need_robust_futexes(w, name);
+    fd = dup(dmacoh_memfd_fd(w));
+    T_OK(dmacoh_memfd_close(w));
+    for (int k = 0; k < 6; k++) {
+        pids[k] = fork();
+        T_ASSERT(pids[k] >= 0);
+        if (pids[k] == 0) {
+            struct proc p;
+            void *c;
+            dmacoh_dma_addr_t h;
+
+            if (attach(&p, fd, name, 0, 0))
+                _exit(1);
+            if (dmacoh_alloc_coherent(&p.dev, PAGE, 0, 0, &c, &h) ||
+                dmacoh_free_coherent(&p.dev, PAGE, c, h) || !dmacoh_check(&p.dev))
+                _exit(2);
+            if (dmacoh_release_coherent_memory(&p.dev, 0))
+                _exit(3);
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < 6; k++)
+        T_EQ_INT(wait_child(pids[k]), 0);
+    close(fd);
+}
+
 /* ---- stresses ---- */
 
 /* A worker: allocates and frees at random, writing its own pattern into every block and
@@ -628,6 +831,9 @@ static const struct t_case cases[] = {
     T_CASE(release_counts_own_blocks_only),
     T_CASE(reset_on_death_frees_at_once),
     T_CASE(death_at_every_step_is_repaired),
+    T_CASE(damaged_objects_are_refused_or_repaired),
+    T_CASE(attach_failures_change_nothing),
+    T_CASE(racing_creators_agree),
     T_CASE(kill_stress),
     T_CASE(four_processes_allocate_at_random),
 };

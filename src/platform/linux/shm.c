@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(pthread_mutex_t) <= DMACOH_SHLOCK_BYTES, "pthread_mutex_t too large");
@@ -94,6 +95,14 @@ int dmacoh__linux_shm_open(void *ctx, const char *name, uint64_t size, bool crea
         (void)unlink(path);
         (void)close(fd);
         return r;
+    }
+    /* An object just created is sized by its creator right after: wait up to 2 s for it. */
+    for (int i = 0;
+         !create && i < 2000 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
+         i++) {
+        struct timespec ms = {0, 1000000};
+
+        (void)nanosleep(&ms, NULL);
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
         (uint64_t)st.st_size > SIZE_MAX) {
