@@ -451,9 +451,34 @@ uint64_t dmacoh__pa_state_size(uint64_t ngranules)
     return sizeof(struct dmacoh__pa) + total * 8;
 }
 
+/* Lays out the words for pa->ngranules and writes every bitmap descriptor; the descriptors'
+ * words must be zero. Returns the word count of the layout. */
+static uint64_t describe(struct dmacoh__pa *pa)
+{
+    uint64_t n = pa->ngranules, nc, total, at, *w = W(pa);
+
+    total = layout(n, &pa->stride, &nc, &pa->count_off, &pa->kind_off);
+    pa->nclasses = nc;
+    at = pa->kind_off + (n + 31) / 32;
+    for (uint64_t h = 0; h <= nc; h++) {
+        uint64_t *d = w + h * pa->stride, maxlev = (pa->stride - 1) / 2, L = 0;
+        uint64_t bits = h == 0 ? (n + 31) / 32 : n >> (h - 1);
+
+        for (uint64_t words = (bits + 63) / 64;; words = (words + 63) / 64, L++) {
+            d[1 + L] = at;
+            d[1 + maxlev + L] = words;
+            at += words;
+            if (words <= 1)
+                break;
+        }
+        d[0] = L + 1;
+    }
+    return total;
+}
+
 void dmacoh__pa_init(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g)
 {
-    uint64_t nc, total, at, *w = W(pa);
+    uint64_t nc, total, *w = W(pa);
 
     pa->ngranules = ngranules;
     pa->base_g = base_g;
@@ -469,24 +494,9 @@ void dmacoh__pa_init(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g)
     pa->owners_off = pa->owner = 0;
     pa->j_op = pa->j_off = pa->j_n = 0;
     total = layout(ngranules, &pa->stride, &nc, &pa->count_off, &pa->kind_off);
-    pa->nclasses = nc;
-    pa->nwords = total;
     for (uint64_t k = 0; k < total; k++)
         w[k] = 0;
-    at = pa->kind_off + (ngranules + 31) / 32;
-    for (uint64_t h = 0; h <= nc; h++) {
-        uint64_t *d = w + h * pa->stride, maxlev = (pa->stride - 1) / 2, L = 0;
-        uint64_t bits = h == 0 ? (ngranules + 31) / 32 : ngranules >> (h - 1);
-
-        for (uint64_t words = (bits + 63) / 64;; words = (words + 63) / 64, L++) {
-            d[1 + L] = at;
-            d[1 + maxlev + L] = words;
-            at += words;
-            if (words <= 1)
-                break;
-        }
-        d[0] = L + 1;
-    }
+    pa->nwords = describe(pa);
     run_add(pa, 0, ngranules);
 }
 
@@ -1113,7 +1123,7 @@ static void raw_free(struct dmacoh__pa *pa, uint64_t a, uint64_t b)
 
 void dmacoh__pa_recover(struct dmacoh__pa *pa)
 {
-    uint64_t n = pa->ngranules, nc, total, at, *w = W(pa), nk = (n + 31) / 32, i;
+    uint64_t n = pa->ngranules, nc, total, *w = W(pa), nk = (n + 31) / 32, i;
     uint64_t owners_off = pa->owners_off, peak = pa->peak;
     bool always = pa->always_first_fit;
     struct hb busy;
@@ -1126,23 +1136,9 @@ void dmacoh__pa_recover(struct dmacoh__pa *pa)
     pa->j_op = DMACOH__J_NONE;
     /* The layout and the bitmap descriptors again, as dmacoh__pa_init writes them. */
     total = layout(n, &pa->stride, &nc, &pa->count_off, &pa->kind_off);
-    pa->nclasses = nc;
-    at = pa->kind_off + nk;
-    for (uint64_t h = 0; h <= nc; h++) {
-        uint64_t *d = w + h * pa->stride, maxlev = (pa->stride - 1) / 2, L = 0;
-        uint64_t bits = h == 0 ? nk : n >> (h - 1);
-
-        for (uint64_t k = 0; k < pa->stride; k++)
-            d[k] = 0;
-        for (uint64_t words = (bits + 63) / 64;; words = (words + 63) / 64, L++) {
-            d[1 + L] = at;
-            d[1 + maxlev + L] = words;
-            at += words;
-            if (words <= 1)
-                break;
-        }
-        d[0] = L + 1;
-    }
+    for (uint64_t k = 0; k < (1 + nc) * pa->stride; k++)
+        w[k] = 0;
+    (void)describe(pa);
     for (uint64_t k = pa->count_off; k < pa->kind_off; k++)
         w[k] = 0; /* class counts and cursors */
     for (uint64_t k = pa->kind_off + nk; k < total; k++)
