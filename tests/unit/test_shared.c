@@ -20,6 +20,7 @@
 #include <dmacoh/memfd.h>
 
 #include <dmacoh/baremetal.h>
+#include <dmacoh/hostmem.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -454,6 +455,42 @@ static void death_at_every_step_is_repaired(void)
     close(fd);
 }
 
+/* hostmem in front of the platform that maps the memory (its composition): the shared region
+ * is declared through hostmem, and another attachment through the bare memfd platform sees
+ * the same allocator. */
+static void hostmem_in_front_of_memfd(void)
+{
+    const char *name = fresh_name();
+    struct proc a, b;
+    struct dmacoh_memfd *m;
+    struct dmacoh_hostmem *hm;
+    struct dmacoh_hostmem_opts ho = {0};
+    struct dmacoh_share_opts s = {name, DMACOH_SHARE_ATTACH, 0};
+    struct dmacoh_shared_stats st;
+    void *c;
+    dmacoh_dma_addr_t h;
+    int fd = window(&a, name, 0);
+
+    T_OK(dmacoh_memfd_attach(fd, BUS, SIZE, &m));
+    ho.declared = dmacoh_memfd_platform(m);
+    T_OK(dmacoh_hostmem_open(&ho, &hm));
+    T_OK(dmacoh_device_init(&b.dev, "behind-hostmem", NULL, dmacoh_hostmem_platform(hm)));
+    T_OK(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, &s, NULL));
+    T_OK(dmacoh_alloc_coherent(&b.dev, 4 * PAGE, 0, 0, &c, &h));
+    memset(c, 0x5a, 4 * PAGE);
+    T_EQ_INT(*(unsigned char *)dmacoh_dma_to_virt(&a.dev, h + 3 * PAGE), 0x5a);
+    T_OK(dmacoh_shared_get_stats(&a.dev, &st));
+    T_EQ_U64(st.live_bytes, 4 * PAGE);
+    T_EQ_INT(st.procs, 2);
+    T_OK(dmacoh_free_coherent(&b.dev, 4 * PAGE, c, h));
+    T_OK(dmacoh_release_coherent_memory(&b.dev, 0));
+    T_OK(dmacoh_device_fini(&b.dev));
+    T_OK(dmacoh_hostmem_close(hm));
+    T_OK(dmacoh_memfd_close(m));
+    detach(&a, 0);
+    close(fd);
+}
+
 /* ---- attach failures and damaged objects ---- */
 
 static void object_path(char *buf, size_t len, const char *name)
@@ -830,6 +867,7 @@ static const struct t_case cases[] = {
     T_CASE(bad_requests),
     T_CASE(release_counts_own_blocks_only),
     T_CASE(reset_on_death_frees_at_once),
+    T_CASE(hostmem_in_front_of_memfd),
     T_CASE(death_at_every_step_is_repaired),
     T_CASE(damaged_objects_are_refused_or_repaired),
     T_CASE(attach_failures_change_nothing),
