@@ -56,6 +56,8 @@ struct dmacoh_mapping {
 struct dmacoh_proc_id {
     uint64_t pid;   /**< its process id, as the platform numbers it; never 0 */
     uint64_t start; /**< when it started, in the platform's units (Linux: clock ticks after boot) */
+    uint64_t
+        ns; /**< the namespace its pid is numbered in (Linux: pid namespace inode); 0 unknown */
 };
 
 /** Bytes a platform's process-shared lock may use (shlock_init), at an address aligned to 64. */
@@ -162,12 +164,18 @@ struct dmacoh_platform_ops {
      * Shared regions (dmacoh/shared.h). All of the ops below are optional as a set: without
      * them dmacoh_declare_shared_memory() fails with -DMACOH_ENOTSUP.
      *
+     * The eight come together, and need now_ns (an attach waits for a creator); for
+     * DMACOH_ALLOC_WAIT across processes, wait and wake must work on words that other
+     * processes map.
+     *
      * shm_open maps the shared-state object `name` (the caller checked it: 1 to 64 of
      * [A-Za-z0-9._-], not starting with a dot) read-write. With `create` it makes a new one
      * of `size` bytes, zero-filled, and fails with -DMACOH_EEXIST if one exists; without, it
      * opens an existing one and fails with -DMACOH_ENOENT if none does. *out receives its
      * address (aligned to 64) and *actual its size in bytes (which may differ from `size` when
-     * opening). Errors also: -DMACOH_EACCES, -DMACOH_ENOMEM, OS errors; each logged.
+     * opening). Errors also: -DMACOH_EACCES (also when the object belongs to another user,
+     * or others may write it), -DMACOH_EIO (an object its creator never sized),
+     * -DMACOH_ENOMEM, OS errors; each logged.
      */
     int (*shm_open)(void *ctx, const char *name, uint64_t size, bool create, void **out,
                     uint64_t *actual);
@@ -180,15 +188,18 @@ struct dmacoh_platform_ops {
      * shlock_init prepares the DMACOH_SHLOCK_BYTES at `lock` (inside a shm_open object, once,
      * by its creator). shlock_lock blocks until the caller holds it and returns 0, or 1 when
      * the previous holder died holding it (the caller holds it then and repairs what it
-     * guarded before unlocking; if the caller dies too, the next locker gets 1 again), or a
-     * negative code when the lock is unusable. Not recursive.
+     * guarded before unlocking; if the caller dies too, the next locker gets 1 again). It
+     * cannot fail once initialised: a platform that finds the lock unusable (overwritten)
+     * must not return. Not recursive.
      */
     int (*shlock_init)(void *ctx, void *lock);
     int (*shlock_lock)(void *ctx, void *lock);
     void (*shlock_unlock)(void *ctx, void *lock);
-    /** The calling process's identity. 0 or a negative code. */
+    /** The calling process's identity (cheap: it is asked at every lock, to notice a forked
+     * child). 0 or a negative code. */
     int (*proc_self)(void *ctx, struct dmacoh_proc_id *id);
-    /** 1 when the process is alive (the same pid and start), 0 when it is not. */
+    /** 1 when the process is alive (the same pid and start), 0 when it is not. A process the
+     * platform cannot see (another pid namespace) is alive: it is never taken for dead. */
     int (*proc_alive)(void *ctx, const struct dmacoh_proc_id *id);
 };
 

@@ -190,10 +190,13 @@ int dmacoh_shared_walk_owners(const struct dmacoh_device *dev,
 int dmacoh_shared_reap(struct dmacoh_device *dev, uint64_t *blocks, uint64_t *bytes);
 
 /**
- * Removes a shared region's name, so that the next declaration creates it afresh; processes
- * attached keep using it until they release. Errors: -DMACOH_EINVAL (p not initialised, bad
- * name), -DMACOH_ENOENT, -DMACOH_ENOTSUP (the platform has no shared-state objects), OS
- * errors. Context: any thread.
+ * Removes a shared region's name, so that the next declaration creates it afresh. Refused
+ * while a live process is attached (a region created anew under the same name would be a
+ * second allocator over the same device memory); allowed for an object that is not a whole
+ * region (damaged, or never finished by its creator). Errors: -DMACOH_EINVAL (p not
+ * initialised, bad name), -DMACOH_ENOENT, -DMACOH_EBUSY (processes attached; the line names
+ * one), -DMACOH_ENOTSUP (the platform has no shared-state objects), OS errors. Context: any
+ * thread; takes the region's lock.
  */
 int dmacoh_shared_unlink(struct dmacoh_platform *p, const char *name);
 

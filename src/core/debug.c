@@ -547,7 +547,10 @@ int dmacoh__dbg_alloc(struct dmacoh_device *dev, size_t size, unsigned flags, ui
     pool = dmacoh__pool_for(dev, &owner);
     if (pool && !dmacoh__pool_holds(pool, c))
         pool = NULL;
-    record(dev, pool, c, h, size, site);
+    /* Not a shared region's blocks: another process may free one and its memory come back
+     * here, which this process's records (and poison) would take for corruption. */
+    if (!pool || !pool->shm)
+        record(dev, pool, c, h, size, site);
     if (!(flags & DMACOH_ALLOC_NOZERO)) {
         uint64_t unit = pool ? (uint64_t)1 << pool->gshift : DMACOH_PAGE_SIZE;
 

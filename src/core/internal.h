@@ -145,8 +145,10 @@ void dmacoh__pa_init_owned(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t b
  * operation (a free is finished, an allocation or reservation undone: its granules were free
  * before), then rebuilds everything else from the kinds (summary, free-run index, counters,
  * owner bytes of granules that head no allocation). O(n). The state passes dmacoh__pa_check
- * afterwards, whatever step the process died at. */
-void dmacoh__pa_recover(struct dmacoh__pa *pa);
+ * afterwards, whatever step the process died at. Its size is the caller's (ngranules,
+ * base_g), never read from the state: the layout is rewritten for it, so a damaged header
+ * cannot make the repair write outside dmacoh__pa_owned_size(ngranules) bytes. */
+void dmacoh__pa_recover(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g);
 /* The owner byte of the allocation whose head is granule off (owned states). */
 static inline unsigned dmacoh__pa_owner(const struct dmacoh__pa *pa, uint64_t off)
 {
@@ -236,6 +238,11 @@ struct dmacoh__pool {
     struct dmacoh__shm *shm;
     uint64_t shm_size;
     unsigned slot;            /* this process's entry in the owner table */
+    unsigned nslots;          /* entries of the table: this process's copy, checked */
+    struct dmacoh_proc_id me; /* who the entry names */
+    uint32_t seq_locked;      /* *seq when the lock was taken */
+    bool shm_created;         /* this declaration created the object */
+    char shm_name[DMACOH_SHARE_NAME_MAX + 1];
     struct dmacoh__pa *pa;    /* pa_own, or the state in shm */
     struct dmacoh__pa pa_own; /* last: its words follow (a private region's state) */
 };
@@ -256,8 +263,9 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
                        dmacoh_dma_addr_t daddr, uint64_t size, unsigned gshift,
                        const struct dmacoh_declare_opts *o, const struct dmacoh_share_opts *s);
 /* Leaves it: this process's owner entry is freed, or marked dead (its blocks quarantined)
- * when it still owns blocks; then the object is unmapped. */
-void dmacoh__shm_detach(struct dmacoh__pool *pool);
+ * when it still owns blocks; then the object is unmapped, and, for a declaration that
+ * `failed` after creating it, removed. */
+void dmacoh__shm_detach(struct dmacoh__pool *pool, bool failed);
 /* This process's outstanding allocations (takes the lock). */
 uint64_t dmacoh__shm_own_blocks(struct dmacoh__pool *pool);
 /* An allocation found no room (lock held): looks for dead owners, at most every 10 ms. */

@@ -543,7 +543,8 @@ static void j_open(struct dmacoh__pa *pa, uint64_t op, uint64_t off, uint64_t n)
     pa->j_off = off;
     pa->j_n = n;
     __atomic_store_n(&pa->j_op, op, __ATOMIC_RELEASE);
-    DMACOH__STEP(80 + (unsigned)op); /* journalled, nothing changed yet */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* no store of the operation before it */
+    DMACOH__STEP(80 + (unsigned)op);         /* journalled, nothing changed yet */
 }
 
 static void j_close(struct dmacoh__pa *pa, uint64_t off, uint8_t owner)
@@ -552,7 +553,8 @@ static void j_close(struct dmacoh__pa *pa, uint64_t off, uint8_t owner)
         return;
     DMACOH__STEP(84); /* changed, owner not yet recorded */
     owners(pa)[off] = owner;
-    DMACOH__STEP(85); /* all done but the journal */
+    DMACOH__STEP(85);                        /* all done but the journal */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST); /* every store of the operation before it */
     __atomic_store_n(&pa->j_op, (uint64_t)DMACOH__J_NONE, __ATOMIC_RELEASE);
 }
 
@@ -1121,12 +1123,18 @@ static void raw_free(struct dmacoh__pa *pa, uint64_t a, uint64_t b)
         kinds(pa)[i >> 5] &= ~(3ull << (2 * (i & 31)));
 }
 
-void dmacoh__pa_recover(struct dmacoh__pa *pa)
+void dmacoh__pa_recover(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g)
 {
-    uint64_t n = pa->ngranules, nc, total, *w = W(pa), nk = (n + 31) / 32, i;
-    uint64_t owners_off = pa->owners_off, peak = pa->peak;
+    uint64_t n = ngranules, nc, total, *w = W(pa), nk = (n + 31) / 32, i, owners_off;
+    uint64_t peak = pa->peak;
     bool always = pa->always_first_fit;
     struct hb busy;
+
+    /* The size and the owner bytes' place from the caller, not the state. */
+    pa->ngranules = n;
+    pa->base_g = base_g;
+    owners_off = layout(n, &pa->stride, &nc, &pa->count_off, &pa->kind_off);
+    pa->owners_off = owners_off;
 
     /* The journalled operation: a free is finished, an allocation or a reservation undone. */
     if (pa->j_op != DMACOH__J_NONE && pa->j_off < n && pa->j_n <= n - pa->j_off) {
@@ -1144,7 +1152,7 @@ void dmacoh__pa_recover(struct dmacoh__pa *pa)
     for (uint64_t k = pa->kind_off + nk; k < total; k++)
         w[k] = 0; /* every bitmap level */
     pa->owners_off = owners_off;
-    pa->nwords = total + (owners_off ? owner_words(n) : 0);
+    pa->nwords = total + owner_words(n);
     if (n & 31)
         kinds(pa)[nk - 1] &= (1ull << (2 * (n & 31))) - 1; /* nothing past the end */
     /* Kinds: a continuation with no head before it becomes free. */

@@ -390,7 +390,7 @@ static int declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
             }
             if (r) {
                 if (pool->shm)
-                    dmacoh__shm_detach(pool);
+                    dmacoh__shm_detach(pool, true);
                 put_meta(p, pool);
             } else {
                 pool->next = p->pools;
@@ -496,7 +496,7 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
             p->ops->unreserve(p->ctx, pool->cpu, pool->size);
         p->ops->unmap(p->ctx, &pool->map, pool->size);
         if (pool->shm)
-            dmacoh__shm_detach(pool);
+            dmacoh__shm_detach(pool, false);
         pool->magic = 0;
         put_meta(p, pool);
     }

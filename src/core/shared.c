@@ -24,15 +24,14 @@
 #define SHM_VERSION   1u
 #define SLOTS_MAX     254u
 #define SLOTS_DEFAULT 64u
-#define ATTACH_WAIT   2000000000ull /* ns an attach waits for the creator to finish */
+#define ATTACH_WAIT   1000000000ull /* ns an attach waits for the creator to finish */
 #define SWEEP_GAP     10000000ull   /* ns between the sweeps of allocations that find no room */
 
 enum { SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_DEAD = 2 };
 
 struct slot {
-    uint64_t pid, start;
+    uint64_t pid, start, ns; /* struct dmacoh_proc_id */
     uint64_t state;
-    uint64_t spare;
 };
 
 struct dmacoh__shm {
@@ -51,8 +50,11 @@ struct dmacoh__shm {
 
 static uint64_t layout_tag(void)
 {
+    /* The pointer and long widths too: a 32-bit and a 64-bit process whose structs happen
+     * to have one size still lay out the platform's lock differently (ARM EABI, x32). */
     return (uint64_t)sizeof(struct dmacoh__shm) | (uint64_t)sizeof(struct slot) << 16 |
-           (uint64_t)sizeof(struct dmacoh__pa) << 32;
+           (uint64_t)sizeof(struct dmacoh__pa) << 32 | (uint64_t)sizeof(void *) << 48 |
+           (uint64_t)sizeof(long) << 56;
 }
 
 static uint64_t round64(uint64_t x)
@@ -70,7 +72,7 @@ bool dmacoh__shm_ops(const struct dmacoh_platform *p)
     const struct dmacoh_platform_ops *o = p->ops;
 
     return o->shm_open && o->shm_close && o->shm_unlink && o->shlock_init && o->shlock_lock &&
-           o->shlock_unlock && o->proc_self && o->proc_alive;
+           o->shlock_unlock && o->proc_self && o->proc_alive && o->now_ns;
 }
 
 int dmacoh__shm_name_ok(const char *name)
@@ -112,7 +114,7 @@ static void count(const struct dmacoh__pool *pool, struct counts *c)
         if (kind == 1) {
             unsigned o = dmacoh__pa_owner(pa, s);
 
-            if (o > pool->shm->nslots)
+            if (o > pool->nslots)
                 o = 0;
             c->blocks[o]++;
             c->granules[o] += len;
@@ -123,7 +125,7 @@ static void count(const struct dmacoh__pool *pool, struct counts *c)
 
 static bool owner_dead(const struct dmacoh__pool *pool, unsigned o)
 {
-    return o == 0 || o > pool->shm->nslots || slots(pool)[o - 1].state != SLOT_LIVE;
+    return o == 0 || o > pool->nslots || slots(pool)[o - 1].state != SLOT_LIVE;
 }
 
 /* Frees every block whose owner is not a live process (lock held). */
@@ -145,7 +147,7 @@ static void reap_locked(struct dmacoh__pool *pool, uint64_t *blocks, uint64_t *g
         }
         i = s + len;
     }
-    for (unsigned k = 0; k < h->nslots; k++)
+    for (unsigned k = 0; k < pool->nslots; k++)
         if (slots(pool)[k].state == SLOT_DEAD)
             slots(pool)[k].state = SLOT_FREE;
     h->reaped_blocks += b;
@@ -165,7 +167,7 @@ static void sweep(struct dmacoh__pool *pool)
     struct dmacoh__shm *h = pool->shm;
     unsigned found = 0, dead = 0;
 
-    for (unsigned k = 0; k < h->nslots; k++) {
+    for (unsigned k = 0; k < pool->nslots; k++) {
         struct slot *s = &slots(pool)[k];
         struct dmacoh_proc_id id;
 
@@ -175,6 +177,7 @@ static void sweep(struct dmacoh__pool *pool)
             continue;
         id.pid = s->pid;
         id.start = s->start;
+        id.ns = s->ns;
         if (p->ops->proc_alive(p->ctx, &id) == 0) {
             s->state = SLOT_DEAD;
             h->deaths++;
@@ -182,7 +185,7 @@ static void sweep(struct dmacoh__pool *pool)
             dead++;
         }
     }
-    h->last_sweep = p->ops->now_ns ? p->ops->now_ns(p->ctx) : 0;
+    h->last_sweep = p->ops->now_ns(p->ctx);
     if (!dead)
         return;
     if (h->flags & DMACOH_SHARE_RESET_ON_DEATH) {
@@ -199,7 +202,7 @@ static void sweep(struct dmacoh__pool *pool)
         struct counts c;
 
         count(pool, &c);
-        for (unsigned k = 0; k < h->nslots; k++)
+        for (unsigned k = 0; k < pool->nslots; k++)
             if (slots(pool)[k].state == SLOT_DEAD && c.blocks[k + 1] == 0)
                 slots(pool)[k].state = SLOT_FREE;
         if (found)
@@ -218,7 +221,7 @@ static void recover(struct dmacoh__pool *pool)
     struct dmacoh__pa *pa = pool->pa;
     uint64_t op = pa->j_op, holder = h->holder;
 
-    dmacoh__pa_recover(pa);
+    dmacoh__pa_recover(pa, pool->size >> pool->gshift, pool->dev_base >> pool->gshift);
     h->recoveries++;
     h->holder = 0;
     dmacoh__warn("shared region: process of owner %llu died holding the lock (operation %llu "
@@ -227,30 +230,89 @@ static void recover(struct dmacoh__pool *pool)
     sweep(pool);
 }
 
+static bool same_proc(const struct slot *s, const struct dmacoh_proc_id *id)
+{
+    return s->pid == id->pid && s->start == id->start && s->ns == id->ns;
+}
+
+/* Takes a free owner entry for this process (lock held): 0, or -DMACOH_ENOMEM. */
+static int take_entry(struct dmacoh__pool *pool, const struct dmacoh_proc_id *me)
+{
+    for (unsigned k = 0; k < pool->nslots; k++) {
+        struct slot *sl = &slots(pool)[k];
+
+        if (sl->state == SLOT_FREE) {
+            sl->pid = me->pid;
+            sl->start = me->start;
+            sl->ns = me->ns;
+            sl->state = SLOT_LIVE;
+            pool->slot = k;
+            pool->me = *me;
+            return 0;
+        }
+    }
+    return DMACOH_ENOMEM;
+}
+
+/* The calling process is not the one the attachment's entry names: a child forked after the
+ * attach, or this process after its entry was taken for dead (lock held). */
+static void not_the_owner(struct dmacoh__pool *pool, const struct dmacoh_proc_id *me)
+{
+    struct slot *sl = &slots(pool)[pool->slot];
+
+    if (same_proc(sl, me)) { /* taken for dead, yet alive: its blocks may have been reaped */
+        sl->state = SLOT_LIVE;
+        pool->me = *me;
+        dmacoh__err("shared region: this process (pid %llu) was taken for dead; blocks of it "
+                    "that were reaped since are no longer its own",
+                    (unsigned long long)me->pid);
+        return;
+    }
+    if (take_entry(pool, me) == 0) {
+        dmacoh__info("shared region: process %llu (a forked child?) takes owner entry %u",
+                     (unsigned long long)me->pid, pool->slot + 1);
+        return;
+    }
+    dmacoh__err("shared region: no free owner entry for process %llu (a forked child?): what "
+                "it allocates is recorded as process %llu's",
+                (unsigned long long)me->pid, (unsigned long long)pool->me.pid);
+    pool->me = *me; /* said once */
+}
+
 void dmacoh__shm_lock(struct dmacoh__pool *pool)
 {
     const struct dmacoh_platform *p = pool->plat;
     struct dmacoh__shm *h = pool->shm;
+    struct dmacoh_proc_id me;
 
     if (p->ops->shlock_lock(p->ctx, h->lock) == 1)
         recover(pool);
+    if (pool->slot < pool->nslots && p->ops->proc_self(p->ctx, &me) == 0 &&
+        (me.pid != pool->me.pid || slots(pool)[pool->slot].state != SLOT_LIVE))
+        not_the_owner(pool, &me);
     h->holder = pool->slot + 1;
     pool->pa->owner = pool->slot + 1;
+    pool->seq_locked = __atomic_load_n(pool->seq, __ATOMIC_RELAXED);
     DMACOH__STEP(70); /* locked, nothing changed */
 }
 
 void dmacoh__shm_unlock(struct dmacoh__pool *pool)
 {
     const struct dmacoh_platform *p = pool->plat;
+    bool freed = __atomic_load_n(pool->seq, __ATOMIC_RELAXED) != pool->seq_locked;
 
     pool->shm->holder = 0;
     p->ops->shlock_unlock(p->ctx, pool->shm->lock);
+    /* Memory a sweep gave back (a dead owner's, in a reset-on-death region) wakes waiters in
+     * every process, as a free does. */
+    if (freed && __atomic_load_n(pool->waiters, __ATOMIC_SEQ_CST) && p->ops->wake)
+        p->ops->wake(p->ctx, pool->seq);
 }
 
 void dmacoh__shm_full(struct dmacoh__pool *pool)
 {
     const struct dmacoh_platform *p = pool->plat;
-    uint64_t now = p->ops->now_ns ? p->ops->now_ns(p->ctx) : 0;
+    uint64_t now = p->ops->now_ns(p->ctx);
 
     if (now - pool->shm->last_sweep >= SWEEP_GAP || now == 0)
         sweep(pool);
@@ -399,7 +461,8 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
         }
         while (__atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SHM_MAGIC &&
                p->ops->now_ns(p->ctx) < deadline)
-            p->ops->relax(p->ctx);
+            if (p->ops->relax)
+                p->ops->relax(p->ctx);
         r = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == SHM_MAGIC
                 ? check_header(dev, h, actual, &want)
                 : DMACOH_EIO;
@@ -421,14 +484,22 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
     }
     pool->shm = h;
     pool->shm_size = actual;
+    pool->shm_created = created;
+    pool->nslots = (unsigned)h->nslots; /* checked: 1..254 */
+    pool->size = size;                  /* what recover() trusts */
+    pool->gshift = gshift;
+    pool->dev_base = daddr;
     pool->seq = &h->seq;
     pool->waiters = &h->waiters;
-    pool->slot = (unsigned)h->nslots; /* none yet: no owner byte is stamped before it is set */
+    pool->slot = pool->nslots; /* none yet: no owner byte is stamped before it is set */
+    pool->me = me;
+    __builtin_memcpy(pool->shm_name, s->name, sizeof(pool->shm_name) - 1);
+    pool->shm_name[sizeof(pool->shm_name) - 1] = '\0';
     dmacoh__shm_lock(pool);
     r = 0;
     if (pool->pa->ngranules != n || pool->pa->base_g != daddr >> gshift ||
         pool->pa->owners_off == 0 || !dmacoh__pa_check(pool->pa)) {
-        dmacoh__pa_recover(pool->pa);
+        dmacoh__pa_recover(pool->pa, n, daddr >> gshift);
         if (pool->pa->ngranules != n || pool->pa->base_g != daddr >> gshift ||
             pool->pa->owners_off == 0 || !dmacoh__pa_check(pool->pa))
             r = DMACOH_EIO;
@@ -438,19 +509,7 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
     }
     if (r == 0) {
         sweep(pool);
-        r = DMACOH_ENOMEM;
-        for (unsigned k = 0; k < h->nslots; k++) {
-            struct slot *sl = &slots(pool)[k];
-
-            if (sl->state == SLOT_FREE) {
-                sl->pid = me.pid;
-                sl->start = me.start;
-                sl->state = SLOT_LIVE;
-                pool->slot = k;
-                r = 0;
-                break;
-            }
-        }
+        r = take_entry(pool, &me);
     }
     dmacoh__shm_unlock(pool);
     if (r) {
@@ -463,6 +522,8 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
                         dev->name, (unsigned long long)h->nslots, s->name);
         pool->shm = NULL;
         p->ops->shm_close(p->ctx, at, actual);
+        if (created)
+            (void)p->ops->shm_unlink(p->ctx, s->name);
         return r;
     }
     dmacoh__info("declare shared on '%s': %s region '%s' as owner %u (pid %llu)", dev->name,
@@ -481,7 +542,7 @@ uint64_t dmacoh__shm_own_blocks(struct dmacoh__pool *pool)
     return c.blocks[pool->slot + 1];
 }
 
-void dmacoh__shm_detach(struct dmacoh__pool *pool)
+void dmacoh__shm_detach(struct dmacoh__pool *pool, bool failed)
 {
     const struct dmacoh_platform *p = pool->plat;
     struct counts c;
@@ -492,6 +553,9 @@ void dmacoh__shm_detach(struct dmacoh__pool *pool)
     dmacoh__shm_unlock(pool);
     p->ops->shm_close(p->ctx, pool->shm, pool->shm_size);
     pool->shm = NULL;
+    /* A declaration that created the region and then failed leaves nothing behind. */
+    if (failed && pool->shm_created)
+        (void)p->ops->shm_unlink(p->ctx, pool->shm_name);
 }
 
 /* ---- public queries ---- */
@@ -536,11 +600,11 @@ int dmacoh_shared_get_stats(const struct dmacoh_device *dev, struct dmacoh_share
     dmacoh__shm_lock(pool);
     sweep(pool);
     count(pool, &c);
-    st->max_procs = (unsigned)h->nslots;
+    st->max_procs = pool->nslots;
     st->reset_on_death = (h->flags & DMACOH_SHARE_RESET_ON_DEATH) != 0;
     st->quarantined_blocks = c.blocks[0];
     st->quarantined_bytes = c.granules[0] << g;
-    for (unsigned k = 0; k < h->nslots; k++) {
+    for (unsigned k = 0; k < pool->nslots; k++) {
         const struct slot *s = &slots(pool)[k];
 
         if (s->state == SLOT_LIVE) {
@@ -584,7 +648,7 @@ int dmacoh_shared_walk_owners(const struct dmacoh_device *dev,
     dmacoh__shm_lock(pool);
     sweep(pool);
     count(pool, &c);
-    for (unsigned k = 0; k < pool->shm->nslots && r == 0; k++) {
+    for (unsigned k = 0; k < pool->nslots && r == 0; k++) {
         const struct slot *s = &slots(pool)[k];
         struct dmacoh_shared_owner o;
 
@@ -627,8 +691,46 @@ int dmacoh_shared_reap(struct dmacoh_device *dev, uint64_t *blocks, uint64_t *by
     return 0;
 }
 
+/* Live processes attached to the object at `at` (its lock taken), or 0 when the object is not
+ * a whole region (never finished, damaged: nothing can be attached to it). */
+static unsigned attached(const struct dmacoh_platform *p, void *at, uint64_t actual,
+                         uint64_t *first)
+{
+    struct dmacoh__shm *h = (struct dmacoh__shm *)at;
+    const struct slot *sl =
+        (const struct slot *)(void *)((char *)at + round64(sizeof(struct dmacoh__shm)));
+    unsigned live = 0;
+    uint64_t ns;
+
+    if (actual < sizeof(*h) || __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SHM_MAGIC ||
+        h->layout != layout_tag() || h->nslots == 0 || h->nslots > SLOTS_MAX)
+        return 0;
+    ns = h->nslots;
+    if (round64(sizeof(*h)) + ns * sizeof(struct slot) > actual)
+        return 0;
+    (void)p->ops->shlock_lock(p->ctx, h->lock); /* a repair is left to the next user */
+    for (uint64_t k = 0; k < ns; k++) {
+        struct dmacoh_proc_id id;
+
+        if (sl[k].state != SLOT_LIVE)
+            continue;
+        id.pid = sl[k].pid;
+        id.start = sl[k].start;
+        id.ns = sl[k].ns;
+        if (p->ops->proc_alive(p->ctx, &id)) {
+            if (live++ == 0)
+                *first = id.pid;
+        }
+    }
+    p->ops->shlock_unlock(p->ctx, h->lock);
+    return live;
+}
+
 int dmacoh_shared_unlink(struct dmacoh_platform *p, const char *name)
 {
+    void *at = NULL;
+    uint64_t actual = 0, first = 0;
+    unsigned live = 0;
     int r;
 
     if (!dmacoh__platform_ok(p) || dmacoh__shm_name_ok(name)) {
@@ -638,6 +740,22 @@ int dmacoh_shared_unlink(struct dmacoh_platform *p, const char *name)
     if (!dmacoh__shm_ops(p)) {
         dmacoh__err("shared unlink: platform '%s' has no shared-state objects", p->ops->name);
         return DMACOH_ENOTSUP;
+    }
+    /* A region in use stays: a new one of the same name would be a second allocator over the
+     * same device memory. One that cannot be opened as a region (damaged, never finished) is
+     * removed: that is the remedy its attach suggests. */
+    r = p->ops->shm_open(p->ctx, name, 0, false, &at, &actual);
+    if (r == DMACOH_ENOENT)
+        return r;
+    if (r == 0) {
+        live = attached(p, at, actual, &first);
+        p->ops->shm_close(p->ctx, at, actual);
+    }
+    if (live) {
+        dmacoh__err("shared unlink of '%s': %u processes are attached (process %llu among "
+                    "them); it is removed once they have released it",
+                    name, live, (unsigned long long)first);
+        return DMACOH_EBUSY;
     }
     r = p->ops->shm_unlink(p->ctx, name);
     if (r)

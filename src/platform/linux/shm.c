@@ -96,13 +96,27 @@ int dmacoh__linux_shm_open(void *ctx, const char *name, uint64_t size, bool crea
         (void)close(fd);
         return r;
     }
-    /* An object just created is sized by its creator right after: wait up to 2 s for it. */
+    /* An object just created is sized by its creator right after: wait up to 1 s for it. */
     for (int i = 0;
          !create && i < 2000 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
          i++) {
         struct timespec ms = {0, 1000000};
 
         (void)nanosleep(&ms, NULL);
+    }
+    if (fstat(fd, &st) == 0 && (st.st_uid != geteuid() || (st.st_mode & 022))) {
+        dmacoh__err("shared region: %s belongs to uid %u or others may write it (mode %03o): "
+                    "refused, it could have been made to mislead this process",
+                    path, (unsigned)st.st_uid, (unsigned)(st.st_mode & 0777));
+        (void)close(fd);
+        return DMACOH_EACCES;
+    }
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0) {
+        dmacoh__err("shared region: %s is still empty: its creator died setting it up; "
+                    "remove it and declare again",
+                    path);
+        (void)close(fd);
+        return DMACOH_EIO;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
         (uint64_t)st.st_size > SIZE_MAX) {
@@ -185,8 +199,15 @@ void dmacoh__linux_shlock_unlock(void *ctx, void *lock)
     (void)pthread_mutex_unlock((pthread_mutex_t *)lock);
 }
 
-/* State letter and start time of /proc/<pid>/stat: 0, or -1 when it cannot be read. */
-static int stat_of(uint64_t pid, char *state, uint64_t *start)
+/* What /proc/<pid>/stat says of a process: its state letter, thread count and start time.
+ * 0, or -1 when it cannot be read. */
+struct pstat {
+    char state;
+    long threads;
+    uint64_t start;
+};
+
+static int stat_of(uint64_t pid, struct pstat *ps)
 {
     char path[64], buf[1024], *p;
     ssize_t n;
@@ -204,43 +225,89 @@ static int stat_of(uint64_t pid, char *state, uint64_t *start)
     p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
     if (!p || p[1] != ' ' || !p[2])
         return -1;
-    *state = p[2];
-    p += 3;
-    /* Fields 4..21 follow the state; the start time is field 22. */
+    ps->state = p[2];
+    if (p[3] != ' ')
+        return -1;
+    p += 4; /* field 4 */
+    /* The thread count is field 20, the start time field 22. */
     for (int field = 4; field < 22; field++) {
+        if (field == 20)
+            ps->threads = strtol(p, NULL, 10);
         p = strchr(p, ' ');
         if (!p)
             return -1;
-        p++;
+        p++; /* field + 1 */
     }
-    *start = strtoull(p, NULL, 10);
+    ps->start = strtoull(p, NULL, 10);
     return 0;
+}
+
+/* The pid namespace a pid is numbered in: the inode of /proc/self/ns/pid, 0 if unknown. */
+static uint64_t pid_ns(void)
+{
+    struct stat st;
+
+    return stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+/* This process's identity, read once and again after a fork (a child is another process). */
+static struct dmacoh_proc_id self;
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+
+static void self_forget(void)
+{
+    __atomic_store_n(&self.pid, 0, __ATOMIC_RELAXED);
+}
+
+static void self_init(void)
+{
+    (void)pthread_atfork(NULL, NULL, self_forget);
 }
 
 int dmacoh__linux_proc_self(void *ctx, struct dmacoh_proc_id *id)
 {
-    char state;
+    struct pstat ps;
+    uint64_t pid;
 
     (void)ctx;
-    id->pid = (uint64_t)getpid();
-    if (stat_of(id->pid, &state, &id->start) != 0) {
-        dmacoh__err("shared region: /proc/%llu/stat cannot be read", (unsigned long long)id->pid);
+    (void)pthread_once(&self_once, self_init);
+    pid = __atomic_load_n(&self.pid, __ATOMIC_RELAXED);
+    if (pid != 0) {
+        *id = self;
+        return 0;
+    }
+    pid = (uint64_t)getpid();
+    if (stat_of(pid, &ps) != 0) {
+        dmacoh__err("shared region: /proc/%llu/stat cannot be read", (unsigned long long)pid);
         return DMACOH_EIO;
     }
+    id->pid = pid;
+    id->start = ps.start;
+    id->ns = pid_ns();
+    self.start = id->start; /* a race of two first calls writes the same values */
+    self.ns = id->ns;
+    __atomic_store_n(&self.pid, pid, __ATOMIC_RELAXED);
     return 0;
 }
 
 int dmacoh__linux_proc_alive(void *ctx, const struct dmacoh_proc_id *id)
 {
-    char state;
-    uint64_t start;
+    struct dmacoh_proc_id me;
+    struct pstat ps;
 
-    (void)ctx;
     if (id->pid == 0 || id->pid > (uint64_t)INT_MAX)
         return 0;
+    /* A pid of another namespace names another process here, or none: this process cannot
+     * tell, and never calls it dead. */
+    if (dmacoh__linux_proc_self(ctx, &me) != 0 || id->ns != me.ns || me.ns == 0)
+        return 1;
     if (kill((pid_t)id->pid, 0) != 0 && errno == ESRCH)
         return 0;
-    if (stat_of(id->pid, &state, &start) != 0)
-        return 1; /* it exists, and nothing says it is another process */
-    return start == id->start && state != 'Z' && state != 'X';
+    if (stat_of(id->pid, &ps) != 0)
+        return 1; /* it exists, and nothing says it is another process (hidepid) */
+    if (ps.start != id->start)
+        return 0; /* the pid was reused */
+    /* A zombie is dead; but the state is the main thread's, which may have exited while
+     * other threads of the process run on. */
+    return !((ps.state == 'Z' || ps.state == 'X') && ps.threads <= 1);
 }
