@@ -186,10 +186,11 @@ int main(int argc, char **argv)
         if (ks[i])
             (void)dmacoh_free_coherent(&shar.dev, PAGE, ks[i], hs[i]);
     }
-    if (dmacoh_shared_unlink(dmacoh_memfd_platform(shar.m), name) ||
-        dmacoh_release_coherent_memory(&priv.dev, 0) ||
-        dmacoh_release_coherent_memory(&shar.dev, 0) || dmacoh_device_fini(&priv.dev) ||
-        dmacoh_device_fini(&shar.dev) || dmacoh_memfd_close(priv.m) || dmacoh_memfd_close(shar.m))
+    if (dmacoh_release_coherent_memory(&priv.dev, 0) ||
+        dmacoh_release_coherent_memory(&shar.dev, 0) ||
+        dmacoh_shared_unlink(dmacoh_memfd_platform(shar.m), name) ||
+        dmacoh_device_fini(&priv.dev) || dmacoh_device_fini(&shar.dev) ||
+        dmacoh_memfd_close(priv.m) || dmacoh_memfd_close(shar.m))
         die("teardown", DMACOH_EBUSY);
     (void)rmdir(dir);
     free(kp);

@@ -407,7 +407,6 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
                     dmacoh_strerror(r));
         return r;
     }
-    r = DMACOH_ENOENT;
     if (mode & DMACOH_SHARE_CREATE) {
         uint64_t ns = s->max_procs ? s->max_procs : SLOTS_DEFAULT;
 
