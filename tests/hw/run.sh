@@ -188,9 +188,10 @@ done < <(grep '^HOSTDUMP ' <<<"$log" || true)
 # shared-bar: the HWSHARED lines, in the order the guest's processes wrote them, give each
 # page of BAR2 they touched its last writer; each page must hold that writer's tag (continued
 # from the block's start), and each victim's memory must have come back to the survivor: pages
-# a victim wrote that the survivor wrote again after reaping them.
-declare -A sb_tag=() sb_start=() sb_role=()
-sb_pages=0 sb_bad=0 sb_back1=0 sb_back2=0 sb_kept2=0
+# a victim wrote that the survivor wrote again after reaping them. A control: those pages must
+# not hold the victim's tag any more (the checker sees a difference where there is one).
+declare -A sb_tag=() sb_start=() sb_role=() sb_old=() sb_old_start=()
+sb_pages=0 sb_bad=0 sb_back1=0 sb_back2=0 sb_kept2=0 sb_same=0
 while read -r _ role phase _ handle base len tag; do
     off=$((handle - base))
     for ((p = off; p < off + len; p += 4096)); do
@@ -199,6 +200,9 @@ while read -r _ role phase _ handle base len tag; do
             victim1) sb_back1=$((sb_back1 + 1)) ;;
             victim2) sb_back2=$((sb_back2 + 1)) ;;
             esac
+            if [[ ${sb_role[$p]:-} == victim* ]]; then
+                sb_old[$p]=${sb_tag[$p]} sb_old_start[$p]=${sb_start[$p]}
+            fi
         fi
         sb_tag[$p]=$tag sb_start[$p]=$off sb_role[$p]=$role
     done
@@ -212,9 +216,16 @@ for p in "${!sb_tag[@]}"; do
         sb_bad=$((sb_bad + 1))
     fi
 done
+for p in "${!sb_old[@]}"; do
+    if cmp -s <(tail -c +$((p + 1)) "$out/ivshmem.bin" | head -c 4096) \
+        <(expect "${sb_old[$p]}" $((p - sb_old_start[$p] + 4096)) | tail -c 4096); then
+        say "host check control: shared-bar: page at offset $(printf '%#x' "$p") still holds '${sb_old[$p]}'"
+        sb_same=$((sb_same + 1))
+    fi
+done
 if [ "$sb_pages" -gt 0 ] || grep -q '^hw: shared-bar: PASS$' <<<"$log"; then
-    say "host check: shared-bar: $sb_pages pages of BAR2 written by two processes, $sb_bad not holding their last writer's tag; reaped and written again by the survivor: $sb_back1 pages of victim1, $sb_back2 of victim2; $sb_kept2 still hold victim2's tags"
-    if [ "$sb_pages" -gt 0 ] && [ "$sb_bad" -eq 0 ] && [ "$sb_back1" -gt 0 ] &&
+    say "host check: shared-bar: $sb_pages pages of BAR2 written by the survivor and two victims, $sb_bad not holding their last writer's tag; reaped and written again by the survivor: $sb_back1 pages of victim1, $sb_back2 of victim2; $sb_kept2 still hold victim2's tags; $sb_same rewritten pages still hold the victim's"
+    if [ "$sb_pages" -gt 0 ] && [ "$sb_bad" -eq 0 ] && [ "$sb_same" -eq 0 ] && [ "$sb_back1" -gt 0 ] &&
         [ "$sb_back2" -gt 0 ] && [ "$sb_kept2" -gt 0 ]; then
         passes=$((passes + 1))
     else
