@@ -27,7 +27,8 @@
 #include <dmacoh/uio.h>
 #include <dmacoh/vfio.h>
 
-#include "../../src/core/internal.h" /* dmacoh__step_fn: shared-bar kills a process inside the lock */
+/* dmacoh__step_fn, the test hook with which shared-bar kills a process inside the lock */
+#include "../../src/core/internal.h"
 
 #include <dirent.h>
 #include <errno.h>
