@@ -23,8 +23,12 @@
 #include <dmacoh/hostmem.h>
 #include <dmacoh/io.h>
 #include <dmacoh/pci.h>
+#include <dmacoh/shared.h>
 #include <dmacoh/uio.h>
 #include <dmacoh/vfio.h>
+
+/* dmacoh__step_fn, the test hook with which shared-bar kills a process inside the lock */
+#include "../../src/core/internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1013,6 +1017,416 @@ static int proof_registry(void)
     return 0;
 }
 
+/* ---- proof: one shared region over ivshmem BAR2, two processes, deaths, reap --------------- */
+
+/* Two processes share BAR2+0xd0000..+0x20000 (which no other proof writes) of the first
+ * ivshmem as one shared region: each opens the PCI platform itself and declares the same
+ * range with dmacoh_declare_shared_memory (one creates, one attaches), so each maps the BAR
+ * through sysfs on its own. Device addresses are bus addresses: a handle's offset in BAR2 is
+ * handle - BAR base. The proof's process only forks and kills:
+ *   - "survivor" creates the region and takes 4 pages;
+ *   - "victim1" attaches and fills the rest of the region, then is killed with SIGKILL while
+ *     holding its blocks; the survivor finds the region full (quarantined blocks are not handed
+ *     out), sees them quarantined, reaps them, and gets every reaped byte back;
+ *   - the survivor frees half of that; "victim2" attaches, fills it, frees a page and is
+ *     killed with SIGKILL inside the region lock, at the test hook's step 84 of allocating that
+ *     page again (granules changed, owner not yet recorded); the survivor's next call repairs
+ *     the state, sees victim2's blocks (not the interrupted one) quarantined, reaps them and
+ *     allocates 2 pages of victim2's memory.
+ * After every step each page is accounted for (free + live + quarantined + occupied = size)
+ * and dmacoh_check passes. Every block written is reported, after the write, as
+ *   HWSHARED <role> <phase> <pid> <handle> <bar base> <length> <tag>
+ * and run.sh checks, in the ivshmem file, that each page holds its last writer's tag. */
+
+#define SB_OFF  0xd0000u
+#define SB_SIZE 0x20000u
+#define SB_PAGE 4096u
+#define SB_NAME "hw-shared-bar"
+#define SB_MAX  64
+#define SB_STEP 84u /* pages.c: an allocation's granules changed, its owner not yet recorded */
+
+struct sb_blk {
+    void *cpu;
+    dmacoh_dma_addr_t h;
+    size_t len;
+};
+
+/* One process's attachment and the blocks it holds. */
+struct sb {
+    const char *role;
+    struct dmacoh_pci *pci;
+    struct dmacoh_device dev;
+    dmacoh_phys_addr_t bar;
+    int granted;
+    struct sb_blk blk[SB_MAX];
+    unsigned n;
+    unsigned written; /* blocks written, for tags */
+};
+
+/* What the processes tell each other over pipes. */
+struct sb_msg {
+    char what;
+    unsigned blocks;
+    uint64_t bytes;
+};
+
+static int sb_send(int fd, char what, unsigned blocks, uint64_t bytes)
+{
+    struct sb_msg m = {what, blocks, bytes};
+
+    return write(fd, &m, sizeof(m)) == (ssize_t)sizeof(m) ? 0 : -1;
+}
+
+/* The next message, which must be `what`; -1 on anything else (a dead writer ends it). */
+static int sb_recv(int fd, char what, struct sb_msg *m)
+{
+    return read(fd, m, sizeof(*m)) == (ssize_t)sizeof(*m) && m->what == what ? 0 : -1;
+}
+
+/* Opens the PCI platform and declares the shared region, in this process. */
+static int sb_attach(struct sb *s, const char *role, const char *bdf, unsigned share_flags)
+{
+    struct dmacoh_share_opts share = {SB_NAME, share_flags, 0};
+    int r;
+
+    s->role = role;
+    s->n = s->written = 0;
+    (void)prctl(PR_SET_NAME, role, 0, 0, 0);
+    /* Until the machine-wide registry accepts shared claims (DMACOH_MAP_MULTIPROCESS), the
+     * PCI platform's exclusive claim of the BAR range refuses the second process with -EBUSY:
+     * these processes do without the registry. Remove this line when it does. */
+    setenv("DMACOH_REGISTRY", "none", 1);
+    check(dmacoh_pci_open(bdf, NULL, &s->pci) == 0, "%s: dmacoh_pci_open(%s)", role, bdf);
+    check(dmacoh_pci_bar(s->pci, 2, &s->bar, NULL, NULL) == 0, "%s: no BAR2", role);
+    check(dmacoh_device_init(&s->dev, role, NULL, dmacoh_pci_platform(s->pci)) == 0, "%s: init",
+          role);
+    r = dmacoh_declare_shared_memory(&s->dev, s->bar + SB_OFF, s->bar + SB_OFF, SB_SIZE,
+                                     DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &share,
+                                     &s->granted);
+    check(r == 0, "%s: dmacoh_declare_shared_memory: %d (%s)", role, r, dmacoh_err_name(r));
+    say("%s (pid %ld): %s '%s' over bus %#llx..+%#x through its own sysfs mapping, granted %s",
+        role, (long)getpid(), share_flags & DMACOH_SHARE_CREATE ? "created" : "attached to",
+        SB_NAME, (unsigned long long)(s->bar + SB_OFF), SB_SIZE,
+        s->granted == DMACOH_MEMORY_MAP ? "MAP" : "IO");
+    return 0;
+}
+
+/* Allocates len bytes, writes "<role>-<phase>-b<NN>." over them and reports the block: 0,
+ * or the allocation's error. */
+static int sb_alloc(struct sb *s, const char *phase, size_t len)
+{
+    struct sb_blk *b = &s->blk[s->n];
+    char tag[48];
+    int r;
+
+    if (s->n == SB_MAX)
+        return DMACOH_ENOMEM;
+    r = dmacoh_alloc_coherent(&s->dev, len, 0, 0, &b->cpu, &b->h);
+    if (r)
+        return r;
+    b->len = len;
+    snprintf(tag, sizeof(tag), "%s-%s-b%02u.", s->role, phase, s->written++);
+    if (s->granted == DMACOH_MEMORY_MAP)
+        fill_tag(b->cpu, len, tag);
+    else
+        for (size_t k = 0; k < len; k++)
+            dmacoh_iowrite8((uint8_t)tag[k % strlen(tag)], (char *)b->cpu + k);
+    printf("HWSHARED %s %s %ld %#llx %#llx %zu %s\n", s->role, phase, (long)getpid(),
+           (unsigned long long)b->h, (unsigned long long)s->bar, len, tag);
+    fflush(stdout);
+    s->n++;
+    return 0;
+}
+
+/* Allocates blocks of 2, 1 and 3 pages in turn, then single pages, until the region is full:
+ * the bytes taken in *bytes. Fails on any error but -ENOMEM. */
+static int sb_fill(struct sb *s, const char *phase, uint64_t *bytes)
+{
+    static const unsigned pages[] = {2, 1, 3};
+    unsigned i = 0;
+    int r;
+
+    *bytes = 0;
+    for (;;) {
+        size_t len = (size_t)pages[i % 3] * SB_PAGE;
+
+        r = sb_alloc(s, phase, len);
+        if (r == 0) {
+            *bytes += len;
+            i++;
+        } else if (r == DMACOH_ENOMEM && len > SB_PAGE) {
+            i = 1; /* single pages from now on */
+            while (pages[i % 3] != 1)
+                i++;
+        } else {
+            break;
+        }
+    }
+    check(r == DMACOH_ENOMEM, "%s: alloc: %d (%s)", s->role, r, dmacoh_err_name(r));
+    return 0;
+}
+
+/* Frees s->blk[k] and forgets it. */
+static int sb_free(struct sb *s, unsigned k)
+{
+    struct sb_blk *b = &s->blk[k];
+
+    check(dmacoh_free_coherent(&s->dev, b->len, b->cpu, b->h) == 0, "%s: free %#llx", s->role,
+          (unsigned long long)b->h);
+    s->blk[k] = s->blk[--s->n];
+    return 0;
+}
+
+/* Every page accounted for, the invariant checker clean; the statistics in *st. */
+static int sb_accounted(struct sb *s, struct dmacoh_shared_stats *st, const char *when)
+{
+    check(dmacoh_shared_get_stats(&s->dev, st) == 0, "%s: stats", s->role);
+    say("%s %s: procs %u dead %u, live %llu blocks %#llx B, quarantined %llu blocks %#llx B, "
+        "free %#llx B, occupied %#llx B; recoveries %llu deaths %llu reaped %llu",
+        s->role, when, st->procs, st->dead, (unsigned long long)st->live_blocks,
+        (unsigned long long)st->live_bytes, (unsigned long long)st->quarantined_blocks,
+        (unsigned long long)st->quarantined_bytes, (unsigned long long)st->free_bytes,
+        (unsigned long long)st->occupied_bytes, (unsigned long long)st->recoveries,
+        (unsigned long long)st->deaths, (unsigned long long)st->reaped_blocks);
+    check(st->free_bytes + st->live_bytes + st->quarantined_bytes + st->occupied_bytes == SB_SIZE,
+          "%s %s: pages unaccounted for", s->role, when);
+    check(dmacoh_check(&s->dev), "%s %s: dmacoh_check failed", s->role, when);
+    return 0;
+}
+
+/* Bytes s holds. */
+static uint64_t sb_held(const struct sb *s)
+{
+    uint64_t n = 0;
+
+    for (unsigned k = 0; k < s->n; k++)
+        n += s->blk[k].len;
+    return n;
+}
+
+/* A victim: attaches, fills the region, tells the proof what it holds and waits to be killed.
+ * victim2 then frees one page and dies inside the lock allocating it again. */
+static int sb_victim_fd = -1;
+
+static void sb_step(unsigned step)
+{
+    if (step != SB_STEP)
+        return;
+    (void)sb_send(sb_victim_fd, 'l', 0, 0); /* inside the lock: kill me */
+    for (;;)
+        pause();
+}
+
+static int sb_victim(const char *role, const char *bdf, int ack)
+{
+    struct sb s;
+    uint64_t bytes;
+    void *cpu;
+    dmacoh_dma_addr_t h;
+    int r;
+
+    if (sb_attach(&s, role, bdf, DMACOH_SHARE_ATTACH) || sb_fill(&s, "held", &bytes))
+        return 1;
+    say("%s holds %u blocks, %#llx bytes: the region is full", role, s.n,
+        (unsigned long long)bytes);
+    if (strcmp(role, "victim2") == 0) {
+        unsigned k = 0;
+
+        while (k < s.n && s.blk[k].len != SB_PAGE)
+            k++;
+        check(k < s.n, "%s holds no single page", role);
+        check(sb_free(&s, k) == 0, "free");
+        check(sb_send(ack, 'h', s.n, sb_held(&s)) == 0, "ack");
+        sb_victim_fd = ack;
+        dmacoh__step_fn = sb_step;
+        r = dmacoh_alloc_coherent(&s.dev, SB_PAGE, 0, 0, &cpu, &h);
+        dmacoh__step_fn = NULL;
+        say("%s: the allocation returned %d without reaching step %u", role, r, SB_STEP);
+        return 1;
+    }
+    check(sb_send(ack, 'h', s.n, sb_held(&s)) == 0, "ack");
+    for (;;)
+        pause(); /* until killed: no free, no release, no exit handler */
+}
+
+/* The survivor: runs the proof's checks as the proof tells it of each death. */
+static int sb_survivor(const char *bdf, int cmd, int ack)
+{
+    struct sb s;
+    struct dmacoh_shared_stats st;
+    struct sb_msg m;
+    uint64_t bytes = 0, blocks = 0, freed = 0, recov;
+    void *cpu;
+    dmacoh_dma_addr_t h;
+    unsigned half;
+    int r;
+
+    if (sb_attach(&s, "survivor", bdf, DMACOH_SHARE_CREATE))
+        return 1;
+    for (int i = 0; i < 3; i++)
+        check(sb_alloc(&s, "start", (size_t)(i == 1 ? 2 : 1) * SB_PAGE) == 0, "alloc");
+    check(sb_send(ack, 'r', s.n, sb_held(&s)) == 0, "ack");
+
+    /* victim1 killed holding blocks. */
+    check(sb_recv(cmd, 'k', &m) == 0, "no word of victim1's death");
+    r = dmacoh_alloc_coherent(&s.dev, SB_PAGE, 0, 0, &cpu, &h);
+    say("survivor: alloc of one page while victim1's blocks are quarantined: %d (%s)", r,
+        dmacoh_err_name(r));
+    check(r == DMACOH_ENOMEM, "a dead owner's block was handed out before the reap");
+    if (sb_accounted(&s, &st, "after victim1's death"))
+        return 1;
+    check(st.procs == 1 && st.dead == 1 && st.quarantined_blocks == m.blocks &&
+              st.quarantined_bytes == m.bytes && st.free_bytes == 0,
+          "victim1's %u blocks (%#llx bytes) are not what is quarantined", m.blocks,
+          (unsigned long long)m.bytes);
+    check(dmacoh_shared_reap(&s.dev, &blocks, &bytes) == 0, "reap");
+    say("survivor: reaped %llu blocks, %#llx bytes", (unsigned long long)blocks,
+        (unsigned long long)bytes);
+    check(blocks == m.blocks && bytes == m.bytes, "the reap freed something else");
+    if (sb_accounted(&s, &st, "after the reap"))
+        return 1;
+    check(st.dead == 0 && st.quarantined_bytes == 0 && st.free_bytes == m.bytes, "after reap");
+    check(sb_fill(&s, "reap1", &bytes) == 0, "refill");
+    check(bytes == m.bytes, "the survivor got %#llx bytes back, not %#llx",
+          (unsigned long long)bytes, (unsigned long long)m.bytes);
+    if (sb_accounted(&s, &st, "after taking the reaped memory"))
+        return 1;
+    check(st.free_bytes == 0 && st.live_bytes == SB_SIZE, "not all taken back");
+    recov = st.recoveries;
+
+    /* Room for victim2: half of the blocks taken back (those after the first 3). */
+    half = (s.n - 3) / 2;
+    for (unsigned k = 0; k < half; k++) {
+        freed += s.blk[s.n - 1].len;
+        check(sb_free(&s, s.n - 1) == 0, "free");
+    }
+    say("survivor: freed %u blocks, %#llx bytes, for victim2", half, (unsigned long long)freed);
+    check(sb_send(ack, 'f', half, freed) == 0, "ack");
+
+    /* victim2 killed inside the lock. */
+    check(sb_recv(cmd, 'K', &m) == 0, "no word of victim2's death");
+    if (sb_accounted(&s, &st, "after victim2's death inside the lock"))
+        return 1;
+    check(st.recoveries == recov + 1, "no repair after a death inside the lock");
+    check(st.dead == 1 && st.quarantined_blocks == m.blocks && st.quarantined_bytes == m.bytes &&
+              st.free_bytes == SB_PAGE,
+          "victim2's %u blocks (%#llx bytes) are not what is quarantined, or its interrupted "
+          "allocation was not undone",
+          m.blocks, (unsigned long long)m.bytes);
+    check(dmacoh_shared_reap(&s.dev, &blocks, &bytes) == 0, "reap");
+    check(blocks == m.blocks && bytes == m.bytes, "the reap freed something else");
+    if (sb_accounted(&s, &st, "after the second reap"))
+        return 1;
+    check(st.free_bytes == freed && st.deaths == 2, "after the second reap");
+    for (int i = 0; i < 2; i++)
+        check(sb_alloc(&s, "reap2", SB_PAGE) == 0, "alloc after the second reap");
+    if (sb_accounted(&s, &st, "at the end"))
+        return 1;
+    while (s.n)
+        check(sb_free(&s, s.n - 1) == 0, "free");
+    check(dmacoh_release_coherent_memory(&s.dev, 0) == 0, "release");
+    check(dmacoh_device_fini(&s.dev) == 0, "fini");
+    check(dmacoh_shared_unlink(dmacoh_pci_platform(s.pci), SB_NAME) == 0, "unlink");
+    check(dmacoh_pci_close(s.pci) == 0, "close");
+    return 0;
+}
+
+/* Forks a victim: its pid, and in *rd the pipe it speaks on (its first word read into *m). */
+static pid_t sb_spawn_victim(const char *role, const char *bdf, int *rd, struct sb_msg *m)
+{
+    int p[2];
+    pid_t pid;
+
+    if (pipe(p))
+        return -1;
+    fflush(NULL);
+    pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        _exit(sb_victim(role, bdf, p[1]));
+    }
+    close(p[1]);
+    *rd = p[0];
+    if (pid > 0 && sb_recv(p[0], 'h', m) != 0)
+        say("%s did not attach and fill the region", role);
+    return pid;
+}
+
+/* Kills pid with SIGKILL and waits for it: 0 when it died of that. */
+static int sb_kill(pid_t pid)
+{
+    int st = 0;
+
+    kill(pid, SIGKILL);
+    return waitpid(pid, &st, 0) == pid && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? 0 : -1;
+}
+
+/* The proof's side: starts each victim, kills it, tells the survivor. v[] receives the
+ * victims' pids and rd[] their pipes, for the caller to reap and close on every path. */
+static int sb_run(const char *bdf, int cmd, int ack, pid_t v[2], int rd[2])
+{
+    struct sb_msg m;
+
+    check(sb_recv(ack, 'r', &m) == 0, "the survivor did not create the region");
+    v[0] = sb_spawn_victim("victim1", bdf, &rd[0], &m);
+    check(v[0] > 0 && m.what == 'h', "victim1");
+    check(sb_kill(v[0]) == 0, "victim1 did not die of SIGKILL");
+    say("victim1 (pid %ld) killed with SIGKILL holding %u blocks, %#llx bytes", (long)v[0],
+        m.blocks, (unsigned long long)m.bytes);
+    v[0] = 0;
+    check(sb_send(cmd, 'k', m.blocks, m.bytes) == 0 && sb_recv(ack, 'f', &m) == 0,
+          "the survivor's checks after victim1's death failed");
+    m.what = 0;
+    v[1] = sb_spawn_victim("victim2", bdf, &rd[1], &m);
+    check(v[1] > 0 && m.what == 'h', "victim2");
+    {
+        struct sb_msg l;
+
+        check(sb_recv(rd[1], 'l', &l) == 0, "victim2 did not reach step %u", SB_STEP);
+    }
+    check(sb_kill(v[1]) == 0, "victim2 did not die of SIGKILL");
+    say("victim2 (pid %ld) killed with SIGKILL inside the region lock (step %u of an "
+        "allocation), holding %u blocks, %#llx bytes",
+        (long)v[1], SB_STEP, m.blocks, (unsigned long long)m.bytes);
+    v[1] = 0;
+    check(sb_send(cmd, 'K', m.blocks, m.bytes) == 0, "the survivor is gone");
+    return 0;
+}
+
+static int proof_shared_bar(void)
+{
+    char bdf[32];
+    int cmd[2], ack[2], rd[2] = {-1, -1}, st = 0, r;
+    pid_t surv, v[2] = {0, 0};
+
+    check(find_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem device");
+    check(config_enable(bdf, 0x2) == 0, "cannot enable memory decode of %s", bdf);
+    check(pipe(cmd) == 0, "pipe");
+    check(pipe(ack) == 0, "pipe");
+    fflush(NULL);
+    surv = fork();
+    check(surv >= 0, "fork");
+    if (surv == 0) {
+        close(cmd[1]);
+        close(ack[0]);
+        _exit(sb_survivor(bdf, cmd[0], ack[1]));
+    }
+    close(cmd[0]);
+    close(ack[1]);
+    r = sb_run(bdf, cmd[1], ack[0], v, rd);
+    for (int i = 0; i < 2; i++) { /* on every path: no victim outlives the proof */
+        if (v[i] > 0)
+            (void)sb_kill(v[i]);
+        if (rd[i] >= 0)
+            close(rd[i]);
+    }
+    close(cmd[1]); /* a survivor still waiting for a word reads the end and fails */
+    check(waitpid(surv, &st, 0) == surv, "waitpid");
+    close(ack[0]);
+    check(r == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "the survivor failed (status %#x)", st);
+    return 0;
+}
+
 struct proof {
     const char *name;
     const char *what;
@@ -1036,6 +1450,8 @@ static const struct proof proofs[] = {
      proof_two_instances},
     {"registry", "one authority on the machine: another process's BAR range, then its death",
      proof_registry},
+    {"shared-bar", "two processes share ivshmem BAR2 as one region; deaths, quarantine, reap",
+     proof_shared_bar},
 };
 
 int main(int argc, char **argv)

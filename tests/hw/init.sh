@@ -10,6 +10,7 @@ exec </dev/console >/dev/console 2>&1
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mkdir -p /run && mount -t tmpfs -o mode=0755 run /run # as on a real system: the registry's home
+mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 shm /dev/shm # shared regions' state objects
 echo
 echo "HW-INIT uptime $(cut -d' ' -f1 /proc/uptime)"
 echo "hw: init: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpu," \

@@ -185,6 +185,54 @@ while read -r _ phys len tag; do
     i=$((i + 1))
 done < <(grep '^HOSTDUMP ' <<<"$log" || true)
 
+# shared-bar: the HWSHARED lines, in the order the guest's processes wrote them, give each
+# page of BAR2 they touched its last writer; each page must hold that writer's tag (continued
+# from the block's start), and each victim's memory must have come back to the survivor: pages
+# a victim wrote that the survivor wrote again after reaping them. A control: those pages must
+# not hold the victim's tag any more (the checker sees a difference where there is one).
+declare -A sb_tag=() sb_start=() sb_role=() sb_old=() sb_old_start=()
+sb_pages=0 sb_bad=0 sb_back1=0 sb_back2=0 sb_kept2=0 sb_same=0
+while read -r _ role phase _ handle base len tag; do
+    off=$((handle - base))
+    for ((p = off; p < off + len; p += 4096)); do
+        if [ "$role" = survivor ] && [[ $phase == reap* ]]; then
+            case "${sb_role[$p]:-}" in
+            victim1) sb_back1=$((sb_back1 + 1)) ;;
+            victim2) sb_back2=$((sb_back2 + 1)) ;;
+            esac
+            if [[ ${sb_role[$p]:-} == victim* ]]; then
+                sb_old[$p]=${sb_tag[$p]} sb_old_start[$p]=${sb_start[$p]}
+            fi
+        fi
+        sb_tag[$p]=$tag sb_start[$p]=$off sb_role[$p]=$role
+    done
+done < <(grep '^HWSHARED ' <<<"$log" || true)
+for p in "${!sb_tag[@]}"; do
+    sb_pages=$((sb_pages + 1))
+    [ "${sb_role[$p]}" = victim2 ] && sb_kept2=$((sb_kept2 + 1))
+    if ! cmp -s <(tail -c +$((p + 1)) "$out/ivshmem.bin" | head -c 4096) \
+        <(expect "${sb_tag[$p]}" $((p - sb_start[$p] + 4096)) | tail -c 4096); then
+        say "host check: shared-bar: page at offset $(printf '%#x' "$p") of BAR2 does NOT hold '${sb_tag[$p]}' (${sb_role[$p]}'s)"
+        sb_bad=$((sb_bad + 1))
+    fi
+done
+for p in "${!sb_old[@]}"; do
+    if cmp -s <(tail -c +$((p + 1)) "$out/ivshmem.bin" | head -c 4096) \
+        <(expect "${sb_old[$p]}" $((p - sb_old_start[$p] + 4096)) | tail -c 4096); then
+        say "host check control: shared-bar: page at offset $(printf '%#x' "$p") still holds '${sb_old[$p]}'"
+        sb_same=$((sb_same + 1))
+    fi
+done
+if [ "$sb_pages" -gt 0 ] || grep -q '^hw: shared-bar: PASS$' <<<"$log"; then
+    say "host check: shared-bar: $sb_pages pages of BAR2 written by the survivor and two victims, $sb_bad not holding their last writer's tag; reaped and written again by the survivor: $sb_back1 pages of victim1, $sb_back2 of victim2; $sb_kept2 still hold victim2's tags; $sb_same rewritten pages still hold the victim's"
+    if [ "$sb_pages" -gt 0 ] && [ "$sb_bad" -eq 0 ] && [ "$sb_same" -eq 0 ] && [ "$sb_back1" -gt 0 ] &&
+        [ "$sb_back2" -gt 0 ] && [ "$sb_kept2" -gt 0 ]; then
+        passes=$((passes + 1))
+    else
+        fails=$((fails + 1))
+    fi
+fi
+
 # A control: the checker must see a difference where there is one (the first page of the
 # ivshmem file holds the first tag, not the second).
 if cmp -s <(head -c 4096 "$out/ivshmem.bin") <(expect "pci-1-02000." 4096); then
