@@ -60,9 +60,6 @@ struct dmacoh_proc_id {
         ns; /**< the namespace its pid is numbered in (Linux: pid namespace inode); 0 unknown */
 };
 
-/** Bytes a platform's process-shared lock may use (shlock_init), at an address aligned to 64. */
-#define DMACOH_SHLOCK_BYTES 64
-
 struct dmacoh_platform_ops {
     const char *name; /**< short name for logs ("sim", "pci", ...) */
 
@@ -164,7 +161,7 @@ struct dmacoh_platform_ops {
      * Shared regions (dmacoh/shared.h). All of the ops below are optional as a set: without
      * them dmacoh_declare_shared_memory() fails with -DMACOH_ENOTSUP.
      *
-     * The eight come together, and need now_ns (an attach waits for a creator); for
+     * The five come together, and need now_ns (an attach waits for a creator); for
      * DMACOH_ALLOC_WAIT across processes, wait and wake must work on words that other
      * processes map.
      *
@@ -183,23 +180,13 @@ struct dmacoh_platform_ops {
     void (*shm_close)(void *ctx, void *addr, uint64_t size);
     /** Removes the name (mappings stay valid): 0, -DMACOH_ENOENT, OS errors. */
     int (*shm_unlink)(void *ctx, const char *name);
-    /**
-     * A lock shared by processes that tells the next locker when its holder died holding it.
-     * shlock_init prepares the DMACOH_SHLOCK_BYTES at `lock` (inside a shm_open object, once,
-     * by its creator). shlock_lock blocks until the caller holds it and returns 0, or 1 when
-     * the previous holder died holding it (the caller holds it then and repairs what it
-     * guarded before unlocking; if the caller dies too, the next locker gets 1 again). It
-     * cannot fail once initialised: a platform that finds the lock unusable (overwritten)
-     * must not return. Not recursive.
-     */
-    int (*shlock_init)(void *ctx, void *lock);
-    int (*shlock_lock)(void *ctx, void *lock);
-    void (*shlock_unlock)(void *ctx, void *lock);
     /** The calling process's identity (cheap: it is asked at every lock, to notice a forked
      * child). 0 or a negative code. */
     int (*proc_self)(void *ctx, struct dmacoh_proc_id *id);
-    /** 1 when the process is alive (the same pid and start), 0 when it is not. A process the
-     * platform cannot see (another pid namespace) is alive: it is never taken for dead. */
+    /** 1 when the process is alive (the same pid and start; start 0: any process with that
+     * pid), 0 when it is not. Never 0 for a live process: one the platform cannot see (another
+     * pid namespace) is alive. The core's lock takes over from a holder found dead, so a wrong
+     * 0 would let two processes update a region at once. */
     int (*proc_alive)(void *ctx, const struct dmacoh_proc_id *id);
 };
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * shared.c - shared regions: the allocator state in a named object that several processes
- * map, the robust lock around it, the owner table, death, quarantine and reaping.
+ * map, the lock that survives its holder around it, the owner table, death, quarantine and reaping.
  *
  * The object, as every process sees it (offsets only, so each may map it anywhere):
  *
@@ -41,17 +41,21 @@ struct dmacoh__shm {
     uint64_t total; /* bytes of the object */
     uint64_t bus, dev_base, size, gshift, placement, align_cap, flags, nslots;
     uint64_t slots_off, pa_off; /* byte offsets from the header */
-    uint64_t holder;            /* owner byte of the process holding the lock, 0 */
+    uint64_t ns;                /* the creator's pid namespace: every attacher's */
     uint64_t recoveries, deaths, reaped_blocks, reaped_bytes, last_sweep;
     uint32_t seq, waiters; /* DMACOH_ALLOC_WAIT across processes */
-    uint64_t pad[3];
-    unsigned char lock[DMACOH_SHLOCK_BYTES] __attribute__((aligned(64)));
+    uint64_t pad[2];
+    /* The lock, on a line of its own: 0, or the holder's tag (pid << 32 | the low 32 bits of
+     * its start time), and the holder's whole start time, written once it holds it. */
+    uint64_t lock __attribute__((aligned(64)));
+    uint64_t lock_start;
+    uint64_t lock_pad[6];
 };
 
 static uint64_t layout_tag(void)
 {
     /* The pointer and long widths too: a 32-bit and a 64-bit process whose structs happen
-     * to have one size still lay out the platform's lock differently (ARM EABI, x32). */
+     * to have one size are still two builds (ARM EABI, x32). */
     return (uint64_t)sizeof(struct dmacoh__shm) | (uint64_t)sizeof(struct slot) << 16 |
            (uint64_t)sizeof(struct dmacoh__pa) << 32 | (uint64_t)sizeof(void *) << 48 |
            (uint64_t)sizeof(long) << 56;
@@ -71,8 +75,8 @@ bool dmacoh__shm_ops(const struct dmacoh_platform *p)
 {
     const struct dmacoh_platform_ops *o = p->ops;
 
-    return o->shm_open && o->shm_close && o->shm_unlink && o->shlock_init && o->shlock_lock &&
-           o->shlock_unlock && o->proc_self && o->proc_alive && o->now_ns;
+    return o->shm_open && o->shm_close && o->shm_unlink && o->proc_self && o->proc_alive &&
+           o->now_ns;
 }
 
 int dmacoh__shm_name_ok(const char *name)
@@ -215,18 +219,17 @@ static void sweep(struct dmacoh__pool *pool)
 /* ---- the lock ---- */
 
 /* The previous holder died holding the lock: undo or finish its operation and rebuild. */
-static void recover(struct dmacoh__pool *pool)
+static void recover(struct dmacoh__pool *pool, uint64_t dead)
 {
     struct dmacoh__shm *h = pool->shm;
     struct dmacoh__pa *pa = pool->pa;
-    uint64_t op = pa->j_op, holder = h->holder;
+    uint64_t op = pa->j_op;
 
     dmacoh__pa_recover(pa, pool->size >> pool->gshift, pool->dev_base >> pool->gshift);
     h->recoveries++;
-    h->holder = 0;
-    dmacoh__warn("shared region: process of owner %llu died holding the lock (operation %llu "
-                 "in progress); state repaired",
-                 (unsigned long long)holder, (unsigned long long)op);
+    dmacoh__warn("shared region: process %llu died holding the lock (operation %llu in "
+                 "progress); state repaired",
+                 (unsigned long long)(dead >> 32), (unsigned long long)op);
     sweep(pool);
 }
 
@@ -279,18 +282,87 @@ static void not_the_owner(struct dmacoh__pool *pool, const struct dmacoh_proc_id
     pool->me = *me; /* said once */
 }
 
+static uint64_t tag_of(const struct dmacoh_proc_id *id)
+{
+    return id->pid << 32 | (id->start & 0xffffffffu);
+}
+
+/* Whether the process whose tag holds the lock is dead. Never true of a live process: its
+ * start time is used only when the holder has written it (the low bits agree), else only
+ * "no such process" or a zombie counts. */
+static bool holder_dead(const struct dmacoh_platform *p, const struct dmacoh__shm *h, uint64_t tag,
+                        uint64_t ns)
+{
+    struct dmacoh_proc_id id;
+    uint64_t start = __atomic_load_n(&h->lock_start, __ATOMIC_RELAXED);
+
+    id.pid = tag >> 32;
+    id.start = (start & 0xffffffffu) == (tag & 0xffffffffu) ? start : 0;
+    id.ns = ns;
+    return p->ops->proc_alive(p->ctx, &id) == 0;
+}
+
+/* Takes the region's lock as the process `me`: a compare-and-swap of its tag into the free
+ * word. A waiter spins, then yields; every 64 yields it asks whether the holder is alive, and
+ * takes the lock over from a dead one (the compare-and-swap from the dead tag: of several
+ * waiters, one wins). Returns the dead holder's tag, or 0. Processes of a region share one
+ * pid namespace (attach checks it), so a holder's pid names it for every waiter. */
+static uint64_t acquire(const struct dmacoh_platform *p, struct dmacoh__shm *h,
+                        const struct dmacoh_proc_id *me)
+{
+    uint64_t tag = tag_of(me), cur = 0;
+
+    if (__atomic_compare_exchange_n(&h->lock, &cur, tag, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        goto mine;
+    for (unsigned spins = 0;; spins++) {
+        cur = __atomic_load_n(&h->lock, __ATOMIC_RELAXED);
+        if (cur == 0) {
+            if (__atomic_compare_exchange_n(&h->lock, &cur, tag, false, __ATOMIC_ACQUIRE,
+                                            __ATOMIC_RELAXED))
+                goto mine;
+            continue;
+        }
+        if (spins < 64 || !p->ops->relax) {
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        } else {
+            p->ops->relax(p->ctx);
+        }
+        if (spins >= 64 && (spins & 63) == 0 && holder_dead(p, h, cur, me->ns) &&
+            __atomic_compare_exchange_n(&h->lock, &cur, tag, false, __ATOMIC_ACQUIRE,
+                                        __ATOMIC_RELAXED)) {
+            __atomic_store_n(&h->lock_start, me->start, __ATOMIC_RELAXED);
+            return cur;
+        }
+    }
+mine:
+    __atomic_store_n(&h->lock_start, me->start, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static void release(struct dmacoh__shm *h)
+{
+    __atomic_store_n(&h->lock, 0, __ATOMIC_RELEASE);
+}
+
 void dmacoh__shm_lock(struct dmacoh__pool *pool)
 {
     const struct dmacoh_platform *p = pool->plat;
     struct dmacoh__shm *h = pool->shm;
     struct dmacoh_proc_id me;
+    uint64_t dead;
 
-    if (p->ops->shlock_lock(p->ctx, h->lock) == 1)
-        recover(pool);
-    if (pool->slot < pool->nslots && p->ops->proc_self(p->ctx, &me) == 0 &&
+    if (p->ops->proc_self(p->ctx, &me) != 0)
+        me = pool->me; /* cached by the platform: does not fail once it has answered */
+    dead = acquire(p, h, &me);
+    /* A dead holder, or an update left half done by one (a process that took the lock over
+     * from it and released it unrepaired: dmacoh_shared_unlink's look). */
+    if (dead || pool->pa->j_op != DMACOH__J_NONE)
+        recover(pool, dead);
+    if (pool->slot < pool->nslots &&
         (me.pid != pool->me.pid || slots(pool)[pool->slot].state != SLOT_LIVE))
         not_the_owner(pool, &me);
-    h->holder = pool->slot + 1;
     pool->pa->owner = pool->slot + 1;
     pool->seq_locked = __atomic_load_n(pool->seq, __ATOMIC_RELAXED);
     DMACOH__STEP(70); /* locked, nothing changed */
@@ -301,8 +373,7 @@ void dmacoh__shm_unlock(struct dmacoh__pool *pool)
     const struct dmacoh_platform *p = pool->plat;
     bool freed = __atomic_load_n(pool->seq, __ATOMIC_RELAXED) != pool->seq_locked;
 
-    pool->shm->holder = 0;
-    p->ops->shlock_unlock(p->ctx, pool->shm->lock);
+    release(pool->shm);
     /* Memory a sweep gave back (a dead owner's, in a reset-on-death region) wakes waiters in
      * every process, as a free does. */
     if (freed && __atomic_load_n(pool->waiters, __ATOMIC_SEQ_CST) && p->ops->wake)
@@ -402,6 +473,8 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
     if (mode == 0)
         mode = DMACOH_SHARE_CREATE | DMACOH_SHARE_ATTACH;
     r = p->ops->proc_self(p->ctx, &me);
+    if (r == 0 && (me.pid == 0 || me.pid > 0xffffffffu))
+        r = DMACOH_ERANGE; /* a tag holds 32 bits of pid */
     if (r) {
         dmacoh__err("declare shared on '%s': this process's identity: %s", dev->name,
                     dmacoh_strerror(r));
@@ -425,13 +498,7 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
             h->total = total;
             h->slots_off = round64(sizeof(struct dmacoh__shm));
             h->pa_off = pa_off;
-            r = p->ops->shlock_init(p->ctx, h->lock);
-            if (r) {
-                p->ops->shm_close(p->ctx, at, actual);
-                (void)p->ops->shm_unlink(p->ctx, s->name);
-                dmacoh__err("declare shared on '%s': the lock: %s", dev->name, dmacoh_strerror(r));
-                return r;
-            }
+            h->ns = me.ns;
             pool->pa = (struct dmacoh__pa *)(void *)((char *)at + pa_off);
             dmacoh__pa_init_owned(pool->pa, n, daddr >> gshift);
             pool->pa->always_first_fit = want.placement == DMACOH_PLACE_FIRST_FIT;
@@ -465,6 +532,13 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
         r = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) == SHM_MAGIC
                 ? check_header(dev, h, actual, &want)
                 : DMACOH_EIO;
+        if (r == 0 && h->ns != me.ns) {
+            dmacoh__err("declare shared on '%s': region '%s' was made in another pid "
+                        "namespace: its processes must share one (a pid names a process only "
+                        "within its namespace)",
+                        dev->name, s->name);
+            r = DMACOH_ENOTSUP;
+        }
         if (r == 0) {
             total = object_size(n, h->nslots, &pa_off);
             if (total != actual || h->total != total || h->pa_off != pa_off ||
@@ -707,7 +781,14 @@ static unsigned attached(const struct dmacoh_platform *p, void *at, uint64_t act
     ns = h->nslots;
     if (round64(sizeof(*h)) + ns * sizeof(struct slot) > actual)
         return 0;
-    (void)p->ops->shlock_lock(p->ctx, h->lock); /* a repair is left to the next user */
+    {
+        struct dmacoh_proc_id me;
+
+        if (p->ops->proc_self(p->ctx, &me) != 0 || h->ns != me.ns)
+            return 0; /* nothing attached can be judged from here */
+        /* A dead holder is taken over and not repaired: its journal tells the next user. */
+        (void)acquire(p, h, &me);
+    }
     for (uint64_t k = 0; k < ns; k++) {
         struct dmacoh_proc_id id;
 
@@ -721,7 +802,7 @@ static unsigned attached(const struct dmacoh_platform *p, void *at, uint64_t act
                 *first = id.pid;
         }
     }
-    p->ops->shlock_unlock(p->ctx, h->lock);
+    release(h);
     return live;
 }
 

@@ -30,8 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,30 +107,12 @@ static void detach(struct proc *p, unsigned flags)
     T_OK(dmacoh_memfd_close(p->m));
 }
 
-/* Where the kernel keeps no robust futex list (qemu-user), the library refuses shared
- * regions rather than hang every process when one dies in the lock: checked, then the test
- * is skipped. */
-static void need_robust_futexes(struct dmacoh_memfd *w, const char *name)
-{
-    void *head;
-    size_t len;
-    struct proc p;
-
-    if (syscall(SYS_get_robust_list, 0, &head, &len) == 0)
-        return;
-    T_ERR(attach(&p, dmacoh_memfd_fd(w), name, 0, 0), DMACOH_ENOTSUP);
-    T_ASSERT(t_log_find("robust futex"));
-    T_OK(dmacoh_memfd_close(w));
-    T_SKIP("no robust futex list here (an emulator?): shared regions are refused, as checked");
-}
-
 /* The window and the creator's attachment. */
 static int window(struct proc *creator, const char *name, unsigned flags)
 {
     struct dmacoh_memfd *w;
 
     T_OK(dmacoh_memfd_create(BUS, SIZE, &w));
-    need_robust_futexes(w, name);
     T_OK(attach(creator, dmacoh_memfd_fd(w), name, DMACOH_SHARE_CREATE | flags, 0));
     {
         int fd = dup(dmacoh_memfd_fd(w));
@@ -304,7 +286,6 @@ static void bad_requests(void)
                          "0123456789012345678901234567890123456789012345678901234567890123456"};
 
     T_OK(dmacoh_memfd_create(BUS, SIZE, &m));
-    need_robust_futexes(m, name);
     T_OK(dmacoh_device_init(&b.dev, "b", NULL, dmacoh_memfd_platform(m)));
     T_ERR(dmacoh_declare_shared_memory(&b.dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, &s, NULL),
           DMACOH_ENOENT);
@@ -816,7 +797,6 @@ static void failed_create_leaves_nothing(void)
     char path[128];
 
     T_OK(dmacoh_memfd_create(BUS, SIZE / 2, &m));
-    need_robust_futexes(m, name);
     T_OK(dmacoh_device_init(&dev, "small", NULL, dmacoh_memfd_platform(m)));
     T_ERR(dmacoh_declare_shared_memory(&dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, &s, NULL),
           DMACOH_ENXIO);
@@ -846,6 +826,46 @@ static void foreign_objects_are_refused(void)
     detach(&b, 0);
     detach(&a, 0);
     close(fd);
+}
+
+/* Processes of one region share a pid namespace (a pid names a process only within its
+ * own): an attach from another is refused. Needs CAP_SYS_ADMIN for the namespace. */
+static void other_pid_namespace_is_refused(void)
+{
+    const char *name = fresh_name();
+    struct proc a;
+    int fd = window(&a, name, 0);
+    pid_t pid = fork();
+
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        pid_t inner;
+        int st;
+
+        if (unshare(CLONE_NEWPID) != 0)
+            _exit(77);
+        inner = fork(); /* the first process of the new namespace */
+        if (inner == 0) {
+            struct proc b;
+
+            _exit(attach(&b, fd, name, DMACOH_SHARE_ATTACH, 0) == DMACOH_ENOTSUP &&
+                          t_log_find("pid namespace")
+                      ? 0
+                      : 1);
+        }
+        if (inner < 0 || waitpid(inner, &st, 0) != inner || !WIFEXITED(st))
+            _exit(2);
+        _exit(WEXITSTATUS(st));
+    }
+    {
+        int code = wait_child(pid);
+
+        detach(&a, 0);
+        close(fd);
+        if (code == 77)
+            T_SKIP("unshare(CLONE_NEWPID) is not permitted here (needs CAP_SYS_ADMIN)");
+        T_EQ_INT(code, 0);
+    }
 }
 
 /* ---- attach failures and damaged objects ---- */
@@ -1010,7 +1030,6 @@ static void racing_creators_agree(void)
     int fd;
 
     T_OK(dmacoh_memfd_create(BUS, SIZE, &w));
-    need_robust_futexes(w, name);
     fd = dup(dmacoh_memfd_fd(w));
     T_OK(dmacoh_memfd_close(w));
     for (int k = 0; k < 6; k++) {
@@ -1230,6 +1249,7 @@ static const struct t_case cases[] = {
     T_CASE(debug_mode_with_other_processes),
     T_CASE(failed_create_leaves_nothing),
     T_CASE(foreign_objects_are_refused),
+    T_CASE(other_pid_namespace_is_refused),
     T_CASE(death_at_every_step_is_repaired),
     T_CASE(damaged_objects_are_refused_or_repaired),
     T_CASE(attach_failures_change_nothing),

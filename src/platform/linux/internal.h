@@ -290,14 +290,11 @@ void *dmacoh__iova_dma_to_virt(const struct dmacoh__iova_space *s, dmacoh_dma_ad
 char *dmacoh__linux_alloc_anon(uint64_t len, uint64_t align, bool huge, int *err);
 
 /* Shared regions (shm.c): state objects in DMACOH_SHM_DIR (default /dev/shm) named
- * dmacoh.<name>, robust process-shared mutexes, and processes named by pid and start time. */
+ * dmacoh.<name>, and processes named by pid and start time. */
 int dmacoh__linux_shm_open(void *ctx, const char *name, uint64_t size, bool create, void **out,
                            uint64_t *actual);
 void dmacoh__linux_shm_close(void *ctx, void *addr, uint64_t size);
 int dmacoh__linux_shm_unlink(void *ctx, const char *name);
-int dmacoh__linux_shlock_init(void *ctx, void *lock);
-int dmacoh__linux_shlock_lock(void *ctx, void *lock);
-void dmacoh__linux_shlock_unlock(void *ctx, void *lock);
 int dmacoh__linux_proc_self(void *ctx, struct dmacoh_proc_id *id);
 int dmacoh__linux_proc_alive(void *ctx, const struct dmacoh_proc_id *id);
 
@@ -309,9 +306,8 @@ int dmacoh__linux_proc_alive(void *ctx, const struct dmacoh_proc_id *id);
     .relax = dmacoh__linux_relax, .thread_slot = dmacoh__linux_thread_slot,                        \
     .reserve = dmacoh__linux_reserve, .unreserve = dmacoh__linux_unreserve,                        \
     .shm_open = dmacoh__linux_shm_open, .shm_close = dmacoh__linux_shm_close,                      \
-    .shm_unlink = dmacoh__linux_shm_unlink, .shlock_init = dmacoh__linux_shlock_init,              \
-    .shlock_lock = dmacoh__linux_shlock_lock, .shlock_unlock = dmacoh__linux_shlock_unlock,        \
-    .proc_self = dmacoh__linux_proc_self, .proc_alive = dmacoh__linux_proc_alive
+    .shm_unlink = dmacoh__linux_shm_unlink, .proc_self = dmacoh__linux_proc_self,                  \
+    .proc_alive = dmacoh__linux_proc_alive
 
 /* Those plus unmap of what dmacoh__linux_map_fd mapped. */
 #define DMACOH__LINUX_COMMON_OPS .unmap = dmacoh__linux_unmap, DMACOH__LINUX_SERVICE_OPS

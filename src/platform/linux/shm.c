@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * shm.c - what shared regions need of Linux (include/dmacoh/shared.h): the state object, a
- * lock that survives its holder's death, and a process identity that survives pid reuse.
+ * shm.c - what shared regions need of Linux (include/dmacoh/shared.h): the state object, and
+ * a process identity that survives pid reuse, with which the core's lock tells a dead holder.
  *
  *  - The object is the file dmacoh.<name> in DMACOH_SHM_DIR (read with secure_getenv; default
  *    /dev/shm, where shm_open would put it), created 0600 with O_EXCL, opened with
  *    O_NOFOLLOW, checked to be a regular file, and mapped MAP_SHARED.
- *  - The lock is a pthread mutex, process-shared and robust: when its holder dies, the kernel
- *    hands it to the next locker with EOWNERDEAD; it is made consistent at once (so a second
- *    death during the repair is reported again to the one after) and the core repairs.
- *  - A process is its pid and its start time (field 22 of /proc/<pid>/stat, clock ticks after
- *    boot): a pid reused by a later process has a later start. A zombie counts as dead.
+ *  - A process is its pid and its start time (field 22 of /proc/<pid>/task/<pid>/stat, clock
+ *    ticks after boot): a pid reused by a later process has a later start. A zombie counts as
+ *    dead. The task file, not /proc/<pid>/stat: qemu-user answers a process's reads of its
+ *    own /proc/<pid>/stat with made-up fields (start time, thread count) that other
+ *    processes reading the real file would not match; it leaves the task file alone.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* secure_getenv */
@@ -28,11 +28,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-_Static_assert(sizeof(pthread_mutex_t) <= DMACOH_SHLOCK_BYTES, "pthread_mutex_t too large");
 
 static int path_of(const char *name, char *buf, size_t len)
 {
@@ -49,17 +46,6 @@ static int path_of(const char *name, char *buf, size_t len)
     return 0;
 }
 
-/* Whether the kernel keeps robust futex lists for this process: without them (qemu-user
- * answers ENOSYS) a holder's death never releases the lock, and a shared region would hang
- * every other process the first time one dies inside it. */
-static bool robust_futexes(void)
-{
-    void *head;
-    size_t len;
-
-    return syscall(SYS_get_robust_list, 0, &head, &len) == 0;
-}
-
 int dmacoh__linux_shm_open(void *ctx, const char *name, uint64_t size, bool create, void **out,
                            uint64_t *actual)
 {
@@ -71,13 +57,6 @@ int dmacoh__linux_shm_open(void *ctx, const char *name, uint64_t size, bool crea
     (void)ctx;
     if (r)
         return r;
-    if (!robust_futexes()) {
-        dmacoh__err("shared region '%s': the kernel keeps no robust futex list for this process "
-                    "(get_robust_list: %s; an emulator such as qemu-user?): a process dying "
-                    "inside the region's lock would hang every other",
-                    name, strerror(errno));
-        return DMACOH_ENOTSUP;
-    }
     if (create && (size == 0 || size > (uint64_t)INT64_MAX || size > SIZE_MAX))
         return DMACOH_EOVERFLOW;
     fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | (create ? O_CREAT | O_EXCL : 0),
@@ -155,50 +134,6 @@ int dmacoh__linux_shm_unlink(void *ctx, const char *name)
     return unlink(path) == 0 ? 0 : -errno;
 }
 
-int dmacoh__linux_shlock_init(void *ctx, void *lock)
-{
-    pthread_mutexattr_t a;
-    int r;
-
-    (void)ctx;
-    r = pthread_mutexattr_init(&a);
-    if (r)
-        return -r;
-    r = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
-    if (!r)
-        r = pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
-    if (!r)
-        r = pthread_mutex_init((pthread_mutex_t *)lock, &a);
-    (void)pthread_mutexattr_destroy(&a);
-    return -r;
-}
-
-int dmacoh__linux_shlock_lock(void *ctx, void *lock)
-{
-    int r = pthread_mutex_lock((pthread_mutex_t *)lock);
-
-    (void)ctx;
-    if (r == 0)
-        return 0;
-    if (r == EOWNERDEAD) {
-        (void)pthread_mutex_consistent((pthread_mutex_t *)lock);
-        return 1;
-    }
-    /* ENOTRECOVERABLE is reached only by a holder that unlocked without making the mutex
-     * consistent, which this file never does: the object was written by something else.
-     * Going on would let two processes update the state at once. */
-    dmacoh__err("shared region: the lock is unusable (%s): the shared state was "
-                "overwritten; stopping",
-                strerror(r));
-    abort();
-}
-
-void dmacoh__linux_shlock_unlock(void *ctx, void *lock)
-{
-    (void)ctx;
-    (void)pthread_mutex_unlock((pthread_mutex_t *)lock);
-}
-
 /* What /proc/<pid>/stat says of a process: its state letter, thread count and start time.
  * 0, or -1 when it cannot be read. */
 struct pstat {
@@ -213,7 +148,8 @@ static int stat_of(uint64_t pid, struct pstat *ps)
     ssize_t n;
     int fd;
 
-    (void)snprintf(path, sizeof(path), "/proc/%llu/stat", (unsigned long long)pid);
+    (void)snprintf(path, sizeof(path), "/proc/%llu/task/%llu/stat", (unsigned long long)pid,
+                   (unsigned long long)pid);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
@@ -270,12 +206,13 @@ int dmacoh__linux_proc_self(void *ctx, struct dmacoh_proc_id *id)
     uint64_t pid;
 
     (void)ctx;
-    (void)pthread_once(&self_once, self_init);
-    pid = __atomic_load_n(&self.pid, __ATOMIC_RELAXED);
-    if (pid != 0) {
+    pid = __atomic_load_n(&self.pid, __ATOMIC_ACQUIRE);
+    if (pid != 0) { /* asked at every lock: a load and a copy */
         *id = self;
+        id->pid = pid;
         return 0;
     }
+    (void)pthread_once(&self_once, self_init); /* before anything is cached */
     pid = (uint64_t)getpid();
     if (stat_of(pid, &ps) != 0) {
         dmacoh__err("shared region: /proc/%llu/stat cannot be read", (unsigned long long)pid);
@@ -286,7 +223,7 @@ int dmacoh__linux_proc_self(void *ctx, struct dmacoh_proc_id *id)
     id->ns = pid_ns();
     self.start = id->start; /* a race of two first calls writes the same values */
     self.ns = id->ns;
-    __atomic_store_n(&self.pid, pid, __ATOMIC_RELAXED);
+    __atomic_store_n(&self.pid, pid, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -305,7 +242,7 @@ int dmacoh__linux_proc_alive(void *ctx, const struct dmacoh_proc_id *id)
         return 0;
     if (stat_of(id->pid, &ps) != 0)
         return 1; /* it exists, and nothing says it is another process (hidepid) */
-    if (ps.start != id->start)
+    if (id->start && ps.start != id->start)
         return 0; /* the pid was reused */
     /* A zombie is dead; but the state is the main thread's, which may have exited while
      * other threads of the process run on. */
