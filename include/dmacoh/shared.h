@@ -16,8 +16,8 @@
  * start time, so that a reused pid is never taken for the dead owner. A free may come from
  * any process of the region (a block handed to another process is freed by it).
  *
- * Death. The region's lock is the platform's robust process-shared lock: when a process dies
- * holding it, the next locker is told, and repairs the state before it goes on: every update
+ * Death. The region's lock records its holder (pid and start time): a waiter that finds the
+ * holder dead takes the lock over, and repairs the state before it goes on: every update
  * of the allocator is journalled (one operation at a time), so the interrupted one is
  * finished (a free) or undone (an allocation), and everything derived is rebuilt from the
  * granule kinds (docs/design.md, "Shared regions"). The invariant checker (dmacoh_check)
@@ -102,9 +102,10 @@ struct dmacoh_share_opts {
  *    finished setting it up (remove it with dmacoh_shared_unlink and create it again);
  *  - -DMACOH_ENOMEM: every entry of the owner table is held by a live process, or by a dead
  *    one whose blocks are quarantined (dmacoh_shared_reap frees those);
- *  - -DMACOH_ENOTSUP: the platform has no shared-state objects (platform.h), or no lock
- *    that survives its holder (Linux: a kernel, or an emulator such as qemu-user, that keeps
- *    no robust futex list).
+ *  - -DMACOH_ENOTSUP: the platform has no shared-state objects (platform.h), or the region
+ *    was made in another pid namespace (its processes must share one: a pid names a process
+ *    only within its namespace);
+ *  - -DMACOH_EACCES: the object belongs to another user, or others may write it.
  * Context: as dmacoh_declare_coherent_memory; takes the region's lock, and may wait up to 2 s
  * for a creator that is still setting the region up.
  */
