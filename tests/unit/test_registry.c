@@ -100,18 +100,68 @@ static int declare(struct card *c, uint64_t bus, uint64_t size)
     return dmacoh_declare_coherent_memory(&c->dev, bus, bus - BAR2, size, MODES, NULL, NULL);
 }
 
+/* A shared claim of [bus, +size), as a shared region's map makes it. */
+static int claim_shared(const void *owner, uint64_t bus, uint64_t size)
+{
+    struct dmacoh__phys_claim cl = {bus, size, owner, "test", "shared claim",
+                                    DMACOH_MEMORY_MAP | DMACOH_MAP_MULTIPROCESS};
+
+    return dmacoh__linux_phys_claim(&cl);
+}
+
+/* Through the PCI platform's own map op, as the core maps a shared region. */
+static int map_shared(struct card *c, uint64_t bus, uint64_t size, struct dmacoh_mapping *m)
+{
+    struct dmacoh_platform *p = dmacoh_pci_platform(c->pci);
+
+    memset(m, 0, sizeof(*m));
+    return p->ops->map(p->ctx, bus, size, bus - BAR2, 0x1000,
+                       DMACOH_MEMORY_MAP | DMACOH_MAP_MULTIPROCESS, m);
+}
+
+static void unmap_shared(struct card *c, uint64_t size, struct dmacoh_mapping *m)
+{
+    struct dmacoh_platform *p = dmacoh_pci_platform(c->pci);
+
+    p->ops->unmap(p->ctx, m, size);
+}
+
 /*
- * Another process, named "holder" (its /proc/<pid>/comm), that declares [bus, +size) through
- * its own PCI instance, then obeys one-byte commands: 'r' release, 'd' declare again; each
- * result (the first declaration's too) comes back as an int. It never returns to the runner.
+ * Another process, named "holder" (its /proc/<pid>/comm), that takes [bus, +size) through
+ * its own PCI instance - 'x' declared (exclusive), 's' claimed shared, 'm' mapped shared by
+ * the platform's map op - then obeys one-byte commands: 'r' release, 'd' take again; each
+ * result (the first one's too) comes back as an int. It never returns to the runner.
  */
 struct holder {
     pid_t pid;
     int cmd, res; /* the parent's ends of the two pipes */
 };
 
-static void holder_main(int cmd, int res, uint64_t bus, uint64_t size)
+static int holder_take(struct card *c, struct dmacoh_mapping *m, char how, uint64_t bus,
+                       uint64_t size)
 {
+    if (how == 's')
+        return claim_shared(c, bus, size);
+    if (how == 'm')
+        return map_shared(c, bus, size, m);
+    return declare(c, bus, size);
+}
+
+static int holder_give(struct card *c, struct dmacoh_mapping *m, char how, uint64_t bus,
+                       uint64_t size)
+{
+    if (how == 's')
+        dmacoh__linux_phys_release(bus, size);
+    else if (how == 'm')
+        unmap_shared(c, size, m);
+    else
+        return dmacoh_release_coherent_memory(&c->dev, 0);
+    return 0;
+}
+
+static void holder_main(int cmd, int res, char how, uint64_t bus, uint64_t size)
+{
+    struct dmacoh_mapping m;
     struct card c;
     char op;
     int r;
@@ -119,11 +169,11 @@ static void holder_main(int cmd, int res, uint64_t bus, uint64_t size)
     (void)prctl(PR_SET_NAME, "holder", 0, 0, 0);
     r = card_open(&c, "held");
     if (r == 0)
-        r = declare(&c, bus, size);
+        r = holder_take(&c, &m, how, bus, size);
     if (write(res, &r, sizeof(r)) != (ssize_t)sizeof(r))
         _exit(2);
     while (read(cmd, &op, 1) == 1) {
-        r = op == 'r' ? dmacoh_release_coherent_memory(&c.dev, 0) : declare(&c, bus, size);
+        r = op == 'r' ? holder_give(&c, &m, how, bus, size) : holder_take(&c, &m, how, bus, size);
         if (write(res, &r, sizeof(r)) != (ssize_t)sizeof(r))
             _exit(2);
     }
@@ -138,8 +188,8 @@ static int holder_result(const struct holder *h)
     return r;
 }
 
-/* Starts a holder; returns the result of its declaration. */
-static int holder_start(struct holder *h, uint64_t bus, uint64_t size)
+/* Starts a holder taking its range as `how` says; returns the result. */
+static int holder_start_as(struct holder *h, char how, uint64_t bus, uint64_t size)
 {
     int cmd[2], res[2];
 
@@ -150,13 +200,19 @@ static int holder_start(struct holder *h, uint64_t bus, uint64_t size)
     if (h->pid == 0) {
         close(cmd[1]);
         close(res[0]);
-        holder_main(cmd[0], res[1], bus, size);
+        holder_main(cmd[0], res[1], how, bus, size);
     }
     close(cmd[0]);
     close(res[1]);
     h->cmd = cmd[1];
     h->res = res[0];
     return holder_result(h);
+}
+
+/* Starts a holder that declares its range (exclusive). */
+static int holder_start(struct holder *h, uint64_t bus, uint64_t size)
+{
+    return holder_start_as(h, 'x', bus, size);
 }
 
 static int holder_do(const struct holder *h, char op)
@@ -433,21 +489,28 @@ static void unavailable_or_off(void)
 static int read_only_child(pid_t holder)
 {
     struct dmacoh__registry_entry other;
-    unsigned entered = 1;
+    struct dmacoh__registry_mark mark = {1, 0};
 
     if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
         return 10;
     t_log_reset();
-    if (dmacoh__linux_registry_enter(BAR2 + 0x1000, BAR2 + 0x1fff, &entered, &other) !=
+    if (dmacoh__linux_registry_enter(BAR2 + 0x1000, BAR2 + 0x1fff, false, &mark, &other) !=
         DMACOH_EBUSY)
         return 11; /* what another process holds is still refused */
-    if (other.pid != (long)holder || other.bus != BAR2 || other.size != MIB)
+    if (other.pid != (long)holder || other.bus != BAR2 || other.size != MIB || other.shared)
         return 12;
-    if (dmacoh__linux_registry_enter(BAR2 + MIB, BAR2 + 2 * MIB - 1, &entered, &other) != 0 ||
-        entered)
+    if (dmacoh__linux_registry_enter(BAR2 + MIB, BAR2 + 2 * MIB - 1, false, &mark, &other) != 0 ||
+        mark.gen)
         return 13; /* its own range goes through but is not entered */
     if (!t_log_find("is read-only to this process"))
         return 14;
+    /* Shared: refused by the exclusive holder all the same; its own not entered either. */
+    if (dmacoh__linux_registry_enter(BAR2, BAR2 + 0xfff, true, &mark, &other) != DMACOH_EBUSY ||
+        other.pid != (long)holder)
+        return 15;
+    if (dmacoh__linux_registry_enter(BAR2 + MIB, BAR2 + 2 * MIB - 1, true, &mark, &other) != 0 ||
+        mark.gen)
+        return 16;
     return 0;
 }
 
@@ -477,28 +540,44 @@ static void read_only_registry(void)
     remove_tree();
 }
 
-/* A range past 2^63 - 1, the last offset a lock reaches, stays out of the registry with a
- * warning; one ending exactly there is entered. */
+/* A range past 2^62 - 1 (the offsets above hold the mirrors of shared ranges) stays out of
+ * the registry with a warning, and so does a shared range past 2^56 - 1 (a mirror slot's
+ * size); ranges ending exactly there are entered. */
 static void past_the_last_lockable_offset(void)
 {
     struct dmacoh__registry_entry other;
+    struct dmacoh__registry_mark mark = {1, 0}, smark = {1, 0};
+    const uint64_t last = 0x3fffffffffffffffull, slast = 0xffffffffffffffull;
     struct seen s;
-    unsigned entered = 1;
 
     make_tree();
     t_log_reset();
-    T_OK(dmacoh__linux_registry_enter(0x7ffffffffffff000ull, 0x8000000000000fffull, &entered,
+    T_OK(dmacoh__linux_registry_enter(last - 0xfff, last + 0x1000, false, &mark, &other));
+    T_ASSERT(!mark.gen);
+    T_ASSERT(t_log_find("past 2^62 - 1"));
+    T_OK(dmacoh__linux_registry_enter(0x7ffffffffffff000ull, 0x7fffffffffffffffull, false, &mark,
                                       &other));
-    T_ASSERT(!entered);
-    T_ASSERT(t_log_find("past 2^63 - 1"));
-    T_OK(dmacoh__linux_registry_enter(0x7ffffffffffff000ull, 0x7fffffffffffffffull, &entered,
-                                      &other));
-    T_ASSERT(entered);
+    T_ASSERT(!mark.gen);
+    t_log_reset();
+    T_OK(dmacoh__linux_registry_enter(slast - 0xfff, slast + 0x1000, true, &smark, &other));
+    T_ASSERT(!smark.gen);
+    T_ASSERT(t_log_find("past 2^56 - 1"));
+    T_OK(dmacoh__linux_registry_enter(last - 0xfff, last, false, &mark, &other));
+    T_ASSERT(mark.gen);
+    T_EQ_INT(mark.slot, -1);
+    T_OK(dmacoh__linux_registry_enter(slast - 0xfff, slast, true, &smark, &other));
+    T_ASSERT(smark.gen);
+    T_EQ_INT(smark.slot, 0);
     s = walk();
-    T_EQ_INT((int)s.n, 1);
-    T_EQ_U64(s.e[0].bus, 0x7ffffffffffff000ull);
+    T_EQ_INT((int)s.n, 2);
+    T_EQ_U64(s.e[0].bus, slast - 0xfff);
     T_EQ_U64(s.e[0].size, 0x1000);
-    dmacoh__linux_registry_leave(0x7ffffffffffff000ull, 0x7fffffffffffffffull, entered);
+    T_ASSERT(s.e[0].shared);
+    T_EQ_U64(s.e[1].bus, last - 0xfff);
+    T_EQ_U64(s.e[1].size, 0x1000);
+    T_ASSERT(!s.e[1].shared);
+    dmacoh__linux_registry_leave(last - 0xfff, last, &mark);
+    dmacoh__linux_registry_leave(slast - 0xfff, slast, &smark);
     s = walk();
     T_EQ_INT((int)s.n, 0);
     remove_tree();
