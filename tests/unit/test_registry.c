@@ -742,12 +742,14 @@ static void shared_claims_coexist(void)
 static void shared_refused_by_exclusive(void)
 {
     struct holder h;
-    struct card c;
+    struct card c, keep;
     char text[96];
 
     make_tree();
     T_OK(holder_start(&h, BAR2 + MIB, MIB));
     T_OK(card_open(&c, "sharer"));
+    T_OK(card_open(&keep, "keep")); /* an entry that keeps the descriptor open */
+    T_OK(declare(&keep, BAR2 + 3 * MIB, 0x1000));
     t_log_reset();
     T_ERR(claim_shared(&c, BAR2, MIB + 0x1000), DMACOH_EBUSY);
     snprintf(text, sizeof(text),
@@ -755,11 +757,14 @@ static void shared_refused_by_exclusive(void)
              "holds 0x800100000+0x100000",
              (long)h.pid);
     T_ASSERT(t_log_find(text));
+    T_EQ_INT((int)walk().n, 2); /* the refused claim left no mirror behind */
     T_OK(claim_shared(&c, BAR2, MIB)); /* its neighbour is fine */
     dmacoh__linux_phys_release(BAR2, MIB);
     holder_kill(&h);
     T_OK(claim_shared(&c, BAR2, MIB + 0x1000));
     dmacoh__linux_phys_release(BAR2, MIB + 0x1000);
+    T_OK(dmacoh_release_coherent_memory(&keep.dev, 0));
+    card_close(&keep);
     card_close(&c);
     remove_tree();
 }
@@ -845,10 +850,16 @@ static void walk_lists_every_sharer(void)
     T_EQ_INT((int)s.n, 3);
     for (unsigned i = 0; i < 3; i++)
         T_ASSERT(s.e[i].pid != (long)h1.pid);
+    /* A release while the process holds another entry (the descriptor stays open): its
+     * mirror goes with its read lock. */
+    T_OK(declare(&c, BAR2 + 3 * MIB, 0x1000));
     dmacoh__linux_phys_release(BAR2, MIB);
     s = walk();
-    T_EQ_INT((int)s.n, 2);
+    T_EQ_INT((int)s.n, 3);
     T_ASSERT(s.e[0].shared && s.e[0].pid == (long)h2.pid);
+    expect(&s.e[2], BAR2 + 3 * MIB, 0x1000, (long)getpid(), s.e[2].comm);
+    T_ASSERT(!s.e[2].shared);
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
     holder_kill(&h2);
     holder_kill(&hx);
     card_close(&c);
