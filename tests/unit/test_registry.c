@@ -10,7 +10,11 @@
  * register; the walk lists every held range with its holder, this process's own included.
  * Then where the registry cannot be had: off, unopenable (one warning, declarations go on),
  * read-only to the process (refused what others hold, its own not entered), and ranges past
- * the last lockable offset.
+ * the last lockable offset. Then shared claims (a shared region's map): several processes
+ * share a range while exclusive claims over it are refused naming the sharers, and a shared
+ * claim over an exclusive range is refused; killed sharers free it; a foreign reader (a plain
+ * fcntl read lock of a process that claims nothing) blocks nothing and hides no holder; the
+ * walk lists every sharer; the mirror slots; and the same through the PCI platform's map.
  */
 #include "fixture.h"
 #include "t.h"
@@ -757,7 +761,7 @@ static void shared_refused_by_exclusive(void)
              "holds 0x800100000+0x100000",
              (long)h.pid);
     T_ASSERT(t_log_find(text));
-    T_EQ_INT((int)walk().n, 2); /* the refused claim left no mirror behind */
+    T_EQ_INT((int)walk().n, 2);        /* the refused claim left no mirror behind */
     T_OK(claim_shared(&c, BAR2, MIB)); /* its neighbour is fine */
     dmacoh__linux_phys_release(BAR2, MIB);
     holder_kill(&h);
