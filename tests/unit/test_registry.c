@@ -936,6 +936,34 @@ static void mirror_slots(void)
     remove_tree();
 }
 
+/* An exclusive range that reaches past 2^56 - 1, where shared ranges end, is still refused
+ * by a sharer of its part below (here a process that locks as a sharer does). */
+static void exclusive_across_the_shared_limit(void)
+{
+    const uint64_t slast = 0xffffffffffffffull;
+    struct dmacoh__registry_mark mark;
+    struct dmacoh__registry_entry other;
+    struct flock fl[2];
+    struct locker k;
+
+    make_tree();
+    fl[0] = lock_of(F_WRLCK, SLOT(0, slast - 0xfff), 0x1000);
+    fl[1] = lock_of(F_RDLCK, slast - 0xfff, 0x1000);
+    locker_start(&k, fl, 2, true, false);
+    T_ERR(dmacoh__linux_registry_enter(slast - 0x1fff, slast + 0x1000, false, &mark, &other),
+          DMACOH_EBUSY);
+    T_ASSERT(other.shared);
+    T_EQ_INT((int)other.pid, (int)k.pid);
+    T_EQ_U64(other.bus, slast - 0xfff);
+    T_EQ_U64(other.size, 0x1000);
+    T_EQ_INT((int)other.holders, 1);
+    locker_stop(&k);
+    T_OK(dmacoh__linux_registry_enter(slast - 0x1fff, slast + 0x1000, false, &mark, &other));
+    T_ASSERT(mark.gen);
+    dmacoh__linux_registry_leave(slast - 0x1fff, slast + 0x1000, &mark);
+    remove_tree();
+}
+
 /* Through a real platform's map op: two processes map one BAR range with
  * MAP|DMACOH_MAP_MULTIPROCESS and both succeed, getting the mode they would without the bit,
  * and see each other's bytes; an ordinary declaration in a third process is refused; in one
@@ -1043,6 +1071,7 @@ static const struct t_case cases[] = {
     T_CASE(foreign_reader_hides_no_holder),
     T_CASE(walk_lists_every_sharer),
     T_CASE(mirror_slots),
+    T_CASE(exclusive_across_the_shared_limit),
     T_CASE(pci_map_multiprocess),
 };
 

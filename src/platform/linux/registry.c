@@ -436,7 +436,8 @@ static int refused_by(uint64_t lo, uint64_t hi, bool shared, struct dmacoh__regi
     if (fl.l_type != F_RDLCK)
         return -1; /* gone, or a writer came: asked again */
     *foreign = (long)fl.l_pid;
-    r = hi <= SLOT_LAST ? sharers(lo, hi, holder, &used) : 0;
+    /* Shared ranges end at or below SLOT_LAST: only that part can overlap one. */
+    r = lo <= SLOT_LAST ? sharers(lo, hi < SLOT_LAST ? hi : SLOT_LAST, holder, &used) : 0;
     return r < 0 ? r : r > 0;
 }
 
