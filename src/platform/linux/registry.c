@@ -317,19 +317,19 @@ static int writer_over(uint64_t lo, uint64_t hi, struct flock *fl)
     return fl->l_type != F_UNLCK;
 }
 
-/* The lowest-addressed write lock that overlaps offsets [lo, hi], found with
- * open-file-description queries (which, unlike F_GETLK, also report this process's own POSIX
- * locks) for a read lock (which readers do not answer): 1 with *fl set, 0 when there is none,
- * or -errno. A query reports some conflicting lock, not the lowest, so the range below it is
- * asked again until nothing lies below. Lock held. */
-static int lowest_writer(uint64_t lo, uint64_t hi, struct flock *fl)
+/* The lowest-addressed write lock that overlaps offsets [lo, hi], found with queries `cmd`
+ * for a read lock (which readers do not answer): F_GETLK sees other processes' locks only,
+ * F_OFD_GETLK this process's own POSIX locks too (Linux >= 3.15). 1 with *fl set, 0 when
+ * there is none, or -errno. A query reports some conflicting lock, not the lowest, so the
+ * range below it is asked again until nothing lies below. Lock held. */
+static int lowest_writer(int cmd, uint64_t lo, uint64_t hi, struct flock *fl)
 {
     struct flock q;
     bool found = false;
 
     for (;;) {
         fill_lock(&q, F_RDLCK, lo, hi);
-        if (fcntl(reg_fd, F_OFD_GETLK, &q) != 0)
+        if (fcntl(reg_fd, cmd, &q) != 0)
             return -errno;
         if (q.l_type == F_UNLCK)
             return found;
@@ -347,8 +347,8 @@ static uint64_t lock_end(const struct flock *fl)
     return fl->l_len > 0 ? (uint64_t)fl->l_start + (uint64_t)fl->l_len - 1 : OFF_LAST;
 }
 
-/* The processes that share any byte of addresses [lo, hi] (at most SLOT_LAST), from their
- * mirrors: how many (those in another pid namespace, pid 0, each counted), with *first the
+/* The other processes that share any byte of addresses [lo, hi] (at most SLOT_LAST), from
+ * their mirrors: how many (those in another pid namespace, pid 0, each counted), with *first the
  * first of them (one that can be named preferred), and *used the number of slots any of
  * them holds part of the range in; or -errno, DMACOH_ENOMEM. Lock held. */
 static int sharers(uint64_t lo, uint64_t hi, struct dmacoh__registry_entry *first, unsigned *used)
@@ -365,7 +365,7 @@ static int sharers(uint64_t lo, uint64_t hi, struct dmacoh__registry_entry *firs
         uint64_t at = lo, b = slot_base(s);
         bool in = false;
 
-        while ((r = lowest_writer(b + at, b + hi, &fl)) == 1) {
+        while ((r = lowest_writer(F_GETLK, b + at, b + hi, &fl)) == 1) {
             if (fl.l_pid >= 0) { /* an open-file-description lock (-1) is no holder's */
                 in = true;
                 for (i = 0; i < n && (fl.l_pid == 0 || pid[i] != (long)fl.l_pid); i++)
@@ -646,7 +646,7 @@ static int collect_from(uint64_t base, uint64_t last, struct dmacoh__registry_en
     int r;
 
     memset(&fl, 0, sizeof(fl));
-    while ((r = lowest_writer(at, last, &fl)) == 1) {
+    while ((r = lowest_writer(F_OFD_GETLK, at, last, &fl)) == 1) {
         if (base == 0 || fl.l_pid >= 0) {
             if (*n == *cap) {
                 *cap = *cap ? 2 * *cap : 16;
