@@ -135,7 +135,7 @@ static int dax_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
 {
     struct dmacoh_dax *dax = (struct dmacoh_dax *)ctx;
     uint64_t a = dax->align, off, moff, delta, len, target, low;
-    struct dmacoh__phys_claim claim = {bus, size, dax, "dax", dax->name};
+    struct dmacoh__phys_claim claim = {bus, size, dax, "dax", dax->name, want};
     int r;
 
     if (bus < dax->base || bus - dax->base >= dax->size || size > dax->size - (bus - dax->base)) {

@@ -60,6 +60,8 @@ static int memfd_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
     r = dmacoh__linux_map_fd(m->fd, aligned, len, delta, device_addr, congruence, out);
     if (r)
         return r;
+    /* DMACOH_MAP_MULTIPROCESS changes nothing here: a memfd is no physical range to claim,
+     * and every process that maps it sees the same pages. */
     out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : DMACOH_MEMORY_IO;
     out->shared = false;
     out->io_width = 0;

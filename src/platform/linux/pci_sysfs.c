@@ -119,7 +119,7 @@ static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off, delta, len;
     int n = dmacoh__pci_bar_for(pci->bar, bus, size), fd, r;
     char who[40];
-    struct dmacoh__phys_claim claim = {bus, size, pci, "pci", who};
+    struct dmacoh__phys_claim claim = {bus, size, pci, "pci", who, want};
 
     if (n < 0) {
         dmacoh__err("pci: bus %#llx+%#llx is not inside one memory BAR of %s",

@@ -81,7 +81,9 @@ static int sim_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     m = find(sim, bus, size);
     if (!m || m == sim->ram)
         return DMACOH_ENXIO; /* nothing there, or system RAM */
-    out->mode = pick_mode(m->desc.modes, want);
+    /* Only the mode bits: DMACOH_MAP_MULTIPROCESS claims nothing here (a simulated memory
+     * is a file every process can map). */
+    out->mode = pick_mode(m->desc.modes, want & (DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO));
     if (!out->mode)
         return DMACOH_ENOTSUP;
     file_off = bus - m->desc.bus;

@@ -138,7 +138,7 @@ static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     const struct uio_map *mp = find_map(uio, bus, size, &m);
     int r = 0;
     char who[48];
-    struct dmacoh__phys_claim claim = {bus, size, uio, "uio", who};
+    struct dmacoh__phys_claim claim = {bus, size, uio, "uio", who, want};
 
     if (!mp) {
         dmacoh__err("uio%u: bus %#llx+%#llx is not inside one of its maps", uio->n,

@@ -485,7 +485,7 @@ static int vfio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma
     struct vfio_region_info ri;
     int n = dmacoh__pci_bar_for(v->bar, bus, size), r;
     char who[32];
-    struct dmacoh__phys_claim claim = {bus, size, v, "vfio", who};
+    struct dmacoh__phys_claim claim = {bus, size, v, "vfio", who, want};
 
     if (n < 0) {
         dmacoh__err("vfio %s: bus %#llx+%#llx is not inside one memory BAR", v->bdf,
