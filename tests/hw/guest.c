@@ -1092,10 +1092,6 @@ static int sb_attach(struct sb *s, const char *role, const char *bdf, unsigned s
     s->role = role;
     s->n = s->written = 0;
     (void)prctl(PR_SET_NAME, role, 0, 0, 0);
-    /* Until the machine-wide registry accepts shared claims (DMACOH_MAP_MULTIPROCESS), the
-     * PCI platform's exclusive claim of the BAR range refuses the second process with -EBUSY:
-     * these processes do without the registry. Remove this line when it does. */
-    setenv("DMACOH_REGISTRY", "none", 1);
     check(dmacoh_pci_open(bdf, NULL, &s->pci) == 0, "%s: dmacoh_pci_open(%s)", role, bdf);
     check(dmacoh_pci_bar(s->pci, 2, &s->bar, NULL, NULL) == 0, "%s: no BAR2", role);
     check(dmacoh_device_init(&s->dev, role, NULL, dmacoh_pci_platform(s->pci)) == 0, "%s: init",
