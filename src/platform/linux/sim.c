@@ -134,9 +134,33 @@ static void *sim_dma_to_virt(void *ctx, const struct dmacoh_device *dev, dmacoh_
     return sim->ram ? dmacoh_window_dma_to_virt(&sim->ram_win, dma) : NULL;
 }
 
+/* Exporting a block: the memfd of the memory holding it, at the block's offset in it. */
+static int sim_file_of(void *ctx, const struct dmacoh_mapping *map, dmacoh_phys_addr_t bus,
+                       uint64_t size, struct dmacoh_file_range *out)
+{
+    struct dmacoh_sim *sim = (struct dmacoh_sim *)ctx;
+    struct sim_memory *m = find(sim, bus, size);
+    uint64_t off;
+
+    (void)map;
+    if (!m || m == sim->ram) {
+        dmacoh__err("sim export: no declared memory holds bus %#llx+%#llx", (unsigned long long)bus,
+                    (unsigned long long)size);
+        return DMACOH_ENXIO;
+    }
+    off = bus - m->desc.bus;
+    out->fd = m->fd; /* kept open for the simulator's life */
+    out->close_fd = false;
+    out->align = (uint64_t)sysconf(_SC_PAGESIZE);
+    out->offset = off & ~(out->align - 1);
+    out->delta = off - out->offset;
+    return 0;
+}
+
 static const struct dmacoh_platform_ops sim_ops = {
     .name = "sim",
     .map = sim_map,
+    .file_of = sim_file_of,
     .sys_alloc = sim_sys_alloc,
     .sys_free = sim_sys_free,
     .sys_virt_to_dma = sim_virt_to_dma,
