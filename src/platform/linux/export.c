@@ -196,6 +196,7 @@ static int check_header(const struct dmacoh_block_msg *h, uint64_t *len)
      * the result must fit a size_t and an off_t. */
     if (h->delta > UINT64_MAX - h->size || h->delta + h->size > UINT64_MAX - (h->align - 1) ||
         ((h->delta + h->size + h->align - 1) & ~(h->align - 1)) > SIZE_MAX ||
+        h->offset > (uint64_t)INT64_MAX ||
         ((h->delta + h->size + h->align - 1) & ~(h->align - 1)) > (uint64_t)INT64_MAX - h->offset ||
         h->handle > UINT64_MAX - (h->size - 1)) {
         dmacoh__err("block receive: offset %#llx + delta %#llx + size %#llx (handle %#llx) "

@@ -22,6 +22,7 @@
 #include <dmacoh/sim.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -189,10 +190,14 @@ static int place(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *desc)
         return DMACOH_ENOMEM;
     if (desc->size > SIZE_MAX)
         return DMACOH_EOVERFLOW;
-    fd = memfd_create("dmacoh-sim", MFD_CLOEXEC);
+    fd = memfd_create("dmacoh-sim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -errno;
-    if (ftruncate(fd, (off_t)desc->size) != 0) {
+    /* Sealed at its size, as the memfd platform's window: a process a block is exported to
+     * (sim_file_of) holds the descriptor and must not be able to shrink the memory under
+     * this one's mappings (SIGBUS), and the receiver refuses a file that could shrink. */
+    if (ftruncate(fd, (off_t)desc->size) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
         int e = -errno;
         close(fd);
         return e;
