@@ -5,21 +5,23 @@
  * Round trips over memfd and the simulator: a child forked before the platform exists (so it
  * inherits no mapping of the memory) receives the block over a socketpair, maps it only
  * through the received descriptor, checks the parent's pattern and the handle, writes its own
- * pattern, and the parent reads it in its own mapping. Over a fake PCI sysfs tree and a fake
- * UIO tree (regular files stand in for resourceN and /dev/uio0, accepted while
+ * pattern, and the parent reads it in its own mapping. Over fake PCI sysfs, UIO and device
+ * DAX trees (regular files stand in for resourceN, /dev/uio0 and /dev/dax0.0, accepted while
  * dmacoh__linux_fake_nodes is set) the file offsets are checked by reading the file, and a
  * block sent and received in the same process lands on the same bytes. Refusals of the core:
- * not an allocation, wrong size or handle, no region, a platform without a file, a platform
- * breaking the contract. Hostile messages from a raw sender: short, long, no descriptor, two
- * or nine, wrong magic, version, mode or align, sizes beyond the file, offsets that wrap, an
- * unsealed file, /dev/null, a pipe, a closed peer: each refused with its code, with nothing
- * mapped (no mapping of the memfd appears in /proc/self/maps), *out untouched and no
- * descriptor left open (/proc/self/fd counted before and after).
+ * not an allocation, wrong size or handle, no region, a platform without a file (/dev/mem
+ * among them), a platform breaking the contract. Hostile messages from a raw sender: short,
+ * long, no descriptor, two or nine, wrong magic, version, mode or align, sizes beyond the
+ * file, offsets that wrap, an unsealed file, /dev/null, a pipe, a closed peer: each refused
+ * with its code, with nothing mapped (no mapping of the memfd appears in /proc/self/maps),
+ * *out untouched and no descriptor left open (/proc/self/fd counted before and after).
  */
 #include "fixture.h"
 #include "t.h"
 #include "platform/linux/internal.h" /* dmacoh__linux_fake_nodes */
 
+#include <dmacoh/dax.h>
+#include <dmacoh/devmem.h>
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/export.h>
 #include <dmacoh/linux_export.h>
@@ -289,6 +291,7 @@ static void check_file_and_trip(struct dmacoh_device *d, void *a, size_t size, d
     T_EQ_U64(b.handle, h);
     T_EQ_U64(b.size, size);
     T_ASSERT(b.cpu != a);
+    T_EQ_U64(((uintptr_t)b.cpu - fr->delta) % fr->align, 0); /* DAX maps whole aligned units */
     dmacoh_memcpy_fromio(got, b.cpu, sizeof(got));
     T_ASSERT(memcmp(buf, got, sizeof(buf)) == 0);
     T_OK(dmacoh_block_unmap(&b));
@@ -391,6 +394,52 @@ static void uio_block_is_at_its_map_offset(void)
     remove_root();
 }
 
+/* Device DAX: the mapping unit is the device's alignment (2 MiB here), in offset and length. */
+static void dax_block_is_in_whole_alignment_units(void)
+{
+    char sys[PATH_MAX], dev[PATH_MAX];
+    struct dmacoh_dax_opts o;
+    struct dmacoh_dax *dax;
+    struct dmacoh_device d;
+    struct dmacoh_file_range fr;
+    uint64_t unit = 2ull << 20, base = 0x2080000000ull;
+    void *a, *b;
+    dmacoh_dma_addr_t ha, hb;
+
+    snprintf(root, sizeof(root), "/tmp/dmacoh-export-XXXXXX");
+    T_ASSERT(mkdtemp(root) != NULL);
+    dmacoh__linux_fake_nodes = true; /* dev/dax0.0 is a regular file */
+    put("sys/bus/dax/devices/dax0.0/size", "16777216\n");
+    put("sys/bus/dax/devices/dax0.0/align", "2097152\n");
+    put("sys/bus/dax/devices/dax0.0/resource", "0x2080000000\n");
+    put("dev/.keep", "");
+    sized("dev/dax0.0", (off_t)(8 * unit));
+    snprintf(sys, sizeof(sys), "%s/sys", root);
+    snprintf(dev, sizeof(dev), "%s/dev", root);
+    memset(&o, 0, sizeof(o));
+    o.sysfs_root = sys;
+    o.dev_root = dev;
+    T_OK(dmacoh_dax_open("dax0.0", &o, &dax));
+    T_OK(dmacoh_device_init(&d, "export-dax", NULL, dmacoh_dax_platform(dax)));
+    T_OK(dmacoh_declare_coherent_memory(&d, base + unit + 0x1000, 0x1000, 4u << 20,
+                                        DMACOH_MEMORY_MAP, NULL, NULL));
+    T_OK(dmacoh_alloc_coherent(&d, 4096, 0, 0, &a, &ha));
+    T_OK(dmacoh_alloc_coherent(&d, 65536, 0, 0, &b, &hb));
+    T_EQ_U64(hb, 0x10000);
+    T_OK(dmacoh_block_file(&d, b, 65536, hb, &fr));
+    T_EQ_INT(fr.close_fd, false);
+    T_EQ_U64(fr.align, unit);
+    T_EQ_U64(fr.offset, unit); /* the unit holding device offset 2 MiB + 64 KiB */
+    T_EQ_U64(fr.delta, 0x10000);
+    check_file_and_trip(&d, b, 65536, hb, &fr);
+    T_OK(dmacoh_free_coherent(&d, 65536, b, hb));
+    T_OK(dmacoh_free_coherent(&d, 4096, a, ha));
+    T_OK(dmacoh_release_coherent_memory(&d, 0));
+    T_OK(dmacoh_device_fini(&d));
+    T_OK(dmacoh_dax_close(dax));
+    remove_root();
+}
+
 /* ---- refusals of the core ---- */
 
 static int liar_file_of(void *ctx, const struct dmacoh_mapping *m, dmacoh_phys_addr_t bus,
@@ -475,6 +524,38 @@ static void blocks_that_are_not_allocations_are_refused(void)
     T_OK(dmacoh_platform_fini(&p_liar));
     T_OK(dmacoh_platform_fini(&p_no_file));
     T_OK(dmacoh_sim_destroy(sim));
+}
+
+/* /dev/mem has a file, but handing it out gives away all physical memory: refused. */
+static void devmem_blocks_are_not_exported(void)
+{
+    char path[] = "/tmp/dmacoh-export-mem-XXXXXX";
+    struct dmacoh_devmem_opts o = {path, false};
+    struct dmacoh_devmem *dm;
+    struct dmacoh_device d;
+    struct dmacoh_file_range fr;
+    void *a;
+    dmacoh_dma_addr_t h;
+    int fd = mkstemp(path), sv[2];
+
+    T_ASSERT(fd >= 0);
+    T_EQ_INT(ftruncate(fd, (off_t)(0xfe000000ull + 0x10000)), 0);
+    T_OK(dmacoh_devmem_open(&o, &dm));
+    T_OK(dmacoh_device_init(&d, "export-devmem", NULL, dmacoh_devmem_platform(dm)));
+    t_declare_device_memory(&d, 0xfe000000ull, 0, 0x10000, 0, NULL);
+    T_OK(dmacoh_alloc_coherent(&d, 0x1000, 0, 0, &a, &h));
+    T_ERR(dmacoh_block_file(&d, a, 0x1000, h, &fr), DMACOH_ENOTSUP);
+    T_EQ_INT(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    T_ERR(dmacoh_block_send(sv[0], &d, a, 0x1000, h), DMACOH_ENOTSUP);
+    T_ASSERT(t_log_find("devmem platform has no file"));
+    close(sv[0]);
+    close(sv[1]);
+    T_OK(dmacoh_free_coherent(&d, 0x1000, a, h));
+    T_OK(dmacoh_release_coherent_memory(&d, 0));
+    T_OK(dmacoh_device_fini(&d));
+    T_OK(dmacoh_devmem_close(dm));
+    close(fd);
+    unlink(path);
 }
 
 /* ---- hostile messages ---- */
@@ -658,7 +739,9 @@ static const struct t_case cases[] = {
     T_CASE(block_of_an_including_parent_is_found),
     T_CASE(pci_block_is_at_its_bar_offset),
     T_CASE(uio_block_is_at_its_map_offset),
+    T_CASE(dax_block_is_in_whole_alignment_units),
     T_CASE(blocks_that_are_not_allocations_are_refused),
+    T_CASE(devmem_blocks_are_not_exported),
     T_CASE(hostile_messages_are_refused),
 };
 
