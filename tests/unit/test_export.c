@@ -649,7 +649,12 @@ static void hostile_messages_are_refused(void)
     int fd = sealed_memfd(2 * page, true), unsealed = sealed_memfd(2 * page, false);
     int devnull = open("/dev/null", O_RDWR | O_CLOEXEC), pipefd[2], sv[2];
 
-    T_ASSERT(devnull >= 0);
+    char plain_path[] = "/tmp/dmacoh-export-plain-XXXXXX";
+    int plain = mkstemp(plain_path);
+
+    T_ASSERT(devnull >= 0 && plain >= 0);
+    T_EQ_INT(ftruncate(plain, (off_t)(2 * page)), 0);
+    unlink(plain_path);
     T_EQ_INT(pipe(pipefd), 0);
     /* The control: the well-formed message is accepted, and its mapping shows up. */
     T_EQ_INT(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
@@ -716,6 +721,7 @@ static void hostile_messages_are_refused(void)
     h = good_msg();
     refused(&h, sizeof(h), unsealed, 1, DMACOH_EINVAL);
     T_ASSERT(t_log_find("not sealed against shrinking"));
+    refused(&h, sizeof(h), plain, 1, DMACOH_EINVAL); /* a file on disk (or tmpfs): not sealed */
     refused(&h, sizeof(h), devnull, 1, DMACOH_EPERM);
     refused(&h, sizeof(h), pipefd[0], 1, DMACOH_EINVAL);
     /* A peer that went away. */
@@ -729,6 +735,7 @@ static void hostile_messages_are_refused(void)
     close(pipefd[0]);
     close(pipefd[1]);
     close(devnull);
+    close(plain);
     close(unsealed);
     close(fd);
 }
