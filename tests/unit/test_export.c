@@ -486,6 +486,14 @@ static void blocks_that_are_not_allocations_are_refused(void)
     T_ASSERT(t_log_find("not the start of a live allocation"));
     T_ASSERT(t_log_find("does not match"));
     T_ASSERT(memcmp(&fr, &untouched, sizeof(fr)) == 0);
+    /* An occupied range is not an allocation. */
+    {
+        void *occ;
+
+        T_OK(dmacoh_mark_declared_memory_occupied(&d, 0x8000, 0x1000, &occ));
+        T_ERR(dmacoh_block_file(&d, occ, 0x1000, 0x8000, &fr), DMACOH_EFAULT);
+        T_ASSERT(t_log_find("an occupied range"));
+    }
     /* Freed: no longer live. System memory of the fallback: not in the region. */
     T_OK(dmacoh_free_coherent(&d, 0x1000, b, hb));
     T_ERR(dmacoh_block_file(&d, b, 0x1000, hb, &fr), DMACOH_EFAULT);
