@@ -277,6 +277,7 @@ static void check_file_and_trip(struct dmacoh_device *d, void *a, size_t size, d
     unsigned before;
     int sv[2];
 
+    memset(buf, 0, sizeof(buf));
     snprintf(buf, sizeof(buf), "exported block at %#llx", (unsigned long long)h);
     dmacoh_memcpy_toio(a, buf, sizeof(buf));
     memset(got, 0, sizeof(got));
