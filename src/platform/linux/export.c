@@ -73,7 +73,7 @@ static int send_msg(int sock, struct dmacoh_block_msg *h, int fd)
         return r;
     }
     if ((size_t)n != sizeof(*h)) {
-        dmacoh__err("block send: socket %d took %zd of %zu bytes of the header", sock, n,
+        dmacoh__err("block send: socket %d took %zu of %zu bytes of the header", sock, (size_t)n,
                     sizeof(*h));
         return DMACOH_EIO;
     }
@@ -167,10 +167,10 @@ static int recv_msg(int sock, struct dmacoh_block_msg *h, int *fd)
             dmacoh__err("block receive: the peer closed socket %d", sock);
             return DMACOH_EIO;
         }
-        dmacoh__err("block receive: malformed message on socket %d: %zd bytes (the header is "
+        dmacoh__err("block receive: malformed message on socket %d: %zu bytes (the header is "
                     "%zu)%s, %u descriptor(s)%s (exactly one expected)",
-                    sock, n, sizeof(*h), (msg.msg_flags & MSG_TRUNC) ? " and more" : "", nfds,
-                    (msg.msg_flags & MSG_CTRUNC) ? " and more" : "");
+                    sock, (size_t)n, sizeof(*h), (msg.msg_flags & MSG_TRUNC) ? " and more" : "",
+                    nfds, (msg.msg_flags & MSG_CTRUNC) ? " and more" : "");
         return DMACOH_EINVAL;
     }
     *fd = fds[0];
