@@ -160,8 +160,7 @@ static int recv_msg(int sock, struct dmacoh_block_msg *h, int *fd)
         return r;
     }
     nfds = collect_fds(&msg, fds);
-    if (n == 0 || n != (ssize_t)sizeof(*h) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-        nfds != 1) {
+    if (n != (ssize_t)sizeof(*h) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds != 1) {
         close_fds(fds, nfds);
         if (n == 0 && nfds == 0) {
             dmacoh__err("block receive: the peer closed socket %d", sock);
@@ -292,14 +291,15 @@ static int map_aligned(int fd, uint64_t offset, size_t len, uint64_t align, void
 int dmacoh_block_receive(int sock, struct dmacoh_imported_block *out)
 {
     struct dmacoh_block_msg h;
-    uint64_t len;
-    void *base;
-    int fd, r;
+    uint64_t len = 0;
+    void *base = NULL;
+    int fd = -1, r;
 
     if (sock < 0 || !out) {
         dmacoh__err("block receive: %s", sock < 0 ? "socket is not a descriptor" : "out is NULL");
         return DMACOH_EINVAL;
     }
+    memset(&h, 0, sizeof(h)); /* recvmsg may fill less of it: refused then, never read */
     r = recv_msg(sock, &h, &fd);
     if (r)
         return r;
