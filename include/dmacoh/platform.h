@@ -52,8 +52,9 @@ struct dmacoh_mapping {
  */
 struct dmacoh_file_range {
     int fd; /**< an open descriptor of the file (read-write) */
-    bool
-        close_fd; /**< true: opened for this call, the caller closes it; false: the platform's own, kept open while the region is declared, never to be closed by the caller */
+    /** true: opened for this call, the caller closes it; false: the platform's own, open
+     * while the region stays declared, never to be closed by the caller */
+    bool close_fd;
     uint64_t offset; /**< file offset where the mapping begins: a multiple of align */
     uint64_t delta;  /**< bytes from there to the block's first byte */
     uint64_t align;  /**< unit of offset, length and address: a power of two >= the page size */
