@@ -23,6 +23,13 @@
  * MAP/UNMAP calls, so a freed IOVA is unmapped before it can be handed out again; memory whose
  * unmap failed is never reused.
  *
+ * Another process: send_fds passes the container and device descriptors with a fixed-size
+ * header (struct hand) over a Unix socket; attach_fds checks the message, the descriptors and
+ * the device's identity, and builds an instance marked secondary: no group, no IOMMU setup,
+ * no fallback (the IOVA space is the primary's), declares confined to what cannot name the
+ * primary's fallback IOVAs (collides_with_primary), and a teardown that only closes its two
+ * descriptors.
+ *
  * System calls go through struct dmacoh__vfio_sys so a unit test can play the kernel.
  */
 #ifndef _GNU_SOURCE
