@@ -1115,8 +1115,9 @@ static void attach_refuses_bad_messages(void)
     T_OK(open_fake(&v, NULL));
     capture(v, &m);
     T_EQ_U64(m.len % 8, 0);
-    fds3[0] = m.fds[0], fds3[1] = m.fds[1], fds3[2] = m.fds[0];
-    swapped[0] = m.fds[1], swapped[1] = m.fds[1];
+    memcpy(fds3, m.fds, sizeof(m.fds));
+    fds3[2] = m.fds[0];
+    swapped[0] = swapped[1] = m.fds[1];
     before = open_fds();
     /* The message as sent is accepted: the cases below fail for their one fault. */
     T_OK(attach_raw(m.buf, m.len, m.fds, 2));
@@ -1164,7 +1165,7 @@ static void attach_refuses_bad_messages(void)
     /* Descriptors of the wrong kind. */
     T_ERR(attach_raw(m.buf, m.len, swapped, 2), DMACOH_ENODEV);
     T_ASSERT(t_log_find("the first descriptor is not a VFIO container"));
-    swapped[0] = m.fds[0], swapped[1] = m.fds[0];
+    swapped[0] = swapped[1] = m.fds[0];
     T_ERR(attach_raw(m.buf, m.len, swapped, 2), DMACOH_ENODEV);
     T_ASSERT(t_log_find("the second descriptor is not a VFIO PCI device"));
     F.iommu_unset = true;

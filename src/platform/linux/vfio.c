@@ -960,6 +960,7 @@ struct hand {
     uint64_t range[HAND_MAX][2]; /* where the primary picks fallback IOVAs */
     uint64_t held[HAND_MAX][2];  /* device ranges of the regions declared on it */
 };
+_Static_assert(sizeof(struct hand) == 32 + 2 * HAND_MAX * 16, "one layout for 32 and 64 bits");
 
 /* The primary's IOVA ranges and held ranges (an attached instance passes on the primary's). */
 static int fill_hand(struct dmacoh_vfio *v, struct hand *h)
@@ -984,8 +985,10 @@ static int fill_hand(struct dmacoh_vfio *v, struct hand *h)
     } else {
         h->nranges = (uint32_t)nranges;
         h->nheld = (uint32_t)nheld;
-        for (size_t i = 0; i < nranges; i++)
-            h->range[i][0] = range[i].lo, h->range[i][1] = range[i].hi;
+        for (size_t i = 0; i < nranges; i++) {
+            h->range[i][0] = range[i].lo;
+            h->range[i][1] = range[i].hi;
+        }
         for (size_t i = 0; i < nheld; i++) {
             h->held[i][0] = v->secondary ? held[i].lo : v->iova.held[i].lo;
             h->held[i][1] = v->secondary ? held[i].hi : v->iova.held[i].hi;
