@@ -100,6 +100,8 @@ int dmacoh_vfio_open(const char *bdf, const struct dmacoh_vfio_opts *opts,
 /**
  * Closes it: unmaps from the IOMMU and frees every fallback allocation still outstanding
  * (the device must not DMA to them any more), then closes the device, group and container.
+ * An instance from dmacoh_vfio_attach_fds has no fallback and no group: its close closes its
+ * copies of the container and device descriptors only (see there).
  * Errors: -DMACOH_EBUSY while a region is declared or a device initialised on its platform
  * (nothing changes). NULL is accepted.
  */
@@ -154,12 +156,17 @@ bool dmacoh_vfio_is_noiommu(const struct dmacoh_vfio *v);
  * attached instance passes the same ranges on (the primary's, as it received them).
  *
  * Declare first: a region declared after the hand-over is not in the message, and the other
- * process cannot then declare the same device range (see dmacoh_vfio_attach_fds).
+ * process cannot then declare the same device range (see dmacoh_vfio_attach_fds). The device
+ * ranges sent stay out of this instance's fallback IOVAs until dmacoh_vfio_close, even after
+ * their regions are released here: the other process may declare the same memory at the same
+ * device addresses once it is free (the machine-wide registry lets one process at a time
+ * declare a physical range).
  *
  * Errors (each logged): -DMACOH_EINVAL (NULL v, negative sock, or sock is not a socket),
- * -DMACOH_ERANGE (more than 16 regions declared on the platform), -DMACOH_EIO (sendmsg
- * failed: the other end closed, the socket is not a Unix socket, ...). Nothing changes here
- * on any failure; on success both descriptors stay open and owned by v as well.
+ * -DMACOH_ERANGE (more than 16 distinct device ranges declared on the platform; nothing
+ * changes), -DMACOH_ENOMEM, -DMACOH_EIO (sendmsg failed: the other end closed, the socket is
+ * not a Unix socket, ...; the ranges stay held as above). Both descriptors stay open and
+ * owned by v.
  * Context: any thread; blocks while the socket is full. Does not raise SIGPIPE.
  */
 int dmacoh_vfio_send_fds(struct dmacoh_vfio *v, int sock);

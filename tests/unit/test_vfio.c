@@ -942,8 +942,8 @@ static void attach_maps_bars_with_the_primarys_handles(void)
     struct dmacoh_vfio_opts po = {.iova_limit = 0x0fffffff};
     struct dmacoh_vfio *v, *s;
     struct dmacoh_device pdev, sdev, other;
-    void *pa, *sa, *f;
-    dmacoh_dma_addr_t ph, sh2, fh;
+    void *pa, *sa, *f, *big;
+    dmacoh_dma_addr_t ph, sh2, fh, bigh;
     char buf[16] = {0};
     int sv[2], before;
 
@@ -986,6 +986,10 @@ static void attach_maps_bars_with_the_primarys_handles(void)
     T_ERR(dmacoh_alloc_coherent(&sdev, 8192, 0, 0, &sa, &sh2), DMACOH_ENOTSUP);
     T_ASSERT(t_log_count() > 0 && !t_log_find("no system memory for DMA here"));
     T_EQ_U64(F.nmaps, 1);
+    /* The device range handed over stays out of the primary's fallback, though released
+     * there: 1 MiB aligned would be 0x200000 else. */
+    T_OK(dmacoh_alloc_coherent(&other, 1 << 20, 0, 0, &big, &bigh));
+    T_EQ_U64(bigh, 0x400000);
     /* Inside the primary's IOVA ranges (its fallback is at 0x100000) and in no region it
      * declared: refused. Past its iova_limit: nothing of the primary's can be there. */
     T_ERR(
@@ -1000,12 +1004,13 @@ static void attach_maps_bars_with_the_primarys_handles(void)
     T_OK(dmacoh_vfio_close(s));
     T_EQ_INT(open_fds(), before);
     T_EQ_U64(F.nunmaps, 0);
-    T_EQ_U64(F.nlive, 1);
+    T_EQ_U64(F.nlive, 2);
     T_ASSERT(!F.unset);
     /* The primary goes on. */
     T_EQ_U64(dmacoh_virt_to_dma(&other, f), 0x100000);
     T_OK(dmacoh_free_coherent(&other, 4096, f, 0x100000));
-    T_EQ_U64(F.nunmaps, 1);
+    T_OK(dmacoh_free_coherent(&other, 1 << 20, big, bigh));
+    T_EQ_U64(F.nunmaps, 2);
     T_OK(dmacoh_device_fini(&pdev));
     T_OK(dmacoh_device_fini(&other));
     T_OK(dmacoh_vfio_close(v));

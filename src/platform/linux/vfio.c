@@ -962,11 +962,54 @@ struct hand {
 };
 _Static_assert(sizeof(struct hand) == 32 + 2 * HAND_MAX * 16, "one layout for 32 and 64 bits");
 
-/* The primary's IOVA ranges and held ranges (an attached instance passes on the primary's). */
+/* Adds [lo, hi] to the message's held ranges unless it is there already: false when full. */
+static bool add_held(struct hand *h, uint64_t lo, uint64_t hi)
+{
+    for (uint32_t i = 0; i < h->nheld; i++)
+        if (h->held[i][0] == lo && h->held[i][1] == hi)
+            return true;
+    if (h->nheld == HAND_MAX)
+        return false;
+    h->held[h->nheld][0] = lo;
+    h->held[h->nheld][1] = hi;
+    h->nheld++;
+    return true;
+}
+
+/*
+ * The primary's side: its IOVA ranges and the distinct device ranges held in its IOVA space.
+ * Each of those is then held once more, keyed by the instance itself, until close: the other
+ * process may declare there from now on (the same memory, released here and declared there),
+ * so no fallback block of this process may ever take those IOVAs, even after the region that
+ * held them here is released. Called with the lock held.
+ */
+static int primary_ranges(struct dmacoh_vfio *v, struct hand *h)
+{
+    size_t n = v->iova.nheld;
+
+    h->nranges = v->iova.nranges;
+    for (unsigned i = 0; i < v->iova.nranges; i++) {
+        h->range[i][0] = v->iova.range[i].lo;
+        h->range[i][1] = v->iova.range[i].hi;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!add_held(h, v->iova.held[i].lo, v->iova.held[i].hi))
+            return DMACOH_ERANGE;
+    for (uint32_t i = 0; i < h->nheld; i++) {
+        size_t k = 0;
+
+        while (k < n && !(v->iova.held[k].key == v && v->iova.held[k].lo == h->held[i][0] &&
+                          v->iova.held[k].hi == h->held[i][1]))
+            k++;
+        if (k == n && dmacoh__iova_hold(&v->iova, h->held[i][0], h->held[i][1], v) != 0)
+            return DMACOH_ENOMEM;
+    }
+    return 0;
+}
+
+/* The header: the primary's ranges, or those an attached instance received from it. */
 static int fill_hand(struct dmacoh_vfio *v, struct hand *h)
 {
-    const struct dmacoh__iova_range *range = v->peer.range, *held = v->peer.held;
-    size_t nranges = v->peer.nranges, nheld = v->peer.nheld;
     int r = 0;
 
     memset(h, 0, sizeof(*h));
@@ -974,30 +1017,26 @@ static int fill_hand(struct dmacoh_vfio *v, struct hand *h)
     h->version = HAND_VERSION;
     h->flags = v->noiommu ? HAND_NOIOMMU : 0;
     snprintf(h->bdf, sizeof(h->bdf), "%s", v->bdf);
+    if (v->secondary) { /* the peer's ranges never change after attach */
+        h->nranges = v->peer.nranges;
+        h->nheld = v->peer.nheld;
+        for (unsigned i = 0; i < v->peer.nranges; i++) {
+            h->range[i][0] = v->peer.range[i].lo;
+            h->range[i][1] = v->peer.range[i].hi;
+        }
+        for (unsigned i = 0; i < v->peer.nheld; i++) {
+            h->held[i][0] = v->peer.held[i].lo;
+            h->held[i][1] = v->peer.held[i].hi;
+        }
+        return 0;
+    }
     pthread_mutex_lock(&v->lock);
-    if (!v->secondary) {
-        range = v->iova.range;
-        nranges = v->iova.nranges;
-        nheld = v->iova.nheld;
-    }
-    if (nheld > HAND_MAX) {
-        r = DMACOH_ERANGE;
-    } else {
-        h->nranges = (uint32_t)nranges;
-        h->nheld = (uint32_t)nheld;
-        for (size_t i = 0; i < nranges; i++) {
-            h->range[i][0] = range[i].lo;
-            h->range[i][1] = range[i].hi;
-        }
-        for (size_t i = 0; i < nheld; i++) {
-            h->held[i][0] = v->secondary ? held[i].lo : v->iova.held[i].lo;
-            h->held[i][1] = v->secondary ? held[i].hi : v->iova.held[i].hi;
-        }
-    }
+    r = primary_ranges(v, h);
     pthread_mutex_unlock(&v->lock);
-    if (r)
-        dmacoh__err("vfio %s: %zu regions are declared; a hand-over carries at most %d", v->bdf,
-                    nheld, HAND_MAX);
+    if (r == DMACOH_ERANGE)
+        dmacoh__err("vfio %s: more than %d device ranges are declared; a hand-over carries at "
+                    "most %d",
+                    v->bdf, HAND_MAX, HAND_MAX);
     return r;
 }
 
