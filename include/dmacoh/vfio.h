@@ -207,7 +207,7 @@ int dmacoh_vfio_send_fds(struct dmacoh_vfio *v, int sock);
  * - -DMACOH_ENODEV: the first descriptor is not a VFIO container, or one with no IOMMU set;
  *   the second is not a VFIO PCI device.
  * - -DMACOH_ENOTSUP: another VFIO API version; a no-IOMMU device without allow_noiommu.
- * - -DMACOH_ENOENT: no such PCI device under the sysfs root.
+ * - -DMACOH_ENOENT: no such PCI device (or its `resource` file) under the sysfs root.
  * - -DMACOH_ENXIO: the device is not bound to vfio-pci, or the descriptor's IDs or BAR sizes
  *   are not those of the device the message names.
  * - -DMACOH_ENOMEM.
