@@ -470,13 +470,6 @@ static int region_info(const struct dmacoh_vfio *v, unsigned index, struct vfio_
 }
 
 /*
- * Takes a declared region's device addresses [device_addr, device_addr + size) out of the IOVA
- * space, so no fallback block is ever handed out there: every device of the platform shares
- * the container's IOVAs, and one handle must not name both region memory and system memory
- * (dmacoh_dma_to_virt could not tell them apart, and the device would reach only one). Refused
- * with -DMACOH_EBUSY while live fallback memory has IOVAs in the range.
- */
-/*
  * In an attached instance, a declared region's device range must not name memory the primary
  * may have handed out as fallback IOVAs, which this process cannot see: it must lie inside the
  * device range of a region the primary had declared when it handed the descriptors over (the
@@ -507,6 +500,14 @@ static bool collides_with_primary(const struct dmacoh_vfio *v, uint64_t lo, uint
     return true;
 }
 
+/*
+ * Takes a declared region's device addresses [device_addr, device_addr + size) out of the IOVA
+ * space, so no fallback block is ever handed out there: every device of the platform shares
+ * the container's IOVAs, and one handle must not name both region memory and system memory
+ * (dmacoh_dma_to_virt could not tell them apart, and the device would reach only one). Refused
+ * with -DMACOH_EBUSY while live fallback memory has IOVAs in the range, and in an attached
+ * instance when the range could name the primary's fallback memory.
+ */
 static int hold_device_range(struct dmacoh_vfio *v, dmacoh_dma_addr_t device_addr, uint64_t size,
                              const void *key)
 {
