@@ -1208,6 +1208,46 @@ static void attach_refuses_bad_messages(void)
     remove_tree();
 }
 
+/* send_fds: more distinct declared ranges than a message carries is -ERANGE and holds
+ * nothing; a socket whose other end is gone is -EIO, without SIGPIPE. */
+static void send_refusals(void)
+{
+    struct dmacoh_vfio *v;
+    struct dmacoh_device dev[17];
+    void *a;
+    dmacoh_dma_addr_t h;
+    int sv[2];
+
+    make_tree();
+    T_OK(open_fake(&v, NULL));
+    for (unsigned i = 0; i < 17; i++) {
+        char name[16];
+
+        snprintf(name, sizeof(name), "d%u", i);
+        T_OK(dmacoh_device_init(&dev[i], name, NULL, dmacoh_vfio_platform(v)));
+        T_OK(dmacoh_declare_coherent_memory(&dev[i], BAR0 + 0x1000 * i, 0x100000 + 0x1000 * i,
+                                            0x1000, DMACOH_MEMORY_IO, NULL, NULL));
+    }
+    T_EQ_INT(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    T_ERR(dmacoh_vfio_send_fds(v, sv[0]), DMACOH_ERANGE);
+    T_ASSERT(t_log_find("more than 16 device ranges are declared"));
+    for (unsigned i = 0; i < 17; i++) {
+        T_OK(dmacoh_release_coherent_memory(&dev[i], 0));
+        if (i)
+            T_OK(dmacoh_device_fini(&dev[i]));
+    }
+    T_OK(dmacoh_alloc_coherent(&dev[0], 4096, 0, 0, &a, &h));
+    T_EQ_U64(h, 0x100000); /* nothing stayed held */
+    T_OK(dmacoh_free_coherent(&dev[0], 4096, a, h));
+    T_OK(dmacoh_device_fini(&dev[0]));
+    close(sv[1]);
+    T_ERR(dmacoh_vfio_send_fds(v, sv[0]), DMACOH_EIO);
+    T_ASSERT(t_log_find("sending the descriptors on socket"));
+    close(sv[0]);
+    T_OK(dmacoh_vfio_close(v));
+    remove_tree();
+}
+
 static const struct t_case cases[] = {
     T_CASE(opens_through_the_group_and_maps_a_bar),
     T_CASE(fallback_is_mapped_at_an_iova_and_unmapped_on_free),
@@ -1227,6 +1267,7 @@ static const struct t_case cases[] = {
     T_CASE(attach_maps_bars_with_the_primarys_handles),
     T_CASE(attach_over_a_stream_and_hand_on),
     T_CASE(attach_refuses_bad_messages),
+    T_CASE(send_refusals),
 };
 
 T_MAIN(cases)
