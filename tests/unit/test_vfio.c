@@ -1214,6 +1214,7 @@ static void send_refusals(void)
 {
     struct dmacoh_vfio *v;
     struct dmacoh_device dev[17];
+    char name[17][8];
     void *a;
     dmacoh_dma_addr_t h;
     int sv[2];
@@ -1221,10 +1222,8 @@ static void send_refusals(void)
     make_tree();
     T_OK(open_fake(&v, NULL));
     for (unsigned i = 0; i < 17; i++) {
-        char name[16];
-
-        snprintf(name, sizeof(name), "d%u", i);
-        T_OK(dmacoh_device_init(&dev[i], name, NULL, dmacoh_vfio_platform(v)));
+        snprintf(name[i], sizeof(name[i]), "d%u", i); /* a device keeps its name's pointer */
+        T_OK(dmacoh_device_init(&dev[i], name[i], NULL, dmacoh_vfio_platform(v)));
         T_OK(dmacoh_declare_coherent_memory(&dev[i], BAR0 + 0x1000 * i, 0x100000 + 0x1000 * i,
                                             0x1000, DMACOH_MEMORY_IO, NULL, NULL));
     }
