@@ -252,6 +252,10 @@ struct dmacoh__vfio_sys {
 /* dmacoh_vfio_open() with the system calls given (NULL: the real ones). */
 int dmacoh__vfio_open_sys(const char *bdf, const struct dmacoh_vfio_opts *opts,
                           const struct dmacoh__vfio_sys *sys, struct dmacoh_vfio **out);
+/* dmacoh_vfio_attach_fds() with the system calls given (NULL: the real ones); the socket
+ * calls are always the real ones. */
+int dmacoh__vfio_attach_sys(int sock, const struct dmacoh_vfio_opts *opts,
+                            const struct dmacoh__vfio_sys *sys, struct dmacoh_vfio **out);
 
 /*
  * An IOVA space (iova.c): the usable IOVA ranges, a table of live blocks sorted by IOVA, and
