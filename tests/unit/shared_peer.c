@@ -134,32 +134,26 @@ static int allocate(struct peer *p)
     return 0;
 }
 
-/* Runs the steps; the first that fails is reported with its number. */
+/* Runs the steps; the first that fails is reported with its number (1: no DMACOH_SHM_DIR,
+ * 2: the platform, 3: the device, 4: the shared declaration, 5: an allocation). */
 static void run(struct peer *p, int fd)
 {
     struct dmacoh_share_opts share = {p->hello.name, DMACOH_SHARE_ATTACH, 0};
     struct dmacoh_platform *plat = NULL;
     const struct peer_hello *h = &p->hello;
-    int r;
+    int r = getenv("DMACOH_SHM_DIR") ? 0 : DMACOH_EINVAL;
 
     p->rep.step = 1;
-    if (!getenv("DMACOH_SHM_DIR")) {
-        p->rep.status = DMACOH_EINVAL;
-        return;
-    }
-    p->rep.step = 2;
-    r = platform(p, fd, &plat);
-    p->rep.step = 3;
-    if (!r)
+    if (!r && ++p->rep.step)
+        r = platform(p, fd, &plat);
+    if (!r && ++p->rep.step)
         r = dmacoh_device_init(&p->dev, "peer", NULL, plat);
-    p->rep.step = 4;
-    if (!r)
+    if (!r && ++p->rep.step)
         r = dmacoh_declare_shared_memory(&p->dev, h->bus, h->dev, h->size,
                                          DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &share,
                                          NULL);
-    if (!r) {
+    if (!r && ++p->rep.step) {
         p->rep.probe_ok = probe(p);
-        p->rep.step = 5;
         r = allocate(p);
     }
     p->rep.status = r;
