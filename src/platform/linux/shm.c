@@ -8,7 +8,12 @@
  *    O_NOFOLLOW, checked to be a regular file, and mapped MAP_SHARED.
  *  - The lock is a pthread mutex, process-shared and robust: when its holder dies, the kernel
  *    hands it to the next locker with EOWNERDEAD; it is made consistent at once (so a second
- *    death during the repair is reported again to the one after) and the core repairs.
+ *    death during the repair is reported again to the one after) and the core repairs. That
+ *    needs the kernel to walk the dead thread's robust list, which the C library registers at
+ *    start (set_robust_list). Where none is registered (QEMU user-mode emulation answers
+ *    ENOSYS: the guest's list is not one the host kernel could walk), a robust mutex is
+ *    accepted but a holder's death is never reported, and the next locker waits for ever; so
+ *    no region is created or attached there (-DMACOH_ENOTSUP).
  *  - A process is its pid and its start time (field 22 of /proc/<pid>/stat, clock ticks after
  *    boot): a pid reused by a later process has a later start. A zombie counts as dead.
  */
@@ -28,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 _Static_assert(sizeof(pthread_mutex_t) <= DMACOH_SHLOCK_BYTES, "pthread_mutex_t too large");
@@ -47,6 +53,24 @@ static int path_of(const char *name, char *buf, size_t len)
     return 0;
 }
 
+/* Whether the kernel will report this process's death inside a robust lock: its robust list
+ * is registered. 0, or -DMACOH_ENOTSUP (logged). */
+static int robust_ok(const char *name)
+{
+    void *head = NULL;
+    size_t len = 0;
+    long r = syscall(SYS_get_robust_list, 0, &head, &len);
+
+    if (r == 0 && head != NULL)
+        return 0;
+    dmacoh__err("shared region '%s': this process has no robust futex list (get_robust_list: "
+                "%s; QEMU user-mode emulation does not provide one), so a process dying inside "
+                "the region's lock would never be reported and every other process would wait "
+                "for ever: shared regions are not supported here",
+                name, r == 0 ? "none registered" : strerror(errno));
+    return DMACOH_ENOTSUP;
+}
+
 int dmacoh__linux_shm_open(void *ctx, const char *name, uint64_t size, bool create, void **out,
                            uint64_t *actual)
 {
@@ -56,6 +80,8 @@ int dmacoh__linux_shm_open(void *ctx, const char *name, uint64_t size, bool crea
     int fd, r = path_of(name, path, sizeof(path));
 
     (void)ctx;
+    if (!r)
+        r = robust_ok(name);
     if (r)
         return r;
     if (create && (size == 0 || size > (uint64_t)INT64_MAX || size > SIZE_MAX))
