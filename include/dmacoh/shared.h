@@ -102,7 +102,9 @@ struct dmacoh_share_opts {
  *    finished setting it up (remove it with dmacoh_shared_unlink and create it again);
  *  - -DMACOH_ENOMEM: every entry of the owner table is held by a live process, or by a dead
  *    one whose blocks are quarantined (dmacoh_shared_reap frees those);
- *  - -DMACOH_ENOTSUP: the platform has no shared-state objects (platform.h).
+ *  - -DMACOH_ENOTSUP: the platform has no shared-state objects (platform.h), or no lock
+ *    whose holder's death is reported (Linux: the process has no robust futex list, as
+ *    under QEMU user-mode emulation; a death inside the lock would block the others for ever).
  * Context: as dmacoh_declare_coherent_memory; takes the region's lock, and may wait up to 2 s
  * for a creator that is still setting the region up.
  */
