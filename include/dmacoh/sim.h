@@ -111,8 +111,9 @@ int dmacoh_sim_add_memory_fd(struct dmacoh_sim *sim, const struct dmacoh_sim_mem
  * descriptor is sealed against resizing and close-on-exec.
  * Returns the descriptor (>= 0), or -DMACOH_EINVAL (sim NULL), -DMACOH_ENXIO (no memory holds
  * bus, or it is the simulated RAM, which stays private to this simulator), each logged.
- * Context: any thread. Ownership: the simulator's; valid until dmacoh_sim_destroy (dup it to
- * keep it longer). Never close it.
+ * Context: any thread, but not while another places a memory on the same sim.
+ * Ownership: the simulator's; valid until dmacoh_sim_destroy (dup it to keep it longer).
+ * Never close it.
  */
 int dmacoh_sim_memory_fd(struct dmacoh_sim *sim, dmacoh_phys_addr_t bus);
 

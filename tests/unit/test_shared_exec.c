@@ -457,6 +457,17 @@ static void sim_memory_fd_refusals(void)
     T_OK(dmacoh_sim_add_memory_fd(b, &mem, fd));
     T_ERR(dmacoh_sim_add_memory_fd(b, &mem, fd), DMACOH_EBUSY);
     T_OK(dmacoh_sim_bus_read(b, BUS, &probe, 1));
+    /* A simulator holds 64 memories (its RAM and BUS's among them). */
+    for (uint64_t i = 0; i < 62; i++) {
+        struct dmacoh_sim_memory one = {0x100000000ull + i * PAGE, PAGE, DMACOH_MEMORY_MAP, false,
+                                        0};
+
+        T_OK(dmacoh_sim_add_memory(b, &one));
+    }
+    mem.bus = 0x200000000ull;
+    t_log_reset();
+    T_ERR(dmacoh_sim_add_memory_fd(b, &mem, fd), DMACOH_ENOMEM);
+    T_ASSERT(t_log_find("64 memories"));
     T_OK(dmacoh_sim_destroy(b));
     T_OK(dmacoh_sim_destroy(a));
 }

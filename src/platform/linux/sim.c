@@ -280,10 +280,13 @@ int dmacoh_sim_add_memory_fd(struct dmacoh_sim *sim, const struct dmacoh_sim_mem
                     mem ? (unsigned long long)mem->size : 0ull, dmacoh_strerror(r));
         return r;
     }
-    if (sim->nmem == SIM_MAX_MEMORIES)
-        return DMACOH_ENOMEM;
-    if (mem->size > SIZE_MAX)
-        return DMACOH_EOVERFLOW;
+    if (sim->nmem == SIM_MAX_MEMORIES || mem->size > SIZE_MAX) {
+        dmacoh__err("sim: a memory at %#llx+%#llx cannot be placed: %s",
+                    (unsigned long long)mem->bus, (unsigned long long)mem->size,
+                    sim->nmem == SIM_MAX_MEMORIES ? "64 memories are placed already"
+                                                  : "larger than the address space");
+        return sim->nmem == SIM_MAX_MEMORIES ? DMACOH_ENOMEM : DMACOH_EOVERFLOW;
+    }
     r = fd_ok(fd, mem->size);
     if (r)
         return r;
