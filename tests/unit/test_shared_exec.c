@@ -101,10 +101,13 @@ static void open_side(struct side *s, enum peer_platform kind)
     T_OK(dmacoh_device_init(&s->dev, "creator", NULL, s->plat));
     r = dmacoh_declare_shared_memory(
         &s->dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &share, NULL);
-    if (r == DMACOH_ENOTSUP && t_log_find("robust futex list"))
+    if (r == DMACOH_ENOTSUP && t_log_find("robust futex list")) {
+        T_OK(dmacoh_device_fini(&s->dev));
+        T_OK(s->sim ? dmacoh_sim_destroy(s->sim) : dmacoh_memfd_close(s->memfd));
         t_skip("shared regions are refused here (-ENOTSUP): this process has no robust futex "
                "list (QEMU user-mode emulation), so a death inside the region's lock could not "
                "be reported");
+    }
     T_OK(r);
 }
 
