@@ -48,6 +48,12 @@
 static char shm_dir[64];
 static unsigned name_seq;
 
+/* The state directory goes at exit when it is empty (every region unlinked). */
+static void remove_shm_dir(void)
+{
+    (void)rmdir(shm_dir);
+}
+
 static const char *fresh_name(void)
 {
     static char name[32];
@@ -56,6 +62,7 @@ static const char *fresh_name(void)
         strcpy(shm_dir, "/tmp/dmacoh-shx-XXXXXX");
         T_ASSERT(mkdtemp(shm_dir) != NULL);
         setenv("DMACOH_SHM_DIR", shm_dir, 1);
+        T_EQ_INT(atexit(remove_shm_dir), 0);
     }
     (void)snprintf(name, sizeof(name), "x%d-%u", (int)getpid(), ++name_seq);
     return name;
