@@ -1146,7 +1146,13 @@ static void attach_refuses_bad_messages(void)
     T_ERR(attach_raw(bad, m.len, m.fds, 2), DMACOH_EINVAL);
     T_ASSERT(t_log_find("wrong magic"));
     memcpy(bad, m.buf, m.len);
-    bad[4]++; /* the version */
+    {
+        uint16_t ver;
+
+        memcpy(&ver, bad + 4, sizeof(ver)); /* the version, in the host's byte order */
+        ver++;
+        memcpy(bad + 4, &ver, sizeof(ver));
+    }
     T_ERR(attach_raw(bad, m.len, m.fds, 2), DMACOH_EINVAL);
     T_ASSERT(t_log_find("version 2, this library speaks 1"));
     memcpy(bad, m.buf, m.len);
