@@ -102,7 +102,7 @@ major=$(ver MAJOR) minor=$(ver MINOR)
 abi=$major
 [ "$major" -eq 0 ] && abi=$major.$minor
 dest="$PWD/build/destdir"
-rm -rf "$dest" build/consumer build/consumer-* build/readme-snippet*
+rm -rf "$dest" build/consumer build/consumer-* build/readme-snippet* build/man-example*
 make --no-print-directory install DESTDIR="$dest" PREFIX=/usr
 lib=$(find "$dest/usr" -name libdmacoh.so)
 [ -n "$lib" ] && [ -f "$dest/usr/include/dmacoh/dmacoh.h" ] || { echo "make install: files missing"; exit 1; }
@@ -167,6 +167,12 @@ sed -n '/^## The RFC API in a driver/,/^## /p' README.md | sed -n '/^```c$/,/^``
 cc -std=c11 -Wall -Wextra -Werror -o build/readme-snippet build/readme-snippet.c $(pc --cflags --libs) \
     -Wl,-rpath,"$libdir"
 build/readme-snippet
+# The complete program of dmacoh(3)'s EXAMPLES, as the page shows it, against the installed library.
+awk '/^\.Sh EXAMPLES/ { f = 1 } f && /^\.Bd -literal/ { p = 1; next } p && /^\.Ed/ { exit } p' man/dmacoh.3 |
+    sed 's/\\e/\\/g' >build/man-example.c
+grep -q '^int main' build/man-example.c || { echo "man/dmacoh.3: no complete program in EXAMPLES"; exit 1; }
+cc -std=c11 -Wall -Wextra -Werror -o build/man-example build/man-example.c $(pc --cflags --libs) -Wl,-rpath,"$libdir"
+build/man-example
 # CMake: the package accepts a request for this minor version, and (before 1.0) refuses one
 # for the previous minor version, whose ABI differs.
 cmake -S tests/install -B build/consumer -DCMAKE_PREFIX_PATH="$dest/usr" -DDMACOH_WANT="$major.$minor" \
