@@ -13,6 +13,7 @@
  *   device.h    devices, the log callback     region.h   declare, release, occupy, stats
  *   alloc.h     alloc and free                io.h       accessors for IO regions
  *   pool.h      small blocks (dma_pool)         debug.h    the DMA-API debug mode
+ *   export.h    the file behind a block, to map it in another process
  */
 #ifndef DMACOH_DMACOH_H
 #define DMACOH_DMACOH_H
@@ -35,6 +36,7 @@
 #include <dmacoh/pool.h>
 #include <dmacoh/debug.h>
 #include <dmacoh/shared.h>
+#include <dmacoh/export.h>
 
 #ifdef __cplusplus
 extern "C" {

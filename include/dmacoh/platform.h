@@ -45,6 +45,23 @@ struct dmacoh_mapping {
 };
 
 /**
+ * Where a block's bytes lie in an open file, so that another process can map them
+ * (dmacoh_block_file, platform op file_of): map `delta + size` bytes, rounded up to a
+ * multiple of `align`, of file `fd` from file offset `offset`, at a virtual address that is a
+ * multiple of `align`; the block's first byte is then `delta` bytes into that mapping.
+ */
+struct dmacoh_file_range {
+    int fd; /**< an open descriptor of the file (read-write) */
+    /** true: opened for this call, the caller closes it; false: the platform's own, open
+     * while the region stays declared, never to be closed by the caller */
+    bool close_fd;
+    uint64_t offset; /**< file offset where the mapping begins: a multiple of align */
+    uint64_t delta;  /**< bytes from there to the block's first byte */
+    uint64_t align;  /**< unit of offset, length and address: a power of two >= the page size */
+    int mode;        /**< the region's granted mode, DMACOH_MEMORY_MAP or _IO (set by the core) */
+};
+
+/**
  * A bit of map()'s `want`, beside DMACOH_MEMORY_MAP/_IO: the range is being declared as a
  * shared region (dmacoh/shared.h), which other processes map as well, each through its own
  * platform. A platform that claims physical ranges machine-wide claims this one shared: other
@@ -188,6 +205,20 @@ struct dmacoh_platform_ops {
      * pid namespace) is alive. The core's lock takes over from a holder found dead, so a wrong
      * 0 would let two processes update a region at once. */
     int (*proc_alive)(void *ctx, const struct dmacoh_proc_id *id);
+
+    /**
+     * Exporting a block (dmacoh/export.h): which open file holds bus range [bus, bus + size)
+     * of mapping m (one this platform's map() made, and which holds the range), and how another
+     * process maps it from that file. Fills out->fd, out->close_fd, out->offset, out->delta
+     * and out->align as struct dmacoh_file_range documents; out->mode is the core's.
+     * Errors: -DMACOH_ENOTSUP (the memory has no file that may be handed to another process),
+     * -DMACOH_ENXIO (the range is not one the platform mapped), OS errors of opening the file;
+     * each logged. Called with the region lock held: it must not block for long (opening a
+     * sysfs file is fine). Optional: NULL means no block of the platform can be exported
+     * (-DMACOH_ENOTSUP).
+     */
+    int (*file_of)(void *ctx, const struct dmacoh_mapping *m, dmacoh_phys_addr_t bus, uint64_t size,
+                   struct dmacoh_file_range *out);
 };
 
 /**

@@ -34,6 +34,9 @@
  * Devices bound to vfio-pci have PCI Bus Master off until someone turns it on: a device that
  * should DMA (to fallback memory, or anywhere) needs dmacoh_vfio_set_bus_master(v, true).
  *
+ * Another process can use the same device from descriptors this one passes over a Unix socket
+ * (dmacoh_vfio_send_fds, dmacoh_vfio_attach_fds); it has declared memory but no fallback.
+ *
  * The library never loads modules, binds drivers or writes sysfs; each missing piece is a
  * distinct error with a log line saying what to do (see dmacoh_vfio_open). Paths are
  * parameters so tests can point the platform at a fake tree.
@@ -97,6 +100,8 @@ int dmacoh_vfio_open(const char *bdf, const struct dmacoh_vfio_opts *opts,
 /**
  * Closes it: unmaps from the IOMMU and frees every fallback allocation still outstanding
  * (the device must not DMA to them any more), then closes the device, group and container.
+ * An instance from dmacoh_vfio_attach_fds has no fallback and no group: its close closes its
+ * copies of the container and device descriptors only (see there).
  * Errors: -DMACOH_EBUSY while a region is declared or a device initialised on its platform
  * (nothing changes). NULL is accepted.
  */
@@ -138,6 +143,85 @@ int dmacoh_vfio_device_fd(const struct dmacoh_vfio *v);
 
 /** True when the device was opened in no-IOMMU mode (no fallback memory then). */
 bool dmacoh_vfio_is_noiommu(const struct dmacoh_vfio *v);
+
+/**
+ * Hands the device to another process, as DPDK hands VFIO devices to its secondary processes:
+ * sends one message on the Unix socket `sock` (stream, datagram or seqpacket) carrying the
+ * container and device descriptors (SCM_RIGHTS) and a small header: a magic number and
+ * version, the PCI address, whether the device is in no-IOMMU mode, the IOVA ranges this
+ * instance picks fallback IOVAs from, and the device-address ranges of the regions declared on
+ * it now. The other process builds its own instance over them with dmacoh_vfio_attach_fds().
+ * The group descriptor stays here: the device descriptor keeps the group in use, and setup
+ * (group, IOMMU type) is this instance's alone. May be called again, for more processes; an
+ * attached instance passes the same ranges on (the primary's, as it received them).
+ *
+ * Declare first: a region declared after the hand-over is not in the message, and the other
+ * process cannot then declare the same device range (see dmacoh_vfio_attach_fds). The device
+ * ranges sent stay out of this instance's fallback IOVAs until dmacoh_vfio_close, even after
+ * their regions are released here: the other process may declare the same memory at the same
+ * device addresses once it is free (the machine-wide registry lets one process at a time
+ * declare a physical range).
+ *
+ * Errors (each logged): -DMACOH_EINVAL (NULL v, negative sock, or sock is not a socket),
+ * -DMACOH_ERANGE (more than 16 distinct device ranges declared on the platform; nothing
+ * changes), -DMACOH_ENOMEM, -DMACOH_EIO (sendmsg failed: the other end closed, the socket is
+ * not a Unix socket, ...; the ranges stay held as above). Both descriptors stay open and
+ * owned by v.
+ * Context: any thread; blocks while the socket is full. Does not raise SIGPIPE.
+ */
+int dmacoh_vfio_send_fds(struct dmacoh_vfio *v, int sock);
+
+/**
+ * Builds a VFIO platform instance in this process from a message dmacoh_vfio_send_fds() sent
+ * on `sock` (the "secondary"; the sender is the "primary"). Receives exactly one message and
+ * checks it before anything is built: its length, the descriptors it carries (exactly two),
+ * the header (magic, version, flags, a well-formed PCI address, ranges), that the first
+ * descriptor is a VFIO container speaking this API version with an IOMMU set, that the second
+ * is a VFIO PCI device (VFIO_DEVICE_GET_INFO), that <sysfs>/bus/pci/devices/<bdf> exists and is
+ * bound to vfio-pci, and that the device behind the descriptor is that one as far as can be
+ * told: its vendor and device IDs in config space are those in sysfs and each memory BAR's
+ * VFIO region is as large as sysfs says the BAR is.
+ *
+ * The instance opens no group, sets no IOMMU type and resets nothing: that setup is the
+ * primary's. Declared memory works as after dmacoh_vfio_open: the BAR is mapped through this
+ * process's own mmap of the device descriptor, and a region declared with the same bus and
+ * device addresses as in the primary has the same DMA handles. A declare whose device range
+ * lies neither inside a range declared in the primary at hand-over time nor wholly outside the
+ * primary's fallback IOVA ranges fails with -DMACOH_EBUSY (the log names the range): the
+ * primary may have fallback memory at those IOVAs, which this process cannot see.
+ *
+ * No fallback: the container's IOVA space is the primary's, so dmacoh_alloc_coherent never
+ * falls back to system memory here; where it would, it fails with -DMACOH_ENOTSUP (logged once
+ * per instance). Memory the device must reach in RAM is allocated in the primary and its IOVA
+ * passed on; or use a declared region. The instance adds no IOMMU mapping.
+ *
+ * opts: sysfs_root and allow_noiommu are used (a no-IOMMU device is refused without it); the
+ * other fields are ignored (NULL: defaults).
+ *
+ * Errors (each logged; every descriptor received is closed again on any failure):
+ * - -DMACOH_EINVAL: NULL out, negative sock or not a socket; a message of the wrong length,
+ *   with other than two descriptors, a wrong magic or version, unknown flags, a malformed PCI
+ *   address or range.
+ * - -DMACOH_EIO: recvmsg failed or the other end closed without a message (a receive timeout
+ *   set on the socket with SO_RCVTIMEO ends here too); sysfs or config space unreadable.
+ * - -DMACOH_ENODEV: the first descriptor is not a VFIO container, or one with no IOMMU set;
+ *   the second is not a VFIO PCI device.
+ * - -DMACOH_ENOTSUP: another VFIO API version; a no-IOMMU device without allow_noiommu.
+ * - -DMACOH_ENOENT: no such PCI device (or its `resource` file) under the sysfs root.
+ * - -DMACOH_ENXIO: the device is not bound to vfio-pci, or the descriptor's IDs or BAR sizes
+ *   are not those of the device the message names.
+ * - -DMACOH_ENOMEM.
+ * Context: any thread; blocks until a message arrives (or the socket's timeout).
+ * Lifetime: dmacoh_vfio_close() of this instance closes its copies of the descriptors only:
+ * it never unmaps an IOMMU mapping of the primary, unsets the container or resets the
+ * device. The device stays open while any process holds its descriptor, even after the
+ * primary's close or death (the primary's IOMMU mappings then go with its container, once
+ * no process holds that either).
+ */
+int dmacoh_vfio_attach_fds(int sock, const struct dmacoh_vfio_opts *opts, struct dmacoh_vfio **out);
+
+/** True when v was built by dmacoh_vfio_attach_fds (no fallback memory then). */
+bool dmacoh_vfio_is_attached(const struct dmacoh_vfio *v);
 
 #ifdef __cplusplus
 }

@@ -566,8 +566,13 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
     pool->waiters = &h->waiters;
     pool->slot = pool->nslots; /* none yet: no owner byte is stamped before it is set */
     pool->me = me;
-    __builtin_memcpy(pool->shm_name, s->name, sizeof(pool->shm_name) - 1);
-    pool->shm_name[sizeof(pool->shm_name) - 1] = '\0';
+    {
+        size_t i = 0;
+
+        for (; s->name[i] && i < sizeof(pool->shm_name) - 1; i++) /* checked: <= 64 */
+            pool->shm_name[i] = s->name[i];
+        pool->shm_name[i] = '\0';
+    }
     dmacoh__shm_lock(pool);
     r = 0;
     if (pool->pa->ngranules != n || pool->pa->base_g != daddr >> gshift ||

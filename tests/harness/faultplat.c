@@ -221,6 +221,13 @@ void t_faultplat_init(struct t_faultplat *fp, const struct dmacoh_platform *inne
         fp->ops.reserve = f_reserve;
         fp->ops.unreserve = f_unreserve;
     }
+    /* Not wrapped, so not offered: the inner ops would get this platform's context. */
+    fp->ops.shm_open = NULL;
+    fp->ops.shm_close = NULL;
+    fp->ops.shm_unlink = NULL;
+    fp->ops.proc_self = NULL;
+    fp->ops.proc_alive = NULL;
+    fp->ops.file_of = NULL;
     T_OK(dmacoh_platform_init(&fp->plat, &fp->ops, fp));
 }
 

@@ -41,6 +41,7 @@
 #include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -795,6 +796,121 @@ static int proof_vfio_one_owner(void)
     return vfio_edu_close(&x);
 }
 
+/* ---- proof: a second process drives the device from passed descriptors ------------------- */
+
+struct sec_iovas {
+    uint64_t a, b; /* the primary's fallback IOVAs: source and destination of one DMA */
+};
+
+/* The secondary, in a child: builds its VFIO instance from the descriptors the primary sent,
+ * maps edu's BAR0 through its own device descriptor, reads the identification register and
+ * checks the liveness register, finds no fallback memory, declares a page of BAR0 only where
+ * the primary's IOVAs cannot be, drives one DMA a -> device -> b at the primary's IOVAs, and
+ * closes. Returns 0 when every step went as expected. */
+static int sec_child(int sock)
+{
+    struct dmacoh_vfio *s;
+    struct dmacoh_device dev;
+    struct sec_iovas io;
+    struct edu e;
+    dmacoh_phys_addr_t bar;
+    dmacoh_dma_addr_t h;
+    uint64_t off = 0;
+    uint32_t id, live;
+    void *p, *blk;
+    int r;
+
+    r = dmacoh_vfio_attach_fds(sock, NULL, &s);
+    check(r == 0, "dmacoh_vfio_attach_fds: %d (%s)", r, dmacoh_err_name(r));
+    check(dmacoh_vfio_is_attached(s), "not marked attached");
+    check(recv(sock, &io, sizeof(io), 0) == (ssize_t)sizeof(io), "no IOVAs from the primary");
+    check(dmacoh_vfio_region(s, 0, &off, NULL, NULL) == 0, "BAR0 region info (secondary)");
+    p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, dmacoh_vfio_device_fd(s), (off_t)off);
+    check(p != MAP_FAILED, "mmap of BAR0 through the passed device descriptor");
+    e.regs = p;
+    id = *(volatile uint32_t *)e.regs;
+    *(volatile uint32_t *)(e.regs + 4) = 0x5ec0dd00u;
+    live = *(volatile uint32_t *)(e.regs + 4);
+    say("secondary (pid %ld): attached to %s by descriptor %d; edu id %#x, liveness "
+        "~0x5ec0dd00 = %#x",
+        (long)getpid(), "edu", dmacoh_vfio_device_fd(s), id, live);
+    check((id & 0xffff) == 0x00ed && live == ~0x5ec0dd00u, "edu registers through BAR0");
+    check(dmacoh_device_init(&dev, "edu2-secondary", NULL, dmacoh_vfio_platform(s)) == 0, "init");
+    r = dmacoh_alloc_coherent(&dev, 4096, 0, 0, &blk, &h);
+    check(r == DMACOH_ENOTSUP, "fallback in the secondary: %d (%s)", r, dmacoh_err_name(r));
+    check(dmacoh_vfio_bar(s, 0, &bar, NULL, NULL) == 0, "edu BAR0");
+    r = dmacoh_declare_coherent_memory(&dev, bar + 0x90000, 0x100000, 0x1000, DMACOH_MEMORY_IO,
+                                       NULL, NULL);
+    check(r == DMACOH_EBUSY, "declare at the primary's IOVA 0x100000: %d (%s)", r,
+          dmacoh_err_name(r));
+    r = dmacoh_declare_coherent_memory(&dev, bar + 0x90000, 0x80000, 0x1000, DMACOH_MEMORY_IO, NULL,
+                                       NULL);
+    check(r == 0, "declare below the primary's IOVAs: %d (%s)", r, dmacoh_err_name(r));
+    check(dmacoh_alloc_coherent(&dev, 4096, 0, 0, &blk, &h) == 0 && h == 0x80000,
+          "a block of the secondary's region");
+    say("secondary: no fallback (-ENOTSUP); a page of BAR0 declared at device address 0x80000 "
+        "(below the primary's IOVAs) maps, at 0x100000 it is refused (-EBUSY)");
+    check(dmacoh_free_coherent(&dev, 4096, blk, h) == 0 &&
+              dmacoh_release_coherent_memory(&dev, 0) == 0,
+          "release");
+    check(edu_round_trip(&e, io.a, io.b) == 0, "edu DMA a -> device -> b timed out");
+    say("secondary: drove edu DMA %#llx -> device -> %#llx (the primary's IOVAs)",
+        (unsigned long long)io.a, (unsigned long long)io.b);
+    munmap(p, 4096);
+    check(dmacoh_device_fini(&dev) == 0 && dmacoh_vfio_close(s) == 0, "close (secondary)");
+    return 0;
+}
+
+/* The primary opens edu through VFIO and allocates a and b (fallback memory, IOVAs); it hands
+ * the container and device descriptors and then the two IOVAs to a child over a Unix socket.
+ * The child's DMA must copy a into b; after the child has closed and exited, the primary's
+ * IOMMU mappings, registers and DMA still work. */
+static int proof_vfio_secondary(void)
+{
+    struct vfio_edu x;
+    struct sec_iovas io;
+    unsigned char *a, *b;
+    int sv[2], st = 0;
+    pid_t child;
+
+    if (vfio_edu_open(&x, false))
+        return 1;
+    check(dmacoh_alloc_coherent(&x.dev, EDU_XFER, 0, 0, (void **)&a, &io.a) == 0, "alloc a");
+    check(dmacoh_alloc_coherent(&x.dev, EDU_XFER, 0, 0, (void **)&b, &io.b) == 0, "alloc b");
+    fill_tag(a, EDU_XFER, "secondary-dma.");
+    memset(b, 0, EDU_XFER);
+    check(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0, "socketpair");
+    fflush(stdout);
+    child = fork();
+    check(child >= 0, "fork");
+    if (child == 0) {
+        close(sv[0]);
+        _exit(sec_child(sv[1]));
+    }
+    close(sv[1]);
+    check(dmacoh_vfio_send_fds(x.v, sv[0]) == 0, "dmacoh_vfio_send_fds");
+    check(send(sv[0], &io, sizeof(io), 0) == (ssize_t)sizeof(io), "send the IOVAs");
+    say("primary: sent container and device descriptors, then IOVAs a %#llx and b %#llx",
+        (unsigned long long)io.a, (unsigned long long)io.b);
+    check(waitpid(child, &st, 0) == child, "waitpid");
+    close(sv[0]);
+    check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the secondary failed (status %#x)", st);
+    check(memcmp(a, b, EDU_XFER) == 0, "b differs from a after the secondary's DMA");
+    say("primary: b holds a's %u bytes ('%.14s...'), written by the DMA the secondary drove",
+        EDU_XFER, (char *)b);
+    /* The secondary closed and exited: nothing of the primary's went with it. */
+    check((*(volatile uint32_t *)x.e.regs & 0xffff) == 0x00ed, "edu id after the secondary");
+    fill_tag(b, EDU_XFER, "after-secondary.");
+    memset(a, 0, EDU_XFER);
+    check(edu_round_trip(&x.e, io.b, io.a) == 0, "primary's DMA b -> device -> a timed out");
+    check(memcmp(a, b, EDU_XFER) == 0, "a differs from b: the primary's IOVAs went away");
+    say("primary: after the secondary's close and exit, its own DMA b -> device -> a still "
+        "works at the same IOVAs");
+    check(dmacoh_free_coherent(&x.dev, EDU_XFER, b, io.b) == 0, "free b");
+    check(dmacoh_free_coherent(&x.dev, EDU_XFER, a, io.a) == 0, "free a");
+    return vfio_edu_close(&x);
+}
+
 /* ---- proof: one owner per physical range across platform instances ----------------------- */
 
 /* The library's log lines of the proof, kept to look for the holder each refusal names. */
@@ -1092,10 +1208,6 @@ static int sb_attach(struct sb *s, const char *role, const char *bdf, unsigned s
     s->role = role;
     s->n = s->written = 0;
     (void)prctl(PR_SET_NAME, role, 0, 0, 0);
-    /* Until the machine-wide registry accepts shared claims (DMACOH_MAP_MULTIPROCESS), the
-     * PCI platform's exclusive claim of the BAR range refuses the second process with -EBUSY:
-     * these processes do without the registry. Remove this line when it does. */
-    setenv("DMACOH_REGISTRY", "none", 1);
     check(dmacoh_pci_open(bdf, NULL, &s->pci) == 0, "%s: dmacoh_pci_open(%s)", role, bdf);
     check(dmacoh_pci_bar(s->pci, 2, &s->bar, NULL, NULL) == 0, "%s: no BAR2", role);
     check(dmacoh_device_init(&s->dev, role, NULL, dmacoh_pci_platform(s->pci)) == 0, "%s: init",
@@ -1446,6 +1558,8 @@ static const struct proof proofs[] = {
      proof_vfio_fault},
     {"vfio-one-owner", "VFIO fallback IOVAs never inside a declared region's device range",
      proof_vfio_one_owner},
+    {"vfio-secondary", "a second process drives edu from VFIO descriptors passed to it",
+     proof_vfio_secondary},
     {"two-instances", "one owner per physical range: two PCI instances, /dev/mem, VFIO",
      proof_two_instances},
     {"registry", "one authority on the machine: another process's BAR range, then its death",

@@ -24,7 +24,9 @@
 #include <dmacoh/devmem.h>
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/hostmem.h>
+#include <dmacoh/memfd.h>
 #include <dmacoh/pci.h>
+#include <dmacoh/sim.h>
 #include <dmacoh/uio.h>
 
 #include "platform/linux/internal.h" /* dmacoh__linux_mmap_fn, dmacoh__linux_fake_nodes */
@@ -468,12 +470,130 @@ static void pci_einval_says_what_was_checked(void)
     remove_tree();
 }
 
+/* ---- DMACOH_MAP_MULTIPROCESS ---- */
+
+struct entries {
+    unsigned n;
+    struct dmacoh__registry_entry first;
+};
+
+static int note_entry(void *ctx, const struct dmacoh__registry_entry *e)
+{
+    struct entries *s = (struct entries *)ctx;
+
+    if (s->n++ == 0)
+        s->first = *e;
+    return 0;
+}
+
+static struct entries registry_entries(void)
+{
+    struct entries s;
+
+    memset(&s, 0, sizeof(s));
+    T_OK(dmacoh__linux_registry_walk(note_entry, &s));
+    return s;
+}
+
+/* Maps BAR2+1MiB through p without and then with DMACOH_MAP_MULTIPROCESS: the same mode
+ * both times; the claim is exclusive, then shared, in the machine-wide registry; another
+ * instance of this process (`other`) is refused the range while it is mapped shared. */
+static void map_with_the_bit(struct dmacoh_platform *p, struct dmacoh_platform *other)
+{
+    struct dmacoh_mapping m, m2;
+    struct entries e;
+    int mode;
+
+    memset(&m, 0, sizeof(m));
+    T_OK(p->ops->map(p->ctx, BAR2, MIB, 0, 0x1000, MODES, &m));
+    mode = m.mode;
+    e = registry_entries();
+    T_EQ_INT((int)e.n, 1);
+    T_ASSERT(!e.first.shared);
+    p->ops->unmap(p->ctx, &m, MIB);
+    memset(&m, 0, sizeof(m));
+    T_OK(p->ops->map(p->ctx, BAR2, MIB, 0, 0x1000, MODES | DMACOH_MAP_MULTIPROCESS, &m));
+    T_EQ_INT(m.mode, mode);
+    e = registry_entries();
+    T_EQ_INT((int)e.n, 1);
+    T_ASSERT(e.first.shared);
+    T_EQ_U64(e.first.bus, BAR2);
+    T_EQ_U64(e.first.size, MIB);
+    T_EQ_INT((int)e.first.pid, (int)getpid());
+    memset(&m2, 0, sizeof(m2)); /* one attach per process: the process-wide rule stands */
+    T_ERR(other->ops->map(other->ctx, BAR2, MIB, 0, 0x1000, MODES | DMACOH_MAP_MULTIPROCESS, &m2),
+          DMACOH_EBUSY);
+    p->ops->unmap(p->ctx, &m, MIB);
+    e = registry_entries();
+    T_EQ_INT((int)e.n, 0);
+}
+
+/* Every platform that claims physical ranges passes DMACOH_MAP_MULTIPROCESS to its claim
+ * (hostmem to the platform behind it) and grants the mode it grants without it; memfd and
+ * the simulator, which claim nothing, grant the modes asked. */
+static void multiprocess_bit_passes_through(void)
+{
+    static const enum kind kinds[] = {PCI, UIO, DEVMEM, DAX};
+    struct dmacoh_hostmem_opts ho = {0};
+    struct dmacoh_sim_memory sm = {0x10000000, MIB, DMACOH_MEMORY_IO, false, 0};
+    struct dmacoh_platform *p;
+    struct dmacoh_hostmem *hm;
+    struct dmacoh_memfd *mf;
+    struct dmacoh_sim *sim;
+    struct dmacoh_mapping m;
+    struct inst a, b;
+    char reg[PATH_MAX];
+
+    make_tree();
+    snprintf(reg, sizeof(reg), "%s/registry", root);
+    T_EQ_INT(setenv("DMACOH_REGISTRY", reg, 1), 0);
+    for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        inst_open(&a, kinds[i], "a");
+        inst_open(&b, kinds[i] == DEVMEM ? PCI : DEVMEM, "b");
+        map_with_the_bit(a.dev.platform, b.dev.platform);
+        inst_close(&b);
+        inst_close(&a);
+    }
+    inst_open(&a, PCI, "inner");
+    inst_open(&b, DEVMEM, "b");
+    ho.declared = dmacoh_pci_platform((struct dmacoh_pci *)a.h);
+    T_OK(dmacoh_hostmem_open(&ho, &hm));
+    map_with_the_bit(dmacoh_hostmem_platform(hm), b.dev.platform);
+    T_OK(dmacoh_hostmem_close(hm));
+    inst_close(&b);
+    inst_close(&a);
+
+    T_OK(dmacoh_memfd_create(0x10000000, MIB, &mf));
+    p = dmacoh_memfd_platform(mf);
+    for (int want = DMACOH_MEMORY_MAP; want <= DMACOH_MEMORY_IO; want <<= 1) {
+        memset(&m, 0, sizeof(m));
+        T_OK(p->ops->map(p->ctx, 0x10000000, MIB, 0, 0x1000, want | DMACOH_MAP_MULTIPROCESS, &m));
+        T_EQ_INT(m.mode, want);
+        p->ops->unmap(p->ctx, &m, MIB);
+    }
+    T_OK(dmacoh_memfd_close(mf));
+    T_OK(dmacoh_sim_create(NULL, &sim));
+    T_OK(dmacoh_sim_add_memory(sim, &sm));
+    p = dmacoh_sim_platform(sim);
+    memset(&m, 0, sizeof(m));
+    T_OK(p->ops->map(p->ctx, sm.bus, MIB, 0, 0x1000, MODES | DMACOH_MAP_MULTIPROCESS, &m));
+    T_EQ_INT(m.mode, DMACOH_MEMORY_IO);
+    p->ops->unmap(p->ctx, &m, MIB);
+    T_ERR(p->ops->map(p->ctx, sm.bus, MIB, 0, 0x1000, DMACOH_MEMORY_MAP | DMACOH_MAP_MULTIPROCESS,
+                      &m),
+          DMACOH_ENOTSUP);
+    T_OK(dmacoh_sim_destroy(sim));
+    T_EQ_INT((int)registry_entries().n, 0); /* neither claimed anything */
+    T_EQ_INT(unsetenv("DMACOH_REGISTRY"), 0);
+    remove_tree();
+}
+
 static const struct t_case cases[] = {
     T_CASE(two_pci_instances_same_bar),         T_CASE(pci_and_uio_same_range),
     T_CASE(pci_and_devmem_same_range),          T_CASE(dax_and_devmem_same_range),
     T_CASE(hostmem_in_front_and_behind),        T_CASE(disjoint_ranges_are_fine),
     T_CASE(every_way_out_gives_the_claim_back), T_CASE(racing_declarations_one_wins),
-    T_CASE(pci_einval_says_what_was_checked),
+    T_CASE(pci_einval_says_what_was_checked),   T_CASE(multiprocess_bit_passes_through),
 };
 
 T_MAIN(cases)

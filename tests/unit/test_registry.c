@@ -10,7 +10,11 @@
  * register; the walk lists every held range with its holder, this process's own included.
  * Then where the registry cannot be had: off, unopenable (one warning, declarations go on),
  * read-only to the process (refused what others hold, its own not entered), and ranges past
- * the last lockable offset.
+ * the last lockable offset. Then shared claims (a shared region's map): several processes
+ * share a range while exclusive claims over it are refused naming the sharers, and a shared
+ * claim over an exclusive range is refused; killed sharers free it; a foreign reader (a plain
+ * fcntl read lock of a process that claims nothing) blocks nothing and hides no holder; the
+ * walk lists every sharer; the mirror slots; and the same through the PCI platform's map.
  */
 #include "fixture.h"
 #include "t.h"
@@ -100,18 +104,68 @@ static int declare(struct card *c, uint64_t bus, uint64_t size)
     return dmacoh_declare_coherent_memory(&c->dev, bus, bus - BAR2, size, MODES, NULL, NULL);
 }
 
+/* A shared claim of [bus, +size), as a shared region's map makes it. */
+static int claim_shared(const void *owner, uint64_t bus, uint64_t size)
+{
+    struct dmacoh__phys_claim cl = {
+        bus, size, owner, "test", "shared claim", DMACOH_MEMORY_MAP | DMACOH_MAP_MULTIPROCESS};
+
+    return dmacoh__linux_phys_claim(&cl);
+}
+
+/* Through the PCI platform's own map op, as the core maps a shared region. */
+static int map_shared(struct card *c, uint64_t bus, uint64_t size, struct dmacoh_mapping *m)
+{
+    struct dmacoh_platform *p = dmacoh_pci_platform(c->pci);
+
+    memset(m, 0, sizeof(*m));
+    return p->ops->map(p->ctx, bus, size, bus - BAR2, 0x1000,
+                       DMACOH_MEMORY_MAP | DMACOH_MAP_MULTIPROCESS, m);
+}
+
+static void unmap_shared(struct card *c, uint64_t size, struct dmacoh_mapping *m)
+{
+    struct dmacoh_platform *p = dmacoh_pci_platform(c->pci);
+
+    p->ops->unmap(p->ctx, m, size);
+}
+
 /*
- * Another process, named "holder" (its /proc/<pid>/comm), that declares [bus, +size) through
- * its own PCI instance, then obeys one-byte commands: 'r' release, 'd' declare again; each
- * result (the first declaration's too) comes back as an int. It never returns to the runner.
+ * Another process, named "holder" (its /proc/<pid>/comm), that takes [bus, +size) through
+ * its own PCI instance - 'x' declared (exclusive), 's' claimed shared, 'm' mapped shared by
+ * the platform's map op - then obeys one-byte commands: 'r' release, 'd' take again; each
+ * result (the first one's too) comes back as an int. It never returns to the runner.
  */
 struct holder {
     pid_t pid;
     int cmd, res; /* the parent's ends of the two pipes */
 };
 
-static void holder_main(int cmd, int res, uint64_t bus, uint64_t size)
+static int holder_take(struct card *c, struct dmacoh_mapping *m, char how, uint64_t bus,
+                       uint64_t size)
 {
+    if (how == 's')
+        return claim_shared(c, bus, size);
+    if (how == 'm')
+        return map_shared(c, bus, size, m);
+    return declare(c, bus, size);
+}
+
+static int holder_give(struct card *c, struct dmacoh_mapping *m, char how, uint64_t bus,
+                       uint64_t size)
+{
+    if (how == 's')
+        dmacoh__linux_phys_release(bus, size);
+    else if (how == 'm')
+        unmap_shared(c, size, m);
+    else
+        return dmacoh_release_coherent_memory(&c->dev, 0);
+    return 0;
+}
+
+static void holder_main(int cmd, int res, char how, uint64_t bus, uint64_t size)
+{
+    struct dmacoh_mapping m;
     struct card c;
     char op;
     int r;
@@ -119,11 +173,11 @@ static void holder_main(int cmd, int res, uint64_t bus, uint64_t size)
     (void)prctl(PR_SET_NAME, "holder", 0, 0, 0);
     r = card_open(&c, "held");
     if (r == 0)
-        r = declare(&c, bus, size);
+        r = holder_take(&c, &m, how, bus, size);
     if (write(res, &r, sizeof(r)) != (ssize_t)sizeof(r))
         _exit(2);
     while (read(cmd, &op, 1) == 1) {
-        r = op == 'r' ? dmacoh_release_coherent_memory(&c.dev, 0) : declare(&c, bus, size);
+        r = op == 'r' ? holder_give(&c, &m, how, bus, size) : holder_take(&c, &m, how, bus, size);
         if (write(res, &r, sizeof(r)) != (ssize_t)sizeof(r))
             _exit(2);
     }
@@ -138,8 +192,8 @@ static int holder_result(const struct holder *h)
     return r;
 }
 
-/* Starts a holder; returns the result of its declaration. */
-static int holder_start(struct holder *h, uint64_t bus, uint64_t size)
+/* Starts a holder taking its range as `how` says; returns the result. */
+static int holder_start_as(struct holder *h, char how, uint64_t bus, uint64_t size)
 {
     int cmd[2], res[2];
 
@@ -150,13 +204,19 @@ static int holder_start(struct holder *h, uint64_t bus, uint64_t size)
     if (h->pid == 0) {
         close(cmd[1]);
         close(res[0]);
-        holder_main(cmd[0], res[1], bus, size);
+        holder_main(cmd[0], res[1], how, bus, size);
     }
     close(cmd[0]);
     close(res[1]);
     h->cmd = cmd[1];
     h->res = res[0];
     return holder_result(h);
+}
+
+/* Starts a holder that declares its range (exclusive). */
+static int holder_start(struct holder *h, uint64_t bus, uint64_t size)
+{
+    return holder_start_as(h, 'x', bus, size);
 }
 
 static int holder_do(const struct holder *h, char op)
@@ -433,21 +493,28 @@ static void unavailable_or_off(void)
 static int read_only_child(pid_t holder)
 {
     struct dmacoh__registry_entry other;
-    unsigned entered = 1;
+    struct dmacoh__registry_mark mark = {1, 0};
 
     if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
         return 10;
     t_log_reset();
-    if (dmacoh__linux_registry_enter(BAR2 + 0x1000, BAR2 + 0x1fff, &entered, &other) !=
+    if (dmacoh__linux_registry_enter(BAR2 + 0x1000, BAR2 + 0x1fff, false, &mark, &other) !=
         DMACOH_EBUSY)
         return 11; /* what another process holds is still refused */
-    if (other.pid != (long)holder || other.bus != BAR2 || other.size != MIB)
+    if (other.pid != (long)holder || other.bus != BAR2 || other.size != MIB || other.shared)
         return 12;
-    if (dmacoh__linux_registry_enter(BAR2 + MIB, BAR2 + 2 * MIB - 1, &entered, &other) != 0 ||
-        entered)
+    if (dmacoh__linux_registry_enter(BAR2 + MIB, BAR2 + 2 * MIB - 1, false, &mark, &other) != 0 ||
+        mark.gen)
         return 13; /* its own range goes through but is not entered */
     if (!t_log_find("is read-only to this process"))
         return 14;
+    /* Shared: refused by the exclusive holder all the same; its own not entered either. */
+    if (dmacoh__linux_registry_enter(BAR2, BAR2 + 0xfff, true, &mark, &other) != DMACOH_EBUSY ||
+        other.pid != (long)holder)
+        return 15;
+    if (dmacoh__linux_registry_enter(BAR2 + MIB, BAR2 + 2 * MIB - 1, true, &mark, &other) != 0 ||
+        mark.gen)
+        return 16;
     return 0;
 }
 
@@ -477,28 +544,44 @@ static void read_only_registry(void)
     remove_tree();
 }
 
-/* A range past 2^63 - 1, the last offset a lock reaches, stays out of the registry with a
- * warning; one ending exactly there is entered. */
+/* A range past 2^62 - 1 (the offsets above hold the mirrors of shared ranges) stays out of
+ * the registry with a warning, and so does a shared range past 2^56 - 1 (a mirror slot's
+ * size); ranges ending exactly there are entered. */
 static void past_the_last_lockable_offset(void)
 {
     struct dmacoh__registry_entry other;
+    struct dmacoh__registry_mark mark = {1, 0}, smark = {1, 0};
+    const uint64_t last = 0x3fffffffffffffffull, slast = 0xffffffffffffffull;
     struct seen s;
-    unsigned entered = 1;
 
     make_tree();
     t_log_reset();
-    T_OK(dmacoh__linux_registry_enter(0x7ffffffffffff000ull, 0x8000000000000fffull, &entered,
+    T_OK(dmacoh__linux_registry_enter(last - 0xfff, last + 0x1000, false, &mark, &other));
+    T_ASSERT(!mark.gen);
+    T_ASSERT(t_log_find("past 2^62 - 1"));
+    T_OK(dmacoh__linux_registry_enter(0x7ffffffffffff000ull, 0x7fffffffffffffffull, false, &mark,
                                       &other));
-    T_ASSERT(!entered);
-    T_ASSERT(t_log_find("past 2^63 - 1"));
-    T_OK(dmacoh__linux_registry_enter(0x7ffffffffffff000ull, 0x7fffffffffffffffull, &entered,
-                                      &other));
-    T_ASSERT(entered);
+    T_ASSERT(!mark.gen);
+    t_log_reset();
+    T_OK(dmacoh__linux_registry_enter(slast - 0xfff, slast + 0x1000, true, &smark, &other));
+    T_ASSERT(!smark.gen);
+    T_ASSERT(t_log_find("past 2^56 - 1"));
+    T_OK(dmacoh__linux_registry_enter(last - 0xfff, last, false, &mark, &other));
+    T_ASSERT(mark.gen);
+    T_EQ_INT(mark.slot, -1);
+    T_OK(dmacoh__linux_registry_enter(slast - 0xfff, slast, true, &smark, &other));
+    T_ASSERT(smark.gen);
+    T_EQ_INT(smark.slot, 0);
     s = walk();
-    T_EQ_INT((int)s.n, 1);
-    T_EQ_U64(s.e[0].bus, 0x7ffffffffffff000ull);
+    T_EQ_INT((int)s.n, 2);
+    T_EQ_U64(s.e[0].bus, slast - 0xfff);
     T_EQ_U64(s.e[0].size, 0x1000);
-    dmacoh__linux_registry_leave(0x7ffffffffffff000ull, 0x7fffffffffffffffull, entered);
+    T_ASSERT(s.e[0].shared);
+    T_EQ_U64(s.e[1].bus, last - 0xfff);
+    T_EQ_U64(s.e[1].size, 0x1000);
+    T_ASSERT(!s.e[1].shared);
+    dmacoh__linux_registry_leave(last - 0xfff, last, &mark);
+    dmacoh__linux_registry_leave(slast - 0xfff, slast, &smark);
     s = walk();
     T_EQ_INT((int)s.n, 0);
     remove_tree();
@@ -544,6 +627,372 @@ static void foreign_read_locks_refuse_nothing(void)
     close(go[1]);
     T_EQ_INT((int)waitpid(pid, NULL, 0), (int)pid);
     close(done[0]);
+    card_close(&c);
+    remove_tree();
+}
+
+/* ---- shared claims ---- */
+
+#define SLOT(s, a) (0x4000000000000000ull + ((uint64_t)(s) << 56) + (a)) /* a mirror's offset */
+
+/* Another process that is no dmacoh holder: it opens the registry itself (read-only unless
+ * `rw`) and takes the given plain POSIX locks (or OFD ones), then waits until stopped. */
+struct locker {
+    pid_t pid;
+    int go; /* closing it lets the process end */
+};
+
+static void locker_start(struct locker *k, const struct flock *fl, int n, bool rw, bool ofd)
+{
+    int go[2], done[2];
+    char ok;
+
+    T_EQ_INT(pipe(go), 0);
+    T_EQ_INT(pipe(done), 0);
+    k->pid = fork();
+    T_ASSERT(k->pid >= 0);
+    if (k->pid == 0) {
+        int fd = open(regpath, (rw ? O_RDWR : O_RDONLY) | O_CREAT, 0644);
+
+        (void)prctl(PR_SET_NAME, "locker", 0, 0, 0);
+        close(go[1]);
+        close(done[0]);
+        for (int i = 0; i < n; i++) {
+            struct flock f = fl[i];
+
+            if (fd < 0 || fcntl(fd, ofd ? F_OFD_SETLK : F_SETLK, &f) != 0)
+                _exit(1);
+        }
+        if (write(done[1], "y", 1) != 1)
+            _exit(1);
+        (void)read(go[0], &ok, 1);
+        _exit(0);
+    }
+    close(go[0]);
+    close(done[1]);
+    T_EQ_INT((int)read(done[0], &ok, 1), 1);
+    close(done[0]);
+    k->go = go[1];
+}
+
+static void locker_stop(struct locker *k)
+{
+    int st;
+
+    close(k->go);
+    T_EQ_INT((int)waitpid(k->pid, &st, 0), (int)k->pid);
+    T_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+static struct flock lock_of(short type, uint64_t off, uint64_t len)
+{
+    struct flock fl;
+
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = type;
+    fl.l_whence = SEEK_SET;
+    fl.l_start = (off_t)off;
+    fl.l_len = (off_t)len;
+    return fl;
+}
+
+/* Whether a log line names process pid as "holder". */
+static bool log_names(pid_t pid)
+{
+    char text[64];
+
+    snprintf(text, sizeof(text), "process %ld (holder)", (long)pid);
+    return t_log_find(text);
+}
+
+/* Two processes claim the same range shared: both succeed (and this one a third time); an
+ * exclusive declaration overlapping it is refused naming a sharer and how many others there
+ * are; it succeeds once every sharer was killed. */
+static void shared_claims_coexist(void)
+{
+    struct holder h1, h2;
+    struct card c;
+
+    make_tree();
+    T_OK(holder_start_as(&h1, 's', BAR2, MIB));
+    T_OK(holder_start_as(&h2, 's', BAR2, MIB));
+    T_OK(card_open(&c, "third"));
+    T_OK(claim_shared(&c, BAR2 + 0x1000, 0x1000)); /* a third sharer, inside the range */
+    dmacoh__linux_phys_release(BAR2 + 0x1000, 0x1000);
+    t_log_reset();
+    T_ERR(declare(&c, BAR2 + MIB - 0x1000, 0x2000), DMACOH_EBUSY);
+    T_ASSERT(t_log_find("is already declared as a shared region by process"));
+    T_ASSERT(log_names(h1.pid) || log_names(h2.pid));
+    T_ASSERT(t_log_find("and 1 other process, sharing 0x800000000+0x100000"));
+    holder_kill(&h1);
+    t_log_reset();
+    T_ERR(declare(&c, BAR2, MIB), DMACOH_EBUSY); /* the second sharer is still there */
+    T_ASSERT(log_names(h2.pid));
+    T_ASSERT(!t_log_find("other process"));
+    holder_kill(&h2);
+    T_OK(declare(&c, BAR2, MIB)); /* both killed: their locks and mirrors went with them */
+    /* And now a shared claim is refused by this process's exclusive one (in this process:
+     * the process-wide register), and by another process's (the registry). */
+    T_ERR(claim_shared(&c, BAR2, MIB), DMACOH_EBUSY);
+    T_ERR(holder_start_as(&h1, 's', BAR2 + MIB - 0x1000, 0x1000), DMACOH_EBUSY);
+    holder_stop(&h1);
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    card_close(&c);
+    remove_tree();
+}
+
+/* A shared claim over another process's exclusive range is refused naming it; once that
+ * process is killed, the shared claim succeeds. */
+static void shared_refused_by_exclusive(void)
+{
+    struct holder h;
+    struct card c, keep;
+    char text[96];
+
+    make_tree();
+    T_OK(holder_start(&h, BAR2 + MIB, MIB));
+    T_OK(card_open(&c, "sharer"));
+    T_OK(card_open(&keep, "keep")); /* an entry that keeps the descriptor open */
+    T_OK(declare(&keep, BAR2 + 3 * MIB, 0x1000));
+    t_log_reset();
+    T_ERR(claim_shared(&c, BAR2, MIB + 0x1000), DMACOH_EBUSY);
+    snprintf(text, sizeof(text),
+             "(shared) is already declared by process %ld (holder), which "
+             "holds 0x800100000+0x100000",
+             (long)h.pid);
+    T_ASSERT(t_log_find(text));
+    T_EQ_INT((int)walk().n, 2);        /* the refused claim left no mirror behind */
+    T_OK(claim_shared(&c, BAR2, MIB)); /* its neighbour is fine */
+    dmacoh__linux_phys_release(BAR2, MIB);
+    holder_kill(&h);
+    T_OK(claim_shared(&c, BAR2, MIB + 0x1000));
+    dmacoh__linux_phys_release(BAR2, MIB + 0x1000);
+    T_OK(dmacoh_release_coherent_memory(&keep.dev, 0));
+    card_close(&keep);
+    card_close(&c);
+    remove_tree();
+}
+
+/* A foreign reader (a plain fcntl read lock of a process that claims nothing, taken first so
+ * that a query for a write lock would meet it first) blocks nothing and hides no holder:
+ * shared claims under it are entered; an exclusive declaration over it alone goes through
+ * (not entered, with a warning); over it and a shared or exclusive holder it is refused,
+ * naming the holder. */
+static void foreign_reader_hides_no_holder(void)
+{
+    struct flock rd = lock_of(F_RDLCK, BAR2, 2 * MIB);
+    struct holder hs, hx;
+    struct locker k;
+    struct card c;
+    struct seen s;
+
+    make_tree();
+    locker_start(&k, &rd, 1, false, false);
+    T_OK(holder_start_as(&hs, 's', BAR2 + MIB, 0x1000)); /* under the reader: entered */
+    T_OK(holder_start(&hx, BAR2 + 2 * MIB, MIB));        /* beside it */
+    T_OK(card_open(&c, "claimant"));
+    t_log_reset();
+    T_ERR(declare(&c, BAR2, 2 * MIB), DMACOH_EBUSY); /* the reader, then the sharer */
+    T_ASSERT(t_log_find("as a shared region by process"));
+    T_ASSERT(log_names(hs.pid));
+    t_log_reset();
+    T_ERR(declare(&c, BAR2 + MIB, 2 * MIB), DMACOH_EBUSY); /* reader, sharer and exclusive */
+    T_ASSERT(log_names(hs.pid) || log_names(hx.pid));
+    t_log_reset();
+    T_ERR(declare(&c, BAR2 + 0x1000, 2 * MIB), DMACOH_EBUSY); /* the reader and hx only */
+    T_ASSERT(log_names(hx.pid));
+    t_log_reset();
+    T_OK(declare(&c, BAR2, MIB)); /* the reader alone refuses nothing */
+    T_ASSERT(t_log_find("a lock that no dmacoh process takes"));
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    T_OK(claim_shared(&c, BAR2, MIB)); /* and a shared claim under it is entered */
+    s = walk();
+    T_EQ_INT((int)s.n, 3);
+    T_EQ_U64(s.e[0].bus, BAR2);
+    T_ASSERT(s.e[0].shared && s.e[0].pid == (long)getpid());
+    T_ASSERT(s.e[1].shared && s.e[1].pid == (long)hs.pid);
+    T_ASSERT(!s.e[2].shared && s.e[2].pid == (long)hx.pid);
+    dmacoh__linux_phys_release(BAR2, MIB);
+    holder_kill(&hs); /* killed: each child holds copies of the others' pipe ends */
+    holder_kill(&hx);
+    locker_stop(&k);
+    card_close(&c);
+    remove_tree();
+}
+
+/* The walk lists every holder of a shared range, each marked shared, beside exclusive
+ * ones; a killed sharer leaves it. */
+static void walk_lists_every_sharer(void)
+{
+    struct holder h1, h2, hx;
+    struct card c;
+    struct seen s;
+    pid_t lo, hi;
+
+    make_tree();
+    T_OK(holder_start_as(&h1, 's', BAR2, MIB));
+    T_OK(holder_start_as(&h2, 's', BAR2, MIB));
+    T_OK(holder_start(&hx, BAR2 + 2 * MIB, MIB));
+    T_OK(card_open(&c, "walker"));
+    T_OK(claim_shared(&c, BAR2, MIB));
+    s = walk();
+    T_EQ_INT((int)s.n, 4);
+    lo = h1.pid < h2.pid ? h1.pid : h2.pid;
+    hi = h1.pid < h2.pid ? h2.pid : h1.pid;
+    T_ASSERT(s.e[0].shared && s.e[1].shared && s.e[2].shared && !s.e[3].shared);
+    T_EQ_U64(s.e[0].bus, BAR2);
+    T_EQ_U64(s.e[0].size, MIB);
+    T_EQ_U64(s.e[2].size, MIB);
+    T_ASSERT(s.e[0].pid < s.e[1].pid && s.e[1].pid < s.e[2].pid); /* by pid */
+    T_ASSERT((s.e[0].pid == (long)getpid() || s.e[0].pid == (long)lo) &&
+             (s.e[2].pid == (long)getpid() || s.e[2].pid == (long)hi));
+    for (unsigned i = 0; i < 3; i++)
+        T_ASSERT(strcmp(s.e[i].comm, "holder") == 0 || s.e[i].pid == (long)getpid());
+    expect(&s.e[3], BAR2 + 2 * MIB, MIB, (long)hx.pid, "holder");
+    holder_kill(&h1);
+    s = walk();
+    T_EQ_INT((int)s.n, 3);
+    for (unsigned i = 0; i < 3; i++)
+        T_ASSERT(s.e[i].pid != (long)h1.pid);
+    /* A release while the process holds another entry (the descriptor stays open): its
+     * mirror goes with its read lock. */
+    T_OK(declare(&c, BAR2 + 3 * MIB, 0x1000));
+    dmacoh__linux_phys_release(BAR2, MIB);
+    s = walk();
+    T_EQ_INT((int)s.n, 3);
+    T_ASSERT(s.e[0].shared && s.e[0].pid == (long)h2.pid);
+    expect(&s.e[2], BAR2 + 3 * MIB, 0x1000, (long)getpid(), s.e[2].comm);
+    T_ASSERT(!s.e[2].shared);
+    T_OK(dmacoh_release_coherent_memory(&c.dev, 0));
+    holder_kill(&h2);
+    holder_kill(&hx);
+    card_close(&c);
+    remove_tree();
+}
+
+/* The mirror slots: a foreign reader over a slot only moves a sharer to the next one; when
+ * every slot holds part of the range, a shared claim is refused, saying so; a reader over
+ * every slot (the whole file) refuses nothing. */
+static void mirror_slots(void)
+{
+    struct flock fl[65];
+    struct locker k;
+    struct card c;
+    struct seen s;
+    pid_t pid;
+    int st;
+
+    make_tree();
+    T_OK(card_open(&c, "sharer"));
+    fl[0] = lock_of(F_RDLCK, SLOT(0, BAR2), MIB);
+    locker_start(&k, fl, 1, false, false);
+    T_OK(claim_shared(&c, BAR2, MIB));
+    fflush(stdout);
+    pid = fork(); /* this process's mirror is in slot 1, as another process sees */
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct flock q = lock_of(F_RDLCK, SLOT(1, BAR2), MIB);
+        int fd = open(regpath, O_RDONLY);
+
+        _exit(fd >= 0 && fcntl(fd, F_GETLK, &q) == 0 && q.l_type == F_WRLCK && q.l_pid == getppid()
+                  ? 0
+                  : 1);
+    }
+    T_EQ_INT((int)waitpid(pid, &st, 0), (int)pid);
+    T_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    s = walk();
+    T_EQ_INT((int)s.n, 1);
+    T_ASSERT(s.e[0].shared && s.e[0].bus == BAR2 && s.e[0].size == MIB);
+    dmacoh__linux_phys_release(BAR2, MIB);
+    locker_stop(&k);
+    /* A process that holds the last page as 64 sharers would (a read lock and a mirror in
+     * every slot): no room for a 65th. */
+    for (int i = 0; i < 64; i++)
+        fl[i] = lock_of(F_WRLCK, SLOT(i, BAR2 + MIB - 0x1000), 0x1000);
+    fl[64] = lock_of(F_RDLCK, BAR2 + MIB - 0x1000, 0x1000);
+    locker_start(&k, fl, 65, true, false);
+    t_log_reset();
+    T_ERR(claim_shared(&c, BAR2, MIB), DMACOH_EBUSY);
+    T_ASSERT(t_log_find("as many processes as the machine-wide registry records"));
+    T_OK(claim_shared(&c, BAR2, MIB - 0x1000)); /* below it: all slots free */
+    dmacoh__linux_phys_release(BAR2, MIB - 0x1000);
+    t_log_reset();
+    T_ERR(declare(&c, BAR2, MIB), DMACOH_EBUSY); /* and an exclusive one, naming it */
+    T_ASSERT(t_log_find("as a shared region by process"));
+    T_ASSERT(t_log_find("(locker)"));
+    locker_stop(&k);
+    /* A reader over the whole file fills every slot: the shared claim goes through, not
+     * entered, with a warning. */
+    fl[0] = lock_of(F_RDLCK, 0, 0);
+    locker_start(&k, fl, 1, false, true);
+    t_log_reset();
+    T_OK(claim_shared(&c, BAR2, MIB));
+    T_ASSERT(t_log_find("a lock that no dmacoh process takes"));
+    s = walk();
+    T_EQ_INT((int)s.n, 0);
+    dmacoh__linux_phys_release(BAR2, MIB);
+    locker_stop(&k);
+    card_close(&c);
+    remove_tree();
+}
+
+/* An exclusive range that reaches past 2^56 - 1, where shared ranges end, is still refused
+ * by a sharer of its part below (here a process that locks as a sharer does). */
+static void exclusive_across_the_shared_limit(void)
+{
+    const uint64_t slast = 0xffffffffffffffull;
+    struct dmacoh__registry_mark mark;
+    struct dmacoh__registry_entry other;
+    struct flock fl[2];
+    struct locker k;
+
+    make_tree();
+    fl[0] = lock_of(F_WRLCK, SLOT(0, slast - 0xfff), 0x1000);
+    fl[1] = lock_of(F_RDLCK, slast - 0xfff, 0x1000);
+    locker_start(&k, fl, 2, true, false);
+    T_ERR(dmacoh__linux_registry_enter(slast - 0x1fff, slast + 0x1000, false, &mark, &other),
+          DMACOH_EBUSY);
+    T_ASSERT(other.shared);
+    T_EQ_INT((int)other.pid, (int)k.pid);
+    T_EQ_U64(other.bus, slast - 0xfff);
+    T_EQ_U64(other.size, 0x1000);
+    T_EQ_INT((int)other.holders, 1);
+    locker_stop(&k);
+    T_OK(dmacoh__linux_registry_enter(slast - 0x1fff, slast + 0x1000, false, &mark, &other));
+    T_ASSERT(mark.gen);
+    dmacoh__linux_registry_leave(slast - 0x1fff, slast + 0x1000, &mark);
+    remove_tree();
+}
+
+/* Through a real platform's map op: two processes map one BAR range with
+ * MAP|DMACOH_MAP_MULTIPROCESS and both succeed, getting the mode they would without the bit,
+ * and see each other's bytes; an ordinary declaration in a third process is refused; in one
+ * process a second shared map of the same bytes is refused (one attach per process). */
+static void pci_map_multiprocess(void)
+{
+    struct dmacoh_mapping m, m2;
+    struct holder h, x;
+    struct card c, c2;
+    int want = DMACOH_MEMORY_MAP | DMACOH_MAP_MULTIPROCESS;
+
+    make_tree();
+    T_OK(holder_start_as(&h, 'm', BAR2, MIB));
+    T_OK(card_open(&c, "mapper"));
+    T_OK(map_shared(&c, BAR2, MIB, &m));
+    T_EQ_INT(m.mode, dmacoh__linux_device_mode(want));
+    T_ASSERT(m.mode == DMACOH_MEMORY_MAP || m.mode == DMACOH_MEMORY_IO);
+    T_ERR(holder_start(&x, BAR2 + MIB - 0x1000, 0x1000), DMACOH_EBUSY);
+    holder_stop(&x);
+    T_OK(card_open(&c2, "again"));
+    T_ERR(map_shared(&c2, BAR2, MIB, &m2), DMACOH_EBUSY);
+    T_ASSERT(t_log_find("another platform instance"));
+    card_close(&c2);
+    holder_kill(&h);
+    T_ERR(holder_start(&x, BAR2, MIB), DMACOH_EBUSY); /* this process still shares it */
+    holder_stop(&x);
+    unmap_shared(&c, MIB, &m);
+    T_OK(holder_start(&x, BAR2, MIB)); /* nobody shares it any more */
+    holder_stop(&x);
     card_close(&c);
     remove_tree();
 }
@@ -617,6 +1066,13 @@ static const struct t_case cases[] = {
     T_CASE(past_the_last_lockable_offset),
     T_CASE(foreign_read_locks_refuse_nothing),
     T_CASE(a_descriptor_closed_by_the_program),
+    T_CASE(shared_claims_coexist),
+    T_CASE(shared_refused_by_exclusive),
+    T_CASE(foreign_reader_hides_no_holder),
+    T_CASE(walk_lists_every_sharer),
+    T_CASE(mirror_slots),
+    T_CASE(exclusive_across_the_shared_limit),
+    T_CASE(pci_map_multiprocess),
 };
 
 T_MAIN(cases)

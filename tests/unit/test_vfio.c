@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -47,6 +49,7 @@ struct fake {
     bool viable, type1v2, noiommu_ext, attached, unset, bar2_nommap, no_caps;
     int caps_fault;     /* a hostile second VFIO_IOMMU_GET_INFO reply: see hostile_caps() */
     bool not_container; /* the container node is some other file: VFIO ioctls fail ENOTTY */
+    bool iommu_unset;   /* VFIO_IOMMU_GET_INFO fails EINVAL, as on a container with no IOMMU */
     int open_errno, set_iommu_errno, map_errno;
     long iommu_type;
     unsigned nmaps, nunmaps, nlive;
@@ -236,6 +239,10 @@ static int container_ioctl(struct fake *f, unsigned long req, void *arg)
         f->iommu_type = (long)(uintptr_t)arg;
         return 0;
     case VFIO_IOMMU_GET_INFO:
+        if (f->iommu_unset) {
+            errno = EINVAL;
+            return -1;
+        }
         return iommu_info(f, arg);
     case VFIO_IOMMU_MAP_DMA:
         return dma_map(f, arg);
@@ -272,16 +279,44 @@ static int group_ioctl(struct fake *f, unsigned long req, void *arg)
     return -1;
 }
 
+/* True when fd is the file at path: a descriptor passed over a socket has another number. */
+static bool same_file(int fd, const char *path)
+{
+    struct stat a, b;
+
+    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+static int device_ioctl(struct fake *f, unsigned long req, void *arg)
+{
+    struct vfio_device_info *di = arg;
+
+    if (req == VFIO_DEVICE_GET_REGION_INFO)
+        return region_info(f, arg);
+    if (req == VFIO_DEVICE_GET_INFO) {
+        T_ASSERT(di->argsz >= sizeof(*di));
+        di->flags = VFIO_DEVICE_FLAGS_PCI | VFIO_DEVICE_FLAGS_RESET;
+        di->num_regions = VFIO_PCI_NUM_REGIONS;
+        di->num_irqs = VFIO_PCI_NUM_IRQS;
+        return 0;
+    }
+    errno = ENOTTY;
+    return -1;
+}
+
 static int fake_ioctl(void *ctx, int fd, unsigned long req, void *arg)
 {
     struct fake *f = (struct fake *)ctx;
+    char node[160];
 
-    if (fd == f->container)
+    snprintf(node, sizeof(node), "%s/vfio/vfio", f->dev);
+    if (fd == f->container || (fd != f->group && same_file(fd, node)))
         return container_ioctl(f, req, arg);
     if (fd == f->group)
         return group_ioctl(f, req, arg);
-    if (fd == f->device && req == VFIO_DEVICE_GET_REGION_INFO)
-        return region_info(f, arg);
+    if (fd == f->device || same_file(fd, f->image))
+        return device_ioctl(f, req, arg);
     errno = ENOTTY;
     return -1;
 }
@@ -301,7 +336,8 @@ static void sh(const char *fmt, const char *a, const char *b)
 static void make_tree(void)
 {
     char d[512], p[600];
-    uint8_t cmd[2] = {0x02, 0x00}; /* memory decoding on, bus master off */
+    uint8_t cmd[2] = {0x02, 0x00};            /* memory decoding on, bus master off */
+    uint8_t id[4] = {0x34, 0x12, 0xe8, 0x11}; /* vendor 1234, device 11e8 */
     int fd;
 
     memset(&F, 0, sizeof(F));
@@ -331,6 +367,10 @@ static void make_tree(void)
                   "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
                   "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"
                   "0x0000000000000000 0x0000000000000000 0x0000000000000000\n");
+    snprintf(p, sizeof(p), "%s/vendor", d);
+    t_put_file(p, "0x1234\n");
+    snprintf(p, sizeof(p), "%s/device", d);
+    t_put_file(p, "0x11e8\n");
     snprintf(p, sizeof(p), "%s/vfio/vfio", F.dev);
     t_put_file(p, "");
     snprintf(p, sizeof(p), "%s/vfio/" GROUP, F.dev);
@@ -339,6 +379,7 @@ static void make_tree(void)
     fd = open(F.image, O_RDWR);
     T_ASSERT(fd >= 0);
     T_EQ_INT(pwrite(fd, cmd, 2, (off_t)(7 * REG_OFF + 4)), 2);
+    T_EQ_INT(pwrite(fd, id, 4, (off_t)(7 * REG_OFF)), 4);
     close(fd);
 }
 
@@ -869,6 +910,343 @@ static void iommu_type_refused_and_bad_addresses(void)
     T_OK(dmacoh_vfio_close(NULL));
 }
 
+/* ---- a second process's instance from passed descriptors ------------------------------- */
+
+/* The number of descriptors this process has open (to see that none leaks). */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    T_ASSERT(d != NULL);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+static int attach_fake(int sock, struct dmacoh_vfio **v)
+{
+    struct dmacoh_vfio_opts o = {.sysfs_root = F.sysfs};
+
+    return dmacoh__vfio_attach_sys(sock, &o, &fake_sys, v);
+}
+
+/* Over a socket pair the primary hands the device to a secondary (here: the same process,
+ * which is all the kernel sees of SCM_RIGHTS). The secondary maps the region declared in the
+ * primary through its own descriptor, at the same DMA handles; it has no fallback (said once);
+ * it may declare only inside the primary's declared ranges or outside its IOVA ranges; its
+ * close unmaps nothing of the primary's, unsets nothing, and closes only its own copies. */
+static void attach_maps_bars_with_the_primarys_handles(void)
+{
+    struct dmacoh_vfio_opts po = {.iova_limit = 0x0fffffff};
+    struct dmacoh_vfio *v, *s;
+    struct dmacoh_device pdev, sdev, other;
+    void *pa, *sa, *f, *big;
+    dmacoh_dma_addr_t ph, sh2, fh, bigh;
+    char buf[16] = {0};
+    int sv[2], before;
+
+    make_tree();
+    T_OK(open_fake(&v, &po));
+    T_OK(dmacoh_device_init(&pdev, "card", NULL, dmacoh_vfio_platform(v)));
+    t_declare_device_memory(&pdev, BAR2 + 0x200000, 0x200000, 0x200000, DMACOH_MEMORY_EXCLUSIVE,
+                            NULL);
+    T_OK(dmacoh_alloc_coherent(&pdev, 4096, 0, 0, &pa, &ph));
+    T_EQ_U64(ph, 0x200000);
+    T_OK(dmacoh_free_coherent(&pdev, 4096, pa, ph));
+    T_OK(dmacoh_device_init(&other, "nic", NULL, dmacoh_vfio_platform(v)));
+    T_OK(dmacoh_alloc_coherent(&other, 4096, 0, 0, &f, &fh)); /* fallback in the primary */
+    T_EQ_U64(fh, 0x100000);
+    T_EQ_INT(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    before = open_fds();
+    T_OK(dmacoh_vfio_send_fds(v, sv[0]));
+    T_OK(attach_fake(sv[1], &s));
+    T_EQ_INT(open_fds(), before + 2); /* its own copies of the container and the device */
+    T_ASSERT(dmacoh_vfio_is_attached(s) && !dmacoh_vfio_is_attached(v));
+    T_ASSERT(dmacoh_vfio_device_fd(s) != dmacoh_vfio_device_fd(v));
+    T_OK(dmacoh_device_init(&sdev, "card", NULL, dmacoh_vfio_platform(s)));
+    /* One process claims a physical range once: the primary lets the range go (the message
+     * keeps its device range) so that the secondary, in the same process here, can map it. */
+    T_OK(dmacoh_release_coherent_memory(&pdev, 0));
+    T_OK(dmacoh_declare_coherent_memory(&sdev, BAR2 + 0x200000, 0x200000, 0x200000,
+                                        DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, NULL, NULL));
+    T_OK(dmacoh_alloc_coherent(&sdev, 4096, 0, 0, &sa, &sh2));
+    T_EQ_U64(sh2, ph); /* the primary's handle for the same bytes */
+    dmacoh_memcpy_toio(sa, "secondary", 10);
+    read_image(2 * REG_OFF + 0x200000, buf, 10);
+    T_ASSERT(strcmp(buf, "secondary") == 0);
+    T_OK(dmacoh_free_coherent(&sdev, 4096, sa, sh2));
+    T_OK(dmacoh_release_coherent_memory(&sdev, 0));
+    /* No fallback: said once, whatever the number of tries; nothing mapped. */
+    t_log_reset();
+    T_ERR(dmacoh_alloc_coherent(&sdev, 4096, 0, 0, &sa, &sh2), DMACOH_ENOTSUP);
+    T_ASSERT(t_log_find("no system memory for DMA here"));
+    t_log_reset();
+    T_ERR(dmacoh_alloc_coherent(&sdev, 8192, 0, 0, &sa, &sh2), DMACOH_ENOTSUP);
+    T_ASSERT(t_log_count() > 0 && !t_log_find("no system memory for DMA here"));
+    T_EQ_U64(F.nmaps, 1);
+    /* The device range handed over stays out of the primary's fallback, though released
+     * there: 1 MiB aligned would be 0x200000 else. */
+    T_OK(dmacoh_alloc_coherent(&other, 1 << 20, 0, 0, &big, &bigh));
+    T_EQ_U64(bigh, 0x400000);
+    /* Inside the primary's IOVA ranges (its fallback is at 0x100000) and in no region it
+     * declared: refused. Past its iova_limit: nothing of the primary's can be there. */
+    T_ERR(
+        dmacoh_declare_coherent_memory(&sdev, BAR0, 0x100000, 0x1000, DMACOH_MEMORY_IO, NULL, NULL),
+        DMACOH_EBUSY);
+    T_ASSERT(t_log_find("lie in the primary's fallback IOVAs"));
+    T_OK(dmacoh_declare_coherent_memory(&sdev, BAR0, 0x10000000, 0x1000, DMACOH_MEMORY_IO, NULL,
+                                        NULL));
+    T_OK(dmacoh_release_coherent_memory(&sdev, 0));
+    T_OK(dmacoh_device_fini(&sdev));
+    /* The secondary's close: no unmap, no unset, only its descriptors. */
+    T_OK(dmacoh_vfio_close(s));
+    T_EQ_INT(open_fds(), before);
+    T_EQ_U64(F.nunmaps, 0);
+    T_EQ_U64(F.nlive, 2);
+    T_ASSERT(!F.unset);
+    /* The primary goes on. */
+    T_EQ_U64(dmacoh_virt_to_dma(&other, f), 0x100000);
+    T_OK(dmacoh_free_coherent(&other, 4096, f, 0x100000));
+    T_OK(dmacoh_free_coherent(&other, 1 << 20, big, bigh));
+    T_EQ_U64(F.nunmaps, 2);
+    T_OK(dmacoh_device_fini(&pdev));
+    T_OK(dmacoh_device_fini(&other));
+    T_OK(dmacoh_vfio_close(v));
+    T_ASSERT(F.unset);
+    close(sv[0]);
+    close(sv[1]);
+    remove_tree();
+}
+
+/* A stream socket carries the message too, and an attached instance hands on what it got. */
+static void attach_over_a_stream_and_hand_on(void)
+{
+    struct dmacoh_vfio *v, *s, *t;
+    struct dmacoh_device dev;
+    int sv[2];
+
+    make_tree();
+    T_OK(open_fake(&v, NULL));
+    T_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    T_OK(dmacoh_vfio_send_fds(v, sv[0]));
+    T_OK(attach_fake(sv[1], &s));
+    T_OK(dmacoh_vfio_send_fds(s, sv[1]));
+    T_OK(attach_fake(sv[0], &t));
+    T_ASSERT(dmacoh_vfio_is_attached(t));
+    T_OK(dmacoh_device_init(&dev, "dev", NULL, dmacoh_vfio_platform(t)));
+    T_ERR(
+        dmacoh_declare_coherent_memory(&dev, BAR0, 0x100000, 0x1000, DMACOH_MEMORY_IO, NULL, NULL),
+        DMACOH_EBUSY); /* the primary's ranges came along */
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_vfio_close(t));
+    T_OK(dmacoh_vfio_close(s));
+    T_OK(dmacoh_vfio_close(v));
+    close(sv[0]);
+    close(sv[1]);
+    remove_tree();
+}
+
+/* A valid message, as the primary sends it: its bytes and descriptors (the caller closes). */
+struct raw {
+    unsigned char buf[1024];
+    size_t len;
+    int fds[2];
+};
+
+static void capture(struct dmacoh_vfio *v, struct raw *m)
+{
+    char ctl[CMSG_SPACE(2 * sizeof(int))];
+    struct iovec iov = {m->buf, sizeof(m->buf)};
+    struct msghdr h = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
+    int sv[2];
+    ssize_t n;
+
+    T_EQ_INT(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    T_OK(dmacoh_vfio_send_fds(v, sv[0]));
+    n = recvmsg(sv[1], &h, 0);
+    T_ASSERT(n > 0 && CMSG_FIRSTHDR(&h) != NULL);
+    m->len = (size_t)n;
+    memcpy(m->fds, CMSG_DATA(CMSG_FIRSTHDR(&h)), sizeof(m->fds));
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* Sends len bytes of buf with nfds of fds on a fresh socket pair and attaches from it. */
+static int attach_raw(const void *buf, size_t len, const int *fds, int nfds)
+{
+    char ctl[CMSG_SPACE(4 * sizeof(int))] = {0};
+    struct iovec iov = {(void *)(uintptr_t)buf, len};
+    struct msghdr h = {.msg_iov = &iov, .msg_iovlen = 1};
+    struct dmacoh_vfio *s = NULL;
+    int sv[2], r;
+
+    T_EQ_INT(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    if (nfds) {
+        struct cmsghdr *c;
+
+        h.msg_control = ctl;
+        h.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+        c = CMSG_FIRSTHDR(&h);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+    }
+    T_EQ_INT(sendmsg(sv[0], &h, 0), (long long)len);
+    close(sv[0]);
+    r = attach_fake(sv[1], &s);
+    close(sv[1]);
+    if (r == 0)
+        T_OK(dmacoh_vfio_close(s));
+    else
+        T_EQ_PTR(s, NULL);
+    return r;
+}
+
+/* Each way a message can be wrong: its own error, a log line saying what, and every
+ * descriptor that came closed again. */
+static void attach_refuses_bad_messages(void)
+{
+    struct dmacoh_vfio *v, *s = NULL;
+    struct raw m;
+    unsigned char bad[1024];
+    int fds3[3], swapped[2], before;
+    char p[256];
+
+    make_tree();
+    T_OK(open_fake(&v, NULL));
+    capture(v, &m);
+    T_EQ_U64(m.len % 8, 0);
+    memcpy(fds3, m.fds, sizeof(m.fds));
+    fds3[2] = m.fds[0];
+    swapped[0] = swapped[1] = m.fds[1];
+    before = open_fds();
+    /* The message as sent is accepted: the cases below fail for their one fault. */
+    T_OK(attach_raw(m.buf, m.len, m.fds, 2));
+    T_EQ_INT(open_fds(), before);
+
+    T_ERR(attach_raw(m.buf, 10, m.fds, 2), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("the message is 10 bytes"));
+    memcpy(bad, m.buf, m.len);
+    bad[m.len] = 0;
+    T_ERR(attach_raw(bad, m.len + 1, m.fds, 2), DMACOH_EINVAL); /* one byte too many */
+    T_ASSERT(t_log_find("the message is 545 bytes, a VFIO hand-over is 544"));
+    T_ERR(attach_raw(m.buf, m.len, m.fds, 0), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("carries 0 descriptors"));
+    T_ERR(attach_raw(m.buf, m.len, m.fds, 1), DMACOH_EINVAL);
+    T_ERR(attach_raw(m.buf, m.len, fds3, 3), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("carries 3 descriptors"));
+    T_EQ_INT(open_fds(), before);
+
+    memcpy(bad, m.buf, m.len);
+    bad[0] ^= 0xff; /* the magic */
+    T_ERR(attach_raw(bad, m.len, m.fds, 2), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("wrong magic"));
+    memcpy(bad, m.buf, m.len);
+    bad[4]++; /* the version */
+    T_ERR(attach_raw(bad, m.len, m.fds, 2), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("version 2, this library speaks 1"));
+    memcpy(bad, m.buf, m.len);
+    bad[6] = 0x80; /* a flag nobody defined */
+    T_ERR(attach_raw(bad, m.len, m.fds, 2), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("unknown flags"));
+    memcpy(bad, m.buf, m.len);
+    memcpy(bad + 8, "../../etc/passwd", 16); /* the PCI address, without its NUL */
+    T_ERR(attach_raw(bad, m.len, m.fds, 2), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("not one like 0000:03:00.0"));
+    memcpy(bad, m.buf, m.len);
+    bad[24] = 17; /* nranges */
+    T_ERR(attach_raw(bad, m.len, m.fds, 2), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("more ranges than a hand-over carries"));
+    memcpy(bad, m.buf, m.len);
+    memset(bad + 32, 0xff, 8); /* the first range starts at 2^64 - 1, above its end */
+    T_ERR(attach_raw(bad, m.len, m.fds, 2), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("start lies above its end"));
+    T_EQ_INT(open_fds(), before);
+
+    /* Descriptors of the wrong kind. */
+    T_ERR(attach_raw(m.buf, m.len, swapped, 2), DMACOH_ENODEV);
+    T_ASSERT(t_log_find("the first descriptor is not a VFIO container"));
+    swapped[0] = swapped[1] = m.fds[0];
+    T_ERR(attach_raw(m.buf, m.len, swapped, 2), DMACOH_ENODEV);
+    T_ASSERT(t_log_find("the second descriptor is not a VFIO PCI device"));
+    F.iommu_unset = true;
+    T_ERR(attach_raw(m.buf, m.len, m.fds, 2), DMACOH_ENODEV);
+    T_ASSERT(t_log_find("has no IOMMU set"));
+    F.iommu_unset = false;
+    T_EQ_INT(open_fds(), before);
+
+    /* The device behind the descriptor is not the one named. */
+    snprintf(p, sizeof(p), "%s/bus/pci/devices/" BDF "/device", F.sysfs);
+    t_put_file(p, "0x1110\n");
+    T_ERR(attach_raw(m.buf, m.len, m.fds, 2), DMACOH_ENXIO);
+    T_ASSERT(t_log_find("the device descriptor is 0x1234:0x11e8, but " BDF " is 0x1234:0x1110"));
+    t_put_file(p, "0x11e8\n");
+    memcpy(bad, m.buf, m.len);
+    memcpy(bad + 8, OTHER, sizeof(OTHER)); /* a device with no sysfs resource file */
+    T_ERR(attach_raw(bad, m.len, m.fds, 2), DMACOH_ENOENT);
+    T_ASSERT(t_log_find(OTHER "/resource"));
+    memcpy(bad + 8, "0000:00:09.0", 13); /* no such device */
+    T_ERR(attach_raw(bad, m.len, m.fds, 2), DMACOH_ENOENT);
+    T_EQ_INT(open_fds(), before);
+
+    /* Not a socket; the other end gone; no out. */
+    T_ERR(attach_fake(m.fds[0], &s), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("is not a socket"));
+    T_ERR(attach_raw(m.buf, 0, m.fds, 0), DMACOH_EIO);
+    T_ASSERT(t_log_find("closed socket"));
+    T_ERR(dmacoh__vfio_attach_sys(0, NULL, &fake_sys, NULL), DMACOH_EINVAL);
+    T_ERR(dmacoh_vfio_send_fds(NULL, 0), DMACOH_EINVAL);
+    T_ERR(dmacoh_vfio_send_fds(v, m.fds[0]), DMACOH_EINVAL); /* not a socket */
+    T_EQ_PTR(s, NULL);
+    close(m.fds[0]);
+    close(m.fds[1]);
+    T_OK(dmacoh_vfio_close(v));
+    remove_tree();
+}
+
+/* send_fds: more distinct declared ranges than a message carries is -ERANGE and holds
+ * nothing; a socket whose other end is gone is -EIO, without SIGPIPE. */
+static void send_refusals(void)
+{
+    struct dmacoh_vfio *v;
+    struct dmacoh_device dev[17];
+    char name[17][8];
+    void *a;
+    dmacoh_dma_addr_t h;
+    int sv[2];
+
+    make_tree();
+    T_OK(open_fake(&v, NULL));
+    for (unsigned i = 0; i < 17; i++) {
+        snprintf(name[i], sizeof(name[i]), "d%u", i); /* a device keeps its name's pointer */
+        T_OK(dmacoh_device_init(&dev[i], name[i], NULL, dmacoh_vfio_platform(v)));
+        T_OK(dmacoh_declare_coherent_memory(&dev[i], BAR0 + 0x1000 * i, 0x100000 + 0x1000 * i,
+                                            0x1000, DMACOH_MEMORY_IO, NULL, NULL));
+    }
+    T_EQ_INT(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    T_ERR(dmacoh_vfio_send_fds(v, sv[0]), DMACOH_ERANGE);
+    T_ASSERT(t_log_find("more than 16 device ranges are declared"));
+    for (unsigned i = 0; i < 17; i++) {
+        T_OK(dmacoh_release_coherent_memory(&dev[i], 0));
+        if (i)
+            T_OK(dmacoh_device_fini(&dev[i]));
+    }
+    T_OK(dmacoh_alloc_coherent(&dev[0], 4096, 0, 0, &a, &h));
+    T_EQ_U64(h, 0x100000); /* nothing stayed held */
+    T_OK(dmacoh_free_coherent(&dev[0], 4096, a, h));
+    T_OK(dmacoh_device_fini(&dev[0]));
+    close(sv[1]);
+    T_ERR(dmacoh_vfio_send_fds(v, sv[0]), DMACOH_EIO);
+    T_ASSERT(t_log_find("sending the descriptors on socket"));
+    close(sv[0]);
+    T_OK(dmacoh_vfio_close(v));
+    remove_tree();
+}
+
 static const struct t_case cases[] = {
     T_CASE(opens_through_the_group_and_maps_a_bar),
     T_CASE(fallback_is_mapped_at_an_iova_and_unmapped_on_free),
@@ -885,6 +1263,10 @@ static const struct t_case cases[] = {
     T_CASE(not_bound_to_vfio_pci),
     T_CASE(no_iommu),
     T_CASE(iommu_type_refused_and_bad_addresses),
+    T_CASE(attach_maps_bars_with_the_primarys_handles),
+    T_CASE(attach_over_a_stream_and_hand_on),
+    T_CASE(attach_refuses_bad_messages),
+    T_CASE(send_refusals),
 };
 
 T_MAIN(cases)

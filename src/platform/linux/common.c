@@ -324,7 +324,7 @@ struct claim {
     uint64_t lo, hi; /* inclusive */
     const void *owner;
     const char *kind;
-    unsigned machine; /* the generation of its entry in the machine-wide registry, or 0 */
+    struct dmacoh__registry_mark machine; /* its entry in the machine-wide registry */
     char who[WHO_MAX];
 };
 
@@ -403,7 +403,8 @@ static int claims_insert(const struct dmacoh__phys_claim *c, uint64_t lo, uint64
         claims[i].hi = hi;
         claims[i].owner = c->owner;
         claims[i].kind = c->kind;
-        claims[i].machine = 0;
+        claims[i].machine.gen = 0;
+        claims[i].machine.slot = -1;
         snprintf(claims[i].who, sizeof(claims[i].who), "%s", c->who ? c->who : "?");
         nclaims++;
     }
@@ -412,14 +413,14 @@ static int claims_insert(const struct dmacoh__phys_claim *c, uint64_t lo, uint64
 }
 
 /* Marks the entry of [lo, hi] as entered in the machine-wide registry too. */
-static void claims_mark_machine(uint64_t lo, unsigned gen)
+static void claims_mark_machine(uint64_t lo, const struct dmacoh__registry_mark *mark)
 {
     size_t i;
 
     pthread_mutex_lock(&claims_lock);
     i = claim_at_or_above(lo);
     if (i < nclaims && claims[i].lo == lo)
-        claims[i].machine = gen;
+        claims[i].machine = *mark;
     pthread_mutex_unlock(&claims_lock);
 }
 
@@ -456,9 +457,10 @@ int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c)
 {
     uint64_t lo = c->bus, hi = c->bus + (c->size - 1);
     struct dmacoh__registry_entry other;
+    struct dmacoh__registry_mark mark;
+    bool shared = (c->want & DMACOH_MAP_MULTIPROCESS) != 0;
     struct claim held = {0};
-    char mine[WHO_MAX], by[64];
-    unsigned gen;
+    char mine[WHO_MAX], by[112];
     int r;
 
     (void)pthread_once(&atfork_once, install_atfork);
@@ -480,29 +482,45 @@ int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c)
         return r;
     /* In the process-wide register now, so no other thread of the process reaches here with
      * an overlapping range: the machine-wide registry decides between processes only. */
-    r = dmacoh__linux_registry_enter(lo, hi, &gen, &other);
+    r = dmacoh__linux_registry_enter(lo, hi, shared, &mark, &other);
     if (r) {
         claims_remove(lo, hi);
         if (other.pid > 0)
             snprintf(by, sizeof(by), "process %ld (%s)", other.pid, other.comm);
         else /* another pid namespace, or the holder could not be asked */
             snprintf(by, sizeof(by), "a process this one cannot name");
-        dmacoh__err("%s %s: physical %#llx+%#llx is already declared by %s, which holds "
-                    "%#llx+%#llx in the machine-wide registry: two allocators would share "
-                    "bytes",
-                    c->kind, mine, (unsigned long long)lo, (unsigned long long)c->size, by,
-                    (unsigned long long)other.bus, (unsigned long long)other.size);
+        if (other.shared && other.holders > 1)
+            snprintf(by + strlen(by), sizeof(by) - strlen(by), " and %u other process%s",
+                     other.holders - 1, other.holders > 2 ? "es" : "");
+        if (!other.shared)
+            dmacoh__err("%s %s: physical %#llx+%#llx%s is already declared by %s, which "
+                        "holds %#llx+%#llx in the machine-wide registry: two allocators "
+                        "would share bytes",
+                        c->kind, mine, (unsigned long long)lo, (unsigned long long)c->size,
+                        shared ? " (shared)" : "", by, (unsigned long long)other.bus,
+                        (unsigned long long)other.size);
+        else if (!shared)
+            dmacoh__err("%s %s: physical %#llx+%#llx is already declared as a shared region "
+                        "by %s, sharing %#llx+%#llx in the machine-wide registry: an "
+                        "exclusive declaration would run a second allocator over its bytes",
+                        c->kind, mine, (unsigned long long)lo, (unsigned long long)c->size, by,
+                        (unsigned long long)other.bus, (unsigned long long)other.size);
+        else
+            dmacoh__err("%s %s: physical %#llx+%#llx (shared) is already shared by %s, as "
+                        "many processes as the machine-wide registry records over one byte "
+                        "(64)",
+                        c->kind, mine, (unsigned long long)lo, (unsigned long long)c->size, by);
         return r;
     }
-    if (gen)
-        claims_mark_machine(lo, gen);
+    if (mark.gen)
+        claims_mark_machine(lo, &mark);
     return 0;
 }
 
 void dmacoh__linux_phys_release(dmacoh_phys_addr_t bus, uint64_t size)
 {
     uint64_t hi = bus + (size - 1);
-    unsigned machine = 0;
+    struct dmacoh__registry_mark machine = {0, -1};
     size_t i;
 
     pthread_mutex_lock(&claims_lock);
@@ -512,8 +530,8 @@ void dmacoh__linux_phys_release(dmacoh_phys_addr_t bus, uint64_t size)
     pthread_mutex_unlock(&claims_lock);
     /* The registry first: while the process-wide entry stands, no other thread of the
      * process can enter an overlapping range that this unlock would take with it. */
-    if (machine)
-        dmacoh__linux_registry_leave(bus, hi, machine);
+    if (machine.gen)
+        dmacoh__linux_registry_leave(bus, hi, &machine);
     claims_remove(bus, hi);
 }
 

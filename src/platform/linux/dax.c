@@ -135,7 +135,7 @@ static int dax_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
 {
     struct dmacoh_dax *dax = (struct dmacoh_dax *)ctx;
     uint64_t a = dax->align, off, moff, delta, len, target, low;
-    struct dmacoh__phys_claim claim = {bus, size, dax, "dax", dax->name};
+    struct dmacoh__phys_claim claim = {bus, size, dax, "dax", dax->name, want};
     int r;
 
     if (bus < dax->base || bus - dax->base >= dax->size || size > dax->size - (bus - dax->base)) {
@@ -183,9 +183,33 @@ static int dax_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     return 0;
 }
 
+/* Exporting a block: the node at the block's offset in the device, in alignment units (the
+ * device refuses any other mapping, as map() explains). */
+static int dax_file_of(void *ctx, const struct dmacoh_mapping *map, dmacoh_phys_addr_t bus,
+                       uint64_t size, struct dmacoh_file_range *out)
+{
+    struct dmacoh_dax *dax = (struct dmacoh_dax *)ctx;
+    uint64_t off;
+
+    (void)map;
+    if (bus < dax->base || bus - dax->base >= dax->size || size > dax->size - (bus - dax->base)) {
+        dmacoh__err("dax %s export: bus %#llx+%#llx is not inside the device", dax->name,
+                    (unsigned long long)bus, (unsigned long long)size);
+        return DMACOH_ENXIO;
+    }
+    off = bus - dax->base;
+    out->fd = dax->fd; /* kept open until dmacoh_dax_close */
+    out->close_fd = false;
+    out->offset = off & ~(dax->align - 1);
+    out->delta = off - out->offset;
+    out->align = dax->align;
+    return 0;
+}
+
 static const struct dmacoh_platform_ops dax_ops = {
     .name = "dax",
     .map = dax_map,
+    .file_of = dax_file_of,
     DMACOH__LINUX_COMMON_OPS,
 };
 

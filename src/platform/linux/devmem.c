@@ -40,7 +40,7 @@ static int devmem_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
     struct dmacoh_devmem *dm = (struct dmacoh_devmem *)ctx;
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), aligned = bus & ~(page - 1);
     uint64_t delta = bus - aligned, len = (delta + size + page - 1) & ~(page - 1);
-    struct dmacoh__phys_claim claim = {bus, size, dm, "devmem", dm->path};
+    struct dmacoh__phys_claim claim = {bus, size, dm, "devmem", dm->path, want};
     int r = 0;
 
     if (aligned > (uint64_t)INT64_MAX) {

@@ -364,6 +364,7 @@ static int hm_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_a
         dmacoh__err("hostmem: no platform for declared memory was given (opts.declared)");
         return DMACOH_ENODEV;
     }
+    /* want as asked, DMACOH_MAP_MULTIPROCESS included: the declared platform claims. */
     return hm->declared->ops->map(hm->declared->ctx, bus, size, device_addr, congruence, want, out);
 }
 

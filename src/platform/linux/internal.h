@@ -104,6 +104,10 @@ void dmacoh__linux_unmap(void *ctx, struct dmacoh_mapping *m, uint64_t size);
  * shared (dmacoh_mapping.shared) is shared among the declarers of one instance: they join
  * the instance's pool and never reach map, so they need no second claim; across instances
  * it is refused like any other overlap, as the instances' allocators are separate.
+ * A claim whose `want` has DMACOH_MAP_MULTIPROCESS is a shared region's (shared claim): in
+ * this process it is refused on overlap like any other (a process attaches a shared region
+ * once), but in the machine-wide registry it coexists with other processes' shared claims of
+ * the same bytes; exclusive and shared claims of different processes refuse each other.
  * Thread-safe (one mutex); claims are kept sorted, so a claim or release costs a binary
  * search plus the move of the entries above it.
  */
@@ -113,12 +117,16 @@ struct dmacoh__phys_claim {
     const void *owner;      /* the platform instance, to tell it apart in the log */
     const char *kind;       /* the platform's name: "pci", "uio", "devmem", "dax", "vfio" */
     const char *who;        /* through what it is mapped: device folder and BAR, node, ... */
+    int want;               /* map's `want`: DMACOH_MAP_MULTIPROCESS makes the claim shared
+                               (other processes' shared claims coexist with it); the mode bits
+                               are ignored */
 };
 
 /* Claims c's range, in this process and then in the machine-wide registry (below): 0,
- * -DMACOH_EBUSY (any byte already claimed in this process, or held by another process;
- * logged with both the claimant and the holder: platform kind, device or path, range; for
- * another process its pid and command) or -DMACOH_ENOMEM. */
+ * -DMACOH_EBUSY (any byte already claimed in this process, or held by another process in a
+ * way that excludes c: exclusively, or shared when c is exclusive; logged with both the
+ * claimant and the holder: platform kind, device or path, range; for another process its pid
+ * and command, and for a shared range how many processes share it) or -DMACOH_ENOMEM. */
 int dmacoh__linux_phys_claim(const struct dmacoh__phys_claim *c);
 
 /* Drops the claim of exactly [bus, bus + size); nothing when there is none. */
@@ -127,7 +135,11 @@ void dmacoh__linux_phys_release(dmacoh_phys_addr_t bus, uint64_t size);
 /*
  * The machine-wide registry (registry.c): a file, DMACOH_REGISTRY or /run/dmacoh/registry,
  * on which each process holds a POSIX record lock over each range it has declared, at the
- * physical address as offset. dmacoh__linux_phys_claim enters a range there after the
+ * physical address as offset: a write lock for an exclusive range, a read lock for a shared
+ * one. A shared holder also holds a write lock over the same range in one of 64 mirror slots
+ * above 2^62 (offset 2^62 + slot * 2^56 + address): a reader with no right to write the file
+ * cannot take one, so the mirrors tell dmacoh's shared holders apart from foreign readers,
+ * and name every one of them. dmacoh__linux_phys_claim enters a range there after the
  * process-wide check, and dmacoh__linux_phys_release leaves it before the process-wide
  * entry goes, so that no other thread of the process can claim the range in between.
  * Thread-safe (one mutex; no log line is written while it is held).
@@ -138,29 +150,45 @@ struct dmacoh__registry_entry {
     long pid;               /* the holder, as this process's pid namespace numbers it; 0 or -1
                                when the kernel cannot say (another namespace, an OFD lock) */
     char comm[17];          /* its /proc/<pid>/comm, or "?" */
+    bool shared;            /* held as a shared region's range (other holders may share it) */
+    unsigned holders;       /* processes holding what refused a claim (pid is the first of
+                               them; more than 1 only when shared); 1 in a walk's entries */
 };
 
-/* Enters [lo, hi] (inclusive): 0 with *gen the entry's generation (non-zero); 0 with *gen 0
- * when the range stays out of the registry (turned off, unavailable or read-only, a lock no
- * dmacoh process takes over it: one warning per reason; past offset 2^63 - 1: a warning);
- * -DMACOH_EBUSY when another process holds any byte of it, with *holder filled (pid 0 when
- * it cannot be named; not logged: the caller names both sides). */
-int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, unsigned *gen,
+/* How a range was entered, for dmacoh__linux_registry_leave. */
+struct dmacoh__registry_mark {
+    unsigned gen; /* the generation it was entered in; 0: not entered */
+    int slot;     /* its mirror slot when shared, else -1 */
+};
+
+/* Enters [lo, hi] (inclusive), shared or exclusive: 0 with mark->gen the entry's generation
+ * (non-zero); 0 with mark->gen 0 when the range stays out of the registry (turned off,
+ * unavailable or read-only, a lock no dmacoh process takes over it: one warning per reason;
+ * past offset 2^62 - 1, or a shared range past 2^56 - 1: a warning); -DMACOH_EBUSY, with
+ * *holder filled (pid 0 when it cannot be named; not logged: the caller names both sides),
+ * when another process holds any byte of it exclusively, when it is exclusive and other
+ * processes share any byte of it (holder->shared, holder->holders of them), or when it is
+ * shared and 64 processes already share its bytes (holder->shared too). */
+int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, bool shared,
+                                 struct dmacoh__registry_mark *mark,
                                  struct dmacoh__registry_entry *holder);
-/* Leaves a range entered with dmacoh__linux_registry_enter in generation gen (an entry of an
+/* Leaves a range entered with dmacoh__linux_registry_enter as *mark says (an entry of an
  * older generation went with the descriptor it was made through: nothing is done). */
-void dmacoh__linux_registry_leave(uint64_t lo, uint64_t hi, unsigned gen);
+void dmacoh__linux_registry_leave(uint64_t lo, uint64_t hi,
+                                  const struct dmacoh__registry_mark *mark);
 /* Around fork (common.c's pthread_atfork handlers): take and give back the registry's lock;
  * in the child, forget the descriptor and start a new generation. */
 void dmacoh__linux_registry_prefork(void);
 void dmacoh__linux_registry_postfork(bool child);
 /*
  * Calls fn with every range held in the registry, by every process including this one, in
- * ascending order, after the registry's lock is dropped (fn may call into the library); stops
- * at fn's first non-zero return, which is returned. Errors (logged): -DMACOH_ENOENT (off or
- * cannot be opened), -DMACOH_ENOMEM, -errno (a lock query failed; Linux >= 3.15 needed). A
- * process that holds ranges must not open and close the registry file itself (closing any
- * descriptor of it drops all the process's locks): this walk uses the library's descriptor.
+ * ascending order (by first byte, then pid), after the registry's lock is dropped (fn may
+ * call into the library); a shared range comes once per holder, each entry marked shared.
+ * Read locks of processes that are no dmacoh holders are not listed. Stops at fn's first
+ * non-zero return, which is returned. Errors (logged): -DMACOH_ENOENT (off or cannot be
+ * opened), -DMACOH_ENOMEM, -errno (a lock query failed; Linux >= 3.15 needed). A process that
+ * holds ranges must not open and close the registry file itself (closing any descriptor of it
+ * drops all the process's locks): this walk uses the library's descriptor.
  */
 int dmacoh__linux_registry_walk(int (*fn)(void *ctx, const struct dmacoh__registry_entry *e),
                                 void *ctx);
@@ -224,6 +252,10 @@ struct dmacoh__vfio_sys {
 /* dmacoh_vfio_open() with the system calls given (NULL: the real ones). */
 int dmacoh__vfio_open_sys(const char *bdf, const struct dmacoh_vfio_opts *opts,
                           const struct dmacoh__vfio_sys *sys, struct dmacoh_vfio **out);
+/* dmacoh_vfio_attach_fds() with the system calls given (NULL: the real ones); the socket
+ * calls are always the real ones. */
+int dmacoh__vfio_attach_sys(int sock, const struct dmacoh_vfio_opts *opts,
+                            const struct dmacoh__vfio_sys *sys, struct dmacoh_vfio **out);
 
 /*
  * An IOVA space (iova.c): the usable IOVA ranges, a table of live blocks sorted by IOVA, and

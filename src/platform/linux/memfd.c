@@ -60,6 +60,8 @@ static int memfd_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
     r = dmacoh__linux_map_fd(m->fd, aligned, len, delta, device_addr, congruence, out);
     if (r)
         return r;
+    /* DMACOH_MAP_MULTIPROCESS changes nothing here: a memfd is no physical range to claim,
+     * and every process that maps it sees the same pages. */
     out->mode = (want & DMACOH_MEMORY_MAP) ? DMACOH_MEMORY_MAP : DMACOH_MEMORY_IO;
     out->shared = false;
     out->io_width = 0;
@@ -67,9 +69,32 @@ static int memfd_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size,
     return 0;
 }
 
+/* Exporting a block: the window's memfd at the block's offset in the window. */
+static int memfd_file_of(void *ctx, const struct dmacoh_mapping *map, dmacoh_phys_addr_t bus,
+                         uint64_t size, struct dmacoh_file_range *out)
+{
+    struct dmacoh_memfd *m = (struct dmacoh_memfd *)ctx;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off;
+
+    (void)map;
+    if (bus < m->bus || bus - m->bus >= m->size || size > m->size - (bus - m->bus)) {
+        dmacoh__err("memfd export: bus %#llx+%#llx is outside the window", (unsigned long long)bus,
+                    (unsigned long long)size);
+        return DMACOH_ENXIO;
+    }
+    off = bus - m->bus;
+    out->fd = m->fd; /* kept open until dmacoh_memfd_close */
+    out->close_fd = false;
+    out->offset = off & ~(page - 1);
+    out->delta = off - out->offset;
+    out->align = page;
+    return 0;
+}
+
 static const struct dmacoh_platform_ops memfd_ops = {
     .name = "memfd",
     .map = memfd_map,
+    .file_of = memfd_file_of,
     DMACOH__LINUX_COMMON_OPS,
 };
 

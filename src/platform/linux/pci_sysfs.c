@@ -119,7 +119,7 @@ static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), off, delta, len;
     int n = dmacoh__pci_bar_for(pci->bar, bus, size), fd, r;
     char who[40];
-    struct dmacoh__phys_claim claim = {bus, size, pci, "pci", who};
+    struct dmacoh__phys_claim claim = {bus, size, pci, "pci", who, want};
 
     if (n < 0) {
         dmacoh__err("pci: bus %#llx+%#llx is not inside one memory BAR of %s",
@@ -152,9 +152,36 @@ static int pci_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     return 0;
 }
 
+/* Exporting a block: resourceN (or _wc, as map() chose), opened afresh since the platform
+ * keeps no descriptor; the caller closes it. Offsets as map() computes them. */
+static int pci_file_of(void *ctx, const struct dmacoh_mapping *map, dmacoh_phys_addr_t bus,
+                       uint64_t size, struct dmacoh_file_range *out)
+{
+    struct dmacoh_pci *pci = (struct dmacoh_pci *)ctx;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    int n = dmacoh__pci_bar_for(pci->bar, bus, size), fd, r;
+
+    (void)map;
+    if (n < 0) {
+        dmacoh__err("pci export: bus %#llx+%#llx is not inside one memory BAR of %s",
+                    (unsigned long long)bus, (unsigned long long)size, pci->dir);
+        return DMACOH_ENXIO;
+    }
+    r = open_bar(pci, n, &fd);
+    if (r)
+        return r;
+    out->fd = fd;
+    out->close_fd = true;
+    out->offset = (bus & ~(page - 1)) - (pci->bar[n].start & ~(page - 1));
+    out->delta = bus & (page - 1);
+    out->align = page;
+    return 0;
+}
+
 static const struct dmacoh_platform_ops pci_ops = {
     .name = "pci",
     .map = pci_map,
+    .file_of = pci_file_of,
     DMACOH__LINUX_COMMON_OPS,
 };
 

@@ -1,10 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * registry.c - the machine-wide registry of declared physical ranges: one file, never
- * written, on which each process holds a POSIX record lock (F_SETLK, F_WRLCK) over the bytes
- * of each range it has declared, at the range's physical address as file offset. The kernel
- * drops a process's locks when it dies, so the registry forgets dead holders with no clean-up
- * step, and F_GETLK names a holder's pid (its command comes from /proc/<pid>/comm).
+ * written, on which each process holds a POSIX record lock (F_SETLK) over the bytes of each
+ * range it has declared, at the range's physical address as file offset: F_WRLCK for an
+ * exclusive range, F_RDLCK for a shared region's, which other processes' shared claims can
+ * take too. The kernel drops a process's locks when it dies, so the registry forgets dead
+ * holders with no clean-up step, and F_GETLK names a holder's pid (its command comes from
+ * /proc/<pid>/comm).
+ *
+ * Shared holders and foreign readers. Anyone who can read the file can take a read lock on
+ * it, and a read lock tells nothing of its taker. So a shared holder also takes a write lock
+ * (which needs the file open for writing, as every process that enters ranges has it) over
+ * the same range in a mirror slot: offsets [2^62, 2^63) are 64 slots of 2^56 bytes, slot s
+ * mirroring address a at 2^62 + s * 2^56 + a; each shared holder takes the first slot free
+ * over its range. Queries ask with F_RDLCK, which only write locks answer, so no reader can
+ * hide a holder from them: an exclusive claim refused by read locks is refused by dmacoh's
+ * shared holders when a mirror slot holds part of the range (each of them named, from the
+ * mirrors), by foreign readers otherwise (which refuse nothing: see refused_by). Order: a
+ * shared claim takes its mirror before its read lock and drops it after, so a read lock of a
+ * shared holder is never seen without its mirror. Ranges therefore end at 2^62 - 1 and
+ * shared ones at 2^56 - 1 (physical addresses are 52 bits on x86-64 and arm64, 56 on
+ * RISC-V); at most 64 processes share one byte.
  *
  * Why POSIX record locks and not open-file-description ones: an OFD lock's query reports no
  * pid, and a per-holder record beside it would need its own liveness proof; POSIX locks give
@@ -35,7 +51,11 @@
 
 #define DEFAULT_DIR  "/run/dmacoh"
 #define DEFAULT_PATH DEFAULT_DIR "/registry"
-#define OFF_LAST     ((uint64_t)INT64_MAX) /* the last byte a lock can cover */
+#define OFF_LAST     ((uint64_t)INT64_MAX)     /* the last byte a lock can cover */
+#define RANGE_LAST   (((uint64_t)1 << 62) - 1) /* the last byte of a range: mirrors above */
+#define SLOT_BITS    56
+#define SLOT_LAST    (((uint64_t)1 << SLOT_BITS) - 1) /* the last byte of a shared range */
+#define NSLOTS       64                               /* 64 slots of 2^56 bytes fill [2^62, 2^63) */
 
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static int reg_fd = -1;         /* open while nheld > 0 (and briefly around each use) */
@@ -212,8 +232,8 @@ static void warn_once(const struct why *why)
     else if (why->what == FOREIGN)
         dmacoh__warn("the machine-wide registry %s: a lock that no dmacoh process takes (a "
                      "read lock, or an open-file-description lock, by process %ld) covers "
-                     "part of a declared range: the range is not entered, and is checked "
-                     "within this process only",
+                     "part of a declared range or of its mirror: the range is not entered, "
+                     "and is checked within this process only",
                      why->path, (long)why->err);
     else if (why->what == FORKED)
         dmacoh__warn("this process was forked: regions it inherited are not in the "
@@ -259,13 +279,26 @@ static void read_comm(long pid, char *comm, size_t len)
     comm[strcspn(comm, "\n")] = '\0';
 }
 
-/* The holder of a lock reported by a query, as an entry (range clipped to what locks reach). */
-static void to_entry(const struct flock *fl, struct dmacoh__registry_entry *e)
+/* The first offset of mirror slot s. */
+static uint64_t slot_base(int s)
+{
+    return ((uint64_t)1 << 62) + ((uint64_t)s << SLOT_BITS);
+}
+
+/* The holder of a lock reported by a query, as an entry: its part of [base, last] (offsets),
+ * numbered from base (0 for the ranges, a slot's base for its mirrors). */
+static void to_entry(const struct flock *fl, uint64_t base, uint64_t last,
+                     struct dmacoh__registry_entry *e)
 {
     uint64_t lo = (uint64_t)fl->l_start;
+    uint64_t hi = fl->l_len > 0 ? lo + (uint64_t)fl->l_len - 1 : OFF_LAST;
 
-    e->bus = lo;
-    e->size = fl->l_len > 0 ? (uint64_t)fl->l_len : OFF_LAST - lo + 1;
+    lo = lo < base ? base : lo;
+    hi = hi > last ? last : hi;
+    e->bus = lo - base;
+    e->size = hi - lo + 1;
+    e->shared = base != 0;
+    e->holders = 1;
     e->pid = (long)fl->l_pid;
     if (e->pid > 0)
         read_comm(e->pid, e->comm, sizeof(e->comm));
@@ -273,41 +306,252 @@ static void to_entry(const struct flock *fl, struct dmacoh__registry_entry *e)
         snprintf(e->comm, sizeof(e->comm), "?");
 }
 
-/* What a refused lock found: 1 when another dmacoh process holds the range (*holder set),
- * 0 when what holds it is no dmacoh lock (a read lock, or an open-file-description lock,
- * which hides its pid: only a hostile or unrelated reader takes those), -1 when nothing holds
- * it any more, or -errno when the query failed. Lock held. */
-static int refused_by(uint64_t lo, uint64_t hi, struct dmacoh__registry_entry *holder,
+/* A write lock of another process over offsets [lo, hi]: the query asks for a read lock,
+ * which only write locks refuse, so no reader hides one. 1 with *fl set, 0 when there is
+ * none, or -errno. Lock held. */
+static int writer_over(uint64_t lo, uint64_t hi, struct flock *fl)
+{
+    fill_lock(fl, F_RDLCK, lo, hi);
+    if (fcntl(reg_fd, F_GETLK, fl) != 0)
+        return -errno;
+    return fl->l_type != F_UNLCK;
+}
+
+/* The lowest-addressed write lock that overlaps offsets [lo, hi], found with queries `cmd`
+ * for a read lock (which readers do not answer): F_GETLK sees other processes' locks only,
+ * F_OFD_GETLK this process's own POSIX locks too (Linux >= 3.15). 1 with *fl set, 0 when
+ * there is none, or -errno. A query reports some conflicting lock, not the lowest, so the
+ * range below it is asked again until nothing lies below. Lock held. */
+static int lowest_writer(int cmd, uint64_t lo, uint64_t hi, struct flock *fl)
+{
+    struct flock q;
+    bool found = false;
+
+    for (;;) {
+        fill_lock(&q, F_RDLCK, lo, hi);
+        if (fcntl(reg_fd, cmd, &q) != 0)
+            return -errno;
+        if (q.l_type == F_UNLCK)
+            return found;
+        *fl = q;
+        found = true;
+        if ((uint64_t)q.l_start <= lo)
+            return 1;
+        hi = (uint64_t)q.l_start - 1;
+    }
+}
+
+/* The end (inclusive offset) of a lock a query reported. */
+static uint64_t lock_end(const struct flock *fl)
+{
+    return fl->l_len > 0 ? (uint64_t)fl->l_start + (uint64_t)fl->l_len - 1 : OFF_LAST;
+}
+
+/* The other processes that share any byte of addresses [lo, hi] (at most SLOT_LAST), from
+ * their mirrors: how many (those in another pid namespace, pid 0, each counted), with *first the
+ * first of them (one that can be named preferred), and *used the number of slots any of
+ * them holds part of the range in; or -errno, DMACOH_ENOMEM. Lock held. */
+static int sharers(uint64_t lo, uint64_t hi, struct dmacoh__registry_entry *first, unsigned *used)
+{
+    long *pid = NULL, *grown;
+    size_t n = 0, cap = 0, i;
+    struct flock fl, best;
+    uint64_t base = 0;
+    int r = 0, s;
+
+    *used = 0;
+    memset(&best, 0, sizeof(best));
+    for (s = 0; s < NSLOTS && r >= 0; s++) {
+        uint64_t at = lo, b = slot_base(s);
+        bool in = false;
+
+        while ((r = lowest_writer(F_GETLK, b + at, b + hi, &fl)) == 1) {
+            if (fl.l_pid >= 0) { /* an open-file-description lock (-1) is no holder's */
+                in = true;
+                for (i = 0; i < n && (fl.l_pid == 0 || pid[i] != (long)fl.l_pid); i++)
+                    ;
+                if (i == n) {
+                    if (n == cap) {
+                        cap = cap ? 2 * cap : 16;
+                        grown = (long *)realloc(pid, cap * sizeof(*pid));
+                        if (!grown) {
+                            r = DMACOH_ENOMEM;
+                            break;
+                        }
+                        pid = grown;
+                    }
+                    if (n == 0 || (best.l_pid == 0 && fl.l_pid > 0)) {
+                        best = fl;
+                        base = b;
+                    }
+                    pid[n++] = (long)fl.l_pid;
+                }
+            }
+            if (lock_end(&fl) >= b + hi)
+                break;
+            at = lock_end(&fl) - b + 1;
+        }
+        *used += in;
+    }
+    free(pid);
+    if (r < 0)
+        return r;
+    if (n) {
+        to_entry(&best, base, base + SLOT_LAST, first);
+        first->holders = (unsigned)n;
+    }
+    return (int)n;
+}
+
+/* What refused a lock over addresses [lo, hi]: 1 when dmacoh processes hold it in a way that
+ * excludes the claim (*holder set: a write lock over the range; for an exclusive claim also
+ * the shared holders, from their mirrors), 0 when what holds it is no dmacoh lock (a read
+ * lock no mirror stands behind, or an open-file-description lock, which hides its pid: only a
+ * hostile or unrelated reader takes those; *foreign is its pid), -1 when nothing holds it any
+ * more, or -errno when a query failed. Lock held. */
+static int refused_by(uint64_t lo, uint64_t hi, bool shared, struct dmacoh__registry_entry *holder,
                       long *foreign)
 {
     struct flock fl;
+    unsigned used;
+    int r = writer_over(lo, hi, &fl);
 
-    fill_lock(&fl, F_WRLCK, lo, hi);
-    if (fcntl(reg_fd, F_GETLK, &fl) != 0)
-        return -errno;
-    if (fl.l_type == F_UNLCK)
-        return -1;
-    if (fl.l_type != F_WRLCK || fl.l_pid < 0) {
+    if (r < 0)
+        return r;
+    if (r == 1 && fl.l_pid < 0) {
         *foreign = (long)fl.l_pid;
         return 0;
     }
-    to_entry(&fl, holder);
-    return 1;
+    if (r == 1) {
+        to_entry(&fl, 0, RANGE_LAST, holder);
+        return 1;
+    }
+    if (shared)
+        return -1; /* read locks do not refuse a read lock */
+    /* Read locks first, then the mirrors: a shared holder takes its mirror before its read
+     * lock, so a read lock seen here has its mirror in place by now if it is dmacoh's. */
+    fill_lock(&fl, F_WRLCK, lo, hi);
+    if (fcntl(reg_fd, F_GETLK, &fl) != 0)
+        return -errno;
+    if (fl.l_type != F_RDLCK)
+        return -1; /* gone, or a writer came: asked again */
+    *foreign = (long)fl.l_pid;
+    /* Shared ranges end at or below SLOT_LAST: only that part can overlap one. */
+    r = lo <= SLOT_LAST ? sharers(lo, hi < SLOT_LAST ? hi : SLOT_LAST, holder, &used) : 0;
+    return r < 0 ? r : r > 0;
 }
 
-int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, unsigned *gen,
+/* Takes the first mirror slot free over addresses [lo, hi]: the slot, -1 when none is, or
+ * -errno when the kernel refused a lock for another reason. Lock held. */
+static int take_slot(uint64_t lo, uint64_t hi)
+{
+    struct flock fl;
+
+    for (int s = 0; s < NSLOTS; s++) {
+        fill_lock(&fl, F_WRLCK, slot_base(s) + lo, slot_base(s) + hi);
+        if (fcntl(reg_fd, F_SETLK, &fl) == 0)
+            return s;
+        if (errno != EAGAIN && errno != EACCES)
+            return -errno;
+    }
+    return -1;
+}
+
+static void drop_slot(uint64_t lo, uint64_t hi, int s)
+{
+    struct flock fl;
+
+    fill_lock(&fl, F_UNLCK, slot_base(s) + lo, slot_base(s) + hi);
+    (void)fcntl(reg_fd, F_SETLK, &fl); /* ENOLCK only: see dmacoh__linux_registry_leave */
+}
+
+/* No mirror slot was free over [lo, hi] for a shared claim: 1 when dmacoh processes hold
+ * part of it in every slot (*holder set: NSLOTS processes share it already), 0 when a lock
+ * no dmacoh process takes fills some slot (*foreign its pid), -1 when a slot came free, or
+ * -errno. Lock held. */
+static int no_slot(uint64_t lo, uint64_t hi, struct dmacoh__registry_entry *holder, long *foreign)
+{
+    struct flock fl;
+    unsigned used;
+    int r;
+
+    for (int s = 0; s < NSLOTS; s++) {
+        r = writer_over(slot_base(s) + lo, slot_base(s) + hi, &fl);
+        if (r < 0)
+            return r;
+        if (r == 1 && fl.l_pid >= 0)
+            continue; /* a holder's mirror */
+        if (r == 0) {
+            fill_lock(&fl, F_WRLCK, slot_base(s) + lo, slot_base(s) + hi);
+            if (fcntl(reg_fd, F_GETLK, &fl) != 0)
+                return -errno;
+            if (fl.l_type != F_RDLCK)
+                return -1; /* gone, or a writer came: asked again */
+        }
+        *foreign = (long)fl.l_pid;
+        return 0;
+    }
+    r = sharers(lo, hi, holder, &used);
+    return r < 0 ? r : r > 0 ? 1 : -1;
+}
+
+/* One attempt at entering [lo, hi]: 2 entered (*mark set), 1 held (*holder), 0 a foreign
+ * lock (*foreign), -1 refused by a holder that let go since (try again), -2 nothing to do
+ * (read-only: checked, not entered), or -errno (*locking when a lock, rather than a query,
+ * failed). Lock held. */
+static int try_enter(uint64_t lo, uint64_t hi, bool shared, struct dmacoh__registry_mark *mark,
+                     struct dmacoh__registry_entry *holder, long *foreign, bool *locking)
+{
+    struct flock fl;
+    int s = -1, q, err;
+
+    *locking = false;
+    if (reg_rdonly) {
+        q = refused_by(lo, hi, shared, holder, foreign);
+        return q == -1 ? -2 : q;
+    }
+    if (shared) {
+        s = take_slot(lo, hi);
+        if (s < -1) {
+            *locking = true;
+            return s;
+        }
+        if (s == -1)
+            return no_slot(lo, hi, holder, foreign);
+    }
+    fill_lock(&fl, shared ? F_RDLCK : F_WRLCK, lo, hi);
+    if (fcntl(reg_fd, F_SETLK, &fl) == 0) {
+        mark->gen = reg_gen;
+        mark->slot = s;
+        return 2;
+    }
+    err = errno;
+    if (s >= 0)
+        drop_slot(lo, hi, s);
+    if (err != EAGAIN && err != EACCES) {
+        *locking = true; /* ENOLCK, ...: checked within the process only, with a warning */
+        return -err;
+    }
+    return refused_by(lo, hi, shared, holder, foreign);
+}
+
+int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, bool shared,
+                                 struct dmacoh__registry_mark *mark,
                                  struct dmacoh__registry_entry *holder)
 {
     struct why why = {FINE, 0, ""};
-    struct flock fl;
-    int r = 0, tries, q = -1, fail = 0;
+    int r = 0, tries, q = -1;
+    bool locking = false;
     long foreign = 0;
 
-    *gen = 0;
-    if (hi > OFF_LAST) {
-        dmacoh__warn("physical %#llx-%#llx reaches past 2^63 - 1, the last offset a lock can "
-                     "cover: it is checked within this process only",
-                     (unsigned long long)lo, (unsigned long long)hi);
+    mark->gen = 0;
+    mark->slot = -1;
+    if (hi > RANGE_LAST || (shared && hi > SLOT_LAST)) {
+        dmacoh__warn("physical %#llx-%#llx reaches past 2^%d - 1, the last address the "
+                     "machine-wide registry keeps %s (the offsets above hold the mirrors of "
+                     "shared ranges): it is checked within this process only",
+                     (unsigned long long)lo, (unsigned long long)hi, hi > RANGE_LAST ? 62 : 56,
+                     hi > RANGE_LAST ? "ranges at" : "shared ranges at");
         return 0;
     }
     pthread_mutex_lock(&reg_lock);
@@ -315,34 +559,28 @@ int dmacoh__linux_registry_enter(uint64_t lo, uint64_t hi, unsigned *gen,
         goto out;
     /* A holder can let go between the refused lock and the query: try again then. */
     for (tries = 0; tries < 8; tries++) {
-        fill_lock(&fl, F_WRLCK, lo, hi);
-        if (!reg_rdonly && fcntl(reg_fd, F_SETLK, &fl) == 0) {
-            *gen = reg_gen;
-            nheld++;
+        q = try_enter(lo, hi, shared, mark, holder, &foreign, &locking);
+        if (q != -1)
             break;
-        }
-        if (!reg_rdonly && errno != EAGAIN && errno != EACCES) {
-            fail = errno; /* ENOLCK, ...: checked within the process only, with a warning */
-            break;
-        }
-        q = refused_by(lo, hi, holder, &foreign);
-        if (q >= 0 || q < -1 || reg_rdonly)
-            break; /* a holder, a foreign lock, a failed query; or nothing to enter */
     }
-    if (q == 1) {
+    if (q == 2) {
+        nheld++;
+    } else if (q == 1) {
         r = DMACOH_EBUSY;
     } else if (q == 0) {
         set_why(&why, FOREIGN, (int)foreign, reg_path);
-    } else if (q < -1 || tries == 8) {
+    } else if (locking) {
+        set_why(&why, NO_LOCK, -q, reg_path);
+    } else if (q < -2 || q == -1) {
         /* The lock was refused and the holder could not be asked (or was gone each time it
          * was): a range known to be held is not accepted on a guess. */
         holder->bus = lo;
         holder->size = hi - lo + 1;
         holder->pid = 0;
+        holder->shared = false;
+        holder->holders = 1;
         snprintf(holder->comm, sizeof(holder->comm), "?");
         r = DMACOH_EBUSY;
-    } else if (fail) {
-        set_why(&why, NO_LOCK, fail, reg_path);
     }
     reg_idle();
 out:
@@ -351,7 +589,8 @@ out:
     return r;
 }
 
-void dmacoh__linux_registry_leave(uint64_t lo, uint64_t hi, unsigned gen)
+void dmacoh__linux_registry_leave(uint64_t lo, uint64_t hi,
+                                  const struct dmacoh__registry_mark *mark)
 {
     struct why why = {FINE, 0, ""};
     struct flock fl;
@@ -359,11 +598,13 @@ void dmacoh__linux_registry_leave(uint64_t lo, uint64_t hi, unsigned gen)
     pthread_mutex_lock(&reg_lock);
     /* An entry of an older generation went with its descriptor: nothing to unlock, and the
      * number may be another file's now (still_ours checks that it is not). */
-    if (reg_fd >= 0 && nheld > 0 && gen == reg_gen && still_ours(&why)) {
+    if (reg_fd >= 0 && nheld > 0 && mark->gen == reg_gen && still_ours(&why)) {
         fill_lock(&fl, F_UNLCK, lo, hi);
         /* Fails only when splitting a merged lock finds no kernel memory (ENOLCK): the
          * range then stays held until the process releases a neighbour or ends. */
         (void)fcntl(reg_fd, F_SETLK, &fl);
+        if (mark->slot >= 0) /* after the read lock: never a read lock without its mirror */
+            drop_slot(lo, hi, mark->slot);
         nheld--;
         reg_idle();
     }
@@ -393,60 +634,61 @@ void dmacoh__linux_registry_postfork(bool child)
     pthread_mutex_unlock(&reg_lock);
 }
 
-/* The lowest-addressed lock that overlaps [lo, hi], found with open-file-description queries
- * (which, unlike F_GETLK, also report this process's own POSIX locks): 1 with *fl set, 0 when
- * there is none, or -errno. A query reports some conflicting lock, not the lowest, so the
- * range below it is asked again until nothing lies below. Lock held. */
-static int lowest_lock(uint64_t lo, uint64_t hi, struct flock *fl)
+/* Appends every write lock over offsets [base, last] to the array, as entries numbered
+ * from base (mirror slots: only dmacoh's holders, not open-file-description locks). Lock
+ * held. */
+static int collect_from(uint64_t base, uint64_t last, struct dmacoh__registry_entry **e, size_t *n,
+                        size_t *cap)
 {
-    struct flock q;
-    bool found = false;
-
-    for (;;) {
-        fill_lock(&q, F_WRLCK, lo, hi);
-        if (fcntl(reg_fd, F_OFD_GETLK, &q) != 0)
-            return -errno;
-        if (q.l_type == F_UNLCK)
-            return found;
-        *fl = q;
-        found = true;
-        if ((uint64_t)q.l_start <= lo)
-            return 1;
-        hi = (uint64_t)q.l_start - 1;
-    }
-}
-
-/* Collects every held range into a growing array. Lock held. */
-static int collect(struct dmacoh__registry_entry **out, size_t *n)
-{
-    struct dmacoh__registry_entry *e = NULL, *grown;
-    size_t cap = 0;
-    uint64_t at = 0;
+    struct dmacoh__registry_entry *grown;
+    uint64_t at = base;
     struct flock fl;
     int r;
 
     memset(&fl, 0, sizeof(fl));
-    *n = 0;
-    while ((r = lowest_lock(at, OFF_LAST, &fl)) == 1) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            grown = (struct dmacoh__registry_entry *)realloc(e, cap * sizeof(*e));
-            if (!grown) {
-                r = DMACOH_ENOMEM;
-                break;
+    while ((r = lowest_writer(F_OFD_GETLK, at, last, &fl)) == 1) {
+        if (base == 0 || fl.l_pid >= 0) {
+            if (*n == *cap) {
+                *cap = *cap ? 2 * *cap : 16;
+                grown = (struct dmacoh__registry_entry *)realloc(*e, *cap * sizeof(**e));
+                if (!grown)
+                    return DMACOH_ENOMEM;
+                *e = grown;
             }
-            e = grown;
+            to_entry(&fl, base, last, &(*e)[(*n)++]);
         }
-        to_entry(&fl, &e[*n]);
-        at = e[*n].bus + e[*n].size; /* past it; a lock reaching OFF_LAST ends the walk */
-        if (at - 1 >= OFF_LAST) {
-            ++*n;
-            r = 0;
-            break;
-        }
-        ++*n;
+        if (lock_end(&fl) >= last)
+            return 0;
+        at = lock_end(&fl) + 1;
     }
-    *out = e;
+    return r;
+}
+
+/* By first byte, then pid: a shared range's holders come together. */
+static int by_bus(const void *a, const void *b)
+{
+    const struct dmacoh__registry_entry *x = (const struct dmacoh__registry_entry *)a;
+    const struct dmacoh__registry_entry *y = (const struct dmacoh__registry_entry *)b;
+
+    if (x->bus != y->bus)
+        return x->bus < y->bus ? -1 : 1;
+    return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* Collects every held range, the ranges' write locks and the mirrors' holders, into a
+ * growing array, sorted. Lock held. */
+static int collect(struct dmacoh__registry_entry **out, size_t *n)
+{
+    size_t cap = 0;
+    int r;
+
+    *out = NULL;
+    *n = 0;
+    r = collect_from(0, RANGE_LAST, out, n, &cap);
+    for (int s = 0; r == 0 && s < NSLOTS; s++)
+        r = collect_from(slot_base(s), slot_base(s) + SLOT_LAST, out, n, &cap);
+    if (r == 0 && *n > 1)
+        qsort(*out, *n, sizeof(**out), by_bus);
     return r;
 }
 

@@ -22,6 +22,7 @@
 #include <dmacoh/sim.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -81,7 +82,9 @@ static int sim_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     m = find(sim, bus, size);
     if (!m || m == sim->ram)
         return DMACOH_ENXIO; /* nothing there, or system RAM */
-    out->mode = pick_mode(m->desc.modes, want);
+    /* Only the mode bits: DMACOH_MAP_MULTIPROCESS claims nothing here (a simulated memory
+     * is a file every process can map). */
+    out->mode = pick_mode(m->desc.modes, want & (DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO));
     if (!out->mode)
         return DMACOH_ENOTSUP;
     file_off = bus - m->desc.bus;
@@ -134,9 +137,33 @@ static void *sim_dma_to_virt(void *ctx, const struct dmacoh_device *dev, dmacoh_
     return sim->ram ? dmacoh_window_dma_to_virt(&sim->ram_win, dma) : NULL;
 }
 
+/* Exporting a block: the memfd of the memory holding it, at the block's offset in it. */
+static int sim_file_of(void *ctx, const struct dmacoh_mapping *map, dmacoh_phys_addr_t bus,
+                       uint64_t size, struct dmacoh_file_range *out)
+{
+    struct dmacoh_sim *sim = (struct dmacoh_sim *)ctx;
+    struct sim_memory *m = find(sim, bus, size);
+    uint64_t off;
+
+    (void)map;
+    if (!m || m == sim->ram) {
+        dmacoh__err("sim export: no declared memory holds bus %#llx+%#llx", (unsigned long long)bus,
+                    (unsigned long long)size);
+        return DMACOH_ENXIO;
+    }
+    off = bus - m->desc.bus;
+    out->fd = m->fd; /* kept open for the simulator's life */
+    out->close_fd = false;
+    out->align = (uint64_t)sysconf(_SC_PAGESIZE);
+    out->offset = off & ~(out->align - 1);
+    out->delta = off - out->offset;
+    return 0;
+}
+
 static const struct dmacoh_platform_ops sim_ops = {
     .name = "sim",
     .map = sim_map,
+    .file_of = sim_file_of,
     .sys_alloc = sim_sys_alloc,
     .sys_free = sim_sys_free,
     .sys_virt_to_dma = sim_virt_to_dma,
@@ -165,10 +192,14 @@ static int place(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *desc)
         return DMACOH_ENOMEM;
     if (desc->size > SIZE_MAX)
         return DMACOH_EOVERFLOW;
-    fd = memfd_create("dmacoh-sim", MFD_CLOEXEC);
+    fd = memfd_create("dmacoh-sim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
         return -errno;
-    if (ftruncate(fd, (off_t)desc->size) != 0) {
+    /* Sealed at its size, as the memfd platform's window: a process a block is exported to
+     * (sim_file_of) holds the descriptor and must not be able to shrink the memory under
+     * this one's mappings (SIGBUS), and the receiver refuses a file that could shrink. */
+    if (ftruncate(fd, (off_t)desc->size) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
         int e = -errno;
         close(fd);
         return e;

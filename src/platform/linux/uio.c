@@ -138,7 +138,7 @@ static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     const struct uio_map *mp = find_map(uio, bus, size, &m);
     int r = 0;
     char who[48];
-    struct dmacoh__phys_claim claim = {bus, size, uio, "uio", who};
+    struct dmacoh__phys_claim claim = {bus, size, uio, "uio", who, want};
 
     if (!mp) {
         dmacoh__err("uio%u: bus %#llx+%#llx is not inside one of its maps", uio->n,
@@ -171,9 +171,34 @@ static int uio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma_
     return 0;
 }
 
+/* Exporting a block: the node at map M's mmap offset (M pages), which maps the map from its
+ * first page; the block lies `bus - addr` bytes in. */
+static int uio_file_of(void *ctx, const struct dmacoh_mapping *map, dmacoh_phys_addr_t bus,
+                       uint64_t size, struct dmacoh_file_range *out)
+{
+    struct dmacoh_uio *uio = (struct dmacoh_uio *)ctx;
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    unsigned m;
+    const struct uio_map *mp = find_map(uio, bus, size, &m);
+
+    (void)map;
+    if (!mp) {
+        dmacoh__err("uio%u export: bus %#llx+%#llx is not inside one of its maps", uio->n,
+                    (unsigned long long)bus, (unsigned long long)size);
+        return DMACOH_ENXIO;
+    }
+    out->fd = uio->fd; /* kept open until dmacoh_uio_close */
+    out->close_fd = false;
+    out->offset = (uint64_t)m * page;
+    out->delta = bus - mp->addr;
+    out->align = page;
+    return 0;
+}
+
 static const struct dmacoh_platform_ops uio_ops = {
     .name = "uio",
     .map = uio_map,
+    .file_of = uio_file_of,
     DMACOH__LINUX_COMMON_OPS,
 };
 

@@ -23,6 +23,13 @@
  * MAP/UNMAP calls, so a freed IOVA is unmapped before it can be handed out again; memory whose
  * unmap failed is never reused.
  *
+ * Another process: send_fds passes the container and device descriptors with a fixed-size
+ * header (struct hand) over a Unix socket; attach_fds checks the message, the descriptors and
+ * the device's identity, and builds an instance marked secondary: no group, no IOMMU setup,
+ * no fallback (the IOVA space is the primary's), declares confined to what cannot name the
+ * primary's fallback IOVAs (collides_with_primary), and a teardown that only closes its two
+ * descriptors.
+ *
  * System calls go through struct dmacoh__vfio_sys so a unit test can play the kernel.
  */
 #ifndef _GNU_SOURCE
@@ -44,6 +51,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_IOVA_LO  0x100000ull
@@ -52,6 +61,14 @@
 #define CONFIG_REGION    7          /* VFIO_PCI_CONFIG_REGION_INDEX */
 #define VFIO_DRIVER_NAME "vfio"     /* what names of VFIO drivers contain */
 #define VFIO_PCI_DRIVER  "vfio-pci" /* the one driver the platform works with */
+#define HAND_MAX         16         /* ranges of each kind a hand-over carries */
+
+/* What an attached instance knows of the IOVAs of the process that opened the device. */
+struct peer_iovas {
+    unsigned nranges, nheld;
+    struct dmacoh__iova_range range[HAND_MAX]; /* where its fallback IOVAs may lie */
+    struct dmacoh__iova_range held[HAND_MAX];  /* device ranges of its declared regions */
+};
 
 struct dmacoh_vfio {
     struct dmacoh_platform plat;
@@ -61,7 +78,10 @@ struct dmacoh_vfio {
     char group[80]; /* the group node's name: "5" or "noiommu-5" */
     int container, groupfd, device;
     bool noiommu, hugetlb, attached;
-    uint64_t iommu_page; /* smallest IOMMU page size */
+    bool secondary;         /* built by dmacoh_vfio_attach_fds: the setup is another process's */
+    bool told_no_fallback;  /* the secondary's "no fallback" line was logged */
+    struct peer_iovas peer; /* secondary: the primary's IOVAs, from the hand-over */
+    uint64_t iommu_page;    /* smallest IOMMU page size */
     struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS];
     pthread_mutex_t lock;           /* covers `iova` and the MAP/UNMAP calls */
     struct dmacoh__iova_space iova; /* usable ranges and live fallback blocks */
@@ -450,11 +470,43 @@ static int region_info(const struct dmacoh_vfio *v, unsigned index, struct vfio_
 }
 
 /*
+ * In an attached instance, a declared region's device range must not name memory the primary
+ * may have handed out as fallback IOVAs, which this process cannot see: it must lie inside the
+ * device range of a region the primary had declared when it handed the descriptors over (the
+ * same memory, at the same device addresses), or outside every range the primary picks
+ * fallback IOVAs from. True (logged) when it does neither.
+ */
+static bool collides_with_primary(const struct dmacoh_vfio *v, uint64_t lo, uint64_t hi)
+{
+    const struct peer_iovas *p = &v->peer;
+    unsigned i;
+
+    if (!v->secondary)
+        return false;
+    for (i = 0; i < p->nheld; i++)
+        if (p->held[i].lo <= lo && hi <= p->held[i].hi)
+            return false;
+    for (i = 0; i < p->nranges; i++)
+        if (p->range[i].lo <= hi && lo <= p->range[i].hi)
+            break;
+    if (i == p->nranges)
+        return false;
+    dmacoh__err("vfio %s: device addresses %#llx..%#llx lie in the primary's fallback IOVAs "
+                "(%#llx..%#llx) and in none of the regions it had declared when it handed the "
+                "device over: a handle must name one memory only; declare the region in the "
+                "primary first, or at device addresses outside its IOVA range",
+                v->bdf, (unsigned long long)lo, (unsigned long long)hi,
+                (unsigned long long)p->range[i].lo, (unsigned long long)p->range[i].hi);
+    return true;
+}
+
+/*
  * Takes a declared region's device addresses [device_addr, device_addr + size) out of the IOVA
  * space, so no fallback block is ever handed out there: every device of the platform shares
  * the container's IOVAs, and one handle must not name both region memory and system memory
  * (dmacoh_dma_to_virt could not tell them apart, and the device would reach only one). Refused
- * with -DMACOH_EBUSY while live fallback memory has IOVAs in the range.
+ * with -DMACOH_EBUSY while live fallback memory has IOVAs in the range, and in an attached
+ * instance when the range could name the primary's fallback memory.
  */
 static int hold_device_range(struct dmacoh_vfio *v, dmacoh_dma_addr_t device_addr, uint64_t size,
                              const void *key)
@@ -463,6 +515,8 @@ static int hold_device_range(struct dmacoh_vfio *v, dmacoh_dma_addr_t device_add
     struct dmacoh__iova_blk b = {0};
     int r;
 
+    if (collides_with_primary(v, device_addr, last))
+        return DMACOH_EBUSY;
     pthread_mutex_lock(&v->lock);
     r = dmacoh__iova_hold(&v->iova, device_addr, last, key);
     if (r == DMACOH_EBUSY)
@@ -485,7 +539,7 @@ static int vfio_map(void *ctx, dmacoh_phys_addr_t bus, uint64_t size, dmacoh_dma
     struct vfio_region_info ri;
     int n = dmacoh__pci_bar_for(v->bar, bus, size), r;
     char who[32];
-    struct dmacoh__phys_claim claim = {bus, size, v, "vfio", who};
+    struct dmacoh__phys_claim claim = {bus, size, v, "vfio", who, want};
 
     if (n < 0) {
         dmacoh__err("vfio %s: bus %#llx+%#llx is not inside one memory BAR", v->bdf,
@@ -576,6 +630,24 @@ static int dma_unmap(const struct dmacoh_vfio *v, const struct dmacoh__iova_blk 
     return DMACOH_EIO;
 }
 
+/* An attached instance has no fallback memory: the container's IOVAs are the primary's to
+ * hand out, and a second picker there could map over them. Said once per instance. */
+static int no_fallback_here(struct dmacoh_vfio *v)
+{
+    bool tell;
+
+    pthread_mutex_lock(&v->lock);
+    tell = !v->told_no_fallback;
+    v->told_no_fallback = true;
+    pthread_mutex_unlock(&v->lock);
+    if (tell)
+        dmacoh__err("vfio %s: attached from handed-over descriptors: no system memory for DMA "
+                    "here (the IOVAs are the primary's); allocate it in the primary and pass "
+                    "its IOVA, or use a declared region",
+                    v->bdf);
+    return DMACOH_ENOTSUP;
+}
+
 static int vfio_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t size, uint64_t align,
                           void **cpu, dmacoh_dma_addr_t *handle)
 {
@@ -588,6 +660,8 @@ static int vfio_sys_alloc(void *ctx, const struct dmacoh_device *dev, uint64_t s
         dmacoh__err("vfio %s: no-IOMMU mode has no IOVAs: no system memory for DMA", v->bdf);
         return DMACOH_ENOTSUP;
     }
+    if (v->secondary)
+        return no_fallback_here(v);
     if (size > UINT64_MAX - page)
         return DMACOH_ENOMEM;
     b.len = (size + page - 1) & ~(page - 1);
@@ -864,4 +938,453 @@ int dmacoh_vfio_device_fd(const struct dmacoh_vfio *v)
 bool dmacoh_vfio_is_noiommu(const struct dmacoh_vfio *v)
 {
     return v && v->noiommu;
+}
+
+/* ---- handing the descriptors to another process ---------------------------------------- */
+
+#define HAND_MAGIC   0x56434d44u /* "DMCV" in memory order on little-endian machines */
+#define HAND_VERSION 1u
+#define HAND_NOIOMMU 0x1u /* flags: the device was opened in no-IOMMU mode */
+#define HAND_NFDS    2    /* the container, then the device */
+#define HAND_FDS_MAX 8    /* room to see (and close) descriptors beyond the two */
+
+/*
+ * The hand-over message. Fixed-width fields, every 64-bit one at a multiple of 8, so a 32-bit
+ * and a 64-bit process lay it out alike; the machine's byte order (both ends share a
+ * machine). Ranges are inclusive [lo, hi].
+ */
+struct hand {
+    uint32_t magic;
+    uint16_t version, flags;
+    char bdf[16]; /* "DDDD:BB:DD.F", NUL-terminated */
+    uint32_t nranges, nheld;
+    uint64_t range[HAND_MAX][2]; /* where the primary picks fallback IOVAs */
+    uint64_t held[HAND_MAX][2];  /* device ranges of the regions declared on it */
+};
+_Static_assert(sizeof(struct hand) == 32 + 2 * HAND_MAX * 16, "one layout for 32 and 64 bits");
+
+/* Adds [lo, hi] to the message's held ranges unless it is there already: false when full. */
+static bool add_held(struct hand *h, uint64_t lo, uint64_t hi)
+{
+    for (uint32_t i = 0; i < h->nheld; i++)
+        if (h->held[i][0] == lo && h->held[i][1] == hi)
+            return true;
+    if (h->nheld == HAND_MAX)
+        return false;
+    h->held[h->nheld][0] = lo;
+    h->held[h->nheld][1] = hi;
+    h->nheld++;
+    return true;
+}
+
+/*
+ * The primary's side: its IOVA ranges and the distinct device ranges held in its IOVA space.
+ * Each of those is then held once more, keyed by the instance itself, until close: the other
+ * process may declare there from now on (the same memory, released here and declared there),
+ * so no fallback block of this process may ever take those IOVAs, even after the region that
+ * held them here is released. Called with the lock held.
+ */
+static int primary_ranges(struct dmacoh_vfio *v, struct hand *h)
+{
+    size_t n = v->iova.nheld;
+
+    h->nranges = v->iova.nranges;
+    for (unsigned i = 0; i < v->iova.nranges; i++) {
+        h->range[i][0] = v->iova.range[i].lo;
+        h->range[i][1] = v->iova.range[i].hi;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!add_held(h, v->iova.held[i].lo, v->iova.held[i].hi))
+            return DMACOH_ERANGE;
+    for (uint32_t i = 0; i < h->nheld; i++) {
+        size_t k = 0;
+
+        while (k < n && !(v->iova.held[k].key == v && v->iova.held[k].lo == h->held[i][0] &&
+                          v->iova.held[k].hi == h->held[i][1]))
+            k++;
+        if (k == n && dmacoh__iova_hold(&v->iova, h->held[i][0], h->held[i][1], v) != 0)
+            return DMACOH_ENOMEM;
+    }
+    return 0;
+}
+
+/* The header: the primary's ranges, or those an attached instance received from it. */
+static int fill_hand(struct dmacoh_vfio *v, struct hand *h)
+{
+    int r = 0;
+
+    memset(h, 0, sizeof(*h));
+    h->magic = HAND_MAGIC;
+    h->version = HAND_VERSION;
+    h->flags = v->noiommu ? HAND_NOIOMMU : 0;
+    snprintf(h->bdf, sizeof(h->bdf), "%s", v->bdf);
+    if (v->secondary) { /* the peer's ranges never change after attach */
+        h->nranges = v->peer.nranges;
+        h->nheld = v->peer.nheld;
+        for (unsigned i = 0; i < v->peer.nranges; i++) {
+            h->range[i][0] = v->peer.range[i].lo;
+            h->range[i][1] = v->peer.range[i].hi;
+        }
+        for (unsigned i = 0; i < v->peer.nheld; i++) {
+            h->held[i][0] = v->peer.held[i].lo;
+            h->held[i][1] = v->peer.held[i].hi;
+        }
+        return 0;
+    }
+    pthread_mutex_lock(&v->lock);
+    r = primary_ranges(v, h);
+    pthread_mutex_unlock(&v->lock);
+    if (r == DMACOH_ERANGE)
+        dmacoh__err("vfio %s: more than %d device ranges are declared; a hand-over carries at "
+                    "most %d",
+                    v->bdf, HAND_MAX, HAND_MAX);
+    return r;
+}
+
+/* sendmsg of the whole message, the descriptors with its first byte. */
+static int send_hand(const struct dmacoh_vfio *v, int sock, const struct hand *h)
+{
+    int fds[HAND_NFDS] = {v->container, v->device};
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(fds))];
+    } ctl;
+    struct iovec iov = {(void *)(uintptr_t)h, sizeof(*h)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    struct cmsghdr *c;
+    ssize_t n;
+
+    memset(&ctl, 0, sizeof(ctl));
+    m.msg_control = ctl.buf;
+    m.msg_controllen = sizeof(ctl.buf);
+    c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(fds));
+    memcpy(CMSG_DATA(c), fds, sizeof(fds));
+    while (iov.iov_len) { /* a stream socket may take the message in parts */
+        n = sendmsg(sock, &m, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            int e = n < 0 ? errno : EIO;
+
+            dmacoh__err("vfio %s: sending the descriptors on socket %d: %s", v->bdf, sock,
+                        strerror(e));
+            return (e == ENOTSOCK || e == EBADF || e == EOPNOTSUPP) ? DMACOH_EINVAL : DMACOH_EIO;
+        }
+        iov.iov_base = (char *)iov.iov_base + n;
+        iov.iov_len -= (size_t)n;
+        m.msg_control = NULL; /* the descriptors went with the first part */
+        m.msg_controllen = 0;
+    }
+    return 0;
+}
+
+int dmacoh_vfio_send_fds(struct dmacoh_vfio *v, int sock)
+{
+    struct hand h;
+    int r;
+
+    if (!v || sock < 0) {
+        dmacoh__err("vfio send_fds: %s", v ? "no socket" : "v is NULL");
+        return DMACOH_EINVAL;
+    }
+    r = fill_hand(v, &h);
+    return r ? r : send_hand(v, sock, &h);
+}
+
+/* The descriptors of every SCM_RIGHTS message in m, in order: how many came (up to max are
+ * stored; the others are closed here). */
+static unsigned take_fds(struct msghdr *m, int *fds, unsigned max)
+{
+    unsigned n = 0;
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        size_t k;
+
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++, n++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+            if (n < max)
+                fds[n] = fd;
+            else
+                close(fd);
+        }
+    }
+    return n;
+}
+
+/* Receives one message: 0 with its descriptors in fds[] (HAND_NFDS of them), or an error
+ * with every descriptor that came closed again. */
+static int recv_hand(int sock, struct hand *h, int fds[HAND_NFDS])
+{
+    char buf[sizeof(struct hand) + 1];
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(HAND_FDS_MAX * sizeof(int))];
+    } ctl;
+    struct iovec iov = {buf, sizeof(buf)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    int type = 0, got[HAND_FDS_MAX];
+    socklen_t tlen = sizeof(type);
+    unsigned nfds;
+    ssize_t n;
+
+    if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0) {
+        dmacoh__err("vfio attach_fds: descriptor %d is not a socket: %s", sock, strerror(errno));
+        return DMACOH_EINVAL;
+    }
+    if (type == SOCK_STREAM) /* no message boundary: read exactly one message's bytes */
+        iov.iov_len = sizeof(*h);
+    do {
+        memset(&ctl, 0, sizeof(ctl));
+        m.msg_control = ctl.buf;
+        m.msg_controllen = sizeof(ctl.buf);
+        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | (type == SOCK_STREAM ? MSG_WAITALL : 0));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        dmacoh__err("vfio attach_fds: receiving on socket %d: %s", sock, strerror(errno));
+        return DMACOH_EIO;
+    }
+    if (n == 0 && !(m.msg_flags & MSG_CTRUNC) && CMSG_FIRSTHDR(&m) == NULL) {
+        dmacoh__err("vfio attach_fds: the other end closed socket %d without a message", sock);
+        return DMACOH_EIO;
+    }
+    nfds = take_fds(&m, got, HAND_FDS_MAX);
+    for (unsigned i = HAND_NFDS; i < nfds && i < HAND_FDS_MAX; i++)
+        close(got[i]);
+    for (unsigned i = 0; i < HAND_NFDS; i++)
+        fds[i] = (i < nfds && nfds == HAND_NFDS) ? got[i] : -1;
+    if (nfds != HAND_NFDS || (m.msg_flags & MSG_CTRUNC)) {
+        for (unsigned i = 0; i < nfds && i < HAND_NFDS; i++)
+            close(got[i]);
+        dmacoh__err("vfio attach_fds: the message carries %u descriptors%s, not %d (the VFIO "
+                    "container and device)",
+                    nfds, (m.msg_flags & MSG_CTRUNC) ? " and more" : "", HAND_NFDS);
+        return DMACOH_EINVAL;
+    }
+    if ((size_t)n != sizeof(*h) || (m.msg_flags & MSG_TRUNC)) {
+        close(fds[0]);
+        close(fds[1]);
+        dmacoh__err("vfio attach_fds: the message is %s%zu bytes, a VFIO hand-over is %zu",
+                    (m.msg_flags & MSG_TRUNC) ? "more than " : "", (size_t)n, sizeof(*h));
+        return DMACOH_EINVAL;
+    }
+    memcpy(h, buf, sizeof(*h));
+    return 0;
+}
+
+/* The fields of a received message: 0, or -DMACOH_EINVAL (logged). */
+static int check_hand(const struct hand *h)
+{
+    const char *why = NULL;
+
+    if (h->magic != HAND_MAGIC)
+        why = "wrong magic: not a dmacoh VFIO hand-over";
+    else if (h->version != HAND_VERSION)
+        why = "another version of the hand-over (a different dmacoh on the other end?)";
+    else if (h->flags & ~HAND_NOIOMMU)
+        why = "unknown flags";
+    else if (!memchr(h->bdf, '\0', sizeof(h->bdf)) || !dmacoh__pci_bdf_ok(h->bdf))
+        why = "the PCI address is not one like 0000:03:00.0";
+    else if (h->nranges > HAND_MAX || h->nheld > HAND_MAX)
+        why = "more ranges than a hand-over carries";
+    for (uint32_t i = 0; !why && i < h->nranges + h->nheld; i++) {
+        const uint64_t *r = i < h->nranges ? h->range[i] : h->held[i - h->nranges];
+
+        if (r[0] > r[1])
+            why = "a range whose start lies above its end";
+    }
+    if (!why)
+        return 0;
+    if (h->magic == HAND_MAGIC && h->version != HAND_VERSION)
+        dmacoh__err("vfio attach_fds: version %u, this library speaks %u: %s", h->version,
+                    HAND_VERSION, why);
+    else
+        dmacoh__err("vfio attach_fds: bad message: %s", why);
+    return DMACOH_EINVAL;
+}
+
+/* The first descriptor is a VFIO container with an IOMMU set (the primary's setup done), the
+ * second a VFIO PCI device. */
+static int check_fds(struct dmacoh_vfio *v)
+{
+    struct vfio_iommu_type1_info info = {.argsz = sizeof(info)};
+    struct vfio_device_info di = {.argsz = sizeof(di)};
+    int api = xioctl(v, v->container, VFIO_GET_API_VERSION, NULL);
+
+    if (api < 0) {
+        dmacoh__err("vfio attach_fds %s: the first descriptor is not a VFIO container: "
+                    "VFIO_GET_API_VERSION fails with %s",
+                    v->bdf, strerror(errno));
+        return DMACOH_ENODEV;
+    }
+    if (api != VFIO_API_VERSION) {
+        dmacoh__err("vfio attach_fds %s: the container speaks VFIO API %d, not %d", v->bdf, api,
+                    VFIO_API_VERSION);
+        return DMACOH_ENOTSUP;
+    }
+    if (!v->noiommu && xioctl(v, v->container, VFIO_IOMMU_GET_INFO, &info) < 0) {
+        dmacoh__err("vfio attach_fds %s: the container has no IOMMU set (VFIO_IOMMU_GET_INFO: "
+                    "%s): hand it over after dmacoh_vfio_open succeeded",
+                    v->bdf, strerror(errno));
+        return DMACOH_ENODEV;
+    }
+    if (xioctl(v, v->device, VFIO_DEVICE_GET_INFO, &di) < 0 ||
+        !(di.flags & VFIO_DEVICE_FLAGS_PCI) || di.num_regions <= CONFIG_REGION) {
+        dmacoh__err(
+            "vfio attach_fds %s: the second descriptor is not a VFIO PCI device (%s)", v->bdf,
+            (di.flags & VFIO_DEVICE_FLAGS_PCI) ? "too few regions" : "VFIO_DEVICE_GET_INFO");
+        return DMACOH_ENODEV;
+    }
+    return 0;
+}
+
+static uint64_t le16(const uint8_t *p)
+{
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8;
+}
+
+/* The device behind the descriptor is the one at v->bdf, as far as can be told: its vendor
+ * and device IDs (config space) are those in sysfs, and each memory BAR's VFIO region has the
+ * size sysfs gives the BAR. */
+static int check_identity(struct dmacoh_vfio *v)
+{
+    char path[PATH_MAX + 16];
+    uint64_t vendor = 0, device = 0, off = 0;
+    uint8_t id[4];
+    struct vfio_region_info ri;
+
+    snprintf(path, sizeof(path), "%s/vendor", v->dir);
+    if (dmacoh__linux_read_u64(path, &vendor) == 0)
+        snprintf(path, sizeof(path), "%s/device", v->dir);
+    if (dmacoh__linux_read_u64(path, vendor ? &device : &vendor) != 0) {
+        dmacoh__err("vfio attach_fds %s: cannot read %s", v->bdf, path);
+        return DMACOH_EIO;
+    }
+    if (dmacoh_vfio_region(v, CONFIG_REGION, &off, NULL, NULL) ||
+        pread(v->device, id, sizeof(id), (off_t)off) != (ssize_t)sizeof(id)) {
+        dmacoh__err("vfio attach_fds %s: cannot read the device's config space", v->bdf);
+        return DMACOH_EIO;
+    }
+    if (le16(id) != vendor || le16(id + 2) != device) {
+        dmacoh__err("vfio attach_fds: the device descriptor is %#x:%#x, but %s is "
+                    "%#llx:%#llx in sysfs: the message names another device",
+                    (unsigned)le16(id), (unsigned)le16(id + 2), v->bdf, (unsigned long long)vendor,
+                    (unsigned long long)device);
+        return DMACOH_ENXIO;
+    }
+    for (unsigned n = 0; n < DMACOH_PCI_NBARS; n++) {
+        int k = v->bar[n].kind;
+
+        if (k != DMACOH_PCI_BAR_MEM && k != DMACOH_PCI_BAR_MEM_PREF)
+            continue;
+        if (region_info(v, n, &ri) || ri.size != v->bar[n].size) {
+            dmacoh__err("vfio attach_fds: BAR %u of the device descriptor is not the %#llx "
+                        "bytes sysfs gives BAR %u of %s: the message names another device",
+                        n, (unsigned long long)v->bar[n].size, n, v->bdf);
+            return DMACOH_ENXIO;
+        }
+    }
+    return 0;
+}
+
+static void take_peer(struct dmacoh_vfio *v, const struct hand *h)
+{
+    v->peer.nranges = h->nranges;
+    v->peer.nheld = h->nheld;
+    for (uint32_t i = 0; i < h->nranges; i++)
+        v->peer.range[i] = (struct dmacoh__iova_range){h->range[i][0], h->range[i][1]};
+    for (uint32_t i = 0; i < h->nheld; i++)
+        v->peer.held[i] = (struct dmacoh__iova_range){h->held[i][0], h->held[i][1]};
+}
+
+static int attach_steps(struct dmacoh_vfio *v, const struct dmacoh_vfio_opts *o, const char *sysfs,
+                        const struct hand *h)
+{
+    int r;
+
+    if ((h->flags & HAND_NOIOMMU) && !(o && o->allow_noiommu)) {
+        dmacoh__err("vfio attach_fds %s: the device is in no-IOMMU mode (it could reach all "
+                    "memory); attach with allow_noiommu to accept that",
+                    v->bdf);
+        return DMACOH_ENOTSUP;
+    }
+    if ((size_t)snprintf(v->dir, sizeof(v->dir), "%s/bus/pci/devices/%s", sysfs, v->bdf) >=
+        sizeof(v->dir))
+        return DMACOH_EINVAL;
+    if (access(v->dir, F_OK) != 0) {
+        dmacoh__err("vfio attach_fds: no PCI device %s under %s/bus/pci/devices", v->bdf, sysfs);
+        return DMACOH_ENOENT;
+    }
+    r = check_fds(v);
+    if (!r)
+        r = dmacoh__pci_read_bars(v->dir, "vfio", v->bar);
+    if (!r)
+        r = check_driver(v);
+    if (!r)
+        r = check_identity(v);
+    return r;
+}
+
+int dmacoh__vfio_attach_sys(int sock, const struct dmacoh_vfio_opts *opts,
+                            const struct dmacoh__vfio_sys *sys, struct dmacoh_vfio **out)
+{
+    const char *sysfs = (opts && opts->sysfs_root) ? opts->sysfs_root : "/sys";
+    int fds[HAND_NFDS], r;
+    struct dmacoh_vfio *v;
+    struct hand h;
+
+    if (!out || sock < 0) {
+        dmacoh__err("vfio attach_fds: %s", out ? "no socket" : "out is NULL");
+        return DMACOH_EINVAL;
+    }
+    r = recv_hand(sock, &h, fds);
+    if (!r && (r = check_hand(&h)) != 0) {
+        close(fds[0]);
+        close(fds[1]);
+    }
+    if (r)
+        return r;
+    v = calloc(1, sizeof(*v));
+    if (!v) {
+        close(fds[0]);
+        close(fds[1]);
+        return DMACOH_ENOMEM;
+    }
+    v->sys = sys ? *sys : real_sys;
+    v->container = fds[0];
+    v->device = fds[1];
+    v->groupfd = -1; /* the primary's: never needed, never unset from the container here */
+    v->secondary = true;
+    v->noiommu = (h.flags & HAND_NOIOMMU) != 0;
+    v->iommu_page = page_size();
+    snprintf(v->bdf, sizeof(v->bdf), "%s", h.bdf);
+    snprintf(v->group, sizeof(v->group), "(the primary's)");
+    take_peer(v, &h);
+    pthread_mutex_init(&v->lock, NULL);
+    r = attach_steps(v, opts, sysfs, &h);
+    if (!r)
+        r = dmacoh_platform_init(&v->plat, &vfio_ops, v);
+    if (r) {
+        teardown(v);
+        return r;
+    }
+    *out = v;
+    return 0;
+}
+
+int dmacoh_vfio_attach_fds(int sock, const struct dmacoh_vfio_opts *opts, struct dmacoh_vfio **out)
+{
+    return dmacoh__vfio_attach_sys(sock, opts, NULL, out);
+}
+
+bool dmacoh_vfio_is_attached(const struct dmacoh_vfio *v)
+{
+    return v && v->secondary;
 }
