@@ -149,6 +149,8 @@ for page in man/*.3; do
         }
     done
 done
+stale=$(grep -L "^\.Os dmacoh $major\.$minor\$" man/*.3 || true)
+[ -z "$stale" ] || { echo "manual pages not of version $major.$minor (.Os):" $stale; exit 1; }
 undocumented=$(grep -v '^dmacoh__' build/public-names.txt | while read -r n; do
     [ -e "$mandir/$n.3" ] || echo "$n"
 done)
