@@ -41,11 +41,16 @@ extern "C" {
  *  - -DMACOH_EFAULT: cpu is not the start of a live allocation of that region (system memory
  *    of the fallback, a freed block, the middle of a block, an occupied range).
  *  - -DMACOH_ENOTSUP: the platform has no file it may hand out (no file_of op, or it refuses).
- *  - platform errors of file_of (-DMACOH_ENXIO, OS errors of opening the file).
+ *  - -DMACOH_EIO: the platform's answer breaks the op's contract (a descriptor it opened for
+ *    the call is then not closed: no platform of the library does this).
+ *  - platform errors of file_of (-DMACOH_ENXIO, OS errors of opening or copying the
+ *    descriptor).
  * Guarantees: out->align is a power of two >= the page size and out->offset a multiple of
  * it; out->mode is the mode the region was granted (a peer maps the file the same way).
- * Ownership: when out->close_fd is true the caller closes out->fd; otherwise the descriptor
- * is the platform's, valid while the region stays declared, and must not be closed.
+ * Ownership: when out->close_fd is true the caller closes out->fd (the Linux platforms always
+ * give a descriptor of the caller's own: a copy, or a file opened for the call); otherwise the
+ * descriptor is the platform's, valid while the region stays declared, and must not be
+ * closed.
  * Whoever maps the file can reach all of it (the whole memfd window, BAR, UIO device or DAX
  * device), not only the block: hand it only to processes trusted with that.
  * Context: thread-safe; takes the region lock briefly (and drains the per-thread caches of

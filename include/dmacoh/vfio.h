@@ -36,6 +36,15 @@
  *
  * Another process can use the same device from descriptors this one passes over a Unix socket
  * (dmacoh_vfio_send_fds, dmacoh_vfio_attach_fds); it has declared memory but no fallback.
+ * Trust: the descriptors give it everything the first process has. The library in the second
+ * process never maps or unmaps IOMMU entries, resets the device or touches its interrupts,
+ * but its code could: with the container it can map IOVAs the first process would pick next
+ * (whose own mappings then fail), and on kernels whose VFIO container is iommufd's
+ * compatibility layer, unmap the first one's; with the device it can reset it, take its
+ * interrupts, enable bus mastering and have the device read or write all memory the first
+ * process has mapped for DMA. A reset by either turns memory decoding off, and vfio-pci then
+ * removes the other's BAR mappings (an access is SIGBUS). Send them only to a process trusted
+ * with the device.
  *
  * The library never loads modules, binds drivers or writes sysfs; each missing piece is a
  * distinct error with a log line saying what to do (see dmacoh_vfio_open). Paths are

@@ -569,7 +569,7 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
     {
         size_t i = 0;
 
-        for (; s->name[i] && i < sizeof(pool->shm_name) - 1; i++) /* checked: <= 64 */
+        for (; i < sizeof(pool->shm_name) - 1 && s->name[i]; i++) /* checked: <= 64 */
             pool->shm_name[i] = s->name[i];
         pool->shm_name[i] = '\0';
     }

@@ -219,7 +219,8 @@ static void block_of_an_including_parent_is_found(void)
     T_OK(dmacoh_block_file(&kid, a, 100, h, &fr));
     T_EQ_U64(fr.offset + fr.delta, 0x20000 + h);
     T_EQ_U64(fr.align, (uint64_t)page);
-    T_EQ_INT(fr.close_fd, false);
+    T_EQ_INT(fr.close_fd, true); /* a copy of the platform's: the caller's to close */
+    close(fr.fd);
     T_EQ_INT(fr.mode, DMACOH_MEMORY_MAP);
     T_OK(dmacoh_free_coherent(&kid, 100, a, h));
     T_OK(dmacoh_device_fini(&kid));
@@ -383,10 +384,11 @@ static void uio_block_is_at_its_map_offset(void)
     T_OK(dmacoh_alloc_coherent(&d, 0x1000, 0, 0, &b, &hb));
     T_EQ_U64(hb, 0x3000);
     T_OK(dmacoh_block_file(&d, b, 0x1000, hb, &fr));
-    T_EQ_INT(fr.close_fd, false);
+    T_EQ_INT(fr.close_fd, true);         /* a copy of the platform's: the caller's to close */
     T_EQ_U64(fr.offset, (uint64_t)page); /* map1: one page in the node selects it */
     T_EQ_U64(fr.delta, 0x3000);          /* the block's distance from the map's start */
     check_file_and_trip(&d, b, 0x1000, hb, &fr);
+    close(fr.fd);
     T_OK(dmacoh_free_coherent(&d, 0x1000, b, hb));
     T_OK(dmacoh_free_coherent(&d, 0x1000, a, ha));
     T_OK(dmacoh_release_coherent_memory(&d, 0));
@@ -428,11 +430,12 @@ static void dax_block_is_in_whole_alignment_units(void)
     T_OK(dmacoh_alloc_coherent(&d, 65536, 0, 0, &b, &hb));
     T_EQ_U64(hb, 0x10000);
     T_OK(dmacoh_block_file(&d, b, 65536, hb, &fr));
-    T_EQ_INT(fr.close_fd, false);
+    T_EQ_INT(fr.close_fd, true); /* a copy of the platform's: the caller's to close */
     T_EQ_U64(fr.align, unit);
     T_EQ_U64(fr.offset, unit); /* the unit holding device offset 2 MiB + 64 KiB */
     T_EQ_U64(fr.delta, 0x10000);
     check_file_and_trip(&d, b, 65536, hb, &fr);
+    close(fr.fd);
     T_OK(dmacoh_free_coherent(&d, 65536, b, hb));
     T_OK(dmacoh_free_coherent(&d, 4096, a, ha));
     T_OK(dmacoh_release_coherent_memory(&d, 0));
@@ -749,6 +752,109 @@ static void hostile_messages_are_refused(void)
     close(fd);
 }
 
+/* A peer that sends a descriptor of the registry file itself cannot make this process drop
+ * its registry entries (closing any descriptor of a file drops every POSIX lock the process
+ * holds on it): the receiver refuses the message and keeps that descriptor open. */
+static void registry_descriptor_from_a_peer_keeps_entries(void)
+{
+    char reg[] = "/tmp/dmacoh-export-reg-XXXXXX";
+    struct dmacoh__registry_mark mark;
+    struct dmacoh__registry_entry holder;
+    struct dmacoh_block_msg h = good_msg();
+    struct dmacoh_imported_block b;
+    int rfd = mkstemp(reg), sv[2], st;
+    pid_t pid;
+
+    T_ASSERT(rfd >= 0);
+    close(rfd);
+    setenv("DMACOH_REGISTRY", reg, 1);
+    T_OK(dmacoh__linux_registry_enter(0x10000, 0x1ffff, false, &mark, &holder));
+    T_ASSERT(mark.gen != 0);
+    T_EQ_INT(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) { /* the hostile peer: another process's descriptor of the file */
+        int fd = open(reg, O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0)
+            _exit(1);
+        raw_send(sv[0], &h, sizeof(h), fd, 1);
+        _exit(0);
+    }
+    T_EQ_INT(waitpid(pid, &st, 0), pid);
+    T_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    T_ERR(dmacoh_block_receive(sv[1], &b), DMACOH_EINVAL);
+    T_ASSERT(t_log_find("kept open"));
+    /* Another process still finds the range held. */
+    pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct flock fl;
+        int fd = open(reg, O_RDWR | O_CLOEXEC);
+
+        memset(&fl, 0, sizeof(fl));
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        fl.l_start = 0x10000;
+        fl.l_len = 0x10000;
+        _exit(fd >= 0 && fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_WRLCK ? 0 : 2);
+    }
+    T_EQ_INT(waitpid(pid, &st, 0), pid);
+    T_ASSERT(WIFEXITED(st));
+    T_EQ_INT(WEXITSTATUS(st), 0);
+    dmacoh__linux_registry_leave(0x10000, 0x1ffff, &mark);
+    setenv("DMACOH_REGISTRY", "none", 1);
+    unlink(reg);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* A receiving socket with SO_PASSCRED gets a credential message before the descriptor: the
+ * control buffer has room for both. */
+static void credentials_on_the_socket_do_not_cut_the_descriptor(void)
+{
+    struct dmacoh_memfd *m;
+    struct dmacoh_device d;
+    struct dmacoh_imported_block b;
+    void *a;
+    dmacoh_dma_addr_t h;
+    int sv[2], on = 1;
+
+    T_EQ_INT(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+    T_EQ_INT(setsockopt(sv[1], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)), 0);
+    T_OK(dmacoh_memfd_create(0xc0000000ull, 0x40000, &m));
+    T_OK(dmacoh_device_init(&d, "cred", NULL, dmacoh_memfd_platform(m)));
+    T_OK(dmacoh_declare_coherent_memory(&d, 0xc0000000ull, 0, 0x40000, DMACOH_MEMORY_MAP, NULL,
+                                        NULL));
+    T_OK(dmacoh_alloc_coherent(&d, 0x2000, 0, 0, &a, &h));
+    memset(a, 0x3c, 0x2000);
+    T_OK(dmacoh_block_send(sv[0], &d, a, 0x2000, h));
+    T_OK(dmacoh_block_receive(sv[1], &b));
+    T_EQ_U64(b.handle, h);
+    T_EQ_INT(((unsigned char *)b.cpu)[0x1fff], 0x3c);
+    T_OK(dmacoh_block_unmap(&b));
+    T_OK(dmacoh_free_coherent(&d, 0x2000, a, h));
+    T_OK(dmacoh_release_coherent_memory(&d, 0));
+    T_OK(dmacoh_device_fini(&d));
+    T_OK(dmacoh_memfd_close(m));
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* A character device other than a DAX or UIO node (here the pty master, a tty) is refused:
+ * its driver may map anything, or fault past its end. */
+static void other_character_devices_are_refused(void)
+{
+    struct dmacoh_block_msg h = good_msg();
+    int fd = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+
+    if (fd < 0)
+        T_SKIP("no /dev/ptmx to stand for another character device");
+    refused(&h, sizeof(h), fd, 1, DMACOH_EINVAL);
+    T_ASSERT(t_log_find("node is expected"));
+    close(fd);
+}
+
 static const struct t_case cases[] = {
     T_CASE(memfd_block_reaches_a_forked_child),
     T_CASE(sim_block_reaches_a_forked_child_over_a_stream),
@@ -759,6 +865,9 @@ static const struct t_case cases[] = {
     T_CASE(blocks_that_are_not_allocations_are_refused),
     T_CASE(devmem_blocks_are_not_exported),
     T_CASE(hostile_messages_are_refused),
+    T_CASE(registry_descriptor_from_a_peer_keeps_entries),
+    T_CASE(other_character_devices_are_refused),
+    T_CASE(credentials_on_the_socket_do_not_cut_the_descriptor),
 };
 
 T_MAIN(cases)

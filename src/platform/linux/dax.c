@@ -198,8 +198,12 @@ static int dax_file_of(void *ctx, const struct dmacoh_mapping *map, dmacoh_phys_
         return DMACOH_ENXIO;
     }
     off = bus - dax->base;
-    out->fd = dax->fd; /* kept open until dmacoh_dax_close */
-    out->close_fd = false;
+    /* A copy of its own for the caller: the platform's descriptor could be closed by a
+     * release on another thread, and its number reused, before the caller is done. */
+    out->fd = fcntl(dax->fd, F_DUPFD_CLOEXEC, 0);
+    if (out->fd < 0)
+        return -errno;
+    out->close_fd = true;
     out->offset = off & ~(dax->align - 1);
     out->delta = off - out->offset;
     out->align = dax->align;

@@ -25,6 +25,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -109,7 +111,7 @@ int dmacoh_block_send(int sock, struct dmacoh_device *dev, void *cpu, size_t siz
     return r;
 }
 
-/* Every SCM_RIGHTS descriptor of msg into fds (at most MAX_FDS fit the control buffer). */
+/* The SCM_RIGHTS descriptors of msg into fds, the first MAX_FDS of them; the rest closed. */
 static unsigned collect_fds(struct msghdr *msg, int fds[MAX_FDS])
 {
     unsigned n = 0;
@@ -117,11 +119,26 @@ static unsigned collect_fds(struct msghdr *msg, int fds[MAX_FDS])
     for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
         size_t k;
 
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == DMACOH__SCM_PIDFD &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int pidfd;
+
+            memcpy(&pidfd, CMSG_DATA(c), sizeof(pidfd));
+            (void)close(pidfd); /* the kernel's, not the peer's: never the registry */
+            continue;
+        }
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
         k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k && n < MAX_FDS; i++)
-            memcpy(&fds[n++], CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (n < MAX_FDS)
+                fds[n++] = fd;
+            else
+                dmacoh__linux_close_received(fd); /* past what is kept: closed at once */
+        }
     }
     return n;
 }
@@ -129,14 +146,17 @@ static unsigned collect_fds(struct msghdr *msg, int fds[MAX_FDS])
 static void close_fds(const int *fds, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
-        close(fds[i]);
+        dmacoh__linux_close_received(fds[i]);
 }
 
 /* Receives one message into h: its one descriptor in *fd, or an error with none left open. */
 static int recv_msg(int sock, struct dmacoh_block_msg *h, int *fd)
 {
     union {
-        char buf[CMSG_SPACE(MAX_FDS * sizeof(int))];
+        /* Room for a credential and a pidfd too (SO_PASSCRED, SO_PASSPIDFD on the socket),
+         * so that the descriptors are not cut off behind them. */
+        char buf[CMSG_SPACE(MAX_FDS * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred)) +
+                 CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } ctl;
     struct iovec iov = {h, sizeof(*h)};
@@ -223,6 +243,53 @@ static bool fixed_size(int fd)
 }
 
 /* What the descriptor is, and whether [offset, offset + len) may be mapped from it. */
+/* A character device is taken only when it is a device DAX node or a UIO node (their
+ * drivers answer a mapping past the memory with an error, or, for DAX, the size is checked
+ * here: a fault past a DAX device's end is SIGBUS): which, sysfs says. */
+static int check_node(const struct stat *st, uint64_t offset, uint64_t len)
+{
+    char path[96], link[PATH_MAX];
+    const char *sub;
+    ssize_t n;
+    uint64_t size;
+
+    (void)snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/subsystem", major(st->st_rdev),
+                   minor(st->st_rdev));
+    n = readlink(path, link, sizeof(link) - 1);
+    if (n <= 0) {
+        dmacoh__err("block receive: the descriptor is character device %u:%u, which sysfs does "
+                    "not name: refused (a device DAX or UIO node is expected)",
+                    major(st->st_rdev), minor(st->st_rdev));
+        return DMACOH_EINVAL;
+    }
+    link[n] = '\0';
+    sub = strrchr(link, '/');
+    sub = sub ? sub + 1 : link;
+    if (strcmp(sub, "uio") == 0)
+        return 0; /* the UIO driver refuses a mapping larger than its map */
+    if (strcmp(sub, "dax") != 0) {
+        dmacoh__err("block receive: the descriptor is a %s device: refused (a device DAX or UIO "
+                    "node is expected)",
+                    sub);
+        return DMACOH_EINVAL;
+    }
+    (void)snprintf(path, sizeof(path), "/sys/dev/char/%u:%u/size", major(st->st_rdev),
+                   minor(st->st_rdev));
+    if (dmacoh__linux_read_u64(path, &size) != 0 || size < offset || size - offset < len) {
+        dmacoh__err("block receive: the mapping %#llx+%#llx is not inside the DAX device (%s)",
+                    (unsigned long long)offset, (unsigned long long)len, path);
+        return DMACOH_ERANGE;
+    }
+    return 0;
+}
+
+static bool on_hugetlbfs(int fd)
+{
+    struct statfs fs;
+
+    return fstatfs(fd, &fs) == 0 && (unsigned long)fs.f_type == 0x958458f6ul; /* HUGETLBFS_MAGIC */
+}
+
 static int check_file(int fd, uint64_t offset, uint64_t len)
 {
     struct stat st;
@@ -241,7 +308,12 @@ static int check_file(int fd, uint64_t offset, uint64_t len)
         return DMACOH_EPERM;
     }
     if (S_ISCHR(st.st_mode))
-        return 0; /* device DAX, UIO: the driver checks the range */
+        return check_node(&st, offset, len);
+    if (S_ISREG(st.st_mode) && on_hugetlbfs(fd)) {
+        dmacoh__err("block receive: the descriptor is a file of hugetlbfs: refused (its "
+                    "sender can punch holes that a later fault here cannot fill: SIGBUS)");
+        return DMACOH_EINVAL;
+    }
     if (!S_ISREG(st.st_mode) || !fixed_size(fd)) {
         dmacoh__err("block receive: the descriptor is %s: refused (a memfd sealed against "
                     "shrinking, a sysfs resource file or a character device is expected; "
@@ -312,7 +384,7 @@ int dmacoh_block_receive(int sock, struct dmacoh_imported_block *out)
             dmacoh__err("block receive: mmap of %#llx bytes at file offset %#llx failed: %s",
                         (unsigned long long)len, (unsigned long long)h.offset, dmacoh_strerror(r));
     }
-    close(fd);
+    dmacoh__linux_close_received(fd);
     if (r)
         return r;
     out->base = base;

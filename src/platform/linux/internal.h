@@ -190,6 +190,14 @@ void dmacoh__linux_registry_postfork(bool child);
  * holds ranges must not open and close the registry file itself (closing any descriptor of it
  * drops all the process's locks): this walk uses the library's descriptor.
  */
+/* Closes a descriptor received from another process (SCM_RIGHTS), unless it is one of the
+ * registry file: closing any descriptor of a file drops every POSIX lock the process holds
+ * on it, so a hostile peer that sends one would silently remove this process's entries. Such
+ * a descriptor is left open (a warning says so). */
+void dmacoh__linux_close_received(int fd);
+/* The control message in which Linux 6.5 and later pass the sender's pidfd (SO_PASSPIDFD). */
+#define DMACOH__SCM_PIDFD 0x04
+
 int dmacoh__linux_registry_walk(int (*fn)(void *ctx, const struct dmacoh__registry_entry *e),
                                 void *ctx);
 

@@ -83,8 +83,12 @@ static int memfd_file_of(void *ctx, const struct dmacoh_mapping *map, dmacoh_phy
         return DMACOH_ENXIO;
     }
     off = bus - m->bus;
-    out->fd = m->fd; /* kept open until dmacoh_memfd_close */
-    out->close_fd = false;
+    /* A copy of its own for the caller: the platform's descriptor could be closed by a
+     * release on another thread, and its number reused, before the caller is done. */
+    out->fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
+    if (out->fd < 0)
+        return -errno;
+    out->close_fd = true;
     out->offset = off & ~(page - 1);
     out->delta = off - out->offset;
     out->align = page;

@@ -438,7 +438,14 @@ static int refused_by(uint64_t lo, uint64_t hi, bool shared, struct dmacoh__regi
     *foreign = (long)fl.l_pid;
     /* Shared ranges end at or below SLOT_LAST: only that part can overlap one. */
     r = lo <= SLOT_LAST ? sharers(lo, hi < SLOT_LAST ? hi : SLOT_LAST, holder, &used) : 0;
-    return r < 0 ? r : r > 0;
+    if (r != 0)
+        return r < 0 ? r : 1;
+    /* No mirror: a foreign reader, or a sharer that left between the two looks (it drops its
+     * read lock, then its mirror). Foreign only if the read lock is still there. */
+    fill_lock(&fl, F_WRLCK, lo, hi);
+    if (fcntl(reg_fd, F_GETLK, &fl) != 0)
+        return -errno;
+    return fl.l_type == F_RDLCK ? 0 : -1;
 }
 
 /* Takes the first mirror slot free over addresses [lo, hi]: the slot, -1 when none is, or
@@ -715,4 +722,24 @@ int dmacoh__linux_registry_walk(int (*fn)(void *ctx, const struct dmacoh__regist
         r = fn(ctx, &e[i]);
     free(e);
     return r;
+}
+
+void dmacoh__linux_close_received(int fd)
+{
+    struct stat st;
+    bool registry;
+
+    if (fd < 0)
+        return;
+    pthread_mutex_lock(&reg_lock);
+    registry = reg_fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == reg_dev && st.st_ino == reg_ino;
+    pthread_mutex_unlock(&reg_lock);
+    if (!registry) {
+        (void)close(fd);
+        return;
+    }
+    dmacoh__warn("registry: a peer sent a descriptor of the registry file %s itself; it is "
+                 "kept open (descriptor %d), since closing it would drop every entry this "
+                 "process holds there",
+                 reg_path, fd);
 }

@@ -152,8 +152,12 @@ static int sim_file_of(void *ctx, const struct dmacoh_mapping *map, dmacoh_phys_
         return DMACOH_ENXIO;
     }
     off = bus - m->desc.bus;
-    out->fd = m->fd; /* kept open for the simulator's life */
-    out->close_fd = false;
+    /* A copy of its own for the caller: the platform's descriptor could be closed by a
+     * release on another thread, and its number reused, before the caller is done. */
+    out->fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
+    if (out->fd < 0)
+        return -errno;
+    out->close_fd = true;
     out->align = (uint64_t)sysconf(_SC_PAGESIZE);
     out->offset = off & ~(out->align - 1);
     out->delta = off - out->offset;

@@ -187,8 +187,12 @@ static int uio_file_of(void *ctx, const struct dmacoh_mapping *map, dmacoh_phys_
                     (unsigned long long)bus, (unsigned long long)size);
         return DMACOH_ENXIO;
     }
-    out->fd = uio->fd; /* kept open until dmacoh_uio_close */
-    out->close_fd = false;
+    /* A copy of its own for the caller: the platform's descriptor could be closed by a
+     * release on another thread, and its number reused, before the caller is done. */
+    out->fd = fcntl(uio->fd, F_DUPFD_CLOEXEC, 0);
+    if (out->fd < 0)
+        return -errno;
+    out->close_fd = true;
     out->offset = (uint64_t)m * page;
     out->delta = bus - mp->addr;
     out->align = page;

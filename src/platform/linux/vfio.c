@@ -1103,6 +1103,14 @@ static unsigned take_fds(struct msghdr *m, int *fds, unsigned max)
     for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
         size_t k;
 
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == DMACOH__SCM_PIDFD &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int pidfd;
+
+            memcpy(&pidfd, CMSG_DATA(c), sizeof(pidfd));
+            (void)close(pidfd); /* the kernel's, not the peer's: never the registry */
+            continue;
+        }
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
         k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -1113,7 +1121,7 @@ static unsigned take_fds(struct msghdr *m, int *fds, unsigned max)
             if (n < max)
                 fds[n] = fd;
             else
-                close(fd);
+                dmacoh__linux_close_received(fd);
         }
     }
     return n;
@@ -1126,7 +1134,10 @@ static int recv_hand(int sock, struct hand *h, int fds[HAND_NFDS])
     char buf[sizeof(struct hand) + 1];
     union {
         struct cmsghdr align;
-        char buf[CMSG_SPACE(HAND_FDS_MAX * sizeof(int))];
+        /* Room for a credential and a pidfd too (SO_PASSCRED, SO_PASSPIDFD on the socket),
+         * so that the descriptors are not cut off behind them. */
+        char buf[CMSG_SPACE(HAND_FDS_MAX * sizeof(int)) + CMSG_SPACE(sizeof(struct ucred)) +
+                 CMSG_SPACE(sizeof(int))];
     } ctl;
     struct iovec iov = {buf, sizeof(buf)};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -1157,20 +1168,20 @@ static int recv_hand(int sock, struct hand *h, int fds[HAND_NFDS])
     }
     nfds = take_fds(&m, got, HAND_FDS_MAX);
     for (unsigned i = HAND_NFDS; i < nfds && i < HAND_FDS_MAX; i++)
-        close(got[i]);
+        dmacoh__linux_close_received(got[i]);
     for (unsigned i = 0; i < HAND_NFDS; i++)
         fds[i] = (i < nfds && nfds == HAND_NFDS) ? got[i] : -1;
     if (nfds != HAND_NFDS || (m.msg_flags & MSG_CTRUNC)) {
         for (unsigned i = 0; i < nfds && i < HAND_NFDS; i++)
-            close(got[i]);
+            dmacoh__linux_close_received(got[i]);
         dmacoh__err("vfio attach_fds: the message carries %u descriptors%s, not %d (the VFIO "
                     "container and device)",
                     nfds, (m.msg_flags & MSG_CTRUNC) ? " and more" : "", HAND_NFDS);
         return DMACOH_EINVAL;
     }
     if ((size_t)n != sizeof(*h) || (m.msg_flags & MSG_TRUNC)) {
-        close(fds[0]);
-        close(fds[1]);
+        dmacoh__linux_close_received(fds[0]);
+        dmacoh__linux_close_received(fds[1]);
         dmacoh__err("vfio attach_fds: the message is %s%zu bytes, a VFIO hand-over is %zu",
                     (m.msg_flags & MSG_TRUNC) ? "more than " : "", (size_t)n, sizeof(*h));
         return DMACOH_EINVAL;
@@ -1346,15 +1357,15 @@ int dmacoh__vfio_attach_sys(int sock, const struct dmacoh_vfio_opts *opts,
     }
     r = recv_hand(sock, &h, fds);
     if (!r && (r = check_hand(&h)) != 0) {
-        close(fds[0]);
-        close(fds[1]);
+        dmacoh__linux_close_received(fds[0]);
+        dmacoh__linux_close_received(fds[1]);
     }
     if (r)
         return r;
     v = calloc(1, sizeof(*v));
     if (!v) {
-        close(fds[0]);
-        close(fds[1]);
+        dmacoh__linux_close_received(fds[0]);
+        dmacoh__linux_close_received(fds[1]);
         return DMACOH_ENOMEM;
     }
     v->sys = sys ? *sys : real_sys;
