@@ -36,7 +36,7 @@ extern unsigned char __fallback_start[], __fallback_end[];
 #define MBOX_LEN 0x2000u
 
 static _Alignas(16) unsigned char card_arena[32 * KIB];   /* declares' and pools' metadata */
-static _Alignas(16) unsigned char usb_arena[8 * KIB];     /* the same for the USB platform */
+static _Alignas(16) unsigned char usb_arena[12 * KIB];    /* the same for the USB platform */
 static _Alignas(16) unsigned char fallback_meta[4 * KIB]; /* allocator of the PSRAM window */
 
 static uintptr_t addr(const void *p)

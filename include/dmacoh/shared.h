@@ -36,9 +36,12 @@
  * process do: each can write the shared state and the device memory. The object is created
  * readable and writable by its owner only (mode 0600 on Linux).
  *
- * Fork. A child inherits its parent's attachment, but what it allocates through it is
- * recorded as the parent's; a child that allocates on its own should declare (attach) with a
- * device of its own.
+ * Fork. A child inherits its parent's attachment and may allocate through it: at its first
+ * lock of the region it takes an owner entry of its own (or, when none is free, an error line
+ * says that its allocations are recorded as its parent's), so its death quarantines its
+ * blocks, not its parent's. It cannot declare the same range again through another platform
+ * instance (the inherited mapping keeps the process-wide claim of the range: -DMACOH_EBUSY);
+ * a process that should attach on its own is started before the declaration, or by exec.
  */
 #ifndef DMACOH_SHARED_H
 #define DMACOH_SHARED_H

@@ -16,6 +16,14 @@
  * The simulated bus side (dmacoh_sim_bus_read/write) is what a device model uses to perform
  * "DMA": it reads and writes by bus address, so a test can check from outside that data
  * written through an allocation landed at the right place.
+ *
+ * Another process can see a memory too: dmacoh_sim_memory_fd gives the memfd behind it, to pass
+ * over a Unix socket (SCM_RIGHTS), and dmacoh_sim_add_memory_fd places the received
+ * descriptor in that process's own simulator. Both then see every store the other makes, so two
+ * unrelated processes can share a region of it (include/dmacoh/shared.h). Every memfd the
+ * simulator makes is sealed against resizing (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), as
+ * memfd.h's windows are, so no process can shrink it under another's mappings (which would
+ * turn their accesses into SIGBUS).
  */
 #ifndef DMACOH_SIM_H
 #define DMACOH_SIM_H
@@ -65,12 +73,49 @@ struct dmacoh_sim_memory {
 };
 
 /**
- * Places a memory in the simulated address space, zero-filled.
- * Errors: -DMACOH_EINVAL (misaligned, size 0, modes without MAP/IO, bad io_width),
- * -DMACOH_ERANGE (wraps), -DMACOH_EBUSY (overlaps another memory or the RAM window),
- * -DMACOH_ENOMEM / OS errors. Context: not thread-safe with other calls on the same sim.
+ * Places a memory in the simulated address space, zero-filled, backed by a new memfd sealed
+ * against resizing (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL).
+ * Errors: -DMACOH_EINVAL (sim or mem NULL, misaligned, size 0, modes without MAP/IO, bad
+ * io_width), -DMACOH_ERANGE (wraps), -DMACOH_EBUSY (overlaps another memory or the RAM
+ * window), -DMACOH_ENOMEM (64 memories already placed), -DMACOH_EOVERFLOW (larger than the
+ * address space), OS errors of memfd_create/ftruncate/fcntl/mmap (logged).
+ * Context: not thread-safe with other calls on the same sim.
  */
 int dmacoh_sim_add_memory(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *mem);
+
+/**
+ * Places a memory whose bytes are those of a descriptor received from another process
+ * (dmacoh_sim_memory_fd there): the same memory, seen by both. mem describes it in this
+ * simulator: bus may differ from the other process's (a shared region must then be declared
+ * at the same bus in both: dmacoh_declare_shared_memory compares bus bases), modes, shared and
+ * io_width are this simulator's. fd is duplicated (close-on-exec): the caller keeps its own
+ * and may close it at once.
+ * @param[in] sim  the simulator
+ * @param[in] mem  where and how to place it; mem->size bytes of fd, from offset 0
+ * @param[in] fd   a regular file of at least mem->size bytes, sealed against shrinking
+ * Errors: those of dmacoh_sim_add_memory, and -DMACOH_EINVAL when fd is not a regular file,
+ * is not sealed against shrinking (F_SEAL_SHRINK: a memory of dmacoh_sim_memory_fd or a window
+ * of dmacoh_memfd_create is; a file that is not a memfd cannot be), or holds fewer than
+ * mem->size bytes, each logged; -EMFILE and the like when the descriptor cannot be duplicated.
+ * Nothing is placed on any error.
+ * Guarantees: the memory cannot shrink under this process's mappings; it starts with whatever
+ * bytes the file holds (not zeroed).
+ * Context: not thread-safe with other calls on the same sim.
+ * Ownership: the duplicate is closed by dmacoh_sim_destroy.
+ */
+int dmacoh_sim_add_memory_fd(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *mem, int fd);
+
+/**
+ * The memfd behind the placed memory that holds bus address bus, for passing to another
+ * process (SCM_RIGHTS over a Unix socket), where dmacoh_sim_add_memory_fd places it. The
+ * descriptor is sealed against resizing and close-on-exec.
+ * Returns the descriptor (>= 0), or -DMACOH_EINVAL (sim NULL), -DMACOH_ENXIO (no memory holds
+ * bus, or it is the simulated RAM, which stays private to this simulator), each logged.
+ * Context: any thread, but not while another places a memory on the same sim.
+ * Ownership: the simulator's; valid until dmacoh_sim_destroy (dup it to keep it longer).
+ * Never close it.
+ */
+int dmacoh_sim_memory_fd(struct dmacoh_sim *sim, dmacoh_phys_addr_t bus);
 
 /**
  * The device side of the bus: copies len bytes at bus address bus into buf (read) or from buf

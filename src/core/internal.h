@@ -204,6 +204,16 @@ struct dmacoh__tc {
 
 struct dmacoh__shm;
 
+/* A process's part of a shared region (shared.c). */
+struct dmacoh__shproc {
+    uint64_t shm_size;
+    unsigned slot;            /* this process's entry in the owner table */
+    unsigned nslots;          /* entries of the table: this process's copy, checked */
+    struct dmacoh_proc_id me; /* who the entry names */
+    uint32_t seq_locked;      /* *seq when the lock was taken */
+    bool created;             /* this declaration created the object */
+};
+
 struct dmacoh__pool {
     uint32_t magic;
     uint32_t lock;                 /* protects pa and the counters below (a private region's) */
@@ -234,15 +244,10 @@ struct dmacoh__pool {
     uint64_t tc_guard[8]; /* keeps the last cache off the lines of what follows */
     uint64_t allocs, frees, failures, fallbacks;
     /* A shared region (shared.c): the object holding the allocator state, the lock, seq and
-     * waiters, and the owner table; NULL for a private region. */
+     * waiters, and the owner table, and this process's part of it (after the pool, in the
+     * same metadata block); both NULL for a private region. */
     struct dmacoh__shm *shm;
-    uint64_t shm_size;
-    unsigned slot;            /* this process's entry in the owner table */
-    unsigned nslots;          /* entries of the table: this process's copy, checked */
-    struct dmacoh_proc_id me; /* who the entry names */
-    uint32_t seq_locked;      /* *seq when the lock was taken */
-    bool shm_created;         /* this declaration created the object */
-    char shm_name[DMACOH_SHARE_NAME_MAX + 1];
+    struct dmacoh__shproc *sp;
     struct dmacoh__pa *pa;    /* pa_own, or the state in shm */
     struct dmacoh__pa pa_own; /* last: its words follow (a private region's state) */
 };
@@ -263,9 +268,9 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
                        dmacoh_dma_addr_t daddr, uint64_t size, unsigned gshift,
                        const struct dmacoh_declare_opts *o, const struct dmacoh_share_opts *s);
 /* Leaves it: this process's owner entry is freed, or marked dead (its blocks quarantined)
- * when it still owns blocks; then the object is unmapped, and, for a declaration that
- * `failed` after creating it, removed. */
-void dmacoh__shm_detach(struct dmacoh__pool *pool, bool failed);
+ * when it still owns blocks; then the object is unmapped, and, when `failed_name` is given
+ * (the declaration failed after creating the object of that name), removed. */
+void dmacoh__shm_detach(struct dmacoh__pool *pool, const char *failed_name);
 /* This process's outstanding allocations (takes the lock). */
 uint64_t dmacoh__shm_own_blocks(struct dmacoh__pool *pool);
 /* An allocation found no room (lock held): looks for dead owners, at most every 10 ms. */

@@ -372,11 +372,12 @@ static int declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
     if (r == 1) {
         r = join_shared(dev, pool, flags);
     } else if (r == 0) {
-        pool = get_meta(dev, opts,
-                        share ? sizeof(struct dmacoh__pool) : dmacoh__pool_meta_size(size, gshift),
-                        &r);
+        pool =
+            get_meta(dev, opts,
+                     share ? dmacoh_shared_meta_size() : dmacoh__pool_meta_size(size, gshift), &r);
         if (pool) {
             pool->shm = NULL;
+            pool->sp = share ? (struct dmacoh__shproc *)(void *)(pool + 1) : NULL;
             if (share)
                 r = dmacoh__shm_attach(dev, pool, bus_addr, device_addr, size, gshift, opts, share);
             if (r == 0)
@@ -390,7 +391,7 @@ static int declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
             }
             if (r) {
                 if (pool->shm)
-                    dmacoh__shm_detach(pool, true);
+                    dmacoh__shm_detach(pool, share->name);
                 put_meta(p, pool);
             } else {
                 pool->next = p->pools;
@@ -496,7 +497,7 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
             p->ops->unreserve(p->ctx, pool->cpu, pool->size);
         p->ops->unmap(p->ctx, &pool->map, pool->size);
         if (pool->shm)
-            dmacoh__shm_detach(pool, false);
+            dmacoh__shm_detach(pool, NULL);
         pool->magic = 0;
         put_meta(p, pool);
     }

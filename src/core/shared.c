@@ -118,7 +118,7 @@ static void count(const struct dmacoh__pool *pool, struct counts *c)
         if (kind == 1) {
             unsigned o = dmacoh__pa_owner(pa, s);
 
-            if (o > pool->nslots)
+            if (o > pool->sp->nslots)
                 o = 0;
             c->blocks[o]++;
             c->granules[o] += len;
@@ -129,7 +129,7 @@ static void count(const struct dmacoh__pool *pool, struct counts *c)
 
 static bool owner_dead(const struct dmacoh__pool *pool, unsigned o)
 {
-    return o == 0 || o > pool->nslots || slots(pool)[o - 1].state != SLOT_LIVE;
+    return o == 0 || o > pool->sp->nslots || slots(pool)[o - 1].state != SLOT_LIVE;
 }
 
 /* Frees every block whose owner is not a live process (lock held). */
@@ -151,7 +151,7 @@ static void reap_locked(struct dmacoh__pool *pool, uint64_t *blocks, uint64_t *g
         }
         i = s + len;
     }
-    for (unsigned k = 0; k < pool->nslots; k++)
+    for (unsigned k = 0; k < pool->sp->nslots; k++)
         if (slots(pool)[k].state == SLOT_DEAD)
             slots(pool)[k].state = SLOT_FREE;
     h->reaped_blocks += b;
@@ -171,13 +171,13 @@ static void sweep(struct dmacoh__pool *pool)
     struct dmacoh__shm *h = pool->shm;
     unsigned found = 0, dead = 0;
 
-    for (unsigned k = 0; k < pool->nslots; k++) {
+    for (unsigned k = 0; k < pool->sp->nslots; k++) {
         struct slot *s = &slots(pool)[k];
         struct dmacoh_proc_id id;
 
         if (s->state == SLOT_DEAD)
             dead++;
-        if (s->state != SLOT_LIVE || k == pool->slot)
+        if (s->state != SLOT_LIVE || k == pool->sp->slot)
             continue;
         id.pid = s->pid;
         id.start = s->start;
@@ -206,7 +206,7 @@ static void sweep(struct dmacoh__pool *pool)
         struct counts c;
 
         count(pool, &c);
-        for (unsigned k = 0; k < pool->nslots; k++)
+        for (unsigned k = 0; k < pool->sp->nslots; k++)
             if (slots(pool)[k].state == SLOT_DEAD && c.blocks[k + 1] == 0)
                 slots(pool)[k].state = SLOT_FREE;
         if (found)
@@ -241,7 +241,7 @@ static bool same_proc(const struct slot *s, const struct dmacoh_proc_id *id)
 /* Takes a free owner entry for this process (lock held): 0, or -DMACOH_ENOMEM. */
 static int take_entry(struct dmacoh__pool *pool, const struct dmacoh_proc_id *me)
 {
-    for (unsigned k = 0; k < pool->nslots; k++) {
+    for (unsigned k = 0; k < pool->sp->nslots; k++) {
         struct slot *sl = &slots(pool)[k];
 
         if (sl->state == SLOT_FREE) {
@@ -249,8 +249,8 @@ static int take_entry(struct dmacoh__pool *pool, const struct dmacoh_proc_id *me
             sl->start = me->start;
             sl->ns = me->ns;
             sl->state = SLOT_LIVE;
-            pool->slot = k;
-            pool->me = *me;
+            pool->sp->slot = k;
+            pool->sp->me = *me;
             return 0;
         }
     }
@@ -261,11 +261,11 @@ static int take_entry(struct dmacoh__pool *pool, const struct dmacoh_proc_id *me
  * attach, or this process after its entry was taken for dead (lock held). */
 static void not_the_owner(struct dmacoh__pool *pool, const struct dmacoh_proc_id *me)
 {
-    struct slot *sl = &slots(pool)[pool->slot];
+    struct slot *sl = &slots(pool)[pool->sp->slot];
 
     if (same_proc(sl, me)) { /* taken for dead, yet alive: its blocks may have been reaped */
         sl->state = SLOT_LIVE;
-        pool->me = *me;
+        pool->sp->me = *me;
         dmacoh__err("shared region: this process (pid %llu) was taken for dead; blocks of it "
                     "that were reaped since are no longer its own",
                     (unsigned long long)me->pid);
@@ -273,13 +273,13 @@ static void not_the_owner(struct dmacoh__pool *pool, const struct dmacoh_proc_id
     }
     if (take_entry(pool, me) == 0) {
         dmacoh__info("shared region: process %llu (a forked child?) takes owner entry %u",
-                     (unsigned long long)me->pid, pool->slot + 1);
+                     (unsigned long long)me->pid, pool->sp->slot + 1);
         return;
     }
     dmacoh__err("shared region: no free owner entry for process %llu (a forked child?): what "
                 "it allocates is recorded as process %llu's",
-                (unsigned long long)me->pid, (unsigned long long)pool->me.pid);
-    pool->me = *me; /* said once */
+                (unsigned long long)me->pid, (unsigned long long)pool->sp->me.pid);
+    pool->sp->me = *me; /* said once */
 }
 
 static uint64_t tag_of(const struct dmacoh_proc_id *id)
@@ -354,24 +354,24 @@ void dmacoh__shm_lock(struct dmacoh__pool *pool)
     uint64_t dead;
 
     if (p->ops->proc_self(p->ctx, &me) != 0)
-        me = pool->me; /* cached by the platform: does not fail once it has answered */
+        me = pool->sp->me; /* cached by the platform: does not fail once it has answered */
     dead = acquire(p, h, &me);
     /* A dead holder, or an update left half done by one (a process that took the lock over
      * from it and released it unrepaired: dmacoh_shared_unlink's look). */
     if (dead || pool->pa->j_op != DMACOH__J_NONE)
         recover(pool, dead);
-    if (pool->slot < pool->nslots &&
-        (me.pid != pool->me.pid || slots(pool)[pool->slot].state != SLOT_LIVE))
+    if (pool->sp->slot < pool->sp->nslots &&
+        (me.pid != pool->sp->me.pid || slots(pool)[pool->sp->slot].state != SLOT_LIVE))
         not_the_owner(pool, &me);
-    pool->pa->owner = pool->slot + 1;
-    pool->seq_locked = __atomic_load_n(pool->seq, __ATOMIC_RELAXED);
+    pool->pa->owner = pool->sp->slot + 1;
+    pool->sp->seq_locked = __atomic_load_n(pool->seq, __ATOMIC_RELAXED);
     DMACOH__STEP(70); /* locked, nothing changed */
 }
 
 void dmacoh__shm_unlock(struct dmacoh__pool *pool)
 {
     const struct dmacoh_platform *p = pool->plat;
-    bool freed = __atomic_load_n(pool->seq, __ATOMIC_RELAXED) != pool->seq_locked;
+    bool freed = __atomic_load_n(pool->seq, __ATOMIC_RELAXED) != pool->sp->seq_locked;
 
     release(pool->shm);
     /* Memory a sweep gave back (a dead owner's, in a reset-on-death region) wakes waiters in
@@ -556,23 +556,16 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
         pool->pa = (struct dmacoh__pa *)(void *)((char *)at + pa_off);
     }
     pool->shm = h;
-    pool->shm_size = actual;
-    pool->shm_created = created;
-    pool->nslots = (unsigned)h->nslots; /* checked: 1..254 */
-    pool->size = size;                  /* what recover() trusts */
+    pool->sp->shm_size = actual;
+    pool->sp->created = created;
+    pool->sp->nslots = (unsigned)h->nslots; /* checked: 1..254 */
+    pool->size = size;                      /* what recover() trusts */
     pool->gshift = gshift;
     pool->dev_base = daddr;
     pool->seq = &h->seq;
     pool->waiters = &h->waiters;
-    pool->slot = pool->nslots; /* none yet: no owner byte is stamped before it is set */
-    pool->me = me;
-    {
-        size_t i = 0;
-
-        for (; i < sizeof(pool->shm_name) - 1 && s->name[i]; i++) /* checked: <= 64 */
-            pool->shm_name[i] = s->name[i];
-        pool->shm_name[i] = '\0';
-    }
+    pool->sp->slot = pool->sp->nslots; /* none yet: no owner byte is stamped before it is set */
+    pool->sp->me = me;
     dmacoh__shm_lock(pool);
     r = 0;
     if (pool->pa->ngranules != n || pool->pa->base_g != daddr >> gshift ||
@@ -605,7 +598,7 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
         return r;
     }
     dmacoh__info("declare shared on '%s': %s region '%s' as owner %u (pid %llu)", dev->name,
-                 created ? "created" : "attached to", s->name, pool->slot + 1,
+                 created ? "created" : "attached to", s->name, pool->sp->slot + 1,
                  (unsigned long long)me.pid);
     return 0;
 }
@@ -617,23 +610,23 @@ uint64_t dmacoh__shm_own_blocks(struct dmacoh__pool *pool)
     dmacoh__shm_lock(pool);
     count(pool, &c);
     dmacoh__shm_unlock(pool);
-    return c.blocks[pool->slot + 1];
+    return c.blocks[pool->sp->slot + 1];
 }
 
-void dmacoh__shm_detach(struct dmacoh__pool *pool, bool failed)
+void dmacoh__shm_detach(struct dmacoh__pool *pool, const char *failed_name)
 {
     const struct dmacoh_platform *p = pool->plat;
     struct counts c;
 
     dmacoh__shm_lock(pool);
     count(pool, &c);
-    slots(pool)[pool->slot].state = c.blocks[pool->slot + 1] ? SLOT_DEAD : SLOT_FREE;
+    slots(pool)[pool->sp->slot].state = c.blocks[pool->sp->slot + 1] ? SLOT_DEAD : SLOT_FREE;
     dmacoh__shm_unlock(pool);
-    p->ops->shm_close(p->ctx, pool->shm, pool->shm_size);
+    p->ops->shm_close(p->ctx, pool->shm, pool->sp->shm_size);
     pool->shm = NULL;
     /* A declaration that created the region and then failed leaves nothing behind. */
-    if (failed && pool->shm_created)
-        (void)p->ops->shm_unlink(p->ctx, pool->shm_name);
+    if (failed_name && pool->sp->created)
+        (void)p->ops->shm_unlink(p->ctx, failed_name);
 }
 
 /* ---- public queries ---- */
@@ -678,11 +671,11 @@ int dmacoh_shared_get_stats(const struct dmacoh_device *dev, struct dmacoh_share
     dmacoh__shm_lock(pool);
     sweep(pool);
     count(pool, &c);
-    st->max_procs = pool->nslots;
+    st->max_procs = pool->sp->nslots;
     st->reset_on_death = (h->flags & DMACOH_SHARE_RESET_ON_DEATH) != 0;
     st->quarantined_blocks = c.blocks[0];
     st->quarantined_bytes = c.granules[0] << g;
-    for (unsigned k = 0; k < pool->nslots; k++) {
+    for (unsigned k = 0; k < pool->sp->nslots; k++) {
         const struct slot *s = &slots(pool)[k];
 
         if (s->state == SLOT_LIVE) {
@@ -696,8 +689,8 @@ int dmacoh_shared_get_stats(const struct dmacoh_device *dev, struct dmacoh_share
             st->quarantined_bytes += c.granules[k + 1] << g;
         }
     }
-    st->own_blocks = c.blocks[pool->slot + 1];
-    st->own_bytes = c.granules[pool->slot + 1] << g;
+    st->own_blocks = c.blocks[pool->sp->slot + 1];
+    st->own_bytes = c.granules[pool->sp->slot + 1] << g;
     st->occupied_bytes = pool->pa->occupied << g;
     st->free_bytes = pool->size - ((pool->pa->used + pool->pa->occupied) << g);
     st->recoveries = h->recoveries;
@@ -726,7 +719,7 @@ int dmacoh_shared_walk_owners(const struct dmacoh_device *dev,
     dmacoh__shm_lock(pool);
     sweep(pool);
     count(pool, &c);
-    for (unsigned k = 0; k < pool->nslots && r == 0; k++) {
+    for (unsigned k = 0; k < pool->sp->nslots && r == 0; k++) {
         const struct slot *s = &slots(pool)[k];
         struct dmacoh_shared_owner o;
 
@@ -735,7 +728,7 @@ int dmacoh_shared_walk_owners(const struct dmacoh_device *dev,
         o.pid = s->pid;
         o.start = s->start;
         o.state = s->state == SLOT_LIVE ? DMACOH_OWNER_LIVE : DMACOH_OWNER_DEAD;
-        o.self = k == pool->slot;
+        o.self = k == pool->sp->slot;
         o.blocks = c.blocks[k + 1];
         o.bytes = c.granules[k + 1] << pool->gshift;
         r = fn(user, &o);
@@ -850,5 +843,5 @@ int dmacoh_shared_unlink(struct dmacoh_platform *p, const char *name)
 
 size_t dmacoh_shared_meta_size(void)
 {
-    return sizeof(struct dmacoh__pool);
+    return sizeof(struct dmacoh__pool) + sizeof(struct dmacoh__shproc);
 }

@@ -29,6 +29,8 @@
 
 /* dmacoh__step_fn, the test hook with which shared-bar kills a process inside the lock */
 #include "../../src/core/internal.h"
+/* dmacoh__linux_registry_walk, with which vfio-shared lists the registry's holders */
+#include "../../src/platform/linux/internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1539,6 +1541,364 @@ static int proof_shared_bar(void)
     return 0;
 }
 
+/* ---- proof: one shared region over edu's BAR0 through VFIO, two processes ----------------- */
+
+/* The primary opens the edu bound to vfio-pci, declares BAR0+0x80000..+0x80000 as a shared
+ * region and hands the container and device descriptors to a child forked before anything was
+ * opened (it inherits no mapping or claim); the child builds its own VFIO instance from them
+ * (dmacoh_vfio_attach_fds) and attaches to the region by name with the same declaration. edu
+ * decodes nothing there: its registers end at 0x98, its DMA buffer (0x40000..0x40fff) is
+ * reached by its engine only, and an access to any other offset reads all ones and writes
+ * nothing. So the bytes are no memory: both sides declare IO, allocate with
+ * DMACOH_ALLOC_NOZERO and never write a block; the proof is about who holds which bytes. (And
+ * with DMACOH_ALLOC_NOFALLBACK: a full region fails with -ENOMEM, where the child, which has no
+ * system memory for DMA, would fail with -ENOTSUP.)
+ * Device addresses are offsets in BAR0 (the primary's fallback IOVAs lie above them, and the
+ * device range travels in the hand-over). The primary takes 4 pages; the child fills the rest
+ * and reports its handles and its statistics; the primary checks that no handle of the child
+ * overlaps one of its own, that both count the child's blocks live, and that the registry
+ * lists the range as shared by both processes; then it kills the child with SIGKILL, finds
+ * its blocks quarantined (not handed out), reaps them and takes every reaped byte back. Every
+ * page is accounted for, and dmacoh_check passes, at each step. */
+
+#define VS_OFF  0x80000u
+#define VS_SIZE 0x80000u
+#define VS_PAGE 4096u
+#define VS_NAME "hw-vfio-shared"
+#define VS_MAX  128u
+
+struct vs_blk {
+    void *cpu;
+    uint64_t h, len;
+};
+
+/* One process's side: its VFIO instance, its attachment, the blocks it holds. */
+struct vs {
+    const char *role;
+    struct dmacoh_vfio *v;
+    struct dmacoh_device dev;
+    dmacoh_phys_addr_t bar;
+    struct vs_blk blk[VS_MAX];
+    unsigned n;
+};
+
+/* What the child reports: its blocks and what its statistics said. */
+struct vs_report {
+    uint32_t n, procs;
+    uint64_t h[VS_MAX], len[VS_MAX];
+    uint64_t own_bytes, own_blocks, live_bytes, live_blocks, free_bytes;
+};
+
+/* Declares (creates or attaches to) the shared region through s->v. */
+static int vs_declare(struct vs *s, unsigned share_flags)
+{
+    struct dmacoh_share_opts share = {VS_NAME, share_flags, 0};
+    uint64_t size = 0;
+    int granted = 0, r;
+
+    check(dmacoh_vfio_bar(s->v, 0, &s->bar, &size, NULL) == 0 && size >= VS_OFF + VS_SIZE,
+          "%s: edu BAR0 (%#llx bytes)", s->role, (unsigned long long)size);
+    check(dmacoh_device_init(&s->dev, s->role, NULL, dmacoh_vfio_platform(s->v)) == 0 &&
+              dmacoh_device_set_dma_mask(&s->dev, EDU_MASK_28) == 0,
+          "%s: init", s->role);
+    r = dmacoh_declare_shared_memory(&s->dev, s->bar + VS_OFF, VS_OFF, VS_SIZE, DMACOH_MEMORY_IO,
+                                     NULL, &share, &granted);
+    check(r == 0 && granted == DMACOH_MEMORY_IO, "%s: dmacoh_declare_shared_memory: %d (%s)",
+          s->role, r, dmacoh_err_name(r));
+    say("%s (pid %ld): %s '%s' over bus %#llx..+%#x (device addresses %#x..) through its VFIO "
+        "instance (%s), granted IO",
+        s->role, (long)getpid(), share_flags & DMACOH_SHARE_CREATE ? "created" : "attached to",
+        VS_NAME, (unsigned long long)(s->bar + VS_OFF), VS_SIZE, VS_OFF,
+        dmacoh_vfio_is_attached(s->v) ? "descriptors received" : "opened");
+    return 0;
+}
+
+/* Allocates len bytes, untouched: 0 or the allocation's error. */
+static int vs_alloc(struct vs *s, uint64_t len)
+{
+    struct vs_blk *b = &s->blk[s->n];
+    dmacoh_dma_addr_t h;
+    int r;
+
+    if (s->n == VS_MAX)
+        return DMACOH_ENOMEM;
+    r = dmacoh_alloc_coherent(&s->dev, (size_t)len, DMACOH_ALLOC_NOZERO | DMACOH_ALLOC_NOFALLBACK,
+                              0, &b->cpu, &h);
+    if (r)
+        return r;
+    b->h = h;
+    b->len = len;
+    s->n++;
+    return 0;
+}
+
+/* Blocks of 16 pages, then single pages, until the region is full (-ENOMEM). */
+static int vs_fill(struct vs *s)
+{
+    uint64_t len = 16 * VS_PAGE;
+    int r;
+
+    for (;;) {
+        r = vs_alloc(s, len);
+        if (r == DMACOH_ENOMEM && len > VS_PAGE && s->n < VS_MAX)
+            len = VS_PAGE;
+        else if (r)
+            break;
+    }
+    check(r == DMACOH_ENOMEM && s->n < VS_MAX, "%s: alloc: %d (%s), %u blocks", s->role, r,
+          dmacoh_err_name(r), s->n);
+    return 0;
+}
+
+/* Every page accounted for and the invariant checker clean; the statistics in *st. */
+static int vs_accounted(struct vs *s, struct dmacoh_shared_stats *st, const char *when)
+{
+    check(dmacoh_shared_get_stats(&s->dev, st) == 0, "%s: stats", s->role);
+    say("%s %s: procs %u dead %u, live %llu blocks %#llx B (own %#llx B), quarantined %llu "
+        "blocks %#llx B, free %#llx B, occupied %#llx B",
+        s->role, when, st->procs, st->dead, (unsigned long long)st->live_blocks,
+        (unsigned long long)st->live_bytes, (unsigned long long)st->own_bytes,
+        (unsigned long long)st->quarantined_blocks, (unsigned long long)st->quarantined_bytes,
+        (unsigned long long)st->free_bytes, (unsigned long long)st->occupied_bytes);
+    check(st->free_bytes + st->live_bytes + st->quarantined_bytes + st->occupied_bytes == VS_SIZE,
+          "%s %s: pages unaccounted for", s->role, when);
+    check(dmacoh_check(&s->dev), "%s %s: dmacoh_check failed", s->role, when);
+    return 0;
+}
+
+static uint64_t vs_held(const struct vs *s)
+{
+    uint64_t n = 0;
+
+    for (unsigned k = 0; k < s->n; k++)
+        n += s->blk[k].len;
+    return n;
+}
+
+/* The child: attaches, fills the region, reports, and waits to be killed holding it all. */
+static int vs_child(int sock)
+{
+    struct vs s = {.role = "vfio-shared-2"};
+    struct vs_report rep;
+    struct dmacoh_shared_stats st;
+    int r;
+
+    (void)prctl(PR_SET_NAME, s.role, 0, 0, 0);
+    r = dmacoh_vfio_attach_fds(sock, NULL, &s.v);
+    check(r == 0, "dmacoh_vfio_attach_fds: %d (%s)", r, dmacoh_err_name(r));
+    if (vs_declare(&s, DMACOH_SHARE_ATTACH) || vs_fill(&s) ||
+        vs_accounted(&s, &st, "after filling the region"))
+        return 1;
+    memset(&rep, 0, sizeof(rep));
+    rep.n = s.n;
+    rep.procs = st.procs;
+    for (unsigned k = 0; k < s.n; k++) {
+        rep.h[k] = s.blk[k].h;
+        rep.len[k] = s.blk[k].len;
+    }
+    rep.own_bytes = st.own_bytes;
+    rep.own_blocks = st.own_blocks;
+    rep.live_bytes = st.live_bytes;
+    rep.live_blocks = st.live_blocks;
+    rep.free_bytes = st.free_bytes;
+    say("%s holds %u blocks, %#llx bytes: the region is full", s.role, s.n,
+        (unsigned long long)vs_held(&s));
+    check(send(sock, &rep, sizeof(rep), 0) == (ssize_t)sizeof(rep), "report");
+    for (;;)
+        pause(); /* until killed: no free, no release, no close */
+}
+
+/* [a, a + al) and [b, b + bl) share a byte. */
+static bool vs_overlap(uint64_t a, uint64_t al, uint64_t b, uint64_t bl)
+{
+    return a < b + bl && b < a + al;
+}
+
+/* Registry entries over the region's bus range: how many shared ones, and whether pid's is
+ * among them. */
+struct vs_reg {
+    dmacoh_phys_addr_t lo;
+    long pid[2];
+    unsigned found[2], other;
+};
+
+static int vs_reg_fn(void *ctx, const struct dmacoh__registry_entry *e)
+{
+    struct vs_reg *g = (struct vs_reg *)ctx;
+
+    if (!vs_overlap(e->bus, e->size, g->lo, VS_SIZE))
+        return 0;
+    say("registry: %#llx+%#llx held %s by process %ld (%s)", (unsigned long long)e->bus,
+        (unsigned long long)e->size, e->shared ? "shared" : "exclusively", e->pid, e->comm);
+    for (int i = 0; i < 2; i++)
+        if (g->pid[i] > 0 && e->shared && e->pid == g->pid[i] && e->bus == g->lo &&
+            e->size == VS_SIZE) {
+            g->found[i]++;
+            return 0;
+        }
+    g->other++;
+    return 0;
+}
+
+/* The registry holds the range shared by exactly the processes named (0: none). */
+static int vs_registry(dmacoh_phys_addr_t lo, long a, long b, const char *when)
+{
+    struct vs_reg g = {lo, {a, b}, {0, 0}, 0};
+
+    check(dmacoh__linux_registry_walk(vs_reg_fn, &g) == 0, "registry walk");
+    check(g.found[0] == (a ? 1u : 0u) && g.found[1] == (b ? 1u : 0u) && g.other == 0,
+          "%s: the registry does not list the range as shared by exactly %ld and %ld", when, a, b);
+    say("registry %s: the range is shared by %s", when,
+        a && b ? "both processes"
+        : a    ? "the primary alone"
+               : "nobody");
+    return 0;
+}
+
+/* The primary's side once the child has reported. */
+static int vs_primary(struct vs *s, int sock, pid_t *pchild)
+{
+    struct vs_report rep;
+    struct dmacoh_shared_stats st;
+    uint64_t held = 0, blocks = 0, bytes = 0, mine = vs_held(s), in_child;
+    unsigned own = s->n;
+    pid_t child = *pchild;
+    int r, status = 0;
+
+    check(recv(sock, &rep, sizeof(rep), 0) == (ssize_t)sizeof(rep) && rep.n <= VS_MAX,
+          "no report from the child");
+    for (unsigned k = 0; k < rep.n; k++) {
+        held += rep.len[k];
+        check(rep.h[k] >= VS_OFF && rep.h[k] + rep.len[k] <= VS_OFF + VS_SIZE,
+              "child's handle %#llx outside the region", (unsigned long long)rep.h[k]);
+        for (unsigned j = 0; j < s->n; j++)
+            check(!vs_overlap(rep.h[k], rep.len[k], s->blk[j].h, s->blk[j].len),
+                  "child's block %#llx+%#llx overlaps the primary's %#llx+%#llx",
+                  (unsigned long long)rep.h[k], (unsigned long long)rep.len[k],
+                  (unsigned long long)s->blk[j].h, (unsigned long long)s->blk[j].len);
+        for (unsigned j = 0; j < k; j++)
+            check(!vs_overlap(rep.h[k], rep.len[k], rep.h[j], rep.len[j]),
+                  "two of the child's blocks overlap");
+    }
+    say("primary: the child's %u blocks (%#llx bytes, handles %#llx..) overlap none of its own "
+        "%u (%#llx bytes)",
+        rep.n, (unsigned long long)held, (unsigned long long)(rep.n ? rep.h[0] : 0), s->n,
+        (unsigned long long)mine);
+    check(rep.procs == 2 && rep.own_blocks == rep.n && rep.own_bytes == held &&
+              rep.live_bytes == held + mine && rep.live_blocks == rep.n + own &&
+              rep.free_bytes == 0,
+          "the child's statistics do not count both processes' blocks live");
+    if (vs_accounted(s, &st, "after the child filled the region"))
+        return 1;
+    check(st.procs == 2 && st.live_bytes == held + mine && st.live_blocks == rep.n + own &&
+              st.own_bytes == mine && st.free_bytes == 0,
+          "the primary does not see the child's blocks live");
+    if (vs_registry(s->bar + VS_OFF, (long)getpid(), (long)child, "both attached"))
+        return 1;
+
+    kill(child, SIGKILL);
+    check(waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+          "the child did not die of SIGKILL");
+    *pchild = 0;
+    say("primary: child %ld killed with SIGKILL holding %u blocks, %#llx bytes", (long)child, rep.n,
+        (unsigned long long)held);
+    if (vs_registry(s->bar + VS_OFF, (long)getpid(), 0, "after the child's death"))
+        return 1;
+    r = vs_alloc(s, VS_PAGE);
+    say("primary: alloc of one page while the child's blocks are quarantined: %d (%s)", r,
+        dmacoh_err_name(r));
+    check(r == DMACOH_ENOMEM, "a dead owner's block was handed out before the reap");
+    if (vs_accounted(s, &st, "after the child's death"))
+        return 1;
+    check(st.procs == 1 && st.dead == 1 && st.quarantined_blocks == rep.n &&
+              st.quarantined_bytes == held && st.live_bytes == mine && st.free_bytes == 0,
+          "the child's %u blocks (%#llx bytes) are not what is quarantined", rep.n,
+          (unsigned long long)held);
+    check(dmacoh_shared_reap(&s->dev, &blocks, &bytes) == 0, "reap");
+    say("primary: reaped %llu blocks, %#llx bytes", (unsigned long long)blocks,
+        (unsigned long long)bytes);
+    check(blocks == rep.n && bytes == held, "the reap freed something else");
+    if (vs_accounted(s, &st, "after the reap"))
+        return 1;
+    check(st.dead == 0 && st.quarantined_bytes == 0 && st.free_bytes == held, "after the reap");
+
+    /* Every reaped byte back, and only those: the child's blocks again, in its sizes. */
+    for (unsigned k = 0; k < rep.n; k++)
+        check(vs_alloc(s, rep.len[k]) == 0, "alloc of %#llx after the reap",
+              (unsigned long long)rep.len[k]);
+    check(vs_alloc(s, VS_PAGE) == DMACOH_ENOMEM, "more than the child held came back");
+    in_child = 0;
+    for (unsigned j = own; j < s->n; j++)
+        for (unsigned k = 0; k < rep.n; k++)
+            if (vs_overlap(s->blk[j].h, s->blk[j].len, rep.h[k], rep.len[k]))
+                in_child += (s->blk[j].h + s->blk[j].len < rep.h[k] + rep.len[k]
+                                 ? s->blk[j].h + s->blk[j].len
+                                 : rep.h[k] + rep.len[k]) -
+                            (s->blk[j].h > rep.h[k] ? s->blk[j].h : rep.h[k]);
+    check(in_child == held, "the blocks taken back lie outside the child's (%#llx of %#llx)",
+          (unsigned long long)in_child, (unsigned long long)held);
+    if (vs_accounted(s, &st, "after taking the reaped memory"))
+        return 1;
+    check(st.free_bytes == 0 && st.live_bytes == VS_SIZE && st.own_bytes == VS_SIZE &&
+              st.deaths == 1 && st.reaped_bytes == held,
+          "not all taken back");
+    say("primary: allocated the child's %u blocks again (%#llx bytes, exactly its bytes)", rep.n,
+        (unsigned long long)held);
+    for (; s->n; s->n--) {
+        struct vs_blk *b = &s->blk[s->n - 1];
+
+        check(dmacoh_free_coherent(&s->dev, (size_t)b->len, b->cpu, b->h) == 0, "free %#llx",
+              (unsigned long long)b->h);
+    }
+    return 0;
+}
+
+static int proof_vfio_shared(void)
+{
+    struct vs s = {.role = "vfio-shared-1"};
+    char bdf[32];
+    int sv[2], r, status = 0;
+    pid_t child;
+
+    check(find_vfio_device(0x1234, 0x11e8, bdf, sizeof(bdf)) == 0, "no edu bound to vfio-pci");
+    check(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0, "socketpair");
+    fflush(NULL);
+    child = fork(); /* before anything is opened: the child inherits no mapping or claim */
+    check(child >= 0, "fork");
+    if (child == 0) {
+        close(sv[0]);
+        _exit(vs_child(sv[1]));
+    }
+    close(sv[1]);
+    r = dmacoh_vfio_open(bdf, NULL, &s.v);
+    if (r == 0)
+        r = vs_declare(&s, DMACOH_SHARE_CREATE);
+    for (unsigned i = 0; r == 0 && i < 3; i++)
+        r = vs_alloc(&s, (i == 1 ? 2 : 1) * VS_PAGE);
+    if (r == 0)
+        r = dmacoh_vfio_send_fds(s.v, sv[0]);
+    if (r == 0) {
+        say("primary: took %u blocks (%#llx bytes), sent the container and device descriptors", s.n,
+            (unsigned long long)vs_held(&s));
+        r = vs_primary(&s, sv[0], &child);
+    } else {
+        say("primary: open, declare, alloc or send failed: %d (%s)", r, dmacoh_err_name(r));
+    }
+    if (child > 0) { /* on every path: the child must not outlive the proof */
+        kill(child, SIGKILL);
+        (void)waitpid(child, &status, 0);
+    }
+    close(sv[0]);
+    if (r)
+        return 1;
+    check(dmacoh_release_coherent_memory(&s.dev, 0) == 0, "release");
+    if (vs_registry(s.bar + VS_OFF, 0, 0, "after the release"))
+        return 1;
+    check(dmacoh_shared_unlink(dmacoh_vfio_platform(s.v), VS_NAME) == 0, "unlink");
+    check(dmacoh_device_fini(&s.dev) == 0 && dmacoh_vfio_close(s.v) == 0, "close");
+    return 0;
+}
+
 struct proof {
     const char *name;
     const char *what;
@@ -1566,6 +1926,8 @@ static const struct proof proofs[] = {
      proof_registry},
     {"shared-bar", "two processes share ivshmem BAR2 as one region; deaths, quarantine, reap",
      proof_shared_bar},
+    {"vfio-shared", "two processes share edu's BAR0 through VFIO descriptors passed over a socket",
+     proof_vfio_shared},
 };
 
 int main(int argc, char **argv)

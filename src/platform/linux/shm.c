@@ -162,6 +162,7 @@ static int stat_of(uint64_t pid, struct pstat *ps)
     if (!p || p[1] != ' ' || !p[2])
         return -1;
     ps->state = p[2];
+    ps->threads = 0;
     if (p[3] != ' ')
         return -1;
     p += 4; /* field 4 */

@@ -8,6 +8,13 @@
  * addresses. MAP and IO views differ only in what the region promises the driver; IO cookies
  * are real addresses here (as __iomem pointers are on x86), distinct from any MAP pointer.
  *
+ * A memory can be shown to another process: dmacoh_sim_memory_fd gives its memfd, and the
+ * other process's simulator places it with dmacoh_sim_add_memory_fd, so both see the same bytes
+ * (a shared region's device memory, include/dmacoh/shared.h). The other process is not trusted
+ * with the memory's size, as memfd.c explains: every memory this file makes is sealed
+ * (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), and a received descriptor that is not sealed
+ * against shrinking is refused.
+ *
  * Simulated RAM, the fallback's system memory, is one more memfd memory at opts.ram_base,
  * handed out by the library itself through a dmacoh_window (platform.h): DMA handles are
  * identity (device address == bus address), carry the same alignment promise as declared
@@ -26,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SIM_MAX_MEMORIES 64
@@ -186,31 +194,39 @@ static bool overlaps(const struct dmacoh_sim *sim, uint64_t bus, uint64_t size)
     return false;
 }
 
-static int place(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *desc)
+/* A new memfd of `size` bytes, sealed so that its size never changes: the descriptor, or a
+ * negative code (logged). */
+static int new_memfd(uint64_t size)
+{
+    int fd = memfd_create("dmacoh-sim", MFD_CLOEXEC | MFD_ALLOW_SEALING), r;
+
+    if (fd < 0) {
+        r = -errno;
+        dmacoh__err("sim: memfd_create failed: %s", dmacoh_strerror(r));
+        return r;
+    }
+    if (ftruncate(fd, (off_t)size) != 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        r = -errno;
+        dmacoh__err("sim: cannot size a memory to %#llx bytes and seal it: %s",
+                    (unsigned long long)size, dmacoh_strerror(r));
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+/* Places desc backed by fd (owned: closed on failure). */
+static int place_fd(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *desc, int fd)
 {
     struct sim_memory *m;
-    void *view;
-    int fd;
+    void *view = mmap(NULL, (size_t)desc->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
-    if (sim->nmem == SIM_MAX_MEMORIES)
-        return DMACOH_ENOMEM;
-    if (desc->size > SIZE_MAX)
-        return DMACOH_EOVERFLOW;
-    fd = memfd_create("dmacoh-sim", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (fd < 0)
-        return -errno;
-    /* Sealed at its size, as the memfd platform's window: a process a block is exported to
-     * (sim_file_of) holds the descriptor and must not be able to shrink the memory under
-     * this one's mappings (SIGBUS), and the receiver refuses a file that could shrink. */
-    if (ftruncate(fd, (off_t)desc->size) != 0 ||
-        fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    view = mmap(NULL, (size_t)desc->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (view == MAP_FAILED) {
         int e = -errno;
+
+        dmacoh__err("sim: cannot map a memory of %#llx bytes: %s", (unsigned long long)desc->size,
+                    dmacoh_strerror(e));
         close(fd);
         return e;
     }
@@ -221,7 +237,20 @@ static int place(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *desc)
     return 0;
 }
 
-int dmacoh_sim_add_memory(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *mem)
+static int place(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *desc)
+{
+    int fd;
+
+    if (sim->nmem == SIM_MAX_MEMORIES)
+        return DMACOH_ENOMEM;
+    if (desc->size > SIZE_MAX)
+        return DMACOH_EOVERFLOW;
+    fd = new_memfd(desc->size);
+    return fd < 0 ? fd : place_fd(sim, desc, fd);
+}
+
+/* What dmacoh_sim_add_memory and _add_memory_fd check of a description: 0, or a code. */
+static int desc_ok(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *mem)
 {
     if (!sim || !mem || mem->size == 0 || ((mem->bus | mem->size) & (SIM_PAGE - 1)) ||
         !(mem->modes & (DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) ||
@@ -233,7 +262,85 @@ int dmacoh_sim_add_memory(struct dmacoh_sim *sim, const struct dmacoh_sim_memory
         return DMACOH_ERANGE;
     if (overlaps(sim, mem->bus, mem->size))
         return DMACOH_EBUSY;
-    return place(sim, mem);
+    return 0;
+}
+
+int dmacoh_sim_add_memory(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *mem)
+{
+    int r = desc_ok(sim, mem);
+
+    return r ? r : place(sim, mem);
+}
+
+/* A received descriptor must be a file of at least `size` bytes that cannot shrink under the
+ * mappings: 0, or -DMACOH_EINVAL (logged). The seal first: once it is there, the size checked
+ * after it cannot shrink any more. */
+static int fd_ok(int fd, uint64_t size)
+{
+    struct stat st;
+    int seals;
+
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        dmacoh__err("sim: descriptor %d is not a file", fd);
+        return DMACOH_EINVAL;
+    }
+    seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0 || !(seals & F_SEAL_SHRINK)) {
+        dmacoh__err("sim: descriptor %d is not sealed against shrinking (F_SEAL_SHRINK%s): the "
+                    "other process could truncate it and crash this one with SIGBUS; pass a "
+                    "memory from dmacoh_sim_memory_fd, or seal it (fcntl F_ADD_SEALS)",
+                    fd, seals < 0 ? ": not a memfd" : " missing");
+        return DMACOH_EINVAL;
+    }
+    if (fstat(fd, &st) != 0 || st.st_size < 0 || (uint64_t)st.st_size < size) {
+        dmacoh__err("sim: descriptor %d holds fewer than the memory's %#llx bytes", fd,
+                    (unsigned long long)size);
+        return DMACOH_EINVAL;
+    }
+    return 0;
+}
+
+int dmacoh_sim_add_memory_fd(struct dmacoh_sim *sim, const struct dmacoh_sim_memory *mem, int fd)
+{
+    int r = desc_ok(sim, mem), own;
+
+    if (r) {
+        dmacoh__err("sim: a memory at %#llx+%#llx cannot be placed: %s",
+                    mem ? (unsigned long long)mem->bus : 0ull,
+                    mem ? (unsigned long long)mem->size : 0ull, dmacoh_strerror(r));
+        return r;
+    }
+    if (sim->nmem == SIM_MAX_MEMORIES || mem->size > SIZE_MAX) {
+        dmacoh__err("sim: a memory at %#llx+%#llx cannot be placed: %s",
+                    (unsigned long long)mem->bus, (unsigned long long)mem->size,
+                    sim->nmem == SIM_MAX_MEMORIES ? "64 memories are placed already"
+                                                  : "larger than the address space");
+        return sim->nmem == SIM_MAX_MEMORIES ? DMACOH_ENOMEM : DMACOH_EOVERFLOW;
+    }
+    r = fd_ok(fd, mem->size);
+    if (r)
+        return r;
+    own = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (own < 0)
+        return -errno;
+    return place_fd(sim, mem, own);
+}
+
+int dmacoh_sim_memory_fd(struct dmacoh_sim *sim, dmacoh_phys_addr_t bus)
+{
+    struct sim_memory *m;
+
+    if (!sim) {
+        dmacoh__err("sim: memory fd of a NULL sim");
+        return DMACOH_EINVAL;
+    }
+    m = find(sim, bus, 1);
+    if (!m || m == sim->ram) {
+        dmacoh__err("sim: no placed memory at bus %#llx%s", (unsigned long long)bus,
+                    m ? " (the simulated RAM is not shown to other processes)" : "");
+        return DMACOH_ENXIO;
+    }
+    return m->fd;
 }
 
 /* Congruence of the RAM mapping: the smallest power of two >= its size, capped at 1 TiB. */
