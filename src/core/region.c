@@ -391,7 +391,7 @@ static int declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
             }
             if (r) {
                 if (pool->shm)
-                    dmacoh__shm_detach(pool, share->name);
+                    dmacoh__shm_detach(pool, share ? share->name : NULL);
                 put_meta(p, pool);
             } else {
                 pool->next = p->pools;

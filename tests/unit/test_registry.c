@@ -119,8 +119,9 @@ static int map_shared(struct card *c, uint64_t bus, uint64_t size, struct dmacoh
     struct dmacoh_platform *p = dmacoh_pci_platform(c->pci);
 
     memset(m, 0, sizeof(*m));
+    /* MAP or IO: where device memory is granted IO only (arm), MAP alone is refused. */
     return p->ops->map(p->ctx, bus, size, bus - BAR2, 0x1000,
-                       DMACOH_MEMORY_MAP | DMACOH_MAP_MULTIPROCESS, m);
+                       DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO | DMACOH_MAP_MULTIPROCESS, m);
 }
 
 static void unmap_shared(struct card *c, uint64_t size, struct dmacoh_mapping *m)
@@ -965,7 +966,7 @@ static void exclusive_across_the_shared_limit(void)
 }
 
 /* Through a real platform's map op: two processes map one BAR range with
- * MAP|DMACOH_MAP_MULTIPROCESS and both succeed, getting the mode they would without the bit,
+ * MAP|IO|DMACOH_MAP_MULTIPROCESS and both succeed, getting the mode they would without the bit,
  * and see each other's bytes; an ordinary declaration in a third process is refused; in one
  * process a second shared map of the same bytes is refused (one attach per process). */
 static void pci_map_multiprocess(void)
@@ -973,7 +974,7 @@ static void pci_map_multiprocess(void)
     struct dmacoh_mapping m, m2;
     struct holder h, x;
     struct card c, c2;
-    int want = DMACOH_MEMORY_MAP | DMACOH_MAP_MULTIPROCESS;
+    int want = DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO | DMACOH_MAP_MULTIPROCESS;
 
     make_tree();
     T_OK(holder_start_as(&h, 'm', BAR2, MIB));

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -568,4 +569,37 @@ void dmacoh__linux_track_init(void)
 __attribute__((constructor(101))) static void at_load(void)
 {
     dmacoh__linux_env_init();
+}
+
+/* The descriptors of every SCM_RIGHTS message in m, in order: how many came (up to max are
+ * stored; the others are closed here). */
+unsigned dmacoh__linux_take_fds(struct msghdr *m, int *fds, unsigned max)
+{
+    unsigned n = 0;
+
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+        size_t k;
+
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == DMACOH__SCM_PIDFD &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int pidfd;
+
+            memcpy(&pidfd, CMSG_DATA(c), sizeof(pidfd));
+            (void)close(pidfd); /* the kernel's, not the peer's: never the registry */
+            continue;
+        }
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++, n++) {
+            int fd;
+
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+            if (n < max)
+                fds[n] = fd;
+            else
+                dmacoh__linux_close_received(fd);
+        }
+    }
+    return n;
 }

@@ -111,41 +111,9 @@ int dmacoh_block_send(int sock, struct dmacoh_device *dev, void *cpu, size_t siz
     return r;
 }
 
-/* The SCM_RIGHTS descriptors of msg into fds, the first MAX_FDS of them; the rest closed. */
-static unsigned collect_fds(struct msghdr *msg, int fds[MAX_FDS])
-{
-    unsigned n = 0;
-
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
-        size_t k;
-
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == DMACOH__SCM_PIDFD &&
-            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-            int pidfd;
-
-            memcpy(&pidfd, CMSG_DATA(c), sizeof(pidfd));
-            (void)close(pidfd); /* the kernel's, not the peer's: never the registry */
-            continue;
-        }
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            int fd;
-
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-            if (n < MAX_FDS)
-                fds[n++] = fd;
-            else
-                dmacoh__linux_close_received(fd); /* past what is kept: closed at once */
-        }
-    }
-    return n;
-}
-
 static void close_fds(const int *fds, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n && i < MAX_FDS; i++)
         dmacoh__linux_close_received(fds[i]);
 }
 
@@ -179,7 +147,7 @@ static int recv_msg(int sock, struct dmacoh_block_msg *h, int *fd)
         dmacoh__err("block receive: recvmsg on socket %d failed: %s", sock, dmacoh_strerror(r));
         return r;
     }
-    nfds = collect_fds(&msg, fds);
+    nfds = dmacoh__linux_take_fds(&msg, fds, MAX_FDS);
     if (n != (ssize_t)sizeof(*h) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || nfds != 1) {
         close_fds(fds, nfds);
         if (n == 0 && nfds == 0) {

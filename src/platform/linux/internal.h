@@ -195,6 +195,11 @@ void dmacoh__linux_registry_postfork(bool child);
  * on it, so a hostile peer that sends one would silently remove this process's entries. Such
  * a descriptor is left open (a warning says so). */
 void dmacoh__linux_close_received(int fd);
+/* The descriptors of every SCM_RIGHTS message in m, in order: how many came (up to max are
+ * stored; the others are closed here, with dmacoh__linux_close_received). A pidfd the kernel
+ * adds (SO_PASSPIDFD) is closed. */
+struct msghdr;
+unsigned dmacoh__linux_take_fds(struct msghdr *m, int *fds, unsigned max);
 /* The control message in which Linux 6.5 and later pass the sender's pidfd (SO_PASSPIDFD). */
 #define DMACOH__SCM_PIDFD 0x04
 

@@ -1094,39 +1094,6 @@ int dmacoh_vfio_send_fds(struct dmacoh_vfio *v, int sock)
     return r ? r : send_hand(v, sock, &h);
 }
 
-/* The descriptors of every SCM_RIGHTS message in m, in order: how many came (up to max are
- * stored; the others are closed here). */
-static unsigned take_fds(struct msghdr *m, int *fds, unsigned max)
-{
-    unsigned n = 0;
-
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
-        size_t k;
-
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == DMACOH__SCM_PIDFD &&
-            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-            int pidfd;
-
-            memcpy(&pidfd, CMSG_DATA(c), sizeof(pidfd));
-            (void)close(pidfd); /* the kernel's, not the peer's: never the registry */
-            continue;
-        }
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++, n++) {
-            int fd;
-
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-            if (n < max)
-                fds[n] = fd;
-            else
-                dmacoh__linux_close_received(fd);
-        }
-    }
-    return n;
-}
-
 /* Receives one message: 0 with its descriptors in fds[] (HAND_NFDS of them), or an error
  * with every descriptor that came closed again. */
 static int recv_hand(int sock, struct hand *h, int fds[HAND_NFDS])
@@ -1166,7 +1133,7 @@ static int recv_hand(int sock, struct hand *h, int fds[HAND_NFDS])
         dmacoh__err("vfio attach_fds: the other end closed socket %d without a message", sock);
         return DMACOH_EIO;
     }
-    nfds = take_fds(&m, got, HAND_FDS_MAX);
+    nfds = dmacoh__linux_take_fds(&m, got, HAND_FDS_MAX);
     for (unsigned i = HAND_NFDS; i < nfds && i < HAND_FDS_MAX; i++)
         dmacoh__linux_close_received(got[i]);
     for (unsigned i = 0; i < HAND_NFDS; i++)
