@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # `make check`: every build variant of the test suite, in order, stopping at the first failure.
-#   0. formatting of every C file per .clang-format
+#   0. formatting of every C file per .clang-format; every manual page (man/*.3) clean under
+#      mandoc -T lint -W warning
 #   1. gcc, Debug, -Werror: unit tests, examples, freestanding smoke (ctest)
 #   2. clang, ASan + UBSan, -Werror: the same under sanitizers, with ASan tracking the blocks
 #      inside regions (DMACOH_TRACK)
@@ -11,7 +12,8 @@
 #      qemu-i386 user-mode emulation
 #   6. make install DESTDIR=... PREFIX=/usr: the SONAME, only the public API exported, a
 #      consumer built with pkg-config and with find_package (which refuses an older 0.x), and
-#      the README's driver snippet built and run
+#      the README's driver snippet built and run; the manual pages installed, with a link for
+#      every name they document, and a page for every public function
 #   7. cppcheck on the library
 #   8. clang-tidy per .clang-tidy (warnings as errors) and gcc -fanalyzer -Werror on src/
 #   9. the core alone, -ffreestanding -nostdlib -Werror, with clang (gcc did it in step 1)
@@ -25,6 +27,11 @@ step() { printf '\n=== %s ===\n' "$*"; }
 step "format (clang-format --dry-run -Werror)"
 clang-format --dry-run -Werror $(git ls-files '*.c' '*.h' 2>/dev/null || find include src tests examples -name '*.[ch]')
 echo "all C files formatted"
+
+step "manual pages (mandoc -T lint -W warning, every page)"
+pages=(man/*.3)
+mandoc -T lint -W warning "${pages[@]}"
+echo "${#pages[@]} manual pages clean"
 
 step "gcc Debug -Werror"
 cmake -S . -B build/gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug -DDMACOH_WERROR=ON >/dev/null
@@ -95,7 +102,7 @@ major=$(ver MAJOR) minor=$(ver MINOR)
 abi=$major
 [ "$major" -eq 0 ] && abi=$major.$minor
 dest="$PWD/build/destdir"
-rm -rf "$dest" build/consumer build/consumer-* build/readme-snippet*
+rm -rf "$dest" build/consumer build/consumer-* build/readme-snippet* build/man-example*
 make --no-print-directory install DESTDIR="$dest" PREFIX=/usr
 lib=$(find "$dest/usr" -name libdmacoh.so)
 [ -n "$lib" ] && [ -f "$dest/usr/include/dmacoh/dmacoh.h" ] || { echo "make install: files missing"; exit 1; }
@@ -129,6 +136,27 @@ if grep -v "@@DMACOH_$abi\$" build/exported.txt; then
     exit 1
 fi
 echo "exported: the $(wc -l <build/public-names.txt) names the public headers declare, in DMACOH_$abi"
+# Manual pages: each page, and for every name in its NAME section a link that leads to it
+# (`man dma_free_coherent`); every function and variable the public headers declare, but the
+# dmacoh__ internals, has one; the installed tree is clean under mandoc's lint too.
+mandir="$dest/usr/share/man/man3"
+for page in man/*.3; do
+    [ -f "$mandir/${page##*/}" ] || { echo "make install: $page not installed in ${mandir#"$dest"}"; exit 1; }
+    for name in $(sed -n 's/^\.Nm \([A-Za-z0-9_][A-Za-z0-9_]*\).*/\1/p' "$page"); do
+        [ "$(readlink -f "$mandir/$name.3")" = "$(readlink -f "$mandir/${page##*/}")" ] || {
+            echo "make install: ${mandir#"$dest"}/$name.3 does not lead to ${page##*/}"
+            exit 1
+        }
+    done
+done
+stale=$(grep -L "^\.Os dmacoh $major\.$minor\$" man/*.3 || true)
+[ -z "$stale" ] || { echo "manual pages not of version $major.$minor (.Os):" $stale; exit 1; }
+undocumented=$(grep -v '^dmacoh__' build/public-names.txt | while read -r n; do
+    [ -e "$mandir/$n.3" ] || echo "$n"
+done)
+[ -z "$undocumented" ] || { echo "public names without a manual page:" $undocumented; exit 1; }
+(cd "$dest/usr/share/man" && mandoc -T lint -W warning man3/*.3)
+echo "manual pages: $(find "$mandir" -type f | wc -l) pages and $(find "$mandir" -type l | wc -l) links installed"
 # pkg-config: the .pc finds its prefix relative to itself, so it works from DESTDIR too.
 pc() { PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config "$@" dmacoh; }
 [ "$(pc --modversion)" = "$major.$minor.$(ver PATCH)" ] || { echo "dmacoh.pc: wrong version"; exit 1; }
@@ -141,6 +169,12 @@ sed -n '/^## The RFC API in a driver/,/^## /p' README.md | sed -n '/^```c$/,/^``
 cc -std=c11 -Wall -Wextra -Werror -o build/readme-snippet build/readme-snippet.c $(pc --cflags --libs) \
     -Wl,-rpath,"$libdir"
 build/readme-snippet
+# The complete program of dmacoh(3)'s EXAMPLES, as the page shows it, against the installed library.
+awk '/^\.Sh EXAMPLES/ { f = 1 } f && /^\.Bd -literal/ { p = 1; next } p && /^\.Ed/ { exit } p' man/dmacoh.3 |
+    sed 's/\\e/\\/g' >build/man-example.c
+grep -q '^int main' build/man-example.c || { echo "man/dmacoh.3: no complete program in EXAMPLES"; exit 1; }
+cc -std=c11 -Wall -Wextra -Werror -o build/man-example build/man-example.c $(pc --cflags --libs) -Wl,-rpath,"$libdir"
+build/man-example
 # CMake: the package accepts a request for this minor version, and (before 1.0) refuses one
 # for the previous minor version, whose ABI differs.
 cmake -S tests/install -B build/consumer -DCMAKE_PREFIX_PATH="$dest/usr" -DDMACOH_WANT="$major.$minor" \
