@@ -17,11 +17,15 @@
  * two from the page size to 1 GiB, offset a multiple of it; offset + the mapped length not
  * wrapping and below 2^63; and a file of one of these kinds:
  *  - a regular file sealed against shrinking (a memfd with F_SEAL_SHRINK, as the memfd
- *    platform makes) or one on sysfs (a resourceN file, whose size the kernel fixes), which
- *    must reach past the mapped length: a sender could otherwise shrink the file under the
- *    receiver's mapping, and every access past its new end would be a SIGBUS;
- *  - a character device other than the kernel's memory devices (major 1: /dev/mem, /dev/kmem,
- *    /dev/port, ...), whose driver checks the range itself (device DAX, UIO).
+ *    platform makes) or one on sysfs (a resourceN file, whose size the kernel fixes), not on
+ *    hugetlbfs (its sender could punch holes), which must reach past the mapped length: a
+ *    sender could otherwise shrink the file under the receiver's mapping, and every access
+ *    past its new end would be a SIGBUS;
+ *  - a device DAX node, the mapping inside its size (sysfs says both), or a UIO node, whose
+ *    driver refuses a mapping larger than its map. The kernel's memory devices (major 1:
+ *    /dev/mem, /dev/kmem, /dev/port, ...) and every other character device are refused.
+ * A descriptor of the machine-wide registry file is never closed by the receiver (closing it
+ * would drop the process's registry entries): it is left open, and a warning says so.
  */
 #ifndef DMACOH_LINUX_EXPORT_H
 #define DMACOH_LINUX_EXPORT_H
@@ -88,9 +92,10 @@ int dmacoh_block_send(int sock, struct dmacoh_device *dev, void *cpu, size_t siz
  *  - -DMACOH_EINVAL: sock < 0 or out NULL; a malformed message: shorter or longer than the
  *    header, no descriptor or more than one, wrong magic, version or mode, flags set, size 0,
  *    align not a power of two in [page size, 1 GiB], offset not a multiple of align; a
- *    descriptor that is not a sealed memfd, sysfs file or character device;
+ *    descriptor that is not a sealed memfd or sysfs file (or is on hugetlbfs), nor a device
+ *    DAX or UIO node;
  *  - -DMACOH_EOVERFLOW: offset, delta and size that wrap or do not fit this process;
- *  - -DMACOH_ERANGE: the mapping would reach past the end of the file;
+ *  - -DMACOH_ERANGE: the mapping would reach past the end of the file or DAX device;
  *  - -DMACOH_EPERM: the descriptor is one of the kernel's memory devices (/dev/mem, ...);
  *  - -DMACOH_EIO: the peer closed the socket (no message);
  *  - OS errors of recvmsg, fstat and mmap (-EAGAIN on a non-blocking socket with nothing
