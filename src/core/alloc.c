@@ -9,6 +9,7 @@
  * allocator state before anything changes.
  */
 #include "internal.h"
+#include "lock.h"
 
 #if !(defined(DMACOH_TRACK_ASAN) && DMACOH_TRACK_ASAN)
 void (*dmacoh__track_fn)(bool handed_out, const void *p, uint64_t n);

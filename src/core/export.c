@@ -10,6 +10,7 @@
  * peer process will map exactly that.
  */
 #include "internal.h"
+#include "lock.h"
 
 /* Whether the platform's answer keeps the contract of struct dmacoh_file_range. */
 static bool range_ok(const struct dmacoh_file_range *r)

@@ -252,12 +252,6 @@ struct dmacoh__pool {
     struct dmacoh__pa pa_own; /* last: its words follow (a private region's state) */
 };
 
-/* A shared region's lock (shared.c): takes the platform's process-shared lock, repairs the
- * state when its previous holder died holding it, and stamps this process as the owner of
- * what is allocated until the unlock. */
-void dmacoh__shm_lock(struct dmacoh__pool *pool);
-void dmacoh__shm_unlock(struct dmacoh__pool *pool);
-
 /* The rest of shared.c, for region.c and alloc.c. */
 bool dmacoh__shm_ops(const struct dmacoh_platform *p);
 int dmacoh__shm_name_ok(const char *name);
@@ -279,25 +273,6 @@ int dmacoh__declare_shared(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_add
                            dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
                            const struct dmacoh_declare_opts *opts,
                            const struct dmacoh_share_opts *share, int *granted);
-
-/* The region lock. Returns whether it was contended (a private region's spinlock: the
- * per-thread caches switch on then). */
-static inline bool dmacoh__pool_lock(struct dmacoh__pool *pool)
-{
-    if (__builtin_expect(pool->shm != NULL, 0)) {
-        dmacoh__shm_lock(pool);
-        return false;
-    }
-    return dmacoh__lock_spun(&pool->lock, pool->plat);
-}
-
-static inline void dmacoh__pool_unlock(struct dmacoh__pool *pool)
-{
-    if (__builtin_expect(pool->shm != NULL, 0))
-        dmacoh__shm_unlock(pool);
-    else
-        dmacoh__unlock(&pool->lock);
-}
 
 /* Region identity and release epoch (region.c). Every declaration of a new range gets an id
  * from one process-wide counter, so an id is never reused even when the region's metadata

@@ -11,6 +11,7 @@
  * racing declarations from both passing the overlap check.
  */
 #include "internal.h"
+#include "lock.h"
 #include <dmacoh/shared.h>
 
 /* The CPU-pointer congruence asked of the platform is capped at 1 TiB: aligning a 4 TiB

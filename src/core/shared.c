@@ -18,6 +18,7 @@
  * only once no allocation records it, so an owner byte never names a later process.
  */
 #include "internal.h"
+#include "lock.h"
 #include <dmacoh/shared.h>
 
 #define SHM_MAGIC     0x3153686f63616d64ull /* "dmacohS1" */
@@ -29,7 +30,7 @@
 
 enum { SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_DEAD = 2 };
 
-struct slot {
+struct owner_entry {
     uint64_t pid, start, ns; /* struct dmacoh_proc_id */
     uint64_t state;
 };
@@ -56,7 +57,7 @@ static uint64_t layout_tag(void)
 {
     /* The pointer and long widths too: a 32-bit and a 64-bit process whose structs happen
      * to have one size are still two builds (ARM EABI, x32). */
-    return (uint64_t)sizeof(struct dmacoh__shm) | (uint64_t)sizeof(struct slot) << 16 |
+    return (uint64_t)sizeof(struct dmacoh__shm) | (uint64_t)sizeof(struct owner_entry) << 16 |
            (uint64_t)sizeof(struct dmacoh__pa) << 32 | (uint64_t)sizeof(void *) << 48 |
            (uint64_t)sizeof(long) << 56;
 }
@@ -66,9 +67,9 @@ static uint64_t round64(uint64_t x)
     return (x + 63) & ~(uint64_t)63;
 }
 
-static struct slot *slots(const struct dmacoh__pool *pool)
+static struct owner_entry *entries(const struct dmacoh__pool *pool)
 {
-    return (struct slot *)(void *)((char *)pool->shm + round64(sizeof(struct dmacoh__shm)));
+    return (struct owner_entry *)(void *)((char *)pool->shm + round64(sizeof(struct dmacoh__shm)));
 }
 
 bool dmacoh__shm_ops(const struct dmacoh_platform *p)
@@ -103,7 +104,7 @@ struct counts {
     uint64_t blocks[SLOTS_MAX + 1], granules[SLOTS_MAX + 1];
 };
 
-static void count(const struct dmacoh__pool *pool, struct counts *c)
+static void count_owners(const struct dmacoh__pool *pool, struct counts *c)
 {
     const struct dmacoh__pa *pa = pool->pa;
     uint64_t n = pa->ngranules, i = 0;
@@ -129,7 +130,7 @@ static void count(const struct dmacoh__pool *pool, struct counts *c)
 
 static bool owner_dead(const struct dmacoh__pool *pool, unsigned o)
 {
-    return o == 0 || o > pool->sp->nslots || slots(pool)[o - 1].state != SLOT_LIVE;
+    return o == 0 || o > pool->sp->nslots || entries(pool)[o - 1].state != SLOT_LIVE;
 }
 
 /* Frees every block whose owner is not a live process (lock held). */
@@ -152,8 +153,8 @@ static void reap_locked(struct dmacoh__pool *pool, uint64_t *blocks, uint64_t *g
         i = s + len;
     }
     for (unsigned k = 0; k < pool->sp->nslots; k++)
-        if (slots(pool)[k].state == SLOT_DEAD)
-            slots(pool)[k].state = SLOT_FREE;
+        if (entries(pool)[k].state == SLOT_DEAD)
+            entries(pool)[k].state = SLOT_FREE;
     h->reaped_blocks += b;
     h->reaped_bytes += g << pool->gshift;
     if (b)
@@ -172,7 +173,7 @@ static void sweep(struct dmacoh__pool *pool)
     unsigned found = 0, dead = 0;
 
     for (unsigned k = 0; k < pool->sp->nslots; k++) {
-        struct slot *s = &slots(pool)[k];
+        struct owner_entry *s = &entries(pool)[k];
         struct dmacoh_proc_id id;
 
         if (s->state == SLOT_DEAD)
@@ -205,10 +206,10 @@ static void sweep(struct dmacoh__pool *pool)
     {
         struct counts c;
 
-        count(pool, &c);
+        count_owners(pool, &c);
         for (unsigned k = 0; k < pool->sp->nslots; k++)
-            if (slots(pool)[k].state == SLOT_DEAD && c.blocks[k + 1] == 0)
-                slots(pool)[k].state = SLOT_FREE;
+            if (entries(pool)[k].state == SLOT_DEAD && c.blocks[k + 1] == 0)
+                entries(pool)[k].state = SLOT_FREE;
         if (found)
             dmacoh__warn("shared region: %u owner(s) died; their blocks are quarantined until "
                          "dmacoh_shared_reap",
@@ -233,7 +234,7 @@ static void recover(struct dmacoh__pool *pool, uint64_t dead)
     sweep(pool);
 }
 
-static bool same_proc(const struct slot *s, const struct dmacoh_proc_id *id)
+static bool same_proc(const struct owner_entry *s, const struct dmacoh_proc_id *id)
 {
     return s->pid == id->pid && s->start == id->start && s->ns == id->ns;
 }
@@ -242,7 +243,7 @@ static bool same_proc(const struct slot *s, const struct dmacoh_proc_id *id)
 static int take_entry(struct dmacoh__pool *pool, const struct dmacoh_proc_id *me)
 {
     for (unsigned k = 0; k < pool->sp->nslots; k++) {
-        struct slot *sl = &slots(pool)[k];
+        struct owner_entry *sl = &entries(pool)[k];
 
         if (sl->state == SLOT_FREE) {
             sl->pid = me->pid;
@@ -261,7 +262,7 @@ static int take_entry(struct dmacoh__pool *pool, const struct dmacoh_proc_id *me
  * attach, or this process after its entry was taken for dead (lock held). */
 static void not_the_owner(struct dmacoh__pool *pool, const struct dmacoh_proc_id *me)
 {
-    struct slot *sl = &slots(pool)[pool->sp->slot];
+    struct owner_entry *sl = &entries(pool)[pool->sp->slot];
 
     if (same_proc(sl, me)) { /* taken for dead, yet alive: its blocks may have been reaped */
         sl->state = SLOT_LIVE;
@@ -361,7 +362,7 @@ void dmacoh__shm_lock(struct dmacoh__pool *pool)
     if (dead || pool->pa->j_op != DMACOH__J_NONE)
         recover(pool, dead);
     if (pool->sp->slot < pool->sp->nslots &&
-        (me.pid != pool->sp->me.pid || slots(pool)[pool->sp->slot].state != SLOT_LIVE))
+        (me.pid != pool->sp->me.pid || entries(pool)[pool->sp->slot].state != SLOT_LIVE))
         not_the_owner(pool, &me);
     pool->pa->owner = pool->sp->slot + 1;
     pool->sp->seq_locked = __atomic_load_n(pool->seq, __ATOMIC_RELAXED);
@@ -440,7 +441,7 @@ static uint64_t object_size(uint64_t n, uint64_t nslots, uint64_t *pa_off)
 {
     uint64_t pa = dmacoh__pa_owned_size(n);
 
-    *pa_off = round64(sizeof(struct dmacoh__shm)) + round64(nslots * sizeof(struct slot));
+    *pa_off = round64(sizeof(struct dmacoh__shm)) + round64(nslots * sizeof(struct owner_entry));
     if (pa == 0 || pa > UINT64_MAX - *pa_off)
         return 0;
     return *pa_off + pa;
@@ -608,7 +609,7 @@ uint64_t dmacoh__shm_own_blocks(struct dmacoh__pool *pool)
     struct counts c;
 
     dmacoh__shm_lock(pool);
-    count(pool, &c);
+    count_owners(pool, &c);
     dmacoh__shm_unlock(pool);
     return c.blocks[pool->sp->slot + 1];
 }
@@ -619,8 +620,8 @@ void dmacoh__shm_detach(struct dmacoh__pool *pool, const char *failed_name)
     struct counts c;
 
     dmacoh__shm_lock(pool);
-    count(pool, &c);
-    slots(pool)[pool->sp->slot].state = c.blocks[pool->sp->slot + 1] ? SLOT_DEAD : SLOT_FREE;
+    count_owners(pool, &c);
+    entries(pool)[pool->sp->slot].state = c.blocks[pool->sp->slot + 1] ? SLOT_DEAD : SLOT_FREE;
     dmacoh__shm_unlock(pool);
     p->ops->shm_close(p->ctx, pool->shm, pool->sp->shm_size);
     pool->shm = NULL;
@@ -670,13 +671,13 @@ int dmacoh_shared_get_stats(const struct dmacoh_device *dev, struct dmacoh_share
     __builtin_memset(st, 0, sizeof(*st));
     dmacoh__shm_lock(pool);
     sweep(pool);
-    count(pool, &c);
+    count_owners(pool, &c);
     st->max_procs = pool->sp->nslots;
     st->reset_on_death = (h->flags & DMACOH_SHARE_RESET_ON_DEATH) != 0;
     st->quarantined_blocks = c.blocks[0];
     st->quarantined_bytes = c.granules[0] << g;
     for (unsigned k = 0; k < pool->sp->nslots; k++) {
-        const struct slot *s = &slots(pool)[k];
+        const struct owner_entry *s = &entries(pool)[k];
 
         if (s->state == SLOT_LIVE) {
             st->procs++;
@@ -718,9 +719,9 @@ int dmacoh_shared_walk_owners(const struct dmacoh_device *dev,
         return r;
     dmacoh__shm_lock(pool);
     sweep(pool);
-    count(pool, &c);
+    count_owners(pool, &c);
     for (unsigned k = 0; k < pool->sp->nslots && r == 0; k++) {
-        const struct slot *s = &slots(pool)[k];
+        const struct owner_entry *s = &entries(pool)[k];
         struct dmacoh_shared_owner o;
 
         if (s->state == SLOT_FREE)
@@ -768,8 +769,8 @@ static unsigned attached(const struct dmacoh_platform *p, void *at, uint64_t act
                          uint64_t *first)
 {
     struct dmacoh__shm *h = (struct dmacoh__shm *)at;
-    const struct slot *sl =
-        (const struct slot *)(void *)((char *)at + round64(sizeof(struct dmacoh__shm)));
+    const struct owner_entry *sl =
+        (const struct owner_entry *)(void *)((char *)at + round64(sizeof(struct dmacoh__shm)));
     unsigned live = 0;
     uint64_t ns;
 
@@ -777,7 +778,7 @@ static unsigned attached(const struct dmacoh_platform *p, void *at, uint64_t act
         h->layout != layout_tag() || h->nslots == 0 || h->nslots > SLOTS_MAX)
         return 0;
     ns = h->nslots;
-    if (round64(sizeof(*h)) + ns * sizeof(struct slot) > actual)
+    if (round64(sizeof(*h)) + ns * sizeof(struct owner_entry) > actual)
         return 0;
     {
         struct dmacoh_proc_id me;

@@ -28,6 +28,7 @@
  * lock is never held while taking the region lock.
  */
 #include "internal.h"
+#include "lock.h"
 
 static struct dmacoh__tc *slot_of(struct dmacoh__pool *pool)
 {
