@@ -603,3 +603,41 @@ unsigned dmacoh__linux_take_fds(struct msghdr *m, int *fds, unsigned max)
     }
     return n;
 }
+
+int dmacoh__linux_send_fds(int sock, const void *buf, size_t len, const int *fds, unsigned nfds)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(DMACOH__SEND_FDS_MAX * sizeof(int))];
+    } ctl;
+    struct iovec iov = {(void *)(uintptr_t)buf, len};
+    struct msghdr m;
+    struct cmsghdr *c;
+    ssize_t n;
+
+    if (nfds == 0 || nfds > DMACOH__SEND_FDS_MAX)
+        return DMACOH_EINVAL;
+    memset(&m, 0, sizeof(m));
+    memset(&ctl, 0, sizeof(ctl));
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = ctl.buf;
+    m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+    c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+    while (iov.iov_len) { /* a stream socket may take the message in parts */
+        n = sendmsg(sock, &m, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : DMACOH_EIO;
+        iov.iov_base = (char *)iov.iov_base + n;
+        iov.iov_len -= (size_t)n;
+        m.msg_control = NULL; /* the descriptors went with the first part */
+        m.msg_controllen = 0;
+    }
+    return 0;
+}

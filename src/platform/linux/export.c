@@ -45,41 +45,11 @@ _Static_assert(sizeof(struct dmacoh_block_msg) == 56, "the header has no padding
 
 static int send_msg(int sock, struct dmacoh_block_msg *h, int fd)
 {
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = {h, sizeof(*h)};
-    struct msghdr msg;
-    struct cmsghdr *c;
-    ssize_t n;
+    int r = dmacoh__linux_send_fds(sock, h, sizeof(*h), &fd, 1);
 
-    memset(&msg, 0, sizeof(msg));
-    memset(&ctl, 0, sizeof(ctl));
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl.buf;
-    msg.msg_controllen = sizeof(ctl.buf);
-    c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    do
-        n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n < 0) {
-        int r = -errno;
-
-        dmacoh__err("block send: sendmsg on socket %d failed: %s", sock, dmacoh_strerror(r));
-        return r;
-    }
-    if ((size_t)n != sizeof(*h)) {
-        dmacoh__err("block send: socket %d took %zu of %zu bytes of the header", sock, (size_t)n,
-                    sizeof(*h));
-        return DMACOH_EIO;
-    }
-    return 0;
+    if (r)
+        dmacoh__err("block send: sending on socket %d failed: %s", sock, dmacoh_strerror(r));
+    return r;
 }
 
 int dmacoh_block_send(int sock, struct dmacoh_device *dev, void *cpu, size_t size,

@@ -200,6 +200,11 @@ void dmacoh__linux_close_received(int fd);
  * adds (SO_PASSPIDFD) is closed. */
 struct msghdr;
 unsigned dmacoh__linux_take_fds(struct msghdr *m, int *fds, unsigned max);
+/* Sends len bytes of buf with nfds (1..DMACOH__SEND_FDS_MAX) descriptors (SCM_RIGHTS) on
+ * sock, all of it (a stream socket may take it in parts; the descriptors go with the first):
+ * 0, -DMACOH_EINVAL (nfds), -errno of sendmsg, or -DMACOH_EIO when it takes nothing. */
+#define DMACOH__SEND_FDS_MAX 4
+int dmacoh__linux_send_fds(int sock, const void *buf, size_t len, const int *fds, unsigned nfds);
 /* The control message in which Linux 6.5 and later pass the sender's pidfd (SO_PASSPIDFD). */
 #define DMACOH__SCM_PIDFD 0x04
 

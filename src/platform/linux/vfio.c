@@ -1041,44 +1041,16 @@ static int fill_hand(struct dmacoh_vfio *v, struct hand *h)
     return r;
 }
 
-/* sendmsg of the whole message, the descriptors with its first byte. */
+/* The whole message, the container and device descriptors with it. */
 static int send_hand(const struct dmacoh_vfio *v, int sock, const struct hand *h)
 {
     int fds[HAND_NFDS] = {v->container, v->device};
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(fds))];
-    } ctl;
-    struct iovec iov = {(void *)(uintptr_t)h, sizeof(*h)};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-    struct cmsghdr *c;
-    ssize_t n;
+    int r = dmacoh__linux_send_fds(sock, h, sizeof(*h), fds, HAND_NFDS);
 
-    memset(&ctl, 0, sizeof(ctl));
-    m.msg_control = ctl.buf;
-    m.msg_controllen = sizeof(ctl.buf);
-    c = CMSG_FIRSTHDR(&m);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(fds));
-    memcpy(CMSG_DATA(c), fds, sizeof(fds));
-    while (iov.iov_len) { /* a stream socket may take the message in parts */
-        n = sendmsg(sock, &m, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            int e = n < 0 ? errno : EIO;
-
-            dmacoh__err("vfio %s: sending the descriptors on socket %d: %s", v->bdf, sock,
-                        strerror(e));
-            return (e == ENOTSOCK || e == EBADF || e == EOPNOTSUPP) ? DMACOH_EINVAL : DMACOH_EIO;
-        }
-        iov.iov_base = (char *)iov.iov_base + n;
-        iov.iov_len -= (size_t)n;
-        m.msg_control = NULL; /* the descriptors went with the first part */
-        m.msg_controllen = 0;
-    }
-    return 0;
+    if (r == 0)
+        return 0;
+    dmacoh__err("vfio %s: sending the descriptors on socket %d: %s", v->bdf, sock, strerror(-r));
+    return (r == -ENOTSOCK || r == -EBADF || r == -EOPNOTSUPP) ? DMACOH_EINVAL : DMACOH_EIO;
 }
 
 int dmacoh_vfio_send_fds(struct dmacoh_vfio *v, int sock)
