@@ -274,6 +274,16 @@ static void attach_with_another_declaration_is_refused(void)
     close(fd);
 }
 
+static int find_owner(void *user, const struct dmacoh_shared_owner *o)
+{
+    struct dmacoh_shared_owner *want = (struct dmacoh_shared_owner *)user;
+
+    if (o->pid != want->pid)
+        return 0;
+    *want = *o;
+    return 1;
+}
+
 static void bad_requests(void)
 {
     const char *name = fresh_name();
@@ -314,6 +324,10 @@ static void bad_requests(void)
     T_ERR(dmacoh_shared_get_stats(&b.dev, &st), DMACOH_ENOTSUP);
     T_ERR(dmacoh_shared_reap(&b.dev, NULL, NULL), DMACOH_ENOTSUP);
     T_ERR(dmacoh_shared_get_stats(&b.dev, NULL), DMACOH_EINVAL);
+    T_ERR(dmacoh_shared_walk_owners(&b.dev, NULL, NULL), DMACOH_EINVAL);
+    T_ERR(dmacoh_shared_walk_owners(&b.dev, find_owner, NULL), DMACOH_ENOTSUP);
+    T_ERR(dmacoh_shared_walk_owners(NULL, find_owner, NULL), DMACOH_EINVAL);
+    T_ERR(dmacoh_shared_reap(NULL, NULL, NULL), DMACOH_EINVAL);
     T_OK(dmacoh_release_coherent_memory(&b.dev, 0));
     T_OK(dmacoh_device_fini(&b.dev));
     fd = dup(dmacoh_memfd_fd(m));
@@ -577,16 +591,6 @@ static unsigned long long start_of(pid_t pid)
                     &v),
              1);
     return v;
-}
-
-static int find_owner(void *user, const struct dmacoh_shared_owner *o)
-{
-    struct dmacoh_shared_owner *want = (struct dmacoh_shared_owner *)user;
-
-    if (o->pid != want->pid)
-        return 0;
-    *want = *o;
-    return 1;
 }
 
 static void reused_pid_is_not_the_owner(void)
