@@ -624,6 +624,8 @@ int dmacoh__linux_send_fds(int sock, const void *buf, size_t len, const int *fds
     m.msg_control = ctl.buf;
     m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
     c = CMSG_FIRSTHDR(&m);
+    if (!c) /* never: the control buffer has room for the header */
+        return DMACOH_EINVAL;
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
