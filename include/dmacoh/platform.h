@@ -77,6 +77,14 @@ struct dmacoh_proc_id {
         ns; /**< the namespace its pid is numbered in (Linux: pid namespace inode); 0 unknown */
 };
 
+/** A shared region's state object, as the platform's shm_list reports it (dmacoh_shared_list). */
+struct dmacoh_shared_entry {
+    const char *name; /**< the region's name, as dmacoh_declare_shared_memory takes it */
+    uint64_t uid;     /**< the user owning the object (Linux: the file's uid) */
+    uint64_t bytes;   /**< size of the object */
+    unsigned mode;    /**< its permission bits (Linux: st_mode & 0777) */
+};
+
 struct dmacoh_platform_ops {
     const char *name; /**< short name for logs ("sim", "pci", ...) */
 
@@ -219,6 +227,17 @@ struct dmacoh_platform_ops {
      */
     int (*file_of)(void *ctx, const struct dmacoh_mapping *m, dmacoh_phys_addr_t bus, uint64_t size,
                    struct dmacoh_file_range *out);
+
+    /**
+     * The shared-state objects the platform holds (dmacoh_shared_list): calls fn for each, in
+     * no particular order, with only names shm_open would take (1 to 64 of [A-Za-z0-9._-], not
+     * starting with a dot); stops when fn returns non-zero and returns that value. e and its
+     * name live for the call only. Errors: OS errors of reading where the objects are (none
+     * there yet is 0 with no call). Optional with the shm ops: NULL means the platform cannot
+     * enumerate them (-DMACOH_ENOTSUP).
+     */
+    int (*shm_list)(void *ctx, int (*fn)(void *user, const struct dmacoh_shared_entry *e),
+                    void *user);
 };
 
 /**

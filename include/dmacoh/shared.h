@@ -168,6 +168,7 @@ enum dmacoh_owner_state {
 
 /** One owner of a shared region, as dmacoh_shared_walk_owners reports it. */
 struct dmacoh_shared_owner {
+    unsigned index; /**< its entry in the owner table, from 1 (struct dmacoh_shared_span.owner) */
     uint64_t pid;   /**< its process id */
     uint64_t start; /**< its start time, in the platform's units */
     int state;      /**< enum dmacoh_owner_state */
@@ -192,6 +193,86 @@ int dmacoh_shared_walk_owners(const struct dmacoh_device *dev,
  * dmacoh_shared_get_stats. Context: thread-safe; takes the region lock; O(region granules).
  */
 int dmacoh_shared_reap(struct dmacoh_device *dev, uint64_t *blocks, uint64_t *bytes);
+
+/* ---- Looking at a region from outside it (the `dmacoh` command) ---- */
+
+/**
+ * Calls fn for each shared region's state object the platform holds (for Linux, the
+ * dmacoh.<name> files of DMACOH_SHM_DIR), in no particular order, whoever owns it; stops when
+ * fn returns non-zero and returns that value. Errors: -DMACOH_EINVAL (p not initialised, fn
+ * NULL), -DMACOH_ENOTSUP (the platform cannot enumerate them), OS errors of reading the
+ * folder. Context: any thread; takes no region lock.
+ */
+int dmacoh_shared_list(struct dmacoh_platform *p,
+                       int (*fn)(void *user, const struct dmacoh_shared_entry *e), void *user);
+
+/** Kind of a struct dmacoh_shared_span. */
+enum dmacoh_span_kind {
+    DMACOH_SPAN_FREE = 0,      /**< free granules (one maximal run) */
+    DMACOH_SPAN_ALLOCATED = 1, /**< one allocation (a dma_pool chunk is one) */
+    DMACOH_SPAN_OCCUPIED = 2,  /**< reserved by dmacoh_mark_declared_memory_occupied */
+};
+
+/** A span of a shared region, as dmacoh_shared_inspect reports it. */
+struct dmacoh_shared_span {
+    uint64_t offset;  /**< bytes from the start of the region */
+    uint64_t size;    /**< bytes */
+    int kind;         /**< enum dmacoh_span_kind */
+    unsigned owner;   /**< ALLOCATED: its owner's index (struct dmacoh_shared_owner), 0 unknown */
+    bool quarantined; /**< ALLOCATED by an owner that is not alive (or unknown) */
+};
+
+/** What dmacoh_shared_inspect says of a region as a whole. */
+struct dmacoh_shared_info {
+    dmacoh_phys_addr_t bus;           /**< bus address declared */
+    dmacoh_dma_addr_t device_addr;    /**< device address of its first byte */
+    uint64_t size;                    /**< bytes declared */
+    uint64_t granule;                 /**< bytes of one granule */
+    unsigned placement;               /**< enum dmacoh_placement declared */
+    uint64_t align_cap;               /**< alignment cap declared (0: none) */
+    uint64_t largest_free;            /**< bytes of the longest free span */
+    uint64_t free_spans;              /**< free spans (1 when unfragmented, 0 when full) */
+    uint64_t fallbacks;               /**< allocations of every process served from system memory */
+    bool consistent;                  /**< the allocator state passed the invariant checker */
+    struct dmacoh_shared_stats stats; /**< own_bytes and own_blocks are 0: no process of it */
+};
+
+/**
+ * Looks at the shared region `name` from a process that need not be attached to it (nor know
+ * its device): fills *info (may be NULL), then calls owner_fn for every owner-table entry in
+ * use (live and dead; `self` is false) and span_fn for every span of the region in address
+ * order (each may be NULL; a non-zero return stops the calls and is returned). Every owner is
+ * first checked for life, as dmacoh_shared_get_stats does (a death found quarantines its
+ * blocks, or frees them in a DMACOH_SHARE_RESET_ON_DEATH region), and a holder that died in
+ * an update is recovered from, as any process of the region would: so this call writes to the
+ * object, and needs the rights of the region's processes (Linux: the object's owner). The
+ * lock is held only to copy the state; the callbacks run on the copy, unlocked, and may take
+ * as long as they like (print to a pipe) without stalling the region's processes.
+ * Every field of the object that bounds a read is checked against the others before use.
+ * Errors: -DMACOH_EINVAL (p not initialised, bad name; an object made by another build of
+ * the library, logged with both versions), -DMACOH_ENOENT (no such region), -DMACOH_EACCES
+ * (the object is another user's, or others may write it), -DMACOH_ENOTSUP (no shared-state
+ * objects on this platform; a region of another pid namespace), -DMACOH_EIO (an object never
+ * finished by its creator, or damaged: its sizes disagree; or an allocator state that fails
+ * the checker, in which case *info is filled with consistent false and no span is reported:
+ * the next process to attach repairs it), -DMACOH_ENOMEM, OS errors; each logged. Context:
+ * any thread; takes the region's lock briefly. Complexity: O(object size).
+ */
+int dmacoh_shared_inspect(struct dmacoh_platform *p, const char *name,
+                          struct dmacoh_shared_info *info,
+                          int (*owner_fn)(void *user, const struct dmacoh_shared_owner *o),
+                          int (*span_fn)(void *user, const struct dmacoh_shared_span *s),
+                          void *user);
+
+/**
+ * dmacoh_shared_reap for the region `name`, from a process that need not be attached to it:
+ * frees every quarantined block after checking every owner for life; the caller says that the
+ * device is quiet. *blocks and *bytes (each may be NULL) receive what was freed. Errors: those
+ * of dmacoh_shared_inspect (an inconsistent state is -DMACOH_EIO and nothing is freed).
+ * Context: any thread; takes the region's lock.
+ */
+int dmacoh_shared_reap_by_name(struct dmacoh_platform *p, const char *name, uint64_t *blocks,
+                               uint64_t *bytes);
 
 /**
  * Removes a shared region's name, so that the next declaration creates it afresh. Refused

@@ -219,6 +219,8 @@ int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64
         if (r == 0 && pool) {
             (void)dmacoh__pool_lock(pool);
             pool->fallbacks++;
+            if (pool->shm)
+                dmacoh__shm_fallback(pool);
             dmacoh__pool_unlock(pool);
         }
     }

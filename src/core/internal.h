@@ -267,6 +267,8 @@ int dmacoh__shm_attach(struct dmacoh_device *dev, struct dmacoh__pool *pool, dma
 void dmacoh__shm_detach(struct dmacoh__pool *pool, const char *failed_name);
 /* This process's outstanding allocations (takes the lock). */
 uint64_t dmacoh__shm_own_blocks(struct dmacoh__pool *pool);
+/* An allocation of a process of the region fell back to system memory (lock held). */
+void dmacoh__shm_fallback(struct dmacoh__pool *pool);
 /* An allocation found no room (lock held): looks for dead owners, at most every 10 ms. */
 void dmacoh__shm_full(struct dmacoh__pool *pool);
 int dmacoh__declare_shared(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,

@@ -45,7 +45,8 @@ struct dmacoh__shm {
     uint64_t ns;                /* the creator's pid namespace: every attacher's */
     uint64_t recoveries, deaths, reaped_blocks, reaped_bytes, last_sweep;
     uint32_t seq, waiters; /* DMACOH_ALLOC_WAIT across processes */
-    uint64_t pad[2];
+    uint64_t fallbacks;    /* allocations of every process served from system memory */
+    uint64_t pad[1];
     /* The lock, on a line of its own: 0, or the holder's tag (pid << 32 | the low 32 bits of
      * its start time), and the holder's whole start time, written once it holds it. */
     uint64_t lock __attribute__((aligned(64)));
@@ -381,6 +382,11 @@ void dmacoh__shm_unlock(struct dmacoh__pool *pool)
         p->ops->wake(p->ctx, pool->seq);
 }
 
+void dmacoh__shm_fallback(struct dmacoh__pool *pool)
+{
+    pool->shm->fallbacks++;
+}
+
 void dmacoh__shm_full(struct dmacoh__pool *pool)
 {
     const struct dmacoh_platform *p = pool->plat;
@@ -651,26 +657,14 @@ static int shared_pool(const struct dmacoh_device *dev, struct dmacoh__pool **po
     return 0;
 }
 
-int dmacoh_shared_get_stats(const struct dmacoh_device *dev, struct dmacoh_shared_stats *st)
+/* *st from the state of pool (lock held, or a copy of the state). */
+static void fill_stats(const struct dmacoh__pool *pool, struct dmacoh_shared_stats *st)
 {
-    struct dmacoh__pool *pool;
-    struct dmacoh__shm *h;
+    const struct dmacoh__shm *h = pool->shm;
+    unsigned g = pool->gshift;
     struct counts c;
-    unsigned g;
-    int r;
 
-    if (!st) {
-        dmacoh__err("shared stats: st is NULL");
-        return DMACOH_EINVAL;
-    }
-    r = shared_pool(dev, &pool, "shared stats");
-    if (r)
-        return r;
-    h = pool->shm;
-    g = pool->gshift;
     __builtin_memset(st, 0, sizeof(*st));
-    dmacoh__shm_lock(pool);
-    sweep(pool);
     count_owners(pool, &c);
     st->max_procs = pool->sp->nslots;
     st->reset_on_death = (h->flags & DMACOH_SHARE_RESET_ON_DEATH) != 0;
@@ -690,16 +684,61 @@ int dmacoh_shared_get_stats(const struct dmacoh_device *dev, struct dmacoh_share
             st->quarantined_bytes += c.granules[k + 1] << g;
         }
     }
-    st->own_blocks = c.blocks[pool->sp->slot + 1];
-    st->own_bytes = c.granules[pool->sp->slot + 1] << g;
+    if (pool->sp->slot < pool->sp->nslots) {
+        st->own_blocks = c.blocks[pool->sp->slot + 1];
+        st->own_bytes = c.granules[pool->sp->slot + 1] << g;
+    }
     st->occupied_bytes = pool->pa->occupied << g;
     st->free_bytes = pool->size - ((pool->pa->used + pool->pa->occupied) << g);
     st->recoveries = h->recoveries;
     st->deaths = h->deaths;
     st->reaped_blocks = h->reaped_blocks;
     st->reaped_bytes = h->reaped_bytes;
+}
+
+int dmacoh_shared_get_stats(const struct dmacoh_device *dev, struct dmacoh_shared_stats *st)
+{
+    struct dmacoh__pool *pool;
+    int r;
+
+    if (!st) {
+        dmacoh__err("shared stats: st is NULL");
+        return DMACOH_EINVAL;
+    }
+    r = shared_pool(dev, &pool, "shared stats");
+    if (r)
+        return r;
+    dmacoh__shm_lock(pool);
+    sweep(pool);
+    fill_stats(pool, st);
     dmacoh__shm_unlock(pool);
     return 0;
+}
+
+/* The owner-table entries in use, as struct dmacoh_shared_owner (lock held, or a copy). */
+static int walk_entries(const struct dmacoh__pool *pool,
+                        int (*fn)(void *user, const struct dmacoh_shared_owner *o), void *user)
+{
+    struct counts c;
+    int r = 0;
+
+    count_owners(pool, &c);
+    for (unsigned k = 0; k < pool->sp->nslots && r == 0; k++) {
+        const struct owner_entry *s = &entries(pool)[k];
+        struct dmacoh_shared_owner o;
+
+        if (s->state == SLOT_FREE)
+            continue;
+        o.index = k + 1;
+        o.pid = s->pid;
+        o.start = s->start;
+        o.state = s->state == SLOT_LIVE ? DMACOH_OWNER_LIVE : DMACOH_OWNER_DEAD;
+        o.self = k == pool->sp->slot;
+        o.blocks = c.blocks[k + 1];
+        o.bytes = c.granules[k + 1] << pool->gshift;
+        r = fn(user, &o);
+    }
+    return r;
 }
 
 int dmacoh_shared_walk_owners(const struct dmacoh_device *dev,
@@ -707,7 +746,6 @@ int dmacoh_shared_walk_owners(const struct dmacoh_device *dev,
                               void *user)
 {
     struct dmacoh__pool *pool;
-    struct counts c;
     int r;
 
     if (!fn) {
@@ -719,21 +757,7 @@ int dmacoh_shared_walk_owners(const struct dmacoh_device *dev,
         return r;
     dmacoh__shm_lock(pool);
     sweep(pool);
-    count_owners(pool, &c);
-    for (unsigned k = 0; k < pool->sp->nslots && r == 0; k++) {
-        const struct owner_entry *s = &entries(pool)[k];
-        struct dmacoh_shared_owner o;
-
-        if (s->state == SLOT_FREE)
-            continue;
-        o.pid = s->pid;
-        o.start = s->start;
-        o.state = s->state == SLOT_LIVE ? DMACOH_OWNER_LIVE : DMACOH_OWNER_DEAD;
-        o.self = k == pool->sp->slot;
-        o.blocks = c.blocks[k + 1];
-        o.bytes = c.granules[k + 1] << pool->gshift;
-        r = fn(user, &o);
-    }
+    r = walk_entries(pool, fn, user);
     dmacoh__shm_unlock(pool);
     return r;
 }
@@ -840,6 +864,272 @@ int dmacoh_shared_unlink(struct dmacoh_platform *p, const char *name)
     if (r)
         dmacoh__err("shared unlink of '%s': %s", name, dmacoh_strerror(r));
     return r;
+}
+
+/* ---- looking from outside: dmacoh_shared_list, _inspect, _reap_by_name ---- */
+
+int dmacoh_shared_list(struct dmacoh_platform *p,
+                       int (*fn)(void *user, const struct dmacoh_shared_entry *e), void *user)
+{
+    if (!dmacoh__platform_ok(p) || !fn) {
+        dmacoh__err("shared list: not an initialised platform, or fn is NULL");
+        return DMACOH_EINVAL;
+    }
+    if (!p->ops->shm_list) {
+        dmacoh__err("shared list: platform '%s' cannot enumerate shared regions", p->ops->name);
+        return DMACOH_ENOTSUP;
+    }
+    return p->ops->shm_list(p->ctx, fn, user);
+}
+
+/* A region looked at from outside: the object mapped, and a pool of no device over it, with
+ * no owner entry, which is what the lock, the sweep and the reap need. */
+struct view {
+    void *at;
+    uint64_t actual, n, pa_off;
+    struct dmacoh__pool *pool;
+};
+
+/* Maps the object `name` and checks that its own fields agree (there is no declaration to
+ * check them against): 0, or an error, logged, with nothing left mapped. */
+static int view_open(struct dmacoh_platform *p, const char *name, const char *what, struct view *v)
+{
+    struct dmacoh__shm *h;
+    struct dmacoh_proc_id me;
+    struct dmacoh__pool *pool;
+    size_t meta = dmacoh_shared_meta_size();
+    uint64_t total = 0;
+    int r;
+
+    __builtin_memset(v, 0, sizeof(*v));
+    if (!dmacoh__platform_ok(p) || dmacoh__shm_name_ok(name)) {
+        dmacoh__err("%s: not an initialised platform, or a bad region name", what);
+        return DMACOH_EINVAL;
+    }
+    if (!dmacoh__shm_ops(p) || !p->ops->meta_alloc || !p->ops->meta_free) {
+        dmacoh__err("%s: platform '%s' has no shared-state objects", what, p->ops->name);
+        return DMACOH_ENOTSUP;
+    }
+    r = p->ops->proc_self(p->ctx, &me);
+    if (r) {
+        dmacoh__err("%s of '%s': this process's identity: %s", what, name, dmacoh_strerror(r));
+        return r;
+    }
+    r = p->ops->shm_open(p->ctx, name, 0, false, &v->at, &v->actual);
+    if (r) {
+        dmacoh__err("%s of '%s': %s", what, name,
+                    r == DMACOH_ENOENT ? "no such shared region" : dmacoh_strerror(r));
+        return r;
+    }
+    h = (struct dmacoh__shm *)v->at;
+    if (v->actual < sizeof(*h) || __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SHM_MAGIC) {
+        dmacoh__err("%s of '%s': not a whole region (its creator died setting it up, or it is "
+                    "no region's object)",
+                    what, name);
+        r = DMACOH_EIO;
+    } else if (h->version != SHM_VERSION || h->layout != layout_tag()) {
+        dmacoh__err("%s of '%s': made by another build of the library (version %llu, layout "
+                    "%#llx; this build: %u, %#llx)",
+                    what, name, (unsigned long long)h->version, (unsigned long long)h->layout,
+                    SHM_VERSION, (unsigned long long)layout_tag());
+        r = DMACOH_EINVAL;
+    } else {
+        if (h->nslots != 0 && h->nslots <= SLOTS_MAX && h->gshift >= 4 && h->gshift <= 62 &&
+            h->size != 0 && (h->size & (((uint64_t)1 << h->gshift) - 1)) == 0) {
+            v->n = h->size >> h->gshift;
+            total = object_size(v->n, h->nslots, &v->pa_off);
+        }
+        if (total == 0 || total != v->actual || h->total != total || h->pa_off != v->pa_off ||
+            h->slots_off != round64(sizeof(*h))) {
+            dmacoh__err("%s of '%s': the object is damaged (%#llx bytes; its header says %#llx "
+                        "bytes of %llu owners, granule 2^%llu, %#llx bytes of device memory)",
+                        what, name, (unsigned long long)v->actual, (unsigned long long)h->total,
+                        (unsigned long long)h->nslots, (unsigned long long)h->gshift,
+                        (unsigned long long)h->size);
+            r = DMACOH_EIO;
+        }
+    }
+    if (r == 0 && h->ns != me.ns) {
+        dmacoh__err("%s of '%s': the region belongs to another pid namespace, whose processes "
+                    "cannot be judged from here",
+                    what, name);
+        r = DMACOH_ENOTSUP;
+    }
+    pool = r ? NULL : (struct dmacoh__pool *)p->ops->meta_alloc(p->ctx, meta);
+    if (r == 0 && !pool) {
+        dmacoh__err("%s of '%s': no memory", what, name);
+        r = DMACOH_ENOMEM;
+    }
+    if (r) {
+        p->ops->shm_close(p->ctx, v->at, v->actual);
+        return r;
+    }
+    __builtin_memset(pool, 0, meta);
+    pool->sp = (struct dmacoh__shproc *)(void *)(pool + 1);
+    pool->plat = p;
+    pool->shm = h;
+    pool->pa = (struct dmacoh__pa *)(void *)((char *)v->at + v->pa_off);
+    pool->sp->shm_size = v->actual;
+    pool->sp->nslots = (unsigned)h->nslots;
+    pool->sp->slot = pool->sp->nslots; /* no entry: every owner is someone else */
+    pool->sp->me = me;
+    pool->size = h->size;
+    pool->gshift = (unsigned)h->gshift;
+    pool->dev_base = h->dev_base;
+    pool->bus = h->bus;
+    pool->seq = &h->seq;
+    pool->waiters = &h->waiters;
+    v->pool = pool;
+    return 0;
+}
+
+static void view_close(struct view *v)
+{
+    const struct dmacoh_platform *p = v->pool->plat;
+
+    p->ops->shm_close(p->ctx, v->at, v->actual);
+    p->ops->meta_free(p->ctx, v->pool, dmacoh_shared_meta_size());
+}
+
+/* Whether the locked state is one the walks may read (its header as the object's sizes say,
+ * and every invariant). A state that is not is left as it is: attaching repairs it. */
+static bool view_sound(const struct view *v)
+{
+    const struct dmacoh__pa *pa = v->pool->pa;
+
+    return pa->ngranules == v->n && pa->base_g == v->pool->dev_base >> v->pool->gshift &&
+           pa->owners_off != 0 && dmacoh__pa_check(pa);
+}
+
+static void span_of(const struct dmacoh__pool *pool, uint64_t i, struct dmacoh_shared_span *sp,
+                    uint64_t *next)
+{
+    uint64_t s, len;
+    int kind;
+
+    dmacoh__pa_find(pool->pa, i, &s, &len, &kind);
+    sp->offset = s << pool->gshift;
+    sp->size = len << pool->gshift;
+    sp->kind = kind;
+    sp->owner = 0;
+    sp->quarantined = false;
+    if (kind == DMACOH_SPAN_ALLOCATED) {
+        unsigned o = dmacoh__pa_owner(pool->pa, s);
+
+        sp->owner = o <= pool->sp->nslots ? o : 0;
+        sp->quarantined = owner_dead(pool, o);
+    }
+    *next = s + len > i ? s + len : i + 1; /* always forward */
+}
+
+int dmacoh_shared_inspect(struct dmacoh_platform *p, const char *name,
+                          struct dmacoh_shared_info *info,
+                          int (*owner_fn)(void *user, const struct dmacoh_shared_owner *o),
+                          int (*span_fn)(void *user, const struct dmacoh_shared_span *s),
+                          void *user)
+{
+    struct dmacoh_shared_info in;
+    struct view v;
+    struct dmacoh__shm *h;
+    void *copy;
+    bool sound;
+    int r = view_open(p, name, "shared inspect", &v);
+
+    if (r)
+        return r;
+    h = v.pool->shm;
+    copy = p->ops->meta_alloc(p->ctx, (size_t)v.actual);
+    if (!copy) {
+        dmacoh__err("shared inspect of '%s': no memory for a copy of %#llx bytes", name,
+                    (unsigned long long)v.actual);
+        view_close(&v);
+        return DMACOH_ENOMEM;
+    }
+    dmacoh__shm_lock(v.pool);
+    sound = view_sound(&v);
+    if (sound)
+        sweep(v.pool);
+    __builtin_memcpy(copy, v.at, (size_t)v.actual);
+    dmacoh__shm_unlock(v.pool);
+
+    /* From here on, the copy. */
+    v.pool->shm = h = (struct dmacoh__shm *)copy;
+    v.pool->pa = (struct dmacoh__pa *)(void *)((char *)copy + v.pa_off);
+    __builtin_memset(&in, 0, sizeof(in));
+    in.bus = h->bus;
+    in.device_addr = h->dev_base;
+    in.size = h->size;
+    in.granule = (uint64_t)1 << v.pool->gshift;
+    in.placement = (unsigned)h->placement;
+    in.align_cap = h->align_cap;
+    in.fallbacks = h->fallbacks;
+    in.consistent = sound;
+    if (sound) {
+        fill_stats(v.pool, &in.stats);
+        for (uint64_t i = 0; i < v.n;) {
+            struct dmacoh_shared_span sp;
+
+            span_of(v.pool, i, &sp, &i);
+            if (sp.kind == DMACOH_SPAN_FREE) {
+                in.free_spans++;
+                if (sp.size > in.largest_free)
+                    in.largest_free = sp.size;
+            }
+        }
+    } else {
+        in.stats.max_procs = v.pool->sp->nslots;
+        dmacoh__err("shared inspect of '%s': the allocator state fails the invariant checker "
+                    "(the next process to attach repairs it)",
+                    name);
+        r = DMACOH_EIO;
+    }
+    if (info)
+        *info = in;
+    if (r == 0 && owner_fn)
+        r = walk_entries(v.pool, owner_fn, user);
+    for (uint64_t i = 0; r == 0 && span_fn && i < v.n;) {
+        struct dmacoh_shared_span sp;
+
+        span_of(v.pool, i, &sp, &i);
+        r = span_fn(user, &sp);
+    }
+    p->ops->meta_free(p->ctx, copy, (size_t)v.actual);
+    view_close(&v);
+    return r;
+}
+
+int dmacoh_shared_reap_by_name(struct dmacoh_platform *p, const char *name, uint64_t *blocks,
+                               uint64_t *bytes)
+{
+    struct view v;
+    uint64_t b = 0, g = 0;
+    bool sound;
+    int r = view_open(p, name, "shared reap", &v);
+
+    if (r)
+        return r;
+    dmacoh__shm_lock(v.pool);
+    sound = view_sound(&v);
+    if (sound) {
+        sweep(v.pool);
+        reap_locked(v.pool, &b, &g);
+    }
+    dmacoh__shm_unlock(v.pool);
+    if (b && __atomic_load_n(v.pool->waiters, __ATOMIC_SEQ_CST) && p->ops->wake)
+        p->ops->wake(p->ctx, v.pool->seq);
+    if (sound)
+        dmacoh__info("shared reap of '%s': %llu quarantined blocks (%#llx bytes) freed", name,
+                     (unsigned long long)b, (unsigned long long)(g << v.pool->gshift));
+    else
+        dmacoh__err("shared reap of '%s': the allocator state fails the invariant checker; "
+                    "nothing freed (the next process to attach repairs it)",
+                    name);
+    if (sound && blocks)
+        *blocks = b;
+    if (sound && bytes)
+        *bytes = g << v.pool->gshift;
+    view_close(&v);
+    return sound ? 0 : DMACOH_EIO;
 }
 
 size_t dmacoh_shared_meta_size(void)

@@ -56,8 +56,12 @@ int main(int argc, char **argv)
         return TOOL_OK;
     }
     for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-        if (!strcmp(argv[1], verbs[i].name))
-            return verbs[i].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], verbs[i].name)) {
+            int r = verbs[i].run(argc - 1, argv + 1);
+
+            tool_platform_done();
+            return r;
+        }
     fprintf(stderr, "dmacoh: unknown verb '%s'\n", argv[1]);
     usage(stderr);
     return TOOL_USAGE;

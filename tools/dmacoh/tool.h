@@ -75,4 +75,44 @@ void json_null(struct json *j, const char *key);
  * unless exact). buf holds at least 32 bytes. */
 const char *tool_size(uint64_t bytes, char *buf);
 
+/* ---- shared by status, show, check and reap ---- */
+
+struct dmacoh_platform;
+struct dmacoh_shared_entry;
+
+/* The library's log lines are kept, not printed: a verb puts the last one in context
+ * (tool_last_log: "" when none since tool_log_reset). Installed by main. */
+void tool_log_capture(void);
+void tool_log_reset(void);
+const char *tool_last_log(void);
+
+/* A platform through which shared regions are looked at (a simulator with no memory); NULL
+ * after an error line. tool_platform_done frees it. */
+struct dmacoh_platform *tool_platform(const char *verb);
+void tool_platform_done(void);
+
+/* Where the shared regions' objects are (DMACOH_SHM_DIR, else /dev/shm). */
+const char *tool_shm_dir(void);
+
+/* Acting for the owner of a region's object: as root, the effective uid becomes `uid` (the
+ * library maps only objects of the caller's own uid) until tool_as_self; otherwise nothing.
+ * 0, or -errno of seteuid. */
+int tool_as_owner(uint64_t uid);
+void tool_as_self(void);
+
+/* Looks up region `name` among the objects: 0 with *uid and *mode, TOOL_NOTFOUND, or another
+ * TOOL_* code after an error line. */
+int tool_find_region(const char *verb, struct dmacoh_platform *p, const char *name, uint64_t *uid,
+                     unsigned *mode);
+
+/* Why a region's object cannot be used by this user, as a sentence naming the file and the
+ * permission missing (buf of at least 512 bytes). */
+const char *tool_noperm(const char *name, uint64_t uid, unsigned mode, char *buf);
+
+/* /proc/<pid>/comm, or "?" (buf of at least 17 bytes). */
+const char *tool_comm(uint64_t pid, char *buf);
+
+/* "0x%llx" into buf (at least 24 bytes). */
+const char *tool_hex(uint64_t v, char *buf);
+
 #endif /* DMACOH_TOOL_H */

@@ -345,6 +345,8 @@ int dmacoh__linux_shm_open(void *ctx, const char *name, uint64_t size, bool crea
                            uint64_t *actual);
 void dmacoh__linux_shm_close(void *ctx, void *addr, uint64_t size);
 int dmacoh__linux_shm_unlink(void *ctx, const char *name);
+int dmacoh__linux_shm_list(void *ctx, int (*fn)(void *user, const struct dmacoh_shared_entry *e),
+                           void *user);
 int dmacoh__linux_proc_self(void *ctx, struct dmacoh_proc_id *id);
 int dmacoh__linux_proc_alive(void *ctx, const struct dmacoh_proc_id *id);
 
@@ -357,7 +359,7 @@ int dmacoh__linux_proc_alive(void *ctx, const struct dmacoh_proc_id *id);
     .reserve = dmacoh__linux_reserve, .unreserve = dmacoh__linux_unreserve,                        \
     .shm_open = dmacoh__linux_shm_open, .shm_close = dmacoh__linux_shm_close,                      \
     .shm_unlink = dmacoh__linux_shm_unlink, .proc_self = dmacoh__linux_proc_self,                  \
-    .proc_alive = dmacoh__linux_proc_alive
+    .proc_alive = dmacoh__linux_proc_alive, .shm_list = dmacoh__linux_shm_list
 
 /* Those plus unmap of what dmacoh__linux_map_fd mapped. */
 #define DMACOH__LINUX_COMMON_OPS .unmap = dmacoh__linux_unmap, DMACOH__LINUX_SERVICE_OPS

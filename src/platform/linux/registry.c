@@ -38,6 +38,7 @@
 #endif
 #include "internal.h"
 #include "../../core/internal.h" /* dmacoh__err, dmacoh__warn */
+#include <dmacoh/registry.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -711,6 +712,8 @@ int dmacoh__linux_registry_walk(int (*fn)(void *ctx, const struct dmacoh__regist
     r = reg_open(&why) ? DMACOH_ENOENT : collect(&e, &n);
     reg_idle(); /* holding nothing, closing loses nothing */
     pthread_mutex_unlock(&reg_lock);
+    if (r == DMACOH_ENOENT && why.what == NO_OPEN && why.err == ENOENT)
+        return 0; /* no file: no process has entered a range since boot */
     if (r == DMACOH_ENOENT && why.what == FINE)
         dmacoh__err("registry walk: the machine-wide registry is off (DMACOH_REGISTRY=none)");
     else if (r == DMACOH_ENOENT)
@@ -722,6 +725,41 @@ int dmacoh__linux_registry_walk(int (*fn)(void *ctx, const struct dmacoh__regist
         r = fn(ctx, &e[i]);
     free(e);
     return r;
+}
+
+struct public_walk {
+    int (*fn)(void *user, const struct dmacoh_registry_entry *e);
+    void *user;
+};
+
+static int to_public(void *ctx, const struct dmacoh__registry_entry *e)
+{
+    const struct public_walk *w = (const struct public_walk *)ctx;
+    struct dmacoh_registry_entry pe;
+
+    memset(&pe, 0, sizeof(pe));
+    pe.bus = e->bus;
+    pe.size = e->size;
+    pe.pid = e->pid > 0 ? (uint64_t)e->pid : 0;
+    snprintf(pe.comm, sizeof(pe.comm), "%s", e->comm);
+    pe.shared = e->shared;
+    return w->fn(w->user, &pe);
+}
+
+int dmacoh_registry_walk(int (*fn)(void *user, const struct dmacoh_registry_entry *e), void *user)
+{
+    struct public_walk w = {fn, user};
+
+    if (!fn) {
+        dmacoh__err("registry walk: fn is NULL");
+        return DMACOH_EINVAL;
+    }
+    return dmacoh__linux_registry_walk(to_public, &w);
+}
+
+const char *dmacoh_registry_path(void)
+{
+    return registry_path();
 }
 
 void dmacoh__linux_close_received(int fd)

@@ -19,6 +19,7 @@
 #include "../../core/internal.h" /* dmacoh__err */
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
@@ -31,13 +32,18 @@
 #include <time.h>
 #include <unistd.h>
 
-static int path_of(const char *name, char *buf, size_t len)
+static const char *shm_dir(void)
 {
     const char *dir = secure_getenv("DMACOH_SHM_DIR");
+
+    return dir && *dir ? dir : "/dev/shm";
+}
+
+static int path_of(const char *name, char *buf, size_t len)
+{
+    const char *dir = shm_dir();
     int n;
 
-    if (!dir || !*dir)
-        dir = "/dev/shm";
     n = snprintf(buf, len, "%s/dmacoh.%s", dir, name);
     if (n < 0 || (size_t)n >= len) {
         dmacoh__err("shared region '%s': the path in DMACOH_SHM_DIR is too long", name);
@@ -132,6 +138,51 @@ int dmacoh__linux_shm_unlink(void *ctx, const char *name)
     if (r)
         return r;
     return unlink(path) == 0 ? 0 : -errno;
+}
+
+/* The folder's dmacoh.<name> files whose name a region may have. An entry that is not a
+ * regular file (a link, a folder) is no region's and is left out; so is one gone between the
+ * read of the folder and its lstat. */
+int dmacoh__linux_shm_list(void *ctx, int (*fn)(void *user, const struct dmacoh_shared_entry *e),
+                           void *user)
+{
+    const char *dir = shm_dir();
+    struct dirent *d;
+    DIR *dp;
+    int fd, r = 0;
+
+    (void)ctx;
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        r = -errno;
+        if (r == DMACOH_ENOENT)
+            return 0;
+        dmacoh__err("shared regions: open %s: %s", dir, strerror(-r));
+        return r;
+    }
+    dp = fdopendir(fd);
+    if (!dp) {
+        r = -errno;
+        (void)close(fd);
+        dmacoh__err("shared regions: reading %s: %s", dir, strerror(-r));
+        return r;
+    }
+    while (r == 0 && (d = readdir(dp)) != NULL) {
+        struct dmacoh_shared_entry e;
+        struct stat st;
+
+        if (strncmp(d->d_name, "dmacoh.", 7) != 0 || dmacoh__shm_name_ok(d->d_name + 7) != 0)
+            continue;
+        if (fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        e.name = d->d_name + 7;
+        e.uid = st.st_uid;
+        e.bytes = (uint64_t)st.st_size;
+        e.mode = (unsigned)(st.st_mode & 0777);
+        r = fn(user, &e);
+    }
+    (void)closedir(dp);
+    return r;
 }
 
 /* What /proc/<pid>/stat says of a process: its state letter, thread count and start time.
