@@ -21,7 +21,7 @@ test: check hwtest firmware-test cross-test
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-90} $(MAKE) fuzz
 
 check:
-	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf cppcheck clang-tidy qemu-user mandoc
+	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf cppcheck clang-tidy qemu-user mandoc jq libxml2-utils
 	scripts/check.sh
 
 # The library on a real kernel under QEMU (tests/hw/run.sh; installs QEMU and fetches a kernel).

@@ -3,7 +3,7 @@
  * region_holder.c - a process holding what `dmacoh status` and `dmacoh show` look at, for
  * tests/tools/run.sh: a shared region on the simulator, made the same way every run (so its
  * picture is a golden file), with a dead owner's quarantined blocks, a freed hole and an
- * occupied range; and, when asked, two ranges in the machine-wide registry (one exclusive,
+ * occupied range, and one allocation served from system memory (a fallback); and, when asked, two ranges in the machine-wide registry (one exclusive,
  * one shared), entered through the library's own registry code.
  *
  * usage: region_holder NAME [registry]   (DMACOH_SHM_DIR and DMACOH_REGISTRY say where)
@@ -83,6 +83,10 @@ int main(int argc, char **argv)
     }
     if (child < 0 || waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st))
         die("child", DMACOH_EIO);
+    /* More than the region holds: served from system memory, a fallback. */
+    r = dmacoh_alloc_coherent(&dev, 512u * 1024u, 0, 0, &cpu[1], &h[1]);
+    if (r)
+        die("fallback", r);
     /* The last 8 KiB occupied. */
     r = dmacoh_mark_declared_memory_occupied(&dev, BUS + SIZE - 8192, 8192, &cpu[3]);
     if (r)

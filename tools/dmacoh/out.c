@@ -240,8 +240,11 @@ static char last_log[1024];
 static void keep_log(void *user, int level, const char *msg)
 {
     (void)user;
-    if (level <= DMACOH_LOG_WARN)
-        snprintf(last_log, sizeof(last_log), "%s", msg);
+    if (level > DMACOH_LOG_WARN)
+        return;
+    if (!strncmp(msg, "dmacoh: ", 8)) /* the verb's own line says it */
+        msg += 8;
+    snprintf(last_log, sizeof(last_log), "%s", msg);
 }
 
 void tool_log_capture(void)
