@@ -33,11 +33,10 @@ struct dmacoh_registry_entry {
  * held by several processes of a shared region comes once per holder. Stops when fn returns
  * non-zero and returns that value. No registry file yet (no process has declared physical
  * memory since boot) is 0 with no call. Reading needs only read access to the file (it is
- * created 0644); the walk takes no lock of its own and blocks nobody. Errors: -DMACOH_EINVAL
- * (fn NULL), -DMACOH_ENOENT (the registry is turned off, or cannot be opened: the line says
- * why), OS errors of querying the locks; each logged. Context: any thread; fn must not
- * declare or release memory (the registry's lock is not held during the calls, but a
- * declaration from fn would see a walk in progress). Complexity: O(held ranges * log).
+ * created 0644); the walk blocks nobody. The caller's own ranges are reported too. Errors: -DMACOH_EINVAL (fn NULL),
+ * -DMACOH_ENOENT (the registry is turned off, or cannot be opened: the line says why), OS
+ * errors of querying the locks; each logged. Context: any thread; the ranges are collected
+ * first and fn is called with no lock held, so it may call the library. Complexity: O(held ranges * log).
  */
 int dmacoh_registry_walk(int (*fn)(void *user, const struct dmacoh_registry_entry *e), void *user);
 
