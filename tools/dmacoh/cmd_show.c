@@ -333,7 +333,7 @@ static void owner_color(unsigned k, char *buf)
 static int write_svg(FILE *f, const char *name, const struct pic *p, unsigned cols,
                      unsigned maxrows)
 {
-    const double W = 1024.0, RH = 18.0, GAP = 4.0, X0 = 8.0, Y0 = 40.0;
+    const double W = 1024.0, RH = 18.0, GAP = 4.0, X0 = 96.0, Y0 = 40.0;
     uint64_t g = p->info.granule, n = p->info.size / g, cells, per, rowg, rows;
     uint64_t tally_max = (uint64_t)cols * maxrows;
     double height;
@@ -343,18 +343,21 @@ static int write_svg(FILE *f, const char *name, const struct pic *p, unsigned co
     per = (n + cells - 1) / cells;
     rowg = per * cols;
     rows = (n + rowg - 1) / rowg;
-    height = Y0 + (double)rows * (RH + GAP) + 24.0 + 18.0 * (double)(p->nowners + 2 + TOP);
+    height = Y0 + (double)rows * (RH + GAP) + 24.0 + 18.0 * (double)(p->nowners + 2);
     fprintf(f,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
             "viewBox=\"0 0 %.0f %.0f\" font-family=\"monospace\" font-size=\"12\">\n",
-            W + 2 * X0, height, W + 2 * X0, height);
+            W + X0 + 8, height, W + X0 + 8, height);
     fputs("<title>dmacoh shared region ", f);
     xml_text(f, name);
     fputs("</title>\n<text x=\"8\" y=\"16\">region ", f);
     xml_text(f, name);
     fprintf(f, ": bus 0x%" PRIx64 ", %s, granule %s; %" PRIu64 " granules per row</text>\n",
             p->info.bus, tool_size(p->info.size, a), tool_size(g, col), rowg);
+    for (uint64_t row = 0; row < rows; row++) /* each row's first byte, on its left */
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">0x%" PRIx64 "</text>\n", X0 - 6,
+                Y0 + (double)row * (RH + GAP) + 13, row * rowg * g);
     for (size_t i = 0; i < p->nspans; i++) {
         const struct dmacoh_shared_span *s = &p->spans[i];
         uint64_t s0 = s->offset / g, s1 = (s->offset + s->size) / g;
@@ -391,6 +394,9 @@ static int write_svg(FILE *f, const char *name, const struct pic *p, unsigned co
                     "stroke=\"%s\" stroke-width=\"%s\"/>",
                     x, Y0 + (double)row * (RH + GAP), w, RH, col,
                     s->quarantined ? "#d00000" : "#ffffff", s->quarantined ? "1.5" : "0.5");
+            if (rank && at == s0) /* the rank of a largest free span, at its start */
+                fprintf(f, "<text x=\"%.3f\" y=\"%.1f\" font-weight=\"bold\">%d</text>", x + 3,
+                        Y0 + (double)row * (RH + GAP) + 13, rank);
             at = end;
         }
         fputs("</g>\n", f);
@@ -422,7 +428,7 @@ static int write_svg(FILE *f, const char *name, const struct pic *p, unsigned co
         fprintf(f,
                 "<rect x=\"8\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"#f2f2f2\" "
                 "stroke=\"#999\"/><text x=\"26\" y=\"%.1f\">free (the %d largest spans in "
-                "green)</text>\n",
+                "green, numbered by size)</text>\n",
                 y - 10, y, TOP);
     }
     fputs("</svg>\n", f);
