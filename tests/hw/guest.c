@@ -24,6 +24,7 @@
 #include <dmacoh/io.h>
 #include <dmacoh/pci.h>
 #include <dmacoh/shared.h>
+#include <dmacoh/sim.h>
 #include <dmacoh/uio.h>
 #include <dmacoh/vfio.h>
 
@@ -1899,6 +1900,223 @@ static int proof_vfio_shared(void)
     return 0;
 }
 
+/* ---- tool-show: the `dmacoh` command on a shared region two guest processes hold ---- */
+
+#define TS_NAME "hw-tool-show"
+#define TS_OFF  0x40000u /* in ivshmem's BAR2, clear of shared-bar's region */
+#define TS_SIZE 0x40000u
+#define TS_TOOL "/bin/dmacoh"
+#define TS_OUT  65536
+
+/* A process of the region: declares it (creating it or attaching), allocates `sizes`, sends
+ * each handle on `wr`, then holds everything until `rd` ends; it never frees. */
+static int ts_child(const char *role, const char *bdf, unsigned flags, const size_t *sizes,
+                    unsigned n, int wr, int rd)
+{
+    struct dmacoh_share_opts share = {TS_NAME, flags, 0};
+    struct dmacoh_device dev;
+    struct dmacoh_pci *pci;
+    dmacoh_phys_addr_t bar;
+    int granted;
+    char c;
+
+    (void)prctl(PR_SET_NAME, role, 0, 0, 0);
+    if (dmacoh_pci_open(bdf, NULL, &pci) || dmacoh_pci_bar(pci, 2, &bar, NULL, NULL) ||
+        dmacoh_device_init(&dev, role, NULL, dmacoh_pci_platform(pci)) ||
+        dmacoh_declare_shared_memory(&dev, bar + TS_OFF, bar + TS_OFF, TS_SIZE,
+                                     DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, NULL, &share,
+                                     &granted))
+        return 1;
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t msg[2];
+        dmacoh_dma_addr_t h;
+        void *cpu;
+
+        if (dmacoh_alloc_coherent(&dev, sizes[i], 0, 0, &cpu, &h))
+            return 1;
+        msg[0] = h - (bar + TS_OFF);
+        msg[1] = sizes[i];
+        if (write(wr, msg, sizeof(msg)) != (ssize_t)sizeof(msg))
+            return 1;
+    }
+    while (read(rd, &c, 1) > 0)
+        ;
+    return 0;
+}
+
+/* Starts a region process; *got receives the offsets it allocated. 0, or -1. */
+static int ts_spawn(const char *role, const char *bdf, unsigned flags, const size_t *sizes,
+                    unsigned n, pid_t *pid, int *hold, uint64_t got[][2])
+{
+    int up[2], down[2];
+
+    if (pipe(up) || pipe(down))
+        return -1;
+    *pid = fork();
+    if (*pid == 0) {
+        close(up[0]);
+        close(down[1]);
+        _exit(ts_child(role, bdf, flags, sizes, n, up[1], down[0]));
+    }
+    close(up[1]);
+    close(down[0]);
+    *hold = down[1];
+    for (unsigned i = 0; i < n; i++)
+        if (read(up[0], got[i], sizeof(got[i])) != (ssize_t)sizeof(got[i])) {
+            close(up[0]);
+            return -1;
+        }
+    close(up[0]);
+    return *pid > 0 ? 0 : -1;
+}
+
+/* Runs `dmacoh ARGS` (stderr too) into out: its exit status, or -1. */
+static int ts_tool(const char *args, char *out)
+{
+    char cmd[256];
+    size_t n = 0;
+    FILE *f;
+    int st;
+
+    snprintf(cmd, sizeof(cmd), TS_TOOL " %s 2>&1", args);
+    f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    while (n < TS_OUT - 1 && !feof(f)) {
+        size_t k = fread(out + n, 1, TS_OUT - 1 - n, f);
+
+        if (k == 0)
+            break;
+        n += k;
+    }
+    out[n] = '\0';
+    st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* Whether the JSON of `dmacoh show --json` holds the span at off of len bytes, allocated by
+ * owner `owner`, quarantined or not (the writer's layout is fixed: dmacoh(1)). */
+static bool ts_span(const char *json, uint64_t off, uint64_t len, unsigned owner, bool q)
+{
+    char want[200];
+
+    snprintf(want, sizeof(want),
+             "\"offset\": \"0x%llx\",\n      \"size\": %llu,\n      \"kind\": \"allocated\",\n"
+             "      \"owner\": %u,\n      \"quarantined\": %s",
+             (unsigned long long)off, (unsigned long long)len, owner, q ? "true" : "false");
+    return strstr(json, want) != NULL;
+}
+
+static unsigned ts_count(const char *s, const char *what)
+{
+    unsigned n = 0;
+
+    for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
+static int proof_tool_show(void)
+{
+    static const size_t a_sizes[] = {16384, 65536, 8192}, b_sizes[] = {12288, 12288, 12288, 12288};
+    static char out[TS_OUT], svg[TS_OUT];
+    uint64_t a_got[3][2], b_got[4][2];
+    char bdf[32], want[160];
+    pid_t a, b;
+    int a_hold, b_hold, r, fd;
+    ssize_t n;
+
+    check(find_device(0x1af4, 0x1110, bdf, sizeof(bdf)) == 0, "no ivshmem-plain outside VFIO");
+    check(access(TS_TOOL, X_OK) == 0, "%s is not in the guest", TS_TOOL);
+    check(ts_spawn("ts-a", bdf, DMACOH_SHARE_CREATE, a_sizes, 3, &a, &a_hold, a_got) == 0,
+          "the creating process failed");
+    check(ts_spawn("ts-b", bdf, DMACOH_SHARE_ATTACH, b_sizes, 4, &b, &b_hold, b_got) == 0,
+          "the attaching process failed");
+    say("ts-a (pid %ld) and ts-b (pid %ld) hold 3 and 4 blocks of '%s' over %s BAR2+%#x", (long)a,
+        (long)b, TS_NAME, bdf, TS_OFF);
+
+    /* The picture, as a person sees it. */
+    r = ts_tool("show " TS_NAME " --color never --width 32", out);
+    printf("%s", out);
+    check(r == 0, "dmacoh show exits %d", r);
+    snprintf(want, sizeof(want), "A/a  owner 1: pid %ld (ts-a) live, 3 blocks, 88 KiB", (long)a);
+    check(strstr(out, want), "the legend lacks '%s'", want);
+    snprintf(want, sizeof(want), "B/b  owner 2: pid %ld (ts-b) live, 4 blocks, 48 KiB", (long)b);
+    check(strstr(out, want), "the legend lacks '%s'", want);
+
+    /* Every block where its process put it, with its owner. */
+    r = ts_tool("show " TS_NAME " --json", out);
+    check(r == 0 && strstr(out, "\"consistent\": true"), "dmacoh show --json: %d %s", r, out);
+    check(ts_count(out, "\"kind\": \"allocated\"") == 7, "not 7 allocated spans:\n%s", out);
+    for (unsigned i = 0; i < 3; i++)
+        check(ts_span(out, a_got[i][0], a_got[i][1], 1, false), "ts-a's block at %#llx",
+              (unsigned long long)a_got[i][0]);
+    for (unsigned i = 0; i < 4; i++)
+        check(ts_span(out, b_got[i][0], b_got[i][1], 2, false), "ts-b's block at %#llx",
+              (unsigned long long)b_got[i][0]);
+    say("dmacoh show --json: 7 allocated spans at the offsets and with the owners the processes "
+        "report");
+
+    /* The SVG: one span group per span of the JSON. */
+    r = ts_tool("show " TS_NAME " --svg /tmp/ts.svg", svg);
+    check(r == 0, "dmacoh show --svg exits %d: %s", r, svg);
+    fd = open("/tmp/ts.svg", O_RDONLY);
+    check(fd >= 0, "no /tmp/ts.svg");
+    n = read(fd, svg, sizeof(svg) - 1);
+    close(fd);
+    check(n > 0, "empty SVG");
+    svg[n] = '\0';
+    check(!strncmp(svg, "<?xml", 5) && strstr(svg, "</svg>\n"), "not an SVG document");
+    check(ts_count(svg, "class=\"span\"") == ts_count(out, "\"kind\":"),
+          "the SVG has %u spans, the JSON %u", ts_count(svg, "class=\"span\""),
+          ts_count(out, "\"kind\":"));
+    say("dmacoh show --svg: %zd bytes, the %u spans of the JSON", n, ts_count(out, "\"kind\":"));
+
+    /* status: the region with two live owners, and the BAR range held shared by both. */
+    r = ts_tool("status --json", out);
+    check(r == 0 && strstr(out, "\"name\": \"" TS_NAME "\""), "status --json: %d %s", r, out);
+    for (int k = 0; k < 2; k++) {
+        snprintf(want, sizeof(want),
+                 "\"pid\": %ld,\n      \"comm\": \"%s\",\n      \"hold\": \"shared\",\n"
+                 "      \"region\": \"" TS_NAME "\"",
+                 (long)(k ? b : a), k ? "ts-b" : "ts-a");
+        check(strstr(out, want), "status --json lacks the registry entry '%s':\n%s", want, out);
+    }
+    say("dmacoh status --json: both processes hold the BAR range shared, as region '%s'", TS_NAME);
+
+    /* ts-b dies: its blocks are quarantined until a reap. */
+    kill(b, SIGKILL);
+    check(waitpid(b, NULL, 0) == b, "wait ts-b");
+    close(b_hold);
+    r = ts_tool("show " TS_NAME " --json", out);
+    check(r == 0, "show after the death: %d", r);
+    for (unsigned i = 0; i < 4; i++)
+        check(ts_span(out, b_got[i][0], b_got[i][1], 2, true),
+              "ts-b's block at %#llx not "
+              "quarantined",
+              (unsigned long long)b_got[i][0]);
+    r = ts_tool("reap " TS_NAME, out);
+    check(r == 0 && strstr(out, "4 quarantined blocks freed (48 KiB)"), "reap: %d %s", r, out);
+    r = ts_tool("check " TS_NAME, out);
+    check(r == 0 && strstr(out, "consistent"), "check: %d %s", r, out);
+    r = ts_tool("show " TS_NAME " --json", out);
+    check(r == 0 && ts_count(out, "\"kind\": \"allocated\"") == 3, "after the reap: %s", out);
+    say("ts-b killed: its 4 blocks shown quarantined, reaped by dmacoh reap, dmacoh check clean");
+
+    close(a_hold);
+    check(waitpid(a, NULL, 0) == a, "wait ts-a");
+    r = ts_tool("reap " TS_NAME, out);
+    check(r == 0, "last reap: %d %s", r, out);
+    {
+        struct dmacoh_sim *sim;
+
+        check(dmacoh_sim_create(NULL, &sim) == 0, "sim");
+        check(dmacoh_shared_unlink(dmacoh_sim_platform(sim), TS_NAME) == 0, "unlink");
+        dmacoh_sim_destroy(sim);
+    }
+    return 0;
+}
+
 struct proof {
     const char *name;
     const char *what;
@@ -1928,6 +2146,8 @@ static const struct proof proofs[] = {
      proof_shared_bar},
     {"vfio-shared", "two processes share edu's BAR0 through VFIO descriptors passed over a socket",
      proof_vfio_shared},
+    {"tool-show", "dmacoh show/status/reap/check on a region two guest processes hold",
+     proof_tool_show},
 };
 
 int main(int argc, char **argv)
