@@ -81,6 +81,7 @@ struct dmacoh_proc_id {
 struct dmacoh_shared_entry {
     const char *name; /**< the region's name, as dmacoh_declare_shared_memory takes it */
     uint64_t uid;     /**< the user owning the object (Linux: the file's uid) */
+    uint64_t gid;     /**< its group (Linux: the file's gid) */
     uint64_t bytes;   /**< size of the object */
     unsigned mode;    /**< its permission bits (Linux: st_mode & 0777) */
 };
@@ -193,7 +194,9 @@ struct dmacoh_platform_ops {
      * shm_open maps the shared-state object `name` (the caller checked it: 1 to 64 of
      * [A-Za-z0-9._-], not starting with a dot) read-write. With `create` it makes a new one
      * of `size` bytes, zero-filled, and fails with -DMACOH_EEXIST if one exists; without, it
-     * opens an existing one and fails with -DMACOH_ENOENT if none does. *out receives its
+     * opens an existing one and fails with -DMACOH_ENOENT if none does; then `size` 0 waits
+     * up to 1 s for a creator that has not sized its new object yet, and 1 does not wait
+     * (-DMACOH_EIO at once: a look from outside). *out receives its
      * address (aligned to 64) and *actual its size in bytes (which may differ from `size` when
      * opening). Errors also: -DMACOH_EACCES (also when the object belongs to another user,
      * or others may write it), -DMACOH_EIO (an object its creator never sized),

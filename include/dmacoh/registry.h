@@ -33,7 +33,8 @@ struct dmacoh_registry_entry {
  * held by several processes of a shared region comes once per holder. Stops when fn returns
  * non-zero and returns that value. No registry file yet (no process has declared physical
  * memory since boot) is 0 with no call. Reading needs only read access to the file (it is
- * created 0644); the walk blocks nobody. The caller's own ranges are reported too. Errors: -DMACOH_EINVAL (fn NULL),
+ * created 0644; a process that holds no range reads it through a read-only descriptor of
+ * its own, so a walk creates no file or folder); the walk blocks nobody. The caller's own ranges are reported too. Errors: -DMACOH_EINVAL (fn NULL),
  * -DMACOH_ENOENT (the registry is turned off, or cannot be opened: the line says why), OS
  * errors of querying the locks; each logged. Context: any thread; the ranges are collected
  * first and fn is called with no lock held, so it may call the library. Complexity: O(held ranges * log).

@@ -246,16 +246,23 @@ struct dmacoh_shared_info {
  * blocks, or frees them in a DMACOH_SHARE_RESET_ON_DEATH region), and a holder that died in
  * an update is recovered from, as any process of the region would: so this call writes to the
  * object, and needs the rights of the region's processes (Linux: the object's owner). The
- * lock is held only to copy the state; the callbacks run on the copy, unlocked, and may take
- * as long as they like (print to a pipe) without stalling the region's processes.
- * Every field of the object that bounds a read is checked against the others before use.
+ * object's header is read once and checked against itself and the object's size; the lock is
+ * taken for at most 2 s (a holder that keeps it longer is -DMACOH_EBUSY), and held while the
+ * state is checked, the owners' lives checked and the object copied; the copy is checked
+ * again, and the callbacks run on it, unlocked: they may take as long as they like (print to
+ * a pipe) without stalling the region's processes. The reader trusts the object as the
+ * region's processes trust each other: one of them writing it without the lock, or cutting
+ * the file short, while it is read can still make the reader fault (the dmacoh command reads
+ * another user's regions in a child process that has that user's rights only).
  * Errors: -DMACOH_EINVAL (p not initialised, bad name; an object made by another build of
  * the library, logged with both versions), -DMACOH_ENOENT (no such region), -DMACOH_EACCES
  * (the object is another user's, or others may write it), -DMACOH_ENOTSUP (no shared-state
- * objects on this platform; a region of another pid namespace), -DMACOH_EIO (an object never
+ * objects on this platform; a region of another pid namespace), -DMACOH_EBUSY (the lock held
+ * for over 2 s: the line names the holder), -DMACOH_EIO (an object never
  * finished by its creator, or damaged: its sizes disagree; or an allocator state that fails
  * the checker, in which case *info is filled with consistent false and no span is reported:
- * the next process to attach repairs it), -DMACOH_ENOMEM, OS errors; each logged. Context:
+ * the next process to attach repairs it), -DMACOH_ENOMEM (also: an object over 1 GiB, more
+ * than a look copies), OS errors; each logged. Context:
  * any thread; takes the region's lock briefly. Complexity: O(object size).
  */
 int dmacoh_shared_inspect(struct dmacoh_platform *p, const char *name,

@@ -9,9 +9,12 @@
  *   owner table          max_procs entries: pid and start time of a process, and a state
  *   struct dmacoh__pa    the allocator state with one owner byte per granule and a journal
  *
- * Every field a process trusts for bounds (the offsets, the granule count) is checked once, at
- * attach, against what its own declaration implies, and never read from the object again:
- * the per-process pool keeps its own copies.
+ * The object's header (sizes, offsets, granule count) is checked once, at attach, against
+ * what the process's own declaration implies, and the per-process pool keeps its own copies.
+ * The allocator state's own layout words (pages.c) are read from the object at every call:
+ * the processes of a region trust each other not to damage them, as the threads of one
+ * process do. A look from outside (dmacoh_shared_inspect) checks the whole state, on a copy,
+ * before it walks it.
  *
  * The owner byte of an allocation is its owner's table entry plus one. An entry is taken at
  * attach; it becomes DEAD when its process is found dead (or releases by force), and FREE
@@ -27,6 +30,8 @@
 #define SLOTS_DEFAULT 64u
 #define ATTACH_WAIT   1000000000ull /* ns an attach waits for the creator to finish */
 #define SWEEP_GAP     10000000ull   /* ns between the sweeps of allocations that find no room */
+#define VIEW_WAIT     2000000000ull /* ns a look from outside waits for the region's lock */
+#define VIEW_MAX      0x40000000ull /* bytes of object a look from outside copies, at most */
 
 enum { SLOT_FREE = 0, SLOT_LIVE = 1, SLOT_DEAD = 2 };
 
@@ -309,8 +314,19 @@ static bool holder_dead(const struct dmacoh_platform *p, const struct dmacoh__sh
  * takes the lock over from a dead one (the compare-and-swap from the dead tag: of several
  * waiters, one wins). Returns the dead holder's tag, or 0. Processes of a region share one
  * pid namespace (attach checks it), so a holder's pid names it for every waiter. */
+static uint64_t acquire_until(const struct dmacoh_platform *p, struct dmacoh__shm *h,
+                              const struct dmacoh_proc_id *me, uint64_t deadline, bool *late);
+
 static uint64_t acquire(const struct dmacoh_platform *p, struct dmacoh__shm *h,
                         const struct dmacoh_proc_id *me)
+{
+    return acquire_until(p, h, me, 0, NULL);
+}
+
+/* acquire, giving up (*late set, 0 returned, the lock not taken) once now_ns passes deadline;
+ * deadline 0: never. */
+static uint64_t acquire_until(const struct dmacoh_platform *p, struct dmacoh__shm *h,
+                              const struct dmacoh_proc_id *me, uint64_t deadline, bool *late)
 {
     uint64_t tag = tag_of(me), cur = 0;
 
@@ -336,6 +352,10 @@ static uint64_t acquire(const struct dmacoh_platform *p, struct dmacoh__shm *h,
                                         __ATOMIC_RELAXED)) {
             __atomic_store_n(&h->lock_start, me->start, __ATOMIC_RELAXED);
             return cur;
+        }
+        if (deadline && spins >= 64 && (spins & 63) == 0 && p->ops->now_ns(p->ctx) >= deadline) {
+            *late = true;
+            return 0;
         }
     }
 mine:
@@ -882,19 +902,23 @@ int dmacoh_shared_list(struct dmacoh_platform *p,
     return p->ops->shm_list(p->ctx, fn, user);
 }
 
-/* A region looked at from outside: the object mapped, and a pool of no device over it, with
- * no owner entry, which is what the lock, the sweep and the reap need. */
+/* A region looked at from outside: the object mapped, its header as read once (every size
+ * and offset used comes from this copy, checked against itself, never from the object
+ * again), and a pool of no device over it, with no owner entry, which is what the lock, the
+ * sweep and the reap need. */
 struct view {
     void *at;
     uint64_t actual, n, pa_off;
+    struct dmacoh__shm hl;
     struct dmacoh__pool *pool;
 };
 
-/* Maps the object `name` and checks that its own fields agree (there is no declaration to
- * check them against): 0, or an error, logged, with nothing left mapped. */
+/* Maps the object `name` and checks that its header agrees with itself and with the
+ * object's size (there is no declaration to check it against): 0, or an error, logged, with
+ * nothing left mapped. */
 static int view_open(struct dmacoh_platform *p, const char *name, const char *what, struct view *v)
 {
-    struct dmacoh__shm *h;
+    struct dmacoh__shm *hl = &v->hl;
     struct dmacoh_proc_id me;
     struct dmacoh__pool *pool;
     size_t meta = dmacoh_shared_meta_size();
@@ -915,41 +939,53 @@ static int view_open(struct dmacoh_platform *p, const char *name, const char *wh
         dmacoh__err("%s of '%s': this process's identity: %s", what, name, dmacoh_strerror(r));
         return r;
     }
-    r = p->ops->shm_open(p->ctx, name, 0, false, &v->at, &v->actual);
+    /* size 1: no wait for a creator still sizing the object (shm_open's contract). */
+    r = p->ops->shm_open(p->ctx, name, 1, false, &v->at, &v->actual);
     if (r) {
-        dmacoh__err("%s of '%s': %s", what, name,
-                    r == DMACOH_ENOENT ? "no such shared region" : dmacoh_strerror(r));
+        if (r == DMACOH_ENOENT)
+            dmacoh__err("%s of '%s': no such shared region", what, name);
         return r;
     }
-    h = (struct dmacoh__shm *)v->at;
-    if (v->actual < sizeof(*h) || __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE) != SHM_MAGIC) {
-        dmacoh__err("%s of '%s': not a whole region (its creator died setting it up, or it is "
-                    "no region's object)",
+    if (v->actual < sizeof(*hl) ||
+        __atomic_load_n(&((struct dmacoh__shm *)v->at)->magic, __ATOMIC_ACQUIRE) != SHM_MAGIC) {
+        dmacoh__err("%s of '%s': not a whole region (its creator is setting it up, or died "
+                    "doing so; or it is no region's object)",
                     what, name);
-        r = DMACOH_EIO;
-    } else if (h->version != SHM_VERSION || h->layout != layout_tag()) {
+        p->ops->shm_close(p->ctx, v->at, v->actual);
+        return DMACOH_EIO;
+    }
+    __builtin_memcpy(hl, v->at, sizeof(*hl));
+    if (hl->version != SHM_VERSION || hl->layout != layout_tag()) {
         dmacoh__err("%s of '%s': made by another build of the library (version %llu, layout "
                     "%#llx; this build: %u, %#llx)",
-                    what, name, (unsigned long long)h->version, (unsigned long long)h->layout,
+                    what, name, (unsigned long long)hl->version, (unsigned long long)hl->layout,
                     SHM_VERSION, (unsigned long long)layout_tag());
         r = DMACOH_EINVAL;
     } else {
-        if (h->nslots != 0 && h->nslots <= SLOTS_MAX && h->gshift >= 4 && h->gshift <= 62 &&
-            h->size != 0 && (h->size & (((uint64_t)1 << h->gshift) - 1)) == 0) {
-            v->n = h->size >> h->gshift;
-            total = object_size(v->n, h->nslots, &v->pa_off);
+        if (hl->nslots != 0 && hl->nslots <= SLOTS_MAX &&
+            hl->gshift >= dmacoh__log2(DMACOH_GRANULE_MIN) &&
+            hl->gshift <= dmacoh__log2(DMACOH_GRANULE_MAX) && hl->size != 0 &&
+            (hl->size & (((uint64_t)1 << hl->gshift) - 1)) == 0) {
+            v->n = hl->size >> hl->gshift;
+            total = object_size(v->n, hl->nslots, &v->pa_off);
         }
-        if (total == 0 || total != v->actual || h->total != total || h->pa_off != v->pa_off ||
-            h->slots_off != round64(sizeof(*h))) {
+        if (total == 0 || total != v->actual || hl->total != total || hl->pa_off != v->pa_off ||
+            hl->slots_off != round64(sizeof(*hl))) {
             dmacoh__err("%s of '%s': the object is damaged (%#llx bytes; its header says %#llx "
                         "bytes of %llu owners, granule 2^%llu, %#llx bytes of device memory)",
-                        what, name, (unsigned long long)v->actual, (unsigned long long)h->total,
-                        (unsigned long long)h->nslots, (unsigned long long)h->gshift,
-                        (unsigned long long)h->size);
+                        what, name, (unsigned long long)v->actual, (unsigned long long)hl->total,
+                        (unsigned long long)hl->nslots, (unsigned long long)hl->gshift,
+                        (unsigned long long)hl->size);
             r = DMACOH_EIO;
         }
     }
-    if (r == 0 && h->ns != me.ns) {
+    if (r == 0 && v->actual > VIEW_MAX) {
+        dmacoh__err("%s of '%s': the object is %#llx bytes, more than a look from outside "
+                    "copies (%#llx)",
+                    what, name, (unsigned long long)v->actual, VIEW_MAX);
+        r = DMACOH_ENOMEM;
+    }
+    if (r == 0 && hl->ns != me.ns) {
         dmacoh__err("%s of '%s': the region belongs to another pid namespace, whose processes "
                     "cannot be judged from here",
                     what, name);
@@ -967,18 +1003,18 @@ static int view_open(struct dmacoh_platform *p, const char *name, const char *wh
     __builtin_memset(pool, 0, meta);
     pool->sp = (struct dmacoh__shproc *)(void *)(pool + 1);
     pool->plat = p;
-    pool->shm = h;
+    pool->shm = (struct dmacoh__shm *)v->at;
     pool->pa = (struct dmacoh__pa *)(void *)((char *)v->at + v->pa_off);
     pool->sp->shm_size = v->actual;
-    pool->sp->nslots = (unsigned)h->nslots;
+    pool->sp->nslots = (unsigned)hl->nslots;
     pool->sp->slot = pool->sp->nslots; /* no entry: every owner is someone else */
     pool->sp->me = me;
-    pool->size = h->size;
-    pool->gshift = (unsigned)h->gshift;
-    pool->dev_base = h->dev_base;
-    pool->bus = h->bus;
-    pool->seq = &h->seq;
-    pool->waiters = &h->waiters;
+    pool->gshift = (unsigned)hl->gshift;
+    pool->size = v->n << pool->gshift;
+    pool->dev_base = hl->dev_base;
+    pool->bus = hl->bus;
+    pool->seq = &pool->shm->seq;
+    pool->waiters = &pool->shm->waiters;
     v->pool = pool;
     return 0;
 }
@@ -991,14 +1027,41 @@ static void view_close(struct view *v)
     p->ops->meta_free(p->ctx, v->pool, dmacoh_shared_meta_size());
 }
 
-/* Whether the locked state is one the walks may read (its header as the object's sizes say,
- * and every invariant). A state that is not is left as it is: attaching repairs it. */
+/* Whether the state v->pool->pa points at is one the walks may read: its header as the
+ * object's sizes say, and every invariant. */
 static bool view_sound(const struct view *v)
 {
     const struct dmacoh__pa *pa = v->pool->pa;
 
     return pa->ngranules == v->n && pa->base_g == v->pool->dev_base >> v->pool->gshift &&
            pa->owners_off != 0 && dmacoh__pa_check(pa);
+}
+
+/* Takes the region's lock as a process of no owner entry, waiting at most VIEW_WAIT: 0, or
+ * -DMACOH_EBUSY, logged with the holder's pid. A holder found dead is recovered from, as any
+ * process of the region would; so is an update left half done (a journal that fits the
+ * region); a journal that does not fit is left alone (the state is then reported, not
+ * rebuilt from what may be garbage). */
+static int view_lock(struct view *v, const char *what, const char *name)
+{
+    struct dmacoh__pool *pool = v->pool;
+    const struct dmacoh_platform *p = pool->plat;
+    struct dmacoh__pa *pa = pool->pa;
+    bool late = false;
+    uint64_t holder = __atomic_load_n(&pool->shm->lock, __ATOMIC_RELAXED), dead;
+
+    dead = acquire_until(p, pool->shm, &pool->sp->me, p->ops->now_ns(p->ctx) + VIEW_WAIT, &late);
+    if (late) {
+        dmacoh__err("%s of '%s': process %llu has held the region's lock for over 2 s (stopped, "
+                    "or in a long operation); try again",
+                    what, name, (unsigned long long)(holder >> 32));
+        return DMACOH_EBUSY;
+    }
+    pool->sp->seq_locked = __atomic_load_n(pool->seq, __ATOMIC_RELAXED);
+    if (dead || (pa->j_op >= DMACOH__J_ALLOC && pa->j_op <= DMACOH__J_RESERVE &&
+                 pa->ngranules == v->n && pa->j_off < v->n && pa->j_n <= v->n - pa->j_off))
+        recover(pool, dead);
+    return 0;
 }
 
 static void span_of(const struct dmacoh__pool *pool, uint64_t i, struct dmacoh_shared_span *sp,
@@ -1037,7 +1100,6 @@ int dmacoh_shared_inspect(struct dmacoh_platform *p, const char *name,
 
     if (r)
         return r;
-    h = v.pool->shm;
     copy = p->ops->meta_alloc(p->ctx, (size_t)v.actual);
     if (!copy) {
         dmacoh__err("shared inspect of '%s': no memory for a copy of %#llx bytes", name,
@@ -1045,25 +1107,33 @@ int dmacoh_shared_inspect(struct dmacoh_platform *p, const char *name,
         view_close(&v);
         return DMACOH_ENOMEM;
     }
-    dmacoh__shm_lock(v.pool);
+    r = view_lock(&v, "shared inspect", name);
+    if (r) {
+        p->ops->meta_free(p->ctx, copy, (size_t)v.actual);
+        view_close(&v);
+        return r;
+    }
     sound = view_sound(&v);
     if (sound)
-        sweep(v.pool);
+        sweep(v.pool); /* only over a sound state: the sweep walks it */
     __builtin_memcpy(copy, v.at, (size_t)v.actual);
     dmacoh__shm_unlock(v.pool);
 
-    /* From here on, the copy. */
+    /* From here on, the copy, checked again: a process that wrote the object without the
+     * lock cannot change it under the walks any more. */
     v.pool->shm = h = (struct dmacoh__shm *)copy;
     v.pool->pa = (struct dmacoh__pa *)(void *)((char *)copy + v.pa_off);
+    sound = sound && view_sound(&v);
     __builtin_memset(&in, 0, sizeof(in));
-    in.bus = h->bus;
-    in.device_addr = h->dev_base;
-    in.size = h->size;
+    in.bus = v.hl.bus;
+    in.device_addr = v.hl.dev_base;
+    in.size = v.pool->size;
     in.granule = (uint64_t)1 << v.pool->gshift;
-    in.placement = (unsigned)h->placement;
-    in.align_cap = h->align_cap;
+    in.placement = (unsigned)v.hl.placement;
+    in.align_cap = v.hl.align_cap;
     in.fallbacks = h->fallbacks;
     in.consistent = sound;
+    in.stats.max_procs = v.pool->sp->nslots;
     if (sound) {
         fill_stats(v.pool, &in.stats);
         for (uint64_t i = 0; i < v.n;) {
@@ -1077,7 +1147,6 @@ int dmacoh_shared_inspect(struct dmacoh_platform *p, const char *name,
             }
         }
     } else {
-        in.stats.max_procs = v.pool->sp->nslots;
         dmacoh__err("shared inspect of '%s': the allocator state fails the invariant checker "
                     "(the next process to attach repairs it)",
                     name);
@@ -1108,7 +1177,11 @@ int dmacoh_shared_reap_by_name(struct dmacoh_platform *p, const char *name, uint
 
     if (r)
         return r;
-    dmacoh__shm_lock(v.pool);
+    r = view_lock(&v, "shared reap", name);
+    if (r) {
+        view_close(&v);
+        return r;
+    }
     sound = view_sound(&v);
     if (sound) {
         sweep(v.pool);

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * region_holder.c - a process holding what `dmacoh status` and `dmacoh show` look at, for
- * tests/tools/run.sh: a shared region on the simulator, made the same way every run (so its
+ * tests/tools/regions.sh: a shared region on the simulator, made the same way every run (so its
  * picture is a golden file), with a dead owner's quarantined blocks, a freed hole and an
  * occupied range, and one allocation served from system memory (a fallback); and, when asked, two ranges in the machine-wide registry (one exclusive,
  * one shared), entered through the library's own registry code.
  *
- * usage: region_holder NAME [registry]   (DMACOH_SHM_DIR and DMACOH_REGISTRY say where)
+ * usage: region_holder NAME [registry|badname]   (DMACOH_SHM_DIR and DMACOH_REGISTRY say where)
+ * badname: the process's command (comm) is made of bytes that are not UTF-8, control
+ * characters and markup, for the tests that JSON and SVG stay valid whatever it holds.
  * Prints "ready" when all is in place, then holds it until its standard input ends.
  */
 #include <dmacoh/dmacoh.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,6 +47,8 @@ int main(int argc, char **argv)
 
     if (argc < 2)
         return 2;
+    if (argc > 2 && !strcmp(argv[2], "badname"))
+        (void)prctl(PR_SET_NAME, "rh\xff\x01<&\"\xc3x", 0, 0, 0);
     r = dmacoh_sim_create(NULL, &sim);
     if (r)
         die("sim", r);

@@ -12,6 +12,7 @@
 #include <dmacoh/shared.h>
 
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char help[] =
@@ -27,36 +28,31 @@ int cmd_check(int argc, char **argv)
 {
     const char *json = NULL;
     struct tool_opt opts[] = {{"json", false, &json}, {NULL, false, NULL}};
-    struct dmacoh_shared_info in;
     struct dmacoh_platform *p;
-    uint64_t uid;
-    unsigned mode;
-    int i = tool_opts(argc, argv, opts, help), r, code;
+    struct tool_region reg;
+    struct tool_look *l;
+    int i = tool_opts(argc, argv, opts, help), code;
     char why[512];
 
     if (i < 0)
         return i == -2 ? TOOL_OK : TOOL_USAGE;
     if (i != argc - 1)
         return tool_err(TOOL_USAGE, argv[0], "needs one REGION (try 'dmacoh check --help')");
+    l = calloc(1, sizeof(*l));
+    if (!l)
+        return tool_err(TOOL_FAIL, argv[0], "out of memory");
     tool_log_capture();
     p = tool_platform(argv[0]);
-    if (!p)
-        return TOOL_FAIL;
-    r = tool_find_region(argv[0], p, argv[i], &uid, &mode);
-    if (r)
-        return r;
-    memset(&in, 0, sizeof(in));
-    r = tool_as_owner(uid);
-    if (r == 0) {
-        r = dmacoh_shared_inspect(p, argv[i], &in, NULL, NULL, NULL);
-        tool_as_self();
+    if (!p) {
+        code = TOOL_FAIL;
+        snprintf(why, sizeof(why), "cannot set up");
+    } else {
+        code = tool_find_region(p, argv[i], &reg, why);
     }
-    code = r == 0 ? TOOL_OK : r == DMACOH_EIO ? TOOL_DAMAGED : tool_code(r);
-    if (code == TOOL_NOPERM)
-        snprintf(why, sizeof(why), "%s", tool_noperm(argv[i], uid, mode, why));
-    else
-        snprintf(why, sizeof(why), "%s",
-                 r && *tool_last_log() ? tool_last_log() : dmacoh_strerror(r));
+    if (code == TOOL_OK && tool_look(p, &reg, TOOL_LOOK_INFO, l)) {
+        code = tool_look_code(l);
+        snprintf(why, sizeof(why), "%s", l->why);
+    }
     if (json) {
         struct json j;
 
@@ -64,17 +60,18 @@ int cmd_check(int argc, char **argv)
         json_begin(&j, NULL, '{');
         json_u64(&j, "schema", 1);
         json_str(&j, "name", argv[i]);
-        json_bool(&j, "consistent", r == 0);
-        json_str(&j, "error", r ? why : NULL);
+        json_bool(&j, "consistent", code == TOOL_OK);
+        json_str(&j, "error", code ? why : NULL);
         json_u64(&j, "exit", (uint64_t)code);
         json_end(&j, '}');
-        return code;
+    } else if (code == TOOL_OK) {
+        printf("region %s: consistent (%u live and %u dead owners, %" PRIu64 " blocks, %" PRIu64
+               " quarantined, %" PRIu64 " recoveries)\n",
+               argv[i], l->info.stats.procs, l->info.stats.dead, l->info.stats.live_blocks,
+               l->info.stats.quarantined_blocks, l->info.stats.recoveries);
+    } else if (why[0]) {
+        tool_err(code, argv[0], "%s", why);
     }
-    if (r)
-        return tool_err(code, argv[0], "%s", why);
-    printf("region %s: consistent (%u live and %u dead owners, %" PRIu64 " blocks, %" PRIu64
-           " quarantined, %" PRIu64 " recoveries)\n",
-           argv[i], in.stats.procs, in.stats.dead, in.stats.live_blocks,
-           in.stats.quarantined_blocks, in.stats.recoveries);
-    return TOOL_OK;
+    free(l);
+    return tool_flush(argv[0], code);
 }

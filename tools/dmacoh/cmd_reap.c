@@ -10,6 +10,7 @@
 #include <dmacoh/shared.h>
 
 #include <inttypes.h>
+#include <stdlib.h>
 
 static const char help[] =
     "usage: dmacoh reap REGION [--json]\n"
@@ -25,10 +26,11 @@ int cmd_reap(int argc, char **argv)
     const char *json = NULL;
     struct tool_opt opts[] = {{"json", false, &json}, {NULL, false, NULL}};
     struct dmacoh_platform *p;
-    uint64_t uid, blocks = 0, bytes = 0;
-    unsigned mode;
+    struct tool_region reg;
+    struct tool_look *l;
     int i = tool_opts(argc, argv, opts, help), r;
-    char why[512], a[32];
+    char why[512];
+    char a[32];
 
     if (i < 0)
         return i == -2 ? TOOL_OK : TOOL_USAGE;
@@ -38,21 +40,16 @@ int cmd_reap(int argc, char **argv)
     p = tool_platform(argv[0]);
     if (!p)
         return TOOL_FAIL;
-    r = tool_find_region(argv[0], p, argv[i], &uid, &mode);
+    r = tool_find_region(p, argv[i], &reg, why);
     if (r)
+        return tool_err(r, argv[0], "%s", why);
+    l = calloc(1, sizeof(*l));
+    if (!l)
+        return tool_err(TOOL_FAIL, argv[0], "out of memory");
+    if (tool_look(p, &reg, TOOL_LOOK_REAP, l)) {
+        r = tool_err(tool_look_code(l), argv[0], "%s", l->why);
+        free(l);
         return r;
-    r = tool_as_owner(uid);
-    if (r == 0) {
-        r = dmacoh_shared_reap_by_name(p, argv[i], &blocks, &bytes);
-        tool_as_self();
-    }
-    if (r) {
-        int code = r == DMACOH_EIO ? TOOL_DAMAGED : tool_code(r);
-
-        if (code == TOOL_NOPERM)
-            return tool_err(code, argv[0], "%s", tool_noperm(argv[i], uid, mode, why));
-        return tool_err(code, argv[0], "%s",
-                        *tool_last_log() ? tool_last_log() : dmacoh_strerror(r));
     }
     if (json) {
         struct json j;
@@ -61,12 +58,13 @@ int cmd_reap(int argc, char **argv)
         json_begin(&j, NULL, '{');
         json_u64(&j, "schema", 1);
         json_str(&j, "name", argv[i]);
-        json_u64(&j, "blocks", blocks);
-        json_u64(&j, "bytes", bytes);
+        json_u64(&j, "blocks", l->reaped_blocks);
+        json_u64(&j, "bytes", l->reaped_bytes);
         json_end(&j, '}');
     } else {
-        printf("region %s: %" PRIu64 " quarantined block%s freed (%s)\n", argv[i], blocks,
-               blocks == 1 ? "" : "s", tool_size(bytes, a));
+        printf("region %s: %" PRIu64 " quarantined block%s freed (%s)\n", argv[i], l->reaped_blocks,
+               l->reaped_blocks == 1 ? "" : "s", tool_size(l->reaped_bytes, a));
     }
-    return TOOL_OK;
+    free(l);
+    return tool_flush(argv[0], TOOL_OK);
 }

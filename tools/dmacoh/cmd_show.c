@@ -14,6 +14,7 @@
 #include <dmacoh/errno.h>
 #include <dmacoh/shared.h>
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,57 +34,19 @@ static const char help[] =
     "  --rows ROWS     at most this many rows (default 16, 1-4096)\n"
     "  --color WHEN    colour the cells: auto (a terminal), always, never\n";
 
-#define MAX_OWNERS 254
+#define MAX_OWNERS TOOL_MAX_OWNERS
 #define TOP        3
 
-struct owner {
-    struct dmacoh_shared_owner o;
-    char comm[17];
-};
-
 struct pic {
-    struct dmacoh_shared_info info;
-    struct owner owners[MAX_OWNERS];
-    unsigned nowners;
-    struct dmacoh_shared_span *spans;
-    size_t nspans, cap;
+    struct tool_look l;
     size_t top[TOP]; /* indexes of the largest free spans, in order; SIZE_MAX: none */
 };
-
-static int on_owner(void *user, const struct dmacoh_shared_owner *o)
-{
-    struct pic *p = user;
-
-    if (p->nowners < MAX_OWNERS) {
-        p->owners[p->nowners].o = *o;
-        tool_comm(o->pid, p->owners[p->nowners].comm);
-        p->nowners++;
-    }
-    return 0;
-}
-
-static int on_span(void *user, const struct dmacoh_shared_span *s)
-{
-    struct pic *p = user;
-
-    if (p->nspans == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 256;
-        struct dmacoh_shared_span *n = realloc(p->spans, cap * sizeof(*n));
-
-        if (!n)
-            return DMACOH_ENOMEM;
-        p->spans = n;
-        p->cap = cap;
-    }
-    p->spans[p->nspans++] = *s;
-    return 0;
-}
 
 /* The position of owner `index` in the legend (its letter), or -1. */
 static int letter_of(const struct pic *p, unsigned index)
 {
-    for (unsigned k = 0; k < p->nowners; k++)
-        if (p->owners[k].o.index == index)
+    for (unsigned k = 0; k < p->l.nowners; k++)
+        if (p->l.owners[k].index == index)
             return (int)k;
     return -1;
 }
@@ -100,11 +63,11 @@ static void find_top(struct pic *p)
 {
     for (int t = 0; t < TOP; t++)
         p->top[t] = SIZE_MAX;
-    for (size_t i = 0; i < p->nspans; i++) {
-        if (p->spans[i].kind != DMACOH_SPAN_FREE)
+    for (size_t i = 0; i < p->l.nspans; i++) {
+        if (p->l.spans[i].kind != DMACOH_SPAN_FREE)
             continue;
         for (int t = 0; t < TOP; t++) {
-            if (p->top[t] == SIZE_MAX || p->spans[i].size > p->spans[p->top[t]].size) {
+            if (p->top[t] == SIZE_MAX || p->l.spans[i].size > p->l.spans[p->top[t]].size) {
                 memmove(&p->top[t + 1], &p->top[t], (size_t)(TOP - 1 - t) * sizeof(p->top[0]));
                 p->top[t] = i;
                 break;
@@ -134,7 +97,7 @@ static const int palette[] = {42, 44, 45, 46, 43, 102, 104, 105, 106, 103};
 
 static void print_map(const struct pic *p, unsigned cols, unsigned maxrows, bool color)
 {
-    uint64_t g = p->info.granule, n = p->info.size / g, cells, per;
+    uint64_t g = p->l.info.granule, n = p->l.info.size / g, cells, per;
     uint64_t tally_max = (uint64_t)cols * maxrows;
     size_t si = 0;
     char a[32], b[32];
@@ -158,10 +121,10 @@ static void print_map(const struct pic *p, unsigned cols, unsigned maxrows, bool
             printf("%12s ", tool_hex(lo * g, hexbuf));
         memset(own, 0, sizeof(own));
         memset(ownq, 0, sizeof(ownq));
-        while (si < p->nspans && (p->spans[si].offset + p->spans[si].size) / g <= lo)
+        while (si < p->l.nspans && (p->l.spans[si].offset + p->l.spans[si].size) / g <= lo)
             si++;
-        for (size_t k = si; k < p->nspans && p->spans[k].offset / g < hi; k++) {
-            const struct dmacoh_shared_span *s = &p->spans[k];
+        for (size_t k = si; k < p->l.nspans && p->l.spans[k].offset / g < hi; k++) {
+            const struct dmacoh_shared_span *s = &p->l.spans[k];
             uint64_t s0 = s->offset / g, s1 = (s->offset + s->size) / g;
             uint64_t ov = (s1 < hi ? s1 : hi) - (s0 > lo ? s0 : lo);
 
@@ -208,19 +171,19 @@ static void print_map(const struct pic *p, unsigned cols, unsigned maxrows, bool
             putchar('\n');
     }
     printf("\n");
-    for (unsigned k = 0; k < p->nowners; k++) {
-        const struct owner *o = &p->owners[k];
+    for (unsigned k = 0; k < p->l.nowners; k++) {
+        const struct dmacoh_shared_owner *o = &p->l.owners[k];
         char up = k < 26 ? (char)('A' + k) : '*', low = k < 26 ? (char)('a' + k) : '*';
 
         printf("  %c/%c  owner %u: pid %" PRIu64 " (%s) %s, %" PRIu64 " block%s, %s\n", up, low,
-               o->o.index, o->o.pid, o->comm, o->o.state == DMACOH_OWNER_LIVE ? "live" : "dead",
-               o->o.blocks, o->o.blocks == 1 ? "" : "s", tool_size(o->o.bytes, a));
+               o->index, o->pid, p->l.comm[k], o->state == DMACOH_OWNER_LIVE ? "live" : "dead",
+               o->blocks, o->blocks == 1 ? "" : "s", tool_size(o->bytes, a));
     }
     printf("  #    occupied (%s)\n  .    free (%s in %" PRIu64 " span%s)\n",
-           tool_size(p->info.stats.occupied_bytes, a), tool_size(p->info.stats.free_bytes, b),
-           p->info.free_spans, p->info.free_spans == 1 ? "" : "s");
+           tool_size(p->l.info.stats.occupied_bytes, a), tool_size(p->l.info.stats.free_bytes, b),
+           p->l.info.free_spans, p->l.info.free_spans == 1 ? "" : "s");
     for (int t = 0; t < TOP && p->top[t] != SIZE_MAX; t++) {
-        const struct dmacoh_shared_span *s = &p->spans[p->top[t]];
+        const struct dmacoh_shared_span *s = &p->l.spans[p->top[t]];
 
         printf("  %d    free span at 0x%" PRIx64 ", %s\n", t + 1, s->offset, tool_size(s->size, a));
     }
@@ -228,7 +191,7 @@ static void print_map(const struct pic *p, unsigned cols, unsigned maxrows, bool
 
 static void print_head(const char *name, const struct pic *p)
 {
-    const struct dmacoh_shared_info *in = &p->info;
+    const struct dmacoh_shared_info *in = &p->l.info;
     char a[32], b[32], c[32], d[32];
 
     printf("region %s: bus 0x%" PRIx64 ", device 0x%" PRIx64 ", %s, granule %s\n", name, in->bus,
@@ -245,7 +208,7 @@ static void print_head(const char *name, const struct pic *p)
 
 static void print_json(const char *name, const struct pic *p)
 {
-    const struct dmacoh_shared_info *in = &p->info;
+    const struct dmacoh_shared_info *in = &p->l.info;
     struct json j;
     char hex[24];
 
@@ -265,32 +228,32 @@ static void print_json(const char *name, const struct pic *p)
     json_u64(&j, "quarantined_blocks", in->stats.quarantined_blocks);
     json_u64(&j, "fallbacks", in->fallbacks);
     json_begin(&j, "owners", '[');
-    for (unsigned k = 0; k < p->nowners; k++) {
-        const struct owner *o = &p->owners[k];
+    for (unsigned k = 0; k < p->l.nowners; k++) {
+        const struct dmacoh_shared_owner *o = &p->l.owners[k];
         char l[2] = {k < 26 ? (char)('A' + k) : '*', '\0'};
 
         json_begin(&j, NULL, '{');
-        json_u64(&j, "index", o->o.index);
+        json_u64(&j, "index", o->index);
         json_str(&j, "letter", l);
-        json_u64(&j, "pid", o->o.pid);
-        json_str(&j, "comm", o->comm);
-        json_str(&j, "state", o->o.state == DMACOH_OWNER_LIVE ? "live" : "dead");
-        json_u64(&j, "blocks", o->o.blocks);
-        json_u64(&j, "bytes", o->o.bytes);
+        json_u64(&j, "pid", o->pid);
+        json_str(&j, "comm", p->l.comm[k]);
+        json_str(&j, "state", o->state == DMACOH_OWNER_LIVE ? "live" : "dead");
+        json_u64(&j, "blocks", o->blocks);
+        json_u64(&j, "bytes", o->bytes);
         json_end(&j, '}');
     }
     json_end(&j, ']');
     json_begin(&j, "largest_free_spans", '[');
     for (int t = 0; t < TOP && p->top[t] != SIZE_MAX; t++) {
         json_begin(&j, NULL, '{');
-        json_str(&j, "offset", tool_hex(p->spans[p->top[t]].offset, hex));
-        json_u64(&j, "size", p->spans[p->top[t]].size);
+        json_str(&j, "offset", tool_hex(p->l.spans[p->top[t]].offset, hex));
+        json_u64(&j, "size", p->l.spans[p->top[t]].size);
         json_end(&j, '}');
     }
     json_end(&j, ']');
     json_begin(&j, "spans", '[');
-    for (size_t i = 0; i < p->nspans; i++) {
-        const struct dmacoh_shared_span *s = &p->spans[i];
+    for (size_t i = 0; i < p->l.nspans; i++) {
+        const struct dmacoh_shared_span *s = &p->l.spans[i];
 
         json_begin(&j, NULL, '{');
         json_str(&j, "offset", tool_hex(s->offset, hex));
@@ -334,7 +297,7 @@ static int write_svg(FILE *f, const char *name, const struct pic *p, unsigned co
                      unsigned maxrows)
 {
     const double W = 1024.0, RH = 18.0, GAP = 4.0, X0 = 96.0, Y0 = 40.0;
-    uint64_t g = p->info.granule, n = p->info.size / g, cells, per, rowg, rows;
+    uint64_t g = p->l.info.granule, n = p->l.info.size / g, cells, per, rowg, rows;
     uint64_t tally_max = (uint64_t)cols * maxrows;
     double height;
     char a[32], col[32];
@@ -343,7 +306,7 @@ static int write_svg(FILE *f, const char *name, const struct pic *p, unsigned co
     per = (n + cells - 1) / cells;
     rowg = per * cols;
     rows = (n + rowg - 1) / rowg;
-    height = Y0 + (double)rows * (RH + GAP) + 24.0 + 18.0 * (double)(p->nowners + 2);
+    height = Y0 + (double)rows * (RH + GAP) + 24.0 + 18.0 * (double)(p->l.nowners + 2);
     fprintf(f,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
@@ -354,12 +317,12 @@ static int write_svg(FILE *f, const char *name, const struct pic *p, unsigned co
     fputs("</title>\n<text x=\"8\" y=\"16\">region ", f);
     xml_text(f, name);
     fprintf(f, ": bus 0x%" PRIx64 ", %s, granule %s; %" PRIu64 " granules per row</text>\n",
-            p->info.bus, tool_size(p->info.size, a), tool_size(g, col), rowg);
+            p->l.info.bus, tool_size(p->l.info.size, a), tool_size(g, col), rowg);
     for (uint64_t row = 0; row < rows; row++) /* each row's first byte, on its left */
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">0x%" PRIx64 "</text>\n", X0 - 6,
                 Y0 + (double)row * (RH + GAP) + 13, row * rowg * g);
-    for (size_t i = 0; i < p->nspans; i++) {
-        const struct dmacoh_shared_span *s = &p->spans[i];
+    for (size_t i = 0; i < p->l.nspans; i++) {
+        const struct dmacoh_shared_span *s = &p->l.spans[i];
         uint64_t s0 = s->offset / g, s1 = (s->offset + s->size) / g;
         int rank = top_rank(p, i), k = letter_of(p, s->owner);
         char tip[160];
@@ -379,7 +342,7 @@ static int write_svg(FILE *f, const char *name, const struct pic *p, unsigned co
         fputs("<title>", f);
         xml_text(f, tip);
         if (s->kind == DMACOH_SPAN_ALLOCATED && k >= 0)
-            fprintf(f, ", owner %u (pid %" PRIu64 ")%s", s->owner, p->owners[k].o.pid,
+            fprintf(f, ", owner %u (pid %" PRIu64 ")%s", s->owner, p->l.owners[k].pid,
                     s->quarantined ? ", quarantined" : "");
         if (rank)
             fprintf(f, ", free span %d by size", rank);
@@ -404,18 +367,18 @@ static int write_svg(FILE *f, const char *name, const struct pic *p, unsigned co
     {
         double y = Y0 + (double)rows * (RH + GAP) + 20.0;
 
-        for (unsigned k = 0; k < p->nowners; k++, y += 18.0) {
-            const struct owner *o = &p->owners[k];
+        for (unsigned k = 0; k < p->l.nowners; k++, y += 18.0) {
+            const struct dmacoh_shared_owner *o = &p->l.owners[k];
             char line[160];
 
             owner_color(k, col);
             fprintf(f, "<rect x=\"8\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\"/>", y - 10,
                     col);
             snprintf(line, sizeof(line),
-                     "owner %u: pid %" PRIu64 " (%s) %s, %" PRIu64 " blocks, %s", o->o.index,
-                     o->o.pid, o->comm,
-                     o->o.state == DMACOH_OWNER_LIVE ? "live" : "dead (quarantined: red outline)",
-                     o->o.blocks, tool_size(o->o.bytes, a));
+                     "owner %u: pid %" PRIu64 " (%s) %s, %" PRIu64 " blocks, %s", o->index, o->pid,
+                     p->l.comm[k],
+                     o->state == DMACOH_OWNER_LIVE ? "live" : "dead (quarantined: red outline)",
+                     o->blocks, tool_size(o->bytes, a));
             fprintf(f, "<text x=\"26\" y=\"%.1f\">", y);
             xml_text(f, line);
             fputs("</text>\n", f);
@@ -450,9 +413,8 @@ int cmd_show(int argc, char **argv)
                               {"width", true, &width}, {"rows", true, &rowsopt},
                               {"color", true, &color}, {NULL, false, NULL}};
     struct dmacoh_platform *pl;
+    struct tool_region reg;
     struct pic *p;
-    uint64_t uid;
-    unsigned mode;
     long cols, rows;
     bool paint;
     int i = tool_opts(argc, argv, opts, help), r;
@@ -468,31 +430,26 @@ int cmd_show(int argc, char **argv)
         return tool_err(TOOL_USAGE, argv[0], "--width takes 8 to 512, --rows 1 to 4096");
     if (strcmp(color, "auto") && strcmp(color, "always") && strcmp(color, "never"))
         return tool_err(TOOL_USAGE, argv[0], "--color takes auto, always or never");
+    if (json && svg && !strcmp(svg, "-"))
+        return tool_err(TOOL_USAGE, argv[0],
+                        "--json and --svg - would both go to standard "
+                        "output: write the SVG to a file");
     paint = !strcmp(color, "always") || (!strcmp(color, "auto") && isatty(STDOUT_FILENO));
     tool_log_capture();
     pl = tool_platform(argv[0]);
     if (!pl)
         return TOOL_FAIL;
-    r = tool_find_region(argv[0], pl, argv[i], &uid, &mode);
+    r = tool_find_region(pl, argv[i], &reg, why);
     if (r)
-        return r;
+        return tool_err(r, argv[0], "%s", why);
     p = calloc(1, sizeof(*p));
     if (!p)
         return tool_err(TOOL_FAIL, argv[0], "out of memory");
-    r = tool_as_owner(uid);
-    if (r == 0) {
-        r = dmacoh_shared_inspect(pl, argv[i], &p->info, on_owner, on_span, p);
-        tool_as_self();
-    }
-    if (r) {
-        int code = r == DMACOH_EIO ? TOOL_DAMAGED : tool_code(r);
-
-        free(p->spans);
+    if (tool_look(pl, &reg, TOOL_LOOK_SPANS, &p->l)) {
+        r = tool_err(tool_look_code(&p->l), argv[0], "%s", p->l.why);
+        tool_look_done(&p->l);
         free(p);
-        if (code == TOOL_NOPERM)
-            return tool_err(code, argv[0], "%s", tool_noperm(argv[i], uid, mode, why));
-        return tool_err(code, argv[0], "%s",
-                        *tool_last_log() ? tool_last_log() : dmacoh_strerror(r));
+        return r;
     }
     find_top(p);
     if (json) {
@@ -504,12 +461,14 @@ int cmd_show(int argc, char **argv)
     r = TOOL_OK;
     if (svg) {
         FILE *f = strcmp(svg, "-") ? fopen(svg, "we") : stdout;
+        int e = f ? write_svg(f, argv[i], p, (unsigned)cols, (unsigned)rows) : -1;
 
-        if (!f || write_svg(f, argv[i], p, (unsigned)cols, (unsigned)rows) != 0 ||
-            (f != stdout && fclose(f) != 0))
-            r = tool_err(TOOL_FAIL, argv[0], "cannot write %s", svg);
+        if (f && f != stdout && fclose(f) != 0)
+            e = -1;
+        if (e)
+            r = tool_err(TOOL_FAIL, argv[0], "cannot write %s: %s", svg, strerror(errno));
     }
-    free(p->spans);
+    tool_look_done(&p->l);
     free(p);
-    return r;
+    return tool_flush(argv[0], r);
 }

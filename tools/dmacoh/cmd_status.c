@@ -32,22 +32,9 @@ static const char help[] =
     "\n"
     "  --json   the same as JSON (schema in dmacoh(1))\n";
 
-#define MAX_OWNERS 254
-
-struct owner {
-    struct dmacoh_shared_owner o;
-    char comm[17];
-};
-
 struct region {
-    char name[65];
-    uint64_t uid;
-    unsigned mode;
-    int err; /* 0, or the library's error */
-    char why[512];
-    struct dmacoh_shared_info info;
-    struct owner owners[MAX_OWNERS];
-    unsigned nowners;
+    struct tool_region r;
+    struct tool_look l;
 };
 
 struct held {
@@ -85,21 +72,10 @@ static int on_entry(void *user, const struct dmacoh_shared_entry *e)
         return DMACOH_ENOMEM;
     r = &s->regions[s->nregions++];
     memset(r, 0, sizeof(*r));
-    snprintf(r->name, sizeof(r->name), "%s", e->name);
-    r->uid = e->uid;
-    r->mode = e->mode;
-    return 0;
-}
-
-static int on_owner(void *user, const struct dmacoh_shared_owner *o)
-{
-    struct region *r = user;
-
-    if (r->nowners < MAX_OWNERS) {
-        r->owners[r->nowners].o = *o;
-        tool_comm(o->pid, r->owners[r->nowners].comm);
-        r->nowners++;
-    }
+    snprintf(r->r.name, sizeof(r->r.name), "%s", e->name);
+    r->r.uid = e->uid;
+    r->r.gid = e->gid;
+    r->r.mode = e->mode;
     return 0;
 }
 
@@ -117,25 +93,13 @@ static int on_held(void *user, const struct dmacoh_registry_entry *e)
 
 static int by_name(const void *a, const void *b)
 {
-    return strcmp(((const struct region *)a)->name, ((const struct region *)b)->name);
+    return strcmp(((const struct region *)a)->r.name, ((const struct region *)b)->r.name);
 }
 
-static void inspect(struct dmacoh_platform *p, struct region *r)
+/* Whether the region's figures can be shown (read, even if its state is inconsistent). */
+static bool readable(const struct region *g)
 {
-    int e;
-
-    tool_log_reset();
-    e = tool_as_owner(r->uid);
-    if (e == 0) {
-        e = dmacoh_shared_inspect(p, r->name, &r->info, on_owner, NULL, r);
-        tool_as_self();
-    }
-    r->err = e;
-    if (e == DMACOH_EACCES || e == DMACOH_EPERM)
-        tool_noperm(r->name, r->uid, r->mode, r->why);
-    else if (e)
-        snprintf(r->why, sizeof(r->why), "%s",
-                 *tool_last_log() ? tool_last_log() : dmacoh_strerror(e));
+    return g->l.err == 0 || (g->l.err == DMACOH_EIO && g->l.info.size != 0);
 }
 
 static const char *state_name(int st)
@@ -145,10 +109,11 @@ static const char *state_name(int st)
 
 static uint64_t used_of(const struct region *r)
 {
-    return r->info.stats.live_bytes + r->info.stats.quarantined_bytes;
+    return r->l.info.stats.live_bytes + r->l.info.stats.quarantined_bytes;
 }
 
-static void print_json(const struct state *s, const char *reg_path, int reg_err)
+static void print_json(const struct state *s, const char *reg_path, int reg_err,
+                       const char *reg_why)
 {
     struct json j;
     char hex[24];
@@ -160,13 +125,13 @@ static void print_json(const struct state *s, const char *reg_path, int reg_err)
     json_begin(&j, "regions", '[');
     for (size_t i = 0; i < s->nregions; i++) {
         const struct region *r = &s->regions[i];
-        const struct dmacoh_shared_info *in = &r->info;
+        const struct dmacoh_shared_info *in = &r->l.info;
 
         json_begin(&j, NULL, '{');
-        json_str(&j, "name", r->name);
-        json_u64(&j, "uid", r->uid);
-        json_str(&j, "error", r->err && r->err != DMACOH_EIO ? r->why : NULL);
-        if (r->err && r->err != DMACOH_EIO) {
+        json_str(&j, "name", r->r.name);
+        json_u64(&j, "uid", r->r.uid);
+        json_str(&j, "error", r->l.err ? r->l.why : NULL);
+        if (!readable(r)) {
             json_end(&j, '}');
             continue;
         }
@@ -189,16 +154,16 @@ static void print_json(const struct state *s, const char *reg_path, int reg_err)
         json_bool(&j, "reset_on_death", in->stats.reset_on_death);
         json_u64(&j, "max_procs", in->stats.max_procs);
         json_begin(&j, "owners", '[');
-        for (unsigned k = 0; k < r->nowners; k++) {
-            const struct owner *o = &r->owners[k];
+        for (unsigned k = 0; k < r->l.nowners; k++) {
+            const struct dmacoh_shared_owner *o = &r->l.owners[k];
 
             json_begin(&j, NULL, '{');
-            json_u64(&j, "index", o->o.index);
-            json_u64(&j, "pid", o->o.pid);
-            json_str(&j, "comm", o->comm);
-            json_str(&j, "state", state_name(o->o.state));
-            json_u64(&j, "blocks", o->o.blocks);
-            json_u64(&j, "bytes", o->o.bytes);
+            json_u64(&j, "index", o->index);
+            json_u64(&j, "pid", o->pid);
+            json_str(&j, "comm", r->l.comm[k]);
+            json_str(&j, "state", state_name(o->state));
+            json_u64(&j, "blocks", o->blocks);
+            json_u64(&j, "bytes", o->bytes);
             json_end(&j, '}');
         }
         json_end(&j, ']');
@@ -206,7 +171,7 @@ static void print_json(const struct state *s, const char *reg_path, int reg_err)
     }
     json_end(&j, ']');
     json_str(&j, "registry", reg_path);
-    json_str(&j, "registry_error", reg_err ? tool_last_log() : NULL);
+    json_str(&j, "registry_error", reg_err ? reg_why : NULL);
     json_begin(&j, "held", '[');
     for (size_t i = 0; i < s->nheld; i++) {
         const struct held *h = &s->held[i];
@@ -227,7 +192,8 @@ static void print_json(const struct state *s, const char *reg_path, int reg_err)
     json_end(&j, '}');
 }
 
-static void print_table(const struct state *s, const char *reg_path, int reg_err)
+static void print_table(const struct state *s, const char *reg_path, int reg_err,
+                        const char *reg_why)
 {
     char a[32], b[32], c[32], d[32], hex[24];
 
@@ -239,30 +205,30 @@ static void print_table(const struct state *s, const char *reg_path, int reg_err
                "LARGEST FREE", "QUARANTINED", "FALLBACKS", "PROCESSES");
     for (size_t i = 0; i < s->nregions; i++) {
         const struct region *r = &s->regions[i];
-        const struct dmacoh_shared_info *in = &r->info;
+        const struct dmacoh_shared_info *in = &r->l.info;
 
-        if (r->err && r->err != DMACOH_EIO) {
-            printf("  %-16s %s\n", r->name, r->why);
+        if (!readable(r)) {
+            printf("  %-16s %s\n", r->r.name, r->l.why);
             continue;
         }
-        printf("  %-16s %-14s %10s %10s %12s %5" PRIu64 " blk%s %9" PRIu64 "  %u live, %u dead\n",
-               r->name, tool_hex(in->bus, hex), tool_size(in->size, a), tool_size(used_of(r), b),
+        printf("  %-16s %-14s %10s %10s %12s %6" PRIu64 " blk%s %9" PRIu64 "  %u live, %u dead\n",
+               r->r.name, tool_hex(in->bus, hex), tool_size(in->size, a), tool_size(used_of(r), b),
                tool_size(in->largest_free, c), in->stats.quarantined_blocks,
                in->stats.quarantined_blocks == 1 ? " " : "s", in->fallbacks, in->stats.procs,
                in->stats.dead);
-        if (!in->consistent)
-            printf("  %-16s INCONSISTENT: %s\n", "", r->why);
-        for (unsigned k = 0; k < r->nowners; k++) {
-            const struct owner *o = &r->owners[k];
+        if (r->l.err)
+            printf("  %-16s INCONSISTENT: %s\n", "", r->l.why);
+        for (unsigned k = 0; k < r->l.nowners; k++) {
+            const struct dmacoh_shared_owner *o = &r->l.owners[k];
 
             printf("  %-16s   owner %u: pid %" PRIu64 " (%s) %s, %" PRIu64 " block%s, %s\n", "",
-                   o->o.index, o->o.pid, o->comm, state_name(o->o.state), o->o.blocks,
-                   o->o.blocks == 1 ? "" : "s", tool_size(o->o.bytes, d));
+                   o->index, o->pid, r->l.comm[k], state_name(o->state), o->blocks,
+                   o->blocks == 1 ? "" : "s", tool_size(o->bytes, d));
         }
     }
     printf("\nHeld physical ranges (registry %s):\n", reg_path ? reg_path : "turned off");
     if (reg_err)
-        printf("  cannot be read: %s\n", tool_last_log());
+        printf("  cannot be read: %s\n", reg_why);
     else if (!s->nheld)
         printf("  none\n");
     else
@@ -287,6 +253,7 @@ int cmd_status(int argc, char **argv)
     struct state s;
     struct dmacoh_platform *p;
     const char *reg_path;
+    char reg_why[512];
     int i = tool_opts(argc, argv, opts, help), r, reg_err;
 
     if (i < 0)
@@ -298,32 +265,37 @@ int cmd_status(int argc, char **argv)
     if (!p)
         return TOOL_FAIL;
     memset(&s, 0, sizeof(s));
+    tool_log_reset();
     r = dmacoh_shared_list(p, on_entry, &s);
     if (r) {
         free(s.regions);
         return tool_err(tool_code(r), argv[0], "cannot read %s: %s", tool_shm_dir(),
-                        *tool_last_log() ? tool_last_log() : dmacoh_strerror(r));
+                        *tool_first_log() ? tool_first_log() : dmacoh_strerror(r));
     }
     if (s.nregions > 1)
         qsort(s.regions, s.nregions, sizeof(*s.regions), by_name);
     for (size_t k = 0; k < s.nregions; k++)
-        inspect(p, &s.regions[k]);
+        (void)tool_look(p, &s.regions[k].r, TOOL_LOOK_INFO, &s.regions[k].l);
     reg_path = dmacoh_registry_path();
     tool_log_reset();
     reg_err = reg_path ? dmacoh_registry_walk(on_held, &s) : 0;
+    snprintf(reg_why, sizeof(reg_why), "%s",
+             *tool_first_log() ? tool_first_log() : dmacoh_strerror(reg_err));
     for (size_t k = 0; k < s.nheld; k++)
         for (size_t m = 0; m < s.nregions && s.held[k].e.shared; m++) {
             const struct region *g = &s.regions[m];
 
-            if ((!g->err || g->err == DMACOH_EIO) && s.held[k].e.bus < g->info.bus + g->info.size &&
-                g->info.bus < s.held[k].e.bus + s.held[k].e.size)
-                s.held[k].region = g->name;
+            if (readable(g) && s.held[k].e.bus < g->l.info.bus + g->l.info.size &&
+                g->l.info.bus < s.held[k].e.bus + s.held[k].e.size)
+                s.held[k].region = g->r.name;
         }
     if (json)
-        print_json(&s, reg_path, reg_err);
+        print_json(&s, reg_path, reg_err, reg_why);
     else
-        print_table(&s, reg_path, reg_err);
+        print_table(&s, reg_path, reg_err, reg_why);
     free(s.regions);
     free(s.held);
-    return TOOL_OK;
+    /* A region that cannot be read is named in the output and the command goes on; a
+     * registry that cannot be read fails it, after everything else is shown. */
+    return tool_flush(argv[0], reg_err ? TOOL_FAIL : TOOL_OK);
 }

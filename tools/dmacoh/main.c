@@ -27,7 +27,7 @@ static void usage(FILE *f)
         fprintf(f, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
     fputs("\nEvery verb takes --json (a stable schema, see dmacoh(1)) and --help.\n"
           "Exit codes: 0 done, 1 failed, 2 usage, 3 permission denied, 4 not found,\n"
-          "5 region inconsistent (check).\n",
+          "5 region damaged or inconsistent (show, check, reap).\n",
           f);
 }
 

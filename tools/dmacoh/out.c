@@ -8,10 +8,13 @@
 #include <dmacoh/sim.h>
 
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 int tool_err(int code, const char *verb, const char *fmt, ...)
@@ -127,7 +130,9 @@ static void indent(struct json *j)
 static void put_string(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = tool_utf8(p);
+
         if (*p == '"' || *p == '\\')
             fprintf(f, "\\%c", *p);
         else if (*p == '\n')
@@ -136,8 +141,11 @@ static void put_string(FILE *f, const char *s)
             fputs("\\t", f);
         else if (*p < 0x20 || *p == 0x7f)
             fprintf(f, "\\u%04x", *p);
+        else if (n == 0)
+            fputs("\\ufffd", f); /* not UTF-8: the replacement character */
         else
-            fputc(*p, f);
+            fwrite(p, 1, (size_t)n, f);
+        p += n ? n : 1;
     }
     fputc('"', f);
 }
@@ -233,18 +241,18 @@ const char *tool_size(uint64_t bytes, char *buf)
     return buf;
 }
 
-/* ---- the library's log, a platform, region owners ---- */
+/* ---- the library's log, a platform, looking at regions ---- */
 
-static char last_log[1024];
+static char first_log[512];
 
 static void keep_log(void *user, int level, const char *msg)
 {
     (void)user;
-    if (level > DMACOH_LOG_WARN)
+    if (level > DMACOH_LOG_WARN || first_log[0])
         return;
     if (!strncmp(msg, "dmacoh: ", 8)) /* the verb's own line says it */
         msg += 8;
-    snprintf(last_log, sizeof(last_log), "%s", msg);
+    snprintf(first_log, sizeof(first_log), "%s", msg);
 }
 
 void tool_log_capture(void)
@@ -254,12 +262,12 @@ void tool_log_capture(void)
 
 void tool_log_reset(void)
 {
-    last_log[0] = '\0';
+    first_log[0] = '\0';
 }
 
-const char *tool_last_log(void)
+const char *tool_first_log(void)
 {
-    return last_log;
+    return first_log;
 }
 
 static struct dmacoh_sim *sim;
@@ -294,28 +302,9 @@ const char *tool_shm_dir(void)
     return d && *d ? d : "/dev/shm";
 }
 
-static bool became;
-
-int tool_as_owner(uint64_t uid)
-{
-    if (geteuid() != 0 || uid == 0 || uid > UINT32_MAX)
-        return 0;
-    if (seteuid((uid_t)uid) != 0)
-        return -errno;
-    became = true;
-    return 0;
-}
-
-void tool_as_self(void)
-{
-    if (became && seteuid(0) == 0)
-        became = false;
-}
-
 struct find {
     const char *name;
-    uint64_t uid;
-    unsigned mode;
+    struct tool_region *r;
     bool found;
 };
 
@@ -325,41 +314,258 @@ static int find_fn(void *user, const struct dmacoh_shared_entry *e)
 
     if (strcmp(e->name, f->name) != 0)
         return 0;
-    f->uid = e->uid;
-    f->mode = e->mode;
+    snprintf(f->r->name, sizeof(f->r->name), "%s", e->name);
+    f->r->uid = e->uid;
+    f->r->gid = e->gid;
+    f->r->mode = e->mode;
     f->found = true;
     return 1;
 }
 
-int tool_find_region(const char *verb, struct dmacoh_platform *p, const char *name, uint64_t *uid,
-                     unsigned *mode)
+int tool_find_region(struct dmacoh_platform *p, const char *name, struct tool_region *r, char *why)
 {
-    struct find f = {name, 0, 0, false};
-    int r = dmacoh_shared_list(p, find_fn, &f);
+    struct find f = {name, r, false};
+    int e;
 
-    if (r < 0)
-        return tool_err(tool_code(r), verb, "cannot read %s: %s", tool_shm_dir(),
-                        dmacoh_strerror(r));
-    if (!f.found)
-        return tool_err(TOOL_NOTFOUND, verb, "no shared region '%s' (no %s/dmacoh.%s)", name,
-                        tool_shm_dir(), name);
-    *uid = f.uid;
-    *mode = f.mode;
+    tool_log_reset();
+    e = dmacoh_shared_list(p, find_fn, &f);
+    if (e < 0) {
+        snprintf(why, 512, "cannot read %.150s: %.300s", tool_shm_dir(),
+                 *tool_first_log() ? tool_first_log() : dmacoh_strerror(e));
+        return tool_code(e);
+    }
+    if (!f.found) {
+        snprintf(why, 512, "no shared region '%s' (no %.150s/dmacoh.%s)", name, tool_shm_dir(),
+                 name);
+        return TOOL_NOTFOUND;
+    }
     return 0;
 }
 
-const char *tool_noperm(const char *name, uint64_t uid, unsigned mode, char *buf)
+/* ---- the look, in a child ---- */
+
+struct collect {
+    struct tool_look *l;
+    size_t cap;
+};
+
+static int on_owner(void *user, const struct dmacoh_shared_owner *o)
 {
-    snprintf(buf, 512,
-             "permission denied: %s/dmacoh.%s belongs to uid %llu (mode %03o) and only its "
-             "owner may read and write it: run as uid %llu or as root",
-             tool_shm_dir(), name, (unsigned long long)uid, mode, (unsigned long long)uid);
-    return buf;
+    struct tool_look *l = ((struct collect *)user)->l;
+
+    if (l->nowners < TOOL_MAX_OWNERS)
+        l->owners[l->nowners++] = *o;
+    return 0;
+}
+
+static int on_span(void *user, const struct dmacoh_shared_span *s)
+{
+    struct collect *c = user;
+    struct tool_look *l = c->l;
+
+    if (l->nspans == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        struct dmacoh_shared_span *n = realloc(l->spans, cap * sizeof(*n));
+
+        if (!n)
+            return DMACOH_ENOMEM;
+        l->spans = n;
+        c->cap = cap;
+    }
+    l->spans[l->nspans++] = *s;
+    return 0;
+}
+
+/* Becomes the object's owner for good (as root, for another uid): 0 or -errno. */
+static int become(const struct tool_region *r)
+{
+    if (geteuid() != 0 || r->uid == 0)
+        return 0;
+    if (r->uid > UINT32_MAX - 1 || r->gid > UINT32_MAX - 1)
+        return -EINVAL;
+    if (setgroups(0, NULL) != 0 || setresgid((gid_t)r->gid, (gid_t)r->gid, (gid_t)r->gid) != 0 ||
+        setresuid((uid_t)r->uid, (uid_t)r->uid, (uid_t)r->uid) != 0)
+        return -errno;
+    return setuid(0) == 0 ? -EPERM : 0; /* for good: no way back */
+}
+
+static bool write_all(int fd, const void *buf, size_t len)
+{
+    const char *b = buf;
+
+    while (len) {
+        ssize_t n = write(fd, b, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        b += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static bool read_all(int fd, void *buf, size_t len)
+{
+    char *b = buf;
+
+    while (len) {
+        ssize_t n = read(fd, b, len);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        b += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* The child: the look, its result down the pipe (the struct, then the spans). */
+static void child(struct dmacoh_platform *p, const struct tool_region *r, int what, int fd)
+{
+    static struct tool_look l;
+    struct collect c = {&l, 0};
+    int e;
+
+    signal(SIGINT, SIG_IGN); /* a ^C ends the command, never this child inside the lock */
+    signal(SIGPIPE, SIG_IGN);
+    memset(&l, 0, sizeof(l));
+    tool_log_reset();
+    e = become(r);
+    if (e)
+        snprintf(l.why, sizeof(l.why), "cannot act as uid %llu, the owner of %s/dmacoh.%s: %s",
+                 (unsigned long long)r->uid, tool_shm_dir(), r->name, strerror(-e));
+    else if (what == TOOL_LOOK_REAP)
+        e = dmacoh_shared_reap_by_name(p, r->name, &l.reaped_blocks, &l.reaped_bytes);
+    else
+        e = dmacoh_shared_inspect(p, r->name, &l.info, on_owner,
+                                  what == TOOL_LOOK_SPANS ? on_span : NULL, &c);
+    l.err = e;
+    if (e && !l.why[0])
+        snprintf(l.why, sizeof(l.why), "%s",
+                 *tool_first_log() ? tool_first_log() : dmacoh_strerror(e));
+    if (!write_all(fd, &l, sizeof(l)) ||
+        (l.nspans && !write_all(fd, l.spans, l.nspans * sizeof(*l.spans))))
+        _exit(1);
+    _exit(0);
+}
+
+int tool_look(struct dmacoh_platform *p, const struct tool_region *r, int what, struct tool_look *l)
+{
+    int fds[2], st = 0;
+    bool got;
+    pid_t pid;
+
+    memset(l, 0, sizeof(*l));
+    fflush(NULL);
+    if (pipe(fds) != 0) {
+        l->err = -errno;
+        snprintf(l->why, sizeof(l->why), "pipe: %s", strerror(errno));
+        return l->err;
+    }
+    pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        child(p, r, what, fds[1]);
+    }
+    close(fds[1]);
+    if (pid < 0) {
+        l->err = -errno;
+        snprintf(l->why, sizeof(l->why), "fork: %s", strerror(errno));
+        close(fds[0]);
+        return l->err;
+    }
+    got = read_all(fds[0], l, sizeof(*l));
+    l->spans = NULL;
+    if (got && l->nspans) {
+        l->spans = calloc(l->nspans, sizeof(*l->spans));
+        got = l->spans && read_all(fds[0], l->spans, l->nspans * sizeof(*l->spans));
+    }
+    close(fds[0]);
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (!got || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        tool_look_done(l);
+        memset(l, 0, sizeof(*l));
+        l->err = DMACOH_EIO;
+        if (WIFSIGNALED(st))
+            snprintf(l->why, sizeof(l->why),
+                     "reading %s/dmacoh.%s stopped the reader (signal %d): the object is "
+                     "damaged, or was changed or cut short while it was read",
+                     tool_shm_dir(), r->name, WTERMSIG(st));
+        else
+            snprintf(l->why, sizeof(l->why), "reading %s/dmacoh.%s failed", tool_shm_dir(),
+                     r->name);
+        return l->err;
+    }
+    if (l->err == DMACOH_EACCES || l->err == DMACOH_EPERM) {
+        char lib[sizeof(l->why)];
+
+        snprintf(lib, sizeof(lib), "%s", l->why);
+        if (geteuid() == 0)
+            snprintf(l->why, sizeof(l->why),
+                     "permission denied: uid %llu, owner of %.150s/dmacoh.%s, cannot open it "
+                     "(%.200s)",
+                     (unsigned long long)r->uid, tool_shm_dir(), r->name, lib);
+        else
+            snprintf(l->why, sizeof(l->why),
+                     "permission denied: %s/dmacoh.%s belongs to uid %llu (mode %03o) and only "
+                     "its owner may read and write it: run as uid %llu or as root",
+                     tool_shm_dir(), r->name, (unsigned long long)r->uid, r->mode,
+                     (unsigned long long)r->uid);
+    }
+    for (unsigned k = 0; k < l->nowners && k < TOOL_MAX_OWNERS; k++)
+        tool_comm(l->owners[k].pid, l->comm[k]);
+    return l->err;
+}
+
+void tool_look_done(struct tool_look *l)
+{
+    free(l->spans);
+    l->spans = NULL;
+    l->nspans = 0;
+}
+
+int tool_look_code(const struct tool_look *l)
+{
+    return l->err == DMACOH_EIO ? TOOL_DAMAGED : tool_code(l->err);
+}
+
+/* ---- text ---- */
+
+int tool_utf8(const unsigned char *s)
+{
+    int n;
+    uint32_t c;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        n = 2, c = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        n = 3, c = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        n = 4, c = s[0] & 0x07;
+    else
+        return 0;
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (s[i] & 0x3f);
+    }
+    if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+        (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    return n;
 }
 
 const char *tool_comm(uint64_t pid, char *buf)
 {
-    char path[64];
+    char path[64], raw[32];
+    size_t o = 0;
     FILE *f;
 
     snprintf(path, sizeof(path), "/proc/%llu/comm", (unsigned long long)pid);
@@ -367,11 +573,27 @@ const char *tool_comm(uint64_t pid, char *buf)
     f = fopen(path, "re");
     if (!f)
         return buf;
-    if (fgets(buf, 17, f))
-        buf[strcspn(buf, "\n")] = '\0';
-    else
-        strcpy(buf, "?");
+    if (!fgets(raw, sizeof(raw), f)) {
+        fclose(f);
+        return buf;
+    }
     fclose(f);
+    raw[strcspn(raw, "\n")] = '\0';
+    for (const unsigned char *s = (const unsigned char *)raw; *s && o < 16;) {
+        int n = tool_utf8(s);
+
+        if (n == 0 || *s < 0x20 || *s == 0x7f || o + (size_t)n > 16) {
+            buf[o++] = '?';
+            s++;
+            continue;
+        }
+        memcpy(buf + o, s, (size_t)n);
+        o += (size_t)n;
+        s += n;
+    }
+    buf[o] = '\0';
+    if (o == 0)
+        strcpy(buf, "?");
     return buf;
 }
 
@@ -379,4 +601,11 @@ const char *tool_hex(uint64_t v, char *buf)
 {
     snprintf(buf, 24, "0x%" PRIx64, v);
     return buf;
+}
+
+int tool_flush(const char *verb, int code)
+{
+    if (fflush(stdout) != 0 || ferror(stdout))
+        return tool_err(TOOL_FAIL, verb, "writing the output: %s", strerror(errno));
+    return code;
 }

@@ -20,7 +20,8 @@ enum {
     TOOL_USAGE = 2,    /* bad command line */
     TOOL_NOPERM = 3,   /* a file needed cannot be read or written by this user */
     TOOL_NOTFOUND = 4, /* no such region or device */
-    TOOL_DAMAGED = 5,  /* `check`: the region's state is inconsistent */
+    TOOL_DAMAGED = 5,  /* show, check, reap: the region's object is damaged or its state
+                          inconsistent */
 };
 
 /* One verb: its name, a line for `dmacoh --help`, its runner (argv[0] is the verb). */
@@ -54,8 +55,9 @@ struct tool_opt {
 int tool_opts(int argc, char **argv, struct tool_opt *opts, const char *help);
 
 /* A JSON writer onto a stream: objects and arrays nest up to 16 deep, keys and strings are
- * escaped (control characters as \u00XX, bytes >= 0x80 passed through: the input is UTF-8 or
- * is a kernel's file name). Output is indented by two spaces per level. */
+ * escaped (control characters as \u00XX; a byte that is not valid UTF-8 as \ufffd, so the
+ * output is valid JSON whatever a kernel file held). Output is indented by two spaces per
+ * level. */
 struct json {
     FILE *f;
     int depth;
@@ -77,14 +79,14 @@ const char *tool_size(uint64_t bytes, char *buf);
 
 /* ---- shared by status, show, check and reap ---- */
 
-struct dmacoh_platform;
-struct dmacoh_shared_entry;
+#include <dmacoh/shared.h>
 
-/* The library's log lines are kept, not printed: a verb puts the last one in context
- * (tool_last_log: "" when none since tool_log_reset). Installed by main. */
+/* The library's log lines are kept, not printed: a verb puts the first since tool_log_reset
+ * (the most precise: later lines give context) in its own line (tool_first_log: "" when
+ * none). */
 void tool_log_capture(void);
 void tool_log_reset(void);
-const char *tool_last_log(void);
+const char *tool_first_log(void);
 
 /* A platform through which shared regions are looked at (a simulator with no memory); NULL
  * after an error line. tool_platform_done frees it. */
@@ -94,25 +96,55 @@ void tool_platform_done(void);
 /* Where the shared regions' objects are (DMACOH_SHM_DIR, else /dev/shm). */
 const char *tool_shm_dir(void);
 
-/* Acting for the owner of a region's object: as root, the effective uid becomes `uid` (the
- * library maps only objects of the caller's own uid) until tool_as_self; otherwise nothing.
- * 0, or -errno of seteuid. */
-int tool_as_owner(uint64_t uid);
-void tool_as_self(void);
+/* One region's object, as dmacoh_shared_list reports it. */
+struct tool_region {
+    char name[DMACOH_SHARE_NAME_MAX + 1];
+    uint64_t uid, gid;
+    unsigned mode;
+};
 
-/* Looks up region `name` among the objects: 0 with *uid and *mode, TOOL_NOTFOUND, or another
- * TOOL_* code after an error line. */
-int tool_find_region(const char *verb, struct dmacoh_platform *p, const char *name, uint64_t *uid,
-                     unsigned *mode);
+/* Looks up region `name` among the objects: 0 with *r filled, or a TOOL_* code with the
+ * reason in why (at least 512 bytes; TOOL_NOTFOUND: no such region). */
+int tool_find_region(struct dmacoh_platform *p, const char *name, struct tool_region *r, char *why);
 
-/* Why a region's object cannot be used by this user, as a sentence naming the file and the
- * permission missing (buf of at least 512 bytes). */
-const char *tool_noperm(const char *name, uint64_t uid, unsigned mode, char *buf);
+/* What a look at one region found. */
+#define TOOL_MAX_OWNERS 254
+struct tool_look {
+    int err;       /* 0, or the library's error (-DMACOH_EIO with info.size 0: the object is
+                      unusable; with info.size set: the allocator state is inconsistent) */
+    char why[512]; /* when err: the sentence that says why */
+    struct dmacoh_shared_info info;
+    struct dmacoh_shared_owner owners[TOOL_MAX_OWNERS];
+    char comm[TOOL_MAX_OWNERS][17]; /* each owner's command, or "?" */
+    unsigned nowners;
+    struct dmacoh_shared_span *spans; /* TOOL_LOOK_SPANS: every span (free with tool_look_done) */
+    size_t nspans;
+    uint64_t reaped_blocks, reaped_bytes; /* TOOL_LOOK_REAP */
+};
+enum { TOOL_LOOK_INFO, TOOL_LOOK_SPANS, TOOL_LOOK_REAP };
 
-/* /proc/<pid>/comm, or "?" (buf of at least 17 bytes). */
+/* Looks at (or reaps) region r in a child process, so that a damaged or hostile object can
+ * crash only the child, and, as root, with the rights of the object's owner only (its uid
+ * and gid, no other group, for good: the child cannot become root again). Fills *l (l->err
+ * says how it went, l->why why not); returns l->err. */
+int tool_look(struct dmacoh_platform *p, const struct tool_region *r, int what,
+              struct tool_look *l);
+void tool_look_done(struct tool_look *l);
+/* The exit code of a look that failed (TOOL_DAMAGED for -DMACOH_EIO). */
+int tool_look_code(const struct tool_look *l);
+
+/* /proc/<pid>/comm, or "?", made printable: bytes that are not valid UTF-8 or are control
+ * characters become '?' (buf of at least 17 bytes). */
 const char *tool_comm(uint64_t pid, char *buf);
 
 /* "0x%llx" into buf (at least 24 bytes). */
 const char *tool_hex(uint64_t v, char *buf);
+
+/* The length of the valid UTF-8 sequence at s (1 to 4), or 0 when s does not start one. */
+int tool_utf8(const unsigned char *s);
+
+/* Flushes standard output: TOOL_OK, or TOOL_FAIL with a line when it could not be written
+ * (a full disk, a closed pipe). */
+int tool_flush(const char *verb, int code);
 
 #endif /* DMACOH_TOOL_H */

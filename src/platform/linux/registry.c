@@ -709,8 +709,29 @@ int dmacoh__linux_registry_walk(int (*fn)(void *ctx, const struct dmacoh__regist
     int r;
 
     pthread_mutex_lock(&reg_lock);
-    r = reg_open(&why) ? DMACOH_ENOENT : collect(&e, &n);
-    reg_idle(); /* holding nothing, closing loses nothing */
+    if (reg_fd >= 0) { /* this process holds ranges: its own descriptor, never closed here */
+        r = reg_open(&why) ? DMACOH_ENOENT : collect(&e, &n);
+        reg_idle();
+    } else {
+        /* Holding nothing: a descriptor of its own, read-only, so that a walk (dmacoh status
+         * as root) creates no file and no folder; closing it loses nothing. */
+        const char *path = registry_path();
+        struct stat st;
+        int fd = path ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) : -1;
+
+        r = DMACOH_ENOENT;
+        if (path && fd < 0)
+            set_why(&why, NO_OPEN, errno, path);
+        else if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)))
+            set_why(&why, NOT_FILE, 0, path);
+        else if (fd >= 0) {
+            reg_fd = fd;
+            r = collect(&e, &n);
+            reg_fd = -1;
+        }
+        if (fd >= 0)
+            close(fd);
+    }
     pthread_mutex_unlock(&reg_lock);
     if (r == DMACOH_ENOENT && why.what == NO_OPEN && why.err == ENOENT)
         return 0; /* no file: no process has entered a range since boot */

@@ -81,13 +81,17 @@ int dmacoh__linux_shm_open(void *ctx, const char *name, uint64_t size, bool crea
         (void)close(fd);
         return r;
     }
-    /* An object just created is sized by its creator right after: wait up to 1 s for it. */
-    for (int i = 0;
-         !create && i < 2000 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
-         i++) {
-        struct timespec ms = {0, 1000000};
+    /* An object just created is sized by its creator right after: an attach (size 0) waits
+     * up to 1 s for it; a look from outside (size 1) does not. */
+    if (!create && size == 0) {
+        uint64_t until = dmacoh__linux_now_ns(NULL) + 1000000000ull;
 
-        (void)nanosleep(&ms, NULL);
+        while (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 &&
+               dmacoh__linux_now_ns(NULL) < until) {
+            struct timespec ms = {0, 1000000};
+
+            (void)nanosleep(&ms, NULL);
+        }
     }
     if (fstat(fd, &st) == 0 && (st.st_uid != geteuid() || (st.st_mode & 022))) {
         dmacoh__err("shared region: %s belongs to uid %u or others may write it (mode %03o): "
@@ -167,7 +171,16 @@ int dmacoh__linux_shm_list(void *ctx, int (*fn)(void *user, const struct dmacoh_
         dmacoh__err("shared regions: reading %s: %s", dir, strerror(-r));
         return r;
     }
-    while (r == 0 && (d = readdir(dp)) != NULL) {
+    for (;;) {
+        errno = 0;
+        d = readdir(dp);
+        if (!d) {
+            if (errno) {
+                r = -errno;
+                dmacoh__err("shared regions: reading %s: %s", dir, strerror(-r));
+            }
+            break;
+        }
         struct dmacoh_shared_entry e;
         struct stat st;
 
@@ -179,7 +192,10 @@ int dmacoh__linux_shm_list(void *ctx, int (*fn)(void *user, const struct dmacoh_
         e.uid = st.st_uid;
         e.bytes = (uint64_t)st.st_size;
         e.mode = (unsigned)(st.st_mode & 0777);
+        e.gid = st.st_gid;
         r = fn(user, &e);
+        if (r)
+            break;
     }
     (void)closedir(dp);
     return r;
