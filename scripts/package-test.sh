@@ -9,6 +9,7 @@
 #   3. the binary packages: dpkg-buildpackage -us -uc -b (debian/rules checks that the runtime
 #      package is named after the SONAME and that its symbols file lists what the library
 #      exports)
+#      and each of these checks is shown to refuse a copy of debian/ changed to disagree
 #   4. lintian on the source and binary packages: fails on an error, prints every other tag
 #      and names those debian/README.source does not explain
 #   5. a fresh Debian 12 (debootstrap --variant=minbase bookworm) in build/deb/chroot; the
@@ -101,6 +102,37 @@ for p in libdmacoh$(ver MAJOR).$(ver MINOR) libdmacoh-dev dmacoh-tools; do
 done
 runtime=${debs[0]##*/}
 runtime=${runtime%%_*}
+
+step "3b. the packaging's checks refuse a disagreement"
+# debian/consistency.sh on copies of debian/ and dmacoh.h, each changed one way it must refuse,
+# against the library just built.
+built_lib=$src/debian/tmp/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libdmacoh.so
+[ -f "$built_lib" ] || fail "no built library at $built_lib"
+must_refuse() { # must_refuse WHAT 'SHELL CODE CHANGING THE COPY' consistency.sh-ARGS...
+    local what=$1 change=$2 t=$out/refuse
+    shift 2
+    rm -rf "$t"
+    mkdir -p "$t/include/dmacoh"
+    cp -r debian "$t/"
+    cp include/dmacoh/dmacoh.h "$t/include/dmacoh/"
+    (cd "$t" && eval "$change")
+    if "$t/debian/consistency.sh" "$@" >"$t.log" 2>&1; then
+        cat "$t.log"
+        fail "debian/consistency.sh $1 accepted $what"
+    fi
+    echo "refused: $what: $(grep -m 1 '^debian/consistency.sh: ' "$t.log" | cut -c 24-)"
+}
+must_refuse "dmacoh.h at another version than debian/changelog" \
+    'sed -i "s/^#define DMACOH_VERSION_PATCH .*/#define DMACOH_VERSION_PATCH 99/" include/dmacoh/dmacoh.h' \
+    version
+must_refuse "a symbols file without a symbol the library exports" \
+    'sed -i "\$d" debian/'"$runtime"'.symbols' soname "$built_lib"
+must_refuse "a runtime package not named after the SONAME" \
+    'sed -i "s/^Package: '"$runtime"'\$/Package: libdmacoh0/" debian/control' soname "$built_lib"
+must_refuse "libdmacoh-dev not depending on the runtime's exact version" \
+    'sed -i "s/(= \${binary:Version})/(>= \${binary:Version})/" debian/control' soname "$built_lib"
+rm -rf "$out/refuse" "$out/refuse.log"
+debian/consistency.sh soname "$built_lib"
 
 step "4. lintian (bookworm): fails on errors, shows every other tag"
 lintian_log=$out/lintian.log
