@@ -30,7 +30,7 @@ chroot_dir=$out/chroot
 base_tar=$top/build/debootstrap-bookworm-minbase.tar.gz
 mirror=${DMACOH_DEB_MIRROR:-http://deb.debian.org/debian}
 
-step() { printf '\n=== %s ===\n' "$*"; }
+step() { printf '\n=== %s (at %d s) ===\n' "$*" "$SECONDS"; }
 fail() {
     echo "package-test: $*" >&2
     exit 1
@@ -72,7 +72,9 @@ if git rev-parse --git-dir >/dev/null 2>&1; then
 else
     tar --exclude=./build --exclude=./.git -cf - . | tar -xf - -C "$src"
 fi
-[ -f "$src/debian/control" ] && [ -f "$src/CMakeLists.txt" ] || fail "the copy in $src is incomplete"
+if [ ! -f "$src/debian/control" ] || [ ! -f "$src/CMakeLists.txt" ]; then
+    fail "the copy in $src is incomplete"
+fi
 echo "copied $(find "$src" -type f | wc -l) files to ${src#"$top"/}"
 tar -C "$out" --exclude="dmacoh-$version/debian" --sort=name --owner=0 --group=0 --numeric-owner \
     --mtime="@$(dpkg-parsechangelog -S Timestamp)" -cJf "$out/dmacoh_$version.orig.tar.xz" \
@@ -144,7 +146,7 @@ grep -v '^running with root privileges' "$lintian_log" || true
 # Every tag left is explained in debian/README.source; name any that is not.
 unexplained=$(sed -n 's/^[WIPX]: [^:]*: \([a-z0-9-]*\).*/\1/p' "$lintian_log" | sort -u |
     while read -r tag; do grep -q -- "$tag" debian/README.source || echo "$tag"; done)
-[ -z "$unexplained" ] || echo "lintian tags debian/README.source does not explain:" $unexplained
+[ -z "$unexplained" ] || echo "lintian tags debian/README.source does not explain: $(echo $unexplained)"
 echo "lintian: no errors"
 
 step "5. a fresh Debian 12 chroot (debootstrap --variant=minbase bookworm)"
@@ -167,16 +169,16 @@ echo "deb $mirror bookworm main" >"$chroot_dir/etc/apt/sources.list"
 mkdir -p "$chroot_dir/tmp/debs" "$chroot_dir/tmp/consumer"
 cp "${debs[@]}" "$chroot_dir/tmp/debs/"
 cp tests/install/consumer.c tests/install/CMakeLists.txt "$chroot_dir/tmp/consumer/"
-# The manual pages the tree has, with every name each documents: the installed ones are
+# The manual pages the tree has (dmacoh.1 once it exists), and for section 3 every name a
+# page's NAME section documents, which CMakeLists.txt links to the page: the installed ones are
 # checked against this list.
 {
     for page in man/*.[1-9]; do
         [ -e "$page" ] || continue
-        sec=${page##*.}
         echo "${page##*/} ${page##*/}"
-        for name in $(sed -n 's/^\.Nm \([A-Za-z0-9_][A-Za-z0-9_]*\).*/\1/p' "$page"); do
-            echo "$name.$sec ${page##*/}"
-        done
+        case "$page" in *.3) ;; *) continue ;; esac
+        sed -n 's/^\.Nm \([A-Za-z0-9_][A-Za-z0-9_]*\) \{0,1\},\{0,1\}$/\1/p' "$page" |
+            while read -r name; do echo "$name.3 ${page##*/}"; done
     done
 } | sort -u >"$chroot_dir/tmp/man-expected"
 
@@ -269,9 +271,12 @@ fi
 if ldconfig -p | grep -q libdmacoh; then echo "ldconfig still knows libdmacoh"; exit 1; fi
 echo "purged: no file of the packages is left"
 EOF
+# No /proc, /sys or /dev mounts: apt, dpkg, gcc, cmake, the consumer and the command run
+# without them (debootstrap made the device nodes /dev/null and the like); the EXIT trap
+# unmounts anything found under build/deb all the same.
 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
     ${http_proxy:+http_proxy=$http_proxy} ${https_proxy:+https_proxy=$https_proxy} \
     chroot "$chroot_dir" /bin/bash /tmp/in-chroot.sh || fail "the test in the chroot failed (above)"
 rm -rf "$chroot_dir"
 echo
-echo "make package-test: the packages build, pass lintian, install, serve a consumer and purge"
+echo "make package-test: the packages build, pass lintian, install, serve a consumer and purge ($SECONDS s)"
