@@ -205,7 +205,10 @@ for p in "$runtime" libdmacoh-dev dmacoh-tools; do
     [ "$(dpkg-query -W -f='${Status} ${Version}' "$p")" = "install ok installed $debversion" ] ||
         { echo "$p is not installed at $debversion"; exit 1; }
 done
-ldconfig -p | grep -q "libdmacoh.so.$want " || { echo "ldconfig does not know libdmacoh.so.$want"; exit 1; }
+# (Outputs are read whole before grep -q: under pipefail, a writer grep -q leaves early
+# would fail with SIGPIPE.)
+cache=$(ldconfig -p)
+grep -q "libdmacoh.so.$want " <<<"$cache" || { echo "ldconfig does not know libdmacoh.so.$want"; exit 1; }
 
 echo "--- the consumer with pkg-config"
 cd /tmp/consumer
@@ -213,7 +216,8 @@ cd /tmp/consumer
 cc -Wall -Wextra -Werror -o consumer-pc consumer.c $(pkg-config --cflags --libs dmacoh)
 # The library the loader picks is the runtime package's file.
 lib=$(ldd ./consumer-pc | awk -v n="libdmacoh.so.$want" '$1 == n { print $3 }')
-dpkg -S "$(readlink -f "$lib")" | grep -q "^$runtime:" ||
+owner=$(dpkg -S "$(readlink -f "$lib")")
+grep -q "^$runtime:" <<<"$owner" ||
     { ldd ./consumer-pc; echo "consumer-pc does not use $runtime's library"; exit 1; }
 ./consumer-pc
 
@@ -258,17 +262,19 @@ echo "$pages manual page names installed, each leading to its page"
 echo "--- apt-get purge"
 "${apt[@]}" purge "$runtime" libdmacoh-dev dmacoh-tools
 for p in "$runtime" libdmacoh-dev dmacoh-tools; do
-    if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q installed; then
-        echo "$p is still installed"
-        exit 1
-    fi
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+    "" | *" not-installed") ;;
+    *) echo "$p is not purged: $status"; exit 1 ;;
+    esac
 done
 listing >/tmp/files-after
 if ! diff /tmp/files-before /tmp/files-after; then
     echo "apt-get purge left files behind, or removed others (diff above)"
     exit 1
 fi
-if ldconfig -p | grep -q libdmacoh; then echo "ldconfig still knows libdmacoh"; exit 1; fi
+cache=$(ldconfig -p)
+if grep -q libdmacoh <<<"$cache"; then echo "ldconfig still knows libdmacoh"; exit 1; fi
 echo "purged: no file of the packages is left"
 EOF
 # No /proc, /sys or /dev mounts: apt, dpkg, gcc, cmake, the consumer and the command run
