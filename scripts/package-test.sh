@@ -8,8 +8,8 @@
 #      an upstream tarball of it without debian/, and the source package (dpkg-source -b)
 #   3. the binary packages: dpkg-buildpackage -us -uc -b (debian/rules checks that the runtime
 #      package is named after the SONAME and that its symbols file lists what the library
-#      exports)
-#      and each of these checks is shown to refuse a copy of debian/ changed to disagree
+#      exports); 3b. each of debian/consistency.sh's checks is shown to refuse a copy of
+#      debian/ (or dmacoh.h) changed to disagree
 #   4. lintian on the source and binary packages: fails on an error, prints every other tag
 #      and names those debian/README.source does not explain
 #   5. a fresh Debian 12 (debootstrap --variant=minbase bookworm) in build/deb/chroot; the
