@@ -4,7 +4,7 @@
 # make install: where (PREFIX) and, for packaging, under which staging root (DESTDIR).
 PREFIX ?= /usr/local
 DESTDIR ?=
-.PHONY: all demo test check hwtest fuzz install format format-check clean
+.PHONY: all demo test check hwtest fuzz install format format-check clean package-test
 
 all:
 	scripts/deps.sh cmake
@@ -15,14 +15,22 @@ demo:
 	scripts/deps.sh cmake
 	scripts/demo.sh
 
-# Every test: the unit-level checks, the real-kernel test under QEMU, the firmware image on an
-# emulated Cortex-M3, the unit tests on emulated ARM32 and s390x, a time-boxed fuzz session.
-test: check hwtest firmware-test cross-test
+# Every test: the unit-level checks, the Debian packages, the real-kernel test under QEMU, the
+# firmware image on an emulated Cortex-M3, the unit tests on emulated ARM32 and s390x, a
+# time-boxed fuzz session.
+test: check package-test hwtest firmware-test cross-test
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-90} $(MAKE) fuzz
 
 check:
 	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf cppcheck clang-tidy qemu-user mandoc jq libxml2-utils
 	scripts/check.sh
+
+# The Debian packages (debian/): built from a clean copy with dpkg-buildpackage, checked with
+# lintian, installed with apt in a fresh debootstrap chroot of bookworm where a consumer is
+# built against them, then purged (scripts/package-test.sh; as root).
+package-test:
+	scripts/deps.sh dpkg-dev debhelper lintian debootstrap xz-utils
+	scripts/package-test.sh
 
 # The library on a real kernel under QEMU (tests/hw/run.sh; installs QEMU and fetches a kernel).
 hwtest:

@@ -101,6 +101,8 @@ ver() { sed -n "s/^#define DMACOH_VERSION_$1 \([0-9]*\)$/\1/p" include/dmacoh/dm
 major=$(ver MAJOR) minor=$(ver MINOR)
 abi=$major
 [ "$major" -eq 0 ] && abi=$major.$minor
+# The Debian packages repeat the version in debian/changelog (make package-test builds them).
+debian/consistency.sh version
 dest="$PWD/build/destdir"
 rm -rf "$dest" build/consumer build/consumer-* build/readme-snippet* build/man-example*
 make --no-print-directory install DESTDIR="$dest" PREFIX=/usr
