@@ -228,7 +228,9 @@ for c in "$examples"/*.c; do
     [ -e "$c" ] || continue
     name=$(basename "$c" .c)
     cc -Wall -Wextra -Werror -o "$name" "$c" $(pkg-config --cflags --libs dmacoh)
-    ./"$name" >"$name.out" 2>&1 || { cat "$name.out"; echo "example $name failed"; exit 1; }
+    # shared_card keeps its region's state in DMACOH_SHM_DIR: a folder of its own here.
+    DMACOH_SHM_DIR=$(mktemp -d) ./"$name" >"$name.out" 2>&1 ||
+        { cat "$name.out"; echo "example $name failed"; exit 1; }
     echo "$name: $(wc -l <"$name.out") lines of output, exit 0"
     n=$((n + 1))
 done
@@ -246,6 +248,10 @@ grep -qF "$version" /tmp/version.out || { echo "dmacoh --version does not say $v
 dmacoh --help >/tmp/help.out
 grep -q 'dmacoh' /tmp/help.out || { cat /tmp/help.out; echo "dmacoh --help shows no usage"; exit 1; }
 echo "dmacoh --help: $(wc -l </tmp/help.out) lines"
+# status on a machine where nothing is declared: the empty answer, as JSON that parses back.
+DMACOH_SHM_DIR=$(mktemp -d) dmacoh status --json >/tmp/status.json
+grep -q '"regions": \[\]' /tmp/status.json || { cat /tmp/status.json; echo "dmacoh status --json"; exit 1; }
+echo "dmacoh status --json: no region, as expected"
 
 echo "--- the manual pages"
 pages=0
@@ -277,12 +283,15 @@ cache=$(ldconfig -p)
 if grep -q libdmacoh <<<"$cache"; then echo "ldconfig still knows libdmacoh"; exit 1; fi
 echo "purged: no file of the packages is left"
 EOF
-# No /proc, /sys or /dev mounts: apt, dpkg, gcc, cmake, the consumer and the command run
-# without them (debootstrap made the device nodes /dev/null and the like); the EXIT trap
-# unmounts anything found under build/deb all the same.
+# Only /proc is mounted (shared regions name processes by /proc/<pid>: examples/shared_card.c);
+# apt, dpkg, gcc, cmake, the consumer and the command need no /sys or /dev mount (debootstrap
+# made the device nodes /dev/null and the like). The EXIT trap unmounts anything found under
+# build/deb.
+mount -t proc proc "$chroot_dir/proc"
 env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
     ${http_proxy:+http_proxy=$http_proxy} ${https_proxy:+https_proxy=$https_proxy} \
     chroot "$chroot_dir" /bin/bash /tmp/in-chroot.sh || fail "the test in the chroot failed (above)"
+umount "$chroot_dir/proc"
 rm -rf "$chroot_dir"
 echo
 echo "make package-test: the packages build, pass lintian, install, serve a consumer and purge ($SECONDS s)"
