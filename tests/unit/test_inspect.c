@@ -196,20 +196,6 @@ static void spans_tile(const struct seen *s)
 
 /* ---- 1. inspect agrees with the region's own view ---- */
 
-struct owners {
-    struct dmacoh_shared_owner o[MAX_OWN];
-    unsigned n;
-};
-
-static int on_own_owner(void *user, const struct dmacoh_shared_owner *o)
-{
-    struct owners *w = (struct owners *)user;
-
-    T_ASSERT(w->n < MAX_OWN);
-    w->o[w->n++] = *o;
-    return 0;
-}
-
 /* The model: per page, 0 free, OCC occupied, or the owner index of the block it is in;
  * len[] the length in pages of the block headed there. */
 #define OCC 0xffu
@@ -286,12 +272,13 @@ static int stop_owner(void *user, const struct dmacoh_shared_owner *o)
 
 static unsigned own_index(struct proc *p)
 {
-    struct owners w = {0};
+    static struct seen w;
 
-    T_OK(dmacoh_shared_walk_owners(&p->dev, on_own_owner, &w));
-    for (unsigned i = 0; i < w.n; i++)
-        if (w.o[i].self)
-            return w.o[i].index;
+    memset(&w, 0, sizeof(w));
+    T_OK(dmacoh_shared_walk_owners(&p->dev, on_owner, &w));
+    for (unsigned i = 0; i < w.nown; i++)
+        if (w.own[i].self)
+            return w.own[i].index;
     T_ASSERT(!"no owner entry of this process");
     return 0;
 }
@@ -330,7 +317,7 @@ static void inspect_agrees_with_the_region(void)
     struct dmacoh_platform *lp = dmacoh_sim_platform(sim);
     struct dmacoh_shared_info info;
     struct dmacoh_shared_stats st;
-    struct owners w = {0};
+    static struct seen w;
     static struct seen s;
     static dmacoh_dma_addr_t h[NPAGE];
     static void *c[NPAGE];
@@ -365,13 +352,13 @@ static void inspect_agrees_with_the_region(void)
     }
     {
         dmacoh_dma_addr_t hb[2];
-        struct owners wb = {0};
 
         T_EQ_INT(read(ready[0], hb, sizeof(hb)), (int)sizeof(hb));
-        T_OK(dmacoh_shared_walk_owners(&a.dev, on_own_owner, &wb));
-        for (unsigned i = 0; i < wb.n; i++)
-            if (wb.o[i].pid == (uint64_t)pid)
-                ib = wb.o[i].index;
+        memset(&w, 0, sizeof(w));
+        T_OK(dmacoh_shared_walk_owners(&a.dev, on_owner, &w));
+        for (unsigned i = 0; i < w.nown; i++)
+            if (w.own[i].pid == (uint64_t)pid)
+                ib = w.own[i].index;
         T_ASSERT(ib != 0);
         model_block(&m, hb[0], 3, ib);
         model_block(&m, hb[1], 3, ib);
@@ -401,7 +388,8 @@ static void inspect_agrees_with_the_region(void)
 
     T_OK(look(lp, name, &info, &s));
     T_OK(dmacoh_shared_get_stats(&a.dev, &st));
-    T_OK(dmacoh_shared_walk_owners(&a.dev, on_own_owner, &w));
+    memset(&w, 0, sizeof(w));
+    T_OK(dmacoh_shared_walk_owners(&a.dev, on_owner, &w));
     /* The whole picture. */
     T_EQ_U64(info.bus, BUS);
     T_EQ_U64(info.device_addr, DEV);
@@ -430,15 +418,15 @@ static void inspect_agrees_with_the_region(void)
     T_EQ_U64(info.stats.deaths, st.deaths);
     T_EQ_INT(info.stats.procs, 2);
     /* Owners: the region's own walk's, self false. */
-    T_EQ_INT(s.nown, w.n);
-    for (unsigned i = 0; i < w.n; i++) {
-        T_EQ_INT(s.own[i].index, w.o[i].index);
-        T_EQ_U64(s.own[i].pid, w.o[i].pid);
-        T_EQ_U64(s.own[i].start, w.o[i].start);
+    T_EQ_INT(s.nown, w.nown);
+    for (unsigned i = 0; i < w.nown; i++) {
+        T_EQ_INT(s.own[i].index, w.own[i].index);
+        T_EQ_U64(s.own[i].pid, w.own[i].pid);
+        T_EQ_U64(s.own[i].start, w.own[i].start);
         T_EQ_INT(s.own[i].state, DMACOH_OWNER_LIVE);
-        T_EQ_INT(s.own[i].state, w.o[i].state);
-        T_EQ_U64(s.own[i].blocks, w.o[i].blocks);
-        T_EQ_U64(s.own[i].bytes, w.o[i].bytes);
+        T_EQ_INT(s.own[i].state, w.own[i].state);
+        T_EQ_U64(s.own[i].blocks, w.own[i].blocks);
+        T_EQ_U64(s.own[i].bytes, w.own[i].bytes);
         T_ASSERT(!s.own[i].self);
     }
     /* Spans: the model's, exactly. */
