@@ -279,7 +279,7 @@ static unsigned own_index(struct proc *p)
     for (unsigned i = 0; i < w.nown; i++)
         if (w.own[i].self)
             return w.own[i].index;
-    T_ASSERT(!"no owner entry of this process");
+    t_fail(__FILE__, __LINE__, "no owner entry of this process");
     return 0;
 }
 
@@ -646,6 +646,7 @@ static void death_in_the_lock_recovered_by_inspect(void)
 #define H_NSLOTS    88
 #define H_SLOTS_OFF 96
 #define H_PA_OFF    104
+#define H_NS        112
 
 /* Copies region `from`'s object to `to` (mode 0600): its descriptor, for damaging it. */
 static int copy_object(const char *from, const char *to)
@@ -677,7 +678,7 @@ static int never_span(void *user, const struct dmacoh_shared_span *sp)
 {
     (void)user;
     (void)sp;
-    T_ASSERT(!"a span of a state that fails the checker");
+    t_fail(__FILE__, __LINE__, "a span of a state that fails the checker");
     return 0;
 }
 
@@ -685,7 +686,7 @@ static int never_owner(void *user, const struct dmacoh_shared_owner *o)
 {
     (void)user;
     (void)o;
-    T_ASSERT(!"an owner of an object refused");
+    t_fail(__FILE__, __LINE__, "an owner of an object refused");
     return 0;
 }
 
@@ -729,7 +730,7 @@ static void damaged_objects_give_their_errors(void)
     void *c;
     dmacoh_dma_addr_t h;
     int fd = window(&a, name), obj;
-    uint64_t total, pa_off;
+    uint64_t total, pa_off, read_ns, owners_at;
 
     (void)snprintf(good, sizeof(good), "%s", name);
     T_OK(dmacoh_alloc_coherent(&a.dev, 2 * PAGE, 0, 0, &c, &h));
@@ -755,6 +756,9 @@ static void damaged_objects_give_their_errors(void)
     obj = copy_object(good, "probe");
     total = read_u64(obj, H_TOTAL);
     pa_off = read_u64(obj, H_PA_OFF);
+    read_ns = read_u64(obj, H_NS);
+    owners_at = pa_off + sizeof(struct dmacoh__pa) +
+                8 * read_u64(obj, (off_t)(pa_off + offsetof(struct dmacoh__pa, owners_off)));
     close(obj);
     unlink_object("probe");
     /* Truncated: shorter than a header, and one word short. */
@@ -776,6 +780,7 @@ static void damaged_objects_give_their_errors(void)
     refused(lp, good, H_SLOTS_OFF, 0, DMACOH_EIO, "damaged");
     refused(lp, good, H_VERSION, 2, DMACOH_EINVAL, "another build");
     refused(lp, good, H_LAYOUT, 0x12345678, DMACOH_EINVAL, "another build");
+    refused(lp, good, H_NS, read_ns ^ 1, DMACOH_ENOTSUP, "pid namespace");
     /* Allocator states that fail the checker: counters, the granule count, the layout, an
      * operation left half done with a journal pointing far outside. */
     {
@@ -828,6 +833,38 @@ static void damaged_objects_give_their_errors(void)
         T_OK(look(lp, bad, &info, &s));
         T_ASSERT(info.consistent);
         spans_tile(&s);
+        close(obj);
+        unlink_object(bad);
+    }
+    /* An allocation whose owner byte names no entry of the table (200 of 64): reported as
+     * quarantined with owner 0, counted so, and reaped. */
+    {
+        char bad[32];
+        static struct seen s;
+        unsigned char o = 200;
+        unsigned q = 0;
+        uint64_t blocks = 0, bytes = 0;
+
+        (void)snprintf(bad, sizeof(bad), "%s-o", good);
+        obj = copy_object(good, bad);
+        T_EQ_INT(pwrite(obj, &o, 1, (off_t)(owners_at + (h - DEV) / PAGE)), 1);
+        T_OK(look(lp, bad, &info, &s));
+        T_ASSERT(info.consistent);
+        T_EQ_U64(info.stats.quarantined_blocks, 1);
+        T_EQ_U64(info.stats.quarantined_bytes, 2 * PAGE);
+        T_EQ_U64(info.stats.live_blocks, 0);
+        T_EQ_U64(s.own[0].blocks, 0); /* the copy's owner (a, alive) holds nothing */
+        for (unsigned i = 0; i < s.nspan; i++)
+            if (s.span[i].kind == DMACOH_SPAN_ALLOCATED) {
+                T_EQ_U64(s.span[i].offset, h - DEV);
+                T_EQ_INT(s.span[i].owner, 0);
+                T_ASSERT(s.span[i].quarantined);
+                q++;
+            }
+        T_EQ_INT(q, 1);
+        T_OK(dmacoh_shared_reap_by_name(lp, bad, &blocks, &bytes));
+        T_EQ_U64(blocks, 1);
+        T_EQ_U64(bytes, 2 * PAGE);
         close(obj);
         unlink_object(bad);
     }
@@ -910,7 +947,7 @@ static void list_reports_region_objects_only(void)
     struct dmacoh_sim *sim = looker();
     struct dmacoh_platform *lp = dmacoh_sim_platform(sim);
     struct dmacoh_platform zero;
-    char dir[64] = "/tmp/dmacoh-list-XXXXXX", path[256], longest[DMACOH_SHARE_NAME_MAX + 8];
+    char dir[64] = "/tmp/dmacoh-list-XXXXXX", path[256], longest[DMACOH_SHARE_NAME_MAX + 9];
     struct listed l;
     const struct dmacoh_shared_entry *e;
 
