@@ -129,6 +129,14 @@ static int wait_child(pid_t pid)
     return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 /* The looker: a simulator without memory, as the `dmacoh` command uses. */
 static struct dmacoh_sim *looker(void)
 {
@@ -590,6 +598,63 @@ static void dead_owner_seen_and_reaped_from_outside(void)
     T_OK(dmacoh_sim_destroy(sim));
 }
 
+/* A process of the region waiting for room (DMACOH_ALLOC_WAIT) while a dead owner's blocks
+ * fill it is woken by a reap from outside. */
+static void reap_by_name_wakes_a_waiter(void)
+{
+    const char *name = fresh_name();
+    struct proc a;
+    struct dmacoh_sim *sim = looker();
+    int fd = window(&a, name), ready[2];
+    pid_t filler, waiter;
+    uint64_t blocks = 0;
+    char byte;
+
+    T_EQ_INT(pipe(ready), 0);
+    filler = fork();
+    T_ASSERT(filler >= 0);
+    if (filler == 0) {
+        struct proc b;
+        void *c;
+        dmacoh_dma_addr_t h;
+
+        _exit(attach(&b, fd, name, DMACOH_SHARE_ATTACH) ||
+              dmacoh_alloc_coherent(&b.dev, SIZE, 0, 0, &c, &h));
+    }
+    T_EQ_INT(wait_child(filler), 0);
+    waiter = fork();
+    T_ASSERT(waiter >= 0);
+    if (waiter == 0) {
+        struct proc w;
+        void *c;
+        dmacoh_dma_addr_t h;
+        uint64_t t0;
+
+        if (attach(&w, fd, name, DMACOH_SHARE_ATTACH))
+            _exit(1);
+        (void)!write(ready[1], "w", 1);
+        t0 = now_ns();
+        if (dmacoh_alloc_coherent(&w.dev, PAGE, DMACOH_ALLOC_WAIT, 10000000000ull, &c, &h))
+            _exit(2);
+        _exit(now_ns() - t0 >= 5000000000ull ? 3 : 0); /* woken, long before the timeout */
+    }
+    T_EQ_INT(read(ready[0], &byte, 1), 1);
+    {
+        struct timespec ts = {0, 200000000};
+
+        nanosleep(&ts, NULL); /* the waiter is asleep */
+    }
+    T_OK(dmacoh_shared_reap_by_name(dmacoh_sim_platform(sim), name, &blocks, NULL));
+    T_EQ_U64(blocks, 1);
+    T_EQ_INT(wait_child(waiter), 0);
+    close(ready[0]);
+    close(ready[1]);
+    detach(&a);
+    close(fd);
+    T_OK(dmacoh_shared_unlink(dmacoh_sim_platform(sim), name));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
 /* A child killed holding the lock, in the middle of a free (a journalled step), and in the
  * lock with nothing changed: the inspect takes the lock over and repairs the state. */
 static void death_in_the_lock_recovered_by_inspect(void)
@@ -1042,14 +1107,6 @@ static int slow_span(void *user, const struct dmacoh_shared_span *sp)
     return 0;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 static void callbacks_run_unlocked(void)
 {
     const char *name = fresh_name();
@@ -1211,6 +1268,7 @@ static void registry_walk_names_holders(void)
 static const struct t_case cases[] = {
     T_CASE(inspect_agrees_with_the_region),
     T_CASE(dead_owner_seen_and_reaped_from_outside),
+    T_CASE(reap_by_name_wakes_a_waiter),
     T_CASE(death_in_the_lock_recovered_by_inspect),
     T_CASE(damaged_objects_give_their_errors),
     T_CASE(list_reports_region_objects_only),
