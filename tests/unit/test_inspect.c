@@ -22,6 +22,7 @@
 #include <dmacoh/shared.h>
 #include <dmacoh/sim.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -45,6 +46,12 @@
 static char shm_dir[64];
 static unsigned name_seq;
 
+/* At exit: the state folder, if every test removed its objects (else it stays, to look at). */
+static void drop_shm_dir(void)
+{
+    (void)rmdir(shm_dir);
+}
+
 static const char *fresh_name(void)
 {
     static char name[32];
@@ -52,6 +59,7 @@ static const char *fresh_name(void)
     if (!shm_dir[0]) {
         strcpy(shm_dir, "/tmp/dmacoh-insp-XXXXXX");
         T_ASSERT(mkdtemp(shm_dir) != NULL);
+        T_EQ_INT(atexit(drop_shm_dir), 0);
     }
     T_EQ_INT(setenv("DMACOH_SHM_DIR", shm_dir, 1), 0);
     (void)snprintf(name, sizeof(name), "i%u", ++name_seq);
@@ -1007,6 +1015,20 @@ static void make_file(const char *dir, const char *name, off_t size, mode_t mode
     close(f);
 }
 
+/* Removes the folder dir and what is in it (files, links, empty folders). */
+static void remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    T_ASSERT(d != NULL);
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            T_EQ_INT(unlinkat(dirfd(d), e->d_name, e->d_type == DT_DIR ? AT_REMOVEDIR : 0), 0);
+    closedir(d);
+    T_EQ_INT(rmdir(dir), 0);
+}
+
 static void list_reports_region_objects_only(void)
 {
     struct dmacoh_sim *sim = looker();
@@ -1073,6 +1095,7 @@ static void list_reports_region_objects_only(void)
     T_EQ_INT(setenv("DMACOH_SHM_DIR", path, 1), 0);
     T_ERR(dmacoh_shared_list(lp, on_entry, &l), -ENOTDIR);
     T_EQ_INT(l.n, 0);
+    remove_tree(dir);
     T_OK(dmacoh_sim_destroy(sim));
 }
 
