@@ -144,6 +144,8 @@ static void table_device(const struct dmacoh_found *f)
     if (f->kind == DMACOH_FOUND_NVME && *f->label)
         printf("  controller %s", f->label);
     putchar('\n');
+    if (f->kind == DMACOH_FOUND_DT)
+        return; /* a devicetree node has no driver, group or node of its own here */
     printf("  driver: %s", *f->driver ? f->driver : "none");
     if (f->kind == DMACOH_FOUND_PCI || f->kind == DMACOH_FOUND_NVME) {
         if (f->iommu_group >= 0)
@@ -192,6 +194,10 @@ static void table_record(const struct dmacoh_found *f)
         snprintf(what, sizeof(what), "memory");
         break;
     }
+    if (f->kind == DMACOH_FOUND_PCI && *f->problem)
+        snprintf(what, sizeof(what), "-"); /* the BARs could not be read: no index to name */
+    if (f->kind == DMACOH_FOUND_NVME && (f->flags & DMACOH_FOUND_NO_ADDR))
+        snprintf(what, sizeof(what), "CMB");
     printf("  %-10s ", what);
     if (f->flags & DMACOH_FOUND_NO_ADDR)
         printf("%-18s", "address unknown");

@@ -223,6 +223,8 @@ static int nvme_cmb(struct dmacoh__walk *w, struct dmacoh_found *f, const struct
     const char *bad;
 
     f->kind = DMACOH_FOUND_NVME;
+    f->bus = f->size = f->offset = 0;
+    f->index = 0;
     f->flags = 0;
     f->npaths = 0;
     f->problem[0] = f->label[0] = '\0';

@@ -69,9 +69,14 @@ int dmacoh__linux_open_checked(const char *path, int flags, int kind, uint64_t m
     int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
     if (fd < 0) {
+        struct stat ls;
+
         if (errno != ELOOP)
             return open_error(errno);
-        dmacoh__err("%s is a symbolic link, where the kernel makes none: refused", path);
+        if (lstat(path, &ls) == 0 && S_ISLNK(ls.st_mode))
+            dmacoh__err("%s is a symbolic link, where the kernel makes none: refused", path);
+        else
+            dmacoh__err("%s lies behind a loop of symbolic links: refused", path);
         return DMACOH_EIO;
     }
     if (fstat(fd, &st) != 0) {
