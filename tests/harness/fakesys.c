@@ -145,6 +145,8 @@ static void pci_tree(const char *root)
     const char *edu[3] = {"0x1234", "0x11e8", "0x00ff00"};
     const char *qxl[3] = {"0x1b36", "0x0100", "0x030000"};
     const char *nvme[3] = {"0x1b36", "0x0010", "0x010802"};
+    const char *ahci[3] = {"0x8086", "0x2922", "0x010601"};
+    const struct bar b_ahci[6] = {{0}, {0}, {0}, {0}, {0}, {0xfc208000, 0x1000, MEM32}};
     const struct bar b_ivshmem[6] = {
         {0xfebd1000, 0x100, MEM32}, {0}, {0xfe000000, 0x100000, PREF64}};
     const struct bar b_edu[6] = {{0xfea00000, 0x100000, MEM32}};
@@ -169,6 +171,7 @@ static void pci_tree(const char *root)
     t_put_text(root, "sys/bus/pci/devices/0000:00:06.0/resource", "0x1 0x2\ngarbage\n");
     t_put_link(root, "sys/bus/pci/devices/0000:00:07.0", "0000:00:07.0");
     t_put_text(root, "sys/bus/pci/devices/not-a-bdf/vendor", "0x1234\n");
+    pci_fn(root, "0000:00:1f.2", ahci, b_ahci, "ahci", 9); /* sorts after 00:14.0 */
     pci_fn(root, "0000:00:12.0", nvme, b_nvme, "nvme", 6);
     /* The nvme driver's view: BIR 2, offset 0; SZ 16 in 1 MiB units (SZU 2), as "%u". */
     t_put_text(root, "sys/bus/pci/devices/0000:00:12.0/nvme/nvme0/cmbloc", "2\n");

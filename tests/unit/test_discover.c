@@ -144,7 +144,7 @@ static void pci_bars_and_paths(void)
     f = find(s, DMACOH_FOUND_PCI, "0000:00:07.0", 0);
     T_ASSERT(f->problem[0] != '\0');
     T_ASSERT(t_log_find("not-a-bdf"));
-    T_EQ_INT(s->n, 2 + 1 + 2 + 1 + 1 + 2 + 2 + 1);
+    T_EQ_INT(s->n, 2 + 1 + 2 + 1 + 1 + 2 + 2 + 1 + 1);
     free(s);
     t_remove_tree(root);
 }
@@ -281,7 +281,7 @@ static void callback_stops_and_order_is_stable(void)
     a = walk(NULL, 0, 0);
     b = walk(NULL, 0, 0);
     T_EQ_INT(a->n, b->n);
-    T_EQ_INT(a->n, 12 + 3 + 10);
+    T_EQ_INT(a->n, 13 + 3 + 10);
     for (size_t i = 0; i < a->n; i++) {
         T_EQ_STR(a->f[i].device, b->f[i].device);
         T_EQ_INT(a->f[i].index, b->f[i].index);
@@ -289,6 +289,9 @@ static void callback_stops_and_order_is_stable(void)
     /* PCI by address, each function's CMB after its BARs, then UIO, DAX, devicetree. */
     T_EQ_STR(a->f[0].device, "0000:00:03.0");
     T_EQ_INT(a->f[9].kind, DMACOH_FOUND_NVME);
+    T_EQ_STR(a->f[15].device, "0000:00:1f.2"); /* address order: 1f after 14 */
+    for (size_t i = 1; i < 16; i++)
+        T_ASSERT(strcmp(a->f[i - 1].device, a->f[i].device) <= 0);
     T_EQ_STR(a->f[a->n - 1].device, "/soc/sram@50000000");
     free(a);
     free(b);

@@ -317,6 +317,13 @@ static int pci_function(struct dmacoh__walk *w, const char *bdf, struct pci_fn *
     return rc;
 }
 
+/* PCI addresses have fixed-width hexadecimal fields: byte order is address order (the
+ * listing's digit-run order would put 00:1f.2 before 00:02.0). */
+static int by_address(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
 int dmacoh__discover_pci(struct dmacoh__walk *w)
 {
     char dir[PATH_MAX], (*names)[256] = NULL;
@@ -327,6 +334,8 @@ int dmacoh__discover_pci(struct dmacoh__walk *w)
     snprintf(dir, sizeof(dir), "%s/bus/pci/devices", w->sys);
     if (dmacoh__discover_list(w, dir, &names, &n) != 0)
         return 0; /* no PCI bus */
+    if (n)
+        qsort(names, n, sizeof(*names), by_address);
     fn = malloc(sizeof(*fn));
     if (!fn) {
         free(names);
