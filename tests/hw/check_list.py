@@ -4,7 +4,8 @@
 argv[1]) must name the memory of every device run.sh gave QEMU, with the sizes it configured
 (the NVMe CMB's MiB in argv[2]; ivshmem BAR2 1 MiB from its backing file; edu BAR0 1 MiB) and
 the access paths /init set up: qxl through uio_pci_generic, the second edu (00:10.0) and
-ivshmem (00:11.0) through vfio-pci, the NVMe controller (00:12.0) held by the nvme driver."""
+ivshmem (00:11.0) through vfio-pci, the NVMe controller (00:12.0) unbound by the proof and
+read through its registers."""
 import json
 import sys
 
@@ -65,8 +66,8 @@ ok(any((m["bus"], m["size"]) == (b["bus"], b["size"]) for m in maps for b in uio
    "qxl's UIO device lists the same memory as a map")
 
 nvme = functions("nvme")
-ok(len(nvme) == 1 and nvme[0]["device"] == "0000:00:12.0" and nvme[0]["driver"] == "nvme",
-   "one NVMe controller at 0000:00:12.0 on the nvme driver")
+ok(len(nvme) == 1 and nvme[0]["device"] == "0000:00:12.0" and nvme[0]["driver"] is None,
+   "one NVMe controller at 0000:00:12.0, unbound")
 if nvme:
     cmb = nvme[0]["memory"][0]
     bar = memory(next(iter(functions("pci", "0x1b36", "0x0010")), {"memory": []}), cmb["index"])
@@ -75,5 +76,7 @@ if nvme:
     ok(bar is not None and int(cmb["bus"], 16) == int(bar["bus"], 16) + int(cmb["offset"], 16) and
        int(cmb["offset"], 16) + cmb["size"] <= bar["size"],
        "CMB at %s inside BAR%d at %s" % (cmb["bus"], cmb["index"], bar and bar["bus"]))
-    ok(path(cmb, "sysfs").get("state") == "busy", "CMB's sysfs path: held by the nvme driver")
+    ok(path(cmb, "sysfs").get("state") == "ready" and path(cmb, "sysfs").get("offset") == cmb["offset"] and
+       path(cmb, "sysfs").get("file") == "/sys/bus/pci/devices/0000:00:12.0/resource%d" % cmb["index"],
+       "CMB reachable through sysfs resource%d at its offset" % cmb["index"])
 sys.exit(1 if failed else 0)

@@ -181,6 +181,38 @@ static void nvme_cmbs(void)
     t_remove_tree(root);
 }
 
+/* The nvme driver bound but showing no cmbloc/cmbsz (a kernel without CONFIG_PCI_P2PDMA
+ * cannot register the CMB, and then hides them): the registers are read where they can be. */
+static void nvme_bound_without_attributes(void)
+{
+    unsigned char regs[0x40] = {0};
+    uint32_t loc = 2u, sz = 8u << 12 | 2u << 8; /* BAR2, 8 MiB in 1 MiB units */
+    char path[PATH_MAX];
+    struct seen *s;
+    const struct dmacoh_found *f;
+
+    make();
+    snprintf(path, sizeof(path), "rm -r '%s/sys/bus/pci/devices/0000:00:12.0/nvme'", root);
+    T_EQ_INT(system(path), 0);
+    s = walk("0000:00:12.0", DMACOH_FOUND_NVME, DMACOH_ENOENT); /* registers all zero: no CMB */
+    T_EQ_INT(s->n, 0);
+    free(s);
+    regs[7] = 0x02;
+    for (int i = 0; i < 4; i++) {
+        regs[0x38 + i] = (unsigned char)(loc >> (8 * i));
+        regs[0x3c + i] = (unsigned char)(sz >> (8 * i));
+    }
+    t_put_bytes(root, "sys/bus/pci/devices/0000:00:12.0/resource0", regs, sizeof(regs));
+    s = walk("0000:00:12.0", DMACOH_FOUND_NVME, 0);
+    T_EQ_INT(s->n, 1);
+    f = find(s, DMACOH_FOUND_NVME, "0000:00:12.0", 2);
+    T_EQ_U64(f->bus, 0xf0000000);
+    T_EQ_U64(f->size, 8u << 20);
+    T_EQ_STR(f->label, "");
+    free(s);
+    t_remove_tree(root);
+}
+
 static void uio_dax_dt(void)
 {
     struct seen *s;
@@ -377,6 +409,7 @@ static void permissions_are_named(void)
 static const struct t_case cases[] = {
     T_CASE(pci_bars_and_paths),
     T_CASE(nvme_cmbs),
+    T_CASE(nvme_bound_without_attributes),
     T_CASE(uio_dax_dt),
     T_CASE(filters_and_errors),
     T_CASE(callback_stops_and_order_is_stable),

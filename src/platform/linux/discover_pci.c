@@ -215,12 +215,15 @@ static const char *cmb_place(struct dmacoh_found *f, const struct pci_fn *fn, ui
     return NULL;
 }
 
+static int nvme_cmb_at(struct dmacoh__walk *w, struct dmacoh_found *f, const struct pci_fn *fn,
+                       uint32_t loc, uint32_t sz);
+
 /* The controller memory buffer of NVMe function f, if it has one. */
 static int nvme_cmb(struct dmacoh__walk *w, struct dmacoh_found *f, const struct pci_fn *fn)
 {
     uint32_t loc = 0, sz = 0;
     uint64_t cap = 0;
-    const char *bad;
+    bool bound;
 
     f->kind = DMACOH_FOUND_NVME;
     f->bus = f->size = f->offset = 0;
@@ -228,21 +231,41 @@ static int nvme_cmb(struct dmacoh__walk *w, struct dmacoh_found *f, const struct
     f->flags = 0;
     f->npaths = 0;
     f->problem[0] = f->label[0] = '\0';
-    if (!strcmp(f->driver, "nvme")) {
-        if (nvme_attrs(fn, f->label, sizeof(f->label), &loc, &sz) != 0 || !sz)
-            return 0; /* the driver shows the attributes only for a controller with a CMB */
-    } else if (nvme_regs(fn, &cap, &loc, &sz, f->problem, sizeof(f->problem)) != 0) {
-        f->flags = DMACOH_FOUND_NO_ADDR;
-        return dmacoh__discover_emit(w, f);
-    } else if (!sz) {
-        if (!(cap & NVME_CAP_CMBS))
-            return 0; /* no CMB */
+    bound = !strcmp(f->driver, "nvme");
+    if (bound && nvme_attrs(fn, f->label, sizeof(f->label), &loc, &sz) == 0)
+        return sz ? nvme_cmb_at(w, f, fn, loc, sz) : 0;
+    if (nvme_regs(fn, &cap, &loc, &sz, f->problem, sizeof(f->problem)) != 0) {
+        if (!bound) {
+            f->flags = DMACOH_FOUND_NO_ADDR;
+            return dmacoh__discover_emit(w, f);
+        }
+        /* The driver shows cmbloc/cmbsz only when the controller has a CMB and the driver
+         * registered it for peer-to-peer DMA (CONFIG_PCI_P2PDMA); its registers cannot be
+         * mapped while it holds BAR0 (strict iomem). Most controllers have no CMB: nothing
+         * is listed rather than a record that says nothing. */
+        dmacoh__info("discover: %s: the nvme driver shows no CMB and holds the registers: %s",
+                     f->device, f->problem);
+        f->problem[0] = '\0';
+        return 0;
+    }
+    if (!sz && !(cap & NVME_CAP_CMBS))
+        return 0; /* no CMB */
+    if (!sz) {
         f->flags = DMACOH_FOUND_HIDDEN | DMACOH_FOUND_NO_ADDR;
         dmacoh__discover_fmt(f->problem, sizeof(f->problem),
                              "the controller has a CMB (CAP.CMBS) but shows CMBLOC/CMBSZ only "
                              "once CMBMSC.CRE is set; binding the nvme driver sets it");
         return dmacoh__discover_emit(w, f);
     }
+    return nvme_cmb_at(w, f, fn, loc, sz);
+}
+
+/* The record of a CMB that CMBLOC and CMBSZ describe. */
+static int nvme_cmb_at(struct dmacoh__walk *w, struct dmacoh_found *f, const struct pci_fn *fn,
+                       uint32_t loc, uint32_t sz)
+{
+    const char *bad;
+
     bad = cmb_place(f, fn, loc, sz);
     if (bad) {
         dmacoh__discover_fmt(f->problem, sizeof(f->problem), "CMBLOC %#x, CMBSZ %#x: %s", loc, sz,
