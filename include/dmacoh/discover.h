@@ -111,7 +111,9 @@ struct dmacoh_found {
     unsigned index;         /**< BAR index, UIO map index, NVMe: BIR, DT: the `reg` entry */
     dmacoh_phys_addr_t bus; /**< bus (CPU physical) address of the first byte */
     uint64_t size;          /**< bytes (0 only with `problem` set) */
-    uint64_t offset;        /**< UIO: the map's offset; NVMe: the CMB's offset in its BAR */
+    uint64_t offset;        /**< UIO: the map's `offset` (bus and size count from there, as
+                                 dmacoh_uio_map() reports them); NVMe: the CMB's offset in its
+                                 BAR */
     uint64_t align;         /**< DAX: the mapping alignment; else 0 */
     unsigned flags;         /**< enum dmacoh_found_flags */
     char problem[256];      /**< why the record is incomplete ("" when it is complete) */

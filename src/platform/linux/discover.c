@@ -125,14 +125,18 @@ static int uio_map(struct dmacoh__walk *w, struct dmacoh_found *f, const char *d
         bad = dmacoh_strerror(rc);
     else if (!size || addr + size - 1 < addr)
         bad = "the map is empty or wraps around the address space";
+    else if (off >= size)
+        bad = "the map's offset is not below its size";
     if (bad) {
         dmacoh__discover_fmt(f->problem, sizeof(f->problem), "%s: %s", path, bad);
         f->bus = f->size = f->offset = 0;
         f->flags = DMACOH_FOUND_NO_ADDR;
         return dmacoh__discover_emit(w, f);
     }
-    f->bus = addr;
-    f->size = size;
+    /* As the UIO platform reads a map: the memory starts `offset` bytes into the page at
+     * `addr` (a map of memory in the middle of a page), and `size` counts from that page. */
+    f->bus = addr + off;
+    f->size = size - off;
     f->offset = off;
     snprintf(node, sizeof(node), "%s/%s", w->dev, f->device);
     dmacoh__discover_path(&f->path[0], DMACOH_VIA_UIO, node,
