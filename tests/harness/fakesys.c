@@ -162,6 +162,8 @@ static void pci_tree(const char *root)
     uint32_t loc = 4u | 1u << 12, sz = 256u << 12 | 0x1fu;
 
     pci_fn(root, "0000:00:03.0", ivshmem, b_ivshmem, NULL, 3);
+    t_put_text(root, "sys/bus/pci/devices/0000:00:03.0/numa_node", "1\n");
+    t_put_text(root, "sys/bus/pci/devices/0000:00:04.0/numa_node", "-1\n");
     pci_fn(root, "0000:00:04.0", edu, b_edu, "vfio-pci", 4);
     t_put_text(root, "dev/vfio/4", "");
     pci_fn(root, "0000:00:05.0", qxl, b_qxl, "uio_pci_generic", 5);

@@ -102,6 +102,7 @@ static void pci_bars_and_paths(void)
     T_EQ_INT(f->device_id, 0x1110);
     T_EQ_INT(f->class_code, 0x050000);
     T_EQ_INT(f->iommu_group, 3);
+    T_EQ_INT(f->numa_node, 1);
     T_EQ_INT(f->npaths, 3);
     T_EQ_INT(f->path[0].via, DMACOH_VIA_SYSFS);
     T_EQ_INT(f->path[0].state, DMACOH_PATH_READY);
@@ -366,20 +367,20 @@ static int as_user(bool was_root)
     struct seen *s = calloc(1, sizeof(*s));
     const struct dmacoh_found *f;
     const char *want = was_root ? "read and write" : "write";
-    int rc;
+    int code = 0;
 
     if (!s)
         return 10;
-    rc = dmacoh_discover(&o, collect, s);
-    if (rc != DMACOH_EACCES) /* sys/bus/dax/devices cannot be listed */
-        return 11;
-    f = find(s, DMACOH_FOUND_PCI, "0000:00:03.0", 2);
-    if (f->path[0].state != DMACOH_PATH_DENIED || strcmp(f->path[0].missing, want) != 0 ||
-        !strstr(f->path[0].how, "setfacl"))
-        return 12;
-    if (find(s, DMACOH_FOUND_UIO, "uio1", 0)->size != 0xf800) /* the rest is listed */
-        return 13;
-    return 0;
+    if (dmacoh_discover(&o, collect, s) != DMACOH_EACCES) /* sys/bus/dax/devices unlisted */
+        code = 11;
+    f = code ? NULL : find(s, DMACOH_FOUND_PCI, "0000:00:03.0", 2);
+    if (f && (f->path[0].state != DMACOH_PATH_DENIED || strcmp(f->path[0].missing, want) != 0 ||
+              !strstr(f->path[0].how, "setfacl")))
+        code = 12;
+    if (!code && find(s, DMACOH_FOUND_UIO, "uio1", 0)->size != 0xf800) /* the rest is listed */
+        code = 13;
+    free(s);
+    return code;
 }
 
 static void permissions_are_named(void)

@@ -199,8 +199,7 @@ static int discover_uio(struct dmacoh__walk *w)
     return rc;
 }
 
-/* A signed decimal attribute ("-1\n" for no NUMA node): *v, or leaves it. */
-static void read_node(const char *path, int *v)
+void dmacoh__discover_node(const char *path, int *v)
 {
     char buf[32];
     char *end;
@@ -231,7 +230,7 @@ static int dax_device(struct dmacoh__walk *w, const char *name)
     if (dmacoh__linux_link_name(path, f.driver, sizeof(f.driver)) != 0)
         f.driver[0] = '\0';
     snprintf(path, sizeof(path), "%s/target_node", dir);
-    read_node(path, &f.numa_node);
+    dmacoh__discover_node(path, &f.numa_node);
     snprintf(path, sizeof(path), "%s/align", dir);
     if (dmacoh__linux_read_u64(path, &v) == 0)
         f.align = v;

@@ -299,6 +299,8 @@ static void fn_ids(struct dmacoh_found *f, const char *dir)
         strspn(name, "0123456789") == strlen(name) && strlen(name) < 8)
         f->iommu_group = atoi(name);
     f->numa_node = -1;
+    snprintf(path, sizeof(path), "%s/numa_node", dir);
+    dmacoh__discover_node(path, &f->numa_node);
 }
 
 static int pci_function(struct dmacoh__walk *w, const char *bdf, struct pci_fn *fn)

@@ -395,6 +395,8 @@ int dmacoh__discover_emit(struct dmacoh__walk *w, struct dmacoh_found *f);
 /* Fills path p: via, file, offset, and its state from lstat and access(2) for read and write
  * (READY, DENIED naming what is missing, or ABSENT when the file does not exist). */
 void dmacoh__discover_path(struct dmacoh_found_path *p, int via, const char *file, uint64_t offset);
+/* A NUMA node attribute (decimal, "-1" for none) into *v; *v is left when it is not one. */
+void dmacoh__discover_node(const char *path, int *v);
 /* The PCI functions (their memory BARs and NVMe CMBs), and the devicetree nodes. */
 int dmacoh__discover_pci(struct dmacoh__walk *w);
 int dmacoh__discover_dt(struct dmacoh__walk *w);
