@@ -153,7 +153,7 @@ static int dt_node(struct dmacoh__walk *w, const char *dir, const char *rel, uns
     snprintf(mem, sizeof(mem), "%s/mem", w->dev);
     for (long off = 0; off < n && !rc; off += (long)((ac + sc) * 4), f.index++) {
         f.bus = cell_value(reg + off, ac);
-        f.size = cell_value(reg + off + ac * 4, sc);
+        f.size = cell_value(reg + off + (size_t)ac * 4, sc);
         f.problem[0] = '\0';
         f.npaths = 0;
         if (!f.size || f.bus + f.size - 1 < f.bus) {

@@ -20,6 +20,8 @@
 #include "internal.h"
 #include "../../core/internal.h" /* dmacoh__err */
 
+#include <dmacoh/uio.h> /* DMACOH_UIO_MAX_MAPS */
+
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -297,7 +299,7 @@ static void fn_ids(struct dmacoh_found *f, const char *dir)
     f->iommu_group = -1;
     if (dmacoh__linux_link_name(path, name, sizeof(name)) == 0 && name[0] &&
         strspn(name, "0123456789") == strlen(name) && strlen(name) < 8)
-        f->iommu_group = atoi(name);
+        f->iommu_group = (int)strtol(name, NULL, 10); /* digits only, at most 7 */
     f->numa_node = -1;
     snprintf(path, sizeof(path), "%s/numa_node", dir);
     dmacoh__discover_node(path, &f->numa_node);
