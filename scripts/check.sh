@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # `make check`: every build variant of the test suite, in order, stopping at the first failure.
-#   0. formatting of every C file per .clang-format; every manual page (man/*.3) clean under
+#   0. formatting of every C file per .clang-format; every manual page (man/*.3, man/*.1) clean under
 #      mandoc -T lint -W warning
 #   1. gcc, Debug, -Werror: unit tests, examples, freestanding smoke (ctest)
 #   2. clang, ASan + UBSan, -Werror: the same under sanitizers, with ASan tracking the blocks
@@ -29,7 +29,7 @@ clang-format --dry-run -Werror $(git ls-files '*.c' '*.h' 2>/dev/null || find in
 echo "all C files formatted"
 
 step "manual pages (mandoc -T lint -W warning, every page)"
-pages=(man/*.3)
+pages=(man/*.3 man/*.1)
 mandoc -T lint -W warning "${pages[@]}"
 echo "${#pages[@]} manual pages clean"
 

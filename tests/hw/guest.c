@@ -19,6 +19,7 @@
  */
 #include <dmacoh/debug.h>
 #include <dmacoh/devmem.h>
+#include <dmacoh/discover.h>
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/hostmem.h>
 #include <dmacoh/io.h>
@@ -2117,6 +2118,118 @@ static int proof_tool_show(void)
     return 0;
 }
 
+/* tool-list: the `dmacoh` command (a static binary in /bin) lists the machine's device
+ * memory. Its JSON goes to the console between HW-LIST-BEGIN and HW-LIST-END for run.sh,
+ * which checks it against the devices and sizes it gave QEMU; the table follows, for people.
+ *
+ * The NVMe controller (00:12.0) has a CMB of HW_CMB_MB MiB. Debian's kernel has no
+ * CONFIG_PCI_P2PDMA: its nvme driver cannot register the CMB and then hides cmbloc/cmbsz, and
+ * it holds BAR0, so nothing can read the registers while it is bound. The proof unbinds it
+ * and lists the controller through its registers. QEMU 7.2's controller shows CMBLOC/CMBSZ
+ * only once CMBMSC.CRE is set (NVMe 1.4): the proof first checks that the listing reports the
+ * CMB hidden, if it is, then sets CRE itself, as the nvme driver does (a listing never
+ * writes a register), and checks that the library's own walk finds HW_CMB_MB MiB. */
+#define HW_CMB_MB   16
+#define HW_NVME     "0000:00:12.0"
+#define NVME_CMBMSC 0x50
+
+static int print_file(const char *path, const char *begin, const char *end)
+{
+    char line[1024];
+    FILE *f = fopen(path, "r");
+
+    if (!f)
+        return 1;
+    printf("%s\n", begin);
+    while (fgets(line, sizeof(line), f))
+        fputs(line, stdout);
+    printf("%s\n", end);
+    fflush(stdout);
+    fclose(f);
+    return 0;
+}
+
+struct cmb_seen {
+    bool found, hidden;
+};
+
+static int find_cmb(void *user, const struct dmacoh_found *f)
+{
+    struct cmb_seen *c = user;
+
+    if (f->kind != DMACOH_FOUND_NVME)
+        return 0;
+    c->hidden |= (f->flags & DMACOH_FOUND_HIDDEN) != 0;
+    c->found |= !f->problem[0] && f->size == (uint64_t)HW_CMB_MB << 20 && f->bus != 0;
+    return 0;
+}
+
+/* Unbinds the controller from the nvme driver (after its set-up work is done) and sets
+ * CMBMSC.CRE through resource0 if the CMB is hidden. */
+static int nvme_prepare(void)
+{
+    struct dmacoh_discover_opts o = {NULL, NULL, HW_NVME, DMACOH_FOUND_NVME};
+    struct cmb_seen c = {false, false};
+    volatile uint32_t *regs;
+    int fd, rc;
+
+    for (int i = 0; i < 300 && access("/sys/class/nvme/nvme0/state", F_OK) != 0; i++)
+        usleep(100000);
+    for (int i = 0; i < 300; i++) {
+        char buf[16] = "";
+        FILE *f = fopen("/sys/class/nvme/nvme0/state", "r");
+
+        if (f) {
+            if (!fgets(buf, sizeof(buf), f))
+                buf[0] = '\0';
+            fclose(f);
+        }
+        if (!strncmp(buf, "live", 4))
+            break;
+        usleep(100000);
+    }
+    rc = system("echo " HW_NVME " >/sys/bus/pci/drivers/nvme/unbind");
+    check(rc == 0, "unbinding " HW_NVME " from nvme: status %#x", rc);
+    rc = dmacoh_discover(&o, find_cmb, &c);
+    check(rc == 0 || rc == DMACOH_ENOENT, "dmacoh_discover: %d", rc);
+    say("unbound from nvme: CMB %s", c.found    ? "visible"
+                                     : c.hidden ? "hidden (CAP.CMBS, CRE clear)"
+                                                : "not listed");
+    if (c.found)
+        return 0;
+    check(c.hidden, "the controller's CMB is neither visible nor listed as hidden");
+    fd = open("/sys/bus/pci/devices/" HW_NVME "/resource0", O_RDWR | O_SYNC);
+    check(fd >= 0, "open resource0: %s", strerror(errno));
+    regs = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    check(regs != MAP_FAILED, "mmap resource0: %s", strerror(errno));
+    regs[NVME_CMBMSC / 4] = 1; /* CRE */
+    say("set CMBMSC.CRE: CMBSZ now %#x", regs[0x3c / 4]);
+    munmap((void *)regs, 4096);
+    return 0;
+}
+
+static int proof_tool_list(void)
+{
+    struct dmacoh_discover_opts o = {NULL, NULL, HW_NVME, DMACOH_FOUND_NVME};
+    struct cmb_seen c = {false, false};
+    int st;
+
+    if (nvme_prepare())
+        return 1;
+    st = system("/bin/dmacoh list --json >/run/list.json 2>/run/list.err");
+    check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "dmacoh list --json: status %#x", st);
+    check(print_file("/run/list.json", "HW-LIST-BEGIN", "HW-LIST-END") == 0, "no /run/list.json");
+    print_file("/run/list.err", "HW-LIST-STDERR-BEGIN", "HW-LIST-STDERR-END");
+    st = system("/bin/dmacoh list >/run/list.txt 2>/dev/null");
+    check(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "dmacoh list: status %#x", st);
+    check(print_file("/run/list.txt", "HW-TABLE-BEGIN", "HW-TABLE-END") == 0, "no /run/list.txt");
+    check(dmacoh_discover(&o, find_cmb, &c) == 0, "dmacoh_discover");
+    check(c.found, "no NVMe CMB of %d MiB at " HW_NVME, HW_CMB_MB);
+    say("dmacoh_discover: " HW_NVME " has a CMB of %d MiB, read from its registers", HW_CMB_MB);
+    return 0;
+}
+
 struct proof {
     const char *name;
     const char *what;
@@ -2146,6 +2259,7 @@ static const struct proof proofs[] = {
      proof_shared_bar},
     {"vfio-shared", "two processes share edu's BAR0 through VFIO descriptors passed over a socket",
      proof_vfio_shared},
+    {"tool-list", "dmacoh list --json names every emulated device's memory", proof_tool_list},
     {"tool-show", "dmacoh show/status/reap/check on a region two guest processes hold",
      proof_tool_show},
 };

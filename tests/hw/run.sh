@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # `make hwtest`: the library on a real Linux kernel under QEMU, against emulated PCI devices.
 #
-#   1. installs qemu-system-x86, busybox-static, cpio (apt-get, as root) and unpacks Debian's
+#   1. installs qemu-system-x86, busybox-static, cpio, jq (apt-get, as root) and unpacks Debian's
 #      cloud kernel into a cache folder (apt-get download + dpkg -x; the host's /boot is left
 #      alone);
 #   2. builds the library and a static guest program (tests/hw/guest.c), and a busybox
@@ -34,7 +34,7 @@ elapsed() { echo "$(date +%s.%N) $1" | awk '{printf "%.2f", $1 - $2}'; }
 
 # ---- 1. packages and kernel ----------------------------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
-if ! scripts/deps.sh qemu-system-x86 busybox-static cpio cmake gcc libc6-dev; then
+if ! scripts/deps.sh qemu-system-x86 busybox-static cpio cmake gcc libc6-dev jq; then
     command -v qemu-system-x86_64 >/dev/null || {
         say "SKIP: qemu-system-x86_64 cannot be installed on this machine"
         exit 0
@@ -73,6 +73,10 @@ cmake --build "$out/lib" --target dmacoh_static -j "$(nproc)" >/dev/null
 rm -rf "$out/root" && mkdir -p "$out/root"/{bin,dev,proc,sys,lib}
 gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude tests/hw/guest.c \
     "$out/lib/libdmacoh.a" -lpthread -o "$out/root/dmacoh-hw"
+# The dmacoh command, linked statically like the guest program: the initramfs has no C
+# library or dynamic loader for libdmacoh.so to be loaded by.
+gcc -static -O2 -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -Werror -Iinclude \
+    tools/dmacoh/*.c "$out/lib/libdmacoh.a" -lpthread -o "$out/root/bin/dmacoh"
 cp /bin/busybox "$out/root/bin/busybox"
 for m in uio/uio.ko uio/uio_pci_generic.ko; do
     cp "$moddir/$m"* "$out/root/lib/" # .ko, or .ko.xz on kernels that compress them
@@ -101,12 +105,15 @@ accel=tcg
 if { [ -d /sys/module/kvm_intel ] || [ -d /sys/module/kvm_amd ]; } && [ -w /dev/kvm ]; then
     accel=kvm
 fi
+# The NVMe controller's CMB in MiB (tests/hw/guest.c's HW_CMB_MB says the same); the
+# ivshmem BARs are 1 MiB (their backing files), edu's BAR0 is 1 MiB.
+cmb_mb=16
 # One boot: runs the guest until it says HW-DONE (or QEMU ends), saves what HOSTDUMP lines ask
 # for through the monitor, quits QEMU, and leaves the console in $log.
 boot_once() {
     rm -f "$out"/ivshmem.bin "$out"/ivshmem2.bin "$out"/serial.log "$out"/mon.in "$out"/mon.out \
         "$out"/dump-*.bin
-    truncate -s 1M "$out/ivshmem.bin" "$out/ivshmem2.bin"
+    truncate -s 1M "$out/ivshmem.bin" "$out/ivshmem2.bin" "$out/nvme.img"
     mkfifo "$out/mon.in" "$out/mon.out"
     cat "$out/mon.out" >"$out/monitor.log" &
     drain=$!
@@ -123,6 +130,8 @@ boot_once() {
         -device ivshmem-plain,memdev=shm -device edu -device qxl \
         -object memory-backend-file,id=shm2,mem-path="$out/ivshmem2.bin",size=1M,share=on \
         -device ivshmem-plain,memdev=shm2,addr=0x11 -device edu,addr=0x10 \
+        -drive file="$out/nvme.img",if=none,id=nvm,format=raw \
+        -device nvme,serial=dmacoh-cmb,drive=nvm,cmb_size_mb=$cmb_mb,addr=0x12 \
         -serial file:"$out/serial.log" -monitor pipe:"$out/mon" </dev/null &
     qemu=$!
     t_init=""
@@ -229,6 +238,17 @@ if [ "$sb_pages" -gt 0 ] || grep -q '^hw: shared-bar: PASS$' <<<"$log"; then
         [ "$sb_back2" -gt 0 ] && [ "$sb_kept2" -gt 0 ]; then
         passes=$((passes + 1))
     else
+        fails=$((fails + 1))
+    fi
+fi
+
+# tool-list: the guest's `dmacoh list --json`, checked against what this script gave QEMU.
+if grep -q '^HW-LIST-BEGIN' <<<"$log"; then
+    sed -n '/^HW-LIST-BEGIN$/,/^HW-LIST-END$/p' <<<"$log" | sed '1d;$d' >"$out/list.json"
+    if tests/hw/check_list.sh "$out/list.json" "$cmb_mb"; then
+        passes=$((passes + 1))
+    else
+        say "host check: tool-list: the guest's dmacoh list --json is wrong (see above)"
         fails=$((fails + 1))
     fi
 fi

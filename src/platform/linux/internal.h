@@ -8,6 +8,7 @@
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/pci.h>
 #include <dmacoh/vfio.h>
+#include <dmacoh/discover.h>
 
 /* Metadata memory from the C heap, zeroed. */
 void *dmacoh__linux_meta_alloc(void *ctx, size_t size);
@@ -227,10 +228,23 @@ extern void *(*dmacoh__linux_mmap_fn)(void *addr, size_t len, int prot, int flag
  * name[len]: 0, or -errno (-DMACOH_ENOENT when there is no link). */
 int dmacoh__linux_link_name(const char *link, char *name, size_t len);
 
+/* Up to len - 1 bytes of a regular file (an attribute, a devicetree property), opened as
+ * dmacoh__linux_open_checked does, NUL-terminated: the byte count, or a negative code as
+ * dmacoh__linux_open_checked's; -DMACOH_ERANGE (logged) when the file holds len - 1 bytes or
+ * more. */
+long dmacoh__linux_read_file(const char *path, char *buf, size_t len);
+
+/* The entries of directory `path` but "." and "..", names of at most 255 bytes (longer ones
+ * are skipped with a warning), sorted so that digit runs compare as numbers (uio2 before
+ * uio10). *names is one allocation of *n rows, freed by the caller with free(). Errors:
+ * -DMACOH_ENOENT, -DMACOH_EACCES, -DMACOH_ENOMEM, -errno. */
+int dmacoh__linux_list_dir(const char *path, char (**names)[256], size_t *n);
+
 /* PCI pieces shared by pci_sysfs.c and vfio.c (both find BARs in sysfs `resource`). */
 struct dmacoh__pci_bar {
     uint64_t start, size; /* CPU physical address and length; size 0 when unused */
     int kind;             /* enum dmacoh_pci_bar_kind */
+    bool is64;            /* IORESOURCE_MEM_64: a 64-bit memory BAR */
 };
 
 /* True for "DDDD:BB:DD.F" as sysfs spells it (the name becomes part of a path). */
@@ -368,5 +382,31 @@ int dmacoh__linux_proc_alive(void *ctx, const struct dmacoh_proc_id *id);
  * before its page-map entries are read, so a unit test can write fake entries for exactly
  * those pages into the file it named as the page map. NULL (never set) in real use. */
 extern void (*dmacoh__hostmem_mapped_hook)(const void *cpu, size_t len);
+
+/* Discovery (discover.c, discover_pci.c, discover_dt.c): one walk's parameters and state. */
+struct dmacoh__walk {
+    const char *sys, *dev, *want; /* roots; the device asked for, or NULL */
+    unsigned kinds;               /* enum dmacoh_found_kind bits wanted */
+    int (*fn)(void *user, const struct dmacoh_found *f);
+    void *user;
+    bool matched; /* a record matched `want` */
+    bool denied;  /* a kind's directory could not be listed for want of permission */
+};
+/* Hands f to the caller when it is of a wanted kind and device: 0, or what fn returned. */
+int dmacoh__discover_emit(struct dmacoh__walk *w, struct dmacoh_found *f);
+/* Fills path p: via, file, offset, and its state from lstat and access(2) for read and write
+ * (READY, DENIED naming what is missing, or ABSENT when the file does not exist). */
+void dmacoh__discover_path(struct dmacoh_found_path *p, int via, const char *file, uint64_t offset);
+/* A NUMA node attribute (decimal, "-1" for none) into *v; *v is left when it is not one. */
+void dmacoh__discover_node(const char *path, int *v);
+/* The PCI functions (their memory BARs and NVMe CMBs), and the devicetree nodes. */
+int dmacoh__discover_pci(struct dmacoh__walk *w);
+int dmacoh__discover_dt(struct dmacoh__walk *w);
+/* Lists the directory of a kind (dmacoh__linux_list_dir): 0, or non-zero when there is none
+ * to walk (absent: nothing logged; permission denied: logged and noted in w->denied). */
+int dmacoh__discover_list(struct dmacoh__walk *w, const char *dir, char (**names)[256], size_t *n);
+/* printf into a fixed field, cut if needed (the records' strings are bounded). */
+void dmacoh__discover_fmt(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif /* DMACOH_LINUX_INTERNAL_H */

@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@
 #define RES_IO       0x100u      /* IORESOURCE_IO */
 #define RES_MEM      0x200u      /* IORESOURCE_MEM */
 #define RES_PREFETCH 0x2000u     /* IORESOURCE_PREFETCH */
+#define RES_MEM_64   0x100000u   /* IORESOURCE_MEM_64 */
 #define RES_DISABLED 0x10000000u /* IORESOURCE_DISABLED */
 #define RES_UNSET    0x20000000u /* IORESOURCE_UNSET: no address assigned */
 
@@ -67,9 +69,14 @@ int dmacoh__linux_open_checked(const char *path, int flags, int kind, uint64_t m
     int fd = open(path, flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 
     if (fd < 0) {
+        struct stat ls;
+
         if (errno != ELOOP)
             return open_error(errno);
-        dmacoh__err("%s is a symbolic link, where the kernel makes none: refused", path);
+        if (lstat(path, &ls) == 0 && S_ISLNK(ls.st_mode))
+            dmacoh__err("%s is a symbolic link, where the kernel makes none: refused", path);
+        else
+            dmacoh__err("%s lies behind a loop of symbolic links: refused", path);
         return DMACOH_EIO;
     }
     if (fstat(fd, &st) != 0) {
@@ -326,6 +333,7 @@ static void set_bar(struct dmacoh__pci_bar *b, const unsigned long long v[3], co
               : !(flags & RES_MEM)     ? DMACOH_PCI_BAR_UNUSED
               : (flags & RES_PREFETCH) ? DMACOH_PCI_BAR_MEM_PREF
                                        : DMACOH_PCI_BAR_MEM;
+    b->is64 = (flags & RES_MEM_64) != 0;
 }
 
 /* The six BAR lines of buf (the file's first bytes, NUL-terminated). */
@@ -409,5 +417,98 @@ int dmacoh__pci_bar_get(const struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS], unsi
         *size = bar[n].size;
     if (kind)
         *kind = bar[n].kind;
+    return 0;
+}
+
+long dmacoh__linux_read_file(const char *path, char *buf, size_t len)
+{
+    ssize_t n;
+    int fd = dmacoh__linux_open_checked(path, O_RDONLY, DMACOH__FILE_REGULAR, 0);
+
+    if (fd < 0)
+        return fd;
+    n = read_all(fd, buf, len);
+    close(fd);
+    if (n >= 0 && (size_t)n == len - 1) {
+        dmacoh__err("%s holds more than the %zu bytes such a file has: refused", path, len - 2);
+        return DMACOH_ERANGE;
+    }
+    return (long)n;
+}
+
+/* strcmp, but runs of digits compare by value ("uio2" < "uio10"). */
+static int natural_cmp(const void *pa, const void *pb)
+{
+    const char *a = pa, *b = pb;
+
+    while (*a && *b) {
+        if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+            size_t la, lb;
+            int c;
+
+            while (*a == '0' && a[1] >= '0' && a[1] <= '9')
+                a++;
+            while (*b == '0' && b[1] >= '0' && b[1] <= '9')
+                b++;
+            la = strspn(a, "0123456789");
+            lb = strspn(b, "0123456789");
+            if (la != lb)
+                return la < lb ? -1 : 1;
+            c = strncmp(a, b, la);
+            if (c)
+                return c;
+            a += la;
+            b += lb;
+            continue;
+        }
+        if (*a != *b)
+            break;
+        a++;
+        b++;
+    }
+    return (unsigned char)*a - (unsigned char)*b;
+}
+
+int dmacoh__linux_list_dir(const char *path, char (**names)[256], size_t *n)
+{
+    char(*v)[256] = NULL;
+    size_t cap = 0, used = 0;
+    struct dirent *e;
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NONBLOCK);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+
+    if (!d) {
+        int err = open_error(errno);
+
+        if (fd >= 0)
+            close(fd);
+        return err;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (strlen(e->d_name) >= 256) {
+            dmacoh__warn("%s: an entry of %zu bytes: skipped", path, strlen(e->d_name));
+            continue;
+        }
+        if (used == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            char(*nv)[256] = realloc(v, ncap * sizeof(*v));
+
+            if (!nv) {
+                free(v);
+                closedir(d);
+                return DMACOH_ENOMEM;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        memcpy(v[used++], e->d_name, strlen(e->d_name) + 1);
+    }
+    closedir(d);
+    if (used)
+        qsort(v, used, sizeof(*v), natural_cmp);
+    *names = v;
+    *n = used;
     return 0;
 }

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_discover.c - dmacoh_discover() over the fake machine of tests/harness/fakesys.c: every
+ * PCI memory BAR with its access paths (sysfs ready or held by a driver, UIO map of
+ * uio_pci_generic at its mmap offset, VFIO group of vfio-pci, the commands that would bind
+ * the others), NVMe CMBs from the nvme driver's attributes and from the registers of unbound
+ * controllers (visible, hidden until CMBMSC.CRE), UIO maps, device DAX, devicetree reserved
+ * memory and SRAM. Hostile input (garbage attributes, a number past 64 bits, a symbolic-link
+ * loop, a FIFO, a `reg` of odd length, a tree deeper than the walk goes) gives a record with
+ * its problem or a skipped entry, never a crash or a hang (alarm). Filters, the callback's
+ * stop, and the permissions named for a user who lacks them (run as nobody when root).
+ */
+#include "fakesys.h"
+#include "fixture.h"
+#include "t.h"
+
+#include <dmacoh/discover.h>
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define T_EQ_STR(a, b)                                                                             \
+    do {                                                                                           \
+        const char *t_a_ = (a), *t_b_ = (b);                                                       \
+        if (strcmp(t_a_, t_b_) != 0)                                                               \
+            t_fail(__FILE__, __LINE__, "%s == %s: '%s' != '%s'", #a, #b, t_a_, t_b_);              \
+    } while (0)
+
+static char root[64], sys[128], dev[128];
+
+struct seen {
+    size_t n;
+    struct dmacoh_found f[64];
+};
+
+static int collect(void *user, const struct dmacoh_found *f)
+{
+    struct seen *s = user;
+
+    T_ASSERT(s->n < 64);
+    s->f[s->n++] = *f;
+    return 0;
+}
+
+static void make(void)
+{
+    snprintf(root, sizeof(root), "/tmp/dmacoh-discover-XXXXXX");
+    T_ASSERT(mkdtemp(root) != NULL);
+    T_EQ_INT(chmod(root, 0755), 0);
+    t_fake_machine(root);
+    snprintf(sys, sizeof(sys), "%s/sys", root);
+    snprintf(dev, sizeof(dev), "%s/dev", root);
+}
+
+static struct seen *walk(const char *device, unsigned kinds, int want)
+{
+    struct dmacoh_discover_opts o = {sys, dev, device, kinds};
+    struct seen *s = calloc(1, sizeof(*s));
+
+    T_ASSERT(s != NULL);
+    alarm(20); /* a FIFO opened without O_NONBLOCK would hang here */
+    T_ERR(dmacoh_discover(&o, collect, s), want);
+    alarm(0);
+    return s;
+}
+
+static const struct dmacoh_found *find(const struct seen *s, int kind, const char *device,
+                                       unsigned index)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->f[i].kind == kind && !strcmp(s->f[i].device, device) && s->f[i].index == index)
+            return &s->f[i];
+    t_fail(__FILE__, __LINE__, "no %s record %s #%u", dmacoh_found_kind_name(kind), device, index);
+}
+
+static bool ends_with(const char *s, const char *tail)
+{
+    size_t a = strlen(s), b = strlen(tail);
+
+    return a >= b && !strcmp(s + a - b, tail);
+}
+
+static void pci_bars_and_paths(void)
+{
+    struct seen *s;
+    const struct dmacoh_found *f;
+    long page = sysconf(_SC_PAGESIZE);
+
+    make();
+    s = walk(NULL, DMACOH_FOUND_PCI, 0);
+    /* ivshmem: BAR0 and BAR2, no driver: sysfs ready, UIO and VFIO to be bound. */
+    f = find(s, DMACOH_FOUND_PCI, "0000:00:03.0", 2);
+    T_EQ_U64(f->bus, 0xfe000000);
+    T_EQ_U64(f->size, 0x100000);
+    T_EQ_INT(f->flags, DMACOH_FOUND_64BIT | DMACOH_FOUND_PREFETCH | DMACOH_FOUND_WC);
+    T_EQ_INT(f->vendor, 0x1af4);
+    T_EQ_INT(f->device_id, 0x1110);
+    T_EQ_INT(f->class_code, 0x050000);
+    T_EQ_INT(f->iommu_group, 3);
+    T_EQ_INT(f->numa_node, 1);
+    T_EQ_INT(f->npaths, 3);
+    T_EQ_INT(f->path[0].via, DMACOH_VIA_SYSFS);
+    T_EQ_INT(f->path[0].state, DMACOH_PATH_READY);
+    T_ASSERT(ends_with(f->path[0].file, "/0000:00:03.0/resource2"));
+    T_EQ_INT(f->path[1].state, DMACOH_PATH_ABSENT);
+    T_ASSERT(strstr(f->path[1].how, "echo uio_pci_generic | sudo tee") != NULL);
+    T_ASSERT(strstr(f->path[1].how, "driver/unbind") == NULL); /* nothing to unbind */
+    T_EQ_INT(f->path[2].state, DMACOH_PATH_ABSENT);
+    T_ASSERT(strstr(f->path[2].how, "echo vfio-pci | sudo tee") != NULL);
+    T_ASSERT(strstr(f->path[2].how, "drivers_probe") != NULL);
+    f = find(s, DMACOH_FOUND_PCI, "0000:00:03.0", 0);
+    T_EQ_INT(f->flags, 0);
+    T_EQ_U64(f->size, 0x100);
+    /* edu on vfio-pci: its group's node. */
+    f = find(s, DMACOH_FOUND_PCI, "0000:00:04.0", 0);
+    T_EQ_STR(f->driver, "vfio-pci");
+    T_EQ_INT(f->path[2].state, DMACOH_PATH_READY);
+    T_ASSERT(ends_with(f->path[2].file, "/dev/vfio/4"));
+    T_ASSERT(strstr(f->path[1].how, "0000:00:04.0/driver/unbind") != NULL);
+    /* qxl on uio_pci_generic: each memory BAR is a map of uio0, at map * page size. */
+    f = find(s, DMACOH_FOUND_PCI, "0000:00:05.0", 0);
+    T_EQ_INT(f->path[1].state, DMACOH_PATH_READY);
+    T_ASSERT(ends_with(f->path[1].file, "/dev/uio0"));
+    T_EQ_U64(f->path[1].offset, 0);
+    f = find(s, DMACOH_FOUND_PCI, "0000:00:05.0", 1);
+    T_EQ_U64(f->path[1].offset, (uint64_t)page);
+    T_EQ_U64(f->size, 0x2000);
+    /* The I/O port BAR is not memory. */
+    for (size_t i = 0; i < s->n; i++)
+        T_ASSERT(!(s->f[i].index == 3 && !strcmp(s->f[i].device, "0000:00:05.0")));
+    /* A driver that holds its BARs. */
+    f = find(s, DMACOH_FOUND_PCI, "0000:00:12.0", 2);
+    T_EQ_INT(f->path[0].state, DMACOH_PATH_BUSY);
+    T_ASSERT(strstr(f->path[0].how, "drivers/nvme/unbind") != NULL);
+    /* Garbage `resource`, a symbolic-link loop: a record with the problem, no crash. */
+    f = find(s, DMACOH_FOUND_PCI, "0000:00:06.0", 0);
+    T_ASSERT(strstr(f->problem, "0000:00:06.0/resource") != NULL);
+    T_EQ_U64(f->size, 0);
+    T_EQ_INT(f->vendor, 0); /* "0xzzzz" is not read as anything */
+    f = find(s, DMACOH_FOUND_PCI, "0000:00:07.0", 0);
+    T_ASSERT(f->problem[0] != '\0');
+    T_ASSERT(t_log_find("not-a-bdf"));
+    T_EQ_INT(s->n, 2 + 1 + 2 + 1 + 1 + 2 + 2 + 1 + 1);
+    free(s);
+    t_remove_tree(root);
+}
+
+static void nvme_cmbs(void)
+{
+    struct seen *s;
+    const struct dmacoh_found *f;
+
+    make();
+    s = walk(NULL, DMACOH_FOUND_NVME, 0);
+    T_EQ_INT(s->n, 3);
+    /* From the nvme driver: BIR 2, 16 MiB at offset 0; the BAR is held by the driver. */
+    f = find(s, DMACOH_FOUND_NVME, "0000:00:12.0", 2);
+    T_EQ_STR(f->label, "nvme0");
+    T_EQ_U64(f->bus, 0xf0000000);
+    T_EQ_U64(f->size, 16u << 20);
+    T_EQ_U64(f->offset, 0);
+    T_EQ_INT(f->path[0].state, DMACOH_PATH_BUSY);
+    /* From the registers of an unbound controller: BIR 4, 1 MiB at 4 KiB. */
+    f = find(s, DMACOH_FOUND_NVME, "0000:00:13.0", 4);
+    T_EQ_U64(f->bus, 0xe0001000);
+    T_EQ_U64(f->size, 1u << 20);
+    T_EQ_U64(f->offset, 0x1000);
+    T_EQ_STR(f->problem, "");
+    T_EQ_INT(f->path[0].state, DMACOH_PATH_READY);
+    T_EQ_U64(f->path[0].offset, 0x1000);
+    T_ASSERT(ends_with(f->path[0].file, "/resource4"));
+    /* CAP.CMBS set, CMBSZ 0: present but hidden; nothing was written to enable it. */
+    f = find(s, DMACOH_FOUND_NVME, "0000:00:14.0", 0);
+    T_EQ_INT(f->flags, DMACOH_FOUND_HIDDEN | DMACOH_FOUND_NO_ADDR);
+    T_ASSERT(strstr(f->problem, "CMBMSC.CRE") != NULL);
+    free(s);
+    t_remove_tree(root);
+}
+
+/* The nvme driver bound but showing no cmbloc/cmbsz (a kernel without CONFIG_PCI_P2PDMA
+ * cannot register the CMB, and then hides them): the registers are read where they can be. */
+static void nvme_bound_without_attributes(void)
+{
+    unsigned char regs[0x40] = {0};
+    uint32_t loc = 2u, sz = 8u << 12 | 2u << 8; /* BAR2, 8 MiB in 1 MiB units */
+    char path[PATH_MAX];
+    struct seen *s;
+    const struct dmacoh_found *f;
+
+    make();
+    snprintf(path, sizeof(path), "rm -r '%s/sys/bus/pci/devices/0000:00:12.0/nvme'", root);
+    T_EQ_INT(system(path), 0);
+    s = walk("0000:00:12.0", DMACOH_FOUND_NVME, DMACOH_ENOENT); /* registers all zero: no CMB */
+    T_EQ_INT(s->n, 0);
+    free(s);
+    regs[7] = 0x02;
+    for (int i = 0; i < 4; i++) {
+        regs[0x38 + i] = (unsigned char)(loc >> (8 * i));
+        regs[0x3c + i] = (unsigned char)(sz >> (8 * i));
+    }
+    t_put_bytes(root, "sys/bus/pci/devices/0000:00:12.0/resource0", regs, sizeof(regs));
+    s = walk("0000:00:12.0", DMACOH_FOUND_NVME, 0);
+    T_EQ_INT(s->n, 1);
+    f = find(s, DMACOH_FOUND_NVME, "0000:00:12.0", 2);
+    T_EQ_U64(f->bus, 0xf0000000);
+    T_EQ_U64(f->size, 8u << 20);
+    T_EQ_STR(f->label, "");
+    free(s);
+    t_remove_tree(root);
+}
+
+static void uio_dax_dt(void)
+{
+    struct seen *s;
+    const struct dmacoh_found *f;
+    long page = sysconf(_SC_PAGESIZE);
+
+    make();
+    s = walk(NULL, DMACOH_FOUND_UIO | DMACOH_FOUND_DAX | DMACOH_FOUND_DT, 0);
+    f = find(s, DMACOH_FOUND_UIO, "uio0", 1);
+    T_EQ_STR(f->parent, "0000:00:05.0");
+    T_EQ_U64(f->bus, 0xf8000000);
+    T_EQ_U64(f->path[0].offset, (uint64_t)page);
+    f = find(s, DMACOH_FOUND_UIO, "uio1", 0);
+    T_EQ_STR(f->label, "sram0");
+    T_EQ_STR(f->driver, "sram");
+    T_EQ_U64(f->offset, 0x800); /* the memory starts 0x800 into the map's page */
+    T_EQ_U64(f->bus, 0x40000800);
+    T_EQ_U64(f->size, 0x10000 - 0x800);
+    T_EQ_U64(f->path[0].offset, 0x800);
+    f = find(s, DMACOH_FOUND_UIO, "uio1", 1); /* an address past 64 bits */
+    T_ASSERT(strstr(f->problem, "map1/addr") != NULL);
+    T_EQ_U64(f->size, 0);
+    f = find(s, DMACOH_FOUND_DAX, "dax0.0", 0);
+    T_EQ_U64(f->bus, 0x240000000ull);
+    T_EQ_U64(f->size, 1ull << 30);
+    T_EQ_U64(f->align, 2u << 20);
+    T_EQ_INT(f->numa_node, 0);
+    T_EQ_INT(f->path[0].state, DMACOH_PATH_READY);
+    f = find(s, DMACOH_FOUND_DAX, "dax1.0", 0);
+    T_EQ_INT(f->flags, DMACOH_FOUND_NO_ADDR);
+    T_EQ_INT(f->numa_node, -1);
+    T_EQ_INT(f->path[0].state, DMACOH_PATH_ABSENT);
+    T_ASSERT(strstr(f->path[0].how, "daxctl reconfigure-device --mode=devdax dax1.0") != NULL);
+    f = find(s, DMACOH_FOUND_DT, "/reserved-memory/buffer@90000000", 0);
+    T_EQ_U64(f->bus, 0x90000000);
+    T_EQ_U64(f->size, 0x400000);
+    T_EQ_INT(f->flags, DMACOH_FOUND_NO_MAP);
+    T_EQ_STR(f->label, "shared-dma-pool");
+    T_EQ_INT(f->path[0].via, DMACOH_VIA_DEVMEM);
+    T_EQ_INT(f->path[0].state, DMACOH_PATH_READY);
+    T_EQ_U64(f->path[0].offset, 0x90000000);
+    f = find(s, DMACOH_FOUND_DT, "/reserved-memory/linux,cma", 0);
+    T_EQ_INT(f->flags, DMACOH_FOUND_REUSABLE | DMACOH_FOUND_NO_ADDR);
+    T_EQ_U64(f->size, 16u << 20);
+    f = find(s, DMACOH_FOUND_DT, "/soc/sram@50000000", 0); /* the parent's 1 + 1 cells */
+    T_EQ_U64(f->bus, 0x50000000);
+    T_EQ_U64(f->size, 0x8000);
+    T_EQ_STR(f->label, "acme,sram");
+    T_EQ_INT(f->path[0].state, DMACOH_PATH_BUSY); /* not no-map: the kernel's RAM */
+    f = find(s, DMACOH_FOUND_DT, "/soc/bad-sram@0", 0);
+    T_ASSERT(strstr(f->problem, "5 bytes") != NULL);
+    T_EQ_INT(s->n, 2 + 2 + 2 + 4);
+    free(s);
+    t_remove_tree(root);
+}
+
+static void filters_and_errors(void)
+{
+    struct dmacoh_discover_opts o = {NULL, NULL, NULL, 0};
+    struct seen *s;
+
+    make();
+    s = walk("nvme0", 0, 0);
+    T_EQ_INT(s->n, 1);
+    free(s);
+    s = walk("uio1", 0, 0);
+    T_EQ_INT(s->n, 2);
+    free(s);
+    s = walk("sram@50000000", 0, 0);
+    T_EQ_INT(s->n, 1);
+    free(s);
+    s = walk("0000:00:03.0", DMACOH_FOUND_PCI, 0);
+    T_EQ_INT(s->n, 2);
+    free(s);
+    free(walk("0000:00:99.0", 0, DMACOH_ENOENT));
+    free(walk("0000:00:03.0", DMACOH_FOUND_UIO, DMACOH_ENOENT));
+    free(walk("a/b", 0, DMACOH_EINVAL));
+    free(walk("", 0, DMACOH_EINVAL));
+    free(walk(NULL, 0x40, DMACOH_EINVAL));
+    T_ERR(dmacoh_discover(&o, NULL, NULL), DMACOH_EINVAL);
+    t_remove_tree(root);
+}
+
+static int stop_at_second(void *user, const struct dmacoh_found *f)
+{
+    (void)f;
+    return ++*(int *)user == 2 ? 7 : 0;
+}
+
+static void callback_stops_and_order_is_stable(void)
+{
+    struct dmacoh_discover_opts o;
+    struct seen *a, *b;
+    int calls = 0;
+
+    make();
+    o = (struct dmacoh_discover_opts){sys, dev, NULL, 0};
+    T_EQ_INT(dmacoh_discover(&o, stop_at_second, &calls), 7);
+    T_EQ_INT(calls, 2);
+    a = walk(NULL, 0, 0);
+    b = walk(NULL, 0, 0);
+    T_EQ_INT(a->n, b->n);
+    T_EQ_INT(a->n, 13 + 3 + 10);
+    for (size_t i = 0; i < a->n; i++) {
+        T_EQ_STR(a->f[i].device, b->f[i].device);
+        T_EQ_INT(a->f[i].index, b->f[i].index);
+    }
+    /* PCI by address, each function's CMB after its BARs, then UIO, DAX, devicetree. */
+    T_EQ_STR(a->f[0].device, "0000:00:03.0");
+    T_EQ_INT(a->f[9].kind, DMACOH_FOUND_NVME);
+    T_EQ_STR(a->f[15].device, "0000:00:1f.2"); /* address order: 1f after 14 */
+    for (size_t i = 1; i < 16; i++)
+        T_ASSERT(strcmp(a->f[i - 1].device, a->f[i].device) <= 0);
+    T_EQ_STR(a->f[a->n - 1].device, "/soc/sram@50000000");
+    free(a);
+    free(b);
+    t_remove_tree(root);
+}
+
+static void hostile_trees(void)
+{
+    char path[PATH_MAX], rel[PATH_MAX] = "sys/firmware/devicetree/base";
+    struct seen *s;
+
+    make();
+    /* A FIFO where an attribute should be: refused without blocking. */
+    snprintf(path, sizeof(path), "%s/sys/class/uio/uio1/maps/map0/size", root);
+    T_EQ_INT(unlink(path), 0);
+    T_EQ_INT(mkfifo(path, 0600), 0);
+    /* A tree deeper than the walk goes, and uio names the kernel does not make. */
+    for (int i = 0; i < 40; i++)
+        strcat(rel, "/n");
+    strcat(rel, "/sram/compatible");
+    t_put_bytes(root, rel, "mmio-sram", 10);
+    t_put_text(root, "sys/class/uio/uioX/name", "x\n");
+    t_put_link(root, "sys/class/uio/uio7", "uio7");
+    s = walk(NULL, DMACOH_FOUND_UIO | DMACOH_FOUND_DT, 0);
+    T_ASSERT(find(s, DMACOH_FOUND_UIO, "uio1", 0)->problem[0] != '\0');
+    T_ASSERT(t_log_find("deeper than"));
+    T_ASSERT(t_log_find("uioX"));
+    for (size_t i = 0; i < s->n; i++)
+        T_ASSERT(strcmp(s->f[i].device, "uio7") != 0); /* a loop: no maps to list */
+    free(s);
+    t_remove_tree(root);
+}
+
+/* What a user without the permissions sees (run as nobody when the test runs as root). */
+static int as_user(bool was_root)
+{
+    struct dmacoh_discover_opts o = {sys, dev, NULL, 0};
+    struct seen *s = calloc(1, sizeof(*s));
+    const struct dmacoh_found *f;
+    const char *want = was_root ? "read and write" : "write";
+    int code = 0;
+
+    if (!s)
+        return 10;
+    if (dmacoh_discover(&o, collect, s) != DMACOH_EACCES) /* sys/bus/dax/devices unlisted */
+        code = 11;
+    f = code ? NULL : find(s, DMACOH_FOUND_PCI, "0000:00:03.0", 2);
+    if (f && (f->path[0].state != DMACOH_PATH_DENIED || strcmp(f->path[0].missing, want) != 0 ||
+              !strstr(f->path[0].how, "setfacl")))
+        code = 12;
+    if (!code && find(s, DMACOH_FOUND_UIO, "uio1", 0)->size != 0xf800) /* the rest is listed */
+        code = 13;
+    free(s);
+    return code;
+}
+
+static void permissions_are_named(void)
+{
+    char path[PATH_MAX];
+    bool root_user = getuid() == 0;
+    int status;
+    pid_t pid;
+
+    make();
+    snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/0000:00:03.0/resource2", root);
+    T_EQ_INT(chmod(path, getuid() == 0 ? 0600 : 0400), 0);
+    snprintf(path, sizeof(path), "%s/sys/bus/dax/devices", root);
+    T_EQ_INT(chmod(path, 0300), 0);
+    pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        if (root_user && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(20);
+        _exit(as_user(root_user));
+    }
+    T_EQ_INT(waitpid(pid, &status, 0), pid);
+    T_ASSERT(WIFEXITED(status));
+    T_EQ_INT(WEXITSTATUS(status), 0);
+    T_EQ_INT(chmod(path, 0755), 0);
+    t_remove_tree(root);
+}
+
+static const struct t_case cases[] = {
+    T_CASE(pci_bars_and_paths),
+    T_CASE(nvme_cmbs),
+    T_CASE(nvme_bound_without_attributes),
+    T_CASE(uio_dax_dt),
+    T_CASE(filters_and_errors),
+    T_CASE(callback_stops_and_order_is_stable),
+    T_CASE(hostile_trees),
+    T_CASE(permissions_are_named),
+};
+
+T_MAIN(cases)
