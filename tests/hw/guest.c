@@ -2059,10 +2059,10 @@ static int proof_tool_show(void)
         "report");
 
     /* The SVG: one span group per span of the JSON. */
-    r = ts_tool("show " TS_NAME " --svg /tmp/ts.svg", svg);
+    r = ts_tool("show " TS_NAME " --svg /run/ts.svg", svg);
     check(r == 0, "dmacoh show --svg exits %d: %s", r, svg);
-    fd = open("/tmp/ts.svg", O_RDONLY);
-    check(fd >= 0, "no /tmp/ts.svg");
+    fd = open("/run/ts.svg", O_RDONLY);
+    check(fd >= 0, "no /run/ts.svg");
     n = read(fd, svg, sizeof(svg) - 1);
     close(fd);
     check(n > 0, "empty SVG");
