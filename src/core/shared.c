@@ -907,9 +907,9 @@ int dmacoh_shared_list(struct dmacoh_platform *p,
  * again), and a pool of no device over it, with no owner entry, which is what the lock, the
  * sweep and the reap need. */
 struct view {
+    struct dmacoh__shm hl;
     void *at;
     uint64_t actual, n, pa_off;
-    struct dmacoh__shm hl;
     struct dmacoh__pool *pool;
 };
 

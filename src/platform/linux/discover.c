@@ -3,7 +3,8 @@
  * discover.c - dmacoh_discover(): the walk over the machine's device memory, and the kinds
  * that need no more than a few attributes: UIO maps (class/uio/uioN/maps/mapM) and device DAX
  * instances (bus/dax/devices/daxX.Y). PCI functions with their NVMe CMBs are in
- * discover_pci.c, the devicetree in discover_dt.c.
+ * discover_pci.c, the devicetree in discover_dt.c; what all three use to build and hand over
+ * records, in discover_emit.c.
  *
  * Each record is built on the stack and handed to the caller's function; nothing is kept
  * between records but the directory listing being walked. Files are read with the platforms'
@@ -27,82 +28,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-void dmacoh__discover_fmt(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap); /* cut when too long: the fields are for reading */
-    va_end(ap);
-}
-
-/* The last component of a devicetree path ("/a/b@0" -> "b@0"). */
-static const char *last(const char *s)
-{
-    const char *p = strrchr(s, '/');
-
-    return p ? p + 1 : s;
-}
-
-int dmacoh__discover_emit(struct dmacoh__walk *w, struct dmacoh_found *f)
-{
-    if (!(w->kinds & (unsigned)f->kind))
-        return 0;
-    if (w->want && strcmp(w->want, f->device) != 0 &&
-        !(f->kind == DMACOH_FOUND_NVME && !strcmp(w->want, f->label)) &&
-        !(f->kind == DMACOH_FOUND_DT && !strcmp(w->want, last(f->device))))
-        return 0;
-    w->matched = true;
-    return w->fn(w->user, f);
-}
-
-int dmacoh__discover_list(struct dmacoh__walk *w, const char *dir, char (**names)[256], size_t *n)
-{
-    int rc = dmacoh__linux_list_dir(dir, names, n);
-
-    if (rc == DMACOH_EACCES) {
-        dmacoh__err("discover: %s: read permission missing: what it holds is not listed", dir);
-        w->denied = true;
-    } else if (rc && rc != DMACOH_ENOENT) {
-        dmacoh__err("discover: %s: %s: not listed", dir, dmacoh_strerror(rc));
-    }
-    return rc;
-}
-
-void dmacoh__discover_path(struct dmacoh_found_path *p, int via, const char *file, uint64_t offset)
-{
-    struct stat st;
-    bool r, wr;
-
-    memset(p, 0, sizeof(*p));
-    p->via = via;
-    p->offset = offset;
-    dmacoh__discover_fmt(p->file, sizeof(p->file), "%s", file);
-    if (lstat(file, &st) != 0) {
-        p->state = DMACOH_PATH_ABSENT;
-        dmacoh__discover_fmt(p->how, sizeof(p->how), "%s: %s", file, strerror(errno));
-        return;
-    }
-    r = access(file, R_OK) == 0;
-    wr = access(file, W_OK) == 0;
-    p->state = (r && wr) ? DMACOH_PATH_READY : DMACOH_PATH_DENIED;
-    if (p->state == DMACOH_PATH_READY)
-        return;
-    dmacoh__discover_fmt(p->missing, sizeof(p->missing), "%s",
-                         (!r && !wr) ? "read and write"
-                         : !r        ? "read"
-                                     : "write");
-    dmacoh__discover_fmt(p->how, sizeof(p->how),
-                         "run as root, or grant it: sudo setfacl -m u:$(id -un):rw %s", file);
-}
-
 /* One map of UIO device `uio` (its sysfs directory dir). */
 static int uio_map(struct dmacoh__walk *w, struct dmacoh_found *f, const char *dir, const char *map)
 {
-    char path[PATH_MAX], node[PATH_MAX];
+    char path[PATH_MAX + 64], node[PATH_MAX];
     uint64_t addr = 0, size = 0, off = 0;
     const char *bad = NULL;
     int rc;
+
+    if (strlen(dir) + strlen(map) + sizeof("/maps//offset") > sizeof(path))
+        return 0; /* no such path can be opened: nothing to report under it */
 
     f->index = (unsigned)strtoul(map + 3, NULL, 10);
     f->label[0] = f->problem[0] = '\0';
@@ -197,19 +132,6 @@ static int discover_uio(struct dmacoh__walk *w)
     }
     free(names);
     return rc;
-}
-
-void dmacoh__discover_node(const char *path, int *v)
-{
-    char buf[32];
-    char *end;
-    long x;
-
-    if (dmacoh__linux_read_file(path, buf, sizeof(buf)) <= 0)
-        return;
-    x = strtol(buf, &end, 10);
-    if (end != buf && (*end == '\n' || !*end) && x >= -1 && x < 65536)
-        *v = (int)x;
 }
 
 /* A device DAX instance: its size, alignment, physical address (`resource`, root only on

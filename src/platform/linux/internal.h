@@ -383,7 +383,7 @@ int dmacoh__linux_proc_alive(void *ctx, const struct dmacoh_proc_id *id);
  * those pages into the file it named as the page map. NULL (never set) in real use. */
 extern void (*dmacoh__hostmem_mapped_hook)(const void *cpu, size_t len);
 
-/* Discovery (discover.c, discover_pci.c, discover_dt.c): one walk's parameters and state. */
+/* Discovery (discover.c, discover_pci.c, discover_dt.c, discover_emit.c): one walk's parameters and state. */
 struct dmacoh__walk {
     const char *sys, *dev, *want; /* roots; the device asked for, or NULL */
     unsigned kinds;               /* enum dmacoh_found_kind bits wanted */
