@@ -12,6 +12,7 @@
  * never a read outside the object (ASan and valgrind run this file in `make check`).
  */
 #include "t.h"
+#include "shmtest.h"
 
 #include "core/internal.h"           /* dmacoh__step_fn, struct dmacoh__pa */
 #include "platform/linux/internal.h" /* dmacoh__linux_registry_enter */
@@ -43,45 +44,10 @@
 #define PAGE  0x1000u
 #define NPAGE (SIZE / PAGE)
 
-static char shm_dir[64];
-static unsigned name_seq;
-
-/* At exit: the state folder, if every test removed its objects (else it stays, to look at). */
-static void drop_shm_dir(void)
-{
-    (void)rmdir(shm_dir);
-}
-
+/* A fresh name, in the tests' own state folder (harness/shmtest.c). */
 static const char *fresh_name(void)
 {
-    static char name[32];
-
-    if (!shm_dir[0]) {
-        strcpy(shm_dir, "/tmp/dmacoh-insp-XXXXXX");
-        T_ASSERT(mkdtemp(shm_dir) != NULL);
-        T_EQ_INT(atexit(drop_shm_dir), 0);
-    }
-    T_EQ_INT(setenv("DMACOH_SHM_DIR", shm_dir, 1), 0);
-    (void)snprintf(name, sizeof(name), "i%u", ++name_seq);
-    return name;
-}
-
-static void object_path(char *buf, size_t len, const char *name)
-{
-    (void)snprintf(buf, len, "%s/dmacoh.%s", shm_dir, name);
-}
-
-static uint64_t read_u64(int fd, off_t at)
-{
-    uint64_t v = 0;
-
-    T_EQ_INT(pread(fd, &v, sizeof(v), at), (int)sizeof(v));
-    return v;
-}
-
-static void write_u64(int fd, off_t at, uint64_t v)
-{
-    T_EQ_INT(pwrite(fd, &v, sizeof(v), at), (int)sizeof(v));
+    return t_shm_name('i');
 }
 
 struct proc {
@@ -728,8 +694,8 @@ static int copy_object(const char *from, const char *to)
     int in, out;
     ssize_t n;
 
-    object_path(a, sizeof(a), from);
-    object_path(b, sizeof(b), to);
+    t_shm_path(a, sizeof(a), from);
+    t_shm_path(b, sizeof(b), to);
     in = open(a, O_RDONLY);
     out = open(b, O_RDWR | O_CREAT | O_EXCL, 0600);
     T_ASSERT(in >= 0 && out >= 0);
@@ -743,7 +709,7 @@ static void unlink_object(const char *name)
 {
     char path[128];
 
-    object_path(path, sizeof(path), name);
+    t_shm_path(path, sizeof(path), name);
     T_EQ_INT(unlink(path), 0);
 }
 
@@ -777,7 +743,7 @@ static void refused(struct dmacoh_platform *lp, const char *good, off_t at, uint
     (void)snprintf(bad, sizeof(bad), "%s-d%u", good, ++seq);
     obj = copy_object(good, bad);
     if (at >= 0)
-        write_u64(obj, at, v);
+        t_write_u64(obj, at, v);
     else
         T_EQ_INT(ftruncate(obj, -at), 0);
     t_log_reset();
@@ -827,11 +793,11 @@ static void damaged_objects_give_their_errors(void)
     T_ERR(dmacoh_shared_reap_by_name(NULL, good, NULL, NULL), DMACOH_EINVAL);
 
     obj = copy_object(good, "probe");
-    total = read_u64(obj, H_TOTAL);
-    pa_off = read_u64(obj, H_PA_OFF);
-    read_ns = read_u64(obj, H_NS);
+    total = t_read_u64(obj, H_TOTAL);
+    pa_off = t_read_u64(obj, H_PA_OFF);
+    read_ns = t_read_u64(obj, H_NS);
     owners_at = pa_off + sizeof(struct dmacoh__pa) +
-                8 * read_u64(obj, (off_t)(pa_off + offsetof(struct dmacoh__pa, owners_off)));
+                8 * t_read_u64(obj, (off_t)(pa_off + offsetof(struct dmacoh__pa, owners_off)));
     close(obj);
     unlink_object("probe");
     /* Truncated: shorter than a header, and one word short. */
@@ -877,7 +843,7 @@ static void damaged_objects_give_their_errors(void)
 
             (void)snprintf(bad, sizeof(bad), "%s-pa%zu", good, i);
             obj = copy_object(good, bad);
-            write_u64(obj, (off_t)(pa_off + pa[i].off), pa[i].v);
+            t_write_u64(obj, (off_t)(pa_off + pa[i].off), pa[i].v);
             memset(&info, 0x5a, sizeof(info));
             t_log_reset();
             r = dmacoh_shared_inspect(lp, bad, &info, NULL, never_span, NULL);
@@ -902,9 +868,9 @@ static void damaged_objects_give_their_errors(void)
 
         (void)snprintf(bad, sizeof(bad), "%s-j", good);
         obj = copy_object(good, bad);
-        write_u64(obj, (off_t)(pa_off + offsetof(struct dmacoh__pa, j_op)), DMACOH__J_ALLOC);
-        write_u64(obj, (off_t)(pa_off + offsetof(struct dmacoh__pa, j_off)), (uint64_t)1 << 60);
-        write_u64(obj, (off_t)(pa_off + offsetof(struct dmacoh__pa, j_n)), UINT64_MAX);
+        t_write_u64(obj, (off_t)(pa_off + offsetof(struct dmacoh__pa, j_op)), DMACOH__J_ALLOC);
+        t_write_u64(obj, (off_t)(pa_off + offsetof(struct dmacoh__pa, j_off)), (uint64_t)1 << 60);
+        t_write_u64(obj, (off_t)(pa_off + offsetof(struct dmacoh__pa, j_n)), UINT64_MAX);
         T_ERR(look(lp, bad, &info, &s), DMACOH_EIO);
         T_ASSERT(!info.consistent);
         T_EQ_U64(info.stats.recoveries, 0);
@@ -950,7 +916,7 @@ static void damaged_objects_give_their_errors(void)
 
         (void)snprintf(bad, sizeof(bad), "%s-w", good);
         obj = copy_object(good, bad);
-        object_path(path, sizeof(path), bad);
+        t_shm_path(path, sizeof(path), bad);
         T_EQ_INT(fchmod(obj, 0602), 0);
         T_ERR(dmacoh_shared_inspect(lp, bad, &info, never_owner, never_span, NULL), DMACOH_EACCES);
         T_ERR(dmacoh_shared_reap_by_name(lp, bad, NULL, NULL), DMACOH_EACCES);

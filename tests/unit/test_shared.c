@@ -13,6 +13,7 @@
  * socket would: a child uses nothing of its parent's attachment.
  */
 #include "t.h"
+#include "shmtest.h"
 
 #include "core/internal.h" /* dmacoh__step_fn: the kill tests' hook */
 
@@ -41,39 +42,10 @@
 #define SIZE 0x100000u /* 256 pages */
 #define PAGE 0x1000u
 
-static char shm_dir[64];
-static unsigned name_seq;
-
-/* A fresh state directory and a name, per test. */
+/* A fresh name, in the tests' own state folder (harness/shmtest.c). */
 static const char *fresh_name(void)
 {
-    static char name[32];
-
-    if (!shm_dir[0]) {
-        strcpy(shm_dir, "/tmp/dmacoh-shm-XXXXXX");
-        T_ASSERT(mkdtemp(shm_dir) != NULL);
-        setenv("DMACOH_SHM_DIR", shm_dir, 1);
-    }
-    (void)snprintf(name, sizeof(name), "r%u", ++name_seq);
-    return name;
-}
-
-static void object_path(char *buf, size_t len, const char *name)
-{
-    (void)snprintf(buf, len, "%s/dmacoh.%s", shm_dir, name);
-}
-
-static uint64_t read_u64(int fd, off_t at)
-{
-    uint64_t v = 0;
-
-    T_EQ_INT(pread(fd, &v, sizeof(v), at), (int)sizeof(v));
-    return v;
-}
-
-static void write_u64(int fd, off_t at, uint64_t v)
-{
-    T_EQ_INT(pwrite(fd, &v, sizeof(v), at), (int)sizeof(v));
+    return t_shm_name('r');
 }
 
 struct proc {
@@ -632,15 +604,15 @@ static void reused_pid_is_not_the_owner(void)
         T_EQ_U64(o.bytes, 3 * PAGE);
     }
     T_EQ_U64(st.quarantined_bytes, 0);
-    object_path(path, sizeof(path), name);
+    t_shm_path(path, sizeof(path), name);
     obj = open(path, O_RDWR);
     T_ASSERT(obj >= 0);
     for (off_t k = 0;; k++) {
         T_ASSERT(k < 64);
-        if (read_u64(obj, SLOTS_AT + k * SLOT_BYTES) == (uint64_t)pid) {
+        if (t_read_u64(obj, SLOTS_AT + k * SLOT_BYTES) == (uint64_t)pid) {
             off_t at = SLOTS_AT + k * SLOT_BYTES + 8;
 
-            write_u64(obj, at, read_u64(obj, at) + 1);
+            t_write_u64(obj, at, t_read_u64(obj, at) + 1);
             break;
         }
     }
@@ -807,7 +779,7 @@ static void failed_create_leaves_nothing(void)
     T_OK(dmacoh_device_init(&dev, "small", NULL, dmacoh_memfd_platform(m)));
     T_ERR(dmacoh_declare_shared_memory(&dev, BUS, DEV, SIZE, DMACOH_MEMORY_MAP, NULL, &s, NULL),
           DMACOH_ENXIO);
-    object_path(path, sizeof(path), name);
+    t_shm_path(path, sizeof(path), name);
     T_ASSERT(access(path, F_OK) != 0 && errno == ENOENT);
     T_OK(dmacoh_declare_shared_memory(&dev, BUS, DEV, SIZE / 2, DMACOH_MEMORY_MAP, NULL, &s, NULL));
     T_OK(dmacoh_release_coherent_memory(&dev, 0));
@@ -824,7 +796,7 @@ static void foreign_objects_are_refused(void)
     char path[128];
     int fd = window(&a, name, 0);
 
-    object_path(path, sizeof(path), name);
+    t_shm_path(path, sizeof(path), name);
     T_EQ_INT(chmod(path, 0666), 0);
     T_ERR(attach(&b, fd, name, DMACOH_SHARE_ATTACH, 0), DMACOH_EACCES);
     T_ASSERT(t_log_find("others may write"));
@@ -884,8 +856,8 @@ static int copy_object(const char *from, const char *to)
     int in, out;
     ssize_t n;
 
-    object_path(a, sizeof(a), from);
-    object_path(b, sizeof(b), to);
+    t_shm_path(a, sizeof(a), from);
+    t_shm_path(b, sizeof(b), to);
     in = open(a, O_RDONLY);
     out = open(b, O_RDWR | O_CREAT | O_EXCL, 0600);
     T_ASSERT(in >= 0 && out >= 0);
@@ -915,7 +887,7 @@ static void damaged_objects_are_refused_or_repaired(void)
     /* Another build's object (version): refused. */
     snprintf(bad, sizeof(bad), "%s-v", good);
     obj = copy_object(good, bad);
-    write_u64(obj, H_VERSION, 99);
+    t_write_u64(obj, H_VERSION, 99);
     T_ERR(attach(&b, fd, bad, DMACOH_SHARE_ATTACH, 0), DMACOH_EINVAL);
     T_ASSERT(t_log_find("another build"));
     close(obj);
@@ -929,8 +901,8 @@ static void damaged_objects_are_refused_or_repaired(void)
     /* A counter of the allocator state wrong: the attach repairs it from the kinds. */
     snprintf(bad, sizeof(bad), "%s-c", good);
     obj = copy_object(good, bad);
-    pa_off = read_u64(obj, H_PA_OFF);
-    write_u64(obj, (off_t)(pa_off + 16), 77); /* used */
+    pa_off = t_read_u64(obj, H_PA_OFF);
+    t_write_u64(obj, (off_t)(pa_off + 16), 77); /* used */
     t_log_reset();
     T_OK(attach(&b, fd, bad, DMACOH_SHARE_ATTACH, 0));
     T_ASSERT(t_log_find("repaired"));
@@ -948,7 +920,7 @@ static void damaged_objects_are_refused_or_repaired(void)
     for (int i = 0; i < 2; i++) {
         snprintf(bad, sizeof(bad), "%s-n%d", good, i);
         obj = copy_object(good, bad);
-        write_u64(obj, (off_t)pa_off, i ? (uint64_t)1 << 40 : 7);
+        t_write_u64(obj, (off_t)pa_off, i ? (uint64_t)1 << 40 : 7);
         t_log_reset();
         T_OK(attach(&b, fd, bad, DMACOH_SHARE_ATTACH, 0));
         T_ASSERT(t_log_find("repaired"));
@@ -958,7 +930,7 @@ static void damaged_objects_are_refused_or_repaired(void)
     }
     /* Too short to be a region; never finished by its creator (all zero). */
     snprintf(bad, sizeof(bad), "%s-s", good);
-    object_path(path, sizeof(path), bad);
+    t_shm_path(path, sizeof(path), bad);
     obj = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
     T_ASSERT(obj >= 0);
     T_EQ_INT(write(obj, "dmacoh", 6), 6);
@@ -1003,7 +975,7 @@ static void attach_failures_change_nothing(void)
     detach(&a, 0);
     setenv("DMACOH_SHM_DIR", "/nonexistent-dmacoh-dir", 1);
     T_ERR(attach(&a, fd, "elsewhere", 0, 0), DMACOH_ENOENT);
-    setenv("DMACOH_SHM_DIR", shm_dir, 1);
+    setenv("DMACOH_SHM_DIR", t_shm_dir(), 1);
     /* A mapping the platform cannot make (a bus range outside the window): the owner entry
      * taken for it is given back. */
     {
