@@ -33,10 +33,26 @@ for form in txt json; do
     grep -q "0000:00:07.0/vendor lies behind a loop of symbolic links" "$root/err.$form" ||
         fail "no log line naming the symbolic-link loop"
 done
-if command -v python3 >/dev/null; then
-    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["schema"]==1' \
-        "$root/out.json" || fail "the JSON does not parse"
+command -v jq >/dev/null || { echo "SKIP: jq is missing (make check installs it)"; exit 77; }
+jq -e '.schema == 1' "$root/out.json" >/dev/null || fail "the JSON does not parse"
+
+# Names from firmware and drivers reach neither the terminal nor the JSON raw: a UIO device
+# whose map name carries terminal escapes, a C1 control and a newline.
+mkdir -p "$root/esc/class/uio/uio7/maps/map0"
+printf '0x10000000\n' >"$root/esc/class/uio/uio7/maps/map0/addr"
+printf '0x1000\n' >"$root/esc/class/uio/uio7/maps/map0/size"
+printf '0x0\n' >"$root/esc/class/uio/uio7/maps/map0/offset"
+printf 'ev\033]0;TITLE\007il\302\233x\n' >"$root/esc/class/uio/uio7/maps/map0/name"
+printf 'n\033[7mX\n' >"$root/esc/class/uio/uio7/name"
+$emu "$tool" list --sysfs-root "$root/esc" --dev-root "$root/dev" >"$root/esc.txt" 2>/dev/null || true
+$emu "$tool" list --json --sysfs-root "$root/esc" --dev-root "$root/dev" >"$root/esc.json" 2>/dev/null || true
+grep -q 'map0' "$root/esc.txt" || fail "the crafted UIO map is not listed"
+if LC_ALL=C grep -q "$(printf '[\033\007]')" "$root/esc.txt" || LC_ALL=C grep -q "$(printf '\302\233')" "$root/esc.txt"; then
+    fail "control characters reach the terminal: $(cat -v "$root/esc.txt")"
 fi
+jq -e '.schema == 1' "$root/esc.json" >/dev/null && ! LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$root/esc.json" &&
+    ! LC_ALL=C grep -q "$(printf '\302\233')" "$root/esc.json" ||
+    fail "the JSON is not valid, or holds control characters unescaped: $(cat -v "$root/esc.json")"
 
 # Filters and exit codes (dmacoh(1)).
 n=$(list --kind nvme 2>/dev/null | grep -c '^nvme ') && [ "$n" = 3 ] || fail "--kind nvme: $n controllers, not 3"

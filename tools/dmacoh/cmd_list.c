@@ -136,17 +136,17 @@ static void json_record(struct json *j, const struct dmacoh_found *f)
 
 static void table_device(const struct dmacoh_found *f)
 {
-    printf("%s %s", dmacoh_found_kind_name(f->kind), f->device);
+    printf("%s %s", dmacoh_found_kind_name(f->kind), tool_shown(f->device));
     if (f->kind == DMACOH_FOUND_PCI || f->kind == DMACOH_FOUND_NVME)
         printf("  [%04x:%04x] class %06x", f->vendor, f->device_id, (unsigned)f->class_code);
     if (f->kind == DMACOH_FOUND_DT && *f->label)
-        printf("  compatible \"%s\"", f->label);
+        printf("  compatible \"%s\"", tool_shown(f->label));
     if (f->kind == DMACOH_FOUND_NVME && *f->label)
-        printf("  controller %s", f->label);
+        printf("  controller %s", tool_shown(f->label));
     putchar('\n');
     if (f->kind == DMACOH_FOUND_DT)
         return; /* a devicetree node has no driver, group or node of its own here */
-    printf("  driver: %s", *f->driver ? f->driver : "none");
+    printf("  driver: %s", *f->driver ? tool_shown(f->driver) : "none");
     if (f->kind == DMACOH_FOUND_PCI || f->kind == DMACOH_FOUND_NVME) {
         if (f->iommu_group >= 0)
             printf("  iommu group: %d", f->iommu_group);
@@ -154,7 +154,7 @@ static void table_device(const struct dmacoh_found *f)
             printf("  iommu group: none");
     }
     if (*f->parent)
-        printf("  parent: %s", f->parent);
+        printf("  parent: %s", tool_shown(f->parent));
     if (f->numa_node >= 0)
         printf("  node: %d", f->numa_node);
     putchar('\n');
@@ -163,14 +163,14 @@ static void table_device(const struct dmacoh_found *f)
 static void table_path(const struct dmacoh_found_path *p)
 {
     printf("      %-6s %-6s %s", dmacoh_path_via_name(p->via), dmacoh_path_state_name(p->state),
-           *p->file ? p->file : "-");
+           *p->file ? tool_shown(p->file) : "-");
     if (*p->file && p->offset)
         printf(" (offset 0x%" PRIx64 ")", p->offset);
     if (*p->missing)
-        printf(": %s permission missing", p->missing);
+        printf(": %s permission missing", tool_shown(p->missing));
     putchar('\n');
     if (*p->how && p->state != DMACOH_PATH_READY)
-        printf("             -> %s\n", p->how);
+        printf("             -> %s\n", tool_shown(p->how));
 }
 
 static void table_record(const struct dmacoh_found *f)
@@ -208,14 +208,14 @@ static void table_record(const struct dmacoh_found *f)
         if ((f->flags & (1u << b)) && (1u << b) != DMACOH_FOUND_NO_ADDR)
             printf(" %s", flag_names[b]);
     if (f->kind == DMACOH_FOUND_UIO && *f->label)
-        printf(" \"%s\"", f->label);
+        printf(" \"%s\"", tool_shown(f->label));
     if (f->kind == DMACOH_FOUND_UIO && f->offset)
         printf(" offset 0x%" PRIx64, f->offset);
     if (f->align)
         printf(" align %s", tool_size(f->align, size));
     putchar('\n');
     if (*f->problem)
-        printf("      problem: %s\n", f->problem);
+        printf("      problem: %s\n", tool_shown(f->problem));
     for (unsigned i = 0; i < f->npaths; i++)
         table_path(&f->path[i]);
 }

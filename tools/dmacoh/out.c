@@ -141,6 +141,8 @@ static void put_string(FILE *f, const char *s)
             fputs("\\t", f);
         else if (*p < 0x20 || *p == 0x7f)
             fprintf(f, "\\u%04x", *p);
+        else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0)
+            fprintf(f, "\\u%04x", p[1]); /* a C1 control: escaped, as C0 ones are */
         else if (n == 0)
             fputs("\\ufffd", f); /* not UTF-8: the replacement character */
         else
@@ -562,10 +564,34 @@ int tool_utf8(const unsigned char *s)
     return n;
 }
 
+const char *tool_shown(const char *s)
+{
+    static char ring[8][1024];
+    static unsigned next;
+    char *buf = ring[next++ % 8];
+    size_t o = 0;
+
+    for (const unsigned char *p = (const unsigned char *)s; *p && o < sizeof(ring[0]) - 1;) {
+        int n = tool_utf8(p);
+
+        /* C0 controls, DEL, C1 controls (U+0080..U+009F) and bytes that are not UTF-8 */
+        if (n == 0 || *p < 0x20 || *p == 0x7f || (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) ||
+            o + (size_t)n > sizeof(ring[0]) - 1) {
+            buf[o++] = '?';
+            p++;
+            continue;
+        }
+        memcpy(buf + o, p, (size_t)n);
+        o += (size_t)n;
+        p += n;
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 const char *tool_comm(uint64_t pid, char *buf)
 {
     char path[64], raw[32];
-    size_t o = 0;
     FILE *f;
 
     snprintf(path, sizeof(path), "/proc/%llu/comm", (unsigned long long)pid);
@@ -579,20 +605,8 @@ const char *tool_comm(uint64_t pid, char *buf)
     }
     fclose(f);
     raw[strcspn(raw, "\n")] = '\0';
-    for (const unsigned char *s = (const unsigned char *)raw; *s && o < 16;) {
-        int n = tool_utf8(s);
-
-        if (n == 0 || *s < 0x20 || *s == 0x7f || o + (size_t)n > 16) {
-            buf[o++] = '?';
-            s++;
-            continue;
-        }
-        memcpy(buf + o, s, (size_t)n);
-        o += (size_t)n;
-        s += n;
-    }
-    buf[o] = '\0';
-    if (o == 0)
+    snprintf(buf, 17, "%s", tool_shown(raw));
+    if (!buf[0])
         strcpy(buf, "?");
     return buf;
 }

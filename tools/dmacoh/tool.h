@@ -133,6 +133,10 @@ void tool_look_done(struct tool_look *l);
 /* The exit code of a look that failed (TOOL_DAMAGED for -DMACOH_EIO). */
 int tool_look_code(const struct tool_look *l);
 
+/* s made safe to print on a terminal: control characters (C0, DEL, C1) and bytes that are
+ * not UTF-8 become '?' (one of 8 rotating buffers of 1 KiB: several in one printf). */
+const char *tool_shown(const char *s);
+
 /* /proc/<pid>/comm, or "?", made printable: bytes that are not valid UTF-8 or are control
  * characters become '?' (buf of at least 17 bytes). */
 const char *tool_comm(uint64_t pid, char *buf);
