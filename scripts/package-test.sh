@@ -39,12 +39,17 @@ fail() {
 [ "$(id -u)" -eq 0 ] || fail "must run as root (debootstrap, chroot, apt-get in the chroot)"
 
 # Nothing may stay mounted under build/deb: rm -rf through a mount would reach the host.
+# findmnt prints mount points decoded (mountinfo writes a space as \040), so a checkout path
+# with a space is matched too; every rm -rf below also stays on its file system.
 mounts_under() {
-    awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
+    findmnt -rn -o TARGET | while IFS= read -r m; do
+        m=$(printf '%b' "$m") # findmnt -r escapes blanks as \x20
+        case "$m" in "$1"/*) printf '%s\n' "$m" ;; esac
+    done | sort -r
 }
 unmount_all() {
     local m
-    for m in $(mounts_under "$out"); do
+    mounts_under "$out" | while IFS= read -r m; do
         umount -R "$m" 2>/dev/null || umount -l "$m" || true
     done
 }
@@ -60,7 +65,7 @@ debversion=$(dpkg-parsechangelog -S Version)
 arch=$(dpkg --print-architecture)
 
 step "2. a clean copy of the tree, the upstream tarball and the source package"
-rm -rf "$out"
+rm -rf --one-file-system "$out"
 src=$out/dmacoh-$version
 mkdir -p "$src"
 if git rev-parse --git-dir >/dev/null 2>&1; then
@@ -113,7 +118,7 @@ built_lib=$src/debian/tmp/usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/libd
 must_refuse() { # must_refuse WHAT 'SHELL CODE CHANGING THE COPY' consistency.sh-ARGS...
     local what=$1 change=$2 t=$out/refuse
     shift 2
-    rm -rf "$t"
+    rm -rf --one-file-system "$t"
     mkdir -p "$t/include/dmacoh"
     cp -r debian "$t/"
     cp include/dmacoh/dmacoh.h "$t/include/dmacoh/"
@@ -133,7 +138,7 @@ must_refuse "a runtime package not named after the SONAME" \
     'sed -i "s/^Package: '"$runtime"'\$/Package: libdmacoh0/" debian/control' soname "$built_lib"
 must_refuse "libdmacoh-dev not depending on the runtime's exact version" \
     'sed -i "s/(= \${binary:Version})/(>= \${binary:Version})/" debian/control' soname "$built_lib"
-rm -rf "$out/refuse" "$out/refuse.log"
+rm -rf --one-file-system "$out/refuse" "$out/refuse.log"
 debian/consistency.sh soname "$built_lib"
 
 step "4. lintian (bookworm): fails on errors, shows every other tag"
@@ -152,14 +157,14 @@ echo "lintian: no errors"
 step "5. a fresh Debian 12 chroot (debootstrap --variant=minbase bookworm)"
 if [ ! -f "$base_tar" ]; then
     scripts/deps.sh debootstrap
-    rm -rf "$out/debootstrap"
+    rm -rf --one-file-system "$out/debootstrap"
     debootstrap --variant=minbase bookworm "$out/debootstrap" "$mirror" >"$out/debootstrap.log" 2>&1 || {
         tail -n 30 "$out/debootstrap.log"
         fail "debootstrap failed (log: ${out#"$top"/}/debootstrap.log)"
     }
     tar -C "$out/debootstrap" --numeric-owner -czf "$base_tar.tmp" .
     mv "$base_tar.tmp" "$base_tar"
-    rm -rf "$out/debootstrap"
+    rm -rf --one-file-system "$out/debootstrap"
     echo "debootstrap done; kept as ${base_tar#"$top"/}"
 fi
 mkdir -p "$chroot_dir"
@@ -292,6 +297,6 @@ env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONT
     ${http_proxy:+http_proxy=$http_proxy} ${https_proxy:+https_proxy=$https_proxy} \
     chroot "$chroot_dir" /bin/bash /tmp/in-chroot.sh || fail "the test in the chroot failed (above)"
 umount "$chroot_dir/proc"
-rm -rf "$chroot_dir"
+rm -rf --one-file-system "$chroot_dir"
 echo
 echo "make package-test: the packages build, pass lintian, install, serve a consumer and purge ($SECONDS s)"
