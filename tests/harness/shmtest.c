@@ -7,6 +7,7 @@
 
 #include "t.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,4 +57,21 @@ uint64_t t_read_u64(int fd, off_t at)
 void t_write_u64(int fd, off_t at, uint64_t v)
 {
     T_EQ_INT(pwrite(fd, &v, sizeof(v), at), (int)sizeof(v));
+}
+
+int t_shm_copy(const char *from, const char *to)
+{
+    char a[128], b[128], buf[65536];
+    int in, out;
+    ssize_t n;
+
+    t_shm_path(a, sizeof(a), from);
+    t_shm_path(b, sizeof(b), to);
+    in = open(a, O_RDONLY);
+    out = open(b, O_RDWR | O_CREAT | O_EXCL, 0600);
+    T_ASSERT(in >= 0 && out >= 0);
+    while ((n = read(in, buf, sizeof(buf))) > 0)
+        T_EQ_INT(write(out, buf, (size_t)n), (int)n);
+    close(in);
+    return out;
 }

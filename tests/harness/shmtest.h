@@ -19,6 +19,9 @@ const char *t_shm_name(char prefix);
 const char *t_shm_dir(void);
 /* The path of region `name`'s object in the folder. */
 void t_shm_path(char *buf, size_t len, const char *name);
+/* Copies region `from`'s object to the name `to` (mode 0600, created): its descriptor,
+ * open read-write, for damaging the copy. */
+int t_shm_copy(const char *from, const char *to);
 /* The 64-bit word at byte `at` of the file fd, read or written whole (a test failure
  * otherwise). */
 uint64_t t_read_u64(int fd, off_t at);

@@ -687,24 +687,6 @@ static void death_in_the_lock_recovered_by_inspect(void)
 #define H_PA_OFF    104
 #define H_NS        112
 
-/* Copies region `from`'s object to `to` (mode 0600): its descriptor, for damaging it. */
-static int copy_object(const char *from, const char *to)
-{
-    char a[128], b[128], buf[65536];
-    int in, out;
-    ssize_t n;
-
-    t_shm_path(a, sizeof(a), from);
-    t_shm_path(b, sizeof(b), to);
-    in = open(a, O_RDONLY);
-    out = open(b, O_RDWR | O_CREAT | O_EXCL, 0600);
-    T_ASSERT(in >= 0 && out >= 0);
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        T_EQ_INT(write(out, buf, (size_t)n), (int)n);
-    close(in);
-    return out;
-}
-
 static void unlink_object(const char *name)
 {
     char path[128];
@@ -741,7 +723,7 @@ static void refused(struct dmacoh_platform *lp, const char *good, off_t at, uint
     int obj;
 
     (void)snprintf(bad, sizeof(bad), "%s-d%u", good, ++seq);
-    obj = copy_object(good, bad);
+    obj = t_shm_copy(good, bad);
     if (at >= 0)
         t_write_u64(obj, at, v);
     else
@@ -792,7 +774,7 @@ static void damaged_objects_give_their_errors(void)
     T_ERR(dmacoh_shared_inspect(NULL, good, &info, NULL, NULL, NULL), DMACOH_EINVAL);
     T_ERR(dmacoh_shared_reap_by_name(NULL, good, NULL, NULL), DMACOH_EINVAL);
 
-    obj = copy_object(good, "probe");
+    obj = t_shm_copy(good, "probe");
     total = t_read_u64(obj, H_TOTAL);
     pa_off = t_read_u64(obj, H_PA_OFF);
     read_ns = t_read_u64(obj, H_NS);
@@ -842,7 +824,7 @@ static void damaged_objects_give_their_errors(void)
             int r;
 
             (void)snprintf(bad, sizeof(bad), "%s-pa%zu", good, i);
-            obj = copy_object(good, bad);
+            obj = t_shm_copy(good, bad);
             t_write_u64(obj, (off_t)(pa_off + pa[i].off), pa[i].v);
             memset(&info, 0x5a, sizeof(info));
             t_log_reset();
@@ -867,7 +849,7 @@ static void damaged_objects_give_their_errors(void)
         static struct seen s;
 
         (void)snprintf(bad, sizeof(bad), "%s-j", good);
-        obj = copy_object(good, bad);
+        obj = t_shm_copy(good, bad);
         t_write_u64(obj, (off_t)(pa_off + offsetof(struct dmacoh__pa, j_op)), DMACOH__J_ALLOC);
         t_write_u64(obj, (off_t)(pa_off + offsetof(struct dmacoh__pa, j_off)), (uint64_t)1 << 60);
         t_write_u64(obj, (off_t)(pa_off + offsetof(struct dmacoh__pa, j_n)), UINT64_MAX);
@@ -888,7 +870,7 @@ static void damaged_objects_give_their_errors(void)
         uint64_t blocks = 0, bytes = 0;
 
         (void)snprintf(bad, sizeof(bad), "%s-o", good);
-        obj = copy_object(good, bad);
+        obj = t_shm_copy(good, bad);
         T_EQ_INT(pwrite(obj, &o, 1, (off_t)(owners_at + (h - DEV) / PAGE)), 1);
         T_OK(look(lp, bad, &info, &s));
         T_ASSERT(info.consistent);
@@ -915,7 +897,7 @@ static void damaged_objects_give_their_errors(void)
         char bad[32], path[128];
 
         (void)snprintf(bad, sizeof(bad), "%s-w", good);
-        obj = copy_object(good, bad);
+        obj = t_shm_copy(good, bad);
         t_shm_path(path, sizeof(path), bad);
         T_EQ_INT(fchmod(obj, 0602), 0);
         T_ERR(dmacoh_shared_inspect(lp, bad, &info, never_owner, never_span, NULL), DMACOH_EACCES);

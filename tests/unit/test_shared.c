@@ -849,24 +849,6 @@ static void other_pid_namespace_is_refused(void)
 
 /* ---- attach failures and damaged objects ---- */
 
-/* Copies region `from`'s object to the name `to`, for damaging it. */
-static int copy_object(const char *from, const char *to)
-{
-    char a[128], b[128], buf[65536];
-    int in, out;
-    ssize_t n;
-
-    t_shm_path(a, sizeof(a), from);
-    t_shm_path(b, sizeof(b), to);
-    in = open(a, O_RDONLY);
-    out = open(b, O_RDWR | O_CREAT | O_EXCL, 0600);
-    T_ASSERT(in >= 0 && out >= 0);
-    while ((n = read(in, buf, sizeof(buf))) > 0)
-        T_EQ_INT(write(out, buf, (size_t)n), (int)n);
-    close(in);
-    return out;
-}
-
 /* Header words (shared.c's struct dmacoh__shm): version at 16, pa_off at 104. The allocator
  * state begins with ngranules, base_g, used. */
 #define H_VERSION 16
@@ -886,21 +868,21 @@ static void damaged_objects_are_refused_or_repaired(void)
     T_OK(dmacoh_alloc_coherent(&a.dev, 2 * PAGE, 0, 0, &c, &h));
     /* Another build's object (version): refused. */
     snprintf(bad, sizeof(bad), "%s-v", good);
-    obj = copy_object(good, bad);
+    obj = t_shm_copy(good, bad);
     t_write_u64(obj, H_VERSION, 99);
     T_ERR(attach(&b, fd, bad, DMACOH_SHARE_ATTACH, 0), DMACOH_EINVAL);
     T_ASSERT(t_log_find("another build"));
     close(obj);
     /* An object longer than its header says: damaged. */
     snprintf(bad, sizeof(bad), "%s-l", good);
-    obj = copy_object(good, bad);
+    obj = t_shm_copy(good, bad);
     T_EQ_INT(ftruncate(obj, (off_t)lseek(obj, 0, SEEK_END) + PAGE), 0);
     T_ERR(attach(&b, fd, bad, DMACOH_SHARE_ATTACH, 0), DMACOH_EIO);
     T_ASSERT(t_log_find("damaged"));
     close(obj);
     /* A counter of the allocator state wrong: the attach repairs it from the kinds. */
     snprintf(bad, sizeof(bad), "%s-c", good);
-    obj = copy_object(good, bad);
+    obj = t_shm_copy(good, bad);
     pa_off = t_read_u64(obj, H_PA_OFF);
     t_write_u64(obj, (off_t)(pa_off + 16), 77); /* used */
     t_log_reset();
@@ -919,7 +901,7 @@ static void damaged_objects_are_refused_or_repaired(void)
      * and never writes beyond the object. */
     for (int i = 0; i < 2; i++) {
         snprintf(bad, sizeof(bad), "%s-n%d", good, i);
-        obj = copy_object(good, bad);
+        obj = t_shm_copy(good, bad);
         t_write_u64(obj, (off_t)pa_off, i ? (uint64_t)1 << 40 : 7);
         t_log_reset();
         T_OK(attach(&b, fd, bad, DMACOH_SHARE_ATTACH, 0));
