@@ -61,6 +61,8 @@ list --kind uio,dt --device sram@50000000 2>/dev/null | grep -q '^dt /soc/sram@5
 rc=0; list --device 0000:00:99.0 >/dev/null 2>&1 || rc=$?; [ $rc = 4 ] || fail "unknown device: exit $rc, not 4"
 rc=0; list --kind pci,bogus >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] || fail "bad --kind: exit $rc, not 2"
 rc=0; list extra >/dev/null 2>&1 || rc=$?; [ $rc = 2 ] || fail "an operand: exit $rc, not 2"
+rc=0; $emu "$tool" list --sysfs-root "$root/nonexistent" >/dev/null 2>&1 || rc=$?
+[ $rc = 4 ] || fail "a sysfs root that is no folder: exit $rc, not 4"
 $emu "$tool" list --help | grep -q 'usage: dmacoh list' || fail "--help"
 
 # A user who lacks permissions.

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char help[] =
     "usage: dmacoh list [--json] [--device NAME] [--kind KINDS] [--sysfs-root DIR]\n"
@@ -271,6 +272,14 @@ int cmd_list(int argc, char **argv)
     if (kind && parse_kinds(kind, &o.kinds) != 0)
         return tool_err(TOOL_USAGE, argv[0], "--kind: '%s' is not a list of pci,uio,dax,nvme,dt",
                         kind);
+    for (int k = 0; k < 2; k++) { /* a root that is no folder would list nothing, silently */
+        const char *root = k ? dev : sys;
+        struct stat st;
+
+        if (root && (stat(root, &st) != 0 || !S_ISDIR(st.st_mode)))
+            return tool_err(TOOL_NOTFOUND, argv[0], "--%s: %s is not a folder",
+                            k ? "dev-root" : "sysfs-root", root);
+    }
     o.sysfs_root = sys;
     o.dev_root = dev;
     o.device = device;
