@@ -173,7 +173,7 @@ static void pci_tree(const char *root)
     t_put_text(root, "sys/bus/pci/devices/0000:00:06.0/resource", "0x1 0x2\ngarbage\n");
     t_put_link(root, "sys/bus/pci/devices/0000:00:07.0", "0000:00:07.0");
     t_put_text(root, "sys/bus/pci/devices/not-a-bdf/vendor", "0x1234\n");
-    pci_fn(root, "0000:00:1f.2", ahci, b_ahci, "ahci", 9); /* sorts after 00:14.0 */
+    pci_fn(root, "0000:00:1f.2", ahci, b_ahci, "ahci", -1); /* sorts after 00:14.0; no IOMMU */
     pci_fn(root, "0000:00:12.0", nvme, b_nvme, "nvme", 6);
     /* The nvme driver's view: BIR 2, offset 0; SZ 16 in 1 MiB units (SZU 2), as "%u". */
     t_put_text(root, "sys/bus/pci/devices/0000:00:12.0/nvme/nvme0/cmbloc", "2\n");
@@ -226,6 +226,8 @@ static void dax_tree(const char *root)
     t_put_link(root, "sys/bus/dax/devices/dax1.0/driver", "../../../../bus/dax/drivers/kmem");
     t_put_text(root, "sys/bus/dax/devices/dax1.0/size", "268435456\n");
     t_put_text(root, "sys/bus/dax/devices/dax1.0/target_node", "-1\n");
+    /* A name the kernel does not make, that would be a command in the advice. */
+    t_put_text(root, "sys/bus/dax/devices/dax2.0;reboot/size", "4096\n");
 }
 
 static void cells(const char *root, const char *rel, const uint32_t *v, size_t n)
@@ -243,7 +245,7 @@ static void dt_tree(const char *root)
     static const char base[] = "sys/firmware/devicetree/base";
     const uint32_t two = 2, one = 1;
     const uint32_t buf_reg[4] = {0, 0x90000000, 0, 0x400000}, cma_size[2] = {0, 0x1000000};
-    const uint32_t sram_reg[2] = {0x50000000, 0x8000};
+    const uint32_t sram_reg[2] = {0x50000000, 0x8000}, sram2_reg[2] = {0x51000000, 0x1000};
     char rel[256];
 
 #define DT(p) (snprintf(rel, sizeof(rel), "%s/%s", base, p), rel)
@@ -260,9 +262,14 @@ static void dt_tree(const char *root)
     t_put_text(root, DT("reserved-memory/linux,cma/reusable"), "");
     cells(root, DT("soc/#address-cells"), &one, 1);
     cells(root, DT("soc/#size-cells"), &one, 1);
+    t_put_text(root, DT("soc/ranges"), ""); /* an identity mapping: CPU addresses */
     t_put_bytes(root, DT("soc/sram@50000000/compatible"), "acme,sram\0mmio-sram", 20);
     cells(root, DT("soc/sram@50000000/reg"), sram_reg, 2);
     t_put_bytes(root, DT("soc/sram@50000000/part@0/compatible"), "acme,part", 10);
+    t_put_link(root, "sys/bus/platform/devices/50000000.sram/driver",
+               "../../../../bus/platform/drivers/sram"); /* the kernel's sram driver holds it */
+    t_put_bytes(root, DT("soc/sram@51000000/compatible"), "mmio-sram", 10); /* no driver */
+    cells(root, DT("soc/sram@51000000/reg"), sram2_reg, 2);
     t_put_bytes(root, DT("soc/bad-sram@0/compatible"), "mmio-sram", 10);
     t_put_bytes(root, DT("soc/bad-sram@0/reg"), "\1\2\3\4\5", 5);
     t_put_bytes(root, DT("soc/uart@60000000/compatible"), "ns16550a", 9);

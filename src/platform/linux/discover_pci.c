@@ -42,14 +42,28 @@ struct pci_fn {
     struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS];
 };
 
+/* A storage controller's driver: unbinding it takes away every disk behind it, the
+ * system's own perhaps. The warning to put before an unbind command ("" for other drivers). */
+static const char *storage_warning(const char *driver)
+{
+    static const char *const storage[] = {"nvme", "ahci", "ata_piix", "megaraid_sas", "mpt3sas"};
+
+    for (size_t i = 0; i < sizeof(storage) / sizeof(storage[0]); i++)
+        if (!strcmp(driver, storage[i]))
+            return "WARNING: unbinding it removes the disks behind it (unmount them first; "
+                   "never the one the system runs from): ";
+    return "";
+}
+
 /* The commands that bind the function to `drv` (after unbinding its current driver). */
 static void bind_how(char *how, size_t len, const struct dmacoh__walk *w, const char *bdf,
                      const char *cur, const char *drv)
 {
-    char unbind[PATH_MAX + 64] = "";
+    char unbind[PATH_MAX + 256] = "";
 
     if (*cur)
-        snprintf(unbind, sizeof(unbind), "echo %s | sudo tee %s/bus/pci/devices/%s/driver/unbind; ",
+        snprintf(unbind, sizeof(unbind),
+                 "%secho %s | sudo tee %s/bus/pci/devices/%s/driver/unbind; ", storage_warning(cur),
                  bdf, w->sys, bdf);
     dmacoh__discover_fmt(how, len,
                          "sudo modprobe %s; %secho %s | sudo tee %s/bus/pci/devices/%s/"
@@ -105,9 +119,9 @@ static void bar_paths(struct dmacoh_found *f, const struct dmacoh__walk *w, cons
     if (p[0].state == DMACOH_PATH_READY && *f->driver && !uio && !vfio) {
         p[0].state = DMACOH_PATH_BUSY;
         dmacoh__discover_fmt(p[0].how, sizeof(p[0].how),
-                             "the %s driver holds the BAR: echo %s | sudo tee "
+                             "the %s driver holds the BAR: %secho %s | sudo tee "
                              "%s/bus/pci/drivers/%s/unbind (or boot with iomem=relaxed)",
-                             f->driver, f->device, w->sys, f->driver);
+                             f->driver, storage_warning(f->driver), f->device, w->sys, f->driver);
     }
     if (uio) {
         uio_path(&p[1], w, fn, &fn->bar[i]);
@@ -127,8 +141,9 @@ static void bar_paths(struct dmacoh_found *f, const struct dmacoh__walk *w, cons
         p[2].state = DMACOH_PATH_ABSENT;
         if (f->iommu_group < 0)
             dmacoh__discover_fmt(p[2].how, sizeof(p[2].how),
-                                 "no IOMMU group: turn the IOMMU on (intel_iommu=on or "
-                                 "amd_iommu=on on the kernel command line)");
+                                 "no IOMMU group: enable VT-d/AMD-Vi in firmware; on "
+                                 "Intel add intel_iommu=on to the kernel command line; in "
+                                 "a VM give it a virtual IOMMU");
         else
             bind_how(p[2].how, sizeof(p[2].how), w, f->device, f->driver, "vfio-pci");
     }
