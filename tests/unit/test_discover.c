@@ -17,9 +17,11 @@
 #include <dmacoh/discover.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -35,14 +37,14 @@ static char root[64], sys[128], dev[128];
 
 struct seen {
     size_t n;
-    struct dmacoh_found f[64];
+    struct dmacoh_found f[320];
 };
 
 static int collect(void *user, const struct dmacoh_found *f)
 {
     struct seen *s = user;
 
-    T_ASSERT(s->n < 64);
+    T_ASSERT(s->n < 320);
     s->f[s->n++] = *f;
     return 0;
 }
@@ -379,6 +381,187 @@ static void hostile_trees(void)
     t_remove_tree(root);
 }
 
+static void cell(const char *rel, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 8), (unsigned char)v};
+
+    t_put_bytes(root, rel, b, 4);
+}
+
+static int count(void *user, const struct dmacoh_found *f)
+{
+    (void)f;
+    ++*(size_t *)user;
+    return 0;
+}
+
+/* Addresses are presented as physical only where they are: not behind a `ranges`
+ * translation, not on a bus without `ranges`, not with #address-cells 0; disabled nodes are
+ * skipped; cell counts are printed as they are; a `reg` of the largest size read is whole. */
+static void devicetree_addresses(void)
+{
+    static const char b[] = "sys/firmware/devicetree/base";
+    /* reg <0x1000 0x100> in big-endian cells; ranges <0 0x80000000 0x10000>. */
+    static const unsigned char one[8] = {0, 0, 0x10, 0, 0, 0, 1, 0};
+    static const unsigned char xlate[12] = {0, 0, 0, 0, 0x80, 0, 0, 0, 0, 1, 0, 0};
+    struct dmacoh_discover_opts o = {sys, dev, "big@0", DMACOH_FOUND_DT};
+    unsigned char big[4096 + 16];
+    char rel[PATH_MAX];
+    struct seen *s;
+    const struct dmacoh_found *f;
+    size_t n = 0;
+
+    make();
+#define DT(p) (snprintf(rel, sizeof(rel), "%s/%s", b, p), rel)
+    /* A bus translating its children's addresses (ranges child parent size). */
+    cell(DT("soc/bus@80000000/#address-cells"), 1);
+    cell(DT("soc/bus@80000000/#size-cells"), 1);
+    t_put_bytes(root, DT("soc/bus@80000000/ranges"), xlate, sizeof(xlate));
+    t_put_bytes(root, DT("soc/bus@80000000/sram@1000/compatible"), "mmio-sram", 10);
+    t_put_bytes(root, DT("soc/bus@80000000/sram@1000/reg"), one, sizeof(one));
+    /* A bus without `ranges`: its addresses are its own. */
+    cell(DT("i2c@0/#address-cells"), 1);
+    cell(DT("i2c@0/#size-cells"), 1);
+    t_put_bytes(root, DT("i2c@0/sram@1000/compatible"), "mmio-sram", 10);
+    t_put_bytes(root, DT("i2c@0/sram@1000/reg"), one, sizeof(one));
+    /* #address-cells 0, and a width no one can decode. */
+    cell(DT("soc/zero/#address-cells"), 0);
+    cell(DT("soc/zero/#size-cells"), 1);
+    t_put_text(root, DT("soc/zero/ranges"), "");
+    t_put_bytes(root, DT("soc/zero/sram/compatible"), "mmio-sram", 10);
+    t_put_bytes(root, DT("soc/zero/sram/reg"), one, 4);
+    cell(DT("soc/wide/#address-cells"), 5);
+    t_put_text(root, DT("soc/wide/ranges"), "");
+    t_put_bytes(root, DT("soc/wide/sram@0/compatible"), "mmio-sram", 10);
+    t_put_bytes(root, DT("soc/wide/sram@0/reg"), one, sizeof(one));
+    /* Disabled: no device is made of it, and it is not listed. */
+    t_put_bytes(root, DT("soc/sram@52000000/compatible"), "mmio-sram", 10);
+    t_put_bytes(root, DT("soc/sram@52000000/reg"), one, sizeof(one));
+    t_put_bytes(root, DT("soc/sram@52000000/status"), "disabled", 9);
+    t_put_bytes(root, DT("soc/sram@53000000/compatible"), "mmio-sram", 10);
+    t_put_bytes(root, DT("soc/sram@53000000/reg"), one, sizeof(one));
+    t_put_bytes(root, DT("soc/sram@53000000/status"), "okay", 5);
+    /* reg of exactly the most read (256 pairs of 2 + 2 cells), and of more. */
+    memset(big, 0, sizeof(big));
+    for (size_t i = 0; i < 256; i++)
+        big[16 * i + 15] = 1; /* size 1 */
+    t_put_bytes(root, DT("reserved-memory/big@0/reg"), big, 4096);
+    t_put_bytes(root, DT("reserved-memory/huge@0/reg"), big, sizeof(big));
+#undef DT
+    s = walk(NULL, DMACOH_FOUND_DT, 0);
+    f = find(s, DMACOH_FOUND_DT, "/soc/bus@80000000/sram@1000", 0);
+    T_EQ_INT(f->flags, DMACOH_FOUND_NO_ADDR);
+    T_EQ_U64(f->bus, 0);
+    T_EQ_INT(f->npaths, 0);
+    T_ASSERT(strstr(f->problem, "behind a bus translation (ranges) not applied") != NULL);
+    f = find(s, DMACOH_FOUND_DT, "/i2c@0/sram@1000", 0);
+    T_EQ_INT(f->flags, DMACOH_FOUND_NO_ADDR);
+    T_EQ_INT(f->npaths, 0);
+    T_ASSERT(strstr(f->problem, "not CPU-addressable") != NULL);
+    f = find(s, DMACOH_FOUND_DT, "/soc/zero/sram", 0);
+    T_EQ_INT(f->flags, DMACOH_FOUND_NO_ADDR);
+    T_EQ_INT(f->npaths, 0);
+    T_ASSERT(strstr(f->problem, "#address-cells is 0") != NULL);
+    f = find(s, DMACOH_FOUND_DT, "/soc/wide/sram@0", 0);
+    T_ASSERT(strstr(f->problem, "#address-cells 5 ") != NULL);
+    T_ASSERT(strstr(f->problem, "4294967295") == NULL);
+    f = find(s, DMACOH_FOUND_DT, "/soc/sram@53000000", 0);
+    T_EQ_U64(f->bus, 0x1000);
+    f = find(s, DMACOH_FOUND_DT, "/reserved-memory/huge@0", 0);
+    T_EQ_INT(f->flags, DMACOH_FOUND_NO_ADDR);
+    T_ASSERT(strstr(f->problem, "huge@0/reg: ") != NULL);
+    T_ASSERT(strstr(f->problem, " -") == NULL); /* no negative byte count */
+    for (size_t i = 0; i < s->n; i++)
+        T_ASSERT(strcmp(s->f[i].device, "/soc/sram@52000000") != 0);
+    free(s);
+    T_EQ_INT(dmacoh_discover(&o, count, &n), 0);
+    T_EQ_INT(n, 256);
+    t_remove_tree(root);
+}
+
+struct deep {
+    struct dmacoh_discover_opts o;
+    struct seen s;
+    int rc;
+};
+
+static void *deep_walk(void *arg)
+{
+    struct deep *d = arg;
+
+    d->rc = dmacoh_discover(&d->o, collect, &d->s);
+    return NULL;
+}
+
+/* The walk of deep_tree_small_stack, in a child: 0 when it listed the node 16 levels down
+ * and skipped the one below it. The thread's 128 KiB stack lies above 1 MiB of PROT_NONE, so
+ * that a frame larger than the guard page glibc leaves faults instead of writing past it. */
+static int deep_child(void)
+{
+    const size_t guard = 1u << 20, stack = 128u << 10;
+    struct deep *d = calloc(1, sizeof(*d));
+    const struct dmacoh_found *f = NULL;
+    pthread_attr_t a;
+    pthread_t th;
+    char *m;
+
+    m = mmap(NULL, guard + stack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!d || m == MAP_FAILED || mprotect(m + guard, stack, PROT_READ | PROT_WRITE) != 0)
+        return 10;
+    d->o = (struct dmacoh_discover_opts){sys, dev, NULL, DMACOH_FOUND_DT};
+    if (pthread_attr_init(&a) != 0 || pthread_attr_setstack(&a, m + guard, stack) != 0 ||
+        pthread_create(&th, &a, deep_walk, d) != 0 || pthread_join(th, NULL) != 0)
+        return 11;
+    if (d->rc != 0)
+        return 12;
+    for (size_t i = 0; i < d->s.n; i++) {
+        if (strstr(d->s.f[i].device, "too-deep"))
+            return 13;
+        if (!strcmp(d->s.f[i].device, "/n/n/n/n/n/n/n/n/n/n/n/n/n/n/n/sram@1000000"))
+            f = &d->s.f[i];
+    }
+    if (!f || f->bus != 0x1000000)
+        return 14;
+    return t_log_find("deeper than 16 nodes") ? 0 : 15;
+}
+
+/* A node 16 levels down is listed from a thread with a 128 KiB stack; one 17 levels down is
+ * skipped with one log line. */
+static void deep_tree_small_stack(void)
+{
+    char rel[PATH_MAX] = "sys/firmware/devicetree/base", path[PATH_MAX + 32];
+    const uint32_t reg[3] = {0, 0x1000000, 0x1000};
+    unsigned char be[12];
+    int status;
+    pid_t pid;
+
+    make();
+    for (size_t i = 0; i < 12; i++)
+        be[i] = (unsigned char)(reg[i / 4] >> (24 - 8 * (i % 4)));
+    for (int i = 0; i < 15; i++) {
+        strcat(rel, "/n");
+        snprintf(path, sizeof(path), "%s/ranges", rel);
+        t_put_text(root, path, "");
+    }
+    snprintf(path, sizeof(path), "%s/sram@1000000/compatible", rel);
+    t_put_bytes(root, path, "mmio-sram", 10);
+    snprintf(path, sizeof(path), "%s/sram@1000000/reg", rel);
+    t_put_bytes(root, path, be, sizeof(be));
+    snprintf(path, sizeof(path), "%s/n/too-deep@0/compatible", rel);
+    t_put_bytes(root, path, "mmio-sram", 10);
+    snprintf(path, sizeof(path), "%s/n/too-deep@0/reg", rel);
+    t_put_bytes(root, path, be, sizeof(be));
+    pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0)
+        _exit(deep_child());
+    T_EQ_INT(waitpid(pid, &status, 0), pid);
+    T_ASSERT(WIFEXITED(status)); /* not killed by SIGSEGV: the stack sufficed */
+    T_EQ_INT(WEXITSTATUS(status), 0);
+    t_remove_tree(root);
+}
+
 /* What a user without the permissions sees (run as nobody when the test runs as root). */
 static int as_user(bool was_root)
 {
@@ -450,6 +633,8 @@ static const struct t_case cases[] = {
     T_CASE(callback_stops_and_order_is_stable),
     T_CASE(hostile_trees),
     T_CASE(permissions_are_named),
+    T_CASE(devicetree_addresses),
+    T_CASE(deep_tree_small_stack),
 };
 
 T_MAIN(cases)

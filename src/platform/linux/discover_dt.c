@@ -37,7 +37,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define MAX_DEPTH 16
+#define MAX_DEPTH 16   /* levels of nodes below the root that are looked at */
 #define MAX_REG   4096 /* bytes of `reg` read: 256 pairs of 2 + 2 cells */
 
 /* Whether the addresses of a bus's children are CPU physical addresses. */
@@ -369,7 +369,7 @@ static int dt_walk(struct dmacoh__walk *w, struct dt_walk *t, int space, unsigne
     size_t n = 0;
     int rc = 0;
 
-    if (depth > MAX_DEPTH) {
+    if (depth >= MAX_DEPTH) {
         if (!t->warned)
             dmacoh__warn("%s: deeper than %u nodes: not walked (nor any other node as deep)",
                          t->dir, MAX_DEPTH);
