@@ -150,8 +150,11 @@ static void pci_tree(const char *root)
     const struct bar b_ivshmem[6] = {
         {0xfebd1000, 0x100, MEM32}, {0}, {0xfe000000, 0x100000, PREF64}};
     const struct bar b_edu[6] = {{0xfea00000, 0x100000, MEM32}};
-    const struct bar b_qxl[6] = {
-        {0xf4000000, 0x4000000, PREF32}, {0xf8000000, 0x2000, MEM32}, {0}, {0xc040, 0x20, IOPORTS}};
+    const struct bar b_qxl[6] = {{0xf4000000, 0x4000000, PREF32},
+                                 {0xf8000000, 0x2000, MEM32},
+                                 {0},
+                                 {0xc040, 0x20, IOPORTS},
+                                 {0xf8002800, 0x100, MEM32}}; /* starts inside a page */
     const struct bar b_nvme[6] = {
         {0xfebf0000, 0x4000, MEM64}, {0}, {0xf0000000, 0x1000000, PREF64}};
     const struct bar b_nvme2[6] = {
@@ -195,12 +198,14 @@ static void uio_tree(const char *root)
 {
     t_put_link(root, "sys/class/uio/uio0/device", "../../../devices/pci0000:00/0000:00:05.0");
     t_put_text(root, "sys/class/uio/uio0/name", "uio_pci_generic\n");
-    t_put_text(root, "sys/class/uio/uio0/maps/map0/addr", "0xf4000000\n");
-    t_put_text(root, "sys/class/uio/uio0/maps/map0/size", "0x4000000\n");
+    /* As uio_pci_generic maps qxl's BARs: the prefetchable BAR0 not at all, BAR1 as map0,
+     * BAR4 as map1 (its page, the BAR 0x800 into it, the size rounded up to pages). */
+    t_put_text(root, "sys/class/uio/uio0/maps/map0/addr", "0xf8000000\n");
+    t_put_text(root, "sys/class/uio/uio0/maps/map0/size", "0x2000\n");
     t_put_text(root, "sys/class/uio/uio0/maps/map0/offset", "0x0\n");
-    t_put_text(root, "sys/class/uio/uio0/maps/map1/addr", "0xf8000000\n");
-    t_put_text(root, "sys/class/uio/uio0/maps/map1/size", "0x2000\n");
-    t_put_text(root, "sys/class/uio/uio0/maps/map1/offset", "0x0\n");
+    t_put_text(root, "sys/class/uio/uio0/maps/map1/addr", "0xf8002000\n");
+    t_put_text(root, "sys/class/uio/uio0/maps/map1/size", "0x1000\n");
+    t_put_text(root, "sys/class/uio/uio0/maps/map1/offset", "0x800\n");
     t_put_text(root, "dev/uio0", "");
     t_put_link(root, "sys/class/uio/uio1/device", "../../../devices/platform/40000000.sram");
     t_put_text(root, "sys/class/uio/uio1/name", "sram\n");

@@ -109,29 +109,38 @@ static void pci_bars_and_paths(void)
     T_EQ_INT(f->path[0].via, DMACOH_VIA_SYSFS);
     T_EQ_INT(f->path[0].state, DMACOH_PATH_READY);
     T_ASSERT(ends_with(f->path[0].file, "/0000:00:03.0/resource2"));
-    T_EQ_INT(f->path[1].state, DMACOH_PATH_ABSENT);
-    T_ASSERT(strstr(f->path[1].how, "echo uio_pci_generic | sudo tee") != NULL);
-    T_ASSERT(strstr(f->path[1].how, "driver/unbind") == NULL); /* nothing to unbind */
+    T_EQ_INT(f->path[1].state, DMACOH_PATH_ABSENT); /* 64-bit prefetchable: never a UIO map */
+    T_ASSERT(strstr(f->path[1].how, "uio_pci_generic does not map this BAR") != NULL);
+    T_ASSERT(strstr(f->path[1].how, "modprobe") == NULL);
     T_EQ_INT(f->path[2].state, DMACOH_PATH_ABSENT);
     T_ASSERT(strstr(f->path[2].how, "echo vfio-pci | sudo tee") != NULL);
     T_ASSERT(strstr(f->path[2].how, "drivers_probe") != NULL);
     f = find(s, DMACOH_FOUND_PCI, "0000:00:03.0", 0);
     T_EQ_INT(f->flags, 0);
     T_EQ_U64(f->size, 0x100);
+    T_ASSERT(strstr(f->path[1].how, "echo uio_pci_generic | sudo tee") != NULL);
+    T_ASSERT(strstr(f->path[1].how, "driver/unbind") == NULL); /* nothing to unbind */
     /* edu on vfio-pci: its group's node. */
     f = find(s, DMACOH_FOUND_PCI, "0000:00:04.0", 0);
     T_EQ_STR(f->driver, "vfio-pci");
     T_EQ_INT(f->path[2].state, DMACOH_PATH_READY);
     T_ASSERT(ends_with(f->path[2].file, "/dev/vfio/4"));
     T_ASSERT(strstr(f->path[1].how, "0000:00:04.0/driver/unbind") != NULL);
-    /* qxl on uio_pci_generic: each memory BAR is a map of uio0, at map * page size. */
+    /* qxl on uio_pci_generic: its 32-bit non-prefetchable BARs are maps of uio0, numbered
+     * from 0, at map * page size plus where the BAR starts in its page; the prefetchable BAR0
+     * is none. */
     f = find(s, DMACOH_FOUND_PCI, "0000:00:05.0", 0);
+    T_EQ_INT(f->path[1].state, DMACOH_PATH_ABSENT);
+    T_ASSERT(strstr(f->path[1].how, "does not map this BAR; use sysfs or VFIO") != NULL);
+    T_ASSERT(strstr(f->path[1].how, "modprobe") == NULL);
+    f = find(s, DMACOH_FOUND_PCI, "0000:00:05.0", 1);
     T_EQ_INT(f->path[1].state, DMACOH_PATH_READY);
     T_ASSERT(ends_with(f->path[1].file, "/dev/uio0"));
     T_EQ_U64(f->path[1].offset, 0);
-    f = find(s, DMACOH_FOUND_PCI, "0000:00:05.0", 1);
-    T_EQ_U64(f->path[1].offset, (uint64_t)page);
     T_EQ_U64(f->size, 0x2000);
+    f = find(s, DMACOH_FOUND_PCI, "0000:00:05.0", 4);
+    T_EQ_INT(f->path[1].state, DMACOH_PATH_READY);
+    T_EQ_U64(f->path[1].offset, (uint64_t)page + 0x800);
     /* The I/O port BAR is not memory. */
     for (size_t i = 0; i < s->n; i++)
         T_ASSERT(!(s->f[i].index == 3 && !strcmp(s->f[i].device, "0000:00:05.0")));
@@ -140,7 +149,7 @@ static void pci_bars_and_paths(void)
     T_EQ_INT(f->path[0].state, DMACOH_PATH_BUSY);
     T_ASSERT(strstr(f->path[0].how, "drivers/nvme/unbind") != NULL);
     T_ASSERT(strstr(f->path[0].how, "removes the disks behind it") != NULL);
-    T_ASSERT(strstr(f->path[1].how, "removes the disks behind it") != NULL);
+    T_ASSERT(strstr(f->path[2].how, "removes the disks behind it") != NULL);
     /* No IOMMU group: what turns the IOMMU on (amd_iommu=on is no kernel parameter). */
     f = find(s, DMACOH_FOUND_PCI, "0000:00:1f.2", 5);
     T_EQ_INT(f->iommu_group, -1);
@@ -157,7 +166,7 @@ static void pci_bars_and_paths(void)
     f = find(s, DMACOH_FOUND_PCI, "0000:00:07.0", 0);
     T_ASSERT(f->problem[0] != '\0');
     T_ASSERT(t_log_find("not-a-bdf"));
-    T_EQ_INT(s->n, 2 + 1 + 2 + 1 + 1 + 2 + 2 + 1 + 1);
+    T_EQ_INT(s->n, 2 + 1 + 3 + 1 + 1 + 2 + 2 + 1 + 1);
     free(s);
     t_remove_tree(root);
 }
@@ -236,8 +245,9 @@ static void uio_dax_dt(void)
     s = walk(NULL, DMACOH_FOUND_UIO | DMACOH_FOUND_DAX | DMACOH_FOUND_DT, 0);
     f = find(s, DMACOH_FOUND_UIO, "uio0", 1);
     T_EQ_STR(f->parent, "0000:00:05.0");
-    T_EQ_U64(f->bus, 0xf8000000);
-    T_EQ_U64(f->path[0].offset, (uint64_t)page);
+    T_EQ_U64(f->bus, 0xf8002800);
+    T_EQ_U64(f->size, 0x800);
+    T_EQ_U64(f->path[0].offset, (uint64_t)page + 0x800);
     f = find(s, DMACOH_FOUND_UIO, "uio1", 0);
     T_EQ_STR(f->label, "sram0");
     T_EQ_STR(f->driver, "sram");
@@ -337,16 +347,16 @@ static void callback_stops_and_order_is_stable(void)
     a = walk(NULL, 0, 0);
     b = walk(NULL, 0, 0);
     T_EQ_INT(a->n, b->n);
-    T_EQ_INT(a->n, 13 + 3 + 11);
+    T_EQ_INT(a->n, 14 + 3 + 11);
     for (size_t i = 0; i < a->n; i++) {
         T_EQ_STR(a->f[i].device, b->f[i].device);
         T_EQ_INT(a->f[i].index, b->f[i].index);
     }
     /* PCI by address, each function's CMB after its BARs, then UIO, DAX, devicetree. */
     T_EQ_STR(a->f[0].device, "0000:00:03.0");
-    T_EQ_INT(a->f[9].kind, DMACOH_FOUND_NVME);
-    T_EQ_STR(a->f[15].device, "0000:00:1f.2"); /* address order: 1f after 14 */
-    for (size_t i = 1; i < 16; i++)
+    T_EQ_INT(a->f[10].kind, DMACOH_FOUND_NVME);
+    T_EQ_STR(a->f[16].device, "0000:00:1f.2"); /* address order: 1f after 14 */
+    for (size_t i = 1; i < 17; i++)
         T_ASSERT(strcmp(a->f[i - 1].device, a->f[i].device) <= 0);
     T_EQ_STR(a->f[a->n - 1].device, "/soc/sram@51000000");
     free(a);

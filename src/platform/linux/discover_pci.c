@@ -71,7 +71,17 @@ static void bind_how(char *how, size_t len, const struct dmacoh__walk *w, const 
                          drv, unbind, drv, w->sys, bdf, bdf, w->sys);
 }
 
-/* The UIO map of uio_pci_generic's device that covers BAR `b`, as a path. */
+/* Whether uio_pci_generic offers BAR i as a map: it looks at BARs 0 to 4 (as many as a UIO
+ * device has maps) and takes only those whose resource flags are plain memory, 32-bit and
+ * not prefetchable, numbering the maps it makes from 0 in BAR order. */
+static bool uio_maps_bar(const struct dmacoh__pci_bar *b, unsigned i)
+{
+    return i < DMACOH_UIO_MAX_MAPS && b->kind == DMACOH_PCI_BAR_MEM && !b->is64;
+}
+
+/* The UIO map of uio_pci_generic's device that covers BAR `b`, as a path. The kernel makes a
+ * map's `addr` the page of the BAR's start and its `offset` where the BAR starts in that
+ * page, so a map is the BAR's when addr + offset is the BAR's start. */
 static void uio_path(struct dmacoh_found_path *p, const struct dmacoh__walk *w,
                      const struct pci_fn *fn, const struct dmacoh__pci_bar *b)
 {
@@ -81,14 +91,19 @@ static void uio_path(struct dmacoh_found_path *p, const struct dmacoh__walk *w,
     snprintf(path, sizeof(path), "%s/uio", fn->dir);
     if (dmacoh__linux_list_dir(path, &uios, &n) == 0 && n > 0) {
         for (unsigned m = 0; m < DMACOH_UIO_MAX_MAPS; m++) {
-            uint64_t addr;
+            uint64_t addr, offs = 0;
+            int rc;
 
             snprintf(path, sizeof(path), "%s/class/uio/%s/maps/map%u/addr", w->sys, uios[0], m);
-            if (dmacoh__linux_read_u64(path, &addr) != 0 || addr != b->start)
+            if (dmacoh__linux_read_u64(path, &addr) != 0)
+                continue;
+            snprintf(path, sizeof(path), "%s/class/uio/%s/maps/map%u/offset", w->sys, uios[0], m);
+            rc = dmacoh__linux_read_u64(path, &offs);
+            if ((rc != 0 && rc != DMACOH_ENOENT) || addr + offs != b->start)
                 continue;
             snprintf(path, sizeof(path), "%s/%s", w->dev, uios[0]);
             dmacoh__discover_path(p, DMACOH_VIA_UIO, path,
-                                  (uint64_t)m * (uint64_t)sysconf(_SC_PAGESIZE));
+                                  (uint64_t)m * (uint64_t)sysconf(_SC_PAGESIZE) + offs);
             free(uios);
             return;
         }
@@ -97,8 +112,7 @@ static void uio_path(struct dmacoh_found_path *p, const struct dmacoh__walk *w,
     p->via = DMACOH_VIA_UIO;
     p->state = DMACOH_PATH_ABSENT;
     dmacoh__discover_fmt(p->how, sizeof(p->how), "%s",
-                         n ? "uio_pci_generic offers no map of this BAR (it leaves out 64-bit "
-                             "prefetchable BARs): use the sysfs path"
+                         n ? "uio_pci_generic is bound but shows no map of this BAR"
                            : "uio_pci_generic is bound but no UIO device was made");
     free(uios);
 }
@@ -123,7 +137,14 @@ static void bar_paths(struct dmacoh_found *f, const struct dmacoh__walk *w, cons
                              "%s/bus/pci/drivers/%s/unbind (or boot with iomem=relaxed)",
                              f->driver, storage_warning(f->driver), f->device, w->sys, f->driver);
     }
-    if (uio) {
+    if (!uio_maps_bar(&fn->bar[i], i)) {
+        memset(&p[1], 0, sizeof(p[1]));
+        p[1].via = DMACOH_VIA_UIO;
+        p[1].state = DMACOH_PATH_ABSENT;
+        dmacoh__discover_fmt(p[1].how, sizeof(p[1].how),
+                             "uio_pci_generic does not map this BAR; use sysfs or VFIO (it maps "
+                             "only 32-bit non-prefetchable memory BARs 0 to 4)");
+    } else if (uio) {
         uio_path(&p[1], w, fn, &fn->bar[i]);
         p[1].offset += off;
     } else {
