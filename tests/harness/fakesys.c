@@ -121,6 +121,20 @@ static void pci_fn(const char *root, const char *bdf, const char *ids[3], const 
             sized(root, rel, b[i].size);
         }
     }
+    /* The first 64 bytes of config space, as a user may read them: IDs, and COMMAND with
+     * memory decoding and bus mastering on, as firmware leaves a function it set up. */
+    memset(text, 0, 64);
+    for (int i = 0; i < 2; i++) {
+        unsigned long v = strtoul(ids[i], NULL, 16);
+
+        text[2 * i] = (char)(v & 0xff);
+        text[2 * i + 1] = (char)(v >> 8);
+    }
+    text[4] = 0x06;
+    snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s/config", bdf);
+    t_put_bytes(root, rel, text, 64);
+    snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s/power_state", bdf);
+    t_put_text(root, rel, "D0\n");
     if (driver) {
         snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s/driver", bdf);
         snprintf(target, sizeof(target), "../../../bus/pci/drivers/%s", driver);

@@ -235,6 +235,57 @@ static void nvme_bound_without_attributes(void)
     t_remove_tree(root);
 }
 
+/* An unbound controller's registers are read only when they can be without a write: memory
+ * decoding on, power state D0; all ones is a controller that does not answer; a controller
+ * the walk was not asked about is not touched. */
+static void nvme_registers_guarded(void)
+{
+    static const char fn13[] = "sys/bus/pci/devices/0000:00:13.0";
+    unsigned char cfg[64] = {0}, ones[0x40];
+    char rel[128], path[PATH_MAX];
+    struct seen *s;
+    const struct dmacoh_found *f;
+
+    make();
+    snprintf(rel, sizeof(rel), "%s/config", fn13); /* COMMAND 0: memory decoding off */
+    t_put_bytes(root, rel, cfg, sizeof(cfg));
+    s = walk("0000:00:13.0", DMACOH_FOUND_NVME, 0);
+    T_EQ_INT(s->n, 1);
+    T_EQ_INT(s->f[0].flags, DMACOH_FOUND_NO_ADDR);
+    T_ASSERT(strstr(s->f[0].problem, "COMMAND.MSE") != NULL);
+    free(s);
+    cfg[4] = 0x02;
+    t_put_bytes(root, rel, cfg, sizeof(cfg));
+    snprintf(rel, sizeof(rel), "%s/power_state", fn13);
+    t_put_text(root, rel, "D3hot\n");
+    s = walk("0000:00:13.0", DMACOH_FOUND_NVME, 0);
+    T_EQ_INT(s->n, 1);
+    T_ASSERT(strstr(s->f[0].problem, "power state D3hot") != NULL);
+    free(s);
+    t_put_text(root, rel, "D0\n");
+    memset(ones, 0xff, sizeof(ones));
+    snprintf(rel, sizeof(rel), "%s/resource0", fn13);
+    t_put_bytes(root, rel, ones, sizeof(ones));
+    s = walk("0000:00:13.0", DMACOH_FOUND_NVME, 0);
+    T_EQ_INT(s->n, 1);
+    f = &s->f[0];
+    T_ASSERT(strstr(f->problem, "not responding") != NULL);
+    T_EQ_U64(f->size, 0);
+    T_EQ_INT(f->flags, DMACOH_FOUND_NO_ADDR); /* not decoded as a hidden CMB */
+    free(s);
+    /* Another controller's register file is a FIFO: opening it is refused and logged, so a
+     * log line naming it shows that the walk went there. */
+    snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/0000:00:14.0/resource0", root);
+    T_EQ_INT(unlink(path), 0);
+    T_EQ_INT(mkfifo(path, 0600), 0);
+    t_log_reset();
+    free(walk("0000:00:13.0", DMACOH_FOUND_NVME, 0));
+    T_ASSERT(!t_log_find("0000:00:14.0/resource0"));
+    free(walk(NULL, DMACOH_FOUND_NVME, 0));
+    T_ASSERT(t_log_find("0000:00:14.0/resource0"));
+    t_remove_tree(root);
+}
+
 static void uio_dax_dt(void)
 {
     struct seen *s;
@@ -638,6 +689,7 @@ static const struct t_case cases[] = {
     T_CASE(pci_bars_and_paths),
     T_CASE(nvme_cmbs),
     T_CASE(nvme_bound_without_attributes),
+    T_CASE(nvme_registers_guarded),
     T_CASE(uio_dax_dt),
     T_CASE(filters_and_errors),
     T_CASE(callback_stops_and_order_is_stable),

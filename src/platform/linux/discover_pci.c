@@ -171,6 +171,50 @@ static void bar_paths(struct dmacoh_found *f, const struct dmacoh__walk *w, cons
     f->npaths = 3;
 }
 
+/* Whether the controller's registers can be read without changing anything: memory
+ * decoding on (COMMAND bit 1, Memory Space Enable, in the first 64 bytes of `config`, which
+ * any user may read) and, where the kernel shows it, power state D0. A disabled or sleeping
+ * function answers a read with all ones, or not at all; enabling or waking it is a write a
+ * listing does not make. 0, or an error with the reason in why. */
+static int nvme_regs_live(const struct pci_fn *fn, char *why, size_t len)
+{
+    char path[PATH_MAX + 16], ps[16];
+    unsigned char cfg[64];
+    ssize_t n;
+    long k;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/config", fn->dir);
+    fd = dmacoh__linux_open_checked(path, O_RDONLY, DMACOH__FILE_REGULAR, 0);
+    n = fd < 0 ? fd : pread(fd, cfg, sizeof(cfg), 0);
+    if (fd >= 0)
+        close(fd);
+    if (n < 6) {
+        dmacoh__discover_fmt(why, len, "cannot read the COMMAND register in %s", path);
+        return DMACOH_EIO;
+    }
+    if (!(cfg[4] & 0x02)) {
+        dmacoh__discover_fmt(why, len,
+                             "memory decoding is off (COMMAND.MSE clear): the registers are not "
+                             "read; binding a driver enables it");
+        return DMACOH_EIO;
+    }
+    snprintf(path, sizeof(path), "%s/power_state", fn->dir);
+    k = dmacoh__linux_read_file(path, ps, sizeof(ps));
+    if (k == DMACOH_ENOENT)
+        return 0; /* kernels before 5.x do not show it */
+    if (k > 0)
+        ps[strcspn(ps, "\n")] = '\0';
+    if (k <= 0 || strcmp(ps, "D0") != 0) {
+        dmacoh__discover_fmt(why, len,
+                             "the controller is in power state %s, not D0: the registers are "
+                             "not read",
+                             k > 0 ? ps : "(unreadable)");
+        return DMACOH_EIO;
+    }
+    return 0;
+}
+
 /* Reads the NVMe registers through a read-only mapping of resource0. */
 static int nvme_regs(const struct pci_fn *fn, uint64_t *cap, uint32_t *loc, uint32_t *sz, char *why,
                      size_t len)
@@ -201,6 +245,13 @@ static int nvme_regs(const struct pci_fn *fn, uint64_t *cap, uint32_t *loc, uint
     *loc = r[NVME_REG_CMBLOC / 4];
     *sz = r[NVME_REG_CMBSZ / 4];
     munmap(m, 0x1000);
+    if ((uint32_t)*cap == UINT32_MAX || (uint32_t)(*cap >> 32) == UINT32_MAX || *sz == UINT32_MAX) {
+        /* What a read of a function that does not answer returns (removed, in reset, or
+         * decoding off): nothing in it is a register's value. */
+        dmacoh__discover_fmt(why, len,
+                             "the controller is not responding (CAP or CMBSZ reads 0xffffffff)");
+        return DMACOH_EIO;
+    }
     return 0;
 }
 
@@ -272,7 +323,10 @@ static int nvme_cmb(struct dmacoh__walk *w, struct dmacoh_found *f, const struct
     bound = !strcmp(f->driver, "nvme");
     if (bound && nvme_attrs(fn, f->label, sizeof(f->label), &loc, &sz) == 0)
         return sz ? nvme_cmb_at(w, f, fn, loc, sz) : 0;
-    if (nvme_regs(fn, &cap, &loc, &sz, f->problem, sizeof(f->problem)) != 0) {
+    if (w->want && strcmp(w->want, f->device) != 0 && strcmp(w->want, f->label) != 0)
+        return 0; /* not asked for: its registers are not touched */
+    if (nvme_regs_live(fn, f->problem, sizeof(f->problem)) != 0 ||
+        nvme_regs(fn, &cap, &loc, &sz, f->problem, sizeof(f->problem)) != 0) {
         if (!bound) {
             f->flags = DMACOH_FOUND_NO_ADDR;
             return dmacoh__discover_emit(w, f);
