@@ -10,8 +10,8 @@
  * between records but the directory listing being walked. Files are read with the platforms'
  * checked readers (sysfs.c); a record whose files cannot be read carries the reason in
  * `problem` and the walk goes on, so one odd device never hides the others. An access path's
- * state is what access(2) says for the real user now: the listing is advice, and the open a
- * platform does later is still what decides.
+ * state is what access(2) says for the real user now (for /dev/mem, also CAP_SYS_RAWIO): the
+ * listing is advice, and the open a platform does later is still what decides.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

@@ -12,7 +12,12 @@
  * only after the host sets CMBMSC.CRE (0x50, bit 0). A listing does not write registers: it
  * reports such a CMB as present but hidden, and says what would show it. Decoding (NVMe base
  * specification): unit = 4 KiB << (4 * CMBSZ.SZU), size = CMBSZ.SZ * unit, the CMB starts at
- * CMBLOC.OFST * unit in BAR CMBLOC.BIR.
+ * CMBLOC.OFST * unit in BAR CMBLOC.BIR. The registers are read only of a function that decodes
+ * memory (COMMAND.MSE) and is in D0, and all ones there means the controller did not answer.
+ *
+ * The UIO path follows what uio_pci_generic makes (drivers/uio/uio_pci_generic.c): maps only of
+ * BARs 0 to 4 whose resource flags are plain 32-bit non-prefetchable memory, numbered from 0,
+ * each with `addr` the page of the BAR's start and `offset` the BAR's place in that page.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
