@@ -432,6 +432,16 @@ static void hostile_trees(void)
     t_put_bytes(root, rel, "mmio-sram", 10);
     t_put_text(root, "sys/class/uio/uioX/name", "x\n");
     t_put_link(root, "sys/class/uio/uio7", "uio7");
+    /* DAX names the kernel does not make: each skipped, none put into a command. */
+    t_put_text(root, "sys/bus/dax/devices/da/size", "4096\n");
+    t_put_text(root, "sys/bus/dax/devices/dax0./size", "4096\n");
+    t_put_text(root, "sys/bus/dax/devices/dax.0/size", "4096\n");
+    t_put_text(root, "sys/bus/dax/devices/dax1.0x/size", "4096\n");
+    s = walk(NULL, DMACOH_FOUND_DAX, 0);
+    T_EQ_INT(s->n, 2); /* dax0.0 and dax1.0 */
+    T_ASSERT(t_log_find("/da: not a device DAX name"));
+    T_ASSERT(t_log_find("/dax1.0x: not a device DAX name"));
+    free(s);
     s = walk(NULL, DMACOH_FOUND_UIO | DMACOH_FOUND_DT, 0);
     T_ASSERT(find(s, DMACOH_FOUND_UIO, "uio1", 0)->problem[0] != '\0');
     T_ASSERT(t_log_find("deeper than"));

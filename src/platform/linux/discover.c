@@ -189,9 +189,12 @@ static int dax_device(struct dmacoh__walk *w, const char *name)
  * put into a command of the advice. */
 static bool dax_name_ok(const char *s)
 {
-    size_t a = strspn(s + 3, "0123456789"), b;
+    size_t a, b;
 
-    if (strncmp(s, "dax", 3) != 0 || !a || s[3 + a] != '.')
+    if (strncmp(s, "dax", 3) != 0)
+        return false;
+    a = strspn(s + 3, "0123456789");
+    if (!a || s[3 + a] != '.')
         return false;
     b = strspn(s + 4 + a, "0123456789");
     return b && !s[4 + a + b];

@@ -53,6 +53,7 @@ struct dt_walk {
     char dir[PATH_MAX];
     char rel[PATH_MAX];
     bool warned; /* the depth cap has been logged */
+    int rawio;   /* CAP_SYS_RAWIO held: 1, 0, or -1 before it is first asked */
 };
 
 /* What a bus says about its children: the cells of their `reg`, and their address space. */
@@ -185,18 +186,18 @@ static int dynamic_node(struct dmacoh__walk *w, struct dmacoh_found *f, const ch
  * /proc/self/status): the kernel's open of /dev/mem asks for it, whatever the file's mode. */
 static bool has_rawio(void)
 {
-    char buf[2048], *p, *end;
-    unsigned long long eff;
-    long n = dmacoh__linux_read_file("/proc/self/status", buf, sizeof(buf) - 1);
+    const size_t len = 64u << 10; /* the Groups line of a user in many groups is long */
+    char *buf = malloc(len), *p, *end;
+    unsigned long long eff = 0;
+    long n = buf ? dmacoh__linux_read_file("/proc/self/status", buf, len) : -1;
 
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    p = strstr(buf, "\nCapEff:");
-    if (!p)
-        return false;
-    eff = strtoull(p + 8, &end, 16);
-    return end != p + 8 && (eff >> 17 & 1u);
+    p = n > 0 ? strstr(buf, "\nCapEff:") : NULL;
+    if (p) {
+        eff = strtoull(p + 8, &end, 16);
+        eff = end != p + 8 ? eff : 0;
+    }
+    free(buf);
+    return eff >> 17 & 1u;
 }
 
 /* The unit address and name of a node ("sram@50000000" -> "50000000.sram"): the platform
@@ -210,20 +211,23 @@ static bool platform_name(const char *node, char *out, size_t len)
     return (size_t)snprintf(out, len, "%s.%.*s", at + 1, (int)(at - node), node) < len;
 }
 
-/* The /dev/mem path of entry f->index of node rel (`reserved`: a /reserved-memory child). */
-static void devmem_path(struct dmacoh__walk *w, struct dmacoh_found *f, const char *rel,
+/* The /dev/mem path of entry f->index of the node at t (`reserved`: a /reserved-memory
+ * child). */
+static void devmem_path(struct dmacoh__walk *w, struct dt_walk *t, struct dmacoh_found *f,
                         bool reserved)
 {
     struct dmacoh_found_path *p = &f->path[0];
     char path[PATH_MAX + 64], name[256], drv[64] = "";
-    const char *node = strrchr(rel, '/');
+    const char *node = strrchr(t->rel, '/');
 
     snprintf(path, sizeof(path), "%s/mem", w->dev);
     dmacoh__discover_path(p, DMACOH_VIA_DEVMEM, path, f->bus);
     f->npaths = 1;
     if (p->state == DMACOH_PATH_ABSENT)
         return;
-    if (p->state == DMACOH_PATH_READY && !has_rawio()) {
+    if (t->rawio < 0)
+        t->rawio = has_rawio(); /* once a walk: the answer does not change during it */
+    if (p->state == DMACOH_PATH_READY && !t->rawio) {
         p->state = DMACOH_PATH_DENIED;
         dmacoh__discover_fmt(p->missing, sizeof(p->missing), "read and write");
         dmacoh__discover_fmt(p->how, sizeof(p->how), "run as root (needs CAP_SYS_RAWIO)");
@@ -276,8 +280,7 @@ static int unaddressed(struct dmacoh__walk *w, struct dmacoh_found *f)
 }
 
 /* The records of one reported node: one per (address, size) pair of `reg`. */
-static int dt_node(struct dmacoh__walk *w, const struct dt_walk *t, const struct dt_bus *b,
-                   bool reserved)
+static int dt_node(struct dmacoh__walk *w, struct dt_walk *t, const struct dt_bus *b, bool reserved)
 {
     char path[PATH_MAX + 32];
     unsigned char *reg;
@@ -332,7 +335,7 @@ static int dt_node(struct dmacoh__walk *w, const struct dt_walk *t, const struct
             dmacoh__discover_fmt(f.problem, sizeof(f.problem), "%s: entry %u is empty or wraps",
                                  path, f.index);
         else
-            devmem_path(w, &f, t->rel, reserved);
+            devmem_path(w, t, &f, reserved);
         rc = dmacoh__discover_emit(w, &f);
     }
     free(reg);
@@ -405,6 +408,7 @@ int dmacoh__discover_dt(struct dmacoh__walk *w)
     if (!t)
         return DMACOH_ENOMEM;
     t->warned = false;
+    t->rawio = -1;
     t->rel[0] = '\0';
     if ((size_t)snprintf(t->dir, sizeof(t->dir), "%s/firmware/devicetree/base", w->sys) >=
         sizeof(t->dir)) {
