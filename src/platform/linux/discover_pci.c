@@ -184,7 +184,7 @@ static void bar_paths(struct dmacoh_found *f, const struct dmacoh__walk *w, cons
 static int nvme_regs_live(const struct pci_fn *fn, char *why, size_t len)
 {
     char path[PATH_MAX + 16], ps[16];
-    unsigned char cfg[64];
+    unsigned char cfg[64] = {0};
     ssize_t n;
     long k;
     int fd;
