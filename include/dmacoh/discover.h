@@ -14,17 +14,23 @@
  *    nvme driver's `cmbloc`/`cmbsz` attributes when it is bound, else from the controller's
  *    registers CAP, CMBLOC and CMBSZ read through a read-only mapping of resource0;
  *  - devicetree reserved-memory children and `mmio-sram` nodes of the unflattened tree
- *    (firmware/devicetree/base), with their `reg` ranges decoded by the parent's cells.
+ *    (firmware/devicetree/base), with their `reg` ranges decoded by the parent's cells; an
+ *    address is presented as physical only when every bus above the node has an empty
+ *    `ranges` (else, and with #address-cells 0, DMACOH_FOUND_NO_ADDR and the reason in
+ *    `problem`); nodes whose `status` is not "okay" are skipped with their subtree.
  *
  * A listing never changes the machine: it does not bind drivers, enable devices or write
  * registers. NVMe 1.4 controllers show CMBLOC/CMBSZ only after the host sets CMBMSC.CRE; such
  * a controller (CAP.CMBS set, CMBSZ reading 0) is reported with its CMB marked hidden and a
- * note saying so, not enabled behind the caller's back.
+ * note saying so, not enabled behind the caller's back. An unbound controller's registers
+ * are read only when it decodes memory (COMMAND.MSE in `config`) and is in D0 (`power_state`);
+ * all ones there is reported as a controller not responding.
  *
  * Every file is input the library checks rather than trusts (the readers of the platforms):
  * attributes are regular files opened without following symbolic links and without blocking,
  * numbers are read exactly as the kernel writes them, directories are walked without
- * following links the kernel does not make, and the devicetree walk is bounded in depth. What
+ * following links the kernel does not make, and the devicetree walk goes at most 16 levels
+ * deep, with little stack per level (a thread with a 128 KiB stack can walk). What
  * cannot be read is reported on the record (`problem`) or skipped with a log line; it never
  * ends the walk.
  */
@@ -75,7 +81,8 @@ enum dmacoh_path_via {
 /** Whether an access path can be used now by this process. */
 enum dmacoh_path_state {
     DMACOH_PATH_READY = 0,  /**< the file exists and this user may open it as needed */
-    DMACOH_PATH_DENIED = 1, /**< the file exists; `missing` names the permission lacking */
+    DMACOH_PATH_DENIED = 1, /**< the file exists; `missing` names the permission lacking
+                                 (for /dev/mem: CAP_SYS_RAWIO, "run as root") */
     DMACOH_PATH_BUSY = 2,   /**< a kernel driver holds the memory: a mapping would fail */
     DMACOH_PATH_ABSENT = 3, /**< not set up: `how` says what would make it so */
 };
@@ -147,8 +154,10 @@ struct dmacoh_discover_opts {
  * (opts->device given and no record matched it); -DMACOH_ENOMEM.
  *
  * Guarantees: nothing is written anywhere: no sysfs attribute, no device register (NVMe
- * registers are read through a read-only shared mapping of resource0 and unmapped at once); a
- * path's state reflects access(2) for the real user at the time of the walk.
+ * registers are read through a read-only shared mapping of resource0 and unmapped at once, and
+ * only of a controller the `device` filter keeps); a path's state reflects access(2) for the
+ * real user at the time of the walk, and for /dev/mem also whether the process holds
+ * CAP_SYS_RAWIO (its open asks for it; without it the path is DENIED).
  *
  * Context: any thread; allocates (directory listings) and blocks on file I/O, never on a FIFO.
  * Calls fn from the calling thread, with no library lock held; fn may call into the library.

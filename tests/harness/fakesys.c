@@ -121,6 +121,20 @@ static void pci_fn(const char *root, const char *bdf, const char *ids[3], const 
             sized(root, rel, b[i].size);
         }
     }
+    /* The first 64 bytes of config space, as a user may read them: IDs, and COMMAND with
+     * memory decoding and bus mastering on, as firmware leaves a function it set up. */
+    memset(text, 0, 64);
+    for (int i = 0; i < 2; i++) {
+        unsigned long v = strtoul(ids[i], NULL, 16);
+
+        text[2 * i] = (char)(v & 0xff);
+        text[2 * i + 1] = (char)(v >> 8);
+    }
+    text[4] = 0x06;
+    snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s/config", bdf);
+    t_put_bytes(root, rel, text, 64);
+    snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s/power_state", bdf);
+    t_put_text(root, rel, "D0\n");
     if (driver) {
         snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s/driver", bdf);
         snprintf(target, sizeof(target), "../../../bus/pci/drivers/%s", driver);
@@ -150,8 +164,11 @@ static void pci_tree(const char *root)
     const struct bar b_ivshmem[6] = {
         {0xfebd1000, 0x100, MEM32}, {0}, {0xfe000000, 0x100000, PREF64}};
     const struct bar b_edu[6] = {{0xfea00000, 0x100000, MEM32}};
-    const struct bar b_qxl[6] = {
-        {0xf4000000, 0x4000000, PREF32}, {0xf8000000, 0x2000, MEM32}, {0}, {0xc040, 0x20, IOPORTS}};
+    const struct bar b_qxl[6] = {{0xf4000000, 0x4000000, PREF32},
+                                 {0xf8000000, 0x2000, MEM32},
+                                 {0},
+                                 {0xc040, 0x20, IOPORTS},
+                                 {0xf8002800, 0x100, MEM32}}; /* starts inside a page */
     const struct bar b_nvme[6] = {
         {0xfebf0000, 0x4000, MEM64}, {0}, {0xf0000000, 0x1000000, PREF64}};
     const struct bar b_nvme2[6] = {
@@ -173,7 +190,7 @@ static void pci_tree(const char *root)
     t_put_text(root, "sys/bus/pci/devices/0000:00:06.0/resource", "0x1 0x2\ngarbage\n");
     t_put_link(root, "sys/bus/pci/devices/0000:00:07.0", "0000:00:07.0");
     t_put_text(root, "sys/bus/pci/devices/not-a-bdf/vendor", "0x1234\n");
-    pci_fn(root, "0000:00:1f.2", ahci, b_ahci, "ahci", 9); /* sorts after 00:14.0 */
+    pci_fn(root, "0000:00:1f.2", ahci, b_ahci, "ahci", -1); /* sorts after 00:14.0; no IOMMU */
     pci_fn(root, "0000:00:12.0", nvme, b_nvme, "nvme", 6);
     /* The nvme driver's view: BIR 2, offset 0; SZ 16 in 1 MiB units (SZU 2), as "%u". */
     t_put_text(root, "sys/bus/pci/devices/0000:00:12.0/nvme/nvme0/cmbloc", "2\n");
@@ -195,12 +212,14 @@ static void uio_tree(const char *root)
 {
     t_put_link(root, "sys/class/uio/uio0/device", "../../../devices/pci0000:00/0000:00:05.0");
     t_put_text(root, "sys/class/uio/uio0/name", "uio_pci_generic\n");
-    t_put_text(root, "sys/class/uio/uio0/maps/map0/addr", "0xf4000000\n");
-    t_put_text(root, "sys/class/uio/uio0/maps/map0/size", "0x4000000\n");
+    /* As uio_pci_generic maps qxl's BARs: the prefetchable BAR0 not at all, BAR1 as map0,
+     * BAR4 as map1 (its page, the BAR 0x800 into it, the size rounded up to pages). */
+    t_put_text(root, "sys/class/uio/uio0/maps/map0/addr", "0xf8000000\n");
+    t_put_text(root, "sys/class/uio/uio0/maps/map0/size", "0x2000\n");
     t_put_text(root, "sys/class/uio/uio0/maps/map0/offset", "0x0\n");
-    t_put_text(root, "sys/class/uio/uio0/maps/map1/addr", "0xf8000000\n");
-    t_put_text(root, "sys/class/uio/uio0/maps/map1/size", "0x2000\n");
-    t_put_text(root, "sys/class/uio/uio0/maps/map1/offset", "0x0\n");
+    t_put_text(root, "sys/class/uio/uio0/maps/map1/addr", "0xf8002000\n");
+    t_put_text(root, "sys/class/uio/uio0/maps/map1/size", "0x1000\n");
+    t_put_text(root, "sys/class/uio/uio0/maps/map1/offset", "0x800\n");
     t_put_text(root, "dev/uio0", "");
     t_put_link(root, "sys/class/uio/uio1/device", "../../../devices/platform/40000000.sram");
     t_put_text(root, "sys/class/uio/uio1/name", "sram\n");
@@ -226,6 +245,8 @@ static void dax_tree(const char *root)
     t_put_link(root, "sys/bus/dax/devices/dax1.0/driver", "../../../../bus/dax/drivers/kmem");
     t_put_text(root, "sys/bus/dax/devices/dax1.0/size", "268435456\n");
     t_put_text(root, "sys/bus/dax/devices/dax1.0/target_node", "-1\n");
+    /* A name the kernel does not make, that would be a command in the advice. */
+    t_put_text(root, "sys/bus/dax/devices/dax2.0;reboot/size", "4096\n");
 }
 
 static void cells(const char *root, const char *rel, const uint32_t *v, size_t n)
@@ -243,7 +264,7 @@ static void dt_tree(const char *root)
     static const char base[] = "sys/firmware/devicetree/base";
     const uint32_t two = 2, one = 1;
     const uint32_t buf_reg[4] = {0, 0x90000000, 0, 0x400000}, cma_size[2] = {0, 0x1000000};
-    const uint32_t sram_reg[2] = {0x50000000, 0x8000};
+    const uint32_t sram_reg[2] = {0x50000000, 0x8000}, sram2_reg[2] = {0x51000000, 0x1000};
     char rel[256];
 
 #define DT(p) (snprintf(rel, sizeof(rel), "%s/%s", base, p), rel)
@@ -260,9 +281,14 @@ static void dt_tree(const char *root)
     t_put_text(root, DT("reserved-memory/linux,cma/reusable"), "");
     cells(root, DT("soc/#address-cells"), &one, 1);
     cells(root, DT("soc/#size-cells"), &one, 1);
+    t_put_text(root, DT("soc/ranges"), ""); /* an identity mapping: CPU addresses */
     t_put_bytes(root, DT("soc/sram@50000000/compatible"), "acme,sram\0mmio-sram", 20);
     cells(root, DT("soc/sram@50000000/reg"), sram_reg, 2);
     t_put_bytes(root, DT("soc/sram@50000000/part@0/compatible"), "acme,part", 10);
+    t_put_link(root, "sys/bus/platform/devices/50000000.sram/driver",
+               "../../../../bus/platform/drivers/sram"); /* the kernel's sram driver holds it */
+    t_put_bytes(root, DT("soc/sram@51000000/compatible"), "mmio-sram", 10); /* no driver */
+    cells(root, DT("soc/sram@51000000/reg"), sram2_reg, 2);
     t_put_bytes(root, DT("soc/bad-sram@0/compatible"), "mmio-sram", 10);
     t_put_bytes(root, DT("soc/bad-sram@0/reg"), "\1\2\3\4\5", 5);
     t_put_bytes(root, DT("soc/uart@60000000/compatible"), "ns16550a", 9);

@@ -10,8 +10,8 @@
  * between records but the directory listing being walked. Files are read with the platforms'
  * checked readers (sysfs.c); a record whose files cannot be read carries the reason in
  * `problem` and the walk goes on, so one odd device never hides the others. An access path's
- * state is what access(2) says for the real user now: the listing is advice, and the open a
- * platform does later is still what decides.
+ * state is what access(2) says for the real user now (for /dev/mem, also CAP_SYS_RAWIO): the
+ * listing is advice, and the open a platform does later is still what decides.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -178,10 +178,26 @@ static int dax_device(struct dmacoh__walk *w, const char *name)
     if (f.path[0].state == DMACOH_PATH_ABSENT && !strcmp(f.driver, "kmem"))
         dmacoh__discover_fmt(f.path[0].how, sizeof(f.path[0].how),
                              "the memory is online as system RAM (kmem): sudo daxctl "
-                             "reconfigure-device --mode=devdax %s",
+                             "reconfigure-device --mode=devdax --force %s (fails while the "
+                             "kernel has its pages in use)",
                              name);
     f.npaths = 1;
     return dmacoh__discover_emit(w, &f);
+}
+
+/* "dax", digits, ".", digits, as the kernel names device DAX instances: only such a name is
+ * put into a command of the advice. */
+static bool dax_name_ok(const char *s)
+{
+    size_t a, b;
+
+    if (strncmp(s, "dax", 3) != 0)
+        return false;
+    a = strspn(s + 3, "0123456789");
+    if (!a || s[3 + a] != '.')
+        return false;
+    b = strspn(s + 4 + a, "0123456789");
+    return b && !s[4 + a + b];
 }
 
 static int discover_dax(struct dmacoh__walk *w)
@@ -193,8 +209,12 @@ static int discover_dax(struct dmacoh__walk *w)
     snprintf(dir, sizeof(dir), "%s/bus/dax/devices", w->sys);
     if (dmacoh__discover_list(w, dir, &names, &n) != 0)
         return 0; /* no device DAX on this machine */
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = dax_device(w, names[i]);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (dax_name_ok(names[i]))
+            rc = dax_device(w, names[i]);
+        else
+            dmacoh__warn("%s/%s: not a device DAX name: skipped", dir, names[i]);
+    }
     free(names);
     return rc;
 }

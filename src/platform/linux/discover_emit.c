@@ -85,8 +85,14 @@ void dmacoh__discover_path(struct dmacoh_found_path *p, int via, const char *fil
                          (!r && !wr) ? "read and write"
                          : !r        ? "read"
                                      : "write");
-    dmacoh__discover_fmt(p->how, sizeof(p->how),
-                         "run as root, or grant it: sudo setfacl -m u:$(id -un):rw %s", file);
+    if (via == DMACOH_VIA_SYSFS) /* kernfs keeps no POSIX ACLs: setfacl fails there */
+        dmacoh__discover_fmt(p->how, sizeof(p->how),
+                             "run as root, or take the file: sudo chown $(id -un) %s (lost when "
+                             "the device is rebound or the machine reboots; a udev rule keeps it)",
+                             file);
+    else
+        dmacoh__discover_fmt(p->how, sizeof(p->how),
+                             "run as root, or grant it: sudo setfacl -m u:$(id -un):rw %s", file);
 }
 
 void dmacoh__discover_node(const char *path, int *v)

@@ -12,7 +12,12 @@
  * only after the host sets CMBMSC.CRE (0x50, bit 0). A listing does not write registers: it
  * reports such a CMB as present but hidden, and says what would show it. Decoding (NVMe base
  * specification): unit = 4 KiB << (4 * CMBSZ.SZU), size = CMBSZ.SZ * unit, the CMB starts at
- * CMBLOC.OFST * unit in BAR CMBLOC.BIR.
+ * CMBLOC.OFST * unit in BAR CMBLOC.BIR. The registers are read only of a function that decodes
+ * memory (COMMAND.MSE) and is in D0, and all ones there means the controller did not answer.
+ *
+ * The UIO path follows what uio_pci_generic makes (drivers/uio/uio_pci_generic.c): maps only of
+ * BARs 0 to 4 whose resource flags are plain 32-bit non-prefetchable memory, numbered from 0,
+ * each with `addr` the page of the BAR's start and `offset` the BAR's place in that page.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -42,14 +47,28 @@ struct pci_fn {
     struct dmacoh__pci_bar bar[DMACOH_PCI_NBARS];
 };
 
+/* A storage controller's driver: unbinding it takes away every disk behind it, the
+ * system's own perhaps. The warning to put before an unbind command ("" for other drivers). */
+static const char *storage_warning(const char *driver)
+{
+    static const char *const storage[] = {"nvme", "ahci", "ata_piix", "megaraid_sas", "mpt3sas"};
+
+    for (size_t i = 0; i < sizeof(storage) / sizeof(storage[0]); i++)
+        if (!strcmp(driver, storage[i]))
+            return "WARNING: unbinding it removes the disks behind it (unmount them first; "
+                   "never the one the system runs from): ";
+    return "";
+}
+
 /* The commands that bind the function to `drv` (after unbinding its current driver). */
 static void bind_how(char *how, size_t len, const struct dmacoh__walk *w, const char *bdf,
                      const char *cur, const char *drv)
 {
-    char unbind[PATH_MAX + 64] = "";
+    char unbind[PATH_MAX + 256] = "";
 
     if (*cur)
-        snprintf(unbind, sizeof(unbind), "echo %s | sudo tee %s/bus/pci/devices/%s/driver/unbind; ",
+        snprintf(unbind, sizeof(unbind),
+                 "%secho %s | sudo tee %s/bus/pci/devices/%s/driver/unbind; ", storage_warning(cur),
                  bdf, w->sys, bdf);
     dmacoh__discover_fmt(how, len,
                          "sudo modprobe %s; %secho %s | sudo tee %s/bus/pci/devices/%s/"
@@ -57,7 +76,17 @@ static void bind_how(char *how, size_t len, const struct dmacoh__walk *w, const 
                          drv, unbind, drv, w->sys, bdf, bdf, w->sys);
 }
 
-/* The UIO map of uio_pci_generic's device that covers BAR `b`, as a path. */
+/* Whether uio_pci_generic offers BAR i as a map: it looks at BARs 0 to 4 (as many as a UIO
+ * device has maps) and takes only those whose resource flags are plain memory, 32-bit and
+ * not prefetchable, numbering the maps it makes from 0 in BAR order. */
+static bool uio_maps_bar(const struct dmacoh__pci_bar *b, unsigned i)
+{
+    return i < DMACOH_UIO_MAX_MAPS && b->kind == DMACOH_PCI_BAR_MEM && !b->is64;
+}
+
+/* The UIO map of uio_pci_generic's device that covers BAR `b`, as a path. The kernel makes a
+ * map's `addr` the page of the BAR's start and its `offset` where the BAR starts in that
+ * page, so a map is the BAR's when addr + offset is the BAR's start. */
 static void uio_path(struct dmacoh_found_path *p, const struct dmacoh__walk *w,
                      const struct pci_fn *fn, const struct dmacoh__pci_bar *b)
 {
@@ -67,14 +96,19 @@ static void uio_path(struct dmacoh_found_path *p, const struct dmacoh__walk *w,
     snprintf(path, sizeof(path), "%s/uio", fn->dir);
     if (dmacoh__linux_list_dir(path, &uios, &n) == 0 && n > 0) {
         for (unsigned m = 0; m < DMACOH_UIO_MAX_MAPS; m++) {
-            uint64_t addr;
+            uint64_t addr, offs = 0;
+            int rc;
 
             snprintf(path, sizeof(path), "%s/class/uio/%s/maps/map%u/addr", w->sys, uios[0], m);
-            if (dmacoh__linux_read_u64(path, &addr) != 0 || addr != b->start)
+            if (dmacoh__linux_read_u64(path, &addr) != 0)
+                continue;
+            snprintf(path, sizeof(path), "%s/class/uio/%s/maps/map%u/offset", w->sys, uios[0], m);
+            rc = dmacoh__linux_read_u64(path, &offs);
+            if ((rc != 0 && rc != DMACOH_ENOENT) || addr + offs != b->start)
                 continue;
             snprintf(path, sizeof(path), "%s/%s", w->dev, uios[0]);
             dmacoh__discover_path(p, DMACOH_VIA_UIO, path,
-                                  (uint64_t)m * (uint64_t)sysconf(_SC_PAGESIZE));
+                                  (uint64_t)m * (uint64_t)sysconf(_SC_PAGESIZE) + offs);
             free(uios);
             return;
         }
@@ -83,8 +117,7 @@ static void uio_path(struct dmacoh_found_path *p, const struct dmacoh__walk *w,
     p->via = DMACOH_VIA_UIO;
     p->state = DMACOH_PATH_ABSENT;
     dmacoh__discover_fmt(p->how, sizeof(p->how), "%s",
-                         n ? "uio_pci_generic offers no map of this BAR (it leaves out 64-bit "
-                             "prefetchable BARs): use the sysfs path"
+                         n ? "uio_pci_generic is bound but shows no map of this BAR"
                            : "uio_pci_generic is bound but no UIO device was made");
     free(uios);
 }
@@ -105,11 +138,18 @@ static void bar_paths(struct dmacoh_found *f, const struct dmacoh__walk *w, cons
     if (p[0].state == DMACOH_PATH_READY && *f->driver && !uio && !vfio) {
         p[0].state = DMACOH_PATH_BUSY;
         dmacoh__discover_fmt(p[0].how, sizeof(p[0].how),
-                             "the %s driver holds the BAR: echo %s | sudo tee "
+                             "the %s driver holds the BAR: %secho %s | sudo tee "
                              "%s/bus/pci/drivers/%s/unbind (or boot with iomem=relaxed)",
-                             f->driver, f->device, w->sys, f->driver);
+                             f->driver, storage_warning(f->driver), f->device, w->sys, f->driver);
     }
-    if (uio) {
+    if (!uio_maps_bar(&fn->bar[i], i)) {
+        memset(&p[1], 0, sizeof(p[1]));
+        p[1].via = DMACOH_VIA_UIO;
+        p[1].state = DMACOH_PATH_ABSENT;
+        dmacoh__discover_fmt(p[1].how, sizeof(p[1].how),
+                             "uio_pci_generic does not map this BAR; use sysfs or VFIO (it maps "
+                             "only 32-bit non-prefetchable memory BARs 0 to 4)");
+    } else if (uio) {
         uio_path(&p[1], w, fn, &fn->bar[i]);
         p[1].offset += off;
     } else {
@@ -127,12 +167,57 @@ static void bar_paths(struct dmacoh_found *f, const struct dmacoh__walk *w, cons
         p[2].state = DMACOH_PATH_ABSENT;
         if (f->iommu_group < 0)
             dmacoh__discover_fmt(p[2].how, sizeof(p[2].how),
-                                 "no IOMMU group: turn the IOMMU on (intel_iommu=on or "
-                                 "amd_iommu=on on the kernel command line)");
+                                 "no IOMMU group: enable VT-d/AMD-Vi in firmware; on "
+                                 "Intel add intel_iommu=on to the kernel command line; in "
+                                 "a VM give it a virtual IOMMU");
         else
             bind_how(p[2].how, sizeof(p[2].how), w, f->device, f->driver, "vfio-pci");
     }
     f->npaths = 3;
+}
+
+/* Whether the controller's registers can be read without changing anything: memory
+ * decoding on (COMMAND bit 1, Memory Space Enable, in the first 64 bytes of `config`, which
+ * any user may read) and, where the kernel shows it, power state D0. A disabled or sleeping
+ * function answers a read with all ones, or not at all; enabling or waking it is a write a
+ * listing does not make. 0, or an error with the reason in why. */
+static int nvme_regs_live(const struct pci_fn *fn, char *why, size_t len)
+{
+    char path[PATH_MAX + 16], ps[16];
+    unsigned char cfg[64] = {0};
+    ssize_t n;
+    long k;
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/config", fn->dir);
+    fd = dmacoh__linux_open_checked(path, O_RDONLY, DMACOH__FILE_REGULAR, 0);
+    n = fd < 0 ? fd : pread(fd, cfg, sizeof(cfg), 0);
+    if (fd >= 0)
+        close(fd);
+    if (n < 6) {
+        dmacoh__discover_fmt(why, len, "cannot read the COMMAND register in %s", path);
+        return DMACOH_EIO;
+    }
+    if (!(cfg[4] & 0x02)) {
+        dmacoh__discover_fmt(why, len,
+                             "memory decoding is off (COMMAND.MSE clear): the registers are not "
+                             "read; binding a driver enables it");
+        return DMACOH_EIO;
+    }
+    snprintf(path, sizeof(path), "%s/power_state", fn->dir);
+    k = dmacoh__linux_read_file(path, ps, sizeof(ps));
+    if (k == DMACOH_ENOENT)
+        return 0; /* kernels before 5.x do not show it */
+    if (k > 0)
+        ps[strcspn(ps, "\n")] = '\0';
+    if (k <= 0 || strcmp(ps, "D0") != 0) {
+        dmacoh__discover_fmt(why, len,
+                             "the controller is in power state %s, not D0: the registers are "
+                             "not read",
+                             k > 0 ? ps : "(unreadable)");
+        return DMACOH_EIO;
+    }
+    return 0;
 }
 
 /* Reads the NVMe registers through a read-only mapping of resource0. */
@@ -165,6 +250,13 @@ static int nvme_regs(const struct pci_fn *fn, uint64_t *cap, uint32_t *loc, uint
     *loc = r[NVME_REG_CMBLOC / 4];
     *sz = r[NVME_REG_CMBSZ / 4];
     munmap(m, 0x1000);
+    if ((uint32_t)*cap == UINT32_MAX || (uint32_t)(*cap >> 32) == UINT32_MAX || *sz == UINT32_MAX) {
+        /* What a read of a function that does not answer returns (removed, in reset, or
+         * decoding off): nothing in it is a register's value. */
+        dmacoh__discover_fmt(why, len,
+                             "the controller is not responding (CAP or CMBSZ reads 0xffffffff)");
+        return DMACOH_EIO;
+    }
     return 0;
 }
 
@@ -236,7 +328,10 @@ static int nvme_cmb(struct dmacoh__walk *w, struct dmacoh_found *f, const struct
     bound = !strcmp(f->driver, "nvme");
     if (bound && nvme_attrs(fn, f->label, sizeof(f->label), &loc, &sz) == 0)
         return sz ? nvme_cmb_at(w, f, fn, loc, sz) : 0;
-    if (nvme_regs(fn, &cap, &loc, &sz, f->problem, sizeof(f->problem)) != 0) {
+    if (w->want && strcmp(w->want, f->device) != 0 && strcmp(w->want, f->label) != 0)
+        return 0; /* not asked for: its registers are not touched */
+    if (nvme_regs_live(fn, f->problem, sizeof(f->problem)) != 0 ||
+        nvme_regs(fn, &cap, &loc, &sz, f->problem, sizeof(f->problem)) != 0) {
         if (!bound) {
             f->flags = DMACOH_FOUND_NO_ADDR;
             return dmacoh__discover_emit(w, f);

@@ -138,18 +138,21 @@ static int find_group(struct dmacoh_vfio *v, const char *sysfs, const char *dev)
     snprintf(node, sizeof(node), "%s/vfio/vfio", dev);
     snprintf(link, sizeof(link), "%s/module/vfio", sysfs);
     if (access(path, F_OK) == 0)
-        dmacoh__err("vfio %s: no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on "
-                    "on the kernel command line), or, knowing it is unsafe, set %s to 1, bind "
+        dmacoh__err("vfio %s: no IOMMU group: enable VT-d/AMD-Vi in firmware; on "
+                    "Intel add intel_iommu=on to the kernel command line; in a VM give it a "
+                    "virtual IOMMU, or, knowing it is unsafe, set %s to 1, bind "
                     "the device to vfio-pci and open with allow_noiommu",
                     v->bdf, path);
     else if (access(link, F_OK) != 0 && access(node, F_OK) != 0)
-        dmacoh__err("vfio %s: no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on "
-                    "on the kernel command line); the vfio module is not loaded (modprobe "
+        dmacoh__err("vfio %s: no IOMMU group: enable VT-d/AMD-Vi in firmware; on "
+                    "Intel add intel_iommu=on to the kernel command line; in a VM give it a "
+                    "virtual IOMMU; the vfio module is not loaded (modprobe "
                     "vfio-pci), so whether this kernel has a no-IOMMU mode is unknown",
                     v->bdf);
     else
-        dmacoh__err("vfio %s: no IOMMU group: enable the IOMMU (intel_iommu=on or amd_iommu=on "
-                    "on the kernel command line); this kernel's vfio has no no-IOMMU mode "
+        dmacoh__err("vfio %s: no IOMMU group: enable VT-d/AMD-Vi in firmware; on "
+                    "Intel add intel_iommu=on to the kernel command line; in a VM give it a "
+                    "virtual IOMMU; this kernel's vfio has no no-IOMMU mode "
                     "(built without CONFIG_VFIO_NOIOMMU, as Debian's kernels are)",
                     v->bdf);
     return DMACOH_ENOTSUP;
