@@ -220,6 +220,17 @@ static int nvme_regs_live(const struct pci_fn *fn, char *why, size_t len)
     return 0;
 }
 
+/* A register as the CPU loaded it, in the controller's byte order: PCI memory is little-endian
+ * (what the kernel's readl() swaps on a big-endian CPU). */
+static uint32_t le32(uint32_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    return __builtin_bswap32(v);
+#else
+    return v;
+#endif
+}
+
 /* Reads the NVMe registers through a read-only mapping of resource0. */
 static int nvme_regs(const struct pci_fn *fn, uint64_t *cap, uint32_t *loc, uint32_t *sz, char *why,
                      size_t len)
@@ -246,9 +257,9 @@ static int nvme_regs(const struct pci_fn *fn, uint64_t *cap, uint32_t *loc, uint
         return DMACOH_EIO;
     }
     r = m;
-    *cap = r[NVME_REG_CAP / 4] | (uint64_t)r[NVME_REG_CAP / 4 + 1] << 32;
-    *loc = r[NVME_REG_CMBLOC / 4];
-    *sz = r[NVME_REG_CMBSZ / 4];
+    *cap = le32(r[NVME_REG_CAP / 4]) | (uint64_t)le32(r[NVME_REG_CAP / 4 + 1]) << 32;
+    *loc = le32(r[NVME_REG_CMBLOC / 4]);
+    *sz = le32(r[NVME_REG_CMBSZ / 4]);
     munmap(m, 0x1000);
     if ((uint32_t)*cap == UINT32_MAX || (uint32_t)(*cap >> 32) == UINT32_MAX || *sz == UINT32_MAX) {
         /* What a read of a function that does not answer returns (removed, in reset, or
