@@ -2151,6 +2151,7 @@ static int print_file(const char *path, const char *begin, const char *end)
 
 struct cmb_seen {
     bool found, hidden;
+    char problem[256]; /* the record's, when it has one */
 };
 
 static int find_cmb(void *user, const struct dmacoh_found *f)
@@ -2160,6 +2161,8 @@ static int find_cmb(void *user, const struct dmacoh_found *f)
     if (f->kind != DMACOH_FOUND_NVME)
         return 0;
     c->hidden |= (f->flags & DMACOH_FOUND_HIDDEN) != 0;
+    if (f->problem[0])
+        snprintf(c->problem, sizeof(c->problem), "%s", f->problem);
     c->found |= !f->problem[0] && f->size == (uint64_t)HW_CMB_MB << 20 && f->bus != 0;
     return 0;
 }
@@ -2169,7 +2172,7 @@ static int find_cmb(void *user, const struct dmacoh_found *f)
 static int nvme_prepare(void)
 {
     struct dmacoh_discover_opts o = {NULL, NULL, HW_NVME, DMACOH_FOUND_NVME};
-    struct cmb_seen c = {false, false};
+    struct cmb_seen c = {false, false, ""};
     volatile uint32_t *regs;
     int fd, rc;
 
@@ -2190,6 +2193,12 @@ static int nvme_prepare(void)
     }
     rc = system("echo " HW_NVME " >/sys/bus/pci/drivers/nvme/unbind");
     check(rc == 0, "unbinding " HW_NVME " from nvme: status %#x", rc);
+    /* An unbound function may be left with memory decoding off, or be put to sleep by
+     * runtime power management: the listing then reads no register (and says why). Keep it
+     * awake and enabled, as a user-space driver does before using it. */
+    rc = system("echo on >/sys/bus/pci/devices/" HW_NVME "/power/control && "
+                "echo 1 >/sys/bus/pci/devices/" HW_NVME "/enable");
+    check(rc == 0, "waking and enabling " HW_NVME ": status %#x", rc);
     rc = dmacoh_discover(&o, find_cmb, &c);
     check(rc == 0 || rc == DMACOH_ENOENT, "dmacoh_discover: %d", rc);
     say("unbound from nvme: CMB %s", c.found    ? "visible"
@@ -2197,7 +2206,8 @@ static int nvme_prepare(void)
                                                 : "not listed");
     if (c.found)
         return 0;
-    check(c.hidden, "the controller's CMB is neither visible nor listed as hidden");
+    check(c.hidden, "the controller's CMB is neither visible nor listed as hidden (%s)",
+          c.problem[0] ? c.problem : "no problem given");
     fd = open("/sys/bus/pci/devices/" HW_NVME "/resource0", O_RDWR | O_SYNC);
     check(fd >= 0, "open resource0: %s", strerror(errno));
     regs = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -2212,7 +2222,7 @@ static int nvme_prepare(void)
 static int proof_tool_list(void)
 {
     struct dmacoh_discover_opts o = {NULL, NULL, HW_NVME, DMACOH_FOUND_NVME};
-    struct cmb_seen c = {false, false};
+    struct cmb_seen c = {false, false, ""};
     int st;
 
     if (nvme_prepare())
