@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: MIT
 # /init of the tests/hw guest: mount the kernel's file systems, load the uio and vfio modules,
-# give qxl to uio_pci_generic and the second edu and ivshmem to vfio-pci, run the proofs named on the kernel command line (after "--"), then
+# give qxl to uio_pci_generic and the second edu and ivshmem and two NVMe controllers to
+# vfio-pci, run the proofs named on the kernel command line (after "--"), then
 # say HW-DONE and wait for the host to save memory through QEMU's monitor and quit.
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -25,9 +26,13 @@ echo "1b36 0100" >/sys/bus/pci/drivers/uio_pci_generic/new_id
 while read -r m; do
     insmod "/lib/$m" || echo "hw: init: insmod $m failed"
 done </lib/vfio.list
-for d in 0000:00:10.0 0000:00:11.0; do
-    echo vfio-pci >/sys/bus/pci/devices/$d/driver_override &&
-        echo $d >/sys/bus/pci/drivers_probe ||
+# The NVMe controllers for the nvme_cmb example (00:13.0 with a CMB, 00:14.0 without) were
+# taken by the built-in nvme driver at boot: the override keeps it from taking them again,
+# then they are unbound and probed for vfio-pci.
+for d in 0000:00:10.0 0000:00:11.0 0000:00:13.0 0000:00:14.0; do
+    echo vfio-pci >/sys/bus/pci/devices/$d/driver_override || continue
+    [ -e /sys/bus/pci/devices/$d/driver ] && echo $d >/sys/bus/pci/devices/$d/driver/unbind
+    echo $d >/sys/bus/pci/drivers_probe && [ -e /sys/bus/pci/devices/$d/driver ] ||
         echo "hw: init: binding $d to vfio-pci failed"
 done
 [ $# -gt 0 ] || set -- all

@@ -10,9 +10,12 @@
 #   3. boots qemu-system-x86_64 (q35 with an emulated Intel IOMMU, 256 MiB, TCG unless
 #      kvm_intel/kvm_amd is loaded) with ivshmem-plain (its BAR2 backed by a host file), edu
 #      and qxl, plus a second ivshmem-plain (00:11.0) and edu (00:10.0) that the guest binds
-#      to vfio-pci, and runs the proofs named in DMACOH_HW_PROOFS (default: all);
-#   4. checks from outside what the guest asked for: HOSTCHECK lines against the ivshmem
-#      file, HOSTDUMP lines against guest-physical memory saved through QEMU's monitor.
+#      to vfio-pci, and two NVMe controllers for examples/nvme_cmb (00:13.0 with a 2 MiB CMB,
+#      00:14.0 without; namespaces backed by nvme-cmb.bin and nvme-sys.bin, also bound to
+#      vfio-pci), and runs the proofs named in DMACOH_HW_PROOFS (default: all);
+#   4. checks from outside what the guest asked for: HOSTCHECK (and, as controls, HOSTWRONG)
+#      lines against the ivshmem file or the NVMe namespaces' backing files, HOSTDUMP lines
+#      against guest-physical memory saved through QEMU's monitor.
 # Exits non-zero on any failure; prints SKIP and exits 0 only when QEMU cannot run at all.
 # Environment: DMACOH_HW_DIR (work folder, default build/hw), DMACOH_HW_CACHE (kernel cache),
 # DMACOH_HW_PROOFS ("all" or names), DMACOH_HW_TIMEOUT (seconds for the guest, default 240).
@@ -77,6 +80,9 @@ gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude tests/hw/
 # library or dynamic loader for libdmacoh.so to be loaded by.
 gcc -static -O2 -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Wall -Wextra -Werror -Iinclude \
     tools/dmacoh/*.c "$out/lib/libdmacoh.a" -lpthread -o "$out/root/bin/dmacoh"
+# The NVMe example driver (examples/nvme_cmb), static, run by the nvme-* proofs.
+gcc -static -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude examples/nvme_cmb/*.c \
+    "$out/lib/libdmacoh.a" -lpthread -o "$out/root/bin/nvme_cmb"
 cp /bin/busybox "$out/root/bin/busybox"
 for m in uio/uio.ko uio/uio_pci_generic.ko; do
     cp "$moddir/$m"* "$out/root/lib/" # .ko, or .ko.xz on kernels that compress them
@@ -114,6 +120,10 @@ boot_once() {
     rm -f "$out"/ivshmem.bin "$out"/ivshmem2.bin "$out"/serial.log "$out"/mon.in "$out"/mon.out \
         "$out"/dump-*.bin
     truncate -s 1M "$out/ivshmem.bin" "$out/ivshmem2.bin" "$out/nvme.img"
+    # The nvme_cmb example's namespaces, fresh each boot (HOSTCHECK names them nvme-cmb and
+    # nvme-sys).
+    rm -f "$out/nvme-cmb.bin" "$out/nvme-sys.bin"
+    truncate -s 8M "$out/nvme-cmb.bin" "$out/nvme-sys.bin"
     mkfifo "$out/mon.in" "$out/mon.out"
     cat "$out/mon.out" >"$out/monitor.log" &
     drain=$!
@@ -132,6 +142,10 @@ boot_once() {
         -device ivshmem-plain,memdev=shm2,addr=0x11 -device edu,addr=0x10 \
         -drive file="$out/nvme.img",if=none,id=nvm,format=raw \
         -device nvme,serial=dmacoh-cmb,drive=nvm,cmb_size_mb=$cmb_mb,addr=0x12 \
+        -drive file="$out/nvme-cmb.bin",if=none,id=nvm2,format=raw \
+        -device nvme,serial=nvme-cmb,drive=nvm2,cmb_size_mb=2,addr=0x13 \
+        -drive file="$out/nvme-sys.bin",if=none,id=nvm3,format=raw \
+        -device nvme,serial=nvme-sys,drive=nvm3,addr=0x14 \
         -serial file:"$out/serial.log" -monitor pipe:"$out/mon" </dev/null &
     qemu=$!
     t_init=""
@@ -186,8 +200,19 @@ check_bytes() { # file offset len tag what
     fi
 }
 while read -r _ file off len tag; do
-    check_bytes "$out/$file.bin" "$((off))" "$len" "$tag" "ivshmem file $out/$file.bin"
+    check_bytes "$out/$file.bin" "$((off))" "$len" "$tag" "backing file $out/$file.bin"
 done < <(grep '^HOSTCHECK ' <<<"$log" || true)
+# Controls the guest asks for: bytes that must NOT be the tag (a wrong pattern seen as wrong,
+# or a refused write that must not have reached the medium).
+while read -r _ file off len tag; do
+    if cmp -s <(tail -c +$((off + 1)) "$out/$file.bin" | head -c "$len") <(expect "$tag" "$len"); then
+        say "host check control: backing file $out/$file.bin: $len bytes at offset $(printf '%#x' "$off") ARE '$tag'"
+        fails=$((fails + 1))
+    else
+        say "host check control: backing file $out/$file.bin: $len bytes at offset $(printf '%#x' "$off") are not '$tag'... OK"
+        passes=$((passes + 1))
+    fi
+done < <(grep '^HOSTWRONG ' <<<"$log" || true)
 i=0
 while read -r _ phys len tag; do
     check_bytes "$out/dump-$i.bin" 0 "$len" "$tag" "guest-physical $phys (pmemsave)"
