@@ -30,13 +30,26 @@ const char *nvme_status_str(int status)
         return strerror(-status);
     if (NVME_SCT(status) == 0) {
         switch (NVME_SC(status)) {
-        case 0x00: what = ": success"; break;
-        case 0x01: what = ": invalid command opcode"; break;
-        case 0x02: what = ": invalid field in command"; break;
-        case NVME_SC_DATA_TRANSFER_ERROR: what = ": data transfer error"; break;
-        case 0x06: what = ": internal error"; break;
-        case 0x80: what = ": LBA out of range"; break;
-        default: break;
+        case 0x00:
+            what = ": success";
+            break;
+        case 0x01:
+            what = ": invalid command opcode";
+            break;
+        case 0x02:
+            what = ": invalid field in command";
+            break;
+        case NVME_SC_DATA_TRANSFER_ERROR:
+            what = ": data transfer error";
+            break;
+        case 0x06:
+            what = ": internal error";
+            break;
+        case 0x80:
+            what = ": LBA out of range";
+            break;
+        default:
+            break;
         }
     } else if (NVME_SCT(status) == 1) {
         what = ": command specific";
@@ -108,8 +121,8 @@ int nvme_identify(struct nvme_ctrl *c)
         fprintf(stderr, "nvme: Identify Namespace 1: %s\n", nvme_status_str(rc));
         goto out;
     }
-    memcpy(&c->nsze, id, 8);          /* NSZE */
-    lbaf = id[26] & 0xf;              /* FLBAS: the format in use */
+    memcpy(&c->nsze, id, 8);                     /* NSZE */
+    lbaf = id[26] & 0xf;                         /* FLBAS: the format in use */
     c->lba_bytes = 1u << id[128 + 4 * lbaf + 2]; /* LBAF[lbaf].LBADS */
     if (c->nsze == 0 || c->lba_bytes < 512 || c->lba_bytes > NVME_PAGE) {
         fprintf(stderr, "nvme: namespace 1: %llu blocks of %u bytes: not usable here\n",
@@ -151,8 +164,8 @@ int nvme_create_io_queues(struct nvme_ctrl *c, unsigned depth, bool sq_in_cmb)
     cmd.cdw11 = 1u << 16 | 0x1;
     rc = nvme_admin(c, &cmd);
     if (rc) {
-        fprintf(stderr, "nvme: Create I/O SQ 1 at %#llx: %s\n",
-                (unsigned long long)c->io.sq_dma, nvme_status_str(rc));
+        fprintf(stderr, "nvme: Create I/O SQ 1 at %#llx: %s\n", (unsigned long long)c->io.sq_dma,
+                nvme_status_str(rc));
         memset(&cmd, 0, sizeof(cmd));
         cmd.opc = OPC_DELETE_CQ;
         cmd.cdw10 = 1;
@@ -214,12 +227,12 @@ int nvme_rw(struct nvme_ctrl *c, bool write, uint64_t lba, unsigned nlb, dmacoh_
     uint64_t prp2 = 0;
     int rc;
 
-    if (nlb == 0 || lba + nlb > c->nsze || (dma & 3) ||
-        (c->max_pages && pages > c->max_pages) || pages > 1 + NVME_PRP_LIST_ENTS) {
-        fprintf(stderr, "nvme: %u blocks at LBA %llu from %#llx: outside the namespace, "
-                        "misaligned or too long (%llu pages)\n",
-                nlb, (unsigned long long)lba, (unsigned long long)dma,
-                (unsigned long long)pages);
+    if (nlb == 0 || lba + nlb > c->nsze || (dma & 3) || (c->max_pages && pages > c->max_pages) ||
+        pages > 1 + NVME_PRP_LIST_ENTS) {
+        fprintf(stderr,
+                "nvme: %u blocks at LBA %llu from %#llx: outside the namespace, "
+                "misaligned or too long (%llu pages)\n",
+                nlb, (unsigned long long)lba, (unsigned long long)dma, (unsigned long long)pages);
         return -EINVAL;
     }
     /* PRP entry 1 may start anywhere in a page (dword aligned); every later entry names a
@@ -227,7 +240,8 @@ int nvme_rw(struct nvme_ctrl *c, bool write, uint64_t lba, unsigned nlb, dmacoh_
     if (pages == 2) {
         prp2 = dma + first;
     } else if (pages > 2) {
-        rc = NVME_DMACOH(dmacoh_pool_alloc(c->prp_pool, 0, (void **)&list, &list_dma));
+        rc =
+            NVME_TIMED(nvme_alloc_ns, dmacoh_pool_alloc(c->prp_pool, 0, (void **)&list, &list_dma));
         if (rc) {
             fprintf(stderr, "nvme: PRP list: %s\n", dmacoh_strerror(rc));
             return rc;
@@ -240,6 +254,6 @@ int nvme_rw(struct nvme_ctrl *c, bool write, uint64_t lba, unsigned nlb, dmacoh_
         *form = pages == 1 ? "PRP1" : pages == 2 ? "PRP1+PRP2" : "PRP1+PRP list";
     rc = nvme_io_prp(c, write, lba, nlb, dma, prp2);
     if (list)
-        NVME_DMACOH(dmacoh_pool_free(c->prp_pool, list, list_dma));
+        NVME_TIMED(nvme_alloc_ns, dmacoh_pool_free(c->prp_pool, list, list_dma));
     return rc;
 }

@@ -20,9 +20,9 @@
 #define NVME_PRP_LIST_ENTS 32u   /* entries per PRP list block: transfers up to 33 pages */
 
 /* Status field (4.6.1.2): Status Code Type bits 10:8, Status Code bits 7:0 of status >> 1. */
-#define NVME_SCT(st)                   (((unsigned)(st) >> 8) & 7u)
-#define NVME_SC(st)                    ((unsigned)(st)&0xffu)
-#define NVME_SC_DATA_TRANSFER_ERROR    0x04u /* generic status (SCT 0), 4.6.1.2.1 */
+#define NVME_SCT(st)                (((unsigned)(st) >> 8) & 7u)
+#define NVME_SC(st)                 ((unsigned)(st)&0xffu)
+#define NVME_SC_DATA_TRANSFER_ERROR 0x04u /* generic status (SCT 0), 4.6.1.2.1 */
 
 struct nvme_ctrl {
     struct nvme_regs regs;

@@ -18,7 +18,7 @@
 #error "nvme_cmb builds its queue entries in host byte order: little-endian hosts only"
 #endif
 
-uint64_t nvme_dmacoh_ns;
+uint64_t nvme_io_ns, nvme_alloc_ns;
 
 int nvme_queue_alloc(struct nvme_queue *q, const struct nvme_regs *regs, unsigned qid,
                      unsigned depth, struct dmacoh_device *sq_dev, bool sq_in_cmb,
@@ -40,8 +40,8 @@ int nvme_queue_alloc(struct nvme_queue *q, const struct nvme_regs *regs, unsigne
     /* Zeroed by the library (memset_io in device memory): an all-zero CQ carries phase 0, so
      * no stale entry looks new. Both rings are page-aligned (the alignment promise), as the
      * controller needs (ASQ/ACQ bits 11:0 are reserved; PRP1 of Create I/O SQ/CQ). */
-    rc = dmacoh_alloc_coherent(sq_dev, sq_bytes, sq_in_cmb ? DMACOH_ALLOC_NOFALLBACK : 0, 0,
-                               &q->sq, &q->sq_dma);
+    rc = dmacoh_alloc_coherent(sq_dev, sq_bytes, sq_in_cmb ? DMACOH_ALLOC_NOFALLBACK : 0, 0, &q->sq,
+                               &q->sq_dma);
     if (rc) {
         fprintf(stderr, "nvme: SQ %u (%zu bytes) for '%s': %s\n", qid, sq_bytes,
                 dmacoh_device_name(sq_dev), dmacoh_strerror(rc));
@@ -83,13 +83,13 @@ int nvme_submit(struct nvme_queue *q, struct nvme_sqe *cmd, uint16_t *cid)
     if (q->sq_in_cmb) {
         /* Device memory: the accessor takes a MAP pointer or an IO cookie alike. */
         slot = (char *)q->sq + (size_t)q->sq_tail * sizeof(*cmd);
-        NVME_DMACOH_VOID(dmacoh_memcpy_toio(slot, cmd, sizeof(*cmd)));
+        NVME_TIMED_VOID(nvme_io_ns, dmacoh_memcpy_toio(slot, cmd, sizeof(*cmd)));
     } else {
         memcpy((struct nvme_sqe *)q->sq + q->sq_tail, cmd, sizeof(*cmd));
     }
     q->sq_tail = next;
     /* An ordered write: the entry above is visible to the controller before the doorbell. */
-    NVME_DMACOH_VOID(nvme_ring_sq(q->regs, q->qid, q->sq_tail));
+    NVME_TIMED_VOID(nvme_io_ns, nvme_ring_sq(q->regs, q->qid, q->sq_tail));
     return 0;
 }
 
@@ -110,7 +110,7 @@ int nvme_wait(struct nvme_queue *q, uint16_t cid, unsigned timeout_ms, struct nv
             q->cq_head = (uint16_t)((q->cq_head + 1) % q->depth);
             if (q->cq_head == 0)
                 q->phase ^= 1u; /* a wrap inverts the phase the controller writes */
-            NVME_DMACOH_VOID(nvme_ring_cq(q->regs, q->qid, q->cq_head));
+            NVME_TIMED_VOID(nvme_io_ns, nvme_ring_cq(q->regs, q->qid, q->cq_head));
             if (out->cid != cid) {
                 fprintf(stderr, "nvme: queue %u completed command %u, expected %u\n", q->qid,
                         out->cid, cid);
@@ -119,8 +119,8 @@ int nvme_wait(struct nvme_queue *q, uint16_t cid, unsigned timeout_ms, struct nv
             return status >> 1;
         }
         if (nvme_now_ns() > end) {
-            fprintf(stderr, "nvme: queue %u: command %u not completed within %u ms\n", q->qid,
-                    cid, timeout_ms);
+            fprintf(stderr, "nvme: queue %u: command %u not completed within %u ms\n", q->qid, cid,
+                    timeout_ms);
             return -ETIMEDOUT;
         }
         if (++spins > 1000)

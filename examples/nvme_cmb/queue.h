@@ -23,14 +23,14 @@
 
 /* Submission queue entry (4.2, figure 105): 64 bytes. */
 struct nvme_sqe {
-    uint8_t opc;    /* opcode */
-    uint8_t flags;  /* FUSE, PSDT (00b: PRPs) */
-    uint16_t cid;   /* command identifier, set by nvme_submit */
-    uint32_t nsid;  /* namespace */
+    uint8_t opc;   /* opcode */
+    uint8_t flags; /* FUSE, PSDT (00b: PRPs) */
+    uint16_t cid;  /* command identifier, set by nvme_submit */
+    uint32_t nsid; /* namespace */
     uint32_t cdw2, cdw3;
-    uint64_t mptr;  /* metadata pointer */
-    uint64_t prp1;  /* data pointer: PRP entry 1 */
-    uint64_t prp2;  /* PRP entry 2, or the address of a PRP list */
+    uint64_t mptr; /* metadata pointer */
+    uint64_t prp1; /* data pointer: PRP entry 1 */
+    uint64_t prp2; /* PRP entry 2, or the address of a PRP list */
     uint32_t cdw10, cdw11, cdw12, cdw13, cdw14, cdw15;
 };
 
@@ -44,22 +44,24 @@ struct nvme_cqe {
     uint16_t status; /* bit 0 the phase tag, bits 15:1 the status field (4.6.1) */
 };
 
-/* Time spent inside dmacoh calls, for the figures of --bench. */
-extern uint64_t nvme_dmacoh_ns;
+/* Time spent inside dmacoh calls, for the figures of --bench: the IO accessors (queue
+ * entries copied into device memory, doorbells) and the allocator (PRP lists from the pool). */
+extern uint64_t nvme_io_ns, nvme_alloc_ns;
 
-/* Runs `call` (a dmacoh call) and adds its duration to nvme_dmacoh_ns. */
-#define NVME_DMACOH(call)                                                                          \
+/* Runs `call` (a dmacoh call returning a value) and adds its duration to `counter`. */
+#define NVME_TIMED(counter, call)                                                                  \
     __extension__({                                                                                \
         uint64_t t0_ = nvme_now_ns();                                                              \
         __typeof__(call) r_ = (call);                                                              \
-        nvme_dmacoh_ns += nvme_now_ns() - t0_;                                                     \
+        (counter) += nvme_now_ns() - t0_;                                                          \
         r_;                                                                                        \
     })
-#define NVME_DMACOH_VOID(call)                                                                     \
+/* The same for a call without a value. */
+#define NVME_TIMED_VOID(counter, call)                                                             \
     do {                                                                                           \
         uint64_t t0_ = nvme_now_ns();                                                              \
         call;                                                                                      \
-        nvme_dmacoh_ns += nvme_now_ns() - t0_;                                                     \
+        (counter) += nvme_now_ns() - t0_;                                                          \
     } while (0)
 
 struct nvme_queue {

@@ -55,16 +55,17 @@ static int wait_csts(const struct nvme_regs *r, uint32_t mask, uint32_t want, co
     for (;;) {
         csts = nvme_rd32(r, NVME_REG_CSTS);
         if (csts == 0xffffffffu) {
-            fprintf(stderr, "nvme: CSTS reads all ones while waiting for %s: the controller "
-                            "is gone or its BAR is not decoded\n",
+            fprintf(stderr,
+                    "nvme: CSTS reads all ones while waiting for %s: the controller "
+                    "is gone or its BAR is not decoded\n",
                     what);
             return -EIO;
         }
         if ((csts & mask) == want)
             return 0;
         if ((csts & NVME_CSTS_CFS) && want != 0) {
-            fprintf(stderr, "nvme: controller fatal status (CSTS %#x) while waiting for %s\n",
-                    csts, what);
+            fprintf(stderr, "nvme: controller fatal status (CSTS %#x) while waiting for %s\n", csts,
+                    what);
             return -EIO;
         }
         if (nvme_now_ns() > end) {

@@ -15,37 +15,37 @@
 #include <stdint.h>
 
 /* Register offsets (1.4 section 3.1, figure 78). */
-#define NVME_REG_CAP    0x00 /* Controller Capabilities, 64 bits (3.1.1) */
-#define NVME_REG_VS     0x08 /* Version (3.1.2) */
-#define NVME_REG_CC     0x14 /* Controller Configuration (3.1.5) */
-#define NVME_REG_CSTS   0x1c /* Controller Status (3.1.6) */
-#define NVME_REG_AQA    0x24 /* Admin Queue Attributes (3.1.8) */
-#define NVME_REG_ASQ    0x28 /* Admin Submission Queue Base Address, 64 bits (3.1.9) */
-#define NVME_REG_ACQ    0x30 /* Admin Completion Queue Base Address, 64 bits (3.1.10) */
-#define NVME_REG_CMBLOC 0x38 /* Controller Memory Buffer Location (3.1.11) */
-#define NVME_REG_CMBSZ  0x3c /* Controller Memory Buffer Size (3.1.12) */
-#define NVME_REG_CMBMSC 0x50 /* CMB Memory Space Control, 64 bits (3.1.16) */
-#define NVME_REG_CMBSTS 0x58 /* CMB Status (3.1.17) */
+#define NVME_REG_CAP    0x00   /* Controller Capabilities, 64 bits (3.1.1) */
+#define NVME_REG_VS     0x08   /* Version (3.1.2) */
+#define NVME_REG_CC     0x14   /* Controller Configuration (3.1.5) */
+#define NVME_REG_CSTS   0x1c   /* Controller Status (3.1.6) */
+#define NVME_REG_AQA    0x24   /* Admin Queue Attributes (3.1.8) */
+#define NVME_REG_ASQ    0x28   /* Admin Submission Queue Base Address, 64 bits (3.1.9) */
+#define NVME_REG_ACQ    0x30   /* Admin Completion Queue Base Address, 64 bits (3.1.10) */
+#define NVME_REG_CMBLOC 0x38   /* Controller Memory Buffer Location (3.1.11) */
+#define NVME_REG_CMBSZ  0x3c   /* Controller Memory Buffer Size (3.1.12) */
+#define NVME_REG_CMBMSC 0x50   /* CMB Memory Space Control, 64 bits (3.1.16) */
+#define NVME_REG_CMBSTS 0x58   /* CMB Status (3.1.17) */
 #define NVME_REG_DBS    0x1000 /* first doorbell (3.1.24, 3.1.25) */
 
 /* CAP fields (3.1.1). */
-#define NVME_CAP_MQES(cap)   ((unsigned)((cap)&0xffff) + 1u) /* entries per queue, at most */
-#define NVME_CAP_TO(cap)     ((unsigned)(((cap) >> 24) & 0xff)) /* ready timeout, 500 ms units */
-#define NVME_CAP_DSTRD(cap)  ((unsigned)(((cap) >> 32) & 0xf)) /* doorbell stride 4 << DSTRD */
-#define NVME_CAP_CSS_NVM(cap) ((((cap) >> 37) & 1u) != 0)       /* NVM command set supported */
-#define NVME_CAP_MPSMIN(cap) ((unsigned)(((cap) >> 48) & 0xf)) /* 4 KiB << MPSMIN */
-#define NVME_CAP_CMBS(cap)   ((((cap) >> 57) & 1u) != 0) /* CMBLOC/CMBSZ/CMBMSC supported */
+#define NVME_CAP_MQES(cap)    ((unsigned)((cap)&0xffff) + 1u)    /* entries per queue, at most */
+#define NVME_CAP_TO(cap)      ((unsigned)(((cap) >> 24) & 0xff)) /* ready timeout, 500 ms units */
+#define NVME_CAP_DSTRD(cap)   ((unsigned)(((cap) >> 32) & 0xf))  /* doorbell stride 4 << DSTRD */
+#define NVME_CAP_CSS_NVM(cap) ((((cap) >> 37) & 1u) != 0)        /* NVM command set supported */
+#define NVME_CAP_MPSMIN(cap)  ((unsigned)(((cap) >> 48) & 0xf))  /* 4 KiB << MPSMIN */
+#define NVME_CAP_CMBS(cap)    ((((cap) >> 57) & 1u) != 0)        /* CMBLOC/CMBSZ/CMBMSC supported */
 
 /* CC (3.1.5) and CSTS (3.1.6). */
-#define NVME_CC_EN          0x1u
-#define NVME_CC_SHN_NORMAL  (1u << 14)
-#define NVME_CC_SHN_MASK    (3u << 14)
-#define NVME_CC_IOSQES(n)   ((uint32_t)(n) << 16) /* log2 of the SQ entry size: 6 (64 bytes) */
-#define NVME_CC_IOCQES(n)   ((uint32_t)(n) << 20) /* log2 of the CQ entry size: 4 (16 bytes) */
-#define NVME_CSTS_RDY       0x1u
-#define NVME_CSTS_CFS       0x2u
-#define NVME_CSTS_SHST(x)   (((x) >> 2) & 3u)
-#define NVME_SHST_COMPLETE  2u
+#define NVME_CC_EN         0x1u
+#define NVME_CC_SHN_NORMAL (1u << 14)
+#define NVME_CC_SHN_MASK   (3u << 14)
+#define NVME_CC_IOSQES(n)  ((uint32_t)(n) << 16) /* log2 of the SQ entry size: 6 (64 bytes) */
+#define NVME_CC_IOCQES(n)  ((uint32_t)(n) << 20) /* log2 of the CQ entry size: 4 (16 bytes) */
+#define NVME_CSTS_RDY      0x1u
+#define NVME_CSTS_CFS      0x2u
+#define NVME_CSTS_SHST(x)  (((x) >> 2) & 3u)
+#define NVME_SHST_COMPLETE 2u
 
 /* CMBMSC (3.1.16): Capabilities Registers Enabled, Memory Space Enabled, base address. */
 #define NVME_CMBMSC_CRE  0x1ull

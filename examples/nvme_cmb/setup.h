@@ -37,8 +37,8 @@ struct nvme_dev {
     bool ctrl_init, host_init;
     void *bar0;
     size_t bar0_len;
-    int granted;                 /* DMACOH_MEMORY_MAP or _IO for the CMB */
-    dmacoh_phys_addr_t cmb_bus;  /* where the CPU finds the CMB */
+    int granted;                /* DMACOH_MEMORY_MAP or _IO for the CMB */
+    dmacoh_phys_addr_t cmb_bus; /* where the CPU finds the CMB */
 };
 
 /* Everything up to an enabled controller with its admin queues and Identify done. On

@@ -5,7 +5,8 @@
 # NVMe CMB's MiB in $2; ivshmem BAR2 1 MiB from its backing file; edu BAR0 1 MiB) and the
 # access paths /init set up: qxl through uio_pci_generic, the second edu (00:10.0) and ivshmem
 # (00:11.0) through vfio-pci, the NVMe controller (00:12.0) unbound by the proof and read
-# through its registers. Exit 0 when every check holds. Needs jq.
+# through its registers, and the nvme_cmb example's two controllers (00:13.0, 00:14.0) on
+# vfio-pci. Exit 0 when every check holds. Needs jq.
 set -euo pipefail
 doc=$1
 cmb_mb=$2
@@ -16,6 +17,7 @@ ok() { # ok WHAT JQ-EXPRESSION: the expression over the document must be true
         def fns(\$k; \$v; \$d): [.devices[] | select(.kind == \$k and (\$v == null or (.vendor == \$v and .device_id == \$d)))];
         def mem(\$i): [.memory[] | select(.index == \$i)][0];
         def path(\$via): ((. // {}).paths // [] | map(select(.via == \$via)))[0] // {};
+        def nv: [.devices[] | select(.kind == \"nvme\" and .device == \"0000:00:12.0\")][0];
         def hex: ltrimstr(\"0x\") | explode | reduce .[] as \$c (0; . * 16 + (if \$c >= 97 then \$c - 87 elif \$c >= 65 then \$c - 55 else \$c - 48 end));
         $2" "$doc" 2>&1) || r="jq: $r"
     if [ "$r" = true ]; then
@@ -54,17 +56,20 @@ ok "qxl's UIO device lists the same memory as a map" \
      [$q.memory[] | select(path("uio").state == "ready") | [.bus, .size]] as $bars |
      [fns("uio"; null; null)[] | select(.parent == $q.device) | .memory[] | [.bus, .size]] |
      any(. as $m | $bars | index([$m]) != null)'
-ok "one NVMe controller at 0000:00:12.0, unbound" \
-    'fns("nvme"; null; null) | length == 1 and .[0].device == "0000:00:12.0" and .[0].driver == null'
+ok "three NVMe controllers: 0000:00:12.0 unbound, 00:13.0 and 00:14.0 (nvme_cmb's) on vfio-pci" \
+    'fns("nvme"; null; null) | length == 3 and
+     (map(select(.device == "0000:00:12.0"))[0].driver == null) and
+     (map(select(.device == "0000:00:13.0" or .device == "0000:00:14.0")) |
+      length == 2 and all(.driver == "vfio-pci"))'
 ok "CMB of $cmb_mb MiB" \
     "fns(\"nvme\"; null; null)[0].memory[0] | .size == $cmb_mb * $MIB and .problem == null"
 ok "the CMB inside its BAR of the controller" \
-    'fns("nvme"; null; null)[0].memory[0] as $c |
-     (fns("pci"; "0x1b36"; "0x0010")[0] | mem($c.index)) as $b |
+    'nv.memory[0] as $c |
+     (fns("pci"; "0x1b36"; "0x0010") | map(select(.device == "0000:00:12.0"))[0] | mem($c.index)) as $b |
      $b != null and ($c.bus | hex) == ($b.bus | hex) + ($c.offset | hex) and
      ($c.offset | hex) + $c.size <= $b.size'
 ok "the CMB reachable through sysfs resourceN at its offset" \
-    'fns("nvme"; null; null)[0].memory[0] as $c | ($c | path("sysfs")) as $p |
+    'nv.memory[0] as $c | ($c | path("sysfs")) as $p |
      $p.state == "ready" and $p.offset == $c.offset and
      $p.file == "/sys/bus/pci/devices/0000:00:12.0/resource\($c.index)"'
 exit "$failed"

@@ -8,6 +8,9 @@
  * guest is done:
  *   HOSTCHECK <file> <offset> <length> <tag>  the bytes at offset of the host's backing file
  *                                             (ivshmem) are <tag> repeated
+ *                                             (ivshmem, NVMe namespaces: <file>.bin, or
+ *                                             <file> itself when it has a dot)
+ *   HOSTWRONG <file> <offset> <length> <tag>  a control: those bytes are NOT <tag> repeated
  *   HOSTDUMP <phys> <length> <tag>            the same for guest-physical memory, read by
  *                                             the host through QEMU's monitor (pmemsave)
  *
@@ -2186,8 +2189,7 @@ static int nvme_prepare(void)
 
         while (d && (e = readdir(d)) != NULL) {
             if (!strncmp(e->d_name, "nvme", 4))
-                snprintf(state, sizeof(state), SYS_PCI "/" HW_NVME "/nvme/%.20s/state",
-                         e->d_name);
+                snprintf(state, sizeof(state), SYS_PCI "/" HW_NVME "/nvme/%.20s/state", e->d_name);
         }
         if (d)
             closedir(d);
@@ -2276,8 +2278,8 @@ struct nvme_write {
 
 /* One page (PRP1), two pages (PRP1 + PRP2), six pages (PRP list); then data in the CMB. */
 static const struct nvme_write nvme_writes[] = {
-    {16, 8, "one-page.", false},        {40, 16, "two-pages.", false},
-    {100, 48, "prp-list-in-ram.", false}, {300, 8, "data-in-cmb.", true},
+    {16, 8, "one-page.", false},           {40, 16, "two-pages.", false},
+    {100, 48, "prp-list-in-ram.", false},  {300, 8, "data-in-cmb.", true},
     {400, 24, "cmb-data-prp-list.", true},
 };
 #define NVME_NWRITES (sizeof(nvme_writes) / sizeof(nvme_writes[0]))
@@ -2286,7 +2288,7 @@ static char nvme_out[16384]; /* what the last nvme_cmb run printed */
 
 /* Runs /bin/nvme_cmb with the writes (LBAs moved by base) and extra arguments; prints its
  * output; returns its exit status (-1 if it did not exit). */
-static int nvme_cmb(const char *env, const char *bdf, unsigned base, const char *extra)
+static int nvme_cmb(const char *env, const char *bdf, bool writes, unsigned base, const char *extra)
 {
     char cmd[2048];
     size_t n = 0;
@@ -2294,7 +2296,7 @@ static int nvme_cmb(const char *env, const char *bdf, unsigned base, const char 
     int st;
 
     n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, "%s /bin/nvme_cmb %s", env, bdf);
-    for (size_t i = 0; i < NVME_NWRITES && n < sizeof(cmd); i++)
+    for (size_t i = 0; writes && i < NVME_NWRITES && n < sizeof(cmd); i++)
         n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " --write%s %u:%u:%s",
                               nvme_writes[i].cmb ? "-cmb" : "", base + nvme_writes[i].lba,
                               nvme_writes[i].blocks, nvme_writes[i].tag);
@@ -2339,7 +2341,7 @@ static int proof_nvme_cmb(void)
 
     /* CBA deliberately not the BAR's bus address: the controller knows its CMB at a device
      * address of the driver's choosing (the RFC's bus_addr vs device_addr). */
-    st = nvme_cmb("DMACOH_DEBUG=all", NVME_WITH_CMB, 0, "--cba 0x4000000000 --bench 100");
+    st = nvme_cmb("DMACOH_DEBUG=all", NVME_WITH_CMB, true, 0, "--cba 0x4000000000 --bench 1000");
     check(st == 0, "nvme_cmb on " NVME_WITH_CMB ": exit status %d", st);
     check(has("CMB: 2048 KiB in BAR2") && has("controller address (CBA) 0x4000000000"),
           "the CMB was not declared at CBA 0x4000000000");
@@ -2358,7 +2360,7 @@ static int proof_nvme_cmb(void)
         NVME_NWRITES);
     nvme_hostchecks("nvme-cmb", 0);
     /* The same controller with its CMB left off: everything in system memory. */
-    st = nvme_cmb("", NVME_WITH_CMB, 1000, "--no-cmb");
+    st = nvme_cmb("", NVME_WITH_CMB, true, 1000, "--no-cmb");
     check(st == 0, "nvme_cmb --no-cmb on " NVME_WITH_CMB ": exit status %d", st);
     check(has("CMB: not used (--no-cmb)") && has("admin SQ in system memory") &&
               has("I/O SQ in system memory") && !has("buffers in the CMB"),
@@ -2370,13 +2372,13 @@ static int proof_nvme_cmb(void)
 
 static int proof_nvme_sysmem(void)
 {
-    int st = nvme_cmb("DMACOH_DEBUG=all", NVME_NO_CMB, 0, "");
+    int st = nvme_cmb("DMACOH_DEBUG=all", NVME_NO_CMB, true, 0, "");
 
     check(st == 0, "nvme_cmb on " NVME_NO_CMB ": exit status %d", st);
     check(has("CMB: none") && has("admin SQ in system memory") &&
               has("I/O SQ in system memory at") && has("(CMBSZ.SQS n/a: no CMB)"),
           "queues not in system memory");
-    check(has("buffers in system memory (no CMB data support)"), "CMB writes not redirected");
+    check(has("buffers in system memory (CMB data not available)"), "CMB writes not redirected");
     check(!has("DIFFERENT") && has("debug mode: 0 misuse reports"), "not clean");
     say("no CMB: the same writes through system memory (the host compares the bytes)");
     nvme_hostchecks("nvme-sys", 0);
@@ -2388,7 +2390,7 @@ static int proof_nvme_bad_prp(void)
     struct timespec ts = {0, 200000000};
     unsigned long long iova = 0;
     const char *p;
-    int st = nvme_cmb("", NVME_NO_CMB, 3000, "--bad-prp 2000 --timeout 3000");
+    int st = nvme_cmb("", NVME_NO_CMB, false, 0, "--bad-prp 2000 --timeout 3000");
 
     check(st == 0, "nvme_cmb --bad-prp: exit status %d", st);
     check(has("bad PRP: refused by the controller: SCT 0h SC 04h: data transfer error"),
@@ -2402,6 +2404,26 @@ static int proof_nvme_bad_prp(void)
         iova);
     /* The write must not have reached the medium. */
     printf("HOSTWRONG nvme-sys %u %u bad-prp.\n", 2000 * NVME_LBA, 3 * 4096);
+    return 0;
+}
+
+/* The PCI sysfs platform with hostmem's physical-address fallback on the first controller
+ * (00:12.0, 16 MiB CMB), unbound from the nvme driver (by tool-list, or here): no VFIO, and
+ * the IOMMU in pass-through for it (iommu=pt), so the controller reaches RAM at physical
+ * addresses. Its namespace is run.sh's nvme.img. */
+static int proof_nvme_pci(void)
+{
+    int st;
+
+    if (access(SYS_PCI "/" HW_NVME "/driver", F_OK) == 0 && nvme_prepare())
+        return 1;
+    st = nvme_cmb("DMACOH_DEBUG=all", HW_NVME " --platform pci", true, 0, "");
+    check(st == 0, "nvme_cmb --platform pci on " HW_NVME ": exit status %d", st);
+    check(has("CMB: 16384 KiB in BAR2") && has("admin SQ in the CMB") && has("I/O SQ in the CMB") &&
+              has("buffers in the CMB") && !has("DIFFERENT") && has("debug mode: 0 misuse reports"),
+          "queues or data not in the CMB, or not clean");
+    say("PCI platform: CMB at its bus address, system memory at physical addresses");
+    nvme_hostchecks("nvme.img", 0);
     return 0;
 }
 
@@ -2443,6 +2465,8 @@ static const struct proof proofs[] = {
      proof_nvme_sysmem},
     {"nvme-bad-prp", "examples/nvme_cmb: a PRP list in freed memory, refused by the IOMMU",
      proof_nvme_bad_prp},
+    {"nvme-pci", "examples/nvme_cmb on the PCI platform with physical addresses (00:12.0)",
+     proof_nvme_pci},
 };
 
 int main(int argc, char **argv)

@@ -117,7 +117,7 @@ cmb_mb=16
 # One boot: runs the guest until it says HW-DONE (or QEMU ends), saves what HOSTDUMP lines ask
 # for through the monitor, quits QEMU, and leaves the console in $log.
 boot_once() {
-    rm -f "$out"/ivshmem.bin "$out"/ivshmem2.bin "$out"/serial.log "$out"/mon.in "$out"/mon.out \
+    rm -f "$out"/ivshmem.bin "$out"/ivshmem2.bin "$out"/nvme.img "$out"/serial.log "$out"/mon.in "$out"/mon.out \
         "$out"/dump-*.bin
     truncate -s 1M "$out/ivshmem.bin" "$out/ivshmem2.bin" "$out/nvme.img"
     # The nvme_cmb example's namespaces, fresh each boot (HOSTCHECK names them nvme-cmb and
@@ -199,17 +199,19 @@ check_bytes() { # file offset len tag what
         fails=$((fails + 1))
     fi
 }
+backing() { case $1 in *.*) echo "$out/$1" ;; *) echo "$out/$1.bin" ;; esac; }
 while read -r _ file off len tag; do
-    check_bytes "$out/$file.bin" "$((off))" "$len" "$tag" "backing file $out/$file.bin"
+    check_bytes "$(backing "$file")" "$((off))" "$len" "$tag" "backing file $(backing "$file")"
 done < <(grep '^HOSTCHECK ' <<<"$log" || true)
 # Controls the guest asks for: bytes that must NOT be the tag (a wrong pattern seen as wrong,
 # or a refused write that must not have reached the medium).
 while read -r _ file off len tag; do
-    if cmp -s <(tail -c +$((off + 1)) "$out/$file.bin" | head -c "$len") <(expect "$tag" "$len"); then
-        say "host check control: backing file $out/$file.bin: $len bytes at offset $(printf '%#x' "$off") ARE '$tag'"
+    f=$(backing "$file")
+    if cmp -s <(tail -c +$((off + 1)) "$f" | head -c "$len") <(expect "$tag" "$len"); then
+        say "host check control: backing file $f: $len bytes at offset $(printf '%#x' "$off") ARE '$tag'"
         fails=$((fails + 1))
     else
-        say "host check control: backing file $out/$file.bin: $len bytes at offset $(printf '%#x' "$off") are not '$tag'... OK"
+        say "host check control: backing file $f: $len bytes at offset $(printf '%#x' "$off") are not '$tag'... OK"
         passes=$((passes + 1))
     fi
 done < <(grep '^HOSTWRONG ' <<<"$log" || true)
