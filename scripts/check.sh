@@ -164,6 +164,7 @@ pc() { PKG_CONFIG_PATH="$libdir/pkgconfig" pkg-config "$@" dmacoh; }
 [ "$(pc --modversion)" = "$major.$minor.$(ver PATCH)" ] || { echo "dmacoh.pc: wrong version"; exit 1; }
 cc -o build/consumer-pc tests/install/consumer.c $(pc --cflags --libs) -Wl,-rpath,"$libdir"
 build/consumer-pc
+tests/install/nvme_cmb.sh "$libdir" build/nvme_cmb-pc
 # The README's driver snippet, exactly as written, against the installed shared library.
 sed -n '/^## The RFC API in a driver/,/^## /p' README.md | sed -n '/^```c$/,/^```$/p' | sed '1d;$d' \
     >build/readme-snippet.c
