@@ -3,10 +3,12 @@
  * main.c - nvme_cmb: a small user-space NVMe driver on dmacoh, with its submission queues in
  * the controller memory buffer (CMB) when the controller has one.
  *
- *   nvme_cmb BDF [--platform vfio|pci] [--no-cmb] [--cba ADDR] [--timeout MS]
+ *   nvme_cmb BDF [--platform vfio|pci] [--no-cmb | --cmb-io] [--cba ADDR] [--timeout MS]
  *                [--write LBA:BLOCKS:TAG]... [--write-cmb LBA:BLOCKS:TAG]...
  *                [--bad-prp LBA] [--bench N]
  *
+ * --cmb-io declares the CMB for accessor (IO) access only, as a platform that cannot map it
+ * would grant: every access to it then goes through dmacoh's IO accessors.
  * --write fills a system-memory buffer with TAG repeated, writes it at LBA, reads it back into
  * another buffer and compares; 8, 16 and more 512-byte blocks take one page (PRP1), two pages
  * (PRP1 + PRP2) and a PRP list. --write-cmb does the same with both data buffers in the CMB
@@ -238,7 +240,7 @@ static int parse_job(const char *s, bool cmb, struct job *j)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: nvme_cmb BDF [--platform vfio|pci] [--no-cmb] [--cba ADDR] "
+    fprintf(stderr, "usage: nvme_cmb BDF [--platform vfio|pci] [--no-cmb | --cmb-io] [--cba ADDR] "
                     "[--timeout MS]\n"
                     "       [--write LBA:BLOCKS:TAG]... [--write-cmb LBA:BLOCKS:TAG]... "
                     "[--bad-prp LBA] [--bench N]\n");
@@ -247,7 +249,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    struct nvme_setup_opts o = {NULL, false, false, false, 0, 5000};
+    struct nvme_setup_opts o = {NULL, false, false, false, false, 0, 5000};
     struct job jobs[MAX_WRITES];
     unsigned njobs = 0, bench_n = 0;
     long long bad_lba = -1;
@@ -258,8 +260,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
-        if (!strcmp(a, "--no-cmb")) {
-            o.no_cmb = true;
+        if (!strcmp(a, "--no-cmb") || !strcmp(a, "--cmb-io")) {
+            *(a[2] == 'n' ? &o.no_cmb : &o.cmb_io) = true;
             continue;
         }
         if (a[0] != '-') {

@@ -5,7 +5,7 @@
  * Where memory comes from, and the dmacoh calls that decide it:
  *  - the CMB: dmacoh_declare_coherent_memory() on the controller's device, bus address the
  *    BAR's (+ CMBLOC.OFST), device address the CMBMSC.CBA this driver programs; MAP or IO as
- *    the platform grants (both asked);
+ *    the platform grants (both asked; IO alone with --cmb-io);
  *  - system memory: allocations for a child device that has no region of its own (the CMB was
  *    declared without DMACOH_MEMORY_INCLUDES_CHILDREN), which the platform serves from RAM
  *    with a handle the controller can use: an IOVA mapped in the IOMMU (VFIO), or the
@@ -130,8 +130,9 @@ static int declare_cmb(struct nvme_dev *d, const struct nvme_setup_opts *o)
         return rc;
     d->cmb_bus = bar + c->cmb.offset;
     cba = o->cba_given ? o->cba : d->cmb_bus;
-    rc = dmacoh_declare_coherent_memory(&d->ctrl_dev, d->cmb_bus, cba, c->cmb.size,
-                                        DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, NULL, &d->granted);
+    rc = dmacoh_declare_coherent_memory(
+        &d->ctrl_dev, d->cmb_bus, cba, c->cmb.size,
+        o->cmb_io ? DMACOH_MEMORY_IO : DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO, NULL, &d->granted);
     if (rc)
         return rc;
     rc = nvme_cmb_enable_space(&c->regs, cba);
@@ -172,6 +173,10 @@ int nvme_open(struct nvme_dev *d, const struct nvme_setup_opts *o)
     c->cmb_dev = &d->ctrl_dev;
     c->host_dev = &d->host_dev;
     rc = nvme_reset(&c->regs);
+    if (rc == 0 && !NVME_CAP_CSS_NVM(c->regs.cap)) {
+        fprintf(stderr, "nvme: %s does not offer the NVM command set (CAP.CSS)\n", o->bdf);
+        rc = -ENOTSUP;
+    }
     if (rc)
         goto fail;
     printf("nvme_cmb: %s: NVMe %u.%u, MQES %u, CAP.TO %u ms, doorbell stride %u\n", o->bdf,

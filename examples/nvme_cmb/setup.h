@@ -21,6 +21,7 @@ struct nvme_setup_opts {
     const char *bdf;     /* PCI address, "0000:00:13.0" */
     bool use_pci;        /* PCI sysfs + hostmem (physical addresses) instead of VFIO */
     bool no_cmb;         /* leave the CMB off even when the controller has one */
+    bool cmb_io;         /* ask for IO access to the CMB only (accessors), not MAP */
     bool cba_given;      /* cba below was chosen by the user */
     uint64_t cba;        /* controller address of the CMB (CMBMSC.CBA) */
     unsigned timeout_ms; /* per command */
