@@ -125,8 +125,8 @@ static int overlap(const struct dmacoh_dt *dt, int node, struct dmacoh_dt_region
     uint64_t b, s;
     int c;
 
-    fdt_for_each_subnode(c, dt->blob, fdt_parent_offset(dt->blob, node))
-    {
+    for (c = fdt_first_subnode(dt->blob, fdt_parent_offset(dt->blob, node)); c >= 0;
+         c = fdt_next_subnode(dt->blob, c)) {
         if (c == node)
             break;
         if (!dmacoh__dt_enabled(dt, c) || place(dt, c, &b, &s, &other) != 0)
@@ -318,11 +318,15 @@ int dmacoh_dt_regions(const struct dmacoh_dt *dt, struct dmacoh_dt_region *out, 
     }
     *count = 0;
     if ((rm = reserved_memory(dt)) >= 0)
-        fdt_for_each_subnode(node, dt->blob, rm) add(dt, node, out, cap, count);
+        for (node = fdt_first_subnode(dt->blob, rm); node >= 0;
+             node = fdt_next_subnode(dt->blob, node))
+            add(dt, node, out, cap, count);
     for (node = fdt_node_offset_by_compatible(dt->blob, -1, "mmio-sram"); node >= 0;
          node = fdt_node_offset_by_compatible(dt->blob, node, "mmio-sram")) {
         add(dt, node, out, cap, count);
-        fdt_for_each_subnode(part, dt->blob, node) add(dt, part, out, cap, count);
+        for (part = fdt_first_subnode(dt->blob, node); part >= 0;
+             part = fdt_next_subnode(dt->blob, part))
+            add(dt, part, out, cap, count);
     }
     return *count > cap ? DMACOH_EOVERFLOW : 0;
 }
@@ -336,8 +340,8 @@ int dmacoh_dt_default_pool(const struct dmacoh_dt *dt, struct dmacoh_dt_region *
         return DMACOH_EINVAL;
     }
     if ((rm = reserved_memory(dt)) >= 0)
-        fdt_for_each_subnode(node, dt->blob, rm)
-        {
+        for (node = fdt_first_subnode(dt->blob, rm); node >= 0;
+             node = fdt_next_subnode(dt->blob, node)) {
             if (!has(dt, node, "linux,dma-default") || !dmacoh__dt_enabled(dt, node))
                 continue;
             clear(out);

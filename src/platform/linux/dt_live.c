@@ -125,16 +125,16 @@ static int node(struct walk *w, int depth);
 /* Entry `name` of the directory at w->path, in pass 0 (properties) or 1 (subnodes). */
 static int one(struct walk *w, const char *name, int pass, int depth)
 {
-    size_t len = strlen(w->path);
+    size_t len = strlen(w->path), nlen = strlen(name);
     struct stat sb;
     int rc = 0;
 
-    if (len + 1 + strlen(name) >= sizeof(w->path)) {
+    if (len + 1 + nlen >= sizeof(w->path)) {
         dmacoh__warn("devicetree: %s/%s: path too long, left out", w->path, name);
         return 0;
     }
     w->path[len] = '/';
-    strcpy(w->path + len + 1, name);
+    memcpy(w->path + len + 1, name, nlen + 1);
     if (lstat(w->path, &sb) != 0)
         rc = -errno;
     else if (pass == 0 && S_ISREG(sb.st_mode) && strcmp(name, "name") != 0)
@@ -186,7 +186,7 @@ int dmacoh_dt_open_live(struct dmacoh_dt *dt, const char *dir)
         return DMACOH_ENOMEM;
     }
     w->cap = 64 << 10;
-    strcpy(w->path, dir);
+    memcpy(w->path, dir, strlen(dir) + 1);
     rc = fdt_create(w->blob, w->cap);
     rc = rc ? rc : fdt_finish_reservemap(w->blob);
     if (rc != 0) {
