@@ -340,6 +340,13 @@ int dmacoh_dt_init(struct dmacoh_dt *dt, const void *blob, size_t size)
                         NULL);
     if ((rc = fdt_check_header(blob)) != 0)
         return bad_blob("header: ", fdt_strerror(rc));
+    /* Version 17 (dtc's since 2007, and what the sequential-write calls make) is the first
+     * whose header gives the structure block's size. libfdt reads older layouts only in part
+     * (its read-only calls need 16), and 1.6.1's fdt_check_full dereferences NULL on a
+     * version-9 blob whose header fdt_check_header accepts (a fuzz finding,
+     * tests/fuzz/corpus_dt/version9-check-full-crash.dtb): older versions are refused here. */
+    if (fdt_version(blob) < 17)
+        return bad_blob("version older than 17 (recompile it with dtc)", NULL);
     if (fdt_totalsize(blob) > size)
         return bad_blob("truncated: its header claims more bytes than were given", NULL);
     if ((rc = fdt_check_full(blob, fdt_totalsize(blob))) != 0)

@@ -319,6 +319,10 @@ static void hostile_headers(void)
     h->version = cpu_to_fdt32(1);
     h->last_comp_version = cpu_to_fdt32(1);
     refused_blob(buf, total, "header: FDT_ERR_BADVERSION");
+    /* Version 9, which fdt_check_header accepts and libfdt 1.6.1's fdt_check_full crashed on. */
+    h->version = cpu_to_fdt32(9);
+    h->last_comp_version = cpu_to_fdt32(2);
+    refused_blob(buf, total, "version older than 17");
     h->version = v;
     h->last_comp_version = cpu_to_fdt32(16);
     v = h->off_dt_struct;
