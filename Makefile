@@ -74,7 +74,8 @@ firmware-test:
 # (clang --target with Debian's cross libc and libgcc; gcc-<triple> conflicts with gcc-multilib).
 cross-test:
 	scripts/deps.sh cmake clang qemu-user binutils-arm-linux-gnueabihf binutils-s390x-linux-gnu \
-		libc6-dev-armhf-cross libc6-dev-s390x-cross libgcc-12-dev-armhf-cross libgcc-12-dev-s390x-cross
+		libc6-dev-armhf-cross libc6-dev-s390x-cross libgcc-12-dev-armhf-cross libgcc-12-dev-s390x-cross \
+		libfdt-dev device-tree-compiler
 	scripts/cross-test.sh
 
 # The shared-region stresses for longer than the unit test runs them: four processes allocating

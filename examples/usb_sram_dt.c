@@ -62,13 +62,15 @@ static int run(struct dmacoh_device *dev, struct dmacoh_sim *sim, const struct d
     unsigned n = 0, bad = 0;
 
     while (n < MAX_TD && dmacoh_alloc_coherent(dev, TD_SIZE, 0, 0, &td[n], &h[n]) == 0) {
-        uint32_t word = 0;
+        unsigned char b[4] = {0};
         bool ok;
 
         dmacoh_iowrite32(0x54440000u | n, td[n]); /* "TD" and a sequence number */
         /* The controller is programmed with h[n]; the SoC routes it to bus h - device + bus. */
-        ok = dmacoh_sim_bus_read(sim, h[n] - r->device + r->bus, &word, 4) == 0 &&
-             word == (0x54440000u | n);
+        /* Device memory is little-endian (iowrite32), on any host: the controller reads bytes. */
+        ok = dmacoh_sim_bus_read(sim, h[n] - r->device + r->bus, b, 4) == 0 &&
+             ((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24) ==
+                 (0x54440000u | n);
         bad += ok ? 0 : 1;
         printf("  TD %2u: DMA handle 0x%05" PRIx64 " (CPU bus 0x%08" PRIx64 ")%s\n", n, h[n],
                h[n] - r->device + r->bus, ok ? "" : "  MISMATCH");

@@ -298,8 +298,9 @@ static void refused_blob(const void *buf, size_t size, const char *why)
 static void hostile_headers(void)
 {
     size_t room = 64 << 10;
-    char *buf = copy_fixture("board", room), *odd = aligned_alloc(8, room + 8);
-    struct fdt_header *h = (struct fdt_header *)buf;
+    void *buf = copy_fixture("board", room);
+    char *odd = aligned_alloc(8, room + 8);
+    struct fdt_header *h = buf;
     uint32_t total = fdt_totalsize(buf), v;
     struct dmacoh_dt dt;
 
@@ -334,7 +335,7 @@ static void hostile_headers(void)
     refused_blob(buf, total, "structure: FDT_ERR_");
     h->size_dt_strings = v;
     /* Garbage inside the structure block: a tag that is no tag. */
-    memset(buf + fdt_off_dt_struct(buf) + 8, 0x5a, 16);
+    memset((char *)buf + fdt_off_dt_struct(buf) + 8, 0x5a, 16);
     refused_blob(buf, total, "structure: FDT_ERR_");
     refused_blob(NULL, 100, "NULL argument");
     free(buf);
@@ -344,7 +345,7 @@ static void hostile_headers(void)
 static void patched_properties(void)
 {
     size_t room = 64 << 10;
-    char *buf = copy_fixture("board", room);
+    void *buf = copy_fixture("board", room);
     static fdt32_t big[1100];
     struct dmacoh_dt dt;
     struct dmacoh_dt_region r;

@@ -32,7 +32,7 @@
 #define BLOB_MAX (64u << 20) /* bytes of the whole blob */
 
 struct walk {
-    char *blob;
+    void *blob; /* 8-byte aligned (aligned_alloc) */
     int cap;
     char path[PATH_MAX];
 };
@@ -40,7 +40,7 @@ struct walk {
 /* Doubles the blob after libfdt said NOSPACE; 0 or a negative code. */
 static int grow(struct walk *w)
 {
-    char *nb;
+    void *nb;
     int rc;
 
     if ((unsigned)w->cap >= BLOB_MAX) {
