@@ -32,40 +32,16 @@ expect_elf() { # expect_elf TRIPLE FILE: the program's ELF header matches the ta
     echo "$(basename "$2"): $class, $data"
 }
 
-# The devicetree reader needs the target's libfdt. Debian's libfdt-dev is not Multi-Arch: same
-# (its packages for two architectures conflict), and installing the target's runtime package
-# libfdt1:<arch> would pull that architecture's libc6 into /usr/lib/<triple>, where the
-# emulated loader finds it before the cross libc under /usr/<triple>: a different build of it
-# ("stack smashing detected" in every program). So the package alone is downloaded by apt with
-# a private state (lists and cache in build/cross-libfdt/apt; the machine's apt and dpkg
-# setup are not touched), unpacked there, and handed to CMake; the headers, which do not
-# depend on the architecture, are the host's libfdt-dev. Without it (no network), CMake
-# leaves the reader out, saying so.
-fetch_libfdt() { # fetch_libfdt TRIPLE: prints the target's libfdt.so.1, or nothing
-    local arch dir=$PWD/build/cross-libfdt lib apt
-    case $1 in
-    arm-linux-gnueabihf) arch=armhf ;;
-    s390x-linux-gnu) arch=s390x ;;
-    *) return 0 ;;
-    esac
-    lib=$dir/$arch/usr/lib/$1/libfdt.so.1
-    if [ ! -f "$lib" ]; then
-        mkdir -p "$dir/apt/lists/partial" "$dir/apt/cache/archives/partial"
-        apt=(apt-get -qq -o APT::Architecture="$arch" -o APT::Architectures="$arch"
-            -o Dir::State::Lists="$dir/apt/lists" -o Dir::Cache="$dir/apt/cache"
-            -o Dir::State::status=/dev/null -o APT::Sandbox::User=root)
-        if "${apt[@]}" update >&2 && (cd "$dir" && "${apt[@]}" download "libfdt1:$arch" >&2); then
-            dpkg-deb -x "$(ls "$dir"/libfdt1_*_"$arch".deb | tail -n 1)" "$dir/$arch"
-        fi
-    fi
-    [ -f "$lib" ] && echo "$lib"
-    return 0
-}
-
+# The devicetree reader needs the target's libfdt: scripts/fetch-libfdt.sh says how it is had
+# without touching the machine's package setup, or CMake leaves the reader out, saying so.
 for t in $targets; do
     build=build/cross-$t
     step "$t: build (clang --target=$t, -Werror)"
-    fdt=$(fetch_libfdt "$t")
+    case $t in
+    arm-linux-gnueabihf) fdt=$(scripts/fetch-libfdt.sh armhf "$t") ;;
+    s390x-linux-gnu) fdt=$(scripts/fetch-libfdt.sh s390x "$t") ;;
+    *) fdt= ;;
+    esac
     if [ -n "$fdt" ]; then
         echo "devicetree reader: the target's libfdt is $fdt"
         fdt_opt=(-DDMACOH_FDT_LIBRARY="$fdt")

@@ -110,8 +110,9 @@ struct dmacoh_dt_region {
  * @param[out] dt    filled on success; untouched on failure
  * @param[in]  blob  the blob, 8-byte aligned, size bytes readable
  * Errors (each logged, naming libfdt's reason): -DMACOH_EINVAL when dt or blob is NULL, the
- * blob is misaligned, has a bad magic, an unsupported version, bad offsets or structure, or
- * claims more bytes (totalsize) than size.
+ * blob is misaligned, has a bad magic, a version older than 17 (dtc's since 2007; libfdt
+ * reads older layouts only in part), bad offsets or structure, or claims more bytes
+ * (totalsize) than size.
  * Context: any thread; no allocation. Lifetime: blob must outlive every use of dt; nothing to
  * free (dmacoh_dt_close is harmless on it).
  */

@@ -167,7 +167,8 @@ int dmacoh__dt_ancestors(const struct dmacoh_dt *dt, int node, int *anc, struct 
 }
 
 /* Reads node's #address-cells (lo 1) or #size-cells (lo 0); absent gives the specification's
- * default with a log line. 1..2 are taken; 3 and 4 (PCI, 128-bit) are legal but do not fit 64
+ * default with a log line. DEVIATION(kernel): Linux inherits a missing count from the nearest
+ * ancestor that has one (of_n_addr_cells), which the specification says not to rely on. 1..2 are taken; 3 and 4 (PCI, 128-bit) are legal but do not fit 64
  * bits; anything else is invalid. */
 static int cells(const struct dmacoh_dt *dt, int node, bool size, int *out,
                  struct dmacoh_dt_region *r)
@@ -263,8 +264,11 @@ static int through(const struct dmacoh_dt *dt, int bus, int parent, bool down, u
     if (!p && !down)
         return dmacoh__dt_refuse(r, DMACOH_ENXIO, path,
                                  "has no ranges: what lies below it is not CPU-addressable", NULL);
+    /* Empty: the identity. Absent dma-ranges: the identity too. DEVIATION(kernel):
+     * of_dma_get_range fails once a dma-ranges was seen below a bus without one; here such a
+     * bus passes addresses through and the device's DMA mask is checked at declare time. */
     if (!p || len == 0)
-        return 0; /* identity */
+        return 0;
     if ((rc = cells(dt, bus, false, &ca, r)) != 0 || (rc = cells(dt, parent, false, &pa, r)) != 0 ||
         (rc = cells(dt, bus, true, &sc, r)) != 0)
         return rc;
