@@ -90,6 +90,7 @@ static void board_regions(void)
     T_EQ_INT(r->flags & (DMACOH_DT_DYNAMIC | DMACOH_DT_REUSABLE),
              DMACOH_DT_DYNAMIC | DMACOH_DT_REUSABLE);
     T_HAS(r->reason, "only the live tree");
+    T_EQ_U64(r->size, 0x1000000); /* the size asked for */
     r = by_path(n, "/reserved-memory/mapped@99000000");
     T_ERR(r->status, DMACOH_EBUSY);
     T_HAS(r->reason, "has no no-map");
@@ -258,7 +259,7 @@ static void cells_counts(void)
     open_fixture("cells", &dt);
     t_log_reset();
     T_OK(dmacoh_dt_regions(&dt, rs, 32, &n));
-    T_EQ_INT(n, 9);
+    T_EQ_INT(n, 12);
     T_EQ_INT(strcmp(rs[0].path, "/reserved-memory/wrap@fffffffffffff000"), 0);
     T_ERR(rs[0].status, DMACOH_ERANGE);
     T_HAS(rs[0].reason, "reg wraps past 2^64");
@@ -277,9 +278,14 @@ static void cells_counts(void)
     T_HAS(by_path(n, "/isolated/sram@6000")->reason, "/isolated has no ranges");
     T_ERR(by_path(n, "/short/sram@7000")->status, DMACOH_ENXIO);
     T_HAS(by_path(n, "/short/sram@7000")->reason, "outside every ranges entry of /short");
-    T_ERR(rs[8].status, DMACOH_ERANGE);
-    T_HAS(rs[8].path, "/l16/sram@8000");
-    T_HAS(rs[8].reason, "deeper than the 16 levels");
+    /* An SRAM without ranges: its partitions' reg are offsets into it. */
+    T_EQ_U64(by_path(n, "/offsets/sram@9000/a@0")->bus, 0x9000);
+    T_EQ_INT(by_path(n, "/offsets/sram@9000/a@0")->status, 0);
+    T_ERR(by_path(n, "/offsets/sram@9000/b@1000")->status, DMACOH_ERANGE);
+    T_HAS(by_path(n, "/offsets/sram@9000/b@1000")->reason, "lies outside its SRAM");
+    T_ERR(rs[11].status, DMACOH_ERANGE);
+    T_HAS(rs[11].path, "/l16/sram@8000");
+    T_HAS(rs[11].reason, "deeper than the 16 levels");
     dmacoh_dt_close(&dt);
 }
 
@@ -338,6 +344,13 @@ static void hostile_headers(void)
     memset((char *)buf + fdt_off_dt_struct(buf) + 8, 0x5a, 16);
     refused_blob(buf, total, "structure: FDT_ERR_");
     refused_blob(NULL, 100, "NULL argument");
+    T_ERR(dmacoh_dt_regions(NULL, NULL, 0, NULL), DMACOH_EINVAL);
+    T_ERR(dmacoh_dt_default_pool(&dt, NULL), DMACOH_EINVAL);
+    T_ERR(dmacoh_dt_device_regions(&dt, 0, NULL, 1, NULL), DMACOH_EINVAL);
+    T_ERR(dmacoh_dt_find_device(NULL, "/"), DMACOH_EINVAL);
+    T_ERR(dmacoh_dt_open_file(NULL, "x"), DMACOH_EINVAL);
+    T_ERR(dmacoh_dt_open_live(NULL, NULL), DMACOH_EINVAL);
+    dmacoh_dt_close(NULL);
     free(buf);
     free(odd);
 }
