@@ -197,6 +197,7 @@ static void lookups_by_name_and_index(void)
     /* The first enabled match: disabled-dev comes later in the blob and is disabled anyway. */
     T_EQ_INT(dmacoh_dt_find_device(&dt, "acme,plain"), fdt_path_offset(dt.blob, "/plain"));
     T_ERR(dmacoh_dt_device_region(&dt, -5, NULL, 0, &r), DMACOH_EINVAL);
+    T_ERR(dmacoh_dt_device_region(&dt, 5, NULL, 0, &r), DMACOH_EINVAL); /* not a node's start */
     dmacoh_dt_close(&dt);
 }
 
@@ -495,6 +496,11 @@ static void live_tree(void)
     T_ASSERT(t_log_find("cannot list"));
     T_ERR(dmacoh_dt_open_file(&live, path), DMACOH_ENOENT);
     T_ERR(dmacoh_dt_open_file(&live, base), DMACOH_EINVAL); /* a directory */
+    snprintf(path, sizeof(path), "%s/fifo", root);
+    T_EQ_INT(mkfifo(path, 0600), 0);
+    alarm(10); /* a FIFO must be refused, not waited on */
+    T_ERR(dmacoh_dt_open_file(&live, path), DMACOH_EINVAL);
+    alarm(0);
     t_remove_tree(root);
 }
 

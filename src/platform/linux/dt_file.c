@@ -30,7 +30,8 @@ int dmacoh_dt_open_file(struct dmacoh_dt *dt, const char *path)
 
     if (!dt || !path)
         return fail("(null)", "NULL argument", DMACOH_EINVAL);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO in place of the file must be refused, not waited on. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return fail(path, "cannot open", -errno);
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
