@@ -107,9 +107,9 @@ static int reserved(const struct dmacoh_dt *dt, int node, struct dmacoh_dt_regio
                   : len == 8 ? (uint64_t)fdt32_ld(sz) << 32 | fdt32_ld(sz + 1)
                              : 0;
         if (dt->live)
-            return dmacoh__dt_refuse(r, DMACOH_ENOENT,
-                                     "is placed at boot (size, no reg), and the live tree shows",
-                                     "no reg for it: the kernel did not place it", NULL);
+            return dmacoh__dt_refuse(
+                r, DMACOH_ENOENT, "is placed at boot (size, no reg), and the live tree shows",
+                "no reg for it: the kernel did not place it or does not", "say where");
         return dmacoh__dt_refuse(r, DMACOH_ENOENT,
                                  "is placed by the kernel at boot (size, no reg): only the live",
                                  "tree (dmacoh_dt_open_live) says where", NULL);

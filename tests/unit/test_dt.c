@@ -481,6 +481,7 @@ static void live_tree(void)
         T_EQ_U64(l->bus, file[i].bus);
         T_EQ_INT(l->status, file[i].status);
     }
+    T_HAS(by_path(m, "/reserved-memory/linux,cma")->reason, "the live tree shows no reg for it");
     T_OK(dmacoh_dt_device_regions(&live, dmacoh_dt_find_device(&live, "acme,dma-engine"), rs, 32,
                                   &m));
     T_EQ_U64(rs[1].device, 0x110200000);
