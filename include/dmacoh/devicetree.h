@@ -90,7 +90,13 @@ enum dmacoh_dt_flags {
     DMACOH_DT_PROTECT_EXEC = 0x400, /**< partition marked `protect-exec` (executable SRAM) */
 };
 
-/** One region as the devicetree describes it. */
+/**
+ * One region as the devicetree describes it. Guarantees: every string is NUL-terminated
+ * inside its array; a path that does not fit is "?", a name or reason that does not fit is
+ * cut. When status is 0: size > 0, and neither [bus, bus + size) nor [device, device + size)
+ * wraps past 2^64. When status is negative: reason says why; bus, device and size hold what
+ * was learnt before the refusal (0 when nothing).
+ */
 struct dmacoh_dt_region {
     char path[DMACOH_DT_PATH_MAX];     /**< the region node's full path ("" if none found) */
     char name[DMACOH_DT_NAME_MAX];     /**< memory-region-names entry, else node name sans @unit */
@@ -144,7 +150,10 @@ int dmacoh_dt_open_file(struct dmacoh_dt *dt, const char *path);
  */
 int dmacoh_dt_open_live(struct dmacoh_dt *dt, const char *dir);
 
-/** Frees what a loader allocated and clears dt. NULL and a dmacoh_dt_init'ed dt are fine. */
+/**
+ * Frees what a loader allocated and clears dt. NULL and a dmacoh_dt_init'ed dt are fine.
+ * Context: any thread, but not while another uses dt.
+ */
 void dmacoh_dt_close(struct dmacoh_dt *dt);
 
 /**
