@@ -43,7 +43,8 @@
  *
  * Context: the reader functions are pure functions of the blob: any thread, any number at
  * once on the same struct dmacoh_dt, no blocking, no allocation. Cost: lookups walk the blob
- * (libfdt has no index), O(blob size x depth) per region.
+ * (libfdt has no index), O(blob size x depth) per region, times the number of earlier
+ * siblings for a reserved-memory child (the overlap check).
  */
 #ifndef DMACOH_DEVICETREE_H
 #define DMACOH_DEVICETREE_H
