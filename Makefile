@@ -7,12 +7,12 @@ DESTDIR ?=
 .PHONY: all demo test check hwtest fuzz install format format-check clean package-test
 
 all:
-	scripts/deps.sh cmake
+	scripts/deps.sh cmake libfdt-dev device-tree-compiler
 	cmake -S . -B build/gcc -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	cmake --build build/gcc -j
 
 demo:
-	scripts/deps.sh cmake
+	scripts/deps.sh cmake libfdt-dev device-tree-compiler
 	scripts/demo.sh
 
 # Every test: the unit-level checks, the Debian packages, the real-kernel test under QEMU, the
@@ -22,7 +22,7 @@ test: check package-test hwtest firmware-test cross-test
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-90} $(MAKE) fuzz
 
 check:
-	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf cppcheck clang-tidy qemu-user mandoc jq libxml2-utils
+	scripts/deps.sh cmake clang libclang-rt-14-dev clang-format valgrind gcc-multilib file pkgconf cppcheck clang-tidy qemu-user mandoc jq libxml2-utils libfdt-dev device-tree-compiler
 	scripts/check.sh
 
 # The Debian packages (debian/): built from a clean copy with dpkg-buildpackage, checked with
@@ -36,16 +36,17 @@ package-test:
 hwtest:
 	tests/hw/run.sh
 
-# A time-boxed libFuzzer session (FUZZ_SECONDS, default 60) of tests/fuzz/fuzz_ops.c.
+# A time-boxed libFuzzer session (FUZZ_SECONDS, default 60) of tests/fuzz/fuzz_ops.c and
+# tests/fuzz/fuzz_dt.c, sharing the time.
 fuzz:
-	scripts/deps.sh clang libclang-rt-14-dev
+	scripts/deps.sh clang libclang-rt-14-dev libfdt-dev
 	scripts/fuzz.sh $${FUZZ_SECONDS:-60}
 
 # A release build of the library alone (headers, libdmacoh.so and .a, dmacoh.pc, the CMake
 # package), installed under $(DESTDIR)$(PREFIX); libraries go where GNUInstallDirs says for
 # PREFIX (lib/<multiarch> for /usr on Debian, lib for /usr/local).
 install:
-	scripts/deps.sh cmake
+	scripts/deps.sh cmake libfdt-dev device-tree-compiler
 	cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$(PREFIX)" \
 		-DDMACOH_BUILD_TESTS=OFF -DDMACOH_BUILD_EXAMPLES=OFF -DDMACOH_BUILD_BENCH=OFF >/dev/null
 	cmake --build build/release -j "$$(nproc)"
@@ -73,7 +74,8 @@ firmware-test:
 # (clang --target with Debian's cross libc and libgcc; gcc-<triple> conflicts with gcc-multilib).
 cross-test:
 	scripts/deps.sh cmake clang qemu-user binutils-arm-linux-gnueabihf binutils-s390x-linux-gnu \
-		libc6-dev-armhf-cross libc6-dev-s390x-cross libgcc-12-dev-armhf-cross libgcc-12-dev-s390x-cross
+		libc6-dev-armhf-cross libc6-dev-s390x-cross libgcc-12-dev-armhf-cross libgcc-12-dev-s390x-cross \
+		libfdt-dev device-tree-compiler
 	scripts/cross-test.sh
 
 # The shared-region stresses for longer than the unit test runs them: four processes allocating

@@ -15,7 +15,8 @@
 #   5. a fresh Debian 12 (debootstrap --variant=minbase bookworm) in build/deb/chroot; the
 #      debootstrap result is kept in build/debootstrap-bookworm-minbase.tar.gz and unpacked
 #      afresh on later runs
-#   6. in it, apt installs gcc, libc6-dev, pkgconf, cmake and make, then the three packages
+#   6. in it, apt installs gcc, libc6-dev, pkgconf, cmake, make and device-tree-compiler (the
+#      examples' .dts), then the three packages
 #      (their dependencies resolved by apt); tests/install/consumer.c is built and run with
 #      pkg-config and with CMake's find_package(dmacoh) (shared and static), and the examples
 #      libdmacoh-dev carries are built with pkg-config and run; `dmacoh --version`
@@ -199,7 +200,7 @@ cat >>"$chroot_dir/tmp/in-chroot.sh" <<'EOF'
 apt=(apt-get -q -y -o Dpkg::Use-Pty=0 --no-install-recommends)
 echo "--- apt-get update; install what a consumer needs"
 apt-get -q update >/dev/null
-"${apt[@]}" install gcc libc6-dev pkgconf cmake make >/tmp/apt-tools.log 2>&1 ||
+"${apt[@]}" install gcc libc6-dev pkgconf cmake make device-tree-compiler >/tmp/apt-tools.log 2>&1 ||
     { tail -n 30 /tmp/apt-tools.log; exit 1; }
 listing() { find /usr /etc /opt /var/lib/dpkg/info -xdev ! -type d 2>/dev/null | sort; }
 listing >/tmp/files-before
@@ -229,6 +230,10 @@ grep -q "^$runtime:" <<<"$owner" ||
 echo "--- the examples of libdmacoh-dev, built with pkg-config and run"
 examples=/usr/share/doc/libdmacoh-dev/examples
 n=0
+# An example that reads a devicetree finds its blob, compiled from the .dts beside it, here.
+for dts in "$examples"/*.dts; do
+    [ -e "$dts" ] && dtc -q -I dts -O dtb -o "$(basename "$dts" .dts).dtb" "$dts"
+done
 for c in "$examples"/*.c; do
     [ -e "$c" ] || continue
     name=$(basename "$c" .c)
@@ -271,7 +276,8 @@ done </tmp/man-expected
 echo "$pages manual page names installed, each leading to its page"
 
 echo "--- apt-get purge"
-"${apt[@]}" purge "$runtime" libdmacoh-dev dmacoh-tools
+# --autoremove: what apt pulled in for them (libfdt-dev, libfdt1) goes too.
+"${apt[@]}" purge --autoremove "$runtime" libdmacoh-dev dmacoh-tools
 for p in "$runtime" libdmacoh-dev dmacoh-tools; do
     status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
     case "$status" in
