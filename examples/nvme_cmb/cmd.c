@@ -247,6 +247,10 @@ int nvme_io_prp(struct nvme_ctrl *c, bool write, uint64_t lba, unsigned nlb, uin
 {
     struct nvme_sqe cmd;
 
+    if (!c->io_live) {
+        fprintf(stderr, "nvme: no I/O queue pair: %s not sent\n", write ? "Write" : "Read");
+        return -ENODEV;
+    }
     if (nlb == 0 || nlb > 65536 || lba >= c->nsze || nlb > c->nsze - lba) {
         fprintf(stderr, "nvme: %u blocks at LBA %llu: not inside namespace %u (%llu blocks)\n", nlb,
                 (unsigned long long)lba, c->nsid, (unsigned long long)c->nsze);

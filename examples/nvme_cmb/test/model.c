@@ -213,6 +213,7 @@ static int admin(const struct nvme_sqe *e)
             return SC_BAD_FIELD;
         m.q[1].cq_base = base, m.q[1].cq_depth = size, m.q[1].cq_tail = 0, m.q[1].phase = 1;
         m.q[1].cq_live = true;
+        reg_wr(NVME_REG_DBS + 3 * 4, 0); /* a new queue's head: the doorbell's last value is gone */
         return SC_OK;
     case 0x01: /* Create I/O SQ */
         if (qid != 1 || m.q[1].sq_live || (cdw11 >> 16) != 1 || !m.q[1].cq_live)
@@ -222,6 +223,7 @@ static int admin(const struct nvme_sqe *e)
         if (!(cdw11 & 1) || (base & (NVME_PAGE - 1)))
             return SC_BAD_FIELD;
         m.q[1].sq_base = base, m.q[1].sq_depth = size, m.q[1].head = 0, m.q[1].sq_live = true;
+        reg_wr(NVME_REG_DBS + 2 * 4, 0);
         return SC_OK;
     case 0x00: /* Delete I/O SQ */
         if (qid != 1 || !m.q[1].sq_live)
@@ -325,8 +327,10 @@ static void *model_run(void *arg)
             m.q[0].phase = 1;
             m.q[0].sq_live = m.q[0].cq_live = true;
             m.ready = true;
-        } else if (!en && m.ready) { /* disable: every queue gone */
+        } else if (!en && m.ready) { /* disable: every queue gone, doorbells with them */
             memset(m.q, 0, sizeof(m.q));
+            for (unsigned i = 0; i < 4; i++)
+                reg_wr(NVME_REG_DBS + i * 4, 0);
             m.ready = false;
         }
         reg_wr(NVME_REG_CSTS, m.ready ? NVME_CSTS_RDY : 0);
@@ -504,6 +508,8 @@ int main(void)
     CHECK(nvme_create_io_queues(&c, 64, false) == 0 && c.io.depth == MQES + 1,
           "I/O queues created, 64 entries asked, %u taken (CAP.MQES + 1)", c.io.depth);
     transfers(&c, &host, false, "SQ and data in system memory");
+    CHECK(round_trip(&c, &host, false, 7, 1, 0, 7) == 0 && c.io.cq_head != 0,
+          "one more pair: the rings left at slot %u when deleted", c.io.cq_head);
     CHECK(nvme_delete_io_queues(&c) == 0 && !m.q[1].sq_live && !m.q[1].cq_live,
           "I/O queues deleted");
     CHECK(nvme_create_io_queues(&c, 32, true) == 0 && c.io.sq_in_cmb && c.io.sq_dma >= CMB_CBA &&
