@@ -2181,6 +2181,10 @@ static int nvme_prepare(void)
 
     char state[128] = "";
 
+    /* Already unbound (by an earlier proof: tool-list and nvme-pci both need it so, in
+     * whichever order they run): only the CMB's visibility is left to see to. */
+    if (access(SYS_PCI "/" HW_NVME "/driver", F_OK) != 0)
+        goto unbound;
     /* The controller's nvme instance (nvmeN: N in probe order, which is not fixed while
      * other controllers probe at the same time). */
     for (int i = 0; i < 300 && !state[0]; i++) {
@@ -2211,6 +2215,7 @@ static int nvme_prepare(void)
     }
     rc = system("echo " HW_NVME " >/sys/bus/pci/drivers/nvme/unbind");
     check(rc == 0, "unbinding " HW_NVME " from nvme: status %#x", rc);
+unbound:
     /* An unbound function may be left with memory decoding off, or be put to sleep by
      * runtime power management: the listing then reads no register (and says why). Keep it
      * awake and enabled, as a user-space driver does before using it. */
