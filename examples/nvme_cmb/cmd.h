@@ -16,8 +16,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define NVME_PAGE          4096u /* CC.MPS = 0 */
-#define NVME_PRP_LIST_ENTS 32u   /* entries per PRP list block: transfers up to 33 pages */
+#define NVME_PAGE 4096u /* CC.MPS = 0 */
+#define NVME_PRP_LIST_ENTS                                                                         \
+    32u /* entries per PRP list block: transfers up to 33 pages,
+                                  * since a block never crosses a page and lists are not
+                                  * chained (4.3) */
 
 /* Status field (4.6.1.2): Status Code Type bits 10:8, Status Code bits 7:0 of status >> 1. */
 #define NVME_SCT(st)                (((unsigned)(st) >> 8) & 7u)

@@ -18,6 +18,11 @@
  * timeout, and never hangs. --bench N times N writes and N reads of three pages with the I/O
  * SQ in the CMB and N with it in system memory, in alternating rounds. Exit status 0 when
  * everything asked went as it should, 1 otherwise, 2 for bad usage.
+ *
+ * Options are checked before any device is opened, each refusal naming the option: whole
+ * unsigned numbers only, 1 to 65536 blocks per write (NLB is 16 bits, 0's based), a non-zero
+ * 4 KiB-aligned --cba (CMBMSC.CBA is bits 63:12), and no --cba on the PCI platform (see
+ * main()). LBA ranges are checked against the namespace once Identify has told its size.
  */
 #include "bench.h"
 #include "setup.h"
