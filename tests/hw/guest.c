@@ -2392,6 +2392,16 @@ static int proof_nvme_sysmem(void)
     check(!has("DIFFERENT") && has("debug mode: 0 misuse reports"), "not clean");
     say("no CMB: the same writes through system memory (the host compares the bytes)");
     nvme_hostchecks("nvme-sys", 0);
+    /* Blocks past the namespace's end (8 MiB: 16384 blocks) are refused by the driver before
+     * anything is sent, for --write and --bad-prp alike, and it still shuts down cleanly. */
+    st = nvme_cmb("", NVME_NO_CMB, false, 0, "--write 16383:2:past-the-end. --bad-prp 16382");
+    check(st == 1, "nvme_cmb with blocks past the end: exit status %d, not 1", st);
+    check(has("2 blocks at LBA 16383 from ") && has(": outside the namespace (16384 blocks)") &&
+              has("--bad-prp 16382: 24 blocks there are not inside namespace 1") &&
+              has("shut down: queues deleted"),
+          "blocks past the end not refused, or no clean shutdown");
+    printf("HOSTWRONG nvme-sys %u %u past-the-end.\n", 16383 * NVME_LBA, NVME_LBA);
+    say("blocks past the namespace's end refused by the driver, nothing written there");
     return 0;
 }
 
