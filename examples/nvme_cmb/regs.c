@@ -160,6 +160,16 @@ int nvme_cmb_probe(const struct nvme_regs *r, struct nvme_cmb_info *cmb)
     return 0;
 }
 
+int nvme_cmb_fits(const struct nvme_cmb_info *cmb, uint64_t bar_size)
+{
+    if (cmb->offset < bar_size && cmb->size <= bar_size - cmb->offset)
+        return 0;
+    fprintf(stderr, "nvme: CMB of %llu bytes at offset %#llx does not fit in BAR%u (%llu bytes)\n",
+            (unsigned long long)cmb->size, (unsigned long long)cmb->offset, cmb->bir,
+            (unsigned long long)bar_size);
+    return -ENODEV;
+}
+
 int nvme_cmb_enable_space(const struct nvme_regs *r, uint64_t cba)
 {
     /* CBA is bits 63:12; the high dword first, so the low write (with CMSE) sees it all. */

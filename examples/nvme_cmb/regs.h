@@ -101,6 +101,10 @@ int nvme_shutdown(struct nvme_regs *r);
  * inside its BAR is for the caller to check, who knows the BAR's size. */
 int nvme_cmb_probe(const struct nvme_regs *r, struct nvme_cmb_info *cmb);
 
+/* 0 when the CMB lies inside its BAR of bar_size bytes (CMBLOC.OFST + CMBSZ.SZ, 3.1.11);
+ * -ENODEV with a message otherwise. */
+int nvme_cmb_fits(const struct nvme_cmb_info *cmb, uint64_t bar_size);
+
 /* Turns the CMB's controller memory space on at controller address cba (CMBMSC.CMSE and CBA):
  * queue and PRP addresses in [cba, cba + size) are then served from the CMB. -EINVAL when the
  * controller refuses the address (CMBSTS.CBAI). */

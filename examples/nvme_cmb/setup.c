@@ -140,13 +140,8 @@ static int declare_cmb(struct nvme_dev *d, const struct nvme_setup_opts *o)
     rc = d->vfio ? dmacoh_vfio_bar(d->vfio, c->cmb.bir, &bar, &bar_size, NULL)
                  : dmacoh_pci_bar(d->pci, c->cmb.bir, &bar, &bar_size, NULL);
     /* CMBLOC.OFST + CMBSZ.SZ must lie inside the BAR that CMBLOC.BIR names (3.1.11). */
-    if (rc == 0 && (c->cmb.offset >= bar_size || c->cmb.size > bar_size - c->cmb.offset)) {
-        fprintf(stderr,
-                "nvme: CMB of %llu bytes at offset %#llx does not fit in BAR%u (%llu bytes)\n",
-                (unsigned long long)c->cmb.size, (unsigned long long)c->cmb.offset, c->cmb.bir,
-                (unsigned long long)bar_size);
-        rc = -ENODEV;
-    }
+    if (rc == 0)
+        rc = nvme_cmb_fits(&c->cmb, bar_size);
     if (rc) {
         nvme_cmb_disable(&c->regs);
         return rc;

@@ -70,7 +70,7 @@ static struct model {
     uint8_t *medium;
     bool ready;
     /* Set by the test (atomics): stop, drop the next I/O command, Identify's fields. */
-    int stop, drop_next, bad_sqhd, mdts, lbads;
+    int stop, drop_next, bad_sqhd, ignore_shn, mdts, lbads;
     /* Counted by the model: rule violations it saw, commands executed. */
     int violations, commands;
 } m;
@@ -333,7 +333,12 @@ static void *model_run(void *arg)
                 reg_wr(NVME_REG_DBS + i * 4, 0);
             m.ready = false;
         }
-        reg_wr(NVME_REG_CSTS, m.ready ? NVME_CSTS_RDY : 0);
+        /* A shutdown notification (CC.SHN) is done at once: SHST = 10b, unless told not to. */
+        reg_wr(NVME_REG_CSTS, (m.ready ? NVME_CSTS_RDY : 0) |
+                                  ((reg_rd(NVME_REG_CC) & NVME_CC_SHN_MASK) &&
+                                           !__atomic_load_n(&m.ignore_shn, __ATOMIC_SEQ_CST)
+                                       ? NVME_SHST_COMPLETE << 2
+                                       : 0));
         for (unsigned qid = 0; m.ready && qid < 2; qid++)
             if (m.q[qid].sq_live)
                 serve(qid);
@@ -370,6 +375,9 @@ static void registers(struct nvme_ctrl *c)
               ci.size == 1024 * 1024 && ci.sqs && !ci.cqs && ci.lists && ci.rds && ci.wds,
           "CMBLOC/CMBSZ: offset and size scaled by SZU (128 KiB, 1 MiB), SQS LISTS RDS WDS");
     CHECK(reg_rd(NVME_REG_CMBMSC) & NVME_CMBMSC_CRE, "CMBMSC.CRE set before CMBLOC/CMBSZ are read");
+    CHECK(nvme_cmb_fits(&ci, 1152 * 1024) == 0 && nvme_cmb_fits(&ci, 1024 * 1024) == -ENODEV &&
+              nvme_cmb_fits(&ci, 64 * 1024) == -ENODEV,
+          "the CMB must fit in its BAR: 128 KiB + 1 MiB in 1152 KiB yes, in 1 MiB or 64 KiB no");
     reg_wr(NVME_REG_CMBSZ, 16u << 12 | 7u << 8 | 0x1d);
     CHECK(nvme_cmb_probe(&c->regs, &ci) == -ENODEV, "a reserved CMBSZ.SZU (7) refused");
     reg_wr(NVME_REG_CMBSZ, 0);
@@ -558,6 +566,16 @@ int main(void)
     CHECK(nvme_delete_io_queues(&c) == 0 && c.io.sq == NULL && !c.io_live,
           "halted: the I/O rings freed without commands");
 
+    /* Shutdown (7.6.2): SHST awaited, then CC.EN = 0 and CSTS.RDY = 0 awaited before return -
+     * also when the shutdown notification is never answered. */
+    CHECK(nvme_enable(&c.regs) == 0 && nvme_shutdown(&c.regs) == 0 &&
+              !(reg_rd(NVME_REG_CSTS) & NVME_CSTS_RDY) && !(reg_rd(NVME_REG_CC) & NVME_CC_EN),
+          "shutdown: SHST complete, then the controller not ready");
+    __atomic_store_n(&m.ignore_shn, 1, __ATOMIC_SEQ_CST);
+    rc = nvme_enable(&c.regs);
+    CHECK(rc == 0 && nvme_shutdown(&c.regs) == -ETIMEDOUT &&
+              !(reg_rd(NVME_REG_CSTS) & NVME_CSTS_RDY) && !(reg_rd(NVME_REG_CC) & NVME_CC_EN),
+          "shutdown never answered: -ETIMEDOUT after CAP.TO, yet CSTS.RDY = 0 on return");
     __atomic_store_n(&m.stop, 1, __ATOMIC_SEQ_CST);
     pthread_join(m.thread, NULL);
     rc = nvme_queue_free(&c.admin);
