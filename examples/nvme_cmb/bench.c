@@ -43,7 +43,8 @@ static int bench_one(struct nvme_ctrl *c, unsigned n, bool sq_in_cmb, struct tal
     t->io_ns += nvme_io_ns;
     t->alloc_ns += nvme_alloc_ns;
     t->commands += 2 * n;
-    dmacoh_free_coherent(c->host_dev, 3 * NVME_PAGE, buf, dma);
+    if (!c->stuck) /* after a timeout, only once the controller stopped */
+        dmacoh_free_coherent(c->host_dev, 3 * NVME_PAGE, buf, dma);
     return rc < 0 ? rc : rc > 0 ? -EIO : 0;
 }
 

@@ -18,6 +18,11 @@
  * timeout, and never hangs. --bench N times N writes and N reads of three pages with the I/O
  * SQ in the CMB and N with it in system memory, in alternating rounds. Exit status 0 when
  * everything asked went as it should, 1 otherwise, 2 for bad usage.
+ *
+ * Options are checked before any device is opened, each refusal naming the option: whole
+ * unsigned numbers only, 1 to 65536 blocks per write (NLB is 16 bits, 0's based), a non-zero
+ * 4 KiB-aligned --cba (CMBMSC.CBA is bits 63:12), and no --cba on the PCI platform (see
+ * main()). LBA ranges are checked against the namespace once Identify has told its size.
  */
 #include "bench.h"
 #include "setup.h"
@@ -25,6 +30,7 @@
 #include <dmacoh/debug.h>
 #include <dmacoh/io.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -119,8 +125,10 @@ static int do_job(struct nvme_ctrl *c, const struct job *j)
                 nvme_status_str(st));
         rc = st < 0 ? st : -EIO;
     }
-    buf_put(&in);
-    buf_put(&out);
+    if (!c->stuck) { /* a controller that did not stop after a timeout may still use them */
+        buf_put(&in);
+        buf_put(&out);
+    }
 done:
     free(want);
     free(got);
@@ -130,20 +138,36 @@ done:
 /* A write whose PRP list lies in memory that was freed just before the command is sent. */
 static int bad_prp(struct nvme_ctrl *c, uint64_t lba)
 {
+    unsigned nlb = 3 * NVME_PAGE / c->lba_bytes;
     struct buf data, list;
+    uint64_t ent[2];
     int st;
 
-    if (buf_get(c, &data, 3 * NVME_PAGE, false) || buf_get(c, &list, NVME_PAGE, false))
+    /* Inside the namespace, or the controller's "LBA out of range" would pass for a refusal. */
+    if (lba >= c->nsze || nlb > c->nsze - lba) {
+        fprintf(stderr,
+                "nvme_cmb: --bad-prp %" PRIu64 ": %u blocks there are not inside "
+                "namespace 1 (%" PRIu64 " blocks)\n",
+                lba, nlb, c->nsze);
+        return -EINVAL;
+    }
+    if (buf_get(c, &data, 3 * NVME_PAGE, false))
         return -ENOMEM;
+    if (buf_get(c, &list, NVME_PAGE, false)) {
+        buf_put(&data);
+        return -ENOMEM;
+    }
     fill(data.cpu, data.len, "bad-prp.");
-    ((uint64_t *)list.cpu)[0] = data.dma + NVME_PAGE;
-    ((uint64_t *)list.cpu)[1] = data.dma + 2 * NVME_PAGE;
+    ent[0] = htole64(data.dma + NVME_PAGE); /* PRP entries are little-endian */
+    ent[1] = htole64(data.dma + 2 * NVME_PAGE);
+    memcpy(list.cpu, ent, sizeof(ent));
     buf_put(&list); /* its IOVA is unmapped from the IOMMU now */
     printf("nvme_cmb: bad PRP: a write of 3 pages at LBA %" PRIu64 " with its PRP list at "
            "%#llx, freed\n",
            lba, (unsigned long long)list.dma);
-    st = nvme_io_prp(c, true, lba, 3 * NVME_PAGE / c->lba_bytes, data.dma, list.dma);
-    buf_put(&data);
+    st = nvme_io_prp(c, true, lba, nlb, data.dma, list.dma);
+    if (!c->stuck) /* after a timeout, only once the controller stopped */
+        buf_put(&data);
     if (st > 0) {
         printf("nvme_cmb: bad PRP: refused by the controller: %s\n", nvme_status_str(st));
         printf("BAD-PRP-IOVA %#llx\n", (unsigned long long)list.dma);
@@ -154,19 +178,43 @@ static int bad_prp(struct nvme_ctrl *c, uint64_t lba)
     return -EIO;
 }
 
+/* A number (decimal, 0x hex or 0 octal) that must be all of s up to `stop` ('\0' or ':'),
+ * without a sign and within max; *end gets where it stopped. */
+static bool number(const char *s, char stop, uint64_t max, uint64_t *v, const char **end)
+{
+    char *e;
+
+    if (*s < '0' || *s > '9') /* no sign, no blank: strtoull would take "-1" as 2^64 - 1 */
+        return false;
+    errno = 0;
+    *v = strtoull(s, &e, 0);
+    if (end)
+        *end = e;
+    return errno == 0 && e != s && *e == stop && *v <= max;
+}
+
 static int parse_job(const char *s, bool cmb, struct job *j)
 {
-    char *end;
+    const char *end;
+    uint64_t v;
 
-    j->lba = strtoull(s, &end, 0);
-    if (*end != ':')
+    if (!number(s, ':', UINT64_MAX, &j->lba, &end))
         return -1;
-    j->blocks = (unsigned)strtoul(end + 1, &end, 0);
-    if (*end != ':' || j->blocks == 0 || end[1] == '\0')
+    /* At most the blocks one command moves (the 0's based 16-bit NLB); the namespace size,
+     * MDTS and the PRP list are checked against the controller once it is known. */
+    if (!number(end + 1, ':', 65536, &v, &end) || v == 0 || end[1] == '\0')
         return -1;
+    j->blocks = (unsigned)v;
     j->tag = end + 1;
     j->cmb = cmb;
     return 0;
+}
+
+/* Bad usage, said precisely. */
+static int bad(const char *what, const char *arg)
+{
+    fprintf(stderr, "nvme_cmb: %s%s%s%s\n", what, *arg ? ": '" : "", arg, *arg ? "'" : "");
+    return 2;
 }
 
 static int usage(void)
@@ -190,12 +238,15 @@ int main(int argc, char **argv)
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        uint64_t n;
 
         if (!strcmp(a, "--no-cmb") || !strcmp(a, "--cmb-io")) {
             *(a[2] == 'n' ? &o.no_cmb : &o.cmb_io) = true;
             continue;
         }
         if (a[0] != '-') {
+            if (o.bdf)
+                return bad("more than one PCI address", a);
             o.bdf = a;
             continue;
         }
@@ -205,23 +256,43 @@ int main(int argc, char **argv)
         if (!strcmp(a, "--platform") && (!strcmp(v, "vfio") || !strcmp(v, "pci"))) {
             o.use_pci = !strcmp(v, "pci");
         } else if (!strcmp(a, "--cba")) {
-            o.cba = strtoull(v, NULL, 0);
+            /* CBA is bits 63:12 of CMBMSC: a page-aligned controller address, not 0. */
+            if (!number(v, '\0', UINT64_MAX, &o.cba, NULL) || o.cba == 0 ||
+                (o.cba & (NVME_PAGE - 1)))
+                return bad("--cba: not a non-zero 4 KiB-aligned address", v);
             o.cba_given = true;
         } else if (!strcmp(a, "--timeout")) {
-            o.timeout_ms = (unsigned)strtoul(v, NULL, 0);
-        } else if ((!strcmp(a, "--write") || !strcmp(a, "--write-cmb")) && njobs < MAX_WRITES) {
+            if (!number(v, '\0', 3600000, &n, NULL) || n == 0)
+                return bad("--timeout: not 1 to 3600000 milliseconds", v);
+            o.timeout_ms = (unsigned)n;
+        } else if (!strcmp(a, "--write") || !strcmp(a, "--write-cmb")) {
+            if (njobs == MAX_WRITES)
+                return bad("more than 16 writes", v);
             if (parse_job(v, !strcmp(a, "--write-cmb"), &jobs[njobs++]))
-                return usage();
+                return bad("not LBA:BLOCKS:TAG with 1 to 65536 blocks and a tag", v);
         } else if (!strcmp(a, "--bad-prp")) {
-            bad_lba = strtoll(v, NULL, 0);
+            if (!number(v, '\0', INT64_MAX, &n, NULL))
+                return bad("--bad-prp: not an LBA", v);
+            bad_lba = (long long)n;
         } else if (!strcmp(a, "--bench")) {
-            bench_n = (unsigned)strtoul(v, NULL, 0);
+            if (!number(v, '\0', 100000000, &n, NULL) || n == 0)
+                return bad("--bench: not 1 to 100000000 commands", v);
+            bench_n = (unsigned)n;
         } else {
             return usage();
         }
     }
-    if (!o.bdf || o.timeout_ms == 0)
+    if (!o.bdf)
         return usage();
+    if (o.no_cmb && (o.cmb_io || o.cba_given))
+        return bad("--no-cmb with --cmb-io or --cba", "");
+    /* Without an IOMMU system memory is known to the controller by its physical address: a CBA
+     * of our choosing could name RAM, and the controller would then take those RAM addresses
+     * for its own memory. The CMB stays at its bus address, which no RAM has. */
+    if (o.use_pci && o.cba_given)
+        return bad("--cba with --platform pci (physical addresses: the CMB keeps its bus "
+                   "address)",
+                   "");
     if (nvme_open(&d, &o))
         return 1;
     if (nvme_create_io_queues(&d.c, 64, d.c.cmb_declared && d.c.cmb.sqs) == 0) {

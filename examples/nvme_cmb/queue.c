@@ -7,16 +7,11 @@
 
 #include <dmacoh/io.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-/* Queue entries are little-endian structures; this teaching driver lays them out in host
- * order and so runs on little-endian hosts only. */
-#error "nvme_cmb builds its queue entries in host byte order: little-endian hosts only"
-#endif
 
 uint64_t nvme_io_ns, nvme_alloc_ns;
 
@@ -30,6 +25,10 @@ int nvme_queue_alloc(struct nvme_queue *q, const struct nvme_regs *regs, unsigne
     int rc;
 
     memset(q, 0, sizeof(*q));
+    if (depth < 2 || depth > 4096) {
+        fprintf(stderr, "nvme: queue %u: %u entries (2 to 4096 allowed)\n", qid, depth);
+        return -EINVAL;
+    }
     q->regs = regs;
     q->qid = qid;
     q->depth = depth;
@@ -43,6 +42,7 @@ int nvme_queue_alloc(struct nvme_queue *q, const struct nvme_regs *regs, unsigne
     rc = dmacoh_alloc_coherent(sq_dev, sq_bytes, sq_in_cmb ? DMACOH_ALLOC_NOFALLBACK : 0, 0, &q->sq,
                                &q->sq_dma);
     if (rc) {
+        q->sq = NULL;
         fprintf(stderr, "nvme: SQ %u (%zu bytes) for '%s': %s\n", qid, sq_bytes,
                 dmacoh_device_name(sq_dev), dmacoh_strerror(rc));
         return rc;
@@ -52,6 +52,7 @@ int nvme_queue_alloc(struct nvme_queue *q, const struct nvme_regs *regs, unsigne
         fprintf(stderr, "nvme: CQ %u (%zu bytes) for '%s': %s\n", qid, cq_bytes,
                 dmacoh_device_name(cq_dev), dmacoh_strerror(rc));
         dmacoh_free_coherent(sq_dev, sq_bytes, q->sq, q->sq_dma);
+        q->sq = NULL;
         return rc;
     }
     q->cq = cq;
@@ -78,8 +79,10 @@ int nvme_submit(struct nvme_queue *q, struct nvme_sqe *cmd, uint16_t *cid)
     /* Full when the tail would meet the head the controller last reported (4.1.1). */
     if (next == q->sq_head)
         return -EBUSY;
-    cmd->cid = q->next_cid++;
-    *cid = cmd->cid;
+    if (q->next_cid == 0xffff) /* "should not be used" as a command identifier (4.2) */
+        q->next_cid = 0;
+    *cid = q->next_cid++;
+    cmd->cid = htole16(*cid);
     if (q->sq_in_cmb) {
         /* Device memory: the accessor takes a MAP pointer or an IO cookie alike. */
         slot = (char *)q->sq + (size_t)q->sq_tail * sizeof(*cmd);
@@ -102,15 +105,25 @@ int nvme_wait(struct nvme_queue *q, uint16_t cid, unsigned timeout_ms, struct nv
     for (;;) {
         struct nvme_cqe *e = &q->cq[q->cq_head];
         /* The status word carries the phase tag; read it first, the rest after (acquire). */
-        uint16_t status = __atomic_load_n(&e->status, __ATOMIC_ACQUIRE);
+        uint16_t status = le16toh(__atomic_load_n(&e->status, __ATOMIC_ACQUIRE));
 
         if ((status & 1u) == q->phase) {
-            *out = *e;
-            q->sq_head = out->sqhd;
+            out->dw0 = le32toh(e->dw0);
+            out->dw1 = le32toh(e->dw1);
+            out->sqhd = le16toh(e->sqhd);
+            out->sqid = le16toh(e->sqid);
+            out->cid = le16toh(e->cid);
+            out->status = status;
             q->cq_head = (uint16_t)((q->cq_head + 1) % q->depth);
             if (q->cq_head == 0)
                 q->phase ^= 1u; /* a wrap inverts the phase the controller writes */
             NVME_TIMED_VOID(nvme_io_ns, nvme_ring_cq(q->regs, q->qid, q->cq_head));
+            if (out->sqhd >= q->depth) {
+                fprintf(stderr, "nvme: queue %u: completion reports SQ head %u of %u entries\n",
+                        q->qid, out->sqhd, q->depth);
+                return -EIO;
+            }
+            q->sq_head = out->sqhd;
             if (out->cid != cid) {
                 fprintf(stderr, "nvme: queue %u completed command %u, expected %u\n", q->qid,
                         out->cid, cid);

@@ -21,7 +21,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Submission queue entry (4.2, figure 105): 64 bytes. */
+/*
+ * Queue entries are little-endian structures on the wire (1.4 section 1.4.1: "all fields are
+ * little endian"). The two structs below are that wire format: every multi-byte field holds
+ * its value little-endian, whatever the host's byte order. Entries are built with htole16/32/64
+ * (<endian.h>) field by field, and completions are read with le16toh/le32toh, so the driver is
+ * the same on x86, Arm and big-endian s390x. Registers are not here: dmacoh's IO accessors
+ * read and write them little-endian already.
+ */
+
+/* Submission queue entry (4.2, figure 105): 64 bytes, little-endian fields. */
 struct nvme_sqe {
     uint8_t opc;   /* opcode */
     uint8_t flags; /* FUSE, PSDT (00b: PRPs) */
@@ -34,7 +43,8 @@ struct nvme_sqe {
     uint32_t cdw10, cdw11, cdw12, cdw13, cdw14, cdw15;
 };
 
-/* Completion queue entry (4.6, figure 121): 16 bytes. */
+/* Completion queue entry (4.6, figure 121): 16 bytes, little-endian fields as the controller
+ * writes them; nvme_wait hands its caller a copy converted to host order. */
 struct nvme_cqe {
     uint32_t dw0; /* command specific */
     uint32_t dw1;
@@ -83,7 +93,9 @@ struct nvme_queue {
 };
 
 /* Allocates the rings: the SQ for sq_dev (NOFALLBACK when sq_in_cmb), the CQ for cq_dev.
- * Errors: those of dmacoh_alloc_coherent (printed). */
+ * depth: 2 to 4096 entries (a 0's based 16-bit queue size; the caller keeps I/O queues within
+ * CAP.MQES). Errors: -EINVAL for a depth out of range, those of dmacoh_alloc_coherent (all
+ * printed); on failure nothing stays allocated. */
 int nvme_queue_alloc(struct nvme_queue *q, const struct nvme_regs *regs, unsigned qid,
                      unsigned depth, struct dmacoh_device *sq_dev, bool sq_in_cmb,
                      struct dmacoh_device *cq_dev);
@@ -91,12 +103,14 @@ int nvme_queue_alloc(struct nvme_queue *q, const struct nvme_regs *regs, unsigne
 /* Frees both rings (the controller must no longer use them). */
 int nvme_queue_free(struct nvme_queue *q);
 
-/* Copies cmd into the SQ at the tail with a fresh command identifier (returned in *cid) and
- * rings the SQ tail doorbell. -EBUSY when the ring is full. */
+/* Copies cmd (wire format) into the SQ at the tail with a fresh command identifier (returned
+ * in *cid, host order; FFFFh is never used, 4.2) and rings the SQ tail doorbell. -EBUSY when
+ * the ring is full. */
 int nvme_submit(struct nvme_queue *q, struct nvme_sqe *cmd, uint16_t *cid);
 
 /* Polls the CQ for the completion of cid for at most timeout_ms, consumes it (head doorbell)
- * and returns its status field (0: success), or -ETIMEDOUT. */
+ * and returns its status field (0: success), or -ETIMEDOUT, or -EIO when the entry is not the
+ * one awaited or reports an SQ head outside the ring. *out gets the entry in host order. */
 int nvme_wait(struct nvme_queue *q, uint16_t cid, unsigned timeout_ms, struct nvme_cqe *out);
 
 #endif /* NVME_CMB_QUEUE_H */

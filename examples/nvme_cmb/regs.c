@@ -85,6 +85,22 @@ int nvme_reset(struct nvme_regs *r)
     r->stride = 4u << NVME_CAP_DSTRD(r->cap);
     /* CAP.TO is in 500 ms units; 0 would mean "no time", so wait at least 500 ms. */
     r->timeout_ms = (NVME_CAP_TO(r->cap) ? NVME_CAP_TO(r->cap) : 1u) * 500u;
+    /* The doorbells of queue pairs 0 and 1: the last is CQ 1's head at 0x1000 + 3 stride. */
+    if (NVME_REG_DBS + 3ull * r->stride + 4 > r->bar0_len) {
+        fprintf(stderr,
+                "nvme: doorbell stride %u (CAP.DSTRD %u) puts queue 1's doorbells beyond the "
+                "%llu bytes of BAR0\n",
+                r->stride, NVME_CAP_DSTRD(r->cap), (unsigned long long)r->bar0_len);
+        return -ENODEV;
+    }
+    /* CC.MPS = 0 (4 KiB pages, this driver's PRP unit) must lie in [MPSMIN, MPSMAX]. */
+    if (NVME_CAP_MPSMIN(r->cap) != 0) {
+        fprintf(stderr,
+                "nvme: the controller's smallest memory page is %u KiB (CAP.MPSMIN): "
+                "this driver uses 4 KiB pages\n",
+                4u << NVME_CAP_MPSMIN(r->cap));
+        return -ENODEV;
+    }
     cc = nvme_rd32(r, NVME_REG_CC);
     if (cc & NVME_CC_EN)
         nvme_wr32(r, NVME_REG_CC, cc & ~NVME_CC_EN);
@@ -103,14 +119,13 @@ int nvme_enable(struct nvme_regs *r)
 int nvme_shutdown(struct nvme_regs *r)
 {
     uint32_t cc = nvme_rd32(r, NVME_REG_CC);
-    int rc;
+    int rc, rc2;
 
     nvme_wr32(r, NVME_REG_CC, (cc & ~NVME_CC_SHN_MASK) | NVME_CC_SHN_NORMAL);
     rc = wait_csts(r, 3u << 2, NVME_SHST_COMPLETE << 2, "CSTS.SHST = 10b (shutdown complete)");
     nvme_wr32(r, NVME_REG_CC, 0);
-    if (rc == 0)
-        rc = wait_csts(r, NVME_CSTS_RDY, 0, "CSTS.RDY = 0 (disable after shutdown)");
-    return rc;
+    rc2 = wait_csts(r, NVME_CSTS_RDY, 0, "CSTS.RDY = 0 (disable after shutdown)");
+    return rc ? rc : rc2;
 }
 
 int nvme_cmb_probe(const struct nvme_regs *r, struct nvme_cmb_info *cmb)
@@ -129,7 +144,11 @@ int nvme_cmb_probe(const struct nvme_regs *r, struct nvme_cmb_info *cmb)
     sz = nvme_rd32(r, NVME_REG_CMBSZ);
     if (sz == 0)
         return -ENODEV;
-    unit = 4096ull << (4 * ((sz >> 8) & 0xf)); /* SZU: 4 KiB, 64 KiB, 1 MiB, ... */
+    if (((sz >> 8) & 0xf) > 6) {
+        fprintf(stderr, "nvme: CMBSZ %#x: size unit (SZU) %u is reserved\n", sz, (sz >> 8) & 0xf);
+        return -ENODEV;
+    }
+    unit = 4096ull << (4 * ((sz >> 8) & 0xf)); /* SZU: 4 KiB, 64 KiB, 1 MiB, ... 64 GiB */
     cmb->bir = loc & 7;
     cmb->offset = (uint64_t)(loc >> 12) * unit;
     cmb->size = (uint64_t)(sz >> 12) * unit;
@@ -139,6 +158,16 @@ int nvme_cmb_probe(const struct nvme_regs *r, struct nvme_cmb_info *cmb)
     cmb->rds = (sz >> 3) & 1;
     cmb->wds = (sz >> 4) & 1;
     return 0;
+}
+
+int nvme_cmb_fits(const struct nvme_cmb_info *cmb, uint64_t bar_size)
+{
+    if (cmb->offset < bar_size && cmb->size <= bar_size - cmb->offset)
+        return 0;
+    fprintf(stderr, "nvme: CMB of %llu bytes at offset %#llx does not fit in BAR%u (%llu bytes)\n",
+            (unsigned long long)cmb->size, (unsigned long long)cmb->offset, cmb->bir,
+            (unsigned long long)bar_size);
+    return -ENODEV;
 }
 
 int nvme_cmb_enable_space(const struct nvme_regs *r, uint64_t cba)

@@ -54,6 +54,7 @@
 /* The controller's registers as this driver sees them. */
 struct nvme_regs {
     volatile uint8_t *bar0; /* BAR0 mapped into the process */
+    uint64_t bar0_len;      /* bytes of it mapped: registers and doorbells must lie inside */
     uint64_t cap;           /* CAP, read once at reset */
     unsigned stride;        /* bytes between doorbells: 4 << CAP.DSTRD */
     unsigned timeout_ms;    /* CAP.TO in milliseconds: the longest RDY or SHST wait */
@@ -80,19 +81,29 @@ void nvme_wr64(const struct nvme_regs *r, unsigned off, uint64_t v);
 uint64_t nvme_now_ns(void);
 
 /* Reads CAP and disables the controller (CC.EN = 0, wait for CSTS.RDY = 0 within CAP.TO).
- * Returns 0, or -ETIMEDOUT with a message on stderr. */
+ * Returns 0; -ENODEV (message on stderr) when the doorbells of queue pairs 0 and 1 lie beyond
+ * the mapped bar0_len (CAP.DSTRD) or the controller cannot use 4 KiB memory pages (CAP.MPSMIN
+ * above 0); -ETIMEDOUT or -EIO as for the waits below. */
 int nvme_reset(struct nvme_regs *r);
 
 /* Sets CC with EN (and the queue entry sizes) and waits for CSTS.RDY = 1 within CAP.TO.
  * -ETIMEDOUT, or -EIO when the controller reports a fatal status (CSTS.CFS). */
 int nvme_enable(struct nvme_regs *r);
 
-/* Normal shutdown (7.6.2): CC.SHN = 01b, wait for CSTS.SHST = 10b, then CC.EN = 0. */
+/* Normal shutdown (7.6.2): CC.SHN = 01b, wait for CSTS.SHST = 10b, then CC.EN = 0 and wait
+ * for CSTS.RDY = 0 - that last wait even when the shutdown notification timed out, since only
+ * a controller that is no longer ready has stopped using host memory. First error returned. */
 int nvme_shutdown(struct nvme_regs *r);
 
-/* Sets CMBMSC.CRE so that CMBLOC and CMBSZ are reported, and decodes them. -ENODEV when the
- * controller has no CMB (CAP.CMBS clear or CMBSZ 0). */
+/* Sets CMBMSC.CRE so that CMBLOC and CMBSZ are reported, and decodes them (CMBSZ.SZU scales
+ * both SZ and CMBLOC.OFST). -ENODEV when the controller has no CMB (CAP.CMBS clear or CMBSZ 0)
+ * or reports one this driver cannot use (a reserved SZU, with a message). Whether it lies
+ * inside its BAR is for the caller to check, who knows the BAR's size. */
 int nvme_cmb_probe(const struct nvme_regs *r, struct nvme_cmb_info *cmb);
+
+/* 0 when the CMB lies inside its BAR of bar_size bytes (CMBLOC.OFST + CMBSZ.SZ, 3.1.11);
+ * -ENODEV with a message otherwise. */
+int nvme_cmb_fits(const struct nvme_cmb_info *cmb, uint64_t bar_size);
 
 /* Turns the CMB's controller memory space on at controller address cba (CMBMSC.CMSE and CBA):
  * queue and PRP addresses in [cba, cba + size) are then served from the CMB. -EINVAL when the

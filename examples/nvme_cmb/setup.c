@@ -15,6 +15,7 @@
 
 #include <dmacoh/pool.h>
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -47,7 +48,8 @@ static int pci_enable(const char *bdf)
             close(fd);
         return -EIO;
     }
-    cmd |= 0x6;
+    /* Configuration space is little-endian, like the controller's registers. */
+    cmd = htole16(le16toh(cmd) | 0x6);
     if (pwrite(fd, &cmd, 2, 4) != 2) {
         fprintf(stderr, "nvme: %s: %s\n", path, strerror(errno));
         close(fd);
@@ -79,6 +81,8 @@ static int open_platform(struct nvme_dev *d, const struct nvme_setup_opts *o)
         char path[160];
 
         rc = dmacoh_pci_open(o->bdf, NULL, &d->pci);
+        if (rc == 0)
+            rc = dmacoh_pci_bar(d->pci, 0, NULL, &size, NULL);
         if (rc)
             return rc;
         ho.declared = dmacoh_pci_platform(d->pci);
@@ -96,8 +100,16 @@ static int open_platform(struct nvme_dev *d, const struct nvme_setup_opts *o)
             return -errno;
         }
     }
-    /* Registers and the doorbells of the admin and first I/O queue pairs: two pages. */
-    d->bar0_len = 2 * NVME_PAGE;
+    /* All of BAR0: registers, and doorbells as far as CAP.DSTRD spaces them (nvme_reset checks
+     * that queue 1's lie inside). */
+    d->bar0_len = (size_t)size;
+    if (size < 2 * NVME_PAGE || size != d->bar0_len) {
+        fprintf(stderr, "nvme: BAR0 of %llu bytes cannot hold an NVMe controller's registers\n",
+                (unsigned long long)size);
+        if (o->use_pci)
+            close(fd);
+        return -ENODEV;
+    }
     d->bar0 = mmap(NULL, d->bar0_len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)off);
     rc = d->bar0 == MAP_FAILED ? -errno : 0;
     if (o->use_pci)
@@ -108,6 +120,7 @@ static int open_platform(struct nvme_dev *d, const struct nvme_setup_opts *o)
         return rc;
     }
     d->c.regs.bar0 = d->bar0;
+    d->c.regs.bar0_len = d->bar0_len;
     return 0;
 }
 
@@ -116,7 +129,7 @@ static int declare_cmb(struct nvme_dev *d, const struct nvme_setup_opts *o)
 {
     struct nvme_ctrl *c = &d->c;
     dmacoh_phys_addr_t bar = 0;
-    uint64_t cba;
+    uint64_t cba, bar_size = 0;
     int rc;
 
     if (o->no_cmb || nvme_cmb_probe(&c->regs, &c->cmb) != 0) {
@@ -124,10 +137,15 @@ static int declare_cmb(struct nvme_dev *d, const struct nvme_setup_opts *o)
         printf("nvme_cmb: CMB: %s\n", o->no_cmb ? "not used (--no-cmb)" : "none");
         return 0;
     }
-    rc = d->vfio ? dmacoh_vfio_bar(d->vfio, c->cmb.bir, &bar, NULL, NULL)
-                 : dmacoh_pci_bar(d->pci, c->cmb.bir, &bar, NULL, NULL);
-    if (rc)
+    rc = d->vfio ? dmacoh_vfio_bar(d->vfio, c->cmb.bir, &bar, &bar_size, NULL)
+                 : dmacoh_pci_bar(d->pci, c->cmb.bir, &bar, &bar_size, NULL);
+    /* CMBLOC.OFST + CMBSZ.SZ must lie inside the BAR that CMBLOC.BIR names (3.1.11). */
+    if (rc == 0)
+        rc = nvme_cmb_fits(&c->cmb, bar_size);
+    if (rc) {
+        nvme_cmb_disable(&c->regs);
         return rc;
+    }
     d->cmb_bus = bar + c->cmb.offset;
     cba = o->cba_given ? o->cba : d->cmb_bus;
     rc = dmacoh_declare_coherent_memory(
@@ -232,16 +250,28 @@ int nvme_close(struct nvme_dev *d)
     struct nvme_ctrl *c = &d->c;
     int first = 0;
 
+    bool stopped = true;
+
     if (d->bar0) {
         step(&first, nvme_delete_io_queues(c), "delete I/O queues");
         if (nvme_rd32(&c->regs, NVME_REG_CC) & NVME_CC_EN)
             step(&first, nvme_shutdown(&c->regs), "CC.SHN");
         else
-            nvme_reset(&c->regs);
+            step(&first, nvme_reset(&c->regs), "CC.EN = 0");
+        /* Only a controller that is no longer ready has stopped using host memory. */
+        stopped = !(nvme_rd32(&c->regs, NVME_REG_CSTS) & NVME_CSTS_RDY);
         if (c->cmb_declared)
             nvme_cmb_disable(&c->regs);
     }
-    if (c->admin.sq)
+    if (!stopped && (c->admin.sq || c->io.sq)) {
+        fprintf(stderr, "nvme: shutdown: the controller is still ready: its queues are left "
+                        "allocated\n");
+        step(&first, -EBUSY, "free queues");
+    }
+    /* I/O rings whose deletion failed: the disabled controller no longer uses them. */
+    if (c->io.sq && stopped)
+        step(&first, nvme_queue_free(&c->io), "free I/O queues");
+    if (c->admin.sq && stopped)
         step(&first, nvme_queue_free(&c->admin), "free admin queues");
     if (c->prp_pool)
         step(&first, dmacoh_pool_destroy(c->prp_pool, 0), "destroy PRP pool");

@@ -2181,6 +2181,10 @@ static int nvme_prepare(void)
 
     char state[128] = "";
 
+    /* Already unbound (by an earlier proof: tool-list and nvme-pci both need it so, in
+     * whichever order they run): only the CMB's visibility is left to see to. */
+    if (access(SYS_PCI "/" HW_NVME "/driver", F_OK) != 0)
+        goto unbound;
     /* The controller's nvme instance (nvmeN: N in probe order, which is not fixed while
      * other controllers probe at the same time). */
     for (int i = 0; i < 300 && !state[0]; i++) {
@@ -2211,6 +2215,7 @@ static int nvme_prepare(void)
     }
     rc = system("echo " HW_NVME " >/sys/bus/pci/drivers/nvme/unbind");
     check(rc == 0, "unbinding " HW_NVME " from nvme: status %#x", rc);
+unbound:
     /* An unbound function may be left with memory decoding off, or be put to sleep by
      * runtime power management: the listing then reads no register (and says why). Keep it
      * awake and enabled, as a user-space driver does before using it. */
@@ -2387,6 +2392,16 @@ static int proof_nvme_sysmem(void)
     check(!has("DIFFERENT") && has("debug mode: 0 misuse reports"), "not clean");
     say("no CMB: the same writes through system memory (the host compares the bytes)");
     nvme_hostchecks("nvme-sys", 0);
+    /* Blocks past the namespace's end (8 MiB: 16384 blocks) are refused by the driver before
+     * anything is sent, for --write and --bad-prp alike, and it still shuts down cleanly. */
+    st = nvme_cmb("", NVME_NO_CMB, false, 0, "--write 16383:2:past-the-end. --bad-prp 16382");
+    check(st == 1, "nvme_cmb with blocks past the end: exit status %d, not 1", st);
+    check(has("2 blocks at LBA 16383 from ") && has(": outside the namespace (16384 blocks)") &&
+              has("--bad-prp 16382: 24 blocks there are not inside namespace 1") &&
+              has("shut down: queues deleted"),
+          "blocks past the end not refused, or no clean shutdown");
+    printf("HOSTWRONG nvme-sys %u %u past-the-end.\n", 16383 * NVME_LBA, NVME_LBA);
+    say("blocks past the namespace's end refused by the driver, nothing written there");
     return 0;
 }
 
