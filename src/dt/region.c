@@ -25,11 +25,13 @@ static void clear(struct dmacoh_dt_region *r)
     *r = (struct dmacoh_dt_region){0};
 }
 
-static void copy(char *dst, size_t cap, const char *src, size_t n)
+/* Copies at most n bytes of src; a node name (node set) stops at its unit address, a
+ * memory-region-names entry is taken whole ('@' is an ordinary character there). */
+static void copy(char *dst, size_t cap, const char *src, size_t n, bool node)
 {
     size_t i;
 
-    for (i = 0; i + 1 < cap && i < n && src[i] && src[i] != '@'; i++)
+    for (i = 0; i + 1 < cap && i < n && src[i] && !(node && src[i] == '@'); i++)
         dst[i] = src[i];
     dst[i] = '\0';
 }
@@ -72,6 +74,10 @@ static int partition(const struct dmacoh_dt *dt, int node, int sram, struct dmac
     r->flags |= has(dt, node, "pool") ? DMACOH_DT_POOL : 0;
     r->flags |= has(dt, node, "export") ? DMACOH_DT_EXPORT : 0;
     r->flags |= has(dt, node, "protect-exec") ? DMACOH_DT_PROTECT_EXEC : 0;
+    /* The kernel sets up no partition of an SRAM it does not probe. */
+    if (!dmacoh__dt_enabled(dt, sram))
+        return dmacoh__dt_refuse(r, DMACOH_ENODEV,
+                                 "lies in a disabled SRAM (its status not \"okay\")", NULL, NULL);
     if ((rc = place(dt, sram, &base, &len, r)) != 0)
         return rc;
     if (has(dt, sram, "ranges")) {
@@ -90,10 +96,38 @@ static int partition(const struct dmacoh_dt *dt, int node, int sram, struct dmac
     return 0;
 }
 
+/* Refuses r unless /reserved-memory (rm) has the form the kernel takes: #address-cells and
+ * #size-cells present and equal to the root's, and a `ranges`, which the binding asks to be
+ * empty. The kernel reads the children's `reg` with the root's cells and never translates
+ * them; when the node breaks that form it ignores all its children ("unsupported node
+ * format"), so nothing in it is reserved. A non-empty `ranges` is refused too: the kernel
+ * reserves the untranslated addresses, not the ones that ranges would give. */
+static int rm_form(const struct dmacoh_dt *dt, int rm, struct dmacoh_dt_region *r)
+{
+    static const char *const cellnames[2] = {"#address-cells", "#size-cells"};
+    const fdt32_t *mine, *root;
+    int len, rlen;
+
+    for (int i = 0; i < 2; i++) {
+        mine = fdt_getprop(dt->blob, rm, cellnames[i], &len);
+        root = fdt_getprop(dt->blob, 0, cellnames[i], &rlen);
+        if (!mine || !root || len != 4 || rlen != 4 || fdt32_ld(mine) != fdt32_ld(root))
+            return dmacoh__dt_refuse(r, DMACOH_EINVAL, "lies in a /reserved-memory whose",
+                                     cellnames[i],
+                                     "is absent or differs from the root's: the kernel ignores "
+                                     "every child of such a node");
+    }
+    if (!fdt_getprop(dt->blob, rm, "ranges", &len) || len != 0)
+        return dmacoh__dt_refuse(r, DMACOH_EINVAL,
+                                 "lies in a /reserved-memory whose ranges is not empty: the kernel",
+                                 "reserves its children's reg untranslated", NULL);
+    return 0;
+}
+
 static int reserved(const struct dmacoh_dt *dt, int node, struct dmacoh_dt_region *r)
 {
     const fdt32_t *sz;
-    int len;
+    int len, rc;
 
     r->flags |= DMACOH_DT_RESERVED;
     r->flags |= has(dt, node, "no-map") ? DMACOH_DT_NO_MAP : 0;
@@ -114,7 +148,11 @@ static int reserved(const struct dmacoh_dt *dt, int node, struct dmacoh_dt_regio
                                  "is placed by the kernel at boot (size, no reg): only the live",
                                  "tree (dmacoh_dt_open_live) says where", NULL);
     }
-    return place(dt, node, &r->bus, &r->size, r);
+    /* A reg the reader cannot take is refused for that first; one it can take must still
+     * lie in a /reserved-memory the kernel honours. */
+    if ((rc = place(dt, node, &r->bus, &r->size, r)) != 0)
+        return rc;
+    return rm_form(dt, fdt_parent_offset(dt->blob, node), r);
 }
 
 /* Refuses r when it overlaps an earlier enabled sibling under /reserved-memory. */
@@ -154,9 +192,9 @@ static int describe(const struct dmacoh_dt *dt, int node, int dev, const char *n
 
     dmacoh__dt_path(dt, node, r->path, sizeof(r->path));
     if (name)
-        copy(r->name, sizeof(r->name), name, (size_t)namelen);
+        copy(r->name, sizeof(r->name), name, (size_t)namelen, false);
     else if (nn)
-        copy(r->name, sizeof(r->name), nn, (size_t)len);
+        copy(r->name, sizeof(r->name), nn, (size_t)len, true);
     if (parent < 0)
         return dmacoh__dt_refuse(r, DMACOH_EINVAL, "is the root, not a region", NULL, NULL);
     if (!dmacoh__dt_enabled(dt, node))
@@ -180,8 +218,10 @@ static int describe(const struct dmacoh_dt *dt, int node, int dev, const char *n
         return dmacoh__dt_refuse(r, DMACOH_EBUSY, "is reusable: CMA that the kernel lends to",
                                  "movable pages, not memory a driver may declare", NULL);
     if ((r->flags & DMACOH_DT_RESERVED) && !(r->flags & DMACOH_DT_NO_MAP))
-        return dmacoh__dt_refuse(r, DMACOH_EBUSY, "has no no-map: the kernel maps it as cached",
-                                 "RAM in its linear map, so it cannot be coherent here", NULL);
+        return dmacoh__dt_refuse(r, DMACOH_EBUSY,
+                                 "has no no-map: the kernel keeps it in its linear map as cached",
+                                 "RAM (and still uses a shared-dma-pool as its own pool), so a",
+                                 "mapping here would alias kernel memory with other attributes");
     return (r->flags & DMACOH_DT_RESERVED) ? overlap(dt, node, r) : 0;
 }
 
@@ -235,7 +275,7 @@ static void entry(const struct dmacoh_dt *dt, int dev, const struct list *l, uns
         return;
     }
     if (name)
-        copy(r->name, sizeof(r->name), name, (size_t)len);
+        copy(r->name, sizeof(r->name), name, (size_t)len, false);
     dmacoh__dt_path(dt, dev, path, sizeof(path));
     dmacoh__text_init(&t, what, sizeof(what));
     dmacoh__text_str(&t, mr ? "memory-region[" : "sram[");
@@ -331,24 +371,43 @@ int dmacoh_dt_regions(const struct dmacoh_dt *dt, struct dmacoh_dt_region *out, 
     return *count > cap ? DMACOH_EOVERFLOW : 0;
 }
 
+/* True when node is what the kernel makes a default pool of: an enabled shared-dma-pool
+ * with `linux,dma-default` that is not `reusable` (the kernel turns a reusable one down as a
+ * coherent pool before it looks at linux,dma-default; `linux,cma-default` names the default
+ * CMA area, which is not this pool). */
+static bool claims_default(const struct dmacoh_dt *dt, int node)
+{
+    return has(dt, node, "linux,dma-default") && !has(dt, node, "reusable") &&
+           compatible(dt, node, "shared-dma-pool") && dmacoh__dt_enabled(dt, node);
+}
+
 int dmacoh_dt_default_pool(const struct dmacoh_dt *dt, struct dmacoh_dt_region *out)
 {
-    int rm, node;
+    char other[DMACOH_DT_PATH_MAX];
+    int rm, node, first = -1, second = -1;
 
     if (!dt || !out) {
         dmacoh__err("devicetree: NULL argument");
         return DMACOH_EINVAL;
     }
     if ((rm = reserved_memory(dt)) >= 0)
-        for (node = fdt_first_subnode(dt->blob, rm); node >= 0;
-             node = fdt_next_subnode(dt->blob, node)) {
-            if (!has(dt, node, "linux,dma-default") || !dmacoh__dt_enabled(dt, node))
-                continue;
-            clear(out);
-            describe(dt, node, -1, NULL, 0, out);
-            return 0;
-        }
-    return DMACOH_ENOENT;
+        for (node = fdt_first_subnode(dt->blob, rm); node >= 0 && second < 0;
+             node = fdt_next_subnode(dt->blob, node))
+            if (claims_default(dt, node))
+                *(first < 0 ? &first : &second) = node;
+    if (first < 0)
+        return DMACOH_ENOENT;
+    clear(out);
+    if (describe(dt, first, -1, NULL, 0, out) != 0 || second < 0)
+        return 0;
+    /* The kernel warns that the default is redefined and keeps the one it sets up last, an
+     * order that depends on its version; which pool every device falls back to is not
+     * guessed here. */
+    dmacoh__dt_path(dt, second, other, sizeof(other));
+    dmacoh__warn("devicetree: %s and %s both claim linux,dma-default", out->path, other);
+    dmacoh__dt_refuse(out, DMACOH_EBUSY, "is one of several linux,dma-default pools, with", other,
+                      "(the kernel keeps one of them): declare the one meant by its path");
+    return 0;
 }
 
 /* ---- finding a device, declaring ---- */

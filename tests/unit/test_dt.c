@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define T_HAS(s, needle)                                                                           \
@@ -34,6 +35,14 @@
     } while (0)
 
 static struct dmacoh_dt_region rs[32];
+
+/* sysfs (kernfs), which shows the live tree, hands a file over at most a page per read(2).
+ * Every read(2) of this program does the same, so a loader that expects a property in one
+ * read fails here as it would on a real system with a property longer than a page. */
+ssize_t read(int fd, void *buf, size_t n)
+{
+    return syscall(SYS_read, fd, buf, n < 4096 ? n : 4096);
+}
 
 static void open_fixture(const char *name, struct dmacoh_dt *dt)
 {
@@ -214,6 +223,8 @@ static void refusals_and_default_pool(void)
     T_ERR(rs[1].status, DMACOH_ENOENT);
     T_HAS(rs[1].reason, "placed by the kernel at boot (size, no reg)");
     T_ERR(rs[2].status, DMACOH_EBUSY);
+    T_HAS(rs[2].reason, "has no no-map: the kernel keeps it in its linear map as cached RAM (and "
+                        "still uses a shared-dma-pool as its own pool)");
     T_ERR(rs[3].status, DMACOH_EBUSY);
     T_ERR(rs[4].status, DMACOH_EBUSY);
     T_HAS(rs[4].reason, "overlaps the earlier /reserved-memory/dma@90000000");
@@ -264,8 +275,9 @@ static void cells_counts(void)
     T_EQ_INT(strcmp(rs[0].path, "/reserved-memory/wrap@fffffffffffff000"), 0);
     T_ERR(rs[0].status, DMACOH_ERANGE);
     T_HAS(rs[0].reason, "reg wraps past 2^64");
-    T_EQ_INT(rs[1].status, 0); /* ends exactly at 2^64: no wrap */
-    T_EQ_U64(rs[1].bus, 0xfffffffffffff000);
+    /* /reserved-memory's cells are not the root's: the kernel ignores all of it */
+    T_ERR(rs[1].status, DMACOH_EINVAL);
+    T_HAS(rs[1].reason, "#address-cells is absent or differs from the root's");
     T_ERR(by_path(n, "/bus0/sram")->status, DMACOH_EINVAL);
     T_HAS(by_path(n, "/bus0/sram")->reason, "/bus0 #address-cells 0: not addressable");
     T_ERR(by_path(n, "/bus3/sram@0")->status, DMACOH_ENOTSUP);
@@ -404,6 +416,104 @@ static void patched_properties(void)
     free(buf);
 }
 
+/* The kernel makes a default coherent pool only of an enabled, non-reusable shared-dma-pool
+ * with linux,dma-default (linux,cma-default is the CMA default, another thing); when several
+ * claim it, which one it keeps depends on its version, so none is guessed. */
+static void default_pool_claims(void)
+{
+    size_t room = 64 << 10;
+    void *buf = copy_fixture("board", room);
+    struct dmacoh_dt dt;
+    struct dmacoh_dt_region r;
+
+    open_fixture("pools", &dt);
+    t_log_reset();
+    T_OK(dmacoh_dt_default_pool(&dt, &r));
+    T_EQ_INT(strcmp(r.path, "/reserved-memory/first@82000000"), 0);
+    T_ERR(r.status, DMACOH_EBUSY);
+    T_HAS(r.reason,
+          "one of several linux,dma-default pools, with /reserved-memory/second@83000000");
+    T_ASSERT(t_log_find("both claim linux,dma-default"));
+    dmacoh_dt_close(&dt);
+
+    /* The board's one default moved to its reusable node: no default pool at all. */
+    T_EQ_INT(fdt_delprop(buf, fdt_path_offset(buf, "/reserved-memory/default@98000000"),
+                         "linux,dma-default"),
+             0);
+    T_EQ_INT(fdt_setprop_empty(buf, fdt_path_offset(buf, "/reserved-memory/reuse@9a000000"),
+                               "linux,dma-default"),
+             0);
+    T_OK(dmacoh_dt_init(&dt, buf, room));
+    T_ERR(dmacoh_dt_default_pool(&dt, &r), DMACOH_ENOENT);
+    free(buf);
+}
+
+/* A partition of a disabled SRAM is not set up by the kernel; a memory-region-names entry is
+ * a name, '@' included (only node names lose their unit address). */
+static void disabled_sram_and_names(void)
+{
+    struct dmacoh_dt dt;
+    struct dmacoh_dt_region r;
+    int dev;
+    size_t n;
+
+    open_fixture("pools", &dt);
+    dev = dmacoh_dt_find_device(&dt, "acme,dev");
+    T_OK(dmacoh_dt_device_regions(&dt, dev, rs, 32, &n));
+    T_EQ_INT(n, 3);
+    T_EQ_INT(strcmp(rs[0].name, "rx@ring"), 0);
+    T_EQ_INT(rs[0].status, 0);
+    T_ERR(rs[2].status, DMACOH_ENODEV);
+    T_HAS(rs[2].reason, "lies in a disabled SRAM");
+    T_OK(dmacoh_dt_device_region(&dt, dev, "rx@ring", 0, &r));
+    T_EQ_INT(strcmp(r.path, "/reserved-memory/first@82000000"), 0);
+    T_ERR(dmacoh_dt_device_region(&dt, dev, "rx", 0, &r), DMACOH_ENOENT);
+    T_OK(dmacoh_dt_regions(&dt, rs, 32, &n));
+    T_ERR(by_path(n, "/sram@90000000/part@0")->status, DMACOH_ENODEV);
+    dmacoh_dt_close(&dt);
+}
+
+/* /reserved-memory in a form the kernel ignores (cells other than the root's) or reads
+ * untranslated (a non-empty ranges): its children are refused, not translated. */
+static void reserved_memory_form(void)
+{
+    size_t room = 64 << 10;
+    void *buf = copy_fixture("board", room);
+    /* child 0x80000000 + 2 GiB at 0x10000000: the reader would place dma@90000000 at
+     * 0x20000000, while the kernel reserves 0x90000000 */
+    const fdt32_t shift[6] = {0, cpu_to_fdt32(0x80000000), 0, cpu_to_fdt32(0x10000000),
+                              0, cpu_to_fdt32(0x80000000)};
+    struct dmacoh_dt dt;
+    size_t n;
+    int rm = fdt_path_offset(buf, "/reserved-memory");
+
+    T_EQ_INT(fdt_setprop(buf, rm, "ranges", shift, sizeof(shift)), 0);
+    T_OK(dmacoh_dt_init(&dt, buf, room));
+    T_OK(dmacoh_dt_regions(&dt, rs, 32, &n));
+    T_ERR(by_path(n, "/reserved-memory/dma@90000000")->status, DMACOH_EINVAL);
+    T_HAS(by_path(n, "/reserved-memory/dma@90000000")->reason, "ranges is not empty");
+    T_EQ_INT(fdt_setprop_empty(buf, rm, "ranges"), 0);
+    T_OK(dmacoh_dt_regions(&dt, rs, 32, &n));
+    T_EQ_INT(by_path(n, "/reserved-memory/dma@90000000")->status, 0);
+    /* 1 and 1 under a 2, 2 root: each reg reads as two (address, size) pairs */
+    T_EQ_INT(fdt_setprop_u32(buf, rm, "#address-cells", 1), 0);
+    T_EQ_INT(fdt_setprop_u32(buf, rm, "#size-cells", 1), 0);
+    T_OK(dmacoh_dt_regions(&dt, rs, 32, &n));
+    T_ERR(by_path(n, "/reserved-memory/dma@90000000")->status, DMACOH_EINVAL);
+    T_HAS(by_path(n, "/reserved-memory/dma@90000000")->reason,
+          "#address-cells is absent or differs from the root's");
+    free(buf);
+
+    open_fixture("edge", &dt);
+    T_OK(dmacoh_dt_regions(&dt, rs, 32, &n));
+    T_EQ_INT(n, 2);
+    T_EQ_INT(rs[0].status, 0); /* ends exactly at 2^64: no wrap */
+    T_EQ_U64(rs[0].bus, 0xfffffffffffff000);
+    T_ERR(rs[1].status, DMACOH_ERANGE);
+    T_HAS(rs[1].reason, "reg wraps past 2^64");
+    dmacoh_dt_close(&dt);
+}
+
 /* Writes node `node` of blob into directory dir, as the kernel shows a live tree. */
 static void write_tree(const void *blob, int node, const char *dir)
 {
@@ -440,6 +550,7 @@ static void live_tree(void)
 {
     char root[64] = "/tmp/dmacoh-dt-XXXXXX", base[128], path[512];
     static struct dmacoh_dt_region file[32];
+    static unsigned char table[10000];
     struct dmacoh_dt dt, live;
     size_t n, m;
     FILE *f;
@@ -458,6 +569,14 @@ static void live_tree(void)
     fclose(f);
     snprintf(path, sizeof(path), "%s/soc/link", base);
     T_EQ_INT(symlink("/etc", path), 0);
+    /* a property longer than a page (an interrupt-map of a large PCI bus, say) */
+    for (size_t i = 0; i < sizeof(table); i++)
+        table[i] = (unsigned char)(i * 7 + 1);
+    snprintf(path, sizeof(path), "%s/soc/acme,table", base);
+    f = fopen(path, "wb");
+    T_ASSERT(f != NULL);
+    T_EQ_INT(fwrite(table, 1, sizeof(table), f), sizeof(table));
+    fclose(f);
 
     T_OK(dmacoh_dt_regions(&dt, file, 32, &n));
     T_OK(dmacoh_dt_open_live(&live, base));
@@ -485,6 +604,15 @@ static void live_tree(void)
     T_OK(dmacoh_dt_device_regions(&live, dmacoh_dt_find_device(&live, "acme,dma-engine"), rs, 32,
                                   &m));
     T_EQ_U64(rs[1].device, 0x110200000);
+    {
+        int len;
+        const void *v =
+            fdt_getprop(live.blob, fdt_path_offset(live.blob, "/soc"), "acme,table", &len);
+
+        T_ASSERT(v != NULL);
+        T_EQ_INT(len, sizeof(table));
+        T_ASSERT(memcmp(v, table, sizeof(table)) == 0);
+    }
     T_ASSERT(fdt_getprop(live.blob, fdt_path_offset(live.blob, "/soc"), "name", NULL) == NULL);
     T_ASSERT(fdt_subnode_offset(live.blob, fdt_path_offset(live.blob, "/soc"), "link") < 0);
     dmacoh_dt_close(&live);
@@ -587,6 +715,9 @@ static const struct t_case cases[] = {
     T_CASE(cells_counts),
     T_CASE(hostile_headers),
     T_CASE(patched_properties),
+    T_CASE(default_pool_claims),
+    T_CASE(disabled_sram_and_names),
+    T_CASE(reserved_memory_form),
     T_CASE(live_tree),
     T_CASE(live_tree_too_deep),
     T_CASE(declare_on_the_simulator),

@@ -106,9 +106,21 @@ static int property(struct walk *w, const char *name, const struct stat *sb)
         return rc;
     }
     val = malloc((size_t)sb->st_size + 1);
-    if (val)
-        n = read(fd, val, (size_t)sb->st_size + 1);
-    rc = !val ? DMACOH_ENOMEM : n < 0 ? -errno : 0;
+    rc = val ? 0 : DMACOH_ENOMEM;
+    /* sysfs hands a property over at most a page per read(2): read to the end (one byte past
+     * the size stat gave, to see a file that grew). */
+    while (rc == 0 && n <= sb->st_size) {
+        ssize_t got = read(fd, val + n, (size_t)(sb->st_size + 1 - n));
+
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            rc = -errno;
+        else if (got == 0)
+            break;
+        else
+            n += got;
+    }
     close(fd);
     if (rc == 0 && n != sb->st_size) {
         dmacoh__err("devicetree: %s: read %zd bytes of %lld", w->path, n, (long long)sb->st_size);
