@@ -315,9 +315,11 @@ int dmacoh__dt_to_device(const struct dmacoh_dt *dt, int dev, uint64_t cpu, uint
 
     if (n < 0)
         return n;
-    /* From the root's children down to the device's parent, undoing each dma-ranges. */
-    for (int i = n - 2; i >= 0; i--)
-        if ((rc = through(dt, anc[i], anc[i + 1], true, &cpu, size, r)) != 0)
+    /* From the root down to the device's parent, undoing each dma-ranges. The root's own
+     * dma-ranges counts too (of_dma_get_range walks up to it): its children's DMA addresses
+     * on one side, CPU addresses in the root's cells on the other. */
+    for (int i = n - 1; i >= 0; i--)
+        if ((rc = through(dt, anc[i], anc[i + 1 < n ? i + 1 : i], true, &cpu, size, r)) != 0)
             return rc;
     *out = cpu;
     return 0;

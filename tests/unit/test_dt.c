@@ -514,6 +514,22 @@ static void reserved_memory_form(void)
     dmacoh_dt_close(&dt);
 }
 
+/* A root's dma-ranges is the last step of every device's DMA translation. */
+static void root_dma_ranges(void)
+{
+    struct dmacoh_dt dt;
+    struct dmacoh_dt_region r;
+
+    open_fixture("rootdma", &dt);
+    T_OK(dmacoh_dt_device_region(&dt, dmacoh_dt_find_device(&dt, "acme,engine"), NULL, 0, &r));
+    T_EQ_INT(r.status, 0);
+    T_EQ_U64(r.bus, 0x90000000);
+    T_EQ_U64(r.device, 0x10000000);
+    T_OK(dmacoh_dt_device_region(&dt, dmacoh_dt_find_device(&dt, "acme,deep"), NULL, 0, &r));
+    T_EQ_U64(r.device, 0x10000000);
+    dmacoh_dt_close(&dt);
+}
+
 /* Writes node `node` of blob into directory dir, as the kernel shows a live tree. */
 static void write_tree(const void *blob, int node, const char *dir)
 {
@@ -718,6 +734,7 @@ static const struct t_case cases[] = {
     T_CASE(default_pool_claims),
     T_CASE(disabled_sram_and_names),
     T_CASE(reserved_memory_form),
+    T_CASE(root_dma_ranges),
     T_CASE(live_tree),
     T_CASE(live_tree_too_deep),
     T_CASE(declare_on_the_simulator),
