@@ -7,16 +7,20 @@
  *  - the children of /reserved-memory: `no-map` ones (typically `compatible =
  *    "shared-dma-pool"`) are declarable; `reusable` ones are CMA that the kernel lends to
  *    movable pages and are listed but refused; `linux,dma-default` marks the default pool;
+ *    a /reserved-memory the kernel would ignore (its #address-cells or #size-cells not the
+ *    root's) or read untranslated (a non-empty `ranges`) has every child refused;
  *    a dynamically placed node (`size`, `alignment`, `alloc-ranges`, no `reg`) is resolved
  *    only from the live tree, where the kernel shows where it put it (a `reg`), and refused
  *    in a DTB file;
- *  - `mmio-sram` nodes and their child partitions (`pool`, `export`, `protect-exec` noted);
+ *  - `mmio-sram` nodes and their child partitions (`pool`, `export`, `protect-exec` noted;
+ *    a partition of a disabled SRAM is refused);
  *  - a device node's `memory-region` phandle list (by index, or by `memory-region-names`) and
  *    its `sram` phandle list, in that order: "the device's regions, in order";
  *  - addresses: a `reg` is translated through the `ranges` of every bus above it to the CPU
- *    (bus) address, and through the `dma-ranges` of the device's buses to the address the
- *    device must be programmed with (the kernel's of_translate_address and of_dma_get_range),
- *    which are exactly the RFC's bus address and device address.
+ *    (bus) address, and through the `dma-ranges` of the device's buses, the root's included
+ *    (never the device node's own), to the address the device must be programmed with (the
+ *    kernel's of_translate_address and of_dma_get_range), which are exactly the RFC's bus
+ *    address and device address.
  *
  * Every region comes back as a struct dmacoh_dt_region: path, name, both addresses, size,
  * flags, and a status, 0 when it can be declared or a negative DMACOH_E* code with the reason
@@ -143,7 +147,9 @@ int dmacoh_dt_open_file(struct dmacoh_dt *dt, const char *path);
  * Semantics: entries are taken in name order; symbolic links and entries other than
  * directories and regular files are skipped; the `name` files of the unflattened tree are
  * not copied (a blob keeps names in its nodes). Directories more than DMACOH_DT_MAX_DEPTH
- * levels deep are left out with a log line; a property file larger than 1 MiB fails.
+ * levels deep are left out with a log line, and so is a property file this process may not
+ * open (EACCES, EPERM: the kernel's `security-*` properties are root's only); a property is
+ * read to its end (sysfs gives a page per read); a property file larger than 1 MiB fails.
  * Errors: -DMACOH_EINVAL (dt NULL; a property too large; the result invalid), -DMACOH_ENOMEM,
  * -DMACOH_ENOENT (no such directory: not a devicetree machine), OS errors of opendir/open/
  * read, each logged with the path.
@@ -203,8 +209,12 @@ int dmacoh_dt_regions(const struct dmacoh_dt *dt, struct dmacoh_dt_region *out, 
                       size_t *count);
 
 /**
- * Describes the default pool: the first child of /reserved-memory with `linux,dma-default`
- * (device address = bus address, as the kernel's default pool uses it).
+ * Describes the default pool: the child of /reserved-memory the kernel makes its default
+ * coherent pool of, an enabled `shared-dma-pool` with `linux,dma-default` that is not
+ * `reusable` (`linux,cma-default` marks the default CMA area, which is not this pool)
+ * (device address = bus address, as the kernel's default pool uses it). When several claim
+ * it, the first is described and refused -DMACOH_EBUSY naming the second (which one the
+ * kernel keeps depends on its version), with a log line.
  * Returns 0 with *out filled (out->status says whether it is declarable), -DMACOH_ENOENT when
  * the tree has none, -DMACOH_EINVAL for NULL arguments. Context: any thread, no allocation.
  */

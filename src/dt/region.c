@@ -9,8 +9,8 @@
  * the CPU's bus, then to the device's addresses), and last with the policy: `reusable`
  * memory is CMA the kernel lends to movable pages, memory without `no-map` is in the kernel's
  * linear map as cached RAM; neither may be declared. A reserved-memory child that overlaps an
- * earlier (enabled, well-formed) sibling is refused, naming it: the kernel reserves the
- * first and fails the second.
+ * earlier (enabled, well-formed) sibling is refused, naming it: the kernel reports such an
+ * overlap as an error, and which user the memory has is then unclear.
  *
  * A device's regions are its `memory-region` phandles (named by `memory-region-names`), then
  * its `sram` phandles: one ordered list, which is the order of fallback. A phandle is

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define T_HAS(s, needle)                                                                           \
@@ -649,6 +650,55 @@ static void live_tree(void)
     t_remove_tree(root);
 }
 
+/* A property this process may not read (the kernel shows `security-*` ones to root only) is
+ * left out with a warning, not the whole tree lost. As root, the reading is done by another
+ * user, in a child process. */
+static void live_tree_unreadable(void)
+{
+    char root[64] = "/tmp/dmacoh-dt-XXXXXX", base[128], path[512];
+    struct dmacoh_dt dt;
+    int status = -1;
+    pid_t pid;
+    FILE *f;
+
+    T_ASSERT(mkdtemp(root) != NULL);
+    T_EQ_INT(chmod(root, 0755), 0);
+    snprintf(base, sizeof(base), "%s/base", root);
+    open_fixture("board", &dt);
+    write_tree(dt.blob, 0, base);
+    dmacoh_dt_close(&dt);
+    snprintf(path, sizeof(path), "%s/soc/security-key", base);
+    f = fopen(path, "wb");
+    T_ASSERT(f != NULL);
+    fputs("k", f);
+    fclose(f);
+    T_EQ_INT(chmod(path, 0), 0);
+    pid = fork();
+    T_ASSERT(pid >= 0);
+    if (pid == 0) {
+        struct dmacoh_dt live;
+        int soc;
+
+        if (geteuid() == 0 && setuid(65534) != 0)
+            _exit(2);
+        t_log_reset();
+        if (dmacoh_dt_open_live(&live, base) != 0)
+            _exit(3);
+        soc = fdt_path_offset(live.blob, "/soc");
+        if (soc < 0 || fdt_getprop(live.blob, soc, "security-key", NULL) != NULL ||
+            fdt_getprop(live.blob, soc, "ranges", NULL) == NULL)
+            _exit(4);
+        if (!t_log_find("security-key: not readable here"))
+            _exit(5);
+        dmacoh_dt_close(&live);
+        _exit(0);
+    }
+    T_EQ_INT(waitpid(pid, &status, 0), pid);
+    T_ASSERT(WIFEXITED(status));
+    T_EQ_INT(WEXITSTATUS(status), 0);
+    t_remove_tree(root);
+}
+
 static void live_tree_too_deep(void)
 {
     char root[64] = "/tmp/dmacoh-dt-XXXXXX", path[1024];
@@ -736,6 +786,7 @@ static const struct t_case cases[] = {
     T_CASE(reserved_memory_form),
     T_CASE(root_dma_ranges),
     T_CASE(live_tree),
+    T_CASE(live_tree_unreadable),
     T_CASE(live_tree_too_deep),
     T_CASE(declare_on_the_simulator),
 };

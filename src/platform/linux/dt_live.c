@@ -10,7 +10,9 @@
  * A node's properties come first in a blob, then its subnodes, so each directory is listed
  * once (in name order, dmacoh__linux_list_dir) and walked twice: regular files, then
  * directories. Symbolic links and other entries are skipped; the `name` files the kernel
- * adds to every node are left out (a blob keeps names in its nodes). The walk goes at most
+ * adds to every node are left out (a blob keeps names in its nodes), and so, with a warning,
+ * is a property this process may not read (`security-*` ones are root's only). A property
+ * is read to its end: sysfs gives at most a page per read(2). The walk goes at most
  * DMACOH_DT_MAX_DEPTH levels deep and uses one path buffer grown and cut back in place, so a
  * level costs little stack. The blob starts at 64 KiB and doubles (fdt_resize) whenever
  * libfdt says it is full.
@@ -100,6 +102,14 @@ static int property(struct walk *w, const char *name, const struct stat *sb)
         return DMACOH_EINVAL;
     }
     fd = open(w->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    /* The kernel shows `security-*` properties to root only (mode 0400): a reader without
+     * that right leaves them out, as it would any property it may not read, rather than
+     * losing the whole tree. A `reg` left out makes its region refused, never misplaced. */
+    if (fd < 0 && (errno == EACCES || errno == EPERM)) {
+        dmacoh__warn("devicetree: %s: not readable here (%s), left out", w->path,
+                     dmacoh_err_name(-errno));
+        return 0;
+    }
     if (fd < 0) {
         rc = -errno;
         dmacoh__err("devicetree: %s: cannot open (%s)", w->path, dmacoh_err_name(rc));
