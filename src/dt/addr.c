@@ -327,6 +327,27 @@ int dmacoh__dt_to_device(const struct dmacoh_dt *dt, int dev, uint64_t cpu, uint
 
 /* ---- taking a blob ---- */
 
+/* True when every tag of the structure block lies after the one before it. libfdt 1.6.1's
+ * fdt_next_tag moves past a property by its length with no check that it moves at all: a
+ * length of 0xfffffff4 (minus the 12 bytes of the property's header) gives back the
+ * property's own offset, and fdt_check_full, which walks on until FDT_END, then loops
+ * forever (a fuzz finding, tests/fuzz/corpus_dt/proplen-fffffff4-check-full-loop.dtb).
+ * fdt_next_tag's own bounds checks end this walk at the block's end: at most one step per
+ * 4 bytes. */
+static bool tags_advance(const void *blob)
+{
+    int offset, next = 0;
+    uint32_t tag;
+
+    do {
+        offset = next;
+        tag = fdt_next_tag(blob, offset, &next);
+        if (tag != FDT_END && next <= offset)
+            return false;
+    } while (tag != FDT_END);
+    return true;
+}
+
 static int bad_blob(const char *what, const char *why)
 {
     dmacoh__err("devicetree: blob refused: %s%s", what, why ? why : "");
@@ -355,6 +376,8 @@ int dmacoh_dt_init(struct dmacoh_dt *dt, const void *blob, size_t size)
         return bad_blob("version older than 17 (recompile it with dtc)", NULL);
     if (fdt_totalsize(blob) > size)
         return bad_blob("truncated: its header claims more bytes than were given", NULL);
+    if (!tags_advance(blob))
+        return bad_blob("structure: a property's length leads back to itself", NULL);
     if ((rc = fdt_check_full(blob, fdt_totalsize(blob))) != 0)
         return bad_blob("structure: ", fdt_strerror(rc));
     dt->blob = blob;

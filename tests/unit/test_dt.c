@@ -354,6 +354,23 @@ static void hostile_headers(void)
     h->size_dt_strings = cpu_to_fdt32(8); /* names now point past the strings block */
     refused_blob(buf, total, "structure: FDT_ERR_");
     h->size_dt_strings = v;
+    /* A property whose length (0xfffffff4) leads fdt_next_tag back to the property itself:
+     * libfdt 1.6.1's fdt_check_full looped forever on it. */
+    {
+        int soc = fdt_path_offset(buf, "/soc");
+        int prop = fdt_first_property_offset(buf, soc);
+        struct fdt_property *p;
+
+        T_ASSERT(prop >= 0);
+        p = (struct fdt_property *)((char *)buf + fdt_off_dt_struct(buf) + prop);
+        v = p->len;
+        p->len = cpu_to_fdt32(0xfffffff4);
+        alarm(10); /* a loop ends the test here, not in ctest's timeout */
+        refused_blob(buf, total, "a property's length leads back to itself");
+        alarm(0);
+        p->len = v;
+        T_OK(dmacoh_dt_init(&dt, buf, total));
+    }
     /* Garbage inside the structure block: a tag that is no tag. */
     memset((char *)buf + fdt_off_dt_struct(buf) + 8, 0x5a, 16);
     refused_blob(buf, total, "structure: FDT_ERR_");
