@@ -49,7 +49,7 @@ struct dmacoh_device {
      * and `region_flags` above, so that a device with one region is served as before without
      * looking here. */
     uint32_t nregions; /**< regions in the list, `pool` included (0..DMACOH_REGIONS_MAX) */
-    struct dmacoh__region_ref more[DMACOH_REGIONS_MAX - 1]; /**< regions 2.. of the list */
+    struct dmacoh__region_ref more[DMACOH_REGIONS_MAX - 1];       /**< regions 2.. of the list */
     char region_name[DMACOH_REGIONS_MAX][DMACOH_REGION_NAME_MAX]; /**< "" for unnamed */
 };
 

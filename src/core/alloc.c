@@ -193,14 +193,14 @@ static int from_list(struct dmacoh_device *dev, const struct dmacoh_device *owne
             *first = pool;
             ff = f;
         }
-        r = from_region(dev, pool, f | excl, dev->dma_mask, size, flags & ~(unsigned)DMACOH_ALLOC_WAIT,
-                        timeout_ns, cpu, handle, may_fall);
+        r = from_region(dev, pool, f | excl, dev->dma_mask, size,
+                        flags & ~(unsigned)DMACOH_ALLOC_WAIT, timeout_ns, cpu, handle, may_fall);
         if (r == 0)
             return 0;
     }
     if (*first && !*may_fall && (flags & DMACOH_ALLOC_WAIT))
-        r = from_region(dev, *first, ff | excl, dev->dma_mask, size, flags, timeout_ns, cpu,
-                        handle, may_fall);
+        r = from_region(dev, *first, ff | excl, dev->dma_mask, size, flags, timeout_ns, cpu, handle,
+                        may_fall);
     return r;
 }
 
@@ -211,14 +211,14 @@ static bool unreachable_default(const struct dmacoh_device *dev, const struct dm
 {
     if (owner != &dev->platform->defdev || pool->dev_base <= dev->dma_mask)
         return false;
-    dmacoh__dbg("alloc on '%s': the default pool lies above the device's DMA mask %#llx",
-                dev->name, (unsigned long long)dev->dma_mask);
+    dmacoh__dbg("alloc on '%s': the default pool lies above the device's DMA mask %#llx", dev->name,
+                (unsigned long long)dev->dma_mask);
     return true;
 }
 
 /* The argument checks of an allocation: 0, or the error (logged, and counted on dev). */
-static inline int check_alloc(struct dmacoh_device *dev, size_t size, unsigned flags,
-                              void **cpu, dmacoh_dma_addr_t *handle)
+static inline int check_alloc(struct dmacoh_device *dev, size_t size, unsigned flags, void **cpu,
+                              dmacoh_dma_addr_t *handle)
 {
     if (!dmacoh__device_ok(dev) || size == 0 || (flags & ~(unsigned)DMACOH_ALLOC_ALL_FLAGS) ||
         !cpu || !handle) {

@@ -22,16 +22,15 @@ static void declared(const struct dmacoh_device *dev, dmacoh_phys_addr_t bus,
     unsigned i = dev->nregions - 1;
     const struct dmacoh__pool *pool = dmacoh__dev_region(dev, i, &f);
 
-    dmacoh__info("declared on '%s'%s%s%s: bus %#llx device %#llx size %#llx granule %#llx "
-                 "%s%s%s%s",
-                 dev->name, dev->region_name[i][0] ? " region '" : "", dev->region_name[i],
-                 dev->region_name[i][0] ? "'" : "", (unsigned long long)bus,
-                 (unsigned long long)daddr, (unsigned long long)size,
-                 (unsigned long long)1 << pool->gshift,
-                 pool->mode == DMACOH_MEMORY_MAP ? "MAP" : "IO",
-                 (flags & DMACOH_MEMORY_INCLUDES_CHILDREN) ? " INCLUDES_CHILDREN" : "",
-                 (flags & DMACOH_MEMORY_EXCLUSIVE) ? " EXCLUSIVE" : "",
-                 pool->refs > 1 ? " (shared)" : "");
+    dmacoh__info(
+        "declared on '%s'%s%s%s: bus %#llx device %#llx size %#llx granule %#llx "
+        "%s%s%s%s",
+        dev->name, dev->region_name[i][0] ? " region '" : "", dev->region_name[i],
+        dev->region_name[i][0] ? "'" : "", (unsigned long long)bus, (unsigned long long)daddr,
+        (unsigned long long)size, (unsigned long long)1 << pool->gshift,
+        pool->mode == DMACOH_MEMORY_MAP ? "MAP" : "IO",
+        (flags & DMACOH_MEMORY_INCLUDES_CHILDREN) ? " INCLUDES_CHILDREN" : "",
+        (flags & DMACOH_MEMORY_EXCLUSIVE) ? " EXCLUSIVE" : "", pool->refs > 1 ? " (shared)" : "");
 }
 
 int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags,
@@ -47,8 +46,7 @@ int dmacoh_alloc_coherent_from(struct dmacoh_device *dev, const char *region, si
                                dmacoh_dma_addr_t *handle)
 {
     if (dmacoh__dbg_on() && region)
-        return dmacoh__dbg_alloc(dev, region, size, flags, timeout_ns, cpu, handle,
-                                 DMACOH__SITE());
+        return dmacoh__dbg_alloc(dev, region, size, flags, timeout_ns, cpu, handle, DMACOH__SITE());
     return dmacoh__alloc_from(dev, region, size, flags, timeout_ns, cpu, handle);
 }
 
@@ -68,8 +66,7 @@ static int declare(struct dmacoh_device *dev, const char *name, dmacoh_phys_addr
     int r;
 
     if (dmacoh__dbg_on())
-        r = dmacoh__dbg_declare(dev, name, bus_addr, device_addr, size, flags, opts, granted,
-                                site);
+        r = dmacoh__dbg_declare(dev, name, bus_addr, device_addr, size, flags, opts, granted, site);
     else
         r = dmacoh__declare(dev, name, bus_addr, device_addr, size, flags, opts, granted, false);
     if (r == 0)

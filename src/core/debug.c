@@ -543,9 +543,9 @@ int dmacoh__dbg_alloc(struct dmacoh_device *dev, const char *region, size_t size
         return region ? dmacoh__alloc_from(dev, region, size, flags, timeout_ns, cpu, handle)
                       : dmacoh__alloc(dev, size, flags, timeout_ns, cpu, handle);
     }
-    r = region ? dmacoh__alloc_from(dev, region, size, flags | DMACOH_ALLOC_NOZERO, timeout_ns, &c,
-                                    &h)
-               : dmacoh__alloc(dev, size, flags | DMACOH_ALLOC_NOZERO, timeout_ns, &c, &h);
+    r = region
+            ? dmacoh__alloc_from(dev, region, size, flags | DMACOH_ALLOC_NOZERO, timeout_ns, &c, &h)
+            : dmacoh__alloc(dev, size, flags | DMACOH_ALLOC_NOZERO, timeout_ns, &c, &h);
     if (r)
         return r;
     pool = dmacoh__pool_holding(dev, c, &owner);
@@ -745,8 +745,8 @@ static unsigned list_live(const struct dmacoh__dbg_state *s, const struct dmacoh
             continue;
         n++;
         dmacoh__log(level,
-                    "%s '%s'%s%s%s: %llu bytes at %p (dma %#llx) for '%s', allocated at %p%s",
-                    what, dev->name, region[0] ? " region '" : "", region, region[0] ? "'" : "",
+                    "%s '%s'%s%s%s: %llu bytes at %p (dma %#llx) for '%s', allocated at %p%s", what,
+                    dev->name, region[0] ? " region '" : "", region, region[0] ? "'" : "",
                     (unsigned long long)r->size, (const void *)r->cpu,
                     (unsigned long long)r->handle, r->dev_name, r->site, sym(r->site, &b));
     }
@@ -755,8 +755,8 @@ static unsigned list_live(const struct dmacoh__dbg_state *s, const struct dmacoh
 
 /* After dev released the region with this id (last: it is gone, not only left by dev), marks
  * its records released (s->lock held). */
-static void released(struct dmacoh__dbg_state *s, struct dmacoh_device *dev, uint64_t id,
-                     bool last, const void *site)
+static void released(struct dmacoh__dbg_state *s, struct dmacoh_device *dev, uint64_t id, bool last,
+                     const void *site)
 {
     for (size_t i = 0; i < s->cap; i++) {
         struct rec *q = &s->tab[i];

@@ -435,8 +435,7 @@ int dmacoh__device_fini(struct dmacoh_device *dev);
  * `site` is the public function's return address. */
 
 int dmacoh__dbg_alloc(struct dmacoh_device *dev, const char *region, size_t size, unsigned flags,
-                      uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle,
-                      const void *site);
+                      uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle, const void *site);
 int dmacoh__dbg_free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_addr_t handle,
                      const void *site);
 int dmacoh__dbg_declare(struct dmacoh_device *dev, const char *name, dmacoh_phys_addr_t bus_addr,

@@ -393,7 +393,8 @@ static int declare(struct dmacoh_device *dev, const char *name, dmacoh_phys_addr
         return r;
     if (!pool) /* never: both paths that leave r == 0 set it (said for the static analyzer) */
         return DMACOH_EIO;
-    dmacoh__list_add(dev, name, pool, (flags & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) | pool->mode);
+    dmacoh__list_add(dev, name, pool,
+                     (flags & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) | pool->mode);
     if (granted)
         *granted = pool->mode;
     return 0;
