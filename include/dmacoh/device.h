@@ -42,13 +42,13 @@ struct dmacoh_device {
     uint64_t dma_mask;                /**< highest device address the device can reach */
     struct dmacoh__pool *pool;        /**< the first region's allocator, NULL if none */
     int region_flags;                 /**< declare flags with the granted mode, 0 if none */
-    uint64_t fallbacks;               /**< allocations served from system memory */
-    uint64_t failures;                /**< allocations that failed */
-    struct dmacoh_device *next;       /**< next initialised device of the same platform */
+    uint32_t nregions;          /**< regions in the list, `pool` included (0..DMACOH_REGIONS_MAX) */
+    uint64_t fallbacks;         /**< allocations served from system memory */
+    uint64_t failures;          /**< allocations that failed */
+    struct dmacoh_device *next; /**< next initialised device of the same platform */
     /* The rest of the region list (dmacoh_declare_region). The first region stays in `pool`
-     * and `region_flags` above, so that a device with one region is served as before without
-     * looking here. */
-    uint32_t nregions; /**< regions in the list, `pool` included (0..DMACOH_REGIONS_MAX) */
+     * and `region_flags` above (nregions beside them, in the same cache line), so that a
+     * device with one region is served as before without looking here. */
     struct dmacoh__region_ref more[DMACOH_REGIONS_MAX - 1];       /**< regions 2.. of the list */
     char region_name[DMACOH_REGIONS_MAX][DMACOH_REGION_NAME_MAX]; /**< "" for unnamed */
 };

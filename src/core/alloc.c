@@ -261,8 +261,12 @@ int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64
     if (r)
         return r;
     r = DMACOH_ENOMEM;
-    pool = dmacoh__pool_for(dev, &owner);
-    if (pool && owner->nregions > 1) {
+    if (dev->nregions == 1) { /* one region of its own: no list to look at */
+        pool = dev->pool;
+        owner = dev;
+        r = from_region(dev, pool, dev->region_flags, dev->dma_mask, size, flags, timeout_ns, &c,
+                        &h, &may_fall);
+    } else if ((pool = dmacoh__pool_for(dev, &owner)) != NULL && owner->nregions > 1) {
         r = from_list(dev, owner, size, flags, timeout_ns, &c, &h, &may_fall, &pool);
     } else if (pool && !unreachable_default(dev, owner, pool)) {
         r = from_region(dev, pool, owner->region_flags, dev->dma_mask, size, flags, timeout_ns, &c,
@@ -303,7 +307,7 @@ int dmacoh__alloc_from(struct dmacoh_device *dev, const char *region, size_t siz
 {
     struct dmacoh__pool *pool;
     bool may_fall;
-    int i, f, r;
+    int i, f = 0, r;
 
     r = check_alloc(dev, size, flags, cpu, handle);
     if (r)
@@ -412,11 +416,11 @@ int dmacoh__free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_a
                                             : "the size is beyond any allocation");
         return DMACOH_EINVAL;
     }
-    pool = dmacoh__pool_for(dev, &owner);
-    if (pool && dmacoh__pool_holds(pool, cpu))
-        return free_region(dev, pool, size, cpu, handle);
-    pool = dmacoh__pool_holding(dev, cpu, &owner); /* another region of the lists */
-    if (pool)
+    if (dev->nregions == 1 && dmacoh__pool_holds(dev->pool, cpu))
+        pool = dev->pool; /* one region of its own, and the pointer is in it */
+    else
+        pool = dmacoh__pool_holding(dev, cpu, &owner); /* the regions of the lists */
+    if (pool) /* the one call: free_region stays inlined here */
         return free_region(dev, pool, size, cpu, handle);
     p = dev->platform;
     if (!p->ops->sys_free) {
