@@ -347,7 +347,6 @@ static inline bool dmacoh__serves(const struct dmacoh_device *dev,
  * list_remove takes region i out, moving the later ones up. */
 int dmacoh__list_room(const struct dmacoh_device *dev, const char *name, dmacoh_dma_addr_t daddr,
                       uint64_t size);
-bool dmacoh__list_has(const struct dmacoh_device *dev, const struct dmacoh__pool *pool);
 void dmacoh__list_add(struct dmacoh_device *dev, const char *name, struct dmacoh__pool *pool,
                       int flags);
 void dmacoh__list_remove(struct dmacoh_device *dev, unsigned i);

@@ -351,11 +351,7 @@ static int declare(struct dmacoh_device *dev, const char *name, dmacoh_phys_addr
     p = dev->platform;
     dmacoh__lock(&p->lock, p);
     r = find_overlap(p, bus_addr, device_addr, size, gshift, &pool);
-    if (r == 1 && dmacoh__list_has(dev, pool)) {
-        dmacoh__err("declare on '%s': bus %#llx+%#llx is already one of the device's regions",
-                    dev->name, (unsigned long long)bus_addr, (unsigned long long)size);
-        r = DMACOH_EBUSY;
-    } else if (r == 1) {
+    if (r == 1) { /* never one of dev's own: dmacoh__list_room refused the device range */
         r = join_shared(dev, pool, flags);
     } else if (r == 0) {
         pool =

@@ -90,16 +90,6 @@ int dmacoh__list_room(const struct dmacoh_device *dev, const char *name, dmacoh_
     return 0;
 }
 
-bool dmacoh__list_has(const struct dmacoh_device *dev, const struct dmacoh__pool *pool)
-{
-    int f;
-
-    for (unsigned i = 0; i < dev->nregions; i++)
-        if (dmacoh__dev_region(dev, i, &f) == pool)
-            return true;
-    return false;
-}
-
 void dmacoh__list_add(struct dmacoh_device *dev, const char *name, struct dmacoh__pool *pool,
                       int flags)
 {

@@ -514,6 +514,55 @@ static void test_dma_pool(void)
     T_OK(dmacoh_sim_destroy(sim));
 }
 
+/* A dma_pool's chunks remember which region of the list they came from: releasing another
+ * region leaves them in use; releasing theirs retires them (their blocks are then refused). */
+static void test_dma_pool_release(void)
+{
+    struct dmacoh_sim *sim = sim_new(1);
+    struct dmacoh_device dev;
+    struct dmacoh_pool *pool = NULL;
+    void *c[17];
+    dmacoh_dma_addr_t h[17];
+    int inb = -1;
+
+    T_OK(dmacoh_device_init(&dev, "pooled", NULL, dmacoh_sim_platform(sim)));
+    region(&dev, "a", MEM_A, DEV_A, PG, MAP);
+    region(&dev, "b", MEM_B, DEV_B, PG, MAP);
+    region(&dev, "c", MEM_C, DEV_C, PG, MAP);
+    T_OK(dmacoh_pool_create(&pool, "blocks", &dev, 512, 64, 0, NULL));
+    for (unsigned i = 0; i < 16; i++) {
+        T_OK(dmacoh_pool_alloc(pool, 0, &c[i], &h[i]));
+        if (in(h[i], DEV_B, PG))
+            inb = (int)i;
+    }
+    T_ASSERT(inb >= 0);
+    T_EQ_U64(stats_at(&dev, 0, "a").live, 1); /* one chunk of a page in each */
+    T_EQ_U64(stats_at(&dev, 1, "b").live, 1);
+    T_EQ_U64(stats_at(&dev, 2, "c").live, 0);
+    /* Another region released: b's chunk stays in use. */
+    T_OK(dmacoh_release_region(&dev, "c", 0));
+    t_log_reset();
+    T_OK(dmacoh_pool_alloc(pool, 0, &c[16], &h[16]));
+    T_ASSERT(!t_log_find("released under it"));
+    T_OK(dmacoh_pool_free(pool, c[16], h[16]));
+    T_OK(dmacoh_pool_free(pool, c[inb], h[inb]));
+    T_OK(dmacoh_pool_alloc(pool, 0, &c[inb], &h[inb]));
+    T_ASSERT(in(h[inb], DEV_B, PG));
+    /* b released under the pool: its chunk retired, its blocks refused. */
+    T_OK(dmacoh_release_region(&dev, "b", DMACOH_RELEASE_FORCE));
+    T_OK(dmacoh_pool_alloc(pool, 0, &c[16], &h[16]));
+    T_ASSERT(t_log_find("released under it"));
+    T_ASSERT(dmacoh_pool_free(pool, c[inb], h[inb]) != 0);
+    T_OK(dmacoh_pool_free(pool, c[16], h[16]));
+    for (unsigned i = 0; i < 15; i++)
+        if (in(h[i], DEV_A, PG))
+            T_OK(dmacoh_pool_free(pool, c[i], h[i]));
+    T_OK(dmacoh_pool_destroy(pool, 0));
+    T_OK(dmacoh_release_coherent_memory(&dev, 0));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
 /* The debug mode records allocations of every region, and its report of what a release leaves
  * outstanding names the region. */
 static void test_debug_names_region(void)
@@ -729,12 +778,11 @@ static void test_random_model(void)
 }
 
 static const struct t_case cases[] = {
-    T_CASE(test_order_own_list), T_CASE(test_exclusive_nofallback),
-    T_CASE(test_alloc_from),     T_CASE(test_free_routing),
-    T_CASE(test_release_one),    T_CASE(test_declare_checks),
-    T_CASE(test_ancestor_list),  T_CASE(test_default_pool),
-    T_CASE(test_dma_pool),       T_CASE(test_debug_names_region),
-    T_CASE(test_threads),        T_CASE(test_random_model),
+    T_CASE(test_order_own_list),   T_CASE(test_exclusive_nofallback), T_CASE(test_alloc_from),
+    T_CASE(test_free_routing),     T_CASE(test_release_one),          T_CASE(test_declare_checks),
+    T_CASE(test_ancestor_list),    T_CASE(test_default_pool),         T_CASE(test_dma_pool),
+    T_CASE(test_dma_pool_release), T_CASE(test_debug_names_region),   T_CASE(test_threads),
+    T_CASE(test_random_model),
 };
 
 T_MAIN(cases)
