@@ -626,7 +626,7 @@ static void *churn(void *arg)
             t->errors += dmacoh_free_coherent(t->dev, sz[k], c[k], h[k]) != 0;
             c[k] = NULL;
         } else {
-            sz[k] = (size_t)(1 + t_rand(&s) % 4) * PG;
+            sz[k] = (size_t)((1 + t_rand(&s) % 4) * PG);
             if (dmacoh_alloc_coherent(t->dev, sz[k], 0, 0, &c[k], &h[k]))
                 t->errors++;
             else if (dmacoh_virt_to_dma(t->dev, c[k]) != h[k])
@@ -727,7 +727,7 @@ static void test_random_model(void)
             bool from = op == 5 && declared[r];
             int e;
 
-            l[k].size = (size_t)(1 + t_rand(&s) % 3) * PG - (size_t)(t_rand(&s) % 64);
+            l[k].size = (size_t)((1 + t_rand(&s) % 3) * PG - t_rand(&s) % 64);
             e = from ? dmacoh_alloc_coherent_from(&dev, reg_name[r], l[k].size, 0, 0, &l[k].cpu,
                                                   &l[k].h)
                      : dmacoh_alloc_coherent(&dev, l[k].size, 0, 0, &l[k].cpu, &l[k].h);
