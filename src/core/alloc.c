@@ -183,7 +183,7 @@ static int from_list(struct dmacoh_device *dev, const struct dmacoh_device *owne
     int excl = 0, f, ff = 0, r = DMACOH_ENOMEM;
 
     *first = NULL;
-    for (unsigned i = 0; (pool = dmacoh__dev_region(owner, i, &f)) != NULL; i++)
+    for (unsigned i = 0; dmacoh__dev_region(owner, i, &f) != NULL; i++)
         if (dmacoh__serves(dev, owner, f))
             excl |= f & DMACOH_MEMORY_EXCLUSIVE;
     for (unsigned i = 0; (pool = dmacoh__dev_region(owner, i, &f)) != NULL; i++) {

@@ -709,7 +709,7 @@ int dmacoh__dbg_declare(struct dmacoh_device *dev, const char *name, dmacoh_phys
         return r;
     pool = dmacoh__dev_region(dev, dev->nregions - 1, &f); /* the one just declared */
     s = state(dev->platform, true);
-    if (pool->refs == 1 && overlaps(pool, dev)) {
+    if (pool && pool->refs == 1 && overlaps(pool, dev)) { /* pool: never NULL, just added */
         reported();
         dmacoh__err("declare on '%s' from %p%s: CPU range %p+%#llx overlaps another region or "
                     "live system memory",
@@ -717,7 +717,7 @@ int dmacoh__dbg_declare(struct dmacoh_device *dev, const char *name, dmacoh_phys
         (void)dmacoh__release(dev, name ? name : "", 0);
         return DMACOH_EBUSY;
     }
-    if (s && poisoning()) {
+    if (pool && s && poisoning()) {
         dmacoh__lock(&s->lock, dev->platform);
         fresh(s);
         add_pmap(s, pool);

@@ -451,6 +451,8 @@ static void drop(struct dmacoh_device *dev, unsigned i, uint64_t live)
     int f;
     struct dmacoh__pool *pool = dmacoh__dev_region(dev, i, &f);
 
+    if (!pool) /* never: i < dev->nregions (said for the static analyzer) */
+        return;
     if (live)
         dmacoh__warn("release on '%s': %llu outstanding allocations%s%s%s become invalid%s",
                      dev->name, (unsigned long long)live, dev->region_name[i][0] ? " of '" : "",
@@ -506,13 +508,13 @@ int dmacoh__release(struct dmacoh_device *dev, const char *name, unsigned flags)
     for (unsigned i = lo; i < hi; i++) {
         struct dmacoh__pool *pool = dmacoh__dev_region(dev, i, &f);
 
-        live[i] = outstanding(pool);
+        live[i] = pool ? outstanding(pool) : 0; /* never NULL: i < dev->nregions */
         if (live[i] && !(flags & DMACOH_RELEASE_FORCE)) {
             dmacoh__unlock(&p->lock);
             dmacoh__err("release on '%s': %llu allocations%s%s%s%s are outstanding", dev->name,
                         (unsigned long long)live[i], dev->region_name[i][0] ? " of '" : "",
                         dev->region_name[i], dev->region_name[i][0] ? "'" : "",
-                        pool->shm ? " of this process" : "");
+                        pool && pool->shm ? " of this process" : "");
             return DMACOH_EBUSY;
         }
     }
