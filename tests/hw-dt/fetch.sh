@@ -23,7 +23,9 @@ fi
 # Downloads one package (by exact name) and unpacks it into $dir/$2.
 get() {
     rm -f "$dir"/deb/"$1"_*.deb
-    (cd "$dir/deb" && "${apt[@]}" download "$1:arm64" >&2) || {
+    # Package lists older than the archive name files no longer there: refresh once.
+    (cd "$dir/deb" && "${apt[@]}" download "$1:arm64" >&2) ||
+        { "${apt[@]}" update >&2 && (cd "$dir/deb" && "${apt[@]}" download "$1:arm64" >&2); } || {
         echo "hwtest-dt: cannot download $1:arm64" >&2
         return 1
     }
