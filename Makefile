@@ -15,10 +15,10 @@ demo:
 	scripts/deps.sh cmake libfdt-dev device-tree-compiler
 	scripts/demo.sh
 
-# Every test: the unit-level checks, the Debian packages, the real-kernel test under QEMU, the
-# firmware image on an emulated Cortex-M3, the unit tests on emulated ARM32 and s390x, a
-# time-boxed fuzz session.
-test: check package-test hwtest firmware-test cross-test
+# Every test: the unit-level checks, the Debian packages, the real-kernel tests under QEMU
+# (x86-64 with PCI devices, arm64 with a devicetree), the firmware image on an emulated
+# Cortex-M3, the unit tests on emulated ARM32 and s390x, a time-boxed fuzz session.
+test: check package-test hwtest hwtest-dt firmware-test cross-test
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-90} $(MAKE) fuzz
 
 check:
