@@ -29,6 +29,7 @@ limit=${DMACOH_HW_TIMEOUT:-240}
 t_start=$(date +%s.%N)
 # The machine: dumpdtb and the boot must use the same options, or the tree would not be this
 # machine's (memory size, CPU, interrupt controller).
+# shellcheck disable=SC2054 # the commas are QEMU's option syntax
 machine=(-machine virt,accel=tcg -cpu cortex-a57 -m 256 -smp 1)
 pool_node=/reserved-memory/dmacoh@4f000000
 
