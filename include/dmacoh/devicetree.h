@@ -7,9 +7,10 @@
  *  - the children of /reserved-memory: `no-map` ones (typically `compatible =
  *    "shared-dma-pool"`) are declarable; `reusable` ones are CMA that the kernel lends to
  *    movable pages and are listed but refused; `linux,dma-default` marks the default pool;
- *    a dynamically placed node (`size`, `alignment`, `alloc-ranges`, no `reg`) is resolved
- *    only from the live tree, where the kernel shows where it put it (a `reg`), and refused
- *    in a DTB file;
+ *    a dynamically placed node (`size`, `alignment`, `alloc-ranges`, no `reg`) is declarable
+ *    only from a live tree that shows where the kernel put it (a `reg`), and refused in a DTB
+ *    file; Linux 6.1 shows no `reg` there (checked by `make hwtest-dt`), so on it such a node
+ *    is refused from the live tree too (-DMACOH_ENOENT, with that reason);
  *  - `mmio-sram` nodes and their child partitions (`pool`, `export`, `protect-exec` noted);
  *  - a device node's `memory-region` phandle list (by index, or by `memory-region-names`) and
  *    its `sram` phandle list, in that order: "the device's regions, in order";
@@ -72,7 +73,7 @@ extern "C" {
 struct dmacoh_dt {
     const void *blob; /**< the FDT blob (8-byte aligned), fdt_check_full has accepted it */
     size_t size;      /**< its total size in bytes */
-    bool live;        /**< made from the live tree: dynamic reserved memory shows its reg */
+    bool live;        /**< made from the live tree (a dynamic node's reg, when the kernel shows one) */
     void *owned;      /**< storage a Linux loader allocated (dmacoh_dt_close frees it) */
 };
 
