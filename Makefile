@@ -4,7 +4,7 @@
 # make install: where (PREFIX) and, for packaging, under which staging root (DESTDIR).
 PREFIX ?= /usr/local
 DESTDIR ?=
-.PHONY: all demo test check hwtest fuzz install format format-check clean package-test
+.PHONY: all demo test check hwtest hwtest-dt fuzz install format format-check clean package-test
 
 all:
 	scripts/deps.sh cmake libfdt-dev device-tree-compiler
@@ -15,10 +15,10 @@ demo:
 	scripts/deps.sh cmake libfdt-dev device-tree-compiler
 	scripts/demo.sh
 
-# Every test: the unit-level checks, the Debian packages, the real-kernel test under QEMU, the
-# firmware image on an emulated Cortex-M3, the unit tests on emulated ARM32 and s390x, a
-# time-boxed fuzz session.
-test: check package-test hwtest firmware-test cross-test
+# Every test: the unit-level checks, the Debian packages, the real-kernel tests under QEMU
+# (x86-64 with PCI devices, arm64 with a devicetree), the firmware image on an emulated
+# Cortex-M3, the unit tests on emulated ARM32 and s390x, a time-boxed fuzz session.
+test: check package-test hwtest hwtest-dt firmware-test cross-test
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-90} $(MAKE) fuzz
 
 check:
@@ -35,6 +35,11 @@ package-test:
 # The library on a real kernel under QEMU (tests/hw/run.sh; installs QEMU and fetches a kernel).
 hwtest:
 	tests/hw/run.sh
+
+# The devicetree reader on a real arm64 kernel under QEMU (tests/hw-dt/run.sh; installs QEMU,
+# dtc and the arm64 cross C library, fetches Debian's arm64 kernel, busybox and libfdt).
+hwtest-dt:
+	tests/hw-dt/run.sh
 
 # A time-boxed libFuzzer session (FUZZ_SECONDS, default 60) of tests/fuzz/fuzz_ops.c and
 # tests/fuzz/fuzz_dt.c, sharing the time.

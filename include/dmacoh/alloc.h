@@ -17,11 +17,18 @@ extern "C" {
  * Allocates coherent memory for dev. Mirrors the kernel's dma_alloc_coherent() with declared
  * memory (kernel/dma/coherent.c), and returns the reason when it fails.
  *
- * The region used is dev's own, else that of the nearest ancestor whose region was declared
- * with DMACOH_MEMORY_INCLUDES_CHILDREN (at any depth; ancestors with a region that does not
- * include children are passed over). When there is none, or it cannot satisfy the request
- * (full; only the part of it below dev's DMA mask is used) and the region is not EXCLUSIVE and
- * DMACOH_ALLOC_NOFALLBACK is not given, system memory of the platform is used.
+ * The regions used are one list (dmacoh/region.h): dev's own, in the order declared; else,
+ * when dev has none, those of the nearest ancestor with a region declared with
+ * DMACOH_MEMORY_INCLUDES_CHILDREN (at any depth; ancestors with no such region are passed
+ * over), its regions declared with that flag in their order; else, when no ancestor has one,
+ * the platform's default pool (dmacoh_declare_default_memory), unless it lies wholly above
+ * dev's DMA mask (then it is skipped as if not declared). Each region of the list is tried in
+ * turn (only its part below dev's DMA mask). When none can satisfy the request and no region
+ * of the list is EXCLUSIVE and DMACOH_ALLOC_NOFALLBACK is not given, system memory of the
+ * platform is used. With DMACOH_ALLOC_WAIT (and no fallback) every region is tried first,
+ * then the call waits for room in the first region of the list.
+ * DEVIATION(kernel): the kernel has one region per device (dev->dma_mem) and never reaches an
+ * ancestor's; a list serves the drivers that today make a child device per region.
  *
  * @param[in]  size       bytes, rounded up to whole granules; must not be 0
  * @param[in]  flags      DMACOH_ALLOC_* bits
@@ -65,8 +72,26 @@ int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags
                           uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle);
 
 /**
+ * Allocates from one region of dev's own list only, the one named `region` ("" names the
+ * unnamed region that dmacoh_declare_coherent_memory() declares), as dmacoh_alloc_coherent()
+ * does from a region: the same flags, guarantees and debug-mode records, but never another
+ * region and never system memory (DMACOH_ALLOC_NOFALLBACK is implied; DMACOH_ALLOC_WAIT waits
+ * for room in that region). Free with dmacoh_free_coherent().
+ * Errors: those of dmacoh_alloc_coherent(), and -DMACOH_EINVAL when region is NULL,
+ * -DMACOH_ENOENT when dev has no region of that name (ancestors' and the default pool are not
+ * looked at), -DMACOH_ENOMEM when the region has no room (below dev's DMA mask). Each with a
+ * log line naming the region; dev's failure counter counts them.
+ * Context: as dmacoh_alloc_coherent(); O(regions of dev) to find the name.
+ */
+int dmacoh_alloc_coherent_from(struct dmacoh_device *dev, const char *region, size_t size,
+                               unsigned flags, uint64_t timeout_ns, void **cpu,
+                               dmacoh_dma_addr_t *handle);
+
+/**
  * Frees what dmacoh_alloc_coherent() returned, to wherever it came from. size and handle must
- * be those of the allocation (size compared in whole granules for region memory).
+ * be those of the allocation (size compared in whole granules for region memory). The region
+ * is the one of dev's list, its serving ancestor's or the default pool that holds cpu (at most
+ * 2 * DMACOH_REGIONS_MAX + 1 looked at); a handle of another region never matches.
  * Errors (nothing changes on any of them, in every build, and a log line says what was wrong):
  *  - -DMACOH_EINVAL: dev not initialised, cpu NULL, size 0, or size or handle does not match
  *    the allocation at cpu.
@@ -84,7 +109,7 @@ int dmacoh_free_coherent(struct dmacoh_device *dev, size_t size, void *cpu,
 
 /**
  * Where memory at cpu came from, as seen by dev: DMACOH_ORIGIN_REGION for any byte of the
- * region serving dev, DMACOH_ORIGIN_SYSTEM for live system memory the platform can
+ * regions that may serve dev (its list, its serving ancestor's, the default pool), DMACOH_ORIGIN_SYSTEM for live system memory the platform can
  * translate, DMACOH_ORIGIN_NONE otherwise. Context: any thread.
  */
 enum dmacoh_origin dmacoh_origin_of(const struct dmacoh_device *dev, const void *cpu);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * dmacoh/device.h - devices: nodes of a tree with a name, a parent, a platform, a DMA mask and
- * at most one declared region.
+ * an ordered list of declared regions (one through the RFC API, up to DMACOH_REGIONS_MAX
+ * through dmacoh_declare_region).
  *
  * struct dmacoh_device is caller-owned storage (a static, a member of the driver's own state);
  * dmacoh_device_init() never allocates, so the core runs with no heap. Its fields are private
@@ -20,6 +21,17 @@ extern "C" {
 struct dmacoh_platform; /* platform.h */
 struct dmacoh__pool;
 
+/** Regions a device may have declared at once (its list: dmacoh/region.h). */
+#define DMACOH_REGIONS_MAX 8
+/** Bytes of a region name, with its terminating NUL: names have 1 to 31 characters. */
+#define DMACOH_REGION_NAME_MAX 32
+
+/** A region of a device's list after the first (private). */
+struct dmacoh__region_ref {
+    struct dmacoh__pool *pool; /**< its allocator */
+    int flags;                 /**< declare flags with the granted mode */
+};
+
 /** A device. All fields are private; the layout may change between versions. */
 struct dmacoh_device {
     uint32_t magic;                   /**< set by init, cleared by fini */
@@ -28,11 +40,17 @@ struct dmacoh_device {
     struct dmacoh_device *parent;     /**< NULL for a root */
     struct dmacoh_platform *platform; /**< never NULL after init */
     uint64_t dma_mask;                /**< highest device address the device can reach */
-    struct dmacoh__pool *pool;        /**< the declared region's allocator, NULL if none */
+    struct dmacoh__pool *pool;        /**< the first region's allocator, NULL if none */
     int region_flags;                 /**< declare flags with the granted mode, 0 if none */
-    uint64_t fallbacks;               /**< allocations served from system memory */
-    uint64_t failures;                /**< allocations that failed */
-    struct dmacoh_device *next;       /**< next initialised device of the same platform */
+    uint32_t nregions;          /**< regions in the list, `pool` included (0..DMACOH_REGIONS_MAX) */
+    uint64_t fallbacks;         /**< allocations served from system memory */
+    uint64_t failures;          /**< allocations that failed */
+    struct dmacoh_device *next; /**< next initialised device of the same platform */
+    /* The rest of the region list (dmacoh_declare_region). The first region stays in `pool`
+     * and `region_flags` above (nregions beside them, in the same cache line), so that a
+     * device with one region is served as before without looking here. */
+    struct dmacoh__region_ref more[DMACOH_REGIONS_MAX - 1];       /**< regions 2.. of the list */
+    char region_name[DMACOH_REGIONS_MAX][DMACOH_REGION_NAME_MAX]; /**< "" for unnamed */
 };
 
 /** DMA_BIT_MASK(n) of the kernel: the mask of a device with n address bits (1 <= n <= 64). */
@@ -94,7 +112,7 @@ const char *dmacoh_device_name(const struct dmacoh_device *dev);
 /** The parent, or NULL. Context: any thread. */
 struct dmacoh_device *dmacoh_device_parent(const struct dmacoh_device *dev);
 
-/** True if dev has a region of its own declared. Context: any thread. */
+/** True if dev has at least one region of its own declared. Context: any thread. */
 bool dmacoh_device_has_region(const struct dmacoh_device *dev);
 
 /**

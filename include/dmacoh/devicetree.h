@@ -9,9 +9,10 @@
  *    movable pages and are listed but refused; `linux,dma-default` marks the default pool;
  *    a /reserved-memory the kernel would ignore (its #address-cells or #size-cells not the
  *    root's) or read untranslated (a non-empty `ranges`) has every child refused;
- *    a dynamically placed node (`size`, `alignment`, `alloc-ranges`, no `reg`) is resolved
- *    only from the live tree, where the kernel shows where it put it (a `reg`), and refused
- *    in a DTB file;
+ *    a dynamically placed node (`size`, `alignment`, `alloc-ranges`, no `reg`) is declarable
+ *    only from a live tree that shows where the kernel put it (a `reg`), and refused in a DTB
+ *    file; Linux 6.1 shows no `reg` there (checked by `make hwtest-dt`), so on it such a node
+ *    is refused from the live tree too (-DMACOH_ENOENT, with that reason);
  *  - `mmio-sram` nodes and their child partitions (`pool`, `export`, `protect-exec` noted;
  *    a partition of a disabled SRAM is refused);
  *  - a device node's `memory-region` phandle list (by index, or by `memory-region-names`) and
@@ -76,8 +77,8 @@ extern "C" {
 struct dmacoh_dt {
     const void *blob; /**< the FDT blob (8-byte aligned), fdt_check_full has accepted it */
     size_t size;      /**< its total size in bytes */
-    bool live;        /**< made from the live tree: dynamic reserved memory shows its reg */
-    void *owned;      /**< storage a Linux loader allocated (dmacoh_dt_close frees it) */
+    bool live;   /**< made from the live tree (a dynamic node's reg, when the kernel shows one) */
+    void *owned; /**< storage a Linux loader allocated (dmacoh_dt_close frees it) */
 };
 
 /** What a region is and what the devicetree says of it (struct dmacoh_dt_region.flags). */
@@ -236,6 +237,49 @@ int dmacoh_dt_default_pool(const struct dmacoh_dt *dt, struct dmacoh_dt_region *
 int dmacoh_dt_declare(struct dmacoh_device *dev, const struct dmacoh_dt *dt, const char *device,
                       const char *name, unsigned index, int flags,
                       const struct dmacoh_declare_opts *opts, int *granted);
+
+/**
+ * Declares every region of a device's devicetree list as dev's list of regions, in the
+ * devicetree's order (its `memory-region` entries, then its `sram` entries: the order of
+ * fallback), each appended with dmacoh_declare_region() (dmacoh/region.h) under its
+ * devicetree name (a `memory-region-names` entry or the node's name sans unit address), or
+ * "dt<index>" when that name is not a valid region name or is already in dev's list. An
+ * allocation through dmacoh_alloc_coherent() then tries them in that order;
+ * dmacoh_alloc_coherent_from() picks one by its name.
+ * Entries the devicetree refuses (status not 0: reusable, in the kernel's map, dynamic in a
+ * DTB, unreachable by the CPU or the device, overlapping, disabled) are passed over, each
+ * with a warning naming the node and the reason. An entry that is the `linux,dma-default`
+ * node becomes dev's own region when the platform has no default pool; once the platform
+ * has declared it (dmacoh_dt_declare_default), the range is the platform's and declaring it
+ * again fails with -DMACOH_EBUSY, as for any range another device holds.
+ * DEVIATION(kernel): the kernel lets several devices point at one reserved-memory node and
+ * share its pool; here one byte has one owner, so the second device's declaration fails with
+ * -DMACOH_EBUSY (the log names the holder). Devices that share memory in the devicetree share
+ * it here through a common parent declared with DMACOH_MEMORY_INCLUDES_CHILDREN.
+ * @param[in]  flags     declare flags for every region (DMACOH_MEMORY_MAP and/or _IO...)
+ * @param[out] declared  regions appended (may be NULL)
+ * Errors: those of dmacoh_dt_find_device(); -DMACOH_EINVAL (dev NULL); -DMACOH_ENODEV (the
+ * device node is disabled); -DMACOH_ENOENT (the device lists no region); the first refused
+ * entry's status when no entry could be declared; any error of dmacoh_declare_region() for a
+ * declarable entry, after the regions this call appended have been released again (all or
+ * none of the declarable entries end up declared). Each error logged.
+ * Context: that of dmacoh_declare_region(); O(entries * regions of dev).
+ */
+int dmacoh_dt_declare_all(struct dmacoh_device *dev, const struct dmacoh_dt *dt, const char *device,
+                          int flags, const struct dmacoh_declare_opts *opts, unsigned *declared);
+
+/**
+ * Declares the devicetree's default pool (dmacoh_dt_default_pool: the enabled, non-reusable
+ * shared-dma-pool with `linux,dma-default`; refused when several claim it) as platform p's
+ * default pool with dmacoh_declare_default_memory() (dmacoh/region.h): it then serves every
+ * device of p that has no region of its own and no ancestor region, as the kernel's default
+ * pool does.
+ * Errors: -DMACOH_ENOENT when the tree has no default pool (logged); the node's status when
+ * it is refused (logged with the reason); otherwise those of dmacoh_declare_default_memory().
+ * Context: that of dmacoh_declare_default_memory().
+ */
+int dmacoh_dt_declare_default(struct dmacoh_platform *p, const struct dmacoh_dt *dt, int flags,
+                              const struct dmacoh_declare_opts *opts, int *granted);
 
 #ifdef __cplusplus
 }

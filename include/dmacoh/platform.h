@@ -257,6 +257,9 @@ struct dmacoh_platform {
     uint32_t magic;                        /**< core: set by init, cleared by fini */
     struct dmacoh__dbg_state *dbg;         /**< core: debug-mode records (dmacoh/debug.h) */
     struct dmacoh_device *devices;         /**< core: its initialised devices (under `lock`) */
+    /** core: holder of the default pool (dmacoh_declare_default_memory); initialised only
+     * while the pool is declared, and then on the device list like any device. */
+    struct dmacoh_device defdev;
 };
 
 /**

@@ -104,6 +104,37 @@ int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t
                                    dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
                                    const struct dmacoh_declare_opts *opts, int *granted);
 
+/**
+ * Appends a named region to dev's list of regions: [bus_addr, bus_addr + size) reached by the
+ * device at device_addr, with the flags, options and granted mode of
+ * dmacoh_declare_coherent_memory(). The region that function declares is the first of the
+ * list and unnamed (""); a device without regions may start its list here too. Allocations
+ * through dmacoh_alloc_coherent() try the list in order (alloc.h); dmacoh_alloc_coherent_from()
+ * picks one by name; dmacoh_region_get_stats_at() enumerates them.
+ * DEVIATION(kernel): the kernel keeps one dev->dma_mem per device. Drivers that need several
+ * make a child device per region, or choose among CMA regions by index (Xilinx XRT), or fall
+ * back region -> other regions -> default CMA (AMD XDNA); u-dma-buf users make one buffer per
+ * DMA controller. Here one device holds up to DMACOH_REGIONS_MAX regions in the order of use.
+ * The RFC API (dma-mapping.h) keeps one region per device.
+ *
+ * @param[in] name  1 to DMACOH_REGION_NAME_MAX - 1 printable characters without spaces,
+ *                  unique among dev's regions; copied (the caller's string need not outlive
+ *                  the call)
+ * Errors: those of dmacoh_declare_coherent_memory(), except that a device with regions is not
+ * refused, and:
+ *  - -DMACOH_EINVAL: name NULL, empty, too long, or with spaces or control characters.
+ *  - -DMACOH_EEXIST: dev already has a region of that name.
+ *  - -DMACOH_ERANGE: dev has DMACOH_REGIONS_MAX regions already.
+ *  - -DMACOH_EBUSY: the device range meets one of dev's other regions' (device addresses
+ *    would no longer tell the regions apart), or the bus range overlaps any declared region,
+ *    dev's own included, even a shared one (a range is in a device's list at most once).
+ * Nothing changes on any error, and a log line says which.
+ * Context: as dmacoh_declare_coherent_memory(); O(regions of dev).
+ */
+int dmacoh_declare_region(struct dmacoh_device *dev, const char *name, dmacoh_phys_addr_t bus_addr,
+                          dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                          const struct dmacoh_declare_opts *opts, int *granted);
+
 /** Flags of dmacoh_release_coherent_memory(). */
 enum dmacoh_release_flags {
     /** Release even with allocations outstanding (the RFC's unconditional release). */
@@ -125,6 +156,50 @@ enum dmacoh_release_flags {
  * Context: not thread-safe with allocation on the same device or its children; may block.
  */
 int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags);
+
+/**
+ * Releases one region of dev's list, the one named `name` ("" for the unnamed first region),
+ * as dmacoh_release_coherent_memory() releases a region (same FORCE semantics). The regions
+ * after it move up one place; the others stay declared and in use.
+ * dmacoh_release_coherent_memory() itself releases every region of the list: all or none,
+ * since it refuses (-DMACOH_EBUSY, nothing released) when any of them has allocations
+ * outstanding and FORCE is not given; with one region, as the RFC says.
+ * Errors: -DMACOH_EINVAL (dev not initialised, name NULL, unknown flags), -DMACOH_ENODEV (no
+ * region at all), -DMACOH_ENOENT (no region of that name; logged), -DMACOH_EBUSY (allocations
+ * outstanding, without FORCE; nothing changes). In the debug mode the outstanding allocations
+ * are listed with the region's name and their sites.
+ * Context: as dmacoh_release_coherent_memory(); O(regions of dev).
+ */
+int dmacoh_release_region(struct dmacoh_device *dev, const char *name, unsigned flags);
+
+/**
+ * Declares the platform's default pool: one region serving every device of p that has no
+ * region of its own and no ancestor with an INCLUDES_CHILDREN region, like a devicetree's
+ * `linux,dma-default` shared-dma-pool in the kernel. Arguments, options, errors and
+ * guarantees as dmacoh_declare_coherent_memory() (the DMA mask checked is the full 64 bits:
+ * each device uses only the part of the pool below its own mask, and a device whose mask
+ * lies wholly below the pool skips it and goes on to system memory). Flags: EXCLUSIVE keeps
+ * the devices the pool serves from system memory when it is full; INCLUDES_CHILDREN is
+ * implied. A device with a region of its own, full or not, is never served by the pool (the
+ * kernel's rule too: a device's dma_mem takes the place of the default).
+ * The pool is held by a device of p named "default pool", initialised here and retired by
+ * dmacoh_release_default_memory(); its allocations are the requesting devices'.
+ * Errors: also -DMACOH_EINVAL when p is not initialised, -DMACOH_EBUSY when p has a default
+ * pool already.
+ * Context: not thread-safe with allocation on any device of p; may block.
+ */
+int dmacoh_declare_default_memory(struct dmacoh_platform *p, dmacoh_phys_addr_t bus_addr,
+                                  dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                                  const struct dmacoh_declare_opts *opts, int *granted);
+
+/**
+ * Releases p's default pool. Without DMACOH_RELEASE_FORCE, refused with -DMACOH_EBUSY while
+ * allocations from it (by any device) are outstanding; with it, they become invalid.
+ * Errors: -DMACOH_EINVAL (p not initialised, unknown flags), -DMACOH_ENODEV (no default
+ * pool), -DMACOH_EBUSY (see above; nothing changes).
+ * Context: not thread-safe with allocation on any device of p; may block.
+ */
+int dmacoh_release_default_memory(struct dmacoh_platform *p, unsigned flags);
 
 /**
  * Takes [device_addr, device_addr + size) of dev's own region out of the allocator (e.g. a
@@ -164,12 +239,30 @@ struct dmacoh_region_stats {
 };
 
 /**
- * Fills *st for dev's own region. Errors: -DMACOH_EINVAL (dev not initialised, st NULL),
+ * Fills *st for dev's own region (the first of its list). Errors: -DMACOH_EINVAL (dev not initialised, st NULL),
  * -DMACOH_ENODEV (no region). Context: thread-safe; takes the region lock. Complexity: O(1),
  * except the first read of largest_free after the longest free run was consumed, which
  * recounts the runs of the top size class (docs/design.md).
  */
 int dmacoh_region_get_stats(const struct dmacoh_device *dev, struct dmacoh_region_stats *st);
+
+/**
+ * Fills *st for region `index` of dev's list (0 is the first) and sets *name (if name is not
+ * NULL) to its name ("" when unnamed), valid until the region is released. Enumerate with
+ * index = 0, 1, ... until -DMACOH_ENOENT.
+ * Errors: -DMACOH_EINVAL (dev not initialised, st NULL; logged), -DMACOH_ENOENT (no region at
+ * that index; not logged). Context: as dmacoh_region_get_stats().
+ */
+int dmacoh_region_get_stats_at(const struct dmacoh_device *dev, unsigned index,
+                               struct dmacoh_region_stats *st, const char **name);
+
+/**
+ * Fills *st for p's default pool (its allocs, frees and failures are all devices' together).
+ * Errors: -DMACOH_EINVAL (p not initialised, st NULL), -DMACOH_ENODEV (no default pool).
+ * Context: as dmacoh_region_get_stats().
+ */
+int dmacoh_default_memory_get_stats(const struct dmacoh_platform *p,
+                                    struct dmacoh_region_stats *st);
 
 /** What a run of granules reported by dmacoh_region_walk() is. */
 enum dmacoh_extent_kind {
@@ -187,8 +280,9 @@ struct dmacoh_extent {
 };
 
 /**
- * Calls fn for every free run, allocation and occupied range of dev's own region, in address
- * order (adjacent allocations are reported one by one). Stops early when fn returns non-zero
+ * Calls fn for every free run, allocation and occupied range of dev's own regions, region by
+ * region in the list's order and in address order within each (adjacent allocations are
+ * reported one by one; e->offset is in the region that e->dma falls in). Stops early when fn returns non-zero
  * and returns that value. Errors: -DMACOH_EINVAL, -DMACOH_ENODEV.
  * Context: holds the region lock during the walk: fn must not call into the library. O(n).
  */
@@ -196,10 +290,10 @@ int dmacoh_region_walk(const struct dmacoh_device *dev,
                        int (*fn)(void *user, const struct dmacoh_extent *e), void *user);
 
 /**
- * Finds the extent of dev's own region that contains the byte at cpu: the allocation or
+ * Finds the extent of dev's own regions (any of its list) that contains the byte at cpu: the allocation or
  * occupied range it belongs to (from its first granule), or the free run around it.
  * Errors: -DMACOH_EINVAL (dev not initialised, cpu or e NULL), -DMACOH_ENODEV (no region),
- * -DMACOH_ERANGE (cpu is not inside the region).
+ * -DMACOH_ERANGE (cpu is not inside any of them).
  * Context: thread-safe (takes the region lock); O(size of that extent).
  */
 int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct dmacoh_extent *e);

@@ -172,16 +172,54 @@ static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int
     return 0;
 }
 
-int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
-                  void **cpu, dmacoh_dma_addr_t *handle)
+/* Tries the regions of owner's list that serve dev, in order, none waiting; then, when the
+ * caller asked to wait and no fallback is allowed, waits on the first. Any EXCLUSIVE region
+ * of the list makes the whole list exclusive. *first receives the first region tried. */
+static int from_list(struct dmacoh_device *dev, const struct dmacoh_device *owner, size_t size,
+                     unsigned flags, uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle,
+                     bool *may_fall, struct dmacoh__pool **first)
 {
-    const struct dmacoh_device *owner = NULL;
     struct dmacoh__pool *pool;
-    void *c = NULL;
-    dmacoh_dma_addr_t h = 0;
-    bool may_fall = !(flags & DMACOH_ALLOC_NOFALLBACK);
-    int r = DMACOH_ENOMEM;
+    int excl = 0, f, ff = 0, r = DMACOH_ENOMEM;
 
+    *first = NULL;
+    for (unsigned i = 0; dmacoh__dev_region(owner, i, &f) != NULL; i++)
+        if (dmacoh__serves(dev, owner, f))
+            excl |= f & DMACOH_MEMORY_EXCLUSIVE;
+    for (unsigned i = 0; (pool = dmacoh__dev_region(owner, i, &f)) != NULL; i++) {
+        if (!dmacoh__serves(dev, owner, f))
+            continue;
+        if (!*first) {
+            *first = pool;
+            ff = f;
+        }
+        r = from_region(dev, pool, f | excl, dev->dma_mask, size,
+                        flags & ~(unsigned)DMACOH_ALLOC_WAIT, timeout_ns, cpu, handle, may_fall);
+        if (r == 0)
+            return 0;
+    }
+    if (*first && !*may_fall && (flags & DMACOH_ALLOC_WAIT))
+        r = from_region(dev, *first, ff | excl, dev->dma_mask, size, flags, timeout_ns, cpu, handle,
+                        may_fall);
+    return r;
+}
+
+/* Whether the default pool would be handed to dev although the device reaches none of it: then
+ * it is skipped, as if not declared (system memory follows, whatever its flags). */
+static bool unreachable_default(const struct dmacoh_device *dev, const struct dmacoh_device *owner,
+                                const struct dmacoh__pool *pool)
+{
+    if (owner != &dev->platform->defdev || pool->dev_base <= dev->dma_mask)
+        return false;
+    dmacoh__dbg("alloc on '%s': the default pool lies above the device's DMA mask %#llx", dev->name,
+                (unsigned long long)dev->dma_mask);
+    return true;
+}
+
+/* The argument checks of an allocation: 0, or the error (logged, and counted on dev). */
+static inline int check_alloc(struct dmacoh_device *dev, size_t size, unsigned flags, void **cpu,
+                              dmacoh_dma_addr_t *handle)
+{
     if (!dmacoh__device_ok(dev) || size == 0 || (flags & ~(unsigned)DMACOH_ALLOC_ALL_FLAGS) ||
         !cpu || !handle) {
         dmacoh__err("alloc on '%s': %s (flags %#x)", dmacoh_device_name(dev),
@@ -207,10 +245,34 @@ int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64
         __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
         return DMACOH_EOVERFLOW;
     }
-    pool = dmacoh__pool_for(dev, &owner);
-    if (pool) {
+    return 0;
+}
+
+int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
+                  void **cpu, dmacoh_dma_addr_t *handle)
+{
+    const struct dmacoh_device *owner = NULL;
+    struct dmacoh__pool *pool;
+    void *c = NULL;
+    dmacoh_dma_addr_t h = 0;
+    bool may_fall = !(flags & DMACOH_ALLOC_NOFALLBACK);
+    int r = check_alloc(dev, size, flags, cpu, handle);
+
+    if (r)
+        return r;
+    r = DMACOH_ENOMEM;
+    if (dev->nregions == 1) { /* one region of its own: no list to look at */
+        pool = dev->pool;
+        owner = dev;
+        r = from_region(dev, pool, dev->region_flags, dev->dma_mask, size, flags, timeout_ns, &c,
+                        &h, &may_fall);
+    } else if ((pool = dmacoh__pool_for(dev, &owner)) != NULL && owner->nregions > 1) {
+        r = from_list(dev, owner, size, flags, timeout_ns, &c, &h, &may_fall, &pool);
+    } else if (pool && !unreachable_default(dev, owner, pool)) {
         r = from_region(dev, pool, owner->region_flags, dev->dma_mask, size, flags, timeout_ns, &c,
                         &h, &may_fall);
+    } else {
+        pool = NULL;
     }
     if (r && may_fall) {
         uint64_t page = DMACOH_PAGE_SIZE;
@@ -237,6 +299,40 @@ int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64
     *handle = h;
     dmacoh__dbg("alloc on '%s': %zu bytes at cpu %p dma %#llx", dev->name, size, c,
                 (unsigned long long)h);
+    return 0;
+}
+
+int dmacoh__alloc_from(struct dmacoh_device *dev, const char *region, size_t size, unsigned flags,
+                       uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle)
+{
+    struct dmacoh__pool *pool;
+    bool may_fall;
+    int i, f = 0, r;
+
+    r = check_alloc(dev, size, flags, cpu, handle);
+    if (r)
+        return r;
+    if (!region) {
+        dmacoh__err("alloc on '%s': the region name is NULL", dev->name);
+        __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
+        return DMACOH_EINVAL;
+    }
+    i = dmacoh__region_index(dev, region);
+    if (i < 0) {
+        __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
+        return i;
+    }
+    pool = dmacoh__dev_region(dev, (unsigned)i, &f);
+    r = from_region(dev, pool, f, dev->dma_mask, size, flags | DMACOH_ALLOC_NOFALLBACK, timeout_ns,
+                    cpu, handle, &may_fall);
+    if (r) {
+        __atomic_add_fetch(&dev->failures, 1u, __ATOMIC_RELAXED);
+        dmacoh__err("alloc on '%s': no room for %zu bytes in its region '%s': %s", dev->name, size,
+                    region, dmacoh_strerror(r));
+        return r;
+    }
+    dmacoh__dbg("alloc on '%s': %zu bytes from '%s' at cpu %p dma %#llx", dev->name, size, region,
+                *cpu, (unsigned long long)*handle);
     return 0;
 }
 
@@ -320,8 +416,11 @@ int dmacoh__free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_a
                                             : "the size is beyond any allocation");
         return DMACOH_EINVAL;
     }
-    pool = dmacoh__pool_for(dev, &owner);
-    if (pool && dmacoh__pool_holds(pool, cpu))
+    if (dev->nregions == 1 && dmacoh__pool_holds(dev->pool, cpu))
+        pool = dev->pool; /* one region of its own, and the pointer is in it */
+    else
+        pool = dmacoh__pool_holding(dev, cpu, &owner); /* the regions of the lists */
+    if (pool) /* the one call: free_region stays inlined here */
         return free_region(dev, pool, size, cpu, handle);
     p = dev->platform;
     if (!p->ops->sys_free) {
@@ -345,8 +444,8 @@ enum dmacoh_origin dmacoh_origin_of(const struct dmacoh_device *dev, const void 
 
     if (!dmacoh__device_ok(dev) || !cpu)
         return DMACOH_ORIGIN_NONE;
-    pool = dmacoh__pool_for(dev, &owner);
-    if (pool && dmacoh__pool_holds(pool, cpu))
+    pool = dmacoh__pool_holding(dev, cpu, &owner);
+    if (pool)
         return DMACOH_ORIGIN_REGION;
     if (dmacoh_virt_to_dma(dev, cpu) != DMACOH_BAD_DMA_ADDR)
         return DMACOH_ORIGIN_SYSTEM;

@@ -14,16 +14,23 @@
 
 /* The line a declaration leaves at DMACOH_LOG_INFO. Here, not in region.c, so that regions
  * the library declares for itself (windows, e.g. hostmem's chunks of system memory) are not
- * reported as the program's declarations. */
+ * reported as the program's declarations. The region declared is the last of dev's list. */
 static void declared(const struct dmacoh_device *dev, dmacoh_phys_addr_t bus,
                      dmacoh_dma_addr_t daddr, uint64_t size, int flags)
 {
-    const struct dmacoh__pool *pool = dev->pool;
+    int f;
+    unsigned i = dev->nregions - 1;
+    const struct dmacoh__pool *pool = dmacoh__dev_region(dev, i, &f);
 
+    if (!pool) /* never: the declare just appended it (said for the static analyzer) */
+        return;
     dmacoh__info(
-        "declared on '%s': bus %#llx device %#llx size %#llx granule %#llx %s%s%s%s", dev->name,
-        (unsigned long long)bus, (unsigned long long)daddr, (unsigned long long)size,
-        (unsigned long long)1 << pool->gshift, pool->mode == DMACOH_MEMORY_MAP ? "MAP" : "IO",
+        "declared on '%s'%s%s%s: bus %#llx device %#llx size %#llx granule %#llx "
+        "%s%s%s%s",
+        dev->name, dev->region_name[i][0] ? " region '" : "", dev->region_name[i],
+        dev->region_name[i][0] ? "'" : "", (unsigned long long)bus, (unsigned long long)daddr,
+        (unsigned long long)size, (unsigned long long)1 << pool->gshift,
+        pool->mode == DMACOH_MEMORY_MAP ? "MAP" : "IO",
         (flags & DMACOH_MEMORY_INCLUDES_CHILDREN) ? " INCLUDES_CHILDREN" : "",
         (flags & DMACOH_MEMORY_EXCLUSIVE) ? " EXCLUSIVE" : "", pool->refs > 1 ? " (shared)" : "");
 }
@@ -32,8 +39,17 @@ int dmacoh_alloc_coherent(struct dmacoh_device *dev, size_t size, unsigned flags
                           uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle)
 {
     if (dmacoh__dbg_on())
-        return dmacoh__dbg_alloc(dev, size, flags, timeout_ns, cpu, handle, DMACOH__SITE());
+        return dmacoh__dbg_alloc(dev, NULL, size, flags, timeout_ns, cpu, handle, DMACOH__SITE());
     return dmacoh__alloc(dev, size, flags, timeout_ns, cpu, handle);
+}
+
+int dmacoh_alloc_coherent_from(struct dmacoh_device *dev, const char *region, size_t size,
+                               unsigned flags, uint64_t timeout_ns, void **cpu,
+                               dmacoh_dma_addr_t *handle)
+{
+    if (dmacoh__dbg_on() && region)
+        return dmacoh__dbg_alloc(dev, region, size, flags, timeout_ns, cpu, handle, DMACOH__SITE());
+    return dmacoh__alloc_from(dev, region, size, flags, timeout_ns, cpu, handle);
 }
 
 int dmacoh_free_coherent(struct dmacoh_device *dev, size_t size, void *cpu,
@@ -44,20 +60,38 @@ int dmacoh_free_coherent(struct dmacoh_device *dev, size_t size, void *cpu,
     return dmacoh__free(dev, size, cpu, handle);
 }
 
-int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
-                                   dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
-                                   const struct dmacoh_declare_opts *opts, int *granted)
+/* Declares through the debug layer when it is on; name as dmacoh__declare's. */
+static int declare(struct dmacoh_device *dev, const char *name, dmacoh_phys_addr_t bus_addr,
+                   dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                   const struct dmacoh_declare_opts *opts, int *granted, const void *site)
 {
     int r;
 
     if (dmacoh__dbg_on())
-        r = dmacoh__dbg_declare(dev, bus_addr, device_addr, size, flags, opts, granted,
-                                DMACOH__SITE());
+        r = dmacoh__dbg_declare(dev, name, bus_addr, device_addr, size, flags, opts, granted, site);
     else
-        r = dmacoh__declare(dev, bus_addr, device_addr, size, flags, opts, granted, false);
+        r = dmacoh__declare(dev, name, bus_addr, device_addr, size, flags, opts, granted, false);
     if (r == 0)
         declared(dev, bus_addr, device_addr, size, flags);
     return r;
+}
+
+int dmacoh_declare_coherent_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+                                   dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                                   const struct dmacoh_declare_opts *opts, int *granted)
+{
+    return declare(dev, NULL, bus_addr, device_addr, size, flags, opts, granted, DMACOH__SITE());
+}
+
+int dmacoh_declare_region(struct dmacoh_device *dev, const char *name, dmacoh_phys_addr_t bus_addr,
+                          dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                          const struct dmacoh_declare_opts *opts, int *granted)
+{
+    if (!name) {
+        dmacoh__err("declare region on '%s': the name is NULL", dmacoh_device_name(dev));
+        return DMACOH_EINVAL;
+    }
+    return declare(dev, name, bus_addr, device_addr, size, flags, opts, granted, DMACOH__SITE());
 }
 
 int dmacoh_declare_shared_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
@@ -73,20 +107,81 @@ int dmacoh_declare_shared_memory(struct dmacoh_device *dev, dmacoh_phys_addr_t b
     return r;
 }
 
-int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
+/* Releases through the debug layer when it is on; name as dmacoh__release's. */
+static int release(struct dmacoh_device *dev, const char *name, unsigned flags, const void *site)
 {
     int r;
 
     if (dmacoh__dbg_on())
-        r = dmacoh__dbg_release(dev, flags, DMACOH__SITE());
+        r = dmacoh__dbg_release(dev, name, flags, site);
     else
-        r = dmacoh__release(dev, flags);
+        r = dmacoh__release(dev, name, flags);
     if (r == 0) {
-        /* After dev->pool changed: a dma_pool that sees the new epoch sees the release too.
+        /* After the list changed: a dma_pool that sees the new epoch sees the release too.
          * Only the program's releases move it: the library's own windows (hostmem's chunks)
          * hold no dma_pool chunks, and would make every pool recheck on nearly every call. */
         __atomic_add_fetch(&dmacoh__release_epoch, 1u, __ATOMIC_RELEASE);
-        dmacoh__info("released region of '%s'", dev->name);
+        dmacoh__info("released %s%s%s of '%s'", name ? "region '" : "regions", name ? name : "",
+                     name ? "'" : "", dev->name);
+    }
+    return r;
+}
+
+int dmacoh_release_coherent_memory(struct dmacoh_device *dev, unsigned flags)
+{
+    return release(dev, NULL, flags, DMACOH__SITE());
+}
+
+int dmacoh_release_region(struct dmacoh_device *dev, const char *name, unsigned flags)
+{
+    if (!name) {
+        dmacoh__err("release region on '%s': the name is NULL", dmacoh_device_name(dev));
+        return DMACOH_EINVAL;
+    }
+    return release(dev, name, flags, DMACOH__SITE());
+}
+
+int dmacoh_declare_default_memory(struct dmacoh_platform *p, dmacoh_phys_addr_t bus_addr,
+                                  dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
+                                  const struct dmacoh_declare_opts *opts, int *granted)
+{
+    int r;
+
+    if (!dmacoh__platform_ok(p)) {
+        dmacoh__err("declare default pool: not an initialised platform");
+        return DMACOH_EINVAL;
+    }
+    if (dmacoh__device_ok(&p->defdev)) {
+        dmacoh__err("declare default pool on '%s': one is declared already", p->ops->name);
+        return DMACOH_EBUSY;
+    }
+    r = dmacoh_device_init(&p->defdev, "default pool", NULL, p);
+    if (r == 0)
+        r = declare(&p->defdev, NULL, bus_addr, device_addr, size, flags, opts, granted,
+                    DMACOH__SITE());
+    if (r && dmacoh__device_ok(&p->defdev)) {
+        (void)dmacoh__device_fini(&p->defdev);
+        p->defdev.magic = 0;
+    }
+    return r;
+}
+
+int dmacoh_release_default_memory(struct dmacoh_platform *p, unsigned flags)
+{
+    int r;
+
+    if (!dmacoh__platform_ok(p)) {
+        dmacoh__err("release default pool: not an initialised platform");
+        return DMACOH_EINVAL;
+    }
+    if (!dmacoh__device_ok(&p->defdev)) {
+        dmacoh__info("release default pool on '%s': none declared", p->ops->name);
+        return DMACOH_ENODEV;
+    }
+    r = release(&p->defdev, NULL, flags, DMACOH__SITE());
+    if (r == 0) {
+        (void)dmacoh__device_fini(&p->defdev);
+        p->defdev.magic = 0; /* never a retired device: it is declared again by this call */
     }
     return r;
 }

@@ -527,8 +527,8 @@ static void record(struct dmacoh_device *dev, const struct dmacoh__pool *pool, v
     dmacoh__unlock(&s->lock);
 }
 
-int dmacoh__dbg_alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
-                      void **cpu, dmacoh_dma_addr_t *handle, const void *site)
+int dmacoh__dbg_alloc(struct dmacoh_device *dev, const char *region, size_t size, unsigned flags,
+                      uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle, const void *site)
 {
     const struct dmacoh_device *owner;
     struct dmacoh__pool *pool;
@@ -539,14 +539,16 @@ int dmacoh__dbg_alloc(struct dmacoh_device *dev, size_t size, unsigned flags, ui
 
     if (retired(dev, "alloc", site))
         return DMACOH_EINVAL;
-    if (!cpu || !handle) /* the core refuses them; the local copies below would hide them */
-        return dmacoh__alloc(dev, size, flags, timeout_ns, cpu, handle);
-    r = dmacoh__alloc(dev, size, flags | DMACOH_ALLOC_NOZERO, timeout_ns, &c, &h);
+    if (!cpu || !handle) { /* the core refuses them; the local copies below would hide them */
+        return region ? dmacoh__alloc_from(dev, region, size, flags, timeout_ns, cpu, handle)
+                      : dmacoh__alloc(dev, size, flags, timeout_ns, cpu, handle);
+    }
+    r = region
+            ? dmacoh__alloc_from(dev, region, size, flags | DMACOH_ALLOC_NOZERO, timeout_ns, &c, &h)
+            : dmacoh__alloc(dev, size, flags | DMACOH_ALLOC_NOZERO, timeout_ns, &c, &h);
     if (r)
         return r;
-    pool = dmacoh__pool_for(dev, &owner);
-    if (pool && !dmacoh__pool_holds(pool, c))
-        pool = NULL;
+    pool = dmacoh__pool_holding(dev, c, &owner);
     /* Not a shared region's blocks: another process may free one and its memory come back
      * here, which this process's records (and poison) would take for corruption. */
     if (!pool || !pool->shm)
@@ -690,33 +692,35 @@ static bool overlaps(const struct dmacoh__pool *pool, const struct dmacoh_device
     return hit;
 }
 
-int dmacoh__dbg_declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+int dmacoh__dbg_declare(struct dmacoh_device *dev, const char *name, dmacoh_phys_addr_t bus_addr,
                         dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
                         const struct dmacoh_declare_opts *opts, int *granted, const void *site)
 {
     struct dmacoh__dbg_state *s;
+    struct dmacoh__pool *pool;
     struct sym b;
-    int r, g = 0;
+    int r, g = 0, f;
 
     if (retired(dev, "declare", site))
         return DMACOH_EINVAL;
-    r = dmacoh__declare(dev, bus_addr, device_addr, size, flags, opts, &g,
+    r = dmacoh__declare(dev, name, bus_addr, device_addr, size, flags, opts, &g,
                         (dmacoh_debug_get() & DMACOH_DEBUG_IO_COOKIES) != 0);
     if (r)
         return r;
+    pool = dmacoh__dev_region(dev, dev->nregions - 1, &f); /* the one just declared */
     s = state(dev->platform, true);
-    if (dev->pool->refs == 1 && overlaps(dev->pool, dev)) {
+    if (pool && pool->refs == 1 && overlaps(pool, dev)) { /* pool: never NULL, just added */
         reported();
         dmacoh__err("declare on '%s' from %p%s: CPU range %p+%#llx overlaps another region or "
                     "live system memory",
-                    dev->name, site, sym(site, &b), dev->pool->map.cpu, (unsigned long long)size);
-        (void)dmacoh__release(dev, 0);
+                    dev->name, site, sym(site, &b), pool->map.cpu, (unsigned long long)size);
+        (void)dmacoh__release(dev, name ? name : "", 0);
         return DMACOH_EBUSY;
     }
-    if (s && poisoning()) {
+    if (pool && s && poisoning()) {
         dmacoh__lock(&s->lock, dev->platform);
         fresh(s);
-        add_pmap(s, dev->pool);
+        add_pmap(s, pool);
         dmacoh__unlock(&s->lock);
     }
     if (granted)
@@ -724,9 +728,11 @@ int dmacoh__dbg_declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
     return 0;
 }
 
-/* Lists the live records of pool (those of dev only, unless all); returns how many. */
+/* Lists the live records of pool (those of dev only, unless all); returns how many. `region`
+ * names the region in the lines ("" for the unnamed one). */
 static unsigned list_live(const struct dmacoh__dbg_state *s, const struct dmacoh__pool *pool,
-                          const struct dmacoh_device *dev, bool all, int level, const char *what)
+                          const struct dmacoh_device *dev, bool all, int level, const char *what,
+                          const char *region)
 {
     unsigned n = 0;
     struct sym b;
@@ -738,40 +744,20 @@ static unsigned list_live(const struct dmacoh__dbg_state *s, const struct dmacoh
             (!all && r->dev != dev))
             continue;
         n++;
-        dmacoh__log(level, "%s '%s': %llu bytes at %p (dma %#llx) for '%s', allocated at %p%s",
-                    what, dev->name, (unsigned long long)r->size, (const void *)r->cpu,
+        dmacoh__log(level,
+                    "%s '%s'%s%s%s: %llu bytes at %p (dma %#llx) for '%s', allocated at %p%s", what,
+                    dev->name, region[0] ? " region '" : "", region, region[0] ? "'" : "",
+                    (unsigned long long)r->size, (const void *)r->cpu,
                     (unsigned long long)r->handle, r->dev_name, r->site, sym(r->site, &b));
     }
     return n;
 }
 
-int dmacoh__dbg_release(struct dmacoh_device *dev, unsigned flags, const void *site)
+/* After dev released the region with this id (last: it is gone, not only left by dev), marks
+ * its records released (s->lock held). */
+static void released(struct dmacoh__dbg_state *s, struct dmacoh_device *dev, uint64_t id, bool last,
+                     const void *site)
 {
-    const struct dmacoh__pool *pool;
-    struct dmacoh__dbg_state *s;
-    uint64_t id;
-    bool last;
-    int r;
-
-    if (retired(dev, "release", site))
-        return DMACOH_EINVAL;
-    pool = dmacoh__device_ok(dev) ? dev->pool : NULL;
-    s = pool ? state(dev->platform, false) : NULL;
-    if (!s)
-        return dmacoh__release(dev, flags);
-    last = pool->refs == 1;
-    id = pool->id; /* pool is gone after the release; its id is never reused */
-    dmacoh__lock(&s->lock, dev->platform);
-    fresh(s);
-    if (list_live(s, pool, dev, !(flags & DMACOH_RELEASE_FORCE) || last,
-                  (flags & DMACOH_RELEASE_FORCE) ? DMACOH_LOG_WARN : DMACOH_LOG_ERROR,
-                  "outstanding at release of"))
-        reported();
-    dmacoh__unlock(&s->lock);
-    r = dmacoh__release(dev, flags);
-    if (r)
-        return r;
-    dmacoh__lock(&s->lock, dev->platform);
     for (size_t i = 0; i < s->cap; i++) {
         struct rec *q = &s->tab[i];
 
@@ -783,6 +769,51 @@ int dmacoh__dbg_release(struct dmacoh_device *dev, unsigned flags, const void *s
     }
     if (last)
         drop_pmaps(s, id);
+}
+
+int dmacoh__dbg_release(struct dmacoh_device *dev, const char *name, unsigned flags,
+                        const void *site)
+{
+    struct dmacoh__dbg_state *s;
+    uint64_t id[DMACOH_REGIONS_MAX];
+    bool last[DMACOH_REGIONS_MAX], any = false;
+    unsigned lo = 0, hi;
+    int r, f;
+
+    if (retired(dev, "release", site))
+        return DMACOH_EINVAL;
+    s = dmacoh__device_ok(dev) && dev->pool ? state(dev->platform, false) : NULL;
+    if (!s)
+        return dmacoh__release(dev, name, flags);
+    hi = dev->nregions;
+    if (name) {
+        r = dmacoh__region_index(dev, name);
+        if (r < 0)
+            return r;
+        lo = (unsigned)r;
+        hi = lo + 1;
+    }
+    dmacoh__lock(&s->lock, dev->platform);
+    fresh(s);
+    for (unsigned i = lo; i < hi; i++) {
+        const struct dmacoh__pool *pool = dmacoh__dev_region(dev, i, &f);
+
+        last[i] = pool->refs == 1;
+        id[i] = pool->id; /* pool is gone after the release; its id is never reused */
+        if (list_live(s, pool, dev, !(flags & DMACOH_RELEASE_FORCE) || last[i],
+                      (flags & DMACOH_RELEASE_FORCE) ? DMACOH_LOG_WARN : DMACOH_LOG_ERROR,
+                      "outstanding at release of", dev->region_name[i]))
+            any = true;
+    }
+    if (any)
+        reported();
+    dmacoh__unlock(&s->lock);
+    r = dmacoh__release(dev, name, flags);
+    if (r)
+        return r;
+    dmacoh__lock(&s->lock, dev->platform);
+    for (unsigned i = lo; i < hi; i++)
+        released(s, dev, id[i], last[i], site);
     dmacoh__unlock(&s->lock);
     return 0;
 }
@@ -798,7 +829,7 @@ int dmacoh__dbg_device_fini(struct dmacoh_device *dev, const void *site)
     if (s) {
         dmacoh__lock(&s->lock, dev->platform);
         fresh(s);
-        n = list_live(s, NULL, dev, false, DMACOH_LOG_ERROR, "outstanding at fini of");
+        n = list_live(s, NULL, dev, false, DMACOH_LOG_ERROR, "outstanding at fini of", "");
         dmacoh__unlock(&s->lock);
     }
     if (n) {

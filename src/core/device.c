@@ -33,6 +33,7 @@ int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform
     p->ndevices = 0;
     p->devices = NULL;
     p->dbg = NULL;
+    p->defdev.magic = 0; /* no default pool */
     p->magic = DMACOH__PLATFORM_MAGIC;
     return 0;
 }
@@ -45,7 +46,9 @@ int dmacoh__platform_fini(struct dmacoh_platform *p)
     }
     if (p->pools || __atomic_load_n(&p->ndevices, __ATOMIC_RELAXED)) {
         dmacoh__err("platform fini '%s': %s", p->ops->name,
-                    p->pools ? "regions are still declared" : "devices are still initialised");
+                    dmacoh__device_ok(&p->defdev) ? "the default pool is still declared"
+                    : p->pools                    ? "regions are still declared"
+                                                  : "devices are still initialised");
         return DMACOH_EBUSY;
     }
     p->magic = 0;
@@ -145,6 +148,7 @@ int dmacoh_device_init(struct dmacoh_device *dev, const char *name, struct dmaco
     dev->dma_mask = ~(uint64_t)0;
     dev->pool = NULL;
     dev->region_flags = 0;
+    dev->nregions = 0;
     dev->fallbacks = 0;
     dev->failures = 0;
     dev->magic = DMACOH__DEVICE_MAGIC;

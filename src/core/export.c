@@ -85,7 +85,9 @@ int dmacoh_block_file(struct dmacoh_device *dev, void *cpu, size_t size, dmacoh_
         dmacoh__err("export on '%s': no declared region serves the device", dev->name);
         return DMACOH_ENODEV;
     }
-    if (!dmacoh__pool_holds(pool, cpu)) {
+    if (!dmacoh__pool_holds(pool, cpu))
+        pool = dmacoh__pool_holding(dev, cpu, &owner);
+    if (!pool) {
         dmacoh__err("export on '%s': %p is not in the region of '%s' (system memory cannot be "
                     "exported)",
                     dev->name, cpu, owner->name);

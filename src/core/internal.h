@@ -290,20 +290,82 @@ static inline uint32_t dmacoh__epoch(void)
     return __atomic_load_n(&dmacoh__release_epoch, __ATOMIC_ACQUIRE);
 }
 
+/* Region i of dev's list (0 is dev->pool) and its flags; NULL past the end. */
+static inline struct dmacoh__pool *dmacoh__dev_region(const struct dmacoh_device *dev, unsigned i,
+                                                      int *flags)
+{
+    if (i == 0) {
+        *flags = dev->region_flags;
+        return dev->pool;
+    }
+    if (i >= dev->nregions)
+        return NULL;
+    *flags = dev->more[i - 1].flags;
+    return dev->more[i - 1].pool;
+}
+
 /* Whether owner (an initialised device, or storage fini retired) still has the region with
  * this id declared. Not with declare or release of owner running (undefined, DESIGN.md 4.10). */
 static inline bool dmacoh__region_live(const struct dmacoh_device *owner, uint64_t id)
 {
-    return owner && owner->magic == DMACOH__DEVICE_MAGIC && owner->pool && owner->pool->id == id;
+    int f;
+
+    if (!owner || owner->magic != DMACOH__DEVICE_MAGIC)
+        return false;
+    for (unsigned i = 0; i < DMACOH_REGIONS_MAX; i++) {
+        const struct dmacoh__pool *pool = dmacoh__dev_region(owner, i, &f);
+
+        if (!pool)
+            return false;
+        if (pool->id == id)
+            return true;
+    }
+    return false;
 }
 
 /* Bytes of pool state for a region. 0 on overflow. */
 uint64_t dmacoh__pool_meta_size(uint64_t size, unsigned gshift);
 
-/* The pool serving dev's allocations: its own or the nearest ancestor's that includes
- * children; *owner receives the device that declared it. NULL if none. */
+/* The device whose region list serves dev's allocations: dev itself when it has a region;
+ * else the nearest ancestor with a region declared with INCLUDES_CHILDREN (only those of its
+ * regions then serve); else the platform's default-pool holder when a default pool is
+ * declared; else NULL. */
+const struct dmacoh_device *dmacoh__serving(const struct dmacoh_device *dev);
+
+/* Whether region i of owner's list (flags f) may serve dev: all of dev's own and the default
+ * pool's, only the INCLUDES_CHILDREN ones of an ancestor's. */
+static inline bool dmacoh__serves(const struct dmacoh_device *dev,
+                                  const struct dmacoh_device *owner, int f)
+{
+    return owner == dev || owner == &dev->platform->defdev ||
+           (f & DMACOH_MEMORY_INCLUDES_CHILDREN) != 0;
+}
+
+/* rlist.c: the list's upkeep. list_room checks that a region named `name` (NULL: the RFC's
+ * unnamed one, which needs an empty list) may be added at device range daddr+size, with the
+ * error and log line of dmacoh_declare_region when not; list_add appends (the caller checked);
+ * list_remove takes region i out, moving the later ones up. */
+int dmacoh__list_room(const struct dmacoh_device *dev, const char *name, dmacoh_dma_addr_t daddr,
+                      uint64_t size);
+void dmacoh__list_add(struct dmacoh_device *dev, const char *name, struct dmacoh__pool *pool,
+                      int flags);
+void dmacoh__list_remove(struct dmacoh_device *dev, unsigned i);
+
+/* The first region serving dev's allocations (of dmacoh__serving's list); *owner receives the
+ * device that declared it. NULL if none. */
 struct dmacoh__pool *dmacoh__pool_for(const struct dmacoh_device *dev,
                                       const struct dmacoh_device **owner);
+
+/* The region that holds cpu among every region that may have served dev: its own list, the
+ * nearest INCLUDES_CHILDREN ancestor's, the default pool, whichever serves now (a region
+ * declared after an allocation does not hide it). *owner receives its declarer. NULL if
+ * none. O(regions), at most 2 * DMACOH_REGIONS_MAX + 1 plus the depth of the tree. */
+struct dmacoh__pool *dmacoh__pool_holding(const struct dmacoh_device *dev, const void *cpu,
+                                          const struct dmacoh_device **owner);
+
+/* The same for a device address (by_bus false) or a bus address (by_bus true). */
+struct dmacoh__pool *dmacoh__pool_reaching(const struct dmacoh_device *dev, uint64_t addr,
+                                           bool by_bus);
 
 static inline bool dmacoh__pool_holds(const struct dmacoh__pool *pool, const void *cpu)
 {
@@ -353,24 +415,33 @@ static inline bool dmacoh__dbg_on(void)
 
 int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
                   void **cpu, dmacoh_dma_addr_t *handle);
+/* From the region of dev's own list named `region` only ("" is the unnamed first region). */
+int dmacoh__alloc_from(struct dmacoh_device *dev, const char *region, size_t size, unsigned flags,
+                       uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle);
 int dmacoh__free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_addr_t handle);
-int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+/* name NULL: the RFC's declare (the device must have no region; the region is unnamed);
+ * otherwise appended to the list under that name (dmacoh_declare_region). */
+int dmacoh__declare(struct dmacoh_device *dev, const char *name, dmacoh_phys_addr_t bus_addr,
                     dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
                     const struct dmacoh_declare_opts *opts, int *granted, bool cookies);
-int dmacoh__release(struct dmacoh_device *dev, unsigned flags);
+/* name NULL: every region of the list; otherwise the one of that name ("" the unnamed). */
+int dmacoh__release(struct dmacoh_device *dev, const char *name, unsigned flags);
+/* Index of the region named `name` in dev's list, or -DMACOH_ENOENT. */
+int dmacoh__region_index(const struct dmacoh_device *dev, const char *name);
 int dmacoh__device_fini(struct dmacoh_device *dev);
 
 /* ---- debug mode (debug.c) ----
  * `site` is the public function's return address. */
 
-int dmacoh__dbg_alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64_t timeout_ns,
-                      void **cpu, dmacoh_dma_addr_t *handle, const void *site);
+int dmacoh__dbg_alloc(struct dmacoh_device *dev, const char *region, size_t size, unsigned flags,
+                      uint64_t timeout_ns, void **cpu, dmacoh_dma_addr_t *handle, const void *site);
 int dmacoh__dbg_free(struct dmacoh_device *dev, size_t size, void *cpu, dmacoh_dma_addr_t handle,
                      const void *site);
-int dmacoh__dbg_declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+int dmacoh__dbg_declare(struct dmacoh_device *dev, const char *name, dmacoh_phys_addr_t bus_addr,
                         dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
                         const struct dmacoh_declare_opts *opts, int *granted, const void *site);
-int dmacoh__dbg_release(struct dmacoh_device *dev, unsigned flags, const void *site);
+int dmacoh__dbg_release(struct dmacoh_device *dev, const char *name, unsigned flags,
+                        const void *site);
 int dmacoh__dbg_device_fini(struct dmacoh_device *dev, const void *site);
 /* Frees p's debug state (p->dbg non-NULL), warning about what is still recorded as live;
  * after dmacoh__platform_fini succeeded. */

@@ -479,8 +479,8 @@ static struct chunk *new_chunk(struct dmacoh_pool *p, unsigned flags, int *err)
     }
     c->cpu = (char *)cpu;
     c->dma = dma;
-    region = dmacoh__pool_for(p->dev, &owner);
-    if (region && dmacoh__pool_holds(region, cpu)) {
+    region = dmacoh__pool_holding(p->dev, cpu, &owner);
+    if (region) {
         c->owner = owner;
         c->region = region->id;
     } else {

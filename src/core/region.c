@@ -42,24 +42,6 @@ size_t dmacoh_region_meta_size(uint64_t size, uint64_t granule)
     return m > SIZE_MAX ? 0 : (size_t)m;
 }
 
-struct dmacoh__pool *dmacoh__pool_for(const struct dmacoh_device *dev,
-                                      const struct dmacoh_device **owner)
-{
-    const struct dmacoh_device *d;
-
-    if (dev->pool) {
-        *owner = dev;
-        return dev->pool;
-    }
-    for (d = dev->parent; d; d = d->parent) {
-        if (d->pool && (d->region_flags & DMACOH_MEMORY_INCLUDES_CHILDREN)) {
-            *owner = d;
-            return d->pool;
-        }
-    }
-    return NULL;
-}
-
 /* Argument checks of declare that need no lock. */
 static int check_declare(const struct dmacoh_device *dev, dmacoh_phys_addr_t bus,
                          dmacoh_dma_addr_t daddr, uint64_t size, int flags,
@@ -344,7 +326,7 @@ static int join_shared(struct dmacoh_device *dev, struct dmacoh__pool *q, int fl
 }
 
 /* Declares a private region, or with `share` a shared one (shared.c holds its state). */
-static int declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+static int declare(struct dmacoh_device *dev, const char *name, dmacoh_phys_addr_t bus_addr,
                    dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
                    const struct dmacoh_declare_opts *opts, int *granted, bool cookies,
                    const struct dmacoh_share_opts *share)
@@ -362,15 +344,14 @@ static int declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
     r = check_declare(dev, bus_addr, device_addr, size, flags, opts, granule);
     if (r)
         return r;
-    if (dev->pool) {
-        dmacoh__err("declare on '%s': the device already has a region", dev->name);
-        return DMACOH_EBUSY;
-    }
+    r = dmacoh__list_room(dev, name, device_addr, size);
+    if (r)
+        return r;
     gshift = dmacoh__log2(granule);
     p = dev->platform;
     dmacoh__lock(&p->lock, p);
     r = find_overlap(p, bus_addr, device_addr, size, gshift, &pool);
-    if (r == 1) {
+    if (r == 1) { /* never one of dev's own: dmacoh__list_room refused the device range */
         r = join_shared(dev, pool, flags);
     } else if (r == 0) {
         pool =
@@ -400,7 +381,7 @@ static int declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
             }
         }
     } else {
-        dmacoh__err("declare on '%s': bus %#llx+%#llx overlaps another device's region", dev->name,
+        dmacoh__err("declare on '%s': bus %#llx+%#llx overlaps another region", dev->name,
                     (unsigned long long)bus_addr, (unsigned long long)size);
     }
     dmacoh__unlock(&p->lock);
@@ -408,18 +389,18 @@ static int declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
         return r;
     if (!pool) /* never: both paths that leave r == 0 set it (said for the static analyzer) */
         return DMACOH_EIO;
-    dev->pool = pool;
-    dev->region_flags = (flags & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) | pool->mode;
+    dmacoh__list_add(dev, name, pool,
+                     (flags & ~(DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO)) | pool->mode);
     if (granted)
         *granted = pool->mode;
     return 0;
 }
 
-int dmacoh__declare(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
+int dmacoh__declare(struct dmacoh_device *dev, const char *name, dmacoh_phys_addr_t bus_addr,
                     dmacoh_dma_addr_t device_addr, uint64_t size, int flags,
                     const struct dmacoh_declare_opts *opts, int *granted, bool cookies)
 {
-    return declare(dev, bus_addr, device_addr, size, flags, opts, granted, cookies, NULL);
+    return declare(dev, name, bus_addr, device_addr, size, flags, opts, granted, cookies, NULL);
 }
 
 int dmacoh__declare_shared(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_addr,
@@ -447,43 +428,35 @@ int dmacoh__declare_shared(struct dmacoh_device *dev, dmacoh_phys_addr_t bus_add
                     dev->platform->ops->name);
         return DMACOH_ENOTSUP;
     }
-    return declare(dev, bus_addr, device_addr, size, flags, opts, granted, false, share);
+    return declare(dev, NULL, bus_addr, device_addr, size, flags, opts, granted, false, share);
 }
 
-int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
+/* Allocations of this process outstanding in pool. Platform lock held. */
+static uint64_t outstanding(struct dmacoh__pool *pool)
 {
-    struct dmacoh__pool *pool;
-    struct dmacoh_platform *p;
     uint64_t live;
 
-    if (!dmacoh__device_ok(dev) || (flags & ~(unsigned)DMACOH_RELEASE_FORCE)) {
-        dmacoh__err("release: not an initialised device, or unknown flags %#x", flags);
-        return DMACOH_EINVAL;
-    }
-    pool = dev->pool;
-    if (!pool) {
-        /* Not an error line: the RFC's release of a device without a region does nothing. */
-        dmacoh__info("release on '%s': no region declared, nothing released", dev->name);
-        return DMACOH_ENODEV;
-    }
-    p = dev->platform;
-    dmacoh__lock(&p->lock, p);
-    if (pool->shm) {
-        live = dmacoh__shm_own_blocks(pool); /* other processes' do not count */
-    } else {
-        lock_exact(pool); /* blocks in the per-thread caches are not outstanding */
-        live = pool->pa->live;
-        unlock_exact(pool);
-    }
-    if (live && !(flags & DMACOH_RELEASE_FORCE)) {
-        dmacoh__unlock(&p->lock);
-        dmacoh__err("release on '%s': %llu allocations%s are outstanding", dev->name,
-                    (unsigned long long)live, pool->shm ? " of this process" : "");
-        return DMACOH_EBUSY;
-    }
+    if (pool->shm)
+        return dmacoh__shm_own_blocks(pool); /* other processes' do not count */
+    lock_exact(pool); /* blocks in the per-thread caches are not outstanding */
+    live = pool->pa->live;
+    unlock_exact(pool);
+    return live;
+}
+
+/* Drops region i of dev's list, whose `live` allocations become invalid. Platform lock held. */
+static void drop(struct dmacoh_device *dev, unsigned i, uint64_t live)
+{
+    struct dmacoh_platform *p = dev->platform;
+    int f;
+    struct dmacoh__pool *pool = dmacoh__dev_region(dev, i, &f);
+
+    if (!pool) /* never: i < dev->nregions (said for the static analyzer) */
+        return;
     if (live)
-        dmacoh__warn("release on '%s': %llu outstanding allocations become invalid%s", dev->name,
-                     (unsigned long long)live,
+        dmacoh__warn("release on '%s': %llu outstanding allocations%s%s%s become invalid%s",
+                     dev->name, (unsigned long long)live, dev->region_name[i][0] ? " of '" : "",
+                     dev->region_name[i], dev->region_name[i][0] ? "'" : "",
                      pool->shm ? " (quarantined in the shared region until reaped)" : "");
     if (--pool->refs == 0) {
         struct dmacoh__pool **pp = &p->pools;
@@ -502,8 +475,51 @@ int dmacoh__release(struct dmacoh_device *dev, unsigned flags)
         pool->magic = 0;
         put_meta(p, pool);
     }
-    dev->pool = NULL;
-    dev->region_flags = 0;
+    dmacoh__list_remove(dev, i);
+}
+
+int dmacoh__release(struct dmacoh_device *dev, const char *name, unsigned flags)
+{
+    struct dmacoh_platform *p;
+    uint64_t live[DMACOH_REGIONS_MAX];
+    unsigned lo = 0, hi;
+    int f;
+
+    if (!dmacoh__device_ok(dev) || (flags & ~(unsigned)DMACOH_RELEASE_FORCE)) {
+        dmacoh__err("release: not an initialised device, or unknown flags %#x", flags);
+        return DMACOH_EINVAL;
+    }
+    if (!dev->pool) {
+        /* Not an error line: the RFC's release of a device without a region does nothing. */
+        dmacoh__info("release on '%s': no region declared, nothing released", dev->name);
+        return DMACOH_ENODEV;
+    }
+    hi = dev->nregions;
+    if (name) {
+        int i = dmacoh__region_index(dev, name);
+
+        if (i < 0)
+            return i;
+        lo = (unsigned)i;
+        hi = lo + 1;
+    }
+    p = dev->platform;
+    dmacoh__lock(&p->lock, p);
+    for (unsigned i = lo; i < hi; i++) {
+        struct dmacoh__pool *pool = dmacoh__dev_region(dev, i, &f);
+
+        live[i] = pool ? outstanding(pool) : 0; /* never NULL: i < dev->nregions */
+        if (live[i] && !(flags & DMACOH_RELEASE_FORCE)) {
+            dmacoh__unlock(&p->lock);
+            dmacoh__err("release on '%s': %llu allocations%s%s%s%s are outstanding", dev->name,
+                        (unsigned long long)live[i], dev->region_name[i][0] ? " of '" : "",
+                        dev->region_name[i], dev->region_name[i][0] ? "'" : "",
+                        pool && pool->shm ? " of this process" : "");
+            return DMACOH_EBUSY;
+        }
+    }
+    for (unsigned i = hi; i-- > lo;)
+        drop(dev, i, live[i]);
     dmacoh__unlock(&p->lock);
     return 0;
 }
@@ -547,23 +563,17 @@ int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_a
     return 0;
 }
 
-int dmacoh_region_get_stats(const struct dmacoh_device *dev, struct dmacoh_region_stats *st)
+/* Fills *st for pool, declared with flags f. */
+static void fill_stats(struct dmacoh__pool *pool, int f, struct dmacoh_region_stats *st)
 {
-    struct dmacoh__pool *pool;
-    unsigned g;
+    unsigned g = pool->gshift;
 
-    if (!dmacoh__device_ok(dev) || !st)
-        return DMACOH_EINVAL;
-    pool = dev->pool;
-    if (!pool)
-        return DMACOH_ENODEV;
-    g = pool->gshift;
     lock_exact(pool);
     st->bus_base = pool->bus;
     st->device_base = pool->dev_base;
     st->size = pool->size;
     st->granule = (uint64_t)1 << g;
-    st->flags = dev->region_flags;
+    st->flags = f;
     st->mode = pool->mode;
     st->io_width = pool->io_width;
     st->sharers = pool->refs;
@@ -577,6 +587,46 @@ int dmacoh_region_get_stats(const struct dmacoh_device *dev, struct dmacoh_regio
     st->failures = pool->failures;
     st->fallbacks = pool->fallbacks;
     unlock_exact(pool);
+}
+
+int dmacoh_region_get_stats(const struct dmacoh_device *dev, struct dmacoh_region_stats *st)
+{
+    if (!dmacoh__device_ok(dev) || !st)
+        return DMACOH_EINVAL;
+    if (!dev->pool)
+        return DMACOH_ENODEV;
+    fill_stats(dev->pool, dev->region_flags, st);
+    return 0;
+}
+
+int dmacoh_region_get_stats_at(const struct dmacoh_device *dev, unsigned index,
+                               struct dmacoh_region_stats *st, const char **name)
+{
+    struct dmacoh__pool *pool;
+    int f;
+
+    if (!dmacoh__device_ok(dev) || !st) {
+        dmacoh__err("region stats: %s", !st ? "st is NULL" : "not an initialised device");
+        return DMACOH_EINVAL;
+    }
+    pool = index < DMACOH_REGIONS_MAX ? dmacoh__dev_region(dev, index, &f) : NULL;
+    if (!pool)
+        return DMACOH_ENOENT; /* the end of an enumeration: no log line */
+    fill_stats(pool, f, st);
+    if (name)
+        *name = dev->region_name[index];
+    return 0;
+}
+
+int dmacoh_default_memory_get_stats(const struct dmacoh_platform *p, struct dmacoh_region_stats *st)
+{
+    if (!dmacoh__platform_ok(p) || !st) {
+        dmacoh__err("default pool stats: %s", !st ? "st is NULL" : "not an initialised platform");
+        return DMACOH_EINVAL;
+    }
+    if (!dmacoh__device_ok(&p->defdev) || !p->defdev.pool)
+        return DMACOH_ENODEV;
+    fill_stats(p->defdev.pool, p->defdev.region_flags, st);
     return 0;
 }
 
@@ -602,33 +652,43 @@ int dmacoh_region_walk(const struct dmacoh_device *dev,
                        int (*fn)(void *user, const struct dmacoh_extent *e), void *user)
 {
     struct walk_ctx w;
-    int r;
+    int r = 0, f;
 
     if (!dmacoh__device_ok(dev) || !fn)
         return DMACOH_EINVAL;
     if (!dev->pool)
         return DMACOH_ENODEV;
-    w.pool = dev->pool;
     w.fn = fn;
     w.user = user;
-    lock_exact(dev->pool);
-    r = dmacoh__pa_walk(dev->pool->pa, walk_one, &w);
-    unlock_exact(dev->pool);
+    for (unsigned i = 0; r == 0 && i < DMACOH_REGIONS_MAX; i++) {
+        struct dmacoh__pool *pool = dmacoh__dev_region(dev, i, &f);
+
+        if (!pool)
+            break;
+        w.pool = pool;
+        lock_exact(pool);
+        r = dmacoh__pa_walk(pool->pa, walk_one, &w);
+        unlock_exact(pool);
+    }
     return r;
 }
 
 int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct dmacoh_extent *e)
 {
-    struct dmacoh__pool *pool;
+    struct dmacoh__pool *pool = NULL;
     uint64_t start, n;
-    int kind;
+    int kind, f;
 
     if (!dmacoh__device_ok(dev) || !cpu || !e)
         return DMACOH_EINVAL;
-    pool = dev->pool;
-    if (!pool)
+    if (!dev->pool)
         return DMACOH_ENODEV;
-    if (!dmacoh__pool_holds(pool, cpu))
+    for (unsigned i = 0; i < DMACOH_REGIONS_MAX; i++) {
+        pool = dmacoh__dev_region(dev, i, &f);
+        if (!pool || dmacoh__pool_holds(pool, cpu))
+            break;
+    }
+    if (!pool)
         return DMACOH_ERANGE;
     lock_exact(pool);
     dmacoh__pa_find(pool->pa, (uint64_t)((const char *)cpu - pool->cpu) >> pool->gshift, &start, &n,
@@ -641,24 +701,40 @@ int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct 
     return 0;
 }
 
+static bool check_pool(struct dmacoh__pool *pool)
+{
+    bool ok;
+
+    lock_exact(pool);
+    ok = pool->magic == DMACOH__POOL_MAGIC && pool->refs >= 1 && dmacoh__pa_check(pool->pa) &&
+         pool->pa->ngranules == pool->size >> pool->gshift;
+    unlock_exact(pool);
+    return ok;
+}
+
 bool dmacoh_check(const struct dmacoh_device *dev)
 {
-    struct dmacoh__pool *pool;
-    bool ok;
+    bool ok = true;
+    int f;
 
     if (!dmacoh__device_ok(dev) || (dev->parent && !dmacoh__device_ok(dev->parent))) {
         dmacoh__err("check: not an initialised device, or its parent is gone");
         return false;
     }
-    pool = dev->pool;
-    if (!pool)
-        return true;
-    lock_exact(pool);
-    ok = pool->magic == DMACOH__POOL_MAGIC && pool->refs >= 1 && dmacoh__pa_check(pool->pa) &&
-         pool->pa->ngranules == pool->size >> pool->gshift;
-    unlock_exact(pool);
-    if (!ok)
-        dmacoh__err("check on '%s': region allocator state is inconsistent", dev->name);
+    if (dev->nregions > DMACOH_REGIONS_MAX || (dev->nregions == 0) != (dev->pool == NULL)) {
+        dmacoh__err("check on '%s': region list is inconsistent", dev->name);
+        return false;
+    }
+    for (unsigned i = 0; i < dev->nregions; i++) {
+        struct dmacoh__pool *pool = dmacoh__dev_region(dev, i, &f);
+
+        if (!pool || !check_pool(pool)) {
+            dmacoh__err("check on '%s': allocator state of region %u%s%s%s is inconsistent",
+                        dev->name, i, dev->region_name[i][0] ? " '" : "", dev->region_name[i],
+                        dev->region_name[i][0] ? "'" : "");
+            ok = false;
+        }
+    }
     return ok;
 }
 
@@ -670,8 +746,8 @@ dmacoh_dma_addr_t dmacoh_virt_to_dma(const struct dmacoh_device *dev, const void
 
     if (!dmacoh__device_ok(dev) || !cpu)
         return DMACOH_BAD_DMA_ADDR;
-    pool = dmacoh__pool_for(dev, &owner);
-    if (pool && dmacoh__pool_holds(pool, cpu))
+    pool = dmacoh__pool_holding(dev, cpu, &owner);
+    if (pool)
         return pool->dev_base + (uint64_t)((const char *)cpu - pool->cpu);
     p = dev->platform;
     return p->ops->sys_virt_to_dma ? p->ops->sys_virt_to_dma(p->ctx, dev, cpu)
@@ -680,14 +756,13 @@ dmacoh_dma_addr_t dmacoh_virt_to_dma(const struct dmacoh_device *dev, const void
 
 void *dmacoh_dma_to_virt(const struct dmacoh_device *dev, dmacoh_dma_addr_t dma)
 {
-    const struct dmacoh_device *owner;
     const struct dmacoh__pool *pool;
     const struct dmacoh_platform *p;
 
     if (!dmacoh__device_ok(dev))
         return NULL;
-    pool = dmacoh__pool_for(dev, &owner);
-    if (pool && dma >= pool->dev_base && dma - pool->dev_base < pool->size)
+    pool = dmacoh__pool_reaching(dev, dma, false);
+    if (pool)
         return pool->cpu + (dma - pool->dev_base);
     p = dev->platform;
     return p->ops->sys_dma_to_virt ? p->ops->sys_dma_to_virt(p->ctx, dev, dma) : NULL;
@@ -695,26 +770,24 @@ void *dmacoh_dma_to_virt(const struct dmacoh_device *dev, dmacoh_dma_addr_t dma)
 
 dmacoh_phys_addr_t dmacoh_dma_to_bus(const struct dmacoh_device *dev, dmacoh_dma_addr_t dma)
 {
-    const struct dmacoh_device *owner;
     const struct dmacoh__pool *pool;
 
     if (!dmacoh__device_ok(dev))
         return DMACOH_BAD_DMA_ADDR;
-    pool = dmacoh__pool_for(dev, &owner);
-    if (pool && dma >= pool->dev_base && dma - pool->dev_base < pool->size)
+    pool = dmacoh__pool_reaching(dev, dma, false);
+    if (pool)
         return pool->bus + (dma - pool->dev_base);
     return DMACOH_BAD_DMA_ADDR;
 }
 
 dmacoh_dma_addr_t dmacoh_bus_to_dma(const struct dmacoh_device *dev, dmacoh_phys_addr_t bus)
 {
-    const struct dmacoh_device *owner;
     const struct dmacoh__pool *pool;
 
     if (!dmacoh__device_ok(dev))
         return DMACOH_BAD_DMA_ADDR;
-    pool = dmacoh__pool_for(dev, &owner);
-    if (pool && bus >= pool->bus && bus - pool->bus < pool->size)
+    pool = dmacoh__pool_reaching(dev, bus, true);
+    if (pool)
         return pool->dev_base + (bus - pool->bus);
     return DMACOH_BAD_DMA_ADDR;
 }

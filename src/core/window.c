@@ -83,8 +83,8 @@ int dmacoh_window_init(struct dmacoh_window *w, const char *name, void *cpu, dma
     r = dmacoh_device_init(&w->dev, name, NULL, &w->plat);
     if (r)
         goto out_plat;
-    r = dmacoh__declare(&w->dev, w->bus, w->bus, size, DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE,
-                        &o, NULL, false);
+    r = dmacoh__declare(&w->dev, NULL, w->bus, w->bus, size,
+                        DMACOH_MEMORY_MAP | DMACOH_MEMORY_EXCLUSIVE, &o, NULL, false);
     if (r)
         goto out_dev;
     return 0;
@@ -155,7 +155,7 @@ int dmacoh_window_fini(struct dmacoh_window *w)
         return DMACOH_EINVAL;
     if (dmacoh_window_live(w))
         return DMACOH_EBUSY;
-    r = dmacoh__release(&w->dev, 0);
+    r = dmacoh__release(&w->dev, NULL, 0);
     if (!r)
         r = dmacoh__device_fini(&w->dev);
     if (!r)

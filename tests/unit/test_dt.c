@@ -789,6 +789,91 @@ static void declare_on_the_simulator(void)
     dmacoh_dt_close(&dt);
 }
 
+/* A device's whole list in the devicetree's order, then the default pool, on the simulator. */
+static void declare_all_and_default_pool(void)
+{
+    struct dmacoh_sim *sim;
+    struct dmacoh_device engine, plain, other;
+    struct dmacoh_dt dt;
+    struct dmacoh_sim_memory rx = {.bus = 0x90000000, .size = 0x100000, .modes = DMACOH_MEMORY_MAP};
+    struct dmacoh_sim_memory tx = {.bus = 0x90200000, .size = 0x40000, .modes = DMACOH_MEMORY_MAP};
+    struct dmacoh_sim_memory pool = {
+        .bus = 0x98000000, .size = 0x400000, .modes = DMACOH_MEMORY_MAP};
+    struct dmacoh_region_stats st;
+    const char *name;
+    dmacoh_dma_addr_t h, h2, h3;
+    void *cpu, *cpu2, *cpu3;
+    unsigned n = 99;
+    int granted = 0;
+
+    open_fixture("board", &dt);
+    T_OK(dmacoh_sim_create(NULL, &sim));
+    T_OK(dmacoh_sim_add_memory(sim, &rx));
+    T_OK(dmacoh_sim_add_memory(sim, &tx));
+    T_OK(dmacoh_sim_add_memory(sim, &pool));
+    T_OK(dmacoh_device_init(&engine, "engine", NULL, dmacoh_sim_platform(sim)));
+    T_OK(dmacoh_device_set_dma_mask(&engine, UINT64_MAX));
+
+    /* rx, tx and fallback (the linux,dma-default node: no default pool declared yet) in that
+     * order; the sram entry fw is out of the engine's reach and passed over with a warning. */
+    t_log_reset();
+    T_OK(dmacoh_dt_declare_all(&engine, &dt, "acme,dma-engine", DMACOH_MEMORY_MAP, NULL, &n));
+    T_EQ_U64(n, 3);
+    T_ASSERT(t_log_find("entry 3, region /soc/sram@100000/fw@8000 (fw), passed over"));
+    T_OK(dmacoh_region_get_stats_at(&engine, 0, &st, &name));
+    T_ASSERT(strcmp(name, "rx") == 0);
+    T_OK(dmacoh_region_get_stats_at(&engine, 1, &st, &name));
+    T_ASSERT(strcmp(name, "tx") == 0);
+    T_OK(dmacoh_region_get_stats_at(&engine, 2, &st, &name));
+    T_ASSERT(strcmp(name, "fallback") == 0);
+    T_ERR(dmacoh_region_get_stats_at(&engine, 3, &st, &name), DMACOH_ENOENT);
+    /* The order of fallback: all of rx, then tx, at the bridge's device addresses. */
+    T_OK(dmacoh_alloc_coherent(&engine, 0x100000, 0, 0, &cpu, &h));
+    T_EQ_U64(h, 0x110000000);
+    T_OK(dmacoh_alloc_coherent(&engine, 4096, 0, 0, &cpu2, &h2));
+    T_EQ_U64(h2, 0x110200000);
+    T_OK(dmacoh_alloc_coherent_from(&engine, "fallback", 4096, 0, 0, &cpu3, &h3));
+    T_EQ_U64(h3, 0x118000000);
+    T_OK(dmacoh_free_coherent(&engine, 4096, cpu3, h3));
+    T_OK(dmacoh_free_coherent(&engine, 4096, cpu2, h2));
+    T_OK(dmacoh_free_coherent(&engine, 0x100000, cpu, h));
+    T_OK(dmacoh_release_coherent_memory(&engine, 0));
+
+    /* The default pool serves a device with no region of its own (device address = bus). */
+    T_OK(dmacoh_dt_declare_default(dmacoh_sim_platform(sim), &dt, DMACOH_MEMORY_MAP, NULL,
+                                   &granted));
+    T_EQ_INT(granted, DMACOH_MEMORY_MAP);
+    T_OK(dmacoh_device_init(&other, "other", NULL, dmacoh_sim_platform(sim)));
+    T_OK(dmacoh_alloc_coherent(&other, 4096, DMACOH_ALLOC_NOFALLBACK, 0, &cpu, &h));
+    T_EQ_U64(h, 0x98000000);
+    T_OK(dmacoh_free_coherent(&other, 4096, cpu, h));
+    T_OK(dmacoh_device_fini(&other));
+    /* Now the engine's third entry is the platform's: the whole list is refused and undone. */
+    T_ERR(dmacoh_dt_declare_all(&engine, &dt, "acme,dma-engine", DMACOH_MEMORY_MAP, NULL, &n),
+          DMACOH_EBUSY);
+    T_EQ_U64(n, 0);
+    T_ASSERT(!dmacoh_device_has_region(&engine));
+    /* A one-entry device. */
+    T_OK(dmacoh_device_init(&plain, "plain", NULL, dmacoh_sim_platform(sim)));
+    T_OK(dmacoh_dt_declare_all(&plain, &dt, "/plain", DMACOH_MEMORY_MAP, NULL, &n));
+    T_EQ_U64(n, 1);
+    T_OK(dmacoh_alloc_coherent(&plain, 4096, 0, 0, &cpu, &h));
+    T_EQ_U64(h, 0x90200000);
+    T_OK(dmacoh_free_coherent(&plain, 4096, cpu, h));
+    T_OK(dmacoh_release_coherent_memory(&plain, 0));
+    /* Every entry refused: the first refusal's status, nothing declared. */
+    T_ASSERT(dmacoh_dt_declare_all(&plain, &dt, "/consumer", DMACOH_MEMORY_MAP, NULL, &n) < 0);
+    T_ASSERT(!dmacoh_device_has_region(&plain));
+    T_ERR(dmacoh_dt_declare_all(NULL, &dt, "/plain", DMACOH_MEMORY_MAP, NULL, &n), DMACOH_EINVAL);
+    T_ERR(dmacoh_dt_declare_all(&plain, &dt, "/disabled-dev", DMACOH_MEMORY_MAP, NULL, &n),
+          DMACOH_ENODEV);
+    T_OK(dmacoh_device_fini(&plain));
+    T_OK(dmacoh_device_fini(&engine));
+    T_OK(dmacoh_release_default_memory(dmacoh_sim_platform(sim), 0));
+    T_OK(dmacoh_sim_destroy(sim));
+    dmacoh_dt_close(&dt);
+}
+
 static const struct t_case cases[] = {
     T_CASE(board_regions),
     T_CASE(two_level_translation),
@@ -806,6 +891,7 @@ static const struct t_case cases[] = {
     T_CASE(live_tree_unreadable),
     T_CASE(live_tree_too_deep),
     T_CASE(declare_on_the_simulator),
+    T_CASE(declare_all_and_default_pool),
 };
 
 T_MAIN(cases)
