@@ -162,7 +162,8 @@ int dmacoh_dt_declare_default(struct dmacoh_platform *p, const struct dmacoh_dt 
 
     if ((rc = dmacoh_dt_default_pool(dt, &r)) != 0) {
         if (rc == DMACOH_ENOENT)
-            dmacoh__err("devicetree: no enabled reserved-memory node has linux,dma-default");
+            dmacoh__err(
+                "devicetree: no enabled, non-reusable shared-dma-pool node has linux,dma-default");
         return rc;
     }
     if (r.status != 0) {
