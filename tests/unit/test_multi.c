@@ -777,12 +777,113 @@ static void test_random_model(void)
     T_OK(dmacoh_sim_destroy(sim));
 }
 
+/* A name handed out by dmacoh_region_get_stats_at() stays its region's while earlier regions
+ * are released (the list moves up, the names do not) and later ones declared. */
+static void test_names_stay(void)
+{
+    struct dmacoh_sim *sim = sim_new(1);
+    struct dmacoh_device dev;
+    struct dmacoh_region_stats st;
+    const char *na = NULL, *nb = NULL, *nc = NULL, *nd = NULL;
+
+    T_OK(dmacoh_device_init(&dev, "names", NULL, dmacoh_sim_platform(sim)));
+    region(&dev, "a", MEM_A, DEV_A, PG, MAP);
+    region(&dev, "b", MEM_B, DEV_B, PG, MAP);
+    region(&dev, "c", MEM_C, DEV_C, PG, MAP);
+    T_OK(dmacoh_region_get_stats_at(&dev, 0, &st, &na));
+    T_OK(dmacoh_region_get_stats_at(&dev, 1, &st, &nb));
+    T_OK(dmacoh_region_get_stats_at(&dev, 2, &st, &nc));
+    T_OK(dmacoh_release_region(&dev, "a", 0));
+    T_ASSERT(strcmp(nb, "b") == 0 && strcmp(nc, "c") == 0);
+    T_ASSERT(strcmp(na, "") == 0); /* a released region's name reads empty */
+    region(&dev, "d", MEM_D, DEV_D, PG, MAP);
+    T_ASSERT(strcmp(nb, "b") == 0 && strcmp(nc, "c") == 0);
+    T_EQ_U64(stats_at(&dev, 0, "b").device_base, DEV_B);
+    T_EQ_U64(stats_at(&dev, 1, "c").device_base, DEV_C);
+    T_OK(dmacoh_region_get_stats_at(&dev, 2, &st, &nd));
+    T_ASSERT(strcmp(nd, "d") == 0 && st.device_base == DEV_D);
+    T_OK(dmacoh_release_region(&dev, "c", 0));
+    T_ASSERT(strcmp(nb, "b") == 0 && strcmp(nd, "d") == 0);
+    T_ERR(dmacoh_release_region(&dev, "c", 0), DMACOH_ENOENT);
+    T_OK(dmacoh_release_coherent_memory(&dev, 0));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
+/* dmacoh_mark_declared_memory_occupied takes the range out of the region of dev's list that
+ * holds it, not only out of the first; a range in none, or across two, is refused. */
+static void test_mark_occupied_list(void)
+{
+    struct dmacoh_sim *sim = sim_new(2);
+    struct dmacoh_device dev;
+    void *c = NULL, *x = NULL;
+    dmacoh_dma_addr_t h;
+
+    T_OK(dmacoh_device_init(&dev, "mbox", NULL, dmacoh_sim_platform(sim)));
+    region(&dev, "a", MEM_A, DEV_A, 2 * PG, MAP);
+    region(&dev, "b", MEM_B, DEV_B, 2 * PG, MAP);
+    T_OK(dmacoh_mark_declared_memory_occupied(&dev, DEV_B + PG, PG, &c));
+    T_EQ_U64(dmacoh_virt_to_dma(&dev, c), DEV_B + PG);
+    T_EQ_U64(stats_at(&dev, 1, "b").occupied, PG);
+    T_EQ_U64(stats_at(&dev, 0, "a").occupied, 0);
+    T_ERR(dmacoh_mark_declared_memory_occupied(&dev, DEV_B + PG, PG, &x), DMACOH_EBUSY);
+    t_log_reset();
+    T_ERR(dmacoh_mark_declared_memory_occupied(&dev, DEV_C, PG, &x), DMACOH_ERANGE);
+    T_ASSERT(t_log_find("not inside one of its regions"));
+    T_ERR(dmacoh_mark_declared_memory_occupied(&dev, DEV_B + PG, 2 * PG, &x), DMACOH_ERANGE);
+    T_ASSERT(x == NULL);
+    /* b has one free page left, a two. */
+    T_OK(dmacoh_alloc_coherent_from(&dev, "b", PG, 0, 0, &x, &h));
+    T_EQ_U64(h, DEV_B);
+    T_OK(dmacoh_free_coherent(&dev, PG, x, h));
+    T_OK(dmacoh_mark_declared_memory_occupied(&dev, DEV_A, PG, &x));
+    T_EQ_U64(stats_at(&dev, 0, "a").occupied, PG);
+    T_OK(dmacoh_release_coherent_memory(&dev, 0)); /* occupied ranges are not outstanding */
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
+/* A device whose DMA mask ends below the whole default pool is served as if there were none:
+ * a dma_pool's chunk comes from system memory without a failure counted on the device. */
+static void test_default_above_mask_pool(void)
+{
+    struct dmacoh_sim *sim = sim_new(4);
+    struct dmacoh_platform *p = dmacoh_sim_platform(sim);
+    struct dmacoh_device n;
+    struct dmacoh_pool *pool = NULL;
+    void *c;
+    dmacoh_dma_addr_t h;
+    uint64_t fb = 0, fl = 0;
+    int g;
+
+    T_OK(dmacoh_device_init(&n, "narrow", NULL, p));
+    T_OK(dmacoh_device_set_dma_mask(&n, DMACOH_BIT_MASK(32)));
+    T_OK(dmacoh_declare_default_memory(p, MEM_C, UINT64_C(0x100000000), 4 * PG, MAPIO, NULL, &g));
+    T_OK(dmacoh_pool_create(&pool, "blocks", &n, 512, 64, 0, NULL));
+    t_log_reset();
+    T_OK(dmacoh_pool_alloc(pool, 0, &c, &h));
+    T_ASSERT(in(h, RAM_BASE, RAM_SIZE));
+    T_ASSERT(!t_log_find("no room"));
+    dmacoh_device_counters(&n, &fb, &fl);
+    T_EQ_U64(fl, 0);
+    T_EQ_U64(fb, 1);
+    T_OK(dmacoh_pool_free(pool, c, h));
+    T_OK(dmacoh_pool_destroy(pool, 0));
+    T_OK(dmacoh_release_default_memory(p, 0));
+    T_OK(dmacoh_device_fini(&n));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
 static const struct t_case cases[] = {
-    T_CASE(test_order_own_list),   T_CASE(test_exclusive_nofallback), T_CASE(test_alloc_from),
-    T_CASE(test_free_routing),     T_CASE(test_release_one),          T_CASE(test_declare_checks),
-    T_CASE(test_ancestor_list),    T_CASE(test_default_pool),         T_CASE(test_dma_pool),
-    T_CASE(test_dma_pool_release), T_CASE(test_debug_names_region),   T_CASE(test_threads),
-    T_CASE(test_random_model),
+
+    T_CASE(test_order_own_list),     T_CASE(test_exclusive_nofallback),
+    T_CASE(test_alloc_from),         T_CASE(test_free_routing),
+    T_CASE(test_release_one),        T_CASE(test_declare_checks),
+    T_CASE(test_ancestor_list),      T_CASE(test_default_pool),
+    T_CASE(test_dma_pool),           T_CASE(test_dma_pool_release),
+    T_CASE(test_debug_names_region), T_CASE(test_threads),
+    T_CASE(test_random_model),       T_CASE(test_names_stay),
+    T_CASE(test_mark_occupied_list), T_CASE(test_default_above_mask_pool),
 };
 
 T_MAIN(cases)
