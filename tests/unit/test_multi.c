@@ -665,6 +665,39 @@ static void test_threads(void)
     T_OK(dmacoh_sim_destroy(sim));
 }
 
+/* Threads on two devices that the default pool serves at once: one allocator between them,
+ * and every block freed back to it through the device that allocated it. */
+static void test_default_threads(void)
+{
+    struct dmacoh_sim *sim = sim_new(16);
+    struct dmacoh_platform *p = dmacoh_sim_platform(sim);
+    struct dmacoh_device dev[2];
+    struct dmacoh_region_stats st;
+    pthread_t th[4];
+    struct thr t[4];
+    int g;
+
+    T_OK(dmacoh_device_init(&dev[0], "left", NULL, p));
+    T_OK(dmacoh_device_init(&dev[1], "right", NULL, p));
+    T_OK(dmacoh_declare_default_memory(p, MEM_A, DEV_A, 16 * PG, MAP, NULL, &g));
+    for (unsigned i = 0; i < 4; i++) {
+        t[i] = (struct thr){&dev[i % 2], 31u + i, 0};
+        T_ASSERT(pthread_create(&th[i], NULL, churn, &t[i]) == 0);
+    }
+    for (unsigned i = 0; i < 4; i++) {
+        T_ASSERT(pthread_join(th[i], NULL) == 0);
+        T_EQ_INT(t[i].errors, 0);
+    }
+    T_OK(dmacoh_default_memory_get_stats(p, &st));
+    T_EQ_U64(st.live, 0);
+    T_EQ_U64(st.in_use, 0);
+    T_ASSERT(st.allocs > 0 && st.allocs == st.frees);
+    T_OK(dmacoh_release_default_memory(p, 0));
+    T_OK(dmacoh_device_fini(&dev[0]));
+    T_OK(dmacoh_device_fini(&dev[1]));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
 /* ---- randomised run against a model ---- */
 
 #define NREG  4
@@ -884,6 +917,7 @@ static const struct t_case cases[] = {
     T_CASE(test_debug_names_region), T_CASE(test_threads),
     T_CASE(test_random_model),       T_CASE(test_names_stay),
     T_CASE(test_mark_occupied_list), T_CASE(test_default_above_mask_pool),
+    T_CASE(test_default_threads),
 };
 
 T_MAIN(cases)
