@@ -698,6 +698,89 @@ static void test_default_threads(void)
     T_OK(dmacoh_sim_destroy(sim));
 }
 
+/* Frees through a device that does not hold the block: another device served by the default
+ * pool, the ancestor whose INCLUDES_CHILDREN region serves the holder's sibling, and a device
+ * after the default pool was released under its block. Each is refused and changes nothing. */
+static void test_free_across_devices(void)
+{
+    struct dmacoh_sim *sim = sim_new(4);
+    struct dmacoh_platform *p = dmacoh_sim_platform(sim);
+    struct dmacoh_device par, kid, x, y;
+    struct dmacoh_region_stats st;
+    void *b, *k, *d;
+    dmacoh_dma_addr_t hb, hk, hd;
+    int g;
+
+    T_OK(dmacoh_device_init(&par, "par", NULL, p));
+    T_OK(dmacoh_device_init(&kid, "kid", &par, NULL));
+    T_OK(dmacoh_device_init(&x, "x", &par, NULL));
+    T_OK(dmacoh_device_init(&y, "y", NULL, p));
+    region(&par, "up", MEM_A, DEV_A, 2 * PG, MAP | INCL);
+    region(&x, "a", MEM_B, DEV_B, PG, MAP);
+    region(&x, "b", MEM_B + PG, DEV_B + PG, PG, MAP);
+    T_OK(dmacoh_declare_default_memory(p, MEM_C, DEV_C, 2 * PG, MAP, NULL, &g));
+    T_OK(dmacoh_alloc_coherent_from(&x, "b", PG, 0, 0, &b, &hb));
+    T_OK(dmacoh_alloc_coherent(&kid, PG, 0, 0, &k, &hk));
+    T_OK(dmacoh_alloc_coherent(&y, PG, 0, 0, &d, &hd));
+    T_ASSERT(in(hb, DEV_B + PG, PG) && in(hk, DEV_A, 2 * PG) && in(hd, DEV_C, 2 * PG));
+    /* x's block through y (default pool) and through the parent; the kid's through x, which
+     * has regions of its own but is also a child of par. */
+    T_ERR(dmacoh_free_coherent(&y, PG, b, hb), DMACOH_EFAULT);
+    T_ERR(dmacoh_free_coherent(&par, PG, b, hb), DMACOH_EFAULT);
+    T_EQ_U64(stats_at(&x, 1, "b").live, 1);
+    T_OK(dmacoh_free_coherent(&x, PG, k, hk)); /* par's region serves x's children too: found */
+    T_OK(dmacoh_alloc_coherent(&kid, PG, 0, 0, &k, &hk));
+    /* The default pool's block through x: x is served by par's region, but the default pool
+     * holds the pointer, so the free reaches it. */
+    T_EQ_INT(dmacoh_origin_of(&x, d), DMACOH_ORIGIN_REGION);
+    t_log_reset();
+    T_ERR(dmacoh_platform_fini(p), DMACOH_EBUSY);
+    T_ASSERT(t_log_find("the default pool is still declared"));
+    /* Released under y's block: the free is refused, in every build. */
+    T_OK(dmacoh_release_default_memory(p, DMACOH_RELEASE_FORCE));
+    T_ERR(dmacoh_default_memory_get_stats(p, &st), DMACOH_ENODEV);
+    T_ASSERT(dmacoh_free_coherent(&y, PG, d, hd) < 0);
+    T_OK(dmacoh_free_coherent(&x, PG, b, hb));
+    T_OK(dmacoh_free_coherent(&kid, PG, k, hk));
+    T_OK(dmacoh_release_coherent_memory(&x, 0));
+    T_OK(dmacoh_release_coherent_memory(&par, 0));
+    T_ERR(dmacoh_platform_fini(p), DMACOH_EBUSY); /* devices still initialised */
+    T_OK(dmacoh_device_fini(&kid));
+    T_OK(dmacoh_device_fini(&x));
+    T_OK(dmacoh_device_fini(&par));
+    T_OK(dmacoh_device_fini(&y));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
+/* A default pool that the DMA mask cuts in two: the part below is used, then system memory. */
+static void test_default_partly_above_mask(void)
+{
+    struct dmacoh_sim *sim = sim_new(4);
+    struct dmacoh_platform *p = dmacoh_sim_platform(sim);
+    struct dmacoh_device n;
+    struct dmacoh_region_stats st;
+    void *c[3];
+    dmacoh_dma_addr_t h[3];
+    int g;
+
+    T_OK(dmacoh_device_init(&n, "n", NULL, p));
+    T_OK(dmacoh_device_set_dma_mask(&n, DMACOH_BIT_MASK(32)));
+    T_OK(dmacoh_declare_default_memory(p, MEM_C, UINT64_C(0xfffff000), 4 * PG, MAP, NULL, &g));
+    T_OK(dmacoh_alloc_coherent(&n, PG, 0, 0, &c[0], &h[0]));
+    T_EQ_U64(h[0], UINT64_C(0xfffff000));
+    T_OK(dmacoh_alloc_coherent(&n, PG, 0, 0, &c[1], &h[1]));
+    T_ASSERT(in(h[1], RAM_BASE, RAM_SIZE));
+    T_ERR(dmacoh_alloc_coherent(&n, PG, NOFB, 0, &c[2], &h[2]), DMACOH_ENOMEM);
+    T_OK(dmacoh_default_memory_get_stats(p, &st));
+    T_EQ_U64(st.live, 1);
+    T_EQ_U64(st.fallbacks, 1);
+    for (unsigned i = 0; i < 2; i++)
+        T_OK(dmacoh_free_coherent(&n, PG, c[i], h[i]));
+    T_OK(dmacoh_release_default_memory(p, 0));
+    T_OK(dmacoh_device_fini(&n));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
 /* ---- randomised run against a model ---- */
 
 #define NREG  4
@@ -909,15 +992,25 @@ static void test_default_above_mask_pool(void)
 
 static const struct t_case cases[] = {
 
-    T_CASE(test_order_own_list),     T_CASE(test_exclusive_nofallback),
-    T_CASE(test_alloc_from),         T_CASE(test_free_routing),
-    T_CASE(test_release_one),        T_CASE(test_declare_checks),
-    T_CASE(test_ancestor_list),      T_CASE(test_default_pool),
-    T_CASE(test_dma_pool),           T_CASE(test_dma_pool_release),
-    T_CASE(test_debug_names_region), T_CASE(test_threads),
-    T_CASE(test_random_model),       T_CASE(test_names_stay),
-    T_CASE(test_mark_occupied_list), T_CASE(test_default_above_mask_pool),
+    T_CASE(test_order_own_list),
+    T_CASE(test_exclusive_nofallback),
+    T_CASE(test_alloc_from),
+    T_CASE(test_free_routing),
+    T_CASE(test_release_one),
+    T_CASE(test_declare_checks),
+    T_CASE(test_ancestor_list),
+    T_CASE(test_default_pool),
+    T_CASE(test_dma_pool),
+    T_CASE(test_dma_pool_release),
+    T_CASE(test_debug_names_region),
+    T_CASE(test_threads),
+    T_CASE(test_random_model),
+    T_CASE(test_names_stay),
+    T_CASE(test_mark_occupied_list),
+    T_CASE(test_default_above_mask_pool),
     T_CASE(test_default_threads),
+    T_CASE(test_free_across_devices),
+    T_CASE(test_default_partly_above_mask),
 };
 
 T_MAIN(cases)
