@@ -734,6 +734,16 @@ bool dmacoh_check(const struct dmacoh_device *dev)
         dmacoh__err("check on '%s': region list is inconsistent", dev->name);
         return false;
     }
+    for (unsigned i = 0, taken = 0; i < dev->nregions; i++) {
+        unsigned s = dev->name_slot[i];
+
+        if (s >= DMACOH_REGIONS_MAX || (taken & (1u << s))) {
+            dmacoh__err("check on '%s': name slot %u of region %u is out of range or shared",
+                        dev->name, s, i);
+            return false;
+        }
+        taken |= 1u << s;
+    }
     for (unsigned i = 0; i < dev->nregions; i++) {
         struct dmacoh__pool *pool = dmacoh__dev_region(dev, i, &f);
 

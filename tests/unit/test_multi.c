@@ -920,6 +920,17 @@ static void test_names_stay(void)
     T_ASSERT(strcmp(nd, "d") == 0 && st.device_base == DEV_D);
     T_OK(dmacoh_release_region(&dev, "c", 0));
     T_ASSERT(strcmp(nb, "b") == 0 && strcmp(nd, "d") == 0);
+    /* The invariant check sees two regions given one name slot. */
+    T_ASSERT(dmacoh_check(&dev));
+    {
+        uint8_t keep = dev.name_slot[1];
+
+        dev.name_slot[1] = dev.name_slot[0];
+        t_log_reset();
+        T_ASSERT(!dmacoh_check(&dev));
+        T_ASSERT(t_log_find("name slot"));
+        dev.name_slot[1] = keep;
+    }
     T_ERR(dmacoh_release_region(&dev, "c", 0), DMACOH_ENOENT);
     T_OK(dmacoh_release_coherent_memory(&dev, 0));
     T_OK(dmacoh_device_fini(&dev));
