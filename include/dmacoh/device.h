@@ -49,8 +49,12 @@ struct dmacoh_device {
     /* The rest of the region list (dmacoh_declare_region). The first region stays in `pool`
      * and `region_flags` above (nregions beside them, in the same cache line), so that a
      * device with one region is served as before without looking here. */
-    struct dmacoh__region_ref more[DMACOH_REGIONS_MAX - 1];       /**< regions 2.. of the list */
-    char region_name[DMACOH_REGIONS_MAX][DMACOH_REGION_NAME_MAX]; /**< "" for unnamed */
+    struct dmacoh__region_ref more[DMACOH_REGIONS_MAX - 1]; /**< regions 2.. of the list */
+    /** Slot of region_name[] holding the name of region i of the list. A name stays in its slot
+     * while its region is declared (a pointer to it stays valid when earlier regions are
+     * released and the list moves up). */
+    uint8_t name_slot[DMACOH_REGIONS_MAX];
+    char region_name[DMACOH_REGIONS_MAX][DMACOH_REGION_NAME_MAX]; /**< by slot; "" unnamed */
 };
 
 /** DMA_BIT_MASK(n) of the kernel: the mask of a device with n address bits (1 <= n <= 64). */

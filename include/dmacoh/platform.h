@@ -272,8 +272,10 @@ int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform
 
 /**
  * Retires a platform instance. Errors: -DMACOH_EINVAL (not initialised), -DMACOH_EBUSY (a
- * region is still declared on it, or a device initialised on it has not been retired with
- * dmacoh_device_fini; nothing changes). Context: as dmacoh_platform_init.
+ * region is still declared on it, the default pool included (release it first with
+ * dmacoh_release_default_memory), or a device initialised on it has not been retired with
+ * dmacoh_device_fini; nothing changes, a log line says which). Context: as
+ * dmacoh_platform_init.
  */
 int dmacoh_platform_fini(struct dmacoh_platform *p);
 

@@ -204,11 +204,14 @@ int dmacoh_release_default_memory(struct dmacoh_platform *p, unsigned flags);
 /**
  * Takes [device_addr, device_addr + size) of dev's own region out of the allocator (e.g. a
  * firmware mailbox at a fixed address) and returns its CPU address (pointer or cookie) in
- * *cpu. The range is widened to whole granules. It stays reserved until release; freeing it
- * with dmacoh_free_coherent() fails with -DMACOH_EPERM.
+ * *cpu. With several regions (dmacoh_declare_region), the region of dev's list whose device
+ * range holds device_addr (the device ranges of a list never meet); never an ancestor's or the
+ * default pool. The range is widened to whole granules. It stays reserved until that region
+ * is released; freeing it with dmacoh_free_coherent() fails with -DMACOH_EPERM.
  * Errors: -DMACOH_EINVAL (dev not initialised, size 0, cpu NULL), -DMACOH_ENODEV (dev has no
- * region of its own), -DMACOH_ERANGE (any part outside the region, or wraps), -DMACOH_EBUSY
- * (any granule of it already allocated or occupied; nothing changes).
+ * region of its own), -DMACOH_ERANGE (any part outside the one region holding device_addr, or
+ * device_addr in none of dev's regions, or wraps), -DMACOH_EBUSY (any granule of it already
+ * allocated or occupied; nothing changes). Each with a log line.
  * Context: thread-safe with allocation and free. Complexity: O(range) granules.
  */
 int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_addr_t device_addr,
@@ -239,19 +242,23 @@ struct dmacoh_region_stats {
 };
 
 /**
- * Fills *st for dev's own region (the first of its list). Errors: -DMACOH_EINVAL (dev not initialised, st NULL),
- * -DMACOH_ENODEV (no region). Context: thread-safe; takes the region lock. Complexity: O(1),
- * except the first read of largest_free after the longest free run was consumed, which
- * recounts the runs of the top size class (docs/design.md).
+ * Fills *st for dev's own region: the first of its list only (dmacoh_region_get_stats_at()
+ * reads the others). Errors: -DMACOH_EINVAL (dev not initialised, st NULL), -DMACOH_ENODEV
+ * (no region). Context: thread-safe with allocation and free; takes the region lock; not with
+ * a release on dev. Complexity: O(1), except the first read of largest_free after the longest
+ * free run was consumed, which recounts the runs of the top size class (docs/design.md).
  */
 int dmacoh_region_get_stats(const struct dmacoh_device *dev, struct dmacoh_region_stats *st);
 
 /**
  * Fills *st for region `index` of dev's list (0 is the first) and sets *name (if name is not
- * NULL) to its name ("" when unnamed), valid until the region is released. Enumerate with
- * index = 0, 1, ... until -DMACOH_ENOENT.
+ * NULL) to its name ("" when unnamed), stored in dev: it stays that region's name, whatever
+ * other regions of dev are declared or released, until the region itself is released (then it
+ * reads ""). Enumerate with index = 0, 1, ... until -DMACOH_ENOENT.
  * Errors: -DMACOH_EINVAL (dev not initialised, st NULL; logged), -DMACOH_ENOENT (no region at
- * that index; not logged). Context: as dmacoh_region_get_stats().
+ * that index; not logged). Context: as dmacoh_region_get_stats(): thread-safe with allocation
+ * and free, not with declare or release on dev (a release moves the later regions up one
+ * index, so an enumeration racing it could pass one over or read a region being torn down).
  */
 int dmacoh_region_get_stats_at(const struct dmacoh_device *dev, unsigned index,
                                struct dmacoh_region_stats *st, const char **name);

@@ -204,18 +204,6 @@ static int from_list(struct dmacoh_device *dev, const struct dmacoh_device *owne
     return r;
 }
 
-/* Whether the default pool would be handed to dev although the device reaches none of it: then
- * it is skipped, as if not declared (system memory follows, whatever its flags). */
-static bool unreachable_default(const struct dmacoh_device *dev, const struct dmacoh_device *owner,
-                                const struct dmacoh__pool *pool)
-{
-    if (owner != &dev->platform->defdev || pool->dev_base <= dev->dma_mask)
-        return false;
-    dmacoh__dbg("alloc on '%s': the default pool lies above the device's DMA mask %#llx", dev->name,
-                (unsigned long long)dev->dma_mask);
-    return true;
-}
-
 /* The argument checks of an allocation: 0, or the error (logged, and counted on dev). */
 static inline int check_alloc(struct dmacoh_device *dev, size_t size, unsigned flags, void **cpu,
                               dmacoh_dma_addr_t *handle)
@@ -268,11 +256,9 @@ int dmacoh__alloc(struct dmacoh_device *dev, size_t size, unsigned flags, uint64
                         &h, &may_fall);
     } else if ((pool = dmacoh__pool_for(dev, &owner)) != NULL && owner->nregions > 1) {
         r = from_list(dev, owner, size, flags, timeout_ns, &c, &h, &may_fall, &pool);
-    } else if (pool && !unreachable_default(dev, owner, pool)) {
+    } else if (pool) { /* one region: an ancestor's, or the default pool below dev's mask */
         r = from_region(dev, pool, owner->region_flags, dev->dma_mask, size, flags, timeout_ns, &c,
                         &h, &may_fall);
-    } else {
-        pool = NULL;
     }
     if (r && may_fall) {
         uint64_t page = DMACOH_PAGE_SIZE;

@@ -27,9 +27,9 @@ static void declared(const struct dmacoh_device *dev, dmacoh_phys_addr_t bus,
     dmacoh__info(
         "declared on '%s'%s%s%s: bus %#llx device %#llx size %#llx granule %#llx "
         "%s%s%s%s",
-        dev->name, dev->region_name[i][0] ? " region '" : "", dev->region_name[i],
-        dev->region_name[i][0] ? "'" : "", (unsigned long long)bus, (unsigned long long)daddr,
-        (unsigned long long)size, (unsigned long long)1 << pool->gshift,
+        dev->name, dmacoh__region_name(dev, i)[0] ? " region '" : "", dmacoh__region_name(dev, i),
+        dmacoh__region_name(dev, i)[0] ? "'" : "", (unsigned long long)bus,
+        (unsigned long long)daddr, (unsigned long long)size, (unsigned long long)1 << pool->gshift,
         pool->mode == DMACOH_MEMORY_MAP ? "MAP" : "IO",
         (flags & DMACOH_MEMORY_INCLUDES_CHILDREN) ? " INCLUDES_CHILDREN" : "",
         (flags & DMACOH_MEMORY_EXCLUSIVE) ? " EXCLUSIVE" : "", pool->refs > 1 ? " (shared)" : "");

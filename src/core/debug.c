@@ -802,7 +802,7 @@ int dmacoh__dbg_release(struct dmacoh_device *dev, const char *name, unsigned fl
         id[i] = pool->id; /* pool is gone after the release; its id is never reused */
         if (list_live(s, pool, dev, !(flags & DMACOH_RELEASE_FORCE) || last[i],
                       (flags & DMACOH_RELEASE_FORCE) ? DMACOH_LOG_WARN : DMACOH_LOG_ERROR,
-                      "outstanding at release of", dev->region_name[i]))
+                      "outstanding at release of", dmacoh__region_name(dev, i)))
             any = true;
     }
     if (any)

@@ -304,6 +304,13 @@ static inline struct dmacoh__pool *dmacoh__dev_region(const struct dmacoh_device
     return dev->more[i - 1].pool;
 }
 
+/* The name of region i of dev's list ("" when unnamed); i < dev->nregions. The string stays
+ * where it is until that region is released. */
+static inline const char *dmacoh__region_name(const struct dmacoh_device *dev, unsigned i)
+{
+    return dev->region_name[dev->name_slot[i] % DMACOH_REGIONS_MAX];
+}
+
 /* Whether owner (an initialised device, or storage fini retired) still has the region with
  * this id declared. Not with declare or release of owner running (undefined, DESIGN.md 4.10). */
 static inline bool dmacoh__region_live(const struct dmacoh_device *owner, uint64_t id)
@@ -352,7 +359,8 @@ void dmacoh__list_add(struct dmacoh_device *dev, const char *name, struct dmacoh
 void dmacoh__list_remove(struct dmacoh_device *dev, unsigned i);
 
 /* The first region serving dev's allocations (of dmacoh__serving's list); *owner receives the
- * device that declared it. NULL if none. */
+ * device that declared it. NULL if none, and NULL (with *owner NULL) when that is the default
+ * pool lying wholly above dev's DMA mask. */
 struct dmacoh__pool *dmacoh__pool_for(const struct dmacoh_device *dev,
                                       const struct dmacoh_device **owner);
 

@@ -455,8 +455,9 @@ static void drop(struct dmacoh_device *dev, unsigned i, uint64_t live)
         return;
     if (live)
         dmacoh__warn("release on '%s': %llu outstanding allocations%s%s%s become invalid%s",
-                     dev->name, (unsigned long long)live, dev->region_name[i][0] ? " of '" : "",
-                     dev->region_name[i], dev->region_name[i][0] ? "'" : "",
+                     dev->name, (unsigned long long)live,
+                     dmacoh__region_name(dev, i)[0] ? " of '" : "", dmacoh__region_name(dev, i),
+                     dmacoh__region_name(dev, i)[0] ? "'" : "",
                      pool->shm ? " (quarantined in the shared region until reaped)" : "");
     if (--pool->refs == 0) {
         struct dmacoh__pool **pp = &p->pools;
@@ -512,8 +513,8 @@ int dmacoh__release(struct dmacoh_device *dev, const char *name, unsigned flags)
         if (live[i] && !(flags & DMACOH_RELEASE_FORCE)) {
             dmacoh__unlock(&p->lock);
             dmacoh__err("release on '%s': %llu allocations%s%s%s%s are outstanding", dev->name,
-                        (unsigned long long)live[i], dev->region_name[i][0] ? " of '" : "",
-                        dev->region_name[i], dev->region_name[i][0] ? "'" : "",
+                        (unsigned long long)live[i], dmacoh__region_name(dev, i)[0] ? " of '" : "",
+                        dmacoh__region_name(dev, i), dmacoh__region_name(dev, i)[0] ? "'" : "",
                         pool && pool->shm ? " of this process" : "");
             return DMACOH_EBUSY;
         }
@@ -529,7 +530,7 @@ int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_a
 {
     struct dmacoh__pool *pool;
     uint64_t off, first, last;
-    int r;
+    int r, f;
 
     if (!dmacoh__device_ok(dev) || size == 0 || !cpu) {
         dmacoh__err("mark occupied: bad device, size 0 or cpu NULL");
@@ -540,10 +541,18 @@ int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_a
         dmacoh__err("mark occupied on '%s': no region of its own", dev->name);
         return DMACOH_ENODEV;
     }
+    /* The region of dev's list whose device range holds device_addr (the device ranges of a
+     * list never meet); the first when none does, for the error below. */
+    for (unsigned i = 1; i < dev->nregions; i++) {
+        struct dmacoh__pool *q = dmacoh__dev_region(dev, i, &f);
+
+        if (q && device_addr >= q->dev_base && device_addr - q->dev_base < q->size)
+            pool = q;
+    }
     off = device_addr - pool->dev_base;
     if (device_addr < pool->dev_base || off >= pool->size || size > pool->size - off) {
-        dmacoh__err("mark occupied on '%s': %#llx+%#llx is not inside the region", dev->name,
-                    (unsigned long long)device_addr, (unsigned long long)size);
+        dmacoh__err("mark occupied on '%s': %#llx+%#llx is not inside one of its regions",
+                    dev->name, (unsigned long long)device_addr, (unsigned long long)size);
         return DMACOH_ERANGE;
     }
     first = off >> pool->gshift;
@@ -614,7 +623,7 @@ int dmacoh_region_get_stats_at(const struct dmacoh_device *dev, unsigned index,
         return DMACOH_ENOENT; /* the end of an enumeration: no log line */
     fill_stats(pool, f, st);
     if (name)
-        *name = dev->region_name[index];
+        *name = dmacoh__region_name(dev, index);
     return 0;
 }
 
@@ -725,13 +734,23 @@ bool dmacoh_check(const struct dmacoh_device *dev)
         dmacoh__err("check on '%s': region list is inconsistent", dev->name);
         return false;
     }
+    for (unsigned i = 0, taken = 0; i < dev->nregions; i++) {
+        unsigned s = dev->name_slot[i];
+
+        if (s >= DMACOH_REGIONS_MAX || (taken & (1u << s))) {
+            dmacoh__err("check on '%s': name slot %u of region %u is out of range or shared",
+                        dev->name, s, i);
+            return false;
+        }
+        taken |= 1u << s;
+    }
     for (unsigned i = 0; i < dev->nregions; i++) {
         struct dmacoh__pool *pool = dmacoh__dev_region(dev, i, &f);
 
         if (!pool || !check_pool(pool)) {
             dmacoh__err("check on '%s': allocator state of region %u%s%s%s is inconsistent",
-                        dev->name, i, dev->region_name[i][0] ? " '" : "", dev->region_name[i],
-                        dev->region_name[i][0] ? "'" : "");
+                        dev->name, i, dmacoh__region_name(dev, i)[0] ? " '" : "",
+                        dmacoh__region_name(dev, i), dmacoh__region_name(dev, i)[0] ? "'" : "");
             ok = false;
         }
     }

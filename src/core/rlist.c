@@ -4,8 +4,11 @@
  *
  * The first region of a device lives in dev->pool and dev->region_flags, as when a device had
  * one region only: the allocation path of a device with one region reads nothing else. Regions
- * 2.. live in dev->more[], names in dev->region_name[] (copied, bounded), in declaration order;
- * releasing one moves the later ones up, so the order of use stays the order of declaration.
+ * 2.. live in dev->more[], in declaration order; releasing one moves the later ones up, so the
+ * order of use stays the order of declaration. Names (copied, bounded) do not move: each has a
+ * slot of dev->region_name[] for its region's life (dev->name_slot[i] is region i's), so the
+ * name dmacoh_region_get_stats_at() hands out stays that region's while other regions come
+ * and go.
  *
  * Which list serves a device (dmacoh__serving): its own; else the nearest ancestor's
  * INCLUDES_CHILDREN regions; else the platform's default pool; one list, never a cascade from
@@ -29,7 +32,7 @@ static bool name_ok(const char *name)
 int dmacoh__region_index(const struct dmacoh_device *dev, const char *name)
 {
     for (unsigned i = 0; i < dev->nregions && i < DMACOH_REGIONS_MAX; i++) {
-        const char *a = dev->region_name[i];
+        const char *a = dmacoh__region_name(dev, i);
         size_t k = 0;
 
         while (k < DMACOH_REGION_NAME_MAX && a[k] && a[k] == name[k])
@@ -66,11 +69,12 @@ int dmacoh__list_room(const struct dmacoh_device *dev, const char *name, dmacoh_
     }
     for (unsigned i = 0; i < dev->nregions; i++) {
         const struct dmacoh__pool *q = dmacoh__dev_region(dev, i, &f);
+        const char *a = dmacoh__region_name(dev, i);
         size_t k = 0;
 
-        while (name[k] && name[k] == dev->region_name[i][k])
+        while (name[k] && name[k] == a[k])
             k++;
-        if (name[k] == dev->region_name[i][k]) {
+        if (name[k] == a[k]) {
             dmacoh__err("declare on '%s': it already has a region named '%s'", dev->name, name);
             return DMACOH_EEXIST;
         }
@@ -78,7 +82,7 @@ int dmacoh__list_room(const struct dmacoh_device *dev, const char *name, dmacoh_
             dmacoh__err("declare on '%s': device range %#llx+%#llx of '%s' overlaps its region "
                         "%u%s%s",
                         dev->name, (unsigned long long)daddr, (unsigned long long)size, name, i,
-                        dev->region_name[i][0] ? " " : "", dev->region_name[i]);
+                        a[0] ? " " : "", a);
             return DMACOH_EBUSY;
         }
     }
@@ -93,9 +97,15 @@ int dmacoh__list_room(const struct dmacoh_device *dev, const char *name, dmacoh_
 void dmacoh__list_add(struct dmacoh_device *dev, const char *name, struct dmacoh__pool *pool,
                       int flags)
 {
-    unsigned i = dev->nregions;
+    unsigned i = dev->nregions, slot = 0, taken = 0;
     size_t k = 0;
+    char *to;
 
+    /* The lowest name slot no region of the list holds (one is free: i < DMACOH_REGIONS_MAX). */
+    for (unsigned j = 0; j < i; j++)
+        taken |= 1u << (dev->name_slot[j] % DMACOH_REGIONS_MAX);
+    while (slot + 1 < DMACOH_REGIONS_MAX && (taken & (1u << slot)))
+        slot++;
     if (i == 0) {
         dev->pool = pool;
         dev->region_flags = flags;
@@ -103,15 +113,18 @@ void dmacoh__list_add(struct dmacoh_device *dev, const char *name, struct dmacoh
         dev->more[i - 1].pool = pool;
         dev->more[i - 1].flags = flags;
     }
+    dev->name_slot[i] = (uint8_t)slot;
+    to = dev->region_name[slot % DMACOH_REGIONS_MAX];
     for (; name && name[k]; k++)
-        dev->region_name[i][k] = name[k];
-    dev->region_name[i][k] = '\0';
+        to[k] = name[k];
+    to[k] = '\0';
     dev->nregions = i + 1;
 }
 
 void dmacoh__list_remove(struct dmacoh_device *dev, unsigned i)
 {
     unsigned n = dev->nregions;
+    uint8_t slot = dev->name_slot[i];
 
     for (unsigned j = i; j + 1 < n; j++) {
         if (j == 0) {
@@ -120,7 +133,7 @@ void dmacoh__list_remove(struct dmacoh_device *dev, unsigned i)
         } else {
             dev->more[j - 1] = dev->more[j];
         }
-        __builtin_memcpy(dev->region_name[j], dev->region_name[j + 1], DMACOH_REGION_NAME_MAX);
+        dev->name_slot[j] = dev->name_slot[j + 1];
     }
     if (n == 1) {
         dev->pool = NULL;
@@ -129,7 +142,8 @@ void dmacoh__list_remove(struct dmacoh_device *dev, unsigned i)
         dev->more[n - 2].pool = NULL;
         dev->more[n - 2].flags = 0;
     }
-    dev->region_name[n - 1][0] = '\0';
+    dev->region_name[slot % DMACOH_REGIONS_MAX][0] = '\0'; /* a released region's name reads "" */
+    dev->name_slot[n - 1] = 0;
     dev->nregions = n - 1;
 }
 
@@ -188,14 +202,24 @@ struct dmacoh__pool *dmacoh__pool_for(const struct dmacoh_device *dev,
                                       const struct dmacoh_device **owner)
 {
     const struct dmacoh_device *o;
+    struct dmacoh__pool *pool;
 
     if (dev->pool) { /* the common case, as fast as when a device had one region */
         *owner = dev;
         return dev->pool;
     }
     o = dmacoh__serving(dev);
+    pool = o ? first_serving(dev, o) : NULL;
+    if (pool && o == &dev->platform->defdev && pool->dev_base > dev->dma_mask) {
+        /* Wholly above the mask: skipped as if not declared (alloc.h), so that neither an
+         * allocation nor a dma_pool's refill counts a failure it could never avoid. */
+        dmacoh__dbg("'%s': the default pool lies above the device's DMA mask %#llx", dev->name,
+                    (unsigned long long)dev->dma_mask);
+        o = NULL;
+        pool = NULL;
+    }
     *owner = o;
-    return o ? first_serving(dev, o) : NULL;
+    return pool;
 }
 
 /* The region of owner's list serving dev that contains addr: a CPU pointer (kind 0), a device

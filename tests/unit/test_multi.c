@@ -665,6 +665,122 @@ static void test_threads(void)
     T_OK(dmacoh_sim_destroy(sim));
 }
 
+/* Threads on two devices that the default pool serves at once: one allocator between them,
+ * and every block freed back to it through the device that allocated it. */
+static void test_default_threads(void)
+{
+    struct dmacoh_sim *sim = sim_new(16);
+    struct dmacoh_platform *p = dmacoh_sim_platform(sim);
+    struct dmacoh_device dev[2];
+    struct dmacoh_region_stats st;
+    pthread_t th[4];
+    struct thr t[4];
+    int g;
+
+    T_OK(dmacoh_device_init(&dev[0], "left", NULL, p));
+    T_OK(dmacoh_device_init(&dev[1], "right", NULL, p));
+    T_OK(dmacoh_declare_default_memory(p, MEM_A, DEV_A, 16 * PG, MAP, NULL, &g));
+    for (unsigned i = 0; i < 4; i++) {
+        t[i] = (struct thr){&dev[i % 2], 31u + i, 0};
+        T_ASSERT(pthread_create(&th[i], NULL, churn, &t[i]) == 0);
+    }
+    for (unsigned i = 0; i < 4; i++) {
+        T_ASSERT(pthread_join(th[i], NULL) == 0);
+        T_EQ_INT(t[i].errors, 0);
+    }
+    T_OK(dmacoh_default_memory_get_stats(p, &st));
+    T_EQ_U64(st.live, 0);
+    T_EQ_U64(st.in_use, 0);
+    T_ASSERT(st.allocs > 0 && st.allocs == st.frees);
+    T_OK(dmacoh_release_default_memory(p, 0));
+    T_OK(dmacoh_device_fini(&dev[0]));
+    T_OK(dmacoh_device_fini(&dev[1]));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
+/* Frees through a device that does not hold the block: another device served by the default
+ * pool, the ancestor whose INCLUDES_CHILDREN region serves the holder's sibling, and a device
+ * after the default pool was released under its block. Each is refused and changes nothing. */
+static void test_free_across_devices(void)
+{
+    struct dmacoh_sim *sim = sim_new(4);
+    struct dmacoh_platform *p = dmacoh_sim_platform(sim);
+    struct dmacoh_device par, kid, x, y;
+    struct dmacoh_region_stats st;
+    void *b, *k, *d;
+    dmacoh_dma_addr_t hb, hk, hd;
+    int g;
+
+    T_OK(dmacoh_device_init(&par, "par", NULL, p));
+    T_OK(dmacoh_device_init(&kid, "kid", &par, NULL));
+    T_OK(dmacoh_device_init(&x, "x", &par, NULL));
+    T_OK(dmacoh_device_init(&y, "y", NULL, p));
+    region(&par, "up", MEM_A, DEV_A, 2 * PG, MAP | INCL);
+    region(&x, "a", MEM_B, DEV_B, PG, MAP);
+    region(&x, "b", MEM_B + PG, DEV_B + PG, PG, MAP);
+    T_OK(dmacoh_declare_default_memory(p, MEM_C, DEV_C, 2 * PG, MAP, NULL, &g));
+    T_OK(dmacoh_alloc_coherent_from(&x, "b", PG, 0, 0, &b, &hb));
+    T_OK(dmacoh_alloc_coherent(&kid, PG, 0, 0, &k, &hk));
+    T_OK(dmacoh_alloc_coherent(&y, PG, 0, 0, &d, &hd));
+    T_ASSERT(in(hb, DEV_B + PG, PG) && in(hk, DEV_A, 2 * PG) && in(hd, DEV_C, 2 * PG));
+    /* x's block through y (default pool) and through the parent; the kid's through x, which
+     * has regions of its own but is also a child of par. */
+    T_ERR(dmacoh_free_coherent(&y, PG, b, hb), DMACOH_EFAULT);
+    T_ERR(dmacoh_free_coherent(&par, PG, b, hb), DMACOH_EFAULT);
+    T_EQ_U64(stats_at(&x, 1, "b").live, 1);
+    T_OK(dmacoh_free_coherent(&x, PG, k, hk)); /* par's region serves x's children too: found */
+    T_OK(dmacoh_alloc_coherent(&kid, PG, 0, 0, &k, &hk));
+    /* The default pool's block through x: x is served by par's region, but the default pool
+     * holds the pointer, so the free reaches it. */
+    T_EQ_INT(dmacoh_origin_of(&x, d), DMACOH_ORIGIN_REGION);
+    t_log_reset();
+    T_ERR(dmacoh_platform_fini(p), DMACOH_EBUSY);
+    T_ASSERT(t_log_find("the default pool is still declared"));
+    /* Released under y's block: the free is refused, in every build. */
+    T_OK(dmacoh_release_default_memory(p, DMACOH_RELEASE_FORCE));
+    T_ERR(dmacoh_default_memory_get_stats(p, &st), DMACOH_ENODEV);
+    T_ASSERT(dmacoh_free_coherent(&y, PG, d, hd) < 0);
+    T_OK(dmacoh_free_coherent(&x, PG, b, hb));
+    T_OK(dmacoh_free_coherent(&kid, PG, k, hk));
+    T_OK(dmacoh_release_coherent_memory(&x, 0));
+    T_OK(dmacoh_release_coherent_memory(&par, 0));
+    T_ERR(dmacoh_platform_fini(p), DMACOH_EBUSY); /* devices still initialised */
+    T_OK(dmacoh_device_fini(&kid));
+    T_OK(dmacoh_device_fini(&x));
+    T_OK(dmacoh_device_fini(&par));
+    T_OK(dmacoh_device_fini(&y));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
+/* A default pool that the DMA mask cuts in two: the part below is used, then system memory. */
+static void test_default_partly_above_mask(void)
+{
+    struct dmacoh_sim *sim = sim_new(4);
+    struct dmacoh_platform *p = dmacoh_sim_platform(sim);
+    struct dmacoh_device n;
+    struct dmacoh_region_stats st;
+    void *c[3];
+    dmacoh_dma_addr_t h[3];
+    int g;
+
+    T_OK(dmacoh_device_init(&n, "n", NULL, p));
+    T_OK(dmacoh_device_set_dma_mask(&n, DMACOH_BIT_MASK(32)));
+    T_OK(dmacoh_declare_default_memory(p, MEM_C, UINT64_C(0xfffff000), 4 * PG, MAP, NULL, &g));
+    T_OK(dmacoh_alloc_coherent(&n, PG, 0, 0, &c[0], &h[0]));
+    T_EQ_U64(h[0], UINT64_C(0xfffff000));
+    T_OK(dmacoh_alloc_coherent(&n, PG, 0, 0, &c[1], &h[1]));
+    T_ASSERT(in(h[1], RAM_BASE, RAM_SIZE));
+    T_ERR(dmacoh_alloc_coherent(&n, PG, NOFB, 0, &c[2], &h[2]), DMACOH_ENOMEM);
+    T_OK(dmacoh_default_memory_get_stats(p, &st));
+    T_EQ_U64(st.live, 1);
+    T_EQ_U64(st.fallbacks, 1);
+    for (unsigned i = 0; i < 2; i++)
+        T_OK(dmacoh_free_coherent(&n, PG, c[i], h[i]));
+    T_OK(dmacoh_release_default_memory(p, 0));
+    T_OK(dmacoh_device_fini(&n));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
 /* ---- randomised run against a model ---- */
 
 #define NREG  4
@@ -777,12 +893,135 @@ static void test_random_model(void)
     T_OK(dmacoh_sim_destroy(sim));
 }
 
+/* A name handed out by dmacoh_region_get_stats_at() stays its region's while earlier regions
+ * are released (the list moves up, the names do not) and later ones declared. */
+static void test_names_stay(void)
+{
+    struct dmacoh_sim *sim = sim_new(1);
+    struct dmacoh_device dev;
+    struct dmacoh_region_stats st;
+    const char *na = NULL, *nb = NULL, *nc = NULL, *nd = NULL;
+
+    T_OK(dmacoh_device_init(&dev, "names", NULL, dmacoh_sim_platform(sim)));
+    region(&dev, "a", MEM_A, DEV_A, PG, MAP);
+    region(&dev, "b", MEM_B, DEV_B, PG, MAP);
+    region(&dev, "c", MEM_C, DEV_C, PG, MAP);
+    T_OK(dmacoh_region_get_stats_at(&dev, 0, &st, &na));
+    T_OK(dmacoh_region_get_stats_at(&dev, 1, &st, &nb));
+    T_OK(dmacoh_region_get_stats_at(&dev, 2, &st, &nc));
+    T_OK(dmacoh_release_region(&dev, "a", 0));
+    T_ASSERT(strcmp(nb, "b") == 0 && strcmp(nc, "c") == 0);
+    T_ASSERT(strcmp(na, "") == 0); /* a released region's name reads empty */
+    region(&dev, "d", MEM_D, DEV_D, PG, MAP);
+    T_ASSERT(strcmp(nb, "b") == 0 && strcmp(nc, "c") == 0);
+    T_EQ_U64(stats_at(&dev, 0, "b").device_base, DEV_B);
+    T_EQ_U64(stats_at(&dev, 1, "c").device_base, DEV_C);
+    T_OK(dmacoh_region_get_stats_at(&dev, 2, &st, &nd));
+    T_ASSERT(strcmp(nd, "d") == 0 && st.device_base == DEV_D);
+    T_OK(dmacoh_release_region(&dev, "c", 0));
+    T_ASSERT(strcmp(nb, "b") == 0 && strcmp(nd, "d") == 0);
+    /* The invariant check sees two regions given one name slot. */
+    T_ASSERT(dmacoh_check(&dev));
+    {
+        uint8_t keep = dev.name_slot[1];
+
+        dev.name_slot[1] = dev.name_slot[0];
+        t_log_reset();
+        T_ASSERT(!dmacoh_check(&dev));
+        T_ASSERT(t_log_find("name slot"));
+        dev.name_slot[1] = keep;
+    }
+    T_ERR(dmacoh_release_region(&dev, "c", 0), DMACOH_ENOENT);
+    T_OK(dmacoh_release_coherent_memory(&dev, 0));
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
+/* dmacoh_mark_declared_memory_occupied takes the range out of the region of dev's list that
+ * holds it, not only out of the first; a range in none, or across two, is refused. */
+static void test_mark_occupied_list(void)
+{
+    struct dmacoh_sim *sim = sim_new(2);
+    struct dmacoh_device dev;
+    void *c = NULL, *x = NULL;
+    dmacoh_dma_addr_t h;
+
+    T_OK(dmacoh_device_init(&dev, "mbox", NULL, dmacoh_sim_platform(sim)));
+    region(&dev, "a", MEM_A, DEV_A, 2 * PG, MAP);
+    region(&dev, "b", MEM_B, DEV_B, 2 * PG, MAP);
+    T_OK(dmacoh_mark_declared_memory_occupied(&dev, DEV_B + PG, PG, &c));
+    T_EQ_U64(dmacoh_virt_to_dma(&dev, c), DEV_B + PG);
+    T_EQ_U64(stats_at(&dev, 1, "b").occupied, PG);
+    T_EQ_U64(stats_at(&dev, 0, "a").occupied, 0);
+    T_ERR(dmacoh_mark_declared_memory_occupied(&dev, DEV_B + PG, PG, &x), DMACOH_EBUSY);
+    t_log_reset();
+    T_ERR(dmacoh_mark_declared_memory_occupied(&dev, DEV_C, PG, &x), DMACOH_ERANGE);
+    T_ASSERT(t_log_find("not inside one of its regions"));
+    T_ERR(dmacoh_mark_declared_memory_occupied(&dev, DEV_B + PG, 2 * PG, &x), DMACOH_ERANGE);
+    T_ASSERT(x == NULL);
+    /* b has one free page left, a two. */
+    T_OK(dmacoh_alloc_coherent_from(&dev, "b", PG, 0, 0, &x, &h));
+    T_EQ_U64(h, DEV_B);
+    T_OK(dmacoh_free_coherent(&dev, PG, x, h));
+    T_OK(dmacoh_mark_declared_memory_occupied(&dev, DEV_A, PG, &x));
+    T_EQ_U64(stats_at(&dev, 0, "a").occupied, PG);
+    T_OK(dmacoh_release_coherent_memory(&dev, 0)); /* occupied ranges are not outstanding */
+    T_OK(dmacoh_device_fini(&dev));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
+/* A device whose DMA mask ends below the whole default pool is served as if there were none:
+ * a dma_pool's chunk comes from system memory without a failure counted on the device. */
+static void test_default_above_mask_pool(void)
+{
+    struct dmacoh_sim *sim = sim_new(4);
+    struct dmacoh_platform *p = dmacoh_sim_platform(sim);
+    struct dmacoh_device n;
+    struct dmacoh_pool *pool = NULL;
+    void *c;
+    dmacoh_dma_addr_t h;
+    uint64_t fb = 0, fl = 0;
+    int g;
+
+    T_OK(dmacoh_device_init(&n, "narrow", NULL, p));
+    T_OK(dmacoh_device_set_dma_mask(&n, DMACOH_BIT_MASK(32)));
+    T_OK(dmacoh_declare_default_memory(p, MEM_C, UINT64_C(0x100000000), 4 * PG, MAPIO, NULL, &g));
+    T_OK(dmacoh_pool_create(&pool, "blocks", &n, 512, 64, 0, NULL));
+    t_log_reset();
+    T_OK(dmacoh_pool_alloc(pool, 0, &c, &h));
+    T_ASSERT(in(h, RAM_BASE, RAM_SIZE));
+    T_ASSERT(!t_log_find("no room"));
+    dmacoh_device_counters(&n, &fb, &fl);
+    T_EQ_U64(fl, 0);
+    T_EQ_U64(fb, 1);
+    T_OK(dmacoh_pool_free(pool, c, h));
+    T_OK(dmacoh_pool_destroy(pool, 0));
+    T_OK(dmacoh_release_default_memory(p, 0));
+    T_OK(dmacoh_device_fini(&n));
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
 static const struct t_case cases[] = {
-    T_CASE(test_order_own_list),   T_CASE(test_exclusive_nofallback), T_CASE(test_alloc_from),
-    T_CASE(test_free_routing),     T_CASE(test_release_one),          T_CASE(test_declare_checks),
-    T_CASE(test_ancestor_list),    T_CASE(test_default_pool),         T_CASE(test_dma_pool),
-    T_CASE(test_dma_pool_release), T_CASE(test_debug_names_region),   T_CASE(test_threads),
+
+    T_CASE(test_order_own_list),
+    T_CASE(test_exclusive_nofallback),
+    T_CASE(test_alloc_from),
+    T_CASE(test_free_routing),
+    T_CASE(test_release_one),
+    T_CASE(test_declare_checks),
+    T_CASE(test_ancestor_list),
+    T_CASE(test_default_pool),
+    T_CASE(test_dma_pool),
+    T_CASE(test_dma_pool_release),
+    T_CASE(test_debug_names_region),
+    T_CASE(test_threads),
     T_CASE(test_random_model),
+    T_CASE(test_names_stay),
+    T_CASE(test_mark_occupied_list),
+    T_CASE(test_default_above_mask_pool),
+    T_CASE(test_default_threads),
+    T_CASE(test_free_across_devices),
+    T_CASE(test_default_partly_above_mask),
 };
 
 T_MAIN(cases)
