@@ -24,5 +24,5 @@ for v in shared static; do
         exit 1
     }
 done
-ldd "$out/shared/nvme_cmb" | grep -q "libdmacoh.so" || { echo "nvme_cmb (shared): not linked to libdmacoh.so"; exit 1; }
+ldd "$out/shared/nvme_cmb" >"$out/ldd.txt" && grep -q "libdmacoh.so" "$out/ldd.txt" || { echo "nvme_cmb (shared): not linked to libdmacoh.so"; exit 1; }
 echo "examples/nvme_cmb: built standalone with pkg-config, shared and static; both refuse an absent device"
