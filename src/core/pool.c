@@ -741,16 +741,20 @@ static struct chunk *give_block(struct dmacoh_pool *p, struct shard *sh, struct 
 
 /* The chunk of shard sh holding handle, or NULL (lock held). A chunk is aligned to its size,
  * so it starts at handle masked to one of the sizes the pool holds, and it is the one found
- * there only if it has that size. */
-static struct chunk *find_chunk(const struct dmacoh_pool *p, const struct shard *sh,
-                                dmacoh_dma_addr_t handle)
+ * there only if it has that size. Not inlined: it runs when the last chunk freed into is not
+ * the block's, and inlined into free_in it cost every free about 14 instructions more. */
+__attribute__((noinline)) static struct chunk *
+find_chunk(const struct dmacoh_pool *p, const struct shard *sh, dmacoh_dma_addr_t handle)
 {
-    unsigned shifts = __atomic_load_n(&p->shifts, __ATOMIC_RELAXED);
+    struct chunk *c = tab_find(p, sh, handle & ~(((dmacoh_dma_addr_t)1 << p->chunk_shift) - 1));
+    unsigned shifts;
 
+    if (c && c->shift == p->chunk_shift) /* the common case: a chunk of the pool's size */
+        return c;
+    shifts = __atomic_load_n(&p->shifts, __ATOMIC_RELAXED) & ~(1u << p->chunk_shift);
     while (shifts) {
         unsigned s = 31u - (unsigned)__builtin_clz(shifts);
-        struct chunk *c = tab_find(p, sh, handle & ~(((dmacoh_dma_addr_t)1 << s) - 1));
-
+        c = tab_find(p, sh, handle & ~(((dmacoh_dma_addr_t)1 << s) - 1));
         if (c && c->shift == s)
             return c;
         shifts &= ~(1u << s);
