@@ -15,11 +15,12 @@
  * pool takes the largest smaller power of two it can get, down to the smallest size, so the
  * end of a region is used as well; so a pool holds chunks of a few sizes (a bit per size in
  * `shifts`) and free tries the mask of each size held, the largest (the common one) first
- * (each chunk's header names its size, so a hit is exact): O(1), at most MAX_SHIFTS probes.
- * Each chunk's header lives in metadata memory
- * (never in the chunk, which may be IO memory) and holds a two-level bitmap of free blocks:
- * one summary word over up to 64 bitmap words, so taking the lowest free block is two
- * count-trailing-zeros and a fresh chunk hands out ascending addresses. Block offsets inside
+ * (each chunk's header names its size, so a hit is exact): O(1), one probe per size held.
+ *
+ * Each chunk's header lives in metadata memory (never in the chunk, which may be IO memory)
+ * and holds a two-level bitmap of free blocks: one summary word over up to 64 bitmap words,
+ * so taking the lowest free block is two count-trailing-zeros and a fresh chunk hands out
+ * ascending addresses. Block offsets inside
  * a chunk skip to the next `boundary` when a block would cross it; the inverse mapping uses a
  * precomputed reciprocal instead of a division (exact for every block start, and a non-start
  * is caught by multiplying back).
@@ -622,8 +623,9 @@ static bool steal(struct dmacoh_pool *p, unsigned home, struct chunk **c, uint64
 
 /* The home shard is full. In order: a new chunk of the device's region (threads keep to their
  * own shards); a free block of another shard (device memory is scarce: better than a chunk of
- * system memory while on-chip chunks have room); a new chunk from wherever
- * dmacoh_alloc_coherent finds one. Lock not held. */
+ * system memory while on-chip chunks have room); a smaller chunk of the region, the largest
+ * it has room for (the packing chunk size may not fit at the region's end); a new chunk from
+ * wherever dmacoh_alloc_coherent finds one. Lock not held. */
 static int refill(struct dmacoh_pool *p, unsigned home, struct chunk **c, uint64_t *off)
 {
     const struct dmacoh_device *owner;
