@@ -13,7 +13,14 @@
  * and a fresh chunk hands out its blocks in ascending address order. Chunks are aligned to a
  * power of two at least their size (the allocation promise of dmacoh_alloc_coherent), so free
  * finds a block's chunk from the DMA handle alone, through a hash table of chunk handles (O(1)
- * expected, no search of the chunk list as the kernel does). The free bitmap doubles as the
+ * expected, no search of the chunk list as the kernel does).
+ *
+ * Packing. Blocks never cross a chunk's end, so the default chunk is the smallest power of two
+ * from max(PAGE_SIZE, stride) up to 256 KiB whose blocks fill at least 96 % of it (1536-byte
+ * blocks: 32 KiB, 21 blocks), and when the region has no room for one, the largest smaller
+ * power of two it has room for (down to max(PAGE_SIZE, stride)). A pool over a 256 KiB region
+ * so holds at least 95 % of the blocks that fit by bytes, for every block size from 16 B to
+ * 64 KiB, unless align or boundary forbids it. The free bitmap doubles as the
  * check: a double free, a pointer that is not a block start or a handle that does not match is
  * refused in every build.
  *
@@ -54,9 +61,11 @@ struct dmacoh_pool;
 
 /** Options of dmacoh_pool_create(); a NULL pointer means all defaults. */
 struct dmacoh_pool_opts {
-    /** Bytes per chunk asked of dmacoh_alloc_coherent: 0 = max(PAGE_SIZE, block stride), as
-     * the kernel; smaller chunks suit fine-grained regions of a few KiB. Rounded up to a power
-     * of two; at most 4096 blocks per chunk. */
+    /** Bytes per chunk asked of dmacoh_alloc_coherent: 0 = the size that packs (above: the
+     * smallest power of two from max(PAGE_SIZE, block stride) up to 256 KiB that the blocks
+     * fill to 96 %, smaller ones where the region has no room). A size given here is used
+     * for every chunk, as the kernel's page-sized chunks; smaller chunks suit fine-grained
+     * regions of a few KiB. Rounded up to a power of two; at most 4096 blocks per chunk. */
     size_t chunk_size;
     /** Fill freed blocks with DMACOH_POOL_POISON and check the pattern when a block is handed
      * out again; a mismatch is logged with the block and its last owner's handle. */
@@ -106,7 +115,8 @@ int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh
  * Guarantees: aligned as created; never crosses `boundary`; zeroed with DMACOH_POOL_ZERO
  * (memset_io on IO memory); blocks of a fresh chunk come in ascending address order.
  * Context: thread-safe; O(1) unless a new chunk must be allocated (then as
- * dmacoh_alloc_coherent). Never sleeps.
+ * dmacoh_alloc_coherent, once per chunk size tried: at most the log2 of chunk_size / PAGE_SIZE
+ * more when the region has no room for a chunk of chunk_size). Never sleeps.
  */
 int dmacoh_pool_alloc(struct dmacoh_pool *pool, unsigned flags, void **cpu,
                       dmacoh_dma_addr_t *handle);
@@ -116,7 +126,8 @@ int dmacoh_pool_alloc(struct dmacoh_pool *pool, unsigned flags, void **cpu,
  * -DMACOH_EINVAL (pool or cpu NULL, or cpu does not match handle), -DMACOH_EFAULT (handle is
  * not the start of a block of this pool, or the block is already free, or it is a block of a
  * chunk whose region was released under the pool: the log line says so).
- * Context: thread-safe; O(1) expected; may free a chunk back to its region.
+ * Context: thread-safe; O(1) expected (one hash probe per chunk size the pool holds: one with
+ * a chunk_size option, else at most 1 + log2(256 KiB / PAGE_SIZE), 7 with 4 KiB pages); may free a chunk back to its region.
  */
 int dmacoh_pool_free(struct dmacoh_pool *pool, void *cpu, dmacoh_dma_addr_t handle);
 
@@ -141,8 +152,8 @@ int dmacoh_pool_destroy(struct dmacoh_pool *pool, unsigned flags);
 struct dmacoh_pool_stats {
     size_t block_size; /**< bytes per block as asked */
     size_t stride;     /**< bytes between block starts */
-    size_t chunk_size; /**< bytes per chunk */
-    size_t per_chunk;  /**< blocks per chunk */
+    size_t chunk_size; /**< bytes per chunk (chunks at a region's end may be smaller) */
+    size_t per_chunk;  /**< blocks per chunk of chunk_size bytes */
     uint64_t chunks;   /**< chunks held now */
     uint64_t in_use;   /**< blocks outstanding */
     /** Most blocks ever outstanding, summed over the per-thread shards: exact when one thread
