@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench_alloc.c - the region page allocator (whatever src/core has, reached through the public
- * API only) against the kernel's declared-memory allocator (kernel_bitmap.c, the baseline), in
- * the same run. Issue 3, deliverable 4.
+ * API only) against three baselines in the same run, interleaved configuration by
+ * configuration: the kernel's declared-memory allocator (kernel_bitmap.c), a binary buddy
+ * allocator that gives the unused tail of a rounded block back (buddy.c, impl=buddy) and
+ * genalloc-style bitmap first fit with the alignment promise (first_fit.c, impl=firstfit).
+ * Issue 3, deliverable 4; issue 17, items 1, 2 and 6.
  *
  * Measures, one name=value line each (labels in braces):
  *  - alloc_pair_ns_{median,p99,max}: ns per alloc+free pair at steady state, 1-page and mixed
@@ -15,23 +18,36 @@
  *    about 20 us (1 step when a step is slower). Median, p99 and max are over batches: at most
  *    5001 batches or 10 s; a configuration stopped by the time limit says alloc_capped=1.
  *    impl=harness is the loop with an allocator that does nothing (RNG, bookkeeping, calls).
+ *    The p99 is the 99th percentile of the per-batch figures (each batch a mean over its
+ *    pairs), so it shows slow stretches of about 20 us, not single slow pairs.
  *  - util_*: utilisation at the first failed allocation of two seeded traces (trace.h): the
  *    mixed trace and a DMA-driver-shaped trace; requested live pages / pool pages and the
  *    pages taken (footprint), per seed and the median over the seeds.
  *  - meta_bytes: allocator metadata per pool size.
  *  - mt_pairs_per_s: two threads allocating in one region at once against one thread doing the
  *    same steps alone (total throughput; 1-page requests, pool 50 % full; median of trials).
- * The baseline fills, warms up and runs the utilisation traces with kbm_alloc_fast(), which
- * places exactly as the timed kbm_alloc() (checked at start: selfcheck_kernel_fast_path=ok).
+ *  - fill_ns_per_alloc{impl,pages,live=D}: the cost per allocation while a fresh region of 2^24
+ *    or 2^30 pages is filled with mixed requests on the timed path (no frees), the mean over
+ *    the allocations from 0.9 D to D live blocks, D = 10^3 .. 10^6, until the first failure or
+ *    the time budget (fill_end says which); the buddy is skipped at 2^30 (9 GiB of metadata).
+ * The kernel and first-fit baselines fill, warm up and run the utilisation traces with a fast
+ * path (kbm_alloc_fast(), ff_alloc_fast()) that places exactly as the timed path (checked at
+ * start: selfcheck_kernel_fast_path=ok, and selfcheck_baselines, which also checks every buddy
+ * and first-fit block against a shadow page map: inside the pool, aligned, not overlapping a
+ * live block, and no refusal while an aligned window is free).
  *
- * Usage: bench_alloc [--quick] [--sections=meta,steady,util,driver,mt] [--log2=N]
- *   (no option) full run, about 4 minutes on the 2-core machine;
- *   --quick     smaller pools and budgets (CI smoke test, a few seconds);
- *   --log2=N    steady-state runs of the 2^N-page pool only.
- * bench_alloc --callgrind dmacoh|kernel|harness LOG2_PAGES FILL 1|mixed STEPS builds one steady
- * state (warm-up of a fixed min(2 * live blocks, 100000) steps) and runs STEPS timed-path steps in
- * callgrind_pairs(), for `valgrind --tool=callgrind --toggle-collect=callgrind_pairs`; it prints
- * the pairs those steps made (instructions / pairs = instructions per pair).
+ * Usage: bench_alloc [--quick] [--sections=meta,steady,util,driver,fill,mt] [--log2=N]
+ *                    [--budget=S] [--fill-budget=S]
+ *   (no option) full run, about 8 minutes on the 2-core machine;
+ *   --quick     smaller pools and budgets (CI smoke test, a few seconds); give it first, it
+ *               resets the budgets;
+ *   --log2=N    steady-state runs of the 2^N-page pool only;
+ *   --budget=S, --fill-budget=S  seconds per steady-state / fill configuration, at most.
+ * bench_alloc --callgrind dmacoh|buddy|firstfit|kernel|harness LOG2_PAGES FILL 1|mixed STEPS
+ * builds one steady state (warm-up of a fixed min(2 * live blocks, 100000) steps) and runs
+ * STEPS timed-path steps in callgrind_pairs(), for `valgrind --tool=callgrind
+ * --toggle-collect=callgrind_pairs`; it prints the pairs those steps made (instructions / pairs
+ * = instructions per pair).
  *
  * dmacoh regions: pools up to 2^18 pages on the simulator (dmacoh_sim_add_memory, MAP, 4 KiB
  * granule); larger ones on the bare-metal platform over a fake bus range whose CPU addresses are
