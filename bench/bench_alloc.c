@@ -1242,13 +1242,13 @@ static void run_fill(enum impl_kind kind, unsigned log2)
     snprintf(lab, sizeof(lab), "impl=%s,pages=%" PRIu64, impl_names[kind], pool);
     if (kind == IMPL_BUDDY && (log2 > 30 || sizeof(size_t) < 8 ||
                                (double)buddy_meta_bytes(pool) > 4.0 * 1024 * 1024 * 1024)) {
-        printf("fill_skipped{%s}=\"buddy metadata of %.1f GiB (9 bytes per page)\"\n", lab,
+        printf("fill_skipped{%s,reason=buddy_metadata_%.1f_GiB}=1\n", lab,
                (double)pool * 9 / (1024.0 * 1024 * 1024));
         free(chunk);
         return;
     }
     if (sizeof(size_t) < 8 && log2 > 24) {
-        printf("fill_skipped{%s}=\"32-bit host\"\n", lab);
+        printf("fill_skipped{%s,reason=32_bit_host}=1\n", lab);
         free(chunk);
         return;
     }
