@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench_alloc.c - the region page allocator (whatever src/core has, reached through the public
- * API only) against the kernel's declared-memory allocator (kernel_bitmap.c, the baseline), in
- * the same run. Issue 3, deliverable 4.
+ * API only) against three baselines in the same run, interleaved configuration by
+ * configuration: the kernel's declared-memory allocator (kernel_bitmap.c), a binary buddy
+ * allocator that gives the unused tail of a rounded block back (buddy.c, impl=buddy) and
+ * genalloc-style bitmap first fit with the alignment promise (first_fit.c, impl=firstfit).
+ * Issue 3, deliverable 4; issue 17, items 1, 2 and 6.
  *
  * Measures, one name=value line each (labels in braces):
  *  - alloc_pair_ns_{median,p99,max}: ns per alloc+free pair at steady state, 1-page and mixed
@@ -15,23 +18,36 @@
  *    about 20 us (1 step when a step is slower). Median, p99 and max are over batches: at most
  *    5001 batches or 10 s; a configuration stopped by the time limit says alloc_capped=1.
  *    impl=harness is the loop with an allocator that does nothing (RNG, bookkeeping, calls).
+ *    The p99 is the 99th percentile of the per-batch figures (each batch a mean over its
+ *    pairs), so it shows slow stretches of about 20 us, not single slow pairs.
  *  - util_*: utilisation at the first failed allocation of two seeded traces (trace.h): the
  *    mixed trace and a DMA-driver-shaped trace; requested live pages / pool pages and the
  *    pages taken (footprint), per seed and the median over the seeds.
  *  - meta_bytes: allocator metadata per pool size.
  *  - mt_pairs_per_s: two threads allocating in one region at once against one thread doing the
  *    same steps alone (total throughput; 1-page requests, pool 50 % full; median of trials).
- * The baseline fills, warms up and runs the utilisation traces with kbm_alloc_fast(), which
- * places exactly as the timed kbm_alloc() (checked at start: selfcheck_kernel_fast_path=ok).
+ *  - fill_ns_per_alloc{impl,pages,live=D}: the cost per allocation while a fresh region of 2^24
+ *    or 2^30 pages is filled with mixed requests on the timed path (no frees), the mean over
+ *    the allocations from 0.9 D to D live blocks, D = 10^3 .. 10^6, until the first failure or
+ *    the time budget (fill_end says which); the buddy is skipped at 2^30 (9 GiB of metadata).
+ * The kernel and first-fit baselines fill, warm up and run the utilisation traces with a fast
+ * path (kbm_alloc_fast(), ff_alloc_fast()) that places exactly as the timed path (checked at
+ * start: selfcheck_kernel_fast_path=ok, and selfcheck_baselines, which also checks every buddy
+ * and first-fit block against a shadow page map: inside the pool, aligned, not overlapping a
+ * live block, and no refusal while an aligned window is free).
  *
- * Usage: bench_alloc [--quick] [--sections=meta,steady,util,driver,mt] [--log2=N]
- *   (no option) full run, about 4 minutes on the 2-core machine;
- *   --quick     smaller pools and budgets (CI smoke test, a few seconds);
- *   --log2=N    steady-state runs of the 2^N-page pool only.
- * bench_alloc --callgrind dmacoh|kernel|harness LOG2_PAGES FILL 1|mixed STEPS builds one steady
- * state (warm-up of a fixed min(2 * live blocks, 100000) steps) and runs STEPS timed-path steps in
- * callgrind_pairs(), for `valgrind --tool=callgrind --toggle-collect=callgrind_pairs`; it prints
- * the pairs those steps made (instructions / pairs = instructions per pair).
+ * Usage: bench_alloc [--quick] [--sections=meta,steady,util,driver,fill,mt] [--log2=N]
+ *                    [--budget=S] [--fill-budget=S]
+ *   (no option) full run, about 8 minutes on the 2-core machine;
+ *   --quick     smaller pools and budgets (CI smoke test, a few seconds); give it first, it
+ *               resets the budgets;
+ *   --log2=N    steady-state runs of the 2^N-page pool only;
+ *   --budget=S, --fill-budget=S  seconds per steady-state / fill configuration, at most.
+ * bench_alloc --callgrind dmacoh|buddy|firstfit|kernel|harness LOG2_PAGES FILL 1|mixed STEPS
+ * builds one steady state (warm-up of a fixed min(2 * live blocks, 100000) steps) and runs
+ * STEPS timed-path steps in callgrind_pairs(), for `valgrind --tool=callgrind
+ * --toggle-collect=callgrind_pairs`; it prints the pairs those steps made (instructions / pairs
+ * = instructions per pair).
  *
  * dmacoh regions: pools up to 2^18 pages on the simulator (dmacoh_sim_add_memory, MAP, 4 KiB
  * granule); larger ones on the bare-metal platform over a fake bus range whose CPU addresses are
@@ -54,6 +70,8 @@
 #include <dmacoh/baremetal.h>
 
 #include "kernel_bitmap.c"
+#include "buddy.c"
+#include "first_fit.c"
 #include "trace.c"
 
 #define PAGE         4096u
@@ -67,22 +85,25 @@
 
 struct params {
     bool quick;
-    double cfg_budget_s;   /* measured time per steady-state configuration, at most */
-    double warm_budget_s;  /* warm-up time per configuration, at most */
-    unsigned max_batches;  /* batches per configuration, at most */
-    double batch_ns;       /* aimed duration of one batch */
-    unsigned sizes[4];     /* log2 pool pages of the steady-state runs (0 ends) */
-    unsigned dm_only_log2; /* a size run for dmacoh only (0: none) */
-    unsigned util_log2;    /* pool of the mixed trace */
-    unsigned util_seeds;   /* seeds 1..n */
-    unsigned drv_log2;     /* pool of the driver trace */
-    uint64_t drv_ramp;     /* driver trace: steps of the 50 % -> 100 % ramp */
-    unsigned drv_seeds;    /* seeds 1..n */
-    unsigned mt_sizes[3];  /* log2 pool pages of the thread runs (0 ends) */
-    double mt_seconds;     /* aimed duration of one single-thread run */
-    unsigned mt_trials;    /* alternating 1- and 2-thread runs */
-    const char *sections;  /* NULL: all */
-    unsigned only_log2;    /* steady state: this pool size only (0: all) */
+    double cfg_budget_s;    /* measured time per steady-state configuration, at most */
+    double warm_budget_s;   /* warm-up time per configuration, at most */
+    unsigned max_batches;   /* batches per configuration, at most */
+    double batch_ns;        /* aimed duration of one batch */
+    unsigned sizes[4];      /* log2 pool pages of the steady-state runs (0 ends) */
+    unsigned dm_only_log2;  /* a size run for dmacoh only (0: none) */
+    unsigned util_log2;     /* pool of the mixed trace */
+    unsigned util_seeds;    /* seeds 1..n */
+    unsigned drv_log2;      /* pool of the driver trace */
+    uint64_t drv_ramp;      /* driver trace: steps of the 50 % -> 100 % ramp */
+    unsigned drv_seeds;     /* seeds 1..n */
+    unsigned mt_sizes[3];   /* log2 pool pages of the thread runs (0 ends) */
+    double mt_seconds;      /* aimed duration of one single-thread run */
+    unsigned mt_trials;     /* alternating 1- and 2-thread runs */
+    unsigned fill_sizes[2]; /* log2 pool pages of the fill section (0 ends) */
+    uint64_t fill_max;      /* fill section: stop at this many live blocks */
+    double fill_budget_s;   /* fill section: time per configuration, at most */
+    const char *sections;   /* NULL: all */
+    unsigned only_log2;     /* steady state: this pool size only (0: all) */
 };
 
 static const struct params full_params = {
@@ -101,6 +122,9 @@ static const struct params full_params = {
     .mt_sizes = {9, 18, 0},
     .mt_seconds = 0.5,
     .mt_trials = 5,
+    .fill_sizes = {24, 30},
+    .fill_max = 1000000,
+    .fill_budget_s = 40.0,
     .sections = NULL,
 };
 
@@ -120,6 +144,9 @@ static const struct params quick_params = {
     .mt_sizes = {9, 0, 0},
     .mt_seconds = 0.05,
     .mt_trials = 1,
+    .fill_sizes = {20, 0},
+    .fill_max = 10000,
+    .fill_budget_s = 0.3,
     .sections = NULL,
 };
 
@@ -341,6 +368,67 @@ static void kb_free(void *ctx, uint64_t page, uint64_t pages)
     kbm_free(&((struct kb *)ctx)->kb, page, pages);
 }
 
+/* ---- the two other baselines: buddy with tail reuse, aligned bitmap first fit ---- */
+
+struct bd {
+    struct buddy b;
+    void *meta;
+};
+
+static bool bd_open(struct bd *d, uint64_t pages)
+{
+    size_t n = buddy_meta_bytes(pages);
+
+    if (n == 0)
+        return false;
+    d->meta = xmalloc(n);
+    buddy_init(&d->b, pages, d->meta);
+    return true;
+}
+
+static int bd_alloc(void *ctx, uint64_t pages, uint64_t *page)
+{
+    return buddy_alloc(&((struct bd *)ctx)->b, pages, page);
+}
+
+static void bd_free(void *ctx, uint64_t page, uint64_t pages)
+{
+    buddy_free(&((struct bd *)ctx)->b, page, pages);
+}
+
+static uint64_t bd_used(void *ctx)
+{
+    const struct buddy *b = &((struct bd *)ctx)->b;
+
+    return b->npages - b->nfree;
+}
+
+struct fft {
+    struct ff f;
+    uint64_t *bits;
+};
+
+static void fft_open(struct fft *f, uint64_t pages)
+{
+    f->bits = xmalloc(ff_bitmap_bytes(pages));
+    ff_init(&f->f, pages, f->bits);
+}
+
+static int fft_alloc(void *ctx, uint64_t pages, uint64_t *page)
+{
+    return ff_alloc(&((struct fft *)ctx)->f, pages, page);
+}
+
+static int fft_alloc_fast(void *ctx, uint64_t pages, uint64_t *page)
+{
+    return ff_alloc_fast(&((struct fft *)ctx)->f, pages, page);
+}
+
+static void fft_free(void *ctx, uint64_t page, uint64_t pages)
+{
+    ff_free(&((struct fft *)ctx)->f, page, pages);
+}
+
 /* ---- the harness alone: an "allocator" that does nothing (the floor of the figures) ---- */
 
 static uint64_t nop_next;
@@ -363,13 +451,15 @@ static void nop_free(void *ctx, uint64_t page, uint64_t pages)
 
 /* ---- an implementation under test: the timed path and the set-up path ---- */
 
-enum impl_kind { IMPL_DMACOH, IMPL_KERNEL, IMPL_HARNESS };
-static const char *const impl_names[] = {"dmacoh", "kernel", "harness"};
+enum impl_kind { IMPL_DMACOH, IMPL_BUDDY, IMPL_FIRSTFIT, IMPL_KERNEL, IMPL_HARNESS };
+static const char *const impl_names[] = {"dmacoh", "buddy", "firstfit", "kernel", "harness"};
 
 struct impl {
     enum impl_kind kind;
     struct dm dm;
     struct kb kb;
+    struct bd bd;
+    struct fft ff;
     struct trace_alloc timed; /* what is measured */
     struct trace_alloc setup; /* the same placements, for fill and warm-up */
 };
@@ -383,6 +473,18 @@ static void impl_open(struct impl *im, enum impl_kind kind, uint64_t pages)
         im->timed =
             (struct trace_alloc){"dmacoh", &im->dm, dm_alloc, dm_free, dm_footprint, dm_used};
         im->setup = im->timed;
+    } else if (kind == IMPL_BUDDY) {
+        if (!bd_open(&im->bd, pages))
+            die("buddy_meta_bytes", DMACOH_EOVERFLOW);
+        im->timed =
+            (struct trace_alloc){"buddy", &im->bd, bd_alloc, bd_free, buddy_footprint, bd_used};
+        im->setup = im->timed;
+    } else if (kind == IMPL_FIRSTFIT) {
+        fft_open(&im->ff, pages);
+        im->timed =
+            (struct trace_alloc){"firstfit", &im->ff, fft_alloc, fft_free, ff_footprint, NULL};
+        im->setup = im->timed;
+        im->setup.alloc = fft_alloc_fast;
     } else if (kind == IMPL_KERNEL) {
         kb_open(&im->kb, pages);
         im->timed = (struct trace_alloc){"kernel", &im->kb, kb_alloc, kb_free, kbm_footprint, NULL};
@@ -400,6 +502,10 @@ static void impl_close(struct impl *im)
         dm_close(&im->dm);
     else if (im->kind == IMPL_KERNEL)
         kb_close(&im->kb);
+    else if (im->kind == IMPL_BUDDY)
+        free(im->bd.meta);
+    else if (im->kind == IMPL_FIRSTFIT)
+        free(im->ff.bits);
 }
 
 /* ---- steady state ---- */
@@ -665,6 +771,8 @@ static void run_steady(const struct cfg *c)
         printf("alloc_layout_units{%s}=1\n", lab);
     if (c->impl == IMPL_DMACOH && dm_used(&im.dm) != s.foot)
         printf("alloc_footprint_mismatch{%s}=%" PRIu64 "\n", lab, dm_used(&im.dm));
+    if (c->impl == IMPL_BUDDY && bd_used(&im.bd) != s.foot)
+        printf("alloc_footprint_mismatch{%s}=%" PRIu64 "\n", lab, bd_used(&im.bd));
     fflush(stdout);
     free(ns);
     free(s.live);
@@ -710,13 +818,16 @@ static int run_callgrind(int argc, char **argv)
 
     if (argc < 7) {
         fprintf(stderr,
-                "usage: %s --callgrind dmacoh|kernel|harness LOG2_PAGES FILL 1|mixed STEPS\n",
+                "usage: %s --callgrind dmacoh|buddy|firstfit|kernel|harness LOG2_PAGES FILL "
+                "1|mixed STEPS\n",
                 argv[0]);
         return 2;
     }
-    c.impl = strcmp(argv[2], "kernel") == 0    ? IMPL_KERNEL
-             : strcmp(argv[2], "harness") == 0 ? IMPL_HARNESS
-                                               : IMPL_DMACOH;
+    c.impl = IMPL_DMACOH;
+    for (int i = IMPL_DMACOH; i <= IMPL_HARNESS; i++) {
+        if (strcmp(argv[2], impl_names[i]) == 0)
+            c.impl = (enum impl_kind)i;
+    }
     c.log2 = (unsigned)strtoul(argv[3], NULL, 10);
     c.fill = (unsigned)strtoul(argv[4], NULL, 10);
     c.mixed = strcmp(argv[5], "mixed") == 0;
@@ -752,10 +863,10 @@ static void section_util(const char *trace, unsigned log2, unsigned seeds, uint6
 {
     uint64_t pool = (uint64_t)1 << log2;
 
-    /* dmacoh's three placement variants, then the kernel */
-    for (int run = 0; run < 4; run++) {
-        int impl = run < 3 ? IMPL_DMACOH : IMPL_KERNEL;
-        const char *name = run < 3 ? dm_variant_names[run] : impl_names[IMPL_KERNEL];
+    /* dmacoh's three placement variants, then the baselines */
+    for (int run = 0; run < 6; run++) {
+        int impl = run < 3 ? IMPL_DMACOH : IMPL_BUDDY + (run - 3);
+        const char *name = run < 3 ? dm_variant_names[run] : impl_names[impl];
         uint64_t *req = xmalloc(seeds * sizeof(uint64_t)), *foot = xmalloc(seeds * sizeof(*foot));
         double t0 = now_s();
 
@@ -822,6 +933,10 @@ static void section_meta(void)
                (double)d * 8 / (double)pages);
         printf("meta_bits_per_page{impl=kernel,pages=%" PRIu64 "}=%.3f\n", pages,
                (double)k * 8 / (double)pages);
+        printf("meta_bits_per_page{impl=buddy,pages=%" PRIu64 "}=%.3f\n", pages,
+               (double)pages * 9 * 8 / (double)pages);
+        printf("meta_bits_per_page{impl=firstfit,pages=%" PRIu64 "}=%.3f\n", pages,
+               (double)ff_bitmap_bytes(pages) * 8 / (double)pages);
     }
     fflush(stdout);
 }
@@ -976,6 +1091,228 @@ static void selfcheck(void)
     free(b2);
 }
 
+/* ---- the two other baselines: placements checked against a shadow page map ---- */
+
+static bool shadow_range_free(const uint8_t *sh, uint64_t p, uint64_t n)
+{
+    for (uint64_t i = p; i < p + n; i++) {
+        if (sh[i])
+            return false;
+    }
+    return true;
+}
+
+/* True if some window of n pages starting at a multiple of align is free in the shadow. */
+static bool shadow_has_window(const uint8_t *sh, uint64_t pool, uint64_t n, uint64_t align)
+{
+    for (uint64_t p = 0; p + n <= pool; p += align) {
+        if (shadow_range_free(sh, p, n))
+            return true;
+    }
+    return false;
+}
+
+static void selfcheck_fail(const char *impl, unsigned step, const char *what)
+{
+    fprintf(stderr, "selfcheck: %s at step %u: %s\n", impl, step, what);
+    exit(1);
+}
+
+/*
+ * A seeded mixed trace on pools of `pages` pages run through the buddy allocator and through
+ * first fit (timed and fast paths side by side). Every block returned must lie inside the pool,
+ * start at a multiple of 2^ceil(log2 n), and overlap no live block of the same allocator; a
+ * failure is allowed only when no free window of that alignment exists (the buddy's window is
+ * 2^ceil(log2 n) pages: a fully free aligned window of that size always merges into one free
+ * block; first fit's is n pages). At the end everything is freed: the buddy must be whole
+ * again (one free block per piece of the region's binary decomposition).
+ */
+static void selfcheck_baselines(uint64_t pages, uint64_t seed)
+{
+    struct bd bdm;
+    struct fft f1, f2;
+    uint8_t *shb = xmalloc(pages), *shf = xmalloc(pages);
+    struct blkvec lb = {NULL, 0, 0}, lf = {NULL, 0, 0};
+    struct rng r;
+    unsigned fails_b = 0, fails_f = 0;
+
+    memset(shb, 0, pages);
+    memset(shf, 0, pages);
+    if (!bd_open(&bdm, pages))
+        die("selfcheck buddy_meta_bytes", DMACOH_EOVERFLOW);
+    fft_open(&f1, pages);
+    fft_open(&f2, pages);
+    rng_seed(&r, seed);
+    for (unsigned i = 0; i < 100000; i++) {
+        bool alloc = rng_below(&r, 100) < 55;
+        uint64_t n = trace_mixed_pages(&r, pages / 8), al = kbm_footprint(n), p = 0, p2 = 0;
+
+        if (alloc || lb.n == 0) {
+            if (buddy_alloc(&bdm.b, n, &p) == 0) {
+                if (p + n > pages || p % al != 0 || !shadow_range_free(shb, p, n))
+                    selfcheck_fail("buddy", i, "block outside, misaligned or overlapping");
+                memset(shb + p, 1, n);
+                if (blkvec_push(&lb, p, n) != 0)
+                    die("selfcheck", DMACOH_ENOMEM);
+            } else {
+                fails_b++;
+                if (shadow_has_window(shb, pages, al, al))
+                    selfcheck_fail("buddy", i, "failed with an aligned window free");
+            }
+            if (i % 64 == 0) {
+                uint64_t used = 0;
+
+                for (uint64_t j = 0; j < lb.n; j++)
+                    used += lb.v[j].pages;
+                if (bdm.b.nfree != pages - used)
+                    selfcheck_fail("buddy", i, "free page count");
+            }
+        } else {
+            uint64_t j = rng_below(&r, lb.n);
+
+            buddy_free(&bdm.b, lb.v[j].page, lb.v[j].pages);
+            memset(shb + lb.v[j].page, 0, lb.v[j].pages);
+            lb.v[j] = lb.v[--lb.n];
+        }
+        if (alloc || lf.n == 0) {
+            int r1 = ff_alloc(&f1.f, n, &p), r2 = ff_alloc_fast(&f2.f, n, &p2);
+
+            if (r1 != r2 || (r1 == 0 && p != p2))
+                selfcheck_fail("firstfit", i, "ff_alloc_fast differs from ff_alloc");
+            if (r1 == 0) {
+                if (p + n > pages || p % al != 0 || !shadow_range_free(shf, p, n))
+                    selfcheck_fail("firstfit", i, "block outside, misaligned or overlapping");
+                memset(shf + p, 1, n);
+                if (blkvec_push(&lf, p, n) != 0)
+                    die("selfcheck", DMACOH_ENOMEM);
+            } else {
+                fails_f++;
+                if (shadow_has_window(shf, pages, n, al))
+                    selfcheck_fail("firstfit", i, "failed with an aligned window free");
+            }
+        } else {
+            uint64_t j = rng_below(&r, lf.n);
+
+            ff_free(&f1.f, lf.v[j].page, lf.v[j].pages);
+            ff_free(&f2.f, lf.v[j].page, lf.v[j].pages);
+            memset(shf + lf.v[j].page, 0, lf.v[j].pages);
+            lf.v[j] = lf.v[--lf.n];
+        }
+    }
+    for (uint64_t j = 0; j < lb.n; j++)
+        buddy_free(&bdm.b, lb.v[j].page, lb.v[j].pages);
+    for (uint64_t j = 0; j < lf.n; j++)
+        ff_free(&f1.f, lf.v[j].page, lf.v[j].pages);
+    if (bdm.b.nfree != pages ||
+        (uint64_t)__builtin_popcount(bdm.b.nonempty) != (uint64_t)__builtin_popcountll(pages))
+        selfcheck_fail("buddy", 0, "not whole again after freeing everything");
+    if (ff_next(&f1.f, 0, pages, true) != pages)
+        selfcheck_fail("firstfit", 0, "bits left set after freeing everything");
+    if (fails_b == 0 || fails_f == 0)
+        selfcheck_fail("trace", 0, "never reached a full pool");
+    printf("selfcheck_baselines{pages=%" PRIu64 "}=ok\n", pages);
+    free(lb.v);
+    free(lf.v);
+    free(bdm.meta);
+    free(f1.bits);
+    free(f2.bits);
+    free(shb);
+    free(shf);
+}
+
+/* ---- filling a fresh region: cost per allocation by live blocks ---- */
+
+/*
+ * Allocates mixed requests (at most 512 pages) on the timed path into a fresh region, never
+ * freeing, until the first failure, fill_max live blocks or the time budget. Chunks of 100
+ * allocations are timed; fill_ns_per_alloc{...,live=D} is the mean over the allocations from
+ * 0.9 D to D (D = 10^3 .. fill_max), and {live=last} the mean over the last 10 % before the
+ * fill ended (fill_end says why: full = first failure, budget, done = fill_max reached).
+ */
+static void run_fill(enum impl_kind kind, unsigned log2)
+{
+    uint64_t pool = (uint64_t)1 << log2, nchunks = P.fill_max / 100 + 1, live = 0, done = 0;
+    uint64_t *chunk = xmalloc(nchunks * sizeof(uint64_t)), page, pages_used = 0;
+    const char *end = "done";
+    struct impl im;
+    struct rng r;
+    double t0;
+    char lab[96];
+
+    snprintf(lab, sizeof(lab), "impl=%s,pages=%" PRIu64, impl_names[kind], pool);
+    if (kind == IMPL_BUDDY && (log2 > 30 || sizeof(size_t) < 8 ||
+                               (double)buddy_meta_bytes(pool) > 4.0 * 1024 * 1024 * 1024)) {
+        printf("fill_skipped{%s,reason=buddy_metadata_%.1f_GiB}=1\n", lab,
+               (double)pool * 9 / (1024.0 * 1024 * 1024));
+        free(chunk);
+        return;
+    }
+    if (sizeof(size_t) < 8 && log2 > 24) {
+        printf("fill_skipped{%s,reason=32_bit_host}=1\n", lab);
+        free(chunk);
+        return;
+    }
+    impl_open(&im, kind, pool);
+    rng_seed(&r, 0xf111u + log2);
+    t0 = now_s();
+    while (live < P.fill_max) {
+        uint64_t t1 = now_ns(), k;
+        bool full = false;
+
+        for (k = 0; k < 100; k++) {
+            uint64_t n = trace_mixed_pages(&r, 512);
+
+            if (im.timed.alloc(im.timed.ctx, n, &page) != 0) {
+                full = true;
+                break;
+            }
+            pages_used += n;
+        }
+        if (k == 100)
+            chunk[done++] = now_ns() - t1;
+        live += k;
+        if (full) {
+            end = "full";
+            break;
+        }
+        if (now_s() - t0 > P.fill_budget_s) {
+            end = "budget";
+            break;
+        }
+    }
+    for (uint64_t d = 1000; d <= P.fill_max && d / 100 <= done; d *= 10) {
+        uint64_t sum = 0, a = (d - d / 10) / 100;
+
+        for (uint64_t c = a; c < d / 100; c++)
+            sum += chunk[c];
+        printf("fill_ns_per_alloc{%s,live=%" PRIu64 "}=%.1f\n", lab, d,
+               (double)sum / (double)((d / 100 - a) * 100));
+    }
+    if (done > 0) {
+        uint64_t a = done - (done / 10 ? done / 10 : 1), sum = 0;
+
+        for (uint64_t c = a; c < done; c++)
+            sum += chunk[c];
+        printf("fill_ns_per_alloc{%s,live=last}=%.1f\n", lab,
+               (double)sum / (double)((done - a) * 100));
+    }
+    printf("fill_end{%s}=%s\n", lab, end);
+    printf("fill_live_blocks{%s}=%" PRIu64 "\n", lab, live);
+    printf("fill_pages_used{%s}=%.4f\n", lab, (double)pages_used / (double)pool);
+    printf("fill_seconds{%s}=%.2f\n", lab, now_s() - t0);
+    fflush(stdout);
+    free(chunk);
+    impl_close(&im);
+}
+
+static void section_fill(void)
+{
+    for (unsigned k = 0; k < 2 && P.fill_sizes[k]; k++) {
+        for (int impl = IMPL_DMACOH; impl <= IMPL_KERNEL; impl++)
+            run_fill((enum impl_kind)impl, P.fill_sizes[k]);
+    }
+}
+
 int main(int argc, char **argv)
 {
     double t0 = now_s(), t;
@@ -996,12 +1333,18 @@ int main(int argc, char **argv)
             P.only_log2 = keep.only_log2;
         } else if (strncmp(argv[i], "--sections=", 11) == 0) {
             P.sections = argv[i] + 11;
+        } else if (strncmp(argv[i], "--budget=", 9) == 0) {
+            P.cfg_budget_s = strtod(argv[i] + 9, NULL);
+        } else if (strncmp(argv[i], "--fill-budget=", 14) == 0) {
+            P.fill_budget_s = strtod(argv[i] + 14, NULL);
         } else if (strncmp(argv[i], "--log2=", 7) == 0) {
             P.only_log2 = (unsigned)strtoul(argv[i] + 7, NULL, 10);
         } else {
             fprintf(stderr,
-                    "usage: %s [--quick] [--sections=meta,steady,util,driver,mt] [--log2=N]\n"
-                    "       %s --callgrind dmacoh|kernel|harness LOG2_PAGES FILL 1|mixed STEPS\n",
+                    "usage: %s [--quick] [--sections=meta,steady,util,driver,fill,mt]\n"
+                    "       [--log2=N] [--budget=S] [--fill-budget=S]\n"
+                    "       %s --callgrind dmacoh|buddy|firstfit|kernel|harness LOG2_PAGES FILL "
+                    "1|mixed STEPS\n",
                     argv[0], argv[0]);
             return 2;
         }
@@ -1009,6 +1352,8 @@ int main(int argc, char **argv)
     printf("mode=%s\npage_bytes=%u\ncfg_budget_s=%.2f\nmax_batches=%u\n",
            P.quick ? "quick" : "full", PAGE, P.cfg_budget_s, P.max_batches);
     selfcheck();
+    selfcheck_baselines(4096, 7);
+    selfcheck_baselines(3000, 8);
     if (section_on("meta"))
         section_meta();
     if (section_on("steady")) {
@@ -1025,6 +1370,11 @@ int main(int argc, char **argv)
         t = now_s();
         section_util("driver", P.drv_log2, P.drv_seeds, P.drv_ramp);
         printf("section_seconds{section=driver}=%.1f\n", now_s() - t);
+    }
+    if (section_on("fill")) {
+        t = now_s();
+        section_fill();
+        printf("section_seconds{section=fill}=%.1f\n", now_s() - t);
     }
     if (section_on("mt")) {
         t = now_s();

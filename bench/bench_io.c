@@ -8,6 +8,10 @@
  * block copies move 4 KiB with memcpy_toio. Time is taken per batch of BATCH steps and the
  * median over batches reported in ns per step, with the ratio to the baseline. Output: one
  * name=value per line. --quick runs a few batches only (CI smoke test).
+ *
+ * Also the latency of a 2 MiB allocation from a simulated IO region (4 MiB, its own device):
+ * zeroed (the default, through the accessors: memset_io) against DMACOH_ALLOC_NOZERO, each an
+ * alloc+free pair, median and maximum over ZROUNDS rounds in ns (zero_alloc_2m_*).
  */
 #define _GNU_SOURCE
 #include <dmacoh/debug.h>
@@ -24,6 +28,9 @@
 #define SIZE  (1u << 20)
 #define BATCH 8192
 #define WORDS 1024
+#define ZBUS  0xe0000000u
+#define ZSIZE (4u << 20)
+#define ZBLK  (2u << 20)
 
 static unsigned nbatches = 201;
 static unsigned char src[4096];
@@ -110,17 +117,56 @@ static void undeclare(struct region *r)
         abort();
 }
 
+/* Median (and *max, the maximum) ns of a ZBLK alloc+free pair with `flags`, over `rounds`. */
+static double zero_alloc(struct dmacoh_device *dev, int flags, unsigned rounds, double *max)
+{
+    double *t = malloc(rounds * sizeof(*t)), med;
+
+    if (!t)
+        abort();
+    for (unsigned i = 0; i < rounds; i++) {
+        double t0 = now_ns();
+        void *p;
+        dmacoh_dma_addr_t h;
+
+        if (dmacoh_alloc_coherent(dev, ZBLK, flags, 0, &p, &h) ||
+            dmacoh_free_coherent(dev, ZBLK, p, h))
+            abort();
+        t[i] = now_ns() - t0;
+    }
+    qsort(t, rounds, sizeof(*t), cmp);
+    med = t[rounds / 2];
+    *max = t[rounds - 1];
+    free(t);
+    return med;
+}
+
 int main(int argc, char **argv)
 {
     struct dmacoh_sim *sim = NULL;
     struct dmacoh_sim_memory m = {BUS, SIZE, DMACOH_MEMORY_IO, false, 0};
+    struct dmacoh_sim_memory zm = {ZBUS, ZSIZE, DMACOH_MEMORY_IO, false, 0};
+    struct dmacoh_device zdev;
+    unsigned zrounds;
+    double z_on, z_off, z_on_max, z_off_max;
     struct region plain, cookie;
     double base, off, on, on_plain, blk_off, blk_on;
 
     if (argc > 1 && strcmp(argv[1], "--quick") == 0)
         nbatches = 5;
     memset(src, 0x5a, sizeof(src));
-    if (dmacoh_sim_create(NULL, &sim) || dmacoh_sim_add_memory(sim, &m))
+    if (dmacoh_sim_create(NULL, &sim) || dmacoh_sim_add_memory(sim, &m) ||
+        dmacoh_sim_add_memory(sim, &zm))
+        abort();
+
+    /* 2 MiB from an IO region, zeroed, then not zeroed */
+    zrounds = nbatches < 31 ? 3 : 31;
+    if (dmacoh_device_init(&zdev, "zero", NULL, dmacoh_sim_platform(sim)) ||
+        dmacoh_declare_coherent_memory(&zdev, ZBUS, 0, ZSIZE, DMACOH_MEMORY_IO, NULL, NULL))
+        abort();
+    z_on = zero_alloc(&zdev, 0, zrounds, &z_on_max);
+    z_off = zero_alloc(&zdev, DMACOH_ALLOC_NOZERO, zrounds, &z_off_max);
+    if (dmacoh_release_coherent_memory(&zdev, 0) || dmacoh_device_fini(&zdev))
         abort();
 
     declare(sim, &plain, "plain"); /* cookies off: the pointer is the mapping */
@@ -150,5 +196,10 @@ int main(int argc, char **argv)
     printf("memcpy_toio_4k_cookies_off_ns=%.1f\n", blk_off);
     printf("memcpy_toio_4k_cookie_ns=%.1f\n", blk_on);
     printf("memcpy_toio_4k_ratio=%.3f\n", blk_on / blk_off);
+    printf("zero_alloc_2m_rounds=%u\n", zrounds);
+    printf("zero_alloc_2m_zeroed_ns_median=%.0f\n", z_on);
+    printf("zero_alloc_2m_zeroed_ns_max=%.0f\n", z_on_max);
+    printf("zero_alloc_2m_nozero_ns_median=%.0f\n", z_off);
+    printf("zero_alloc_2m_nozero_ns_max=%.0f\n", z_off_max);
     return sink == 12345 ? 1 : 0;
 }

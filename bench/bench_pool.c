@@ -206,13 +206,16 @@ static void report(const char *what, size_t size, unsigned threads, double *ns, 
 }
 
 /* Runs `threads` jobs on one allocator; reports per-pair cost seen by each thread (all
- * threads' batches together: with two threads, a pair costs what one thread sees). */
+ * threads' batches together: with two threads, a pair costs what one thread sees), and the
+ * total work: pairs of all threads per second of wall time (pool_pairs_per_s; two threads
+ * against one is the scaling). */
 static void measure(const struct alloc_ops *ops, void *ctx, size_t size, unsigned threads)
 {
     pthread_t tid[2];
     struct job jobs[2];
     pthread_barrier_t start;
     double *ns = calloc((size_t)nbatches * threads, sizeof(double));
+    uint64_t t0 = now_ns();
 
     pthread_barrier_init(&start, NULL, threads);
     for (unsigned t = 0; t < threads; t++) {
@@ -221,8 +224,11 @@ static void measure(const struct alloc_ops *ops, void *ctx, size_t size, unsigne
     }
     for (unsigned t = 0; t < threads; t++)
         pthread_join(tid[t], NULL);
+    t0 = now_ns() - t0;
     pthread_barrier_destroy(&start);
     report(ops->name, size, threads, ns, nbatches * threads);
+    printf("pool_pairs_per_s{alloc=%s,size=%zu,threads=%u}=%.0f\n", ops->name, size, threads,
+           (double)threads * nbatches * BATCH * 1e9 / (double)t0);
     free(ns);
 }
 
