@@ -22,6 +22,8 @@
 # cache, default <work folder>/cache), DMACOH_HW_TIMEOUT (seconds for the guest, default 240).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/hw/qemu.sh
+. tests/hw/qemu.sh
 src=$PWD
 out=${DMACOH_HW_DIR:-$src/build/hw-dt}
 cache=${DMACOH_HW_CACHE:-$out/cache}
@@ -94,47 +96,13 @@ say "tree: $pool_node reg = bus 0x$want_bus size 0x$want_size ($out/hwdt.dtb)"
 
 # ---- 4. boot ------------------------------------------------------------------------------
 boot_once() {
-    rm -f "$out"/serial.log "$out"/mon.in "$out"/mon.out "$out"/dump-*.bin
-    mkfifo "$out/mon.in" "$out/mon.out"
-    cat "$out/mon.out" >"$out/monitor.log" &
-    drain=$!
-    # The pipe chardev's FIFOs are opened by QEMU; keep mon.in open here so it sees no EOF.
-    exec 9<>"$out/mon.in"
     say "booting $kver on qemu-system-aarch64 virt (TCG) (attempt $1)"
-    t_boot=$(date +%s.%N)
     # QEMU warns that a -dtb tree is not its own; it still adds /chosen (command line,
     # initramfs), which is all the kernel needs from it.
-    timeout "$limit" qemu-system-aarch64 "${machine[@]}" -nographic -nic none -no-reboot \
+    qemu_err=$out/qemu.err qemu_boot HWDT-INIT HWDT-DONE qemu-system-aarch64 "${machine[@]}" \
+        -nographic -nic none -no-reboot \
         -kernel "$vmlinuz" -initrd "$out/initramfs.cpio.gz" -dtb "$out/hwdt.dtb" \
-        -append "console=ttyAMA0 panic=-1 loglevel=4" \
-        -serial file:"$out/serial.log" -monitor pipe:"$out/mon" </dev/null 2>"$out/qemu.err" &
-    qemu=$!
-    t_init=""
-    while kill -0 "$qemu" 2>/dev/null; do
-        if [ -z "$t_init" ] && grep -q 'HWDT-INIT' "$out/serial.log" 2>/dev/null; then
-            t_init=$(elapsed "$t_boot")
-        fi
-        grep -q '^HWDT-DONE' "$out/serial.log" 2>/dev/null && break
-        sleep 0.1
-    done
-    log=$(tr -d '\r' <"$out/serial.log")
-    say "---- guest serial console ----"
-    echo "$log"
-    say "---- end of guest serial console ----"
-    # Guest-physical memory the guest asked to be checked, saved while the guest waits.
-    n=0
-    while read -r _ phys len _; do
-        echo "pmemsave $phys $len \"$out/dump-$n.bin\"" >&9
-        n=$((n + 1))
-    done < <(grep '^HOSTDUMP ' <<<"$log" || true)
-    for i in $(seq 0 $((n - 1))); do
-        for _ in $(seq 50); do [ -s "$out/dump-$i.bin" ] && break; sleep 0.1; done
-    done
-    echo quit >&9
-    wait "$qemu" 2>/dev/null || true
-    kill "$drain" 2>/dev/null || true
-    exec 9>&-
-    sleep 0.2
+        -append "console=ttyAMA0 panic=-1 loglevel=4"
 }
 
 # A kernel that panics before /init under a busy emulator says nothing about the library:

@@ -21,6 +21,8 @@
 # DMACOH_HW_PROOFS ("all" or names), DMACOH_HW_TIMEOUT (seconds for the guest, default 240).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=tests/hw/qemu.sh
+. tests/hw/qemu.sh
 src=$PWD
 out=${DMACOH_HW_DIR:-$src/build/hw}
 cache=${DMACOH_HW_CACHE:-$out/cache}
@@ -117,21 +119,14 @@ cmb_mb=16
 # One boot: runs the guest until it says HW-DONE (or QEMU ends), saves what HOSTDUMP lines ask
 # for through the monitor, quits QEMU, and leaves the console in $log.
 boot_once() {
-    rm -f "$out"/ivshmem.bin "$out"/ivshmem2.bin "$out"/nvme.img "$out"/serial.log "$out"/mon.in "$out"/mon.out \
-        "$out"/dump-*.bin
+    rm -f "$out"/ivshmem.bin "$out"/ivshmem2.bin "$out"/nvme.img
     truncate -s 1M "$out/ivshmem.bin" "$out/ivshmem2.bin" "$out/nvme.img"
     # The nvme_cmb example's namespaces, fresh each boot (HOSTCHECK names them nvme-cmb and
     # nvme-sys).
     rm -f "$out/nvme-cmb.bin" "$out/nvme-sys.bin"
     truncate -s 8M "$out/nvme-cmb.bin" "$out/nvme-sys.bin"
-    mkfifo "$out/mon.in" "$out/mon.out"
-    cat "$out/mon.out" >"$out/monitor.log" &
-    drain=$!
-    # The pipe chardev's FIFOs are opened by QEMU; keep mon.in open here so it sees no EOF.
-    exec 9<>"$out/mon.in"
     say "booting $kver ($accel) with proofs: $proofs (attempt $1)"
-    t_boot=$(date +%s.%N)
-    timeout "$limit" qemu-system-x86_64 \
+    qemu_boot HW-INIT HW-DONE qemu-system-x86_64 \
         -machine q35,accel=$accel,kernel-irqchip=split -device intel-iommu,intremap=on \
         -m 256 -smp 1 -nographic -vga none -nic none -no-reboot \
         -kernel "$vmlinuz" -initrd "$out/initramfs.cpio.gz" \
@@ -145,37 +140,7 @@ boot_once() {
         -drive file="$out/nvme-cmb.bin",if=none,id=nvm2,format=raw \
         -device nvme,serial=nvme-cmb,drive=nvm2,cmb_size_mb=2,addr=0x13 \
         -drive file="$out/nvme-sys.bin",if=none,id=nvm3,format=raw \
-        -device nvme,serial=nvme-sys,drive=nvm3,addr=0x14 \
-        -serial file:"$out/serial.log" -monitor pipe:"$out/mon" </dev/null &
-    qemu=$!
-    t_init=""
-    while kill -0 "$qemu" 2>/dev/null; do
-        if [ -z "$t_init" ] && grep -q 'HW-INIT' "$out/serial.log" 2>/dev/null; then
-            t_init=$(elapsed "$t_boot")
-        fi
-        grep -q '^HW-DONE' "$out/serial.log" 2>/dev/null && break
-        sleep 0.1
-    done
-    # The serial log without carriage returns and the firmware's terminal escapes.
-    log=$(tr -d '\r' <"$out/serial.log" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g; s/\x1bc//g')
-    say "---- guest serial console ----"
-    echo "$log"
-    say "---- end of guest serial console ----"
-
-    # Guest-physical memory the guest asked to be checked, saved while the guest waits.
-    n=0
-    while read -r _ phys len tag; do
-        echo "pmemsave $phys $len \"$out/dump-$n.bin\"" >&9
-        n=$((n + 1))
-    done < <(grep '^HOSTDUMP ' <<<"$log" || true)
-    for i in $(seq 0 $((n - 1))); do
-        for _ in $(seq 50); do [ -s "$out/dump-$i.bin" ] && break; sleep 0.1; done
-    done
-    echo quit >&9
-    wait "$qemu" 2>/dev/null || true
-    kill "$drain" 2>/dev/null || true
-    exec 9>&-
-    sleep 0.2
+        -device nvme,serial=nvme-sys,drive=nvm3,addr=0x14
 }
 
 # A kernel that panics before /init under a busy emulator (it has been seen to misjudge the
