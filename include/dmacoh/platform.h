@@ -42,6 +42,10 @@ struct dmacoh_mapping {
      * blocks in it begin and end (build option DMACOH_TRACK). Leave false for device
      * memory and for addresses the process does not map itself. Preset to false. */
     bool ram;
+    /** Every byte of the range reads zero now (a fresh memfd, hugetlbfs or anonymous
+     * mapping): the first allocations need not zero it. Leave false when unsure, and for
+     * memory a device or an earlier user may have written. Preset to false. */
+    bool zeroed;
 };
 
 /**

@@ -306,8 +306,22 @@ int dmacoh_region_walk(const struct dmacoh_device *dev,
 int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct dmacoh_extent *e);
 
 /**
+ * Zeroes free memory of dev's own regions (every region of its list) that is not known to be
+ * zero, at most max_bytes of it, so that later allocations need not zero it (they skip
+ * granules known zero: memory the platform declared zero, or scrubbed here, and not handed
+ * out since; a free makes its granules dirty again). Works in steps of at most 256 KiB under
+ * each region's lock, from where the previous scrub stopped, and returns when max_bytes are
+ * zeroed or every free granule is clean. *scrubbed (may be NULL) receives the bytes zeroed.
+ * Shared regions do not track clean memory and are skipped. Metadata: one bit per granule.
+ * Errors: -DMACOH_EINVAL (dev not initialised), -DMACOH_ENODEV (no region of its own).
+ * Context: thread-safe, may run beside allocations (an idle thread's work); never sleeps.
+ */
+int dmacoh_region_scrub(struct dmacoh_device *dev, uint64_t max_bytes, uint64_t *scrubbed);
+
+/**
  * Checks every invariant of dev's region allocator (counters agree with the state, no
- * continuation granule without an owner, the largest-free figure is right) and of the device
+ * continuation granule without an owner, the largest-free figure is right, granules known
+ * zero are free and counted) and of the device
  * tree link. True when all hold or dev has no region; false (with a log line) otherwise or if
  * dev is not an initialised device. Context: thread-safe; O(region granules).
  */

@@ -15,14 +15,83 @@
 void (*dmacoh__track_fn)(bool handed_out, const void *p, uint64_t n);
 #endif
 
-/* Zeroes new memory: with the accessors on IO regions and on any region whose accesses are
- * capped (memset may use vector stores), with memset on plain memory. */
-static void zero(const struct dmacoh__pool *pool, void *cpu, uint64_t bytes)
+/* What an allocation found of clean memory (taken under the lock): how many of its granules
+ * were clean, and which, block-relative, for its first DMACOH__SNAP_WORDS * 64 granules (the
+ * granules past those are zeroed whatever they held). */
+#define DMACOH__SNAP_WORDS 32
+struct snap {
+    uint64_t clean;
+    uint64_t w[DMACOH__SNAP_WORDS];
+};
+
+static uint64_t clean_take(struct dmacoh__pool *pool, uint64_t off, uint64_t n, uint64_t *snap)
 {
-    if (pool && (pool->mode == DMACOH_MEMORY_IO || pool->io_width < 8))
-        dmacoh_memset_io_width(cpu, 0, (size_t)bytes, pool->io_width);
-    else
-        __builtin_memset(cpu, 0, (size_t)bytes);
+    uint64_t cleared = 0, nw = dmacoh__clean_words(n);
+
+    if (!pool->clean || pool->nclean == 0)
+        return 0;
+    if (snap)
+        for (uint64_t k = 0; k < nw && k < DMACOH__SNAP_WORDS; k++)
+            snap[k] = 0;
+    for (uint64_t i = 0; i < n;) {
+        uint64_t g = off + i, sh = g & 63, cnt = 64 - sh < n - i ? 64 - sh : n - i;
+        uint64_t m = (cnt == 64 ? ~(uint64_t)0 : (((uint64_t)1 << cnt) - 1)) << sh;
+        uint64_t was = pool->clean[g >> 6] & m, v = was >> sh, k = i >> 6;
+
+        pool->clean[g >> 6] &= ~m;
+        cleared += (uint64_t)__builtin_popcountll(was);
+        if (snap && was && k < DMACOH__SNAP_WORDS) {
+            snap[k] |= v << (i & 63);
+            if ((i & 63) && (i & 63) + cnt > 64 && k + 1 < DMACOH__SNAP_WORDS)
+                snap[k + 1] |= v >> (64 - (i & 63));
+        }
+        i += cnt;
+    }
+    pool->nclean -= cleared;
+    return cleared;
+}
+
+uint64_t dmacoh__clean_clear(struct dmacoh__pool *pool, uint64_t off, uint64_t n)
+{
+    return clean_take(pool, off, n, NULL);
+}
+
+/* The first granule from i below lim whose bit in w is `set`, or lim. */
+static uint64_t next_with(const uint64_t *w, uint64_t i, uint64_t lim, bool set)
+{
+    while (i < lim) {
+        uint64_t x = set ? w[i >> 6] : ~w[i >> 6];
+
+        x &= ~(uint64_t)0 << (i & 63);
+        if (x) {
+            uint64_t j = (i & ~(uint64_t)63) + (uint64_t)__builtin_ctzll(x);
+
+            return j < lim ? j : lim;
+        }
+        i = (i | 63) + 1;
+    }
+    return lim;
+}
+
+/* Zeroes the granules of the block at cpu (n granules) that were not clean. */
+static void zero_dirty(const struct dmacoh__pool *pool, char *cpu, uint64_t n, const struct snap *s)
+{
+    uint64_t lim = (uint64_t)DMACOH__SNAP_WORDS * 64 < n ? (uint64_t)DMACOH__SNAP_WORDS * 64 : n;
+    uint64_t i = 0;
+
+    if (s->clean == n)
+        return;
+    while (i < lim) {
+        uint64_t d = next_with(s->w, i, lim, false), e;
+
+        if (d >= lim)
+            break;
+        e = next_with(s->w, d, lim, true);
+        dmacoh__zero(pool, cpu + (d << pool->gshift), (e - d) << pool->gshift);
+        i = e;
+    }
+    if (lim < n)
+        dmacoh__zero(pool, cpu + (lim << pool->gshift), (n - lim) << pool->gshift);
 }
 
 /* Sizes above 2^62 bytes are refused, and sizes that rounded up to whole pages no longer fit
@@ -39,7 +108,7 @@ static bool oversize(uint64_t bytes)
 
 /* Takes n granules from the pool, waiting for room when asked. */
 static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait,
-                uint64_t timeout_ns, uint64_t *off)
+                uint64_t timeout_ns, uint64_t *off, struct snap *sn)
 {
     const struct dmacoh_platform *p = pool->plat;
     uint64_t align = dmacoh__pow2_ceil(n), deadline = 0;
@@ -75,6 +144,9 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
         }
         if (r == 0) {
             pool->allocs++;
+            /* Taken granules are no longer clean: the caller, then a device, writes them. */
+            if (pool->clean && pool->nclean)
+                sn->clean = clean_take(pool, *off, n, sn->w);
             if (pool->track)
                 DMACOH__TRACK_ALLOC(pool->cpu + (*off << pool->gshift), n << pool->gshift);
         } else
@@ -130,7 +202,7 @@ static int from_system(struct dmacoh_device *dev, uint64_t bytes, unsigned flags
         return DMACOH_ERANGE;
     }
     if (!(flags & DMACOH_ALLOC_NOZERO))
-        zero(NULL, c, bytes);
+        dmacoh__zero(NULL, c, bytes);
     __atomic_add_fetch(&dev->fallbacks, 1u, __ATOMIC_RELAXED);
     *cpu = c;
     *handle = h;
@@ -145,10 +217,12 @@ static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int
 {
     uint64_t n = ((uint64_t)size + ((uint64_t)1 << pool->gshift) - 1) >> pool->gshift, off;
     uint64_t reach, limit;
+    struct snap sn;
     bool strict = (owner_flags & DMACOH_MEMORY_EXCLUSIVE) || (flags & DMACOH_ALLOC_NOFALLBACK);
     int r;
 
     *may_fall = !strict;
+    sn.clean = 0;
     if (pool->dev_base > mask) {
         dmacoh__dbg("alloc on '%s': region lies above the device's DMA mask", dev->name);
         (void)dmacoh__pool_lock(pool);
@@ -161,14 +235,18 @@ static int from_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, int
     limit = reach == UINT64_MAX ? UINT64_MAX : (reach + 1) >> pool->gshift;
     if (n > DMACOH__TC_MAX_N || !dmacoh__tc_active(pool) ||
         !dmacoh__tc_alloc(pool, n, limit, &off)) {
-        r = take(pool, n, limit, strict && (flags & DMACOH_ALLOC_WAIT), timeout_ns, &off);
+        r = take(pool, n, limit, strict && (flags & DMACOH_ALLOC_WAIT), timeout_ns, &off, &sn);
         if (r)
             return r;
     }
     *cpu = pool->cpu + (off << pool->gshift);
     *handle = pool->dev_base + (off << pool->gshift);
-    if (!(flags & DMACOH_ALLOC_NOZERO))
-        zero(pool, *cpu, n << pool->gshift);
+    if (flags & DMACOH_ALLOC_NOZERO)
+        return 0;
+    if (sn.clean)
+        zero_dirty(pool, *cpu, n, &sn);
+    else
+        dmacoh__zero(pool, *cpu, n << pool->gshift);
     return 0;
 }
 

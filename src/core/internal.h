@@ -243,6 +243,14 @@ struct dmacoh__pool {
     struct dmacoh__tc tc[DMACOH__TC_SLOTS];
     uint64_t tc_guard[8]; /* keeps the last cache off the lines of what follows */
     uint64_t allocs, frees, failures, fallbacks;
+    /* Clean memory (a private region; NULL in a shared one): one bit per granule, set while
+     * the granule is free and known to hold zeros (the platform declared the memory zero, or
+     * dmacoh_region_scrub cleared it). Set under the lock on free granules only; cleared under
+     * the lock when granules are taken or marked occupied, so a freed block is dirty. nclean:
+     * the bits set; scrub_at: the granule where the next scrub looks first. */
+    uint64_t *clean;
+    uint64_t nclean;
+    uint64_t scrub_at;
     /* A shared region (shared.c): the object holding the allocator state, the lock, seq and
      * waiters, and the owner table, and this process's part of it (after the pool, in the
      * same metadata block); both NULL for a private region. */
@@ -251,6 +259,25 @@ struct dmacoh__pool {
     struct dmacoh__pa *pa;    /* pa_own, or the state in shm */
     struct dmacoh__pa pa_own; /* last: its words follow (a private region's state) */
 };
+
+/* Zeroes memory of pool (NULL: plain memory): with the accessors on IO regions and on any
+ * region whose accesses are capped (memset may use vector stores), with memset otherwise. */
+static inline void dmacoh__zero(const struct dmacoh__pool *pool, void *cpu, uint64_t bytes)
+{
+    if (pool && (pool->mode == DMACOH_MEMORY_IO || pool->io_width < 8))
+        dmacoh_memset_io_width(cpu, 0, (size_t)bytes, pool->io_width);
+    else
+        __builtin_memset(cpu, 0, (size_t)bytes);
+}
+
+/* Words of the clean bitmap of a region of n granules. */
+static inline uint64_t dmacoh__clean_words(uint64_t n)
+{
+    return (n + 63) >> 6;
+}
+
+/* Clears the clean bits of granules [off, off+n) (lock held) and returns how many were set. */
+uint64_t dmacoh__clean_clear(struct dmacoh__pool *pool, uint64_t off, uint64_t n);
 
 /* The rest of shared.c, for region.c and alloc.c. */
 bool dmacoh__shm_ops(const struct dmacoh_platform *p);

@@ -13,6 +13,7 @@
 #include "internal.h"
 #include "lock.h"
 #include <dmacoh/shared.h>
+#include <dmacoh/debug.h>
 
 /* The CPU-pointer congruence asked of the platform is capped at 1 TiB: aligning a 4 TiB
  * region's mapping to 4 TiB would need 8 TiB of address space. DEVIATION(kernel): the kernel
@@ -26,9 +27,12 @@ uint64_t dmacoh__pool_meta_size(uint64_t size, unsigned gshift)
 {
     uint64_t pa = dmacoh__pa_state_size(size >> gshift);
 
-    if (pa == 0 || pa > UINT64_MAX - sizeof(struct dmacoh__pool))
+    if (pa == 0 || pa > UINT64_MAX - sizeof(struct dmacoh__pool) - 8 * (size >> gshift >> 6) - 8)
         return 0;
-    return sizeof(struct dmacoh__pool) - sizeof(struct dmacoh__pa) + pa;
+    /* The clean bitmap follows the allocator state: one bit per granule. */
+    pa = (pa + 7) & ~(uint64_t)7;
+    return sizeof(struct dmacoh__pool) - sizeof(struct dmacoh__pa) + pa +
+           8 * dmacoh__clean_words(size >> gshift);
 }
 
 size_t dmacoh_region_meta_size(uint64_t size, uint64_t granule)
@@ -185,6 +189,21 @@ static void use_cookies(const struct dmacoh_device *dev, struct dmacoh__pool *po
     pool->io_slot = r;
 }
 
+/* Places the clean bitmap after the allocator state: every granule clean when the platform
+ * says the memory reads zero, none otherwise. */
+static void init_clean(struct dmacoh__pool *pool, uint64_t ng)
+{
+    uint64_t nw = dmacoh__clean_words(ng);
+    uint64_t at = (dmacoh__pa_state_size(ng) + 7) & ~(uint64_t)7;
+
+    pool->clean = (uint64_t *)(void *)((char *)&pool->pa_own + at);
+    for (uint64_t k = 0; k < nw; k++)
+        pool->clean[k] = pool->map.zeroed ? ~(uint64_t)0 : 0;
+    if (pool->map.zeroed && (ng & 63))
+        pool->clean[nw - 1] = ((uint64_t)1 << (ng & 63)) - 1;
+    pool->nclean = pool->map.zeroed ? ng : 0;
+}
+
 /* Maps the range and fills in a fresh pool at meta. Platform lock held. */
 static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh_phys_addr_t bus,
                     dmacoh_dma_addr_t daddr, uint64_t size, int flags, bool cookies,
@@ -205,6 +224,7 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
     pool->map.io_width = 0;
     pool->map.priv = NULL;
     pool->map.ram = false;
+    pool->map.zeroed = false;
     r = p->ops->map(p->ctx, bus, size, daddr, cong, want, &pool->map);
     want &= DMACOH_MEMORY_MAP | DMACOH_MEMORY_IO;
     if (r) {
@@ -229,7 +249,12 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         pool->waiters = &pool->waiters_own;
         pool->pa = &pool->pa_own;
         dmacoh__pa_init(pool->pa, size >> gshift, daddr >> gshift);
+        init_clean(pool, size >> gshift);
+    } else {
+        pool->clean = NULL; /* shared regions do not track clean memory */
+        pool->nclean = 0;
     }
+    pool->scrub_at = 0;
     pool->refs = 1;
     pool->id = __atomic_add_fetch(&region_ids, 1u, __ATOMIC_RELAXED);
     pool->mode = pool->map.mode;
@@ -559,6 +584,8 @@ int dmacoh_mark_declared_memory_occupied(struct dmacoh_device *dev, dmacoh_dma_a
     last = (off + size - 1) >> pool->gshift;
     lock_exact(pool);
     r = dmacoh__pa_reserve(pool->pa, first, last - first + 1);
+    if (r == 0)
+        (void)dmacoh__clean_clear(pool, first, last - first + 1); /* the device writes it */
     if (r == 0 && pool->track)
         DMACOH__TRACK_ALLOC(pool->cpu + (first << pool->gshift), (last - first + 1)
                                                                      << pool->gshift);
@@ -710,13 +737,159 @@ int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct 
     return 0;
 }
 
+/* Bytes a scrub looks at (granules passed) or zeroes in one hold of the region lock. */
+#define SCRUB_STEP ((uint64_t)256 << 10)
+
+/* The first granule from i below lim whose clean bit is `set`, or lim. */
+static uint64_t clean_next(const uint64_t *w, uint64_t i, uint64_t lim, bool set)
+{
+    while (i < lim) {
+        uint64_t x = set ? w[i >> 6] : ~w[i >> 6];
+
+        x &= ~(uint64_t)0 << (i & 63);
+        if (x) {
+            uint64_t j = (i & ~(uint64_t)63) + (uint64_t)__builtin_ctzll(x);
+
+            return j < lim ? j : lim;
+        }
+        i = (i | 63) + 1;
+    }
+    return lim;
+}
+
+/* Zeroes dirty free granules of pool, from its scrub cursor on, one bounded step per hold of
+ * the lock, until budget bytes are zeroed or every granule has been looked at once. Returns
+ * the bytes zeroed. */
+static uint64_t scrub_pool(struct dmacoh__pool *pool, uint64_t budget)
+{
+    uint64_t ng = pool->size >> pool->gshift, step = SCRUB_STEP >> pool->gshift, seen = 0;
+    uint64_t total = 0;
+
+    if (step == 0)
+        step = 1;
+    while (seen < ng && budget >> pool->gshift) {
+        uint64_t i, start, lim, zeroed = 0, bmax = budget >> pool->gshift;
+
+        if (bmax > step)
+            bmax = step;
+        (void)dmacoh__pool_lock(pool);
+        start = i = pool->scrub_at < ng ? pool->scrub_at : 0;
+        lim = ng - i < step ? ng : i + step;
+        if (lim - i > ng - seen)
+            lim = i + (ng - seen);
+        while (i < lim && zeroed < bmax) {
+            uint64_t d = clean_next(pool->clean, i, lim, false), s, n, e;
+            int kind;
+
+            if (d >= lim) {
+                i = lim;
+                break;
+            }
+            dmacoh__pa_find(pool->pa, d, &s, &n, &kind);
+            e = s + n < lim ? s + n : lim;
+            if (kind != DMACOH__G_FREE) {
+                i = e;
+                continue;
+            }
+            e = clean_next(pool->clean, d, e, true);
+            if (e - d > bmax - zeroed)
+                e = d + (bmax - zeroed);
+            if (pool->track)
+                DMACOH__TRACK_ALLOC(pool->cpu + (d << pool->gshift), (e - d) << pool->gshift);
+            dmacoh__zero(pool, pool->cpu + (d << pool->gshift), (e - d) << pool->gshift);
+            if (pool->track)
+                DMACOH__TRACK_FREE(pool->cpu + (d << pool->gshift), (e - d) << pool->gshift);
+            for (uint64_t g = d; g < e; g++)
+                pool->clean[g >> 6] |= (uint64_t)1 << (g & 63);
+            pool->nclean += e - d;
+            zeroed += e - d;
+            i = e;
+        }
+        seen += i - start;
+        pool->scrub_at = i < ng ? i : 0;
+        dmacoh__pool_unlock(pool);
+        total += zeroed << pool->gshift;
+        budget -= zeroed << pool->gshift;
+    }
+    return total;
+}
+
+int dmacoh_region_scrub(struct dmacoh_device *dev, uint64_t max_bytes, uint64_t *scrubbed)
+{
+    uint64_t done = 0;
+    int f;
+
+    if (scrubbed)
+        *scrubbed = 0;
+    if (!dmacoh__device_ok(dev)) {
+        dmacoh__err("scrub: not an initialised device");
+        return DMACOH_EINVAL;
+    }
+    if (dev->nregions == 0) {
+        dmacoh__err("scrub on '%s': no region of its own", dev->name);
+        return DMACOH_ENODEV;
+    }
+    /* Debug mode poisons freed memory to catch writes after free: zeroing it would pass
+     * for such a write. */
+    if (__atomic_load_n(&dmacoh__dbg_flags, __ATOMIC_RELAXED) & DMACOH_DEBUG_POISON) {
+        dmacoh__dbg("scrub on '%s': freed memory is poisoned (debug mode), left as it is",
+                    dev->name);
+        return 0;
+    }
+    for (unsigned i = 0; i < dev->nregions && done < max_bytes; i++) {
+        struct dmacoh__pool *pool = dmacoh__dev_region(dev, i, &f);
+
+        if (pool && pool->clean)
+            done += scrub_pool(pool, max_bytes - done);
+    }
+    if (scrubbed)
+        *scrubbed = done;
+    return 0;
+}
+
+/* pa_walk callback: no clean bit on a granule that is not free. */
+static int clean_run_ok(void *user, uint64_t s, uint64_t n, int kind)
+{
+    const struct dmacoh__pool *pool = user;
+
+    if (kind == DMACOH__G_FREE)
+        return 0;
+    for (uint64_t i = s; i < s + n; i++)
+        if ((pool->clean[i >> 6] >> (i & 63)) & 1u)
+            return 1;
+    return 0;
+}
+
+/* The clean bitmap agrees with the allocator (lock held): bits only on free granules and
+ * inside the region, and nclean counts them. */
+static bool check_clean(struct dmacoh__pool *pool)
+{
+    uint64_t ng = pool->size >> pool->gshift, nw = dmacoh__clean_words(ng), count = 0;
+
+    if (!pool->clean)
+        return pool->nclean == 0;
+    for (uint64_t k = 0; k < nw; k++)
+        count += (uint64_t)__builtin_popcountll(pool->clean[k]);
+    if (count != pool->nclean || ((ng & 63) && (pool->clean[nw - 1] >> (ng & 63)))) {
+        dmacoh__err("check: clean bitmap counts %llu granules against %llu recorded, or has "
+                    "bits past the region",
+                    (unsigned long long)count, (unsigned long long)pool->nclean);
+        return false;
+    }
+    if (dmacoh__pa_walk(pool->pa, clean_run_ok, pool)) {
+        dmacoh__err("check: a granule in use is marked clean");
+        return false;
+    }
+    return true;
+}
+
 static bool check_pool(struct dmacoh__pool *pool)
 {
     bool ok;
 
     lock_exact(pool);
     ok = pool->magic == DMACOH__POOL_MAGIC && pool->refs >= 1 && dmacoh__pa_check(pool->pa) &&
-         pool->pa->ngranules == pool->size >> pool->gshift;
+         pool->pa->ngranules == pool->size >> pool->gshift && check_clean(pool);
     unlock_exact(pool);
     return ok;
 }
