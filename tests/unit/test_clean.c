@@ -287,6 +287,19 @@ static void check_catches(void)
     teardown(&e);
 }
 
+/* An occupied range is the device's: no longer clean. */
+static void occupied_dirty(void)
+{
+    struct env e;
+    void *occ = NULL;
+
+    setup(&e, DMACOH_MEMORY_MAP, true);
+    T_OK(dmacoh_mark_declared_memory_occupied(&e.dev, MEM_BUS + 3 * PG, 70 * PG, &occ));
+    T_EQ_U64(e.dev.pool->nclean, MEM_SZ / PG - 70);
+    T_ASSERT(dmacoh_check(&e.dev));
+    teardown(&e);
+}
+
 static void errors(void)
 {
     struct env e;
@@ -310,8 +323,8 @@ static void errors(void)
 }
 
 static const struct t_case cases[] = {
-    T_CASE(map_region), T_CASE(io_region),     T_CASE(partial), T_CASE(nozero_dirties),
-    T_CASE(debug_mode), T_CASE(check_catches), T_CASE(errors),
+    T_CASE(map_region), T_CASE(io_region),     T_CASE(partial),        T_CASE(nozero_dirties),
+    T_CASE(debug_mode), T_CASE(check_catches), T_CASE(occupied_dirty), T_CASE(errors),
 };
 
 T_MAIN(cases)
