@@ -11,7 +11,11 @@
  *
  * Also the latency of a 2 MiB allocation from a simulated IO region (4 MiB, its own device):
  * zeroed (the default, through the accessors: memset_io) against DMACOH_ALLOC_NOZERO, each an
- * alloc+free pair, median and maximum over ZROUNDS rounds in ns (zero_alloc_2m_*).
+ * alloc+free pair, median and maximum over ZROUNDS rounds in ns (zero_alloc_2m_*); and zeroed
+ * with clean memory available: before each round, untimed, dmacoh_region_scrub() zeroes the
+ * free memory (the 2 MiB the previous round freed), so the allocation finds its granules
+ * clean and writes nothing (zero_alloc_2m_clean_*); the scrub's own time is reported too
+ * (scrub_2m_ns_median: the zeroing moved off the allocation path).
  */
 #define _GNU_SOURCE
 #include <dmacoh/debug.h>
@@ -117,17 +121,28 @@ static void undeclare(struct region *r)
         abort();
 }
 
-/* Median (and *max, the maximum) ns of a ZBLK alloc+free pair with `flags`, over `rounds`. */
-static double zero_alloc(struct dmacoh_device *dev, int flags, unsigned rounds, double *max)
+/* Median (and *max, the maximum) ns of a ZBLK alloc+free pair with `flags`, over `rounds`;
+ * with scrub non-NULL, each round first scrubs the region (untimed here: the median of those
+ * goes to *scrub). */
+static double zero_alloc(struct dmacoh_device *dev, int flags, unsigned rounds, double *max,
+                         double *scrub)
 {
-    double *t = malloc(rounds * sizeof(*t)), med;
+    double *t = malloc(rounds * sizeof(*t)), *ts = malloc(rounds * sizeof(*ts)), med;
 
-    if (!t)
+    if (!t || !ts)
         abort();
     for (unsigned i = 0; i < rounds; i++) {
         double t0 = now_ns();
         void *p;
         dmacoh_dma_addr_t h;
+        uint64_t done = 0;
+
+        if (scrub) {
+            if (dmacoh_region_scrub(dev, UINT64_MAX, &done))
+                abort();
+            ts[i] = now_ns() - t0;
+            t0 = now_ns();
+        }
 
         if (dmacoh_alloc_coherent(dev, ZBLK, flags, 0, &p, &h) ||
             dmacoh_free_coherent(dev, ZBLK, p, h))
@@ -137,6 +152,11 @@ static double zero_alloc(struct dmacoh_device *dev, int flags, unsigned rounds, 
     qsort(t, rounds, sizeof(*t), cmp);
     med = t[rounds / 2];
     *max = t[rounds - 1];
+    if (scrub) {
+        qsort(ts, rounds, sizeof(*ts), cmp);
+        *scrub = ts[rounds / 2];
+    }
+    free(ts);
     free(t);
     return med;
 }
@@ -148,7 +168,7 @@ int main(int argc, char **argv)
     struct dmacoh_sim_memory zm = {ZBUS, ZSIZE, DMACOH_MEMORY_IO, false, 0};
     struct dmacoh_device zdev;
     unsigned zrounds;
-    double z_on, z_off, z_on_max, z_off_max;
+    double z_on, z_off, z_on_max, z_off_max, z_clean, z_clean_max, z_scrub;
     struct region plain, cookie;
     double base, off, on, on_plain, blk_off, blk_on;
 
@@ -164,8 +184,9 @@ int main(int argc, char **argv)
     if (dmacoh_device_init(&zdev, "zero", NULL, dmacoh_sim_platform(sim)) ||
         dmacoh_declare_coherent_memory(&zdev, ZBUS, 0, ZSIZE, DMACOH_MEMORY_IO, NULL, NULL))
         abort();
-    z_on = zero_alloc(&zdev, 0, zrounds, &z_on_max);
-    z_off = zero_alloc(&zdev, DMACOH_ALLOC_NOZERO, zrounds, &z_off_max);
+    z_on = zero_alloc(&zdev, 0, zrounds, &z_on_max, NULL);
+    z_off = zero_alloc(&zdev, DMACOH_ALLOC_NOZERO, zrounds, &z_off_max, NULL);
+    z_clean = zero_alloc(&zdev, 0, zrounds, &z_clean_max, &z_scrub);
     if (dmacoh_release_coherent_memory(&zdev, 0) || dmacoh_device_fini(&zdev))
         abort();
 
@@ -201,5 +222,8 @@ int main(int argc, char **argv)
     printf("zero_alloc_2m_zeroed_ns_max=%.0f\n", z_on_max);
     printf("zero_alloc_2m_nozero_ns_median=%.0f\n", z_off);
     printf("zero_alloc_2m_nozero_ns_max=%.0f\n", z_off_max);
+    printf("zero_alloc_2m_clean_ns_median=%.0f\n", z_clean);
+    printf("zero_alloc_2m_clean_ns_max=%.0f\n", z_clean_max);
+    printf("scrub_2m_ns_median=%.0f\n", z_scrub);
     return sink == 12345 ? 1 : 0;
 }
