@@ -145,7 +145,7 @@ static int take(struct dmacoh__pool *pool, uint64_t n, uint64_t limit, bool wait
         if (r == 0) {
             pool->allocs++;
             /* Taken granules are no longer clean: the caller, then a device, writes them. */
-            if (pool->clean && pool->nclean)
+            if (pool->nclean) /* never set without a bitmap */
                 sn->clean = clean_take(pool, *off, n, sn->w);
             if (pool->track)
                 DMACOH__TRACK_ALLOC(pool->cpu + (*off << pool->gshift), n << pool->gshift);
