@@ -26,12 +26,12 @@ struct snap {
 
 static uint64_t clean_take(struct dmacoh__pool *pool, uint64_t off, uint64_t n, uint64_t *snap)
 {
-    uint64_t cleared = 0, nw = dmacoh__clean_words(n);
+    uint64_t cleared = 0;
 
     if (!pool->clean || pool->nclean == 0)
         return 0;
     if (snap)
-        for (uint64_t k = 0; k < nw && k < DMACOH__SNAP_WORDS; k++)
+        for (uint64_t k = 0; k < DMACOH__SNAP_WORDS; k++)
             snap[k] = 0;
     for (uint64_t i = 0; i < n;) {
         uint64_t g = off + i, sh = g & 63, cnt = 64 - sh < n - i ? 64 - sh : n - i;
