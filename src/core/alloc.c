@@ -56,23 +56,6 @@ uint64_t dmacoh__clean_clear(struct dmacoh__pool *pool, uint64_t off, uint64_t n
     return clean_take(pool, off, n, NULL);
 }
 
-/* The first granule from i below lim whose bit in w is `set`, or lim. */
-static uint64_t next_with(const uint64_t *w, uint64_t i, uint64_t lim, bool set)
-{
-    while (i < lim) {
-        uint64_t x = set ? w[i >> 6] : ~w[i >> 6];
-
-        x &= ~(uint64_t)0 << (i & 63);
-        if (x) {
-            uint64_t j = (i & ~(uint64_t)63) + (uint64_t)__builtin_ctzll(x);
-
-            return j < lim ? j : lim;
-        }
-        i = (i | 63) + 1;
-    }
-    return lim;
-}
-
 /* Zeroes the granules of the block at cpu (n granules) that were not clean. */
 static void zero_dirty(const struct dmacoh__pool *pool, char *cpu, uint64_t n, const struct snap *s)
 {
@@ -82,11 +65,11 @@ static void zero_dirty(const struct dmacoh__pool *pool, char *cpu, uint64_t n, c
     if (s->clean == n)
         return;
     while (i < lim) {
-        uint64_t d = next_with(s->w, i, lim, false), e;
+        uint64_t d = dmacoh__bit_next(s->w, i, lim, false), e;
 
         if (d >= lim)
             break;
-        e = next_with(s->w, d, lim, true);
+        e = dmacoh__bit_next(s->w, d, lim, true);
         dmacoh__zero(pool, cpu + (d << pool->gshift), (e - d) << pool->gshift);
         i = e;
     }

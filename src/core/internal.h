@@ -276,6 +276,23 @@ static inline uint64_t dmacoh__clean_words(uint64_t n)
     return (n + 63) >> 6;
 }
 
+/* The first bit from i below lim of bitmap w that is `set` (1) or not, or lim. */
+static inline uint64_t dmacoh__bit_next(const uint64_t *w, uint64_t i, uint64_t lim, bool set)
+{
+    while (i < lim) {
+        uint64_t x = set ? w[i >> 6] : ~w[i >> 6];
+
+        x &= ~(uint64_t)0 << (i & 63);
+        if (x) {
+            uint64_t j = (i & ~(uint64_t)63) + (uint64_t)__builtin_ctzll(x);
+
+            return j < lim ? j : lim;
+        }
+        i = (i | 63) + 1;
+    }
+    return lim;
+}
+
 /* Clears the clean bits of granules [off, off+n) (lock held) and returns how many were set. */
 uint64_t dmacoh__clean_clear(struct dmacoh__pool *pool, uint64_t off, uint64_t n);
 

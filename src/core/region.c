@@ -740,23 +740,6 @@ int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct 
 /* Bytes a scrub looks at (granules passed) or zeroes in one hold of the region lock. */
 #define SCRUB_STEP ((uint64_t)256 << 10)
 
-/* The first granule from i below lim whose clean bit is `set`, or lim. */
-static uint64_t clean_next(const uint64_t *w, uint64_t i, uint64_t lim, bool set)
-{
-    while (i < lim) {
-        uint64_t x = set ? w[i >> 6] : ~w[i >> 6];
-
-        x &= ~(uint64_t)0 << (i & 63);
-        if (x) {
-            uint64_t j = (i & ~(uint64_t)63) + (uint64_t)__builtin_ctzll(x);
-
-            return j < lim ? j : lim;
-        }
-        i = (i | 63) + 1;
-    }
-    return lim;
-}
-
 /* Zeroes dirty free granules of pool, from its scrub cursor on, one bounded step per hold of
  * the lock, until budget bytes are zeroed or every granule has been looked at once. Returns
  * the bytes zeroed. */
@@ -778,7 +761,7 @@ static uint64_t scrub_pool(struct dmacoh__pool *pool, uint64_t budget)
         if (lim - i > ng - seen)
             lim = i + (ng - seen);
         while (i < lim && zeroed < bmax) {
-            uint64_t d = clean_next(pool->clean, i, lim, false), s, n, e;
+            uint64_t d = dmacoh__bit_next(pool->clean, i, lim, false), s, n, e;
             int kind;
 
             if (d >= lim) {
@@ -791,7 +774,7 @@ static uint64_t scrub_pool(struct dmacoh__pool *pool, uint64_t budget)
                 i = e;
                 continue;
             }
-            e = clean_next(pool->clean, d, e, true);
+            e = dmacoh__bit_next(pool->clean, d, e, true);
             if (e - d > bmax - zeroed)
                 e = d + (bmax - zeroed);
             if (pool->track)
