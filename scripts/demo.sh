@@ -9,8 +9,12 @@ cd "$(dirname "$0")/.."
 cmake -S . -B build/demo -DCMAKE_BUILD_TYPE=Release -DDMACOH_BUILD_TESTS=OFF >/dev/null
 cmake --build build/demo -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
 for ex in scsi_card usb_sram usb_sram_dt sysmem_fallback shared_card; do
-    # usb_sram_dt needs the devicetree reader (libfdt) and dtc; the build says when it is left out.
-    [ -x "build/demo/examples/$ex" ] || { echo "examples/$ex.c was not built: skipped"; continue; }
+    # usb_sram_dt needs the devicetree reader (libfdt) and dtc, which `make demo` installs: a
+    # missing example is a failure, not something to pass over.
+    [ -x "build/demo/examples/$ex" ] || {
+        echo "demo: examples/$ex.c was not built (see the CMake output in build/demo)" >&2
+        exit 1
+    }
     printf '\n################ examples/%s.c ################\n\n' "$ex"
     "build/demo/examples/$ex"
 done
