@@ -865,6 +865,14 @@ static void declare_all_and_default_pool(void)
     T_ASSERT(dmacoh_dt_declare_all(&plain, &dt, "/consumer", DMACOH_MEMORY_MAP, NULL, &n) < 0);
     T_ASSERT(!dmacoh_device_has_region(&plain));
     T_ERR(dmacoh_dt_declare_all(NULL, &dt, "/plain", DMACOH_MEMORY_MAP, NULL, &n), DMACOH_EINVAL);
+    T_ERR(dmacoh_dt_declare_all(&plain, NULL, "/plain", DMACOH_MEMORY_MAP, NULL, &n),
+          DMACOH_EINVAL);
+    T_ERR(dmacoh_dt_declare_all(&plain, &dt, NULL, DMACOH_MEMORY_MAP, NULL, &n), DMACOH_EINVAL);
+    T_ERR(dmacoh_dt_declare_all(&plain, &dt, "/plain", 0x4000, NULL, &n), DMACOH_EINVAL);
+    T_ASSERT(!dmacoh_device_has_region(&plain));
+    T_ERR(dmacoh_dt_declare_default(NULL, &dt, DMACOH_MEMORY_MAP, NULL, NULL), DMACOH_EINVAL);
+    T_ERR(dmacoh_dt_declare_default(dmacoh_sim_platform(sim), NULL, DMACOH_MEMORY_MAP, NULL, NULL),
+          DMACOH_EINVAL);
     T_ERR(dmacoh_dt_declare_all(&plain, &dt, "/disabled-dev", DMACOH_MEMORY_MAP, NULL, &n),
           DMACOH_ENODEV);
     T_OK(dmacoh_device_fini(&plain));
