@@ -58,10 +58,10 @@ extern "C" {
  *  - A best-fit region fails a request only when no free run of pow2ceil(n + align - 1)
  *    granules exists (n granules asked, align the alignment) and the probed runs of the two
  *    smaller size classes hold no fit (docs/design.md); where dev's DMA mask ends inside the
- *    region, only the lowest runs of each class are looked at. First fit (below) fails only
- *    when no fit exists, as the kernel.
- * Complexity: O(log n) in the region's granules, plus zeroing; while first fit applies, also
- * the misaligned free runs below the answer (docs/design.md).
+ *    region, only the lowest runs of each class are looked at. First fit fails only when no
+ *    fit exists among the lowest 32 misaligned runs of each size class that may not fit and
+ *    the lowest run of each class that surely does (docs/design.md, "Order").
+ * Complexity: O(log n) in the region's granules, plus zeroing, in every placement mode.
  *  - handle + size - 1 <= dev's DMA mask.
  * Debug mode (dmacoh/debug.h): the allocation is recorded with the caller's address; a device
  * retired by dmacoh_device_fini() is reported as such (still -DMACOH_EINVAL).

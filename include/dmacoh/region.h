@@ -49,9 +49,11 @@ struct dmacoh_declare_opts {
  *    ascending addresses while nothing has been freed since the region was declared or last
  *    held no allocation (first fit applies then); after a free they need not. Regions used by
  *    several threads at once also cache freed small blocks per thread (docs/design.md).
- *  - FIRST_FIT: the exact lowest-addressed fit, as the kernel: allocations of one size ascend
- *    between any two frees. O(log n) plus the misaligned free runs below the answer. Never
- *    caches per thread.
+ *  - FIRST_FIT: the lowest-addressed fit, as the kernel: allocations of one size ascend
+ *    between any two frees. O(log n): at most 32 misaligned free runs per size class are
+ *    looked at below the answer, so with more than that the fit found is the lowest among
+ *    those looked at, and later requests of the same alignment stay above it until a free
+ *    (docs/design.md, "Order"). Never caches per thread.
  */
 enum { DMACOH_PLACE_BEST_FIT = 0, DMACOH_PLACE_FIRST_FIT = 1 };
 

@@ -24,16 +24,18 @@
  *     share one). The class-c index is a hierarchical bitmap of n >> c bits, so all classes
  *     together take 2n bits, and finding, adding or removing a run is O(log64 n).
  *
- * Total: 2 + 2 + about 1/16 bits per granule, plus a header of about 100 bytes and 16 bytes
- * per class.
+ * Total: 2 + 2 + about 1/16 bits per granule, plus a header of about 100 bytes and 24 bytes
+ * per class (count, best-fit cursor, first-fit floor).
  *
  * Placement. A run of length L >= n + A - 1 always holds an aligned fit; shorter runs of the
  * classes log2(n) .. may or may not, depending on where they start.
  *  - First fit, while nothing has been freed since the region was declared or last empty (and
- *    always in a DMACOH_PLACE_FIRST_FIT region): the exact lowest-addressed fit, so that
- *    allocations of one size come out at ascending addresses (design.md rule 11). The lowest run
- *    of each class that always fits is a candidate; the runs of the classes that may not fit
- *    are looked at in address order below the best candidate, without a bound.
+ *    always in a DMACOH_PLACE_FIRST_FIT region): the lowest-addressed fit, so that allocations
+ *    of one size come out at ascending addresses (design.md rule 11). The lowest run of each
+ *    class that always fits is a candidate; the runs of the classes that may not fit are
+ *    looked at in address order below the best candidate, at most FF_PROBES misfits per class.
+ *    Past that bound the answer is the lowest fit looked at, and a floor per alignment level
+ *    keeps later requests of that level above it until the next free (lowest_fit).
  *  - Best fit, after a free: classes are tried from the smallest that could hold n upwards, at
  *    most PROBES runs of each, and the shortest fitting run of the first class that has one
  *    wins (this kept about 91 % of a pool in use at first failure in simulation, where first
@@ -45,17 +47,18 @@
  *
  * Cost. Best fit: at most PROBES runs in each of the (at most two or three) classes that may
  * not fit, plus one class lookup, each O(log64 n); free: two neighbour lookups and three index
- * updates. First fit adds one lookup per nonempty class and the misfit runs below the answer
- * (none in the common case of an empty or sequentially filled region; a region carved into
- * many misaligned holes pays for each, as the kernel pays for every page). Marking the n
+ * updates. First fit adds one lookup per nonempty class and at most FF_PROBES misfit runs in
+ * each class that may not fit. A free also lowers the first-fit floors that are set (a mask
+ * names them; usually none). Marking the n
  * granules of the block itself costs n/32 word writes, which the zeroing of those n granules
  * dwarfs.
  *
  * DEVIATION(kernel): in best fit, bounded probing means a request can fail while a run that
  * would hold it exists: when no free run of pow2ceil(n + A - 1) granules exists and the probed
  * runs of the smaller classes hold no fit; and, under a DMA limit inside the region, when the
- * lowest PROBES runs of each class do not. The kernel's first fit over every page would find
- * it, at O(pool) cost.
+ * lowest PROBES runs of each class do not. In first fit, likewise when more than FF_PROBES
+ * misfit runs of a class lie below the fit, and none is found above the runs looked at. The
+ * kernel's first fit over every page would find it, at O(pool) cost.
  *
  * Largest free run: kept exact on every insertion; when the last run of that length is
  * consumed it is marked stale and recomputed on the next read from the runs of the top
@@ -64,9 +67,10 @@
  */
 #include "internal.h"
 
-#define LO     0x5555555555555555ull /* the low bit of every 2-bit field */
-#define NONE   UINT64_MAX
-#define PROBES 8
+#define LO        0x5555555555555555ull /* the low bit of every 2-bit field */
+#define NONE      UINT64_MAX
+#define PROBES    8
+#define FF_PROBES 32 /* misfit runs looked at per class in first fit */
 
 void (*dmacoh__step_fn)(unsigned step);
 
@@ -345,6 +349,18 @@ static uint64_t *cursor(const struct dmacoh__pa *pa)
     return W(pa) + pa->count_off + pa->nclasses;
 }
 
+/* First-fit floors, one per alignment level (log2 of the alignment, 0 .. nclasses), then the
+ * mask of the levels whose floor is not 0 (see lowest_fit). */
+static uint64_t *floors(const struct dmacoh__pa *pa)
+{
+    return W(pa) + pa->count_off + 2 * pa->nclasses;
+}
+
+static uint64_t *floor_mask(const struct dmacoh__pa *pa)
+{
+    return floors(pa) + pa->nclasses + 1;
+}
+
 static unsigned cls(uint64_t len)
 {
     return dmacoh__log2(len);
@@ -422,7 +438,7 @@ static uint64_t layout(uint64_t n, uint64_t *stride, uint64_t *nclasses, uint64_
     *stride = 1 + 2 * maxlev;
     *nclasses = nc;
     *count_off = (1 + nc) * *stride;
-    *kind_off = *count_off + 2 * nc;
+    *kind_off = *count_off + 3 * nc + 2; /* counts, cursors, nc + 1 floors, the floor mask */
     total = *kind_off + nk;
     bits[0] = nk;
     for (uint64_t c = 0; c < nc; c++)
@@ -637,42 +653,99 @@ static uint64_t probe(struct dmacoh__pa *pa, unsigned c, uint64_t from, unsigned
     return i == NONE ? 0 : i;
 }
 
-/* The exact lowest-addressed fit. In a class whose runs all fit (2^c >= sure_len), the lowest
- * run is the answer for that class, even under a DMA limit (higher runs start higher). In the
- * classes below, runs are looked at in address order until one fits or they start above the
- * best fit found so far: unbounded, but only misfit runs below the answer are visited. */
-static void lowest_fit(struct dmacoh__pa *pa, uint64_t mask, uint64_t n, uint64_t align,
-                       uint64_t end, uint64_t sure_len, struct pick *best)
+/* Keeps p in *best if it is the lowest fit so far. */
+static void lower(struct pick *best, uint64_t s, uint64_t e, uint64_t p)
 {
-    for (uint64_t m = mask; m; m &= m - 1) {
-        unsigned c = (unsigned)__builtin_ctzll(m);
+    if (p != NONE && (best->p == NONE || p < best->p)) {
+        best->s = s;
+        best->e = e;
+        best->p = p;
+    }
+}
 
-        if (((uint64_t)1 << c) >= sure_len)
-            (void)probe(pa, c, 0, 1, n, align, end, true, best);
+/* The lowest-addressed fit at or above granule `from`. The free run holding `from` is looked
+ * at first, clipped to start there. In a class whose runs all fit (2^c >= sure_len) the lowest
+ * run above `from` is the answer for that class, even under a DMA limit (higher runs start
+ * higher). In the classes below (at most two: a run shorter than n + align - 1 and at least n
+ * long), runs are looked at in address order until one fits, until they start above the best
+ * fit found so far, or until FF_PROBES runs of the class did not fit. Returns true if that
+ * bound cut a class short: the answer is then the lowest fit among the runs looked at, not
+ * necessarily the lowest in the region. O(FF_PROBES log64 n). */
+static bool lowest_from(struct dmacoh__pa *pa, uint64_t from, uint64_t mask, uint64_t n,
+                        uint64_t align, uint64_t end, uint64_t sure_len, struct pick *best)
+{
+    bool cut = false;
+
+    if (from >= end)
+        return false;
+    if (from > 0 && get(pa, from) == DMACOH__G_FREE) {
+        uint64_t s = prev_busy_end(pa, from), e = next_busy(pa, from);
+
+        lower(best, s, e, place(pa, from, e, n, align, end, true));
     }
     for (uint64_t m = mask; m; m &= m - 1) {
         unsigned c = (unsigned)__builtin_ctzll(m);
         struct hb b = hb_get(pa, 1 + c);
+        bool sure = ((uint64_t)1 << c) >= sure_len;
+        unsigned misses = 0;
 
-        if (((uint64_t)1 << c) >= sure_len)
-            break;
-        for (uint64_t i = hb_next(&b, 0); i != NONE; i = hb_next(&b, i + 1)) {
+        for (uint64_t i = hb_next(&b, from >> c); i != NONE; i = hb_next(&b, i + 1)) {
             uint64_t s, e, p;
 
             run_at(pa, c, i, &s, &e);
+            if (s < from)
+                continue; /* the run holding `from`, looked at above */
             if (s >= end || (best->p != NONE && s >= best->p))
                 break;
             p = place(pa, s, e, n, align, end, true);
             if (p != NONE) {
-                if (best->p == NONE || p < best->p) {
-                    best->s = s;
-                    best->e = e;
-                    best->p = p;
-                }
+                lower(best, s, e, p);
+                break;
+            }
+            if (sure)
+                break; /* under the limit: the runs above start higher still */
+            if (++misses == FF_PROBES) {
+                cut = true;
                 break;
             }
         }
     }
+    return cut;
+}
+
+/* First fit. Exact (the lowest-addressed aligned fit in the region) unless more than FF_PROBES
+ * runs of one of the request's "may not fit" classes lie below the answer and none of them
+ * fits; then the lowest fit among the runs looked at. So that allocations of one size still
+ * ascend between two frees (design.md rule 11), such a cut placement raises the floor of its
+ * alignment level to where it went, and later requests of that level look only above their
+ * floor. Every free lowers the floors to 0 again. A request that finds nothing above its floor
+ * looks from granule 0 (bounded the same way) rather than fail: succeeding comes before order.
+ */
+static void lowest_fit(struct dmacoh__pa *pa, uint64_t mask, uint64_t n, uint64_t align,
+                       uint64_t end, uint64_t sure_len, struct pick *best)
+{
+    unsigned lev = dmacoh__log2(align);
+    uint64_t from;
+
+    if (lev > pa->nclasses)
+        lev = (unsigned)pa->nclasses;
+    from = floors(pa)[lev];
+    if (lowest_from(pa, from, mask, n, align, end, sure_len, best) && best->p != NONE &&
+        best->p > from) {
+        floors(pa)[lev] = best->p;
+        *floor_mask(pa) |= 1ull << lev;
+    }
+    if (best->p == NONE && from > 0)
+        (void)lowest_from(pa, 0, mask, n, align, end, sure_len, best);
+}
+
+/* Every floor back to 0 (a free: ascending order is promised between frees only). */
+static void floors_reset(struct dmacoh__pa *pa)
+{
+    uint64_t *m = floor_mask(pa);
+
+    for (; *m; *m &= *m - 1)
+        floors(pa)[__builtin_ctzll(*m)] = 0;
 }
 
 int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t limit,
@@ -822,6 +895,7 @@ static void give_back(struct dmacoh__pa *pa, uint64_t off, uint64_t n)
     fill(pa, off, off + n, DMACOH__G_FREE, DMACOH__G_FREE);
     DMACOH__STEP(94);
     run_add(pa, s, e);
+    floors_reset(pa);
     pa->used -= n;
     pa->live--;
     /* Ascending order is promised only while nothing is freed; an empty region starts over
@@ -1071,6 +1145,13 @@ bool dmacoh__pa_check(const struct dmacoh__pa *pa)
             return false;
     }
     if (mask != pa->classmask)
+        return false;
+    /* Floors: inside the region, and the mask names exactly the ones not 0. */
+    for (uint64_t lev = 0; lev <= pa->nclasses; lev++)
+        if (floors(pa)[lev] >= pa->ngranules ||
+            (floors(pa)[lev] != 0) != ((*floor_mask(pa) >> lev) & 1u))
+            return false;
+    if (*floor_mask(pa) >> pa->nclasses >> 1)
         return false;
     while (i < pa->ngranules) {
         unsigned s = get(pa, i), kind;

@@ -799,7 +799,7 @@ static void damaged_objects_give_their_errors(void)
     refused(lp, good, H_TOTAL, total + 64, DMACOH_EIO, "damaged");
     refused(lp, good, H_PA_OFF, pa_off + 64, DMACOH_EIO, "damaged");
     refused(lp, good, H_SLOTS_OFF, 0, DMACOH_EIO, "damaged");
-    refused(lp, good, H_VERSION, 2, DMACOH_EINVAL, "another build");
+    refused(lp, good, H_VERSION, 77, DMACOH_EINVAL, "another build");
     refused(lp, good, H_LAYOUT, 0x12345678, DMACOH_EINVAL, "another build");
     refused(lp, good, H_NS, read_ns ^ 1, DMACOH_ENOTSUP, "pid namespace");
     /* Allocator states that fail the checker: counters, the granule count, the layout, an

@@ -393,9 +393,8 @@ static void parking_keeps_double_frees_out(void)
     free(pa);
 }
 
-/* First fit is exact: the lowest aligned fit is found however many misaligned runs of the
- * request's own size classes lie below it (they are all looked at), so allocations of one
- * size ascend. */
+/* First fit is exact while at most FF_PROBES (32) misaligned runs of the request's own size
+ * classes lie below the lowest aligned fit: here eight. */
 static void first_fit_is_exact(void)
 {
     struct dmacoh__pa *pa = new_pa(256, 0);
@@ -420,6 +419,46 @@ static void first_fit_is_exact(void)
     free(pa);
 }
 
+/* More than FF_PROBES misfit runs below the lowest fit: first fit stops looking after 32 of
+ * them (so an allocation costs O(log n), not O(misfit runs)), and takes the lowest fit among
+ * what it looked at. Allocations of one size still ascend between frees: once other sizes
+ * use up the runs below, bringing the skipped fit within reach, the next block of the first
+ * size still goes above the first one (its alignment level's floor). A free lowers the floors
+ * and the lowest fit is found again. Without the floor the second block lands at 320. */
+static void first_fit_bounded_still_ascends(void)
+{
+    struct dmacoh__pa *pa = new_pa(512, 0);
+    uint64_t a = 0, b = 0, c = 0, one;
+
+    pa->always_first_fit = true;
+    /* Forty misfit holes [8k+1, 8k+5) for a 3-granule block, then [320, 324), which fits,
+     * then [328, 512). */
+    for (uint64_t k = 0; k < 40; k++) {
+        T_OK(dmacoh__pa_reserve(pa, 8 * k, 1));
+        T_OK(dmacoh__pa_reserve(pa, 8 * k + 5, 3));
+    }
+    T_OK(dmacoh__pa_reserve(pa, 324, 4));
+    T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &a));
+    T_EQ_U64(a, 328); /* 32 misfits looked at, then the lowest run that surely fits */
+    T_ASSERT(dmacoh__pa_check(pa));
+    /* Single granules fill the lowest ten holes: [320, 324) is now the 31st run of its class. */
+    for (unsigned i = 0; i < 40; i++) {
+        T_OK(dmacoh__pa_alloc(pa, 1, 1, UINT64_MAX, &one));
+        T_EQ_U64(one, 8 * (i / 4) + 1 + i % 4);
+    }
+    T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &b));
+    CHECK(b > a, "second 3-granule block at %llu, first at %llu", (unsigned long long)b,
+          (unsigned long long)a);
+    T_EQ_U64(b, 332);
+    T_ASSERT(dmacoh__pa_check(pa));
+    /* A free: order is promised between frees only, and the exact lowest fit comes back. */
+    T_OK(dmacoh__pa_free(pa, b, 3, true));
+    T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &c));
+    T_EQ_U64(c, 320);
+    T_ASSERT(dmacoh__pa_check(pa));
+    free(pa);
+}
+
 static const struct t_case cases[] = {
     T_CASE(random_sequence_against_model),
     T_CASE(random_sequence_limit_cap_odd_size),
@@ -432,6 +471,7 @@ static const struct t_case cases[] = {
     T_CASE(state_size_limits),
     T_CASE(parking_keeps_double_frees_out),
     T_CASE(first_fit_is_exact),
+    T_CASE(first_fit_bounded_still_ascends),
 };
 
 T_MAIN(cases)
