@@ -395,19 +395,27 @@ static void parking_keeps_double_frees_out(void)
 
 /* First fit is exact while at most FF_PROBES (32) misaligned runs of the request's own size
  * classes lie below the lowest aligned fit: here eight. */
-static void first_fit_is_exact(void)
+/* A first-fit state of n granules with holes [8k+1, 8k+5) for k < holes: 4 long, but a
+ * 3-granule block needs a 4-aligned start, which none of them has room after. Then the hole
+ * [8 holes, 8 holes + 4), which fits, and from 8 holes + 8 on, free. */
+static struct dmacoh__pa *misfit_holes(uint64_t n, uint64_t holes)
 {
-    struct dmacoh__pa *pa = new_pa(256, 0);
-    uint64_t a = 0, b = 0, one;
+    struct dmacoh__pa *pa = new_pa(n, 0);
 
     pa->always_first_fit = true;
-    /* Holes [8k+1, 8k+5) for k = 0..7: 4 long, but a 3-granule block needs a 4-aligned
-     * start, which none of them has room after. Then [64, 68) fits, and [72, 256). */
-    for (uint64_t k = 0; k < 8; k++) {
+    for (uint64_t k = 0; k < holes; k++) {
         T_OK(dmacoh__pa_reserve(pa, 8 * k, 1));
         T_OK(dmacoh__pa_reserve(pa, 8 * k + 5, 3));
     }
-    T_OK(dmacoh__pa_reserve(pa, 68, 4));
+    T_OK(dmacoh__pa_reserve(pa, 8 * holes + 4, 4));
+    return pa;
+}
+
+static void first_fit_is_exact(void)
+{
+    struct dmacoh__pa *pa = misfit_holes(256, 8);
+    uint64_t a = 0, b = 0, one;
+
     T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &a));
     T_EQ_U64(a, 64);
     for (unsigned i = 0; i < 32; i++)
@@ -427,17 +435,10 @@ static void first_fit_is_exact(void)
  * and the lowest fit is found again. Without the floor the second block lands at 320. */
 static void first_fit_bounded_still_ascends(void)
 {
-    struct dmacoh__pa *pa = new_pa(512, 0);
+    /* Forty misfit holes, then [320, 324), which fits, then [328, 512). */
+    struct dmacoh__pa *pa = misfit_holes(512, 40);
     uint64_t a = 0, b = 0, c = 0, one;
 
-    pa->always_first_fit = true;
-    /* Forty misfit holes [8k+1, 8k+5) for a 3-granule block, then [320, 324), which fits,
-     * then [328, 512). */
-    for (uint64_t k = 0; k < 40; k++) {
-        T_OK(dmacoh__pa_reserve(pa, 8 * k, 1));
-        T_OK(dmacoh__pa_reserve(pa, 8 * k + 5, 3));
-    }
-    T_OK(dmacoh__pa_reserve(pa, 324, 4));
     T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &a));
     T_EQ_U64(a, 328); /* 32 misfits looked at, then the lowest run that surely fits */
     T_ASSERT(dmacoh__pa_check(pa));
