@@ -90,6 +90,9 @@ struct dmacoh_shared_entry {
     unsigned mode;    /**< its permission bits (Linux: st_mode & 0777) */
 };
 
+/** Thread ids a platform's thread_id() hands out, at most. */
+#define DMACOH_THREAD_IDS 64
+
 struct dmacoh_platform_ops {
     const char *name; /**< short name for logs ("sim", "pci", ...) */
 
@@ -166,6 +169,17 @@ struct dmacoh_platform_ops {
      * it. Must be cheap (a thread-local read). Optional: NULL puts every thread on one shard.
      */
     unsigned (*thread_slot)(void *ctx);
+
+    /**
+     * An id in [0, DMACOH_THREAD_IDS) that no other live thread of the process holds, the same
+     * on every call of one thread; -1 when every id is held (that thread then goes without).
+     * Ids of threads that have exited are handed to new threads. With it, a dma_pool keeps a
+     * few freed blocks per thread that the thread alone touches, without a lock (pool.h).
+     * Must be cheap (a thread-local read after the first call) and must never be called
+     * where two callers could share an id (a signal handler or an interrupt that may run
+     * inside a pool call of the same thread). Optional: NULL turns the per-thread caches off.
+     */
+    int (*thread_id)(void *ctx);
 
     /**
      * Reserves `size` bytes of address space (a multiple of the region granule) on which

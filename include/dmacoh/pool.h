@@ -31,6 +31,25 @@
  * the chunk. `keep_empty` empty chunks (default 1) are kept for the whole pool to avoid
  * thrashing; further empty chunks go back to the region.
  *
+ * Magazines (on platforms with thread_id, unless no_thread_cache): each thread keeps up to 8
+ * freed blocks of its own in a magazine that only it touches, and its next allocations take
+ * them back last in, first out, with no lock. A free into the magazine takes no lock either
+ * when the block is in the chunk the thread last freed into: its checks are the checked
+ * path's (a handle that is no block start, a pointer that does not match its handle), and the
+ * block's state byte goes from "handed out" to "free" by one compare-and-swap, which is where
+ * a second free of the block fails, whether it comes later or at the same instant from
+ * another thread. That swap is the one locked instruction of an alloc+free pair. A block
+ * whose chunk would be left empty but for this thread's magazine is not kept: it goes back to
+ * the chunk with the thread's other blocks of that chunk, so a pool used by one thread
+ * returns empty chunks to the region exactly as without magazines.
+ * Before an allocation fails: the failing thread's magazine is empty (allocations take from
+ * it first), and the failure asks every other thread's magazine back; each thread gives its
+ * blocks back at its next call on the pool, before anything else. So a block can be held
+ * back from other threads only by a thread that makes no further call: at most 8 per thread,
+ * until it calls again or the pool is destroyed; a thread that exits hands its id, and with
+ * it its magazines, to the next thread that starts. Pools over a small exclusive region that
+ * must never refuse while a block is free use no_thread_cache.
+ *
  * Release under a pool. The RFC's dma_release_declared_memory() is unconditional, and the
  * range may be declared again at once (by another device, or this one). Each chunk remembers
  * the id of the region it came from (ids are never reused, unlike the address of a region's
@@ -73,6 +92,10 @@ struct dmacoh_pool_opts {
     /** Empty chunks kept for reuse instead of being freed, for the whole pool: 0 means the
      * default, 1; DMACOH_POOL_KEEP_NONE frees every chunk as soon as it is empty. */
     unsigned keep_empty;
+    /** No per-thread magazines (above, "Threads"): every freed block goes straight back to
+     * its chunk, so no block is ever held back from another thread. For a pool over a small
+     * exclusive region where every block counts. */
+    bool no_thread_cache;
 };
 
 /** dmacoh_pool_opts.keep_empty: keep no empty chunk. */
@@ -114,6 +137,7 @@ int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh
  * Never a block of a chunk whose region was released under the pool (see above).
  * Guarantees: aligned as created; never crosses `boundary`; zeroed with DMACOH_POOL_ZERO
  * (memset_io on IO memory); blocks of a fresh chunk come in ascending address order.
+ * A failure asks the other threads' magazines back (above, "Magazines").
  * Context: thread-safe; O(1) unless a new chunk must be allocated (then as
  * dmacoh_alloc_coherent, once per chunk size tried: at most the log2 of chunk_size / PAGE_SIZE
  * more when the region has no room for a chunk of chunk_size). Never sleeps.
@@ -126,8 +150,10 @@ int dmacoh_pool_alloc(struct dmacoh_pool *pool, unsigned flags, void **cpu,
  * -DMACOH_EINVAL (pool or cpu NULL, or cpu does not match handle), -DMACOH_EFAULT (handle is
  * not the start of a block of this pool, or the block is already free, or it is a block of a
  * chunk whose region was released under the pool: the log line says so).
- * Context: thread-safe; O(1) expected (one hash probe per chunk size the pool holds: one with
- * a chunk_size option, else at most 1 + log2(256 KiB / PAGE_SIZE), 7 with 4 KiB pages); may free a chunk back to its region.
+ * Context: thread-safe; O(1): no lookup when the block is in the chunk the thread last freed
+ * into, else one hash probe per chunk size the pool holds (one with a chunk_size option, else
+ * at most 1 + log2(256 KiB / PAGE_SIZE), 7 with 4 KiB pages); may free a chunk back to its
+ * region.
  */
 int dmacoh_pool_free(struct dmacoh_pool *pool, void *cpu, dmacoh_dma_addr_t handle);
 
@@ -140,7 +166,8 @@ enum dmacoh_pool_destroy_flags {
 
 /**
  * Destroys a pool and frees its chunks. Without DMACOH_POOL_DESTROY_FORCE it refuses with
- * -DMACOH_EBUSY while blocks are outstanding, logging each chunk that still has some. Chunks
+ * -DMACOH_EBUSY while blocks are outstanding, logging each chunk that still has some (blocks in
+ * magazines are not outstanding: they are taken back first). Chunks
  * of a region released under the pool are not freed (their memory is no longer the pool's)
  * and their blocks do not count as outstanding; their headers are freed.
  * NULL is accepted and does nothing (returns 0). Errors: -DMACOH_EINVAL (not a pool, unknown
@@ -163,6 +190,7 @@ struct dmacoh_pool_stats {
     uint64_t frees;         /**< blocks returned, ever */
     uint64_t failures;      /**< allocations that failed */
     uint64_t poison_errors; /**< freed blocks found modified when handed out again */
+    uint64_t cached;        /**< freed blocks held in per-thread magazines (not in in_use) */
 };
 
 /** Fills *st. Errors: -DMACOH_EINVAL. Context: thread-safe. */

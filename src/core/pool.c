@@ -45,8 +45,10 @@
 #define TAB_MIN       16u
 #define SHARDS        4u /* a power of two: shards are picked with a mask */
 #define LINE          64u
+#define MAG_DEPTH     8u /* blocks a thread's magazine holds */
 
 struct chunk {
+    void *raw;                         /* what meta_alloc returned (the header is line-aligned) */
     struct chunk *next, *prev;         /* on its shard's avail list while it has free blocks */
     char *cpu;                         /* first byte (pointer or IO cookie) */
     dmacoh_dma_addr_t dma;             /* its handle */
@@ -55,8 +57,36 @@ struct chunk {
     uint32_t nfree;
     uint32_t nblocks; /* blocks it holds */
     unsigned shift;   /* its size is 1 << shift */
+    unsigned shard;   /* the shard whose table holds it */
+    bool retired;     /* its region was released under the pool, or it went (atomic) */
     uint64_t summary; /* bit w: bits[w] has a free block */
-    uint64_t bits[];  /* bit i: block i is free */
+    uint64_t bits[];  /* bit i: block i is free and not in a magazine; then the st bytes */
+};
+
+/* The fields a magazine reads without the shard lock (dma, cpu, nblocks, nfree, shift,
+ * retired, the st bytes) are written with relaxed atomic stores; a header may be given to a
+ * new chunk while a magazine still names it (mag_free re-checks after its swap). */
+#define LD(x)    __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define ST(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+
+/* st[i] of a chunk of nblocks blocks: 1 while block i is free (in the bitmap or in a
+ * magazine), 0 while it is handed out. It goes from 0 to 1 by compare-and-swap only, so that
+ * of two frees of one block, racing or not, exactly one succeeds. */
+static uint8_t *st_of(struct chunk *c, uint32_t nblocks)
+{
+    return (uint8_t *)&c->bits[(nblocks + 63) / 64];
+}
+
+/* A thread's magazine (file comment): touched by the thread holding its id only, but for
+ * the counters, which stats read. */
+struct mag {
+    void *raw;              /* what meta_alloc returned: the magazine is on lines of its own */
+    uint64_t gen;           /* flush_gen when this thread last looked */
+    struct chunk *last;     /* the chunk of the last block freed here: skips the lookup */
+    uint64_t allocs, frees; /* blocks handed out from / taken into the magazine (atomic) */
+    uint32_t count;         /* blocks held (atomic) */
+    uint32_t idx[MAG_DEPTH];
+    struct chunk *c[MAG_DEPTH];
 };
 
 struct shard {
@@ -76,6 +106,12 @@ union shard_line {
 
 struct dmacoh_pool {
     union shard_line shard[SHARDS]; /* first: the struct is placed on a cache line */
+    /* Written whenever a chunk turns empty or stops being empty, by any thread: on a line of
+     * its own, away from the fields every call reads. */
+    union {
+        unsigned nempty; /* empty chunks kept, all shards together (atomic) */
+        char pad[LINE];
+    } empty;
     uint32_t magic;
     const char *name;
     struct dmacoh_device *dev;
@@ -86,18 +122,69 @@ struct dmacoh_pool {
     unsigned min_shift; /* log2 of the smallest chunk taken when chunk_size cannot be had */
     unsigned shifts;    /* bit s: chunks of 1 << s bytes were adopted (atomic) */
     unsigned chunk_shift, bshift, nshards, keep_empty;
-    unsigned nempty; /* empty chunks kept, all shards together (atomic) */
-    uint32_t recip;  /* ceil(2^32 / stride) */
+    uint32_t recip; /* ceil(2^32 / stride) */
     bool poison;
     uint64_t poison_errors;
-    uint32_t epoch;     /* dmacoh__release_epoch when the chunks were last checked (atomic) */
-    uint32_t gone_lock; /* protects gone */
-    struct chunk *gone; /* retired chunks that had blocks outstanding (headers only) */
+    uint32_t epoch;      /* dmacoh__release_epoch when the chunks were last checked (atomic) */
+    uint32_t gone_lock;  /* protects gone and spare */
+    struct chunk *gone;  /* retired chunks that had blocks outstanding (headers only) */
+    struct chunk *spare; /* headers of chunks dropped or retired empty, kept for reuse */
+    bool cache;          /* per-thread magazines on */
+    uint64_t flush_gen;  /* bumped by an allocation about to fail: magazines flush (atomic) */
+    struct mag *mags[DMACOH_THREAD_IDS]; /* by thread id; made by their thread (atomic) */
 };
 
+static void mag_flush(struct dmacoh_pool *p, struct mag *m);
+
+/* A magazine's allocation: whole cache lines, none shared with another thread's data. */
+#define MAG_BYTES ((sizeof(struct mag) + LINE - 1) / LINE * LINE + LINE)
+
+/* Bytes asked of meta_alloc for a chunk header: whole cache lines and one more to align it,
+ * so that the headers of two threads' chunks never share a line (their st bytes and counts
+ * are written at every pair). */
 static size_t header_size(size_t nblocks)
 {
-    return sizeof(struct chunk) + ((nblocks + 63) / 64) * sizeof(uint64_t);
+    size_t bytes = sizeof(struct chunk) + ((nblocks + 63) / 64) * sizeof(uint64_t) + nblocks;
+
+    return (bytes + LINE - 1) / LINE * LINE + LINE;
+}
+
+static void header_free(struct dmacoh_pool *p, struct chunk *c)
+{
+    p->plat->ops->meta_free(p->plat->ctx, c->raw, header_size(c->nblocks));
+}
+
+/* Chunk headers are never freed while the pool lives (a magazine's `last` may point at one):
+ * a header whose chunk went is kept on `spare` and used again for a chunk of as many blocks. */
+static struct chunk *header_get(struct dmacoh_pool *p, size_t nblocks)
+{
+    struct chunk *c, **pp;
+
+    dmacoh__lock(&p->gone_lock, p->plat);
+    for (pp = &p->spare; (c = *pp) != NULL && c->nblocks != nblocks; pp = &c->next)
+        ;
+    if (c)
+        *pp = c->next;
+    dmacoh__unlock(&p->gone_lock);
+    if (!c) {
+        void *raw = p->plat->ops->meta_alloc(p->plat->ctx, header_size(nblocks));
+
+        if (!raw)
+            return NULL;
+        c = (struct chunk *)(((uintptr_t)raw + LINE - 1) & ~(uintptr_t)(LINE - 1));
+        c->raw = raw;
+        ST(c->nblocks, (uint32_t)nblocks);
+    }
+    return c;
+}
+
+static void header_put(struct dmacoh_pool *p, struct chunk *c)
+{
+    __atomic_store_n(&c->retired, true, __ATOMIC_RELAXED); /* magazines pass it by */
+    dmacoh__lock(&p->gone_lock, p->plat);
+    c->next = p->spare;
+    p->spare = c;
+    dmacoh__unlock(&p->gone_lock);
 }
 
 static size_t chunk_bytes(const struct chunk *c)
@@ -234,6 +321,7 @@ static uint64_t retire_shard(struct dmacoh_pool *p, struct shard *sh, struct chu
 
         if (!c || !chunk_stale(c))
             continue;
+        __atomic_store_n(&c->retired, true, __ATOMIC_RELAXED);
         if (c->nfree)
             list_del(sh, c);
         c->next = list; /* the table is not changed while it is walked */
@@ -249,7 +337,7 @@ static uint64_t retire_shard(struct dmacoh_pool *p, struct shard *sh, struct chu
         if (sh->last == c)
             sh->last = NULL;
         if (held == 0) /* an empty chunk counts as kept */
-            __atomic_sub_fetch(&p->nempty, 1u, __ATOMIC_RELAXED);
+            __atomic_sub_fetch(&p->empty.nempty, 1u, __ATOMIC_RELAXED);
         sh->in_use -= held;
         lost += held;
         c->next = *out;
@@ -271,14 +359,14 @@ static void retire(struct dmacoh_pool *p, uint32_t epoch)
         lost += retire_shard(p, sh, &out);
         dmacoh__unlock(&sh->lock);
     }
-    __atomic_store_n(&p->epoch, epoch, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->epoch, epoch, __ATOMIC_RELEASE);
     while (out) {
         struct chunk *c = out;
 
         out = c->next;
         n++;
         if (c->nfree == c->nblocks) {
-            p->plat->ops->meta_free(p->plat->ctx, c, header_size(c->nblocks));
+            header_put(p, c);
             continue;
         }
         dmacoh__lock(&p->gone_lock, p->plat);
@@ -297,7 +385,8 @@ static inline void check_epoch(struct dmacoh_pool *p)
 {
     uint32_t e = dmacoh__epoch();
 
-    if (__builtin_expect(e != __atomic_load_n(&p->epoch, __ATOMIC_RELAXED), 0))
+    /* Acquire: the chunks retired before the epoch was stored are seen as retired. */
+    if (__builtin_expect(e != __atomic_load_n(&p->epoch, __ATOMIC_ACQUIRE), 0))
         retire(p, e);
 }
 
@@ -322,18 +411,18 @@ static uint64_t block_off(const struct dmacoh_pool *p, size_t idx)
     return ((uint64_t)(idx / p->per_seg) << p->bshift) + (uint64_t)(idx % p->per_seg) * p->stride;
 }
 
-/* Index of the block of c starting at off (< the chunk's size), or c->nblocks if no block
- * starts there. */
-static size_t block_idx(const struct dmacoh_pool *p, const struct chunk *c, uint64_t off)
+/* Index of the block starting at off (< the chunk's size) of a chunk of nblocks blocks, or
+ * nblocks if no block starts there. */
+static size_t block_idx(const struct dmacoh_pool *p, uint32_t nblocks, uint64_t off)
 {
     uint64_t seg = p->boundary ? off >> p->bshift : 0;
     uint64_t within = p->boundary ? off & (p->boundary - 1) : off;
     uint64_t q = (within * p->recip) >> 32;
 
     if (q * p->stride != within || q >= p->per_seg)
-        return c->nblocks;
+        return nblocks;
     q += seg * p->per_seg;
-    return q < c->nblocks ? (size_t)q : c->nblocks;
+    return q < nblocks ? (size_t)q : nblocks;
 }
 
 /* ---- create / destroy ---- */
@@ -448,6 +537,7 @@ int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh
                     : opts->keep_empty == DMACOH_POOL_KEEP_NONE ? 0
                                                                 : opts->keep_empty;
     p->nshards = plat->ops->thread_slot ? SHARDS : 1;
+    p->cache = plat->ops->thread_id && !(opts && opts->no_thread_cache);
     p->epoch = dmacoh__epoch();
     p->magic = POOL_MAGIC;
     *out = p;
@@ -457,7 +547,7 @@ int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh
 static void drop_chunk(struct dmacoh_pool *p, struct chunk *c)
 {
     (void)dmacoh_free_coherent(p->dev, chunk_bytes(c), c->cpu, c->dma);
-    p->plat->ops->meta_free(p->plat->ctx, c, header_size(c->nblocks));
+    header_put(p, c);
 }
 
 static uint64_t report_outstanding(const struct dmacoh_pool *p, int level)
@@ -489,6 +579,9 @@ int dmacoh_pool_destroy(struct dmacoh_pool *p, unsigned flags)
         return DMACOH_EINVAL;
     }
     check_epoch(p); /* blocks of a released region are not outstanding: they are invalid */
+    for (unsigned i = 0; i < DMACOH_THREAD_IDS; i++) /* cached blocks are not outstanding */
+        if (p->mags[i])
+            mag_flush(p, p->mags[i]);
     if (report_outstanding(p, flags ? DMACOH_LOG_WARN : DMACOH_LOG_ERROR) &&
         !(flags & DMACOH_POOL_DESTROY_FORCE)) {
         dmacoh__err("pool destroy '%s': blocks are outstanding", p->name);
@@ -507,10 +600,159 @@ int dmacoh_pool_destroy(struct dmacoh_pool *p, unsigned flags)
         struct chunk *c = p->gone;
 
         p->gone = c->next;
-        p->plat->ops->meta_free(p->plat->ctx, c, header_size(c->nblocks));
+        header_free(p, c);
     }
+    while (p->spare) {
+        struct chunk *c = p->spare;
+
+        p->spare = c->next;
+        header_free(p, c);
+    }
+    for (unsigned i = 0; i < DMACOH_THREAD_IDS; i++)
+        if (p->mags[i])
+            p->plat->ops->meta_free(p->plat->ctx, p->mags[i]->raw, MAG_BYTES);
     p->magic = 0;
     p->plat->ops->meta_free(p->plat->ctx, p->raw, sizeof(*p) + LINE);
+    return 0;
+}
+
+/* ---- per-thread magazines ---- */
+
+static struct chunk *give_block(struct dmacoh_pool *p, struct shard *sh, struct chunk *c,
+                                size_t idx);
+
+static void mag_add(uint64_t *counter, uint64_t n)
+{
+    __atomic_store_n(counter, *counter + n, __ATOMIC_RELAXED); /* one writer: no locked add */
+}
+
+/* Puts a block that was in a magazine back into its chunk. Not for a chunk whose region was
+ * released (its memory is not the pool's: the block is simply forgotten). The shard counted
+ * the block in use all along and never as freed: neither changes but in_use. */
+static void mag_return(struct dmacoh_pool *p, struct chunk *c, uint32_t idx)
+{
+    struct shard *sh = &p->shard[c->shard].s;
+    struct chunk *drop = NULL;
+
+    dmacoh__lock(&sh->lock, p->plat);
+    if (!__atomic_load_n(&c->retired, __ATOMIC_RELAXED)) { /* retired under this lock */
+        drop = give_block(p, sh, c, idx);
+        sh->frees--;
+    }
+    dmacoh__unlock(&sh->lock);
+    if (drop)
+        drop_chunk(p, drop);
+}
+
+static void mag_flush(struct dmacoh_pool *p, struct mag *m)
+{
+    for (uint32_t k = m->count; k-- > 0;) {
+        __atomic_store_n(&m->count, k, __ATOMIC_RELAXED);
+        mag_return(p, m->c[k], m->idx[k]);
+    }
+    m->gen = __atomic_load_n(&p->flush_gen, __ATOMIC_RELAXED);
+}
+
+static __attribute__((noinline)) struct mag *mag_make(struct dmacoh_pool *p, int id)
+{
+    void *raw = p->plat->ops->meta_alloc(p->plat->ctx, MAG_BYTES);
+    struct mag *m;
+
+    if (!raw)
+        return NULL;
+    m = (struct mag *)(((uintptr_t)raw + LINE - 1) & ~(uintptr_t)(LINE - 1));
+    __builtin_memset(m, 0, sizeof(*m));
+    m->raw = raw;
+    m->gen = __atomic_load_n(&p->flush_gen, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->mags[id], m, __ATOMIC_RELEASE);
+    return m;
+}
+
+/* The calling thread's magazine, flushed first if an allocation asked for it; NULL if the
+ * pool or the thread has none. */
+static inline struct mag *my_mag(struct dmacoh_pool *p)
+{
+    const struct dmacoh_platform *pl = p->plat;
+    struct mag *m;
+    int id;
+
+    if (!p->cache)
+        return NULL;
+    id = pl->ops->thread_id(pl->ctx);
+    if ((unsigned)id >= DMACOH_THREAD_IDS)
+        return NULL;
+    m = __atomic_load_n(&p->mags[id], __ATOMIC_ACQUIRE);
+    if (__builtin_expect(!m, 0))
+        m = mag_make(p, id);
+    if (m && __builtin_expect(m->gen != __atomic_load_n(&p->flush_gen, __ATOMIC_RELAXED), 0))
+        mag_flush(p, m);
+    return m;
+}
+
+/* The chunk of the last block the magazine took and the block's offset in *off; NULL if the
+ * magazine holds none (blocks of retired chunks are dropped on the way). */
+static struct chunk *mag_pop(struct mag *m, const struct dmacoh_pool *p, uint64_t *off)
+{
+    while (m->count) {
+        uint32_t k = m->count - 1;
+        struct chunk *ch = m->c[k];
+
+        __atomic_store_n(&m->count, k, __ATOMIC_RELAXED);
+        if (__atomic_load_n(&ch->retired, __ATOMIC_RELAXED))
+            continue; /* its region was released: the block is not the pool's */
+        ST(st_of(ch, ch->nblocks)[m->idx[k]], (uint8_t)0);
+        mag_add(&m->allocs, 1);
+        *off = block_off(p, m->idx[k]);
+        return ch;
+    }
+    return NULL;
+}
+
+/* Frees into the magazine without any lock when the block is in the chunk the thread last
+ * freed into and the magazine has room: 0, or 1 to take the checked path (which gives every
+ * error). The compare-and-swap of the block's st byte from 0 to 1 is the one locked
+ * instruction of the pair, and where a second free of the block, racing or not, fails. The
+ * header is re-read after it: a header that went to another chunk meanwhile (possible only
+ * when this block was not handed out, a caller's bug) is seen, the byte put back and the
+ * checked path taken. */
+static int mag_free(struct dmacoh_pool *p, struct mag *m, void *cpu, dmacoh_dma_addr_t handle)
+{
+    struct chunk *c = m->last;
+    dmacoh_dma_addr_t base, rel;
+    uint32_t nblocks, mine = 1;
+    size_t idx;
+    uint8_t zero = 0, *st;
+
+    if (!c || m->count == MAG_DEPTH || LD(c->retired))
+        return 1;
+    base = LD(c->dma);
+    rel = handle - base;
+    nblocks = LD(c->nblocks);
+    if (rel >= ((dmacoh_dma_addr_t)1 << LD(c->shift)))
+        return 1;
+    idx = block_idx(p, nblocks, rel);
+    if (idx >= nblocks || (char *)cpu != LD(c->cpu) + rel)
+        return 1;
+    /* Never the block that would leave its chunk empty but for this magazine: the checked
+     * path gives them all back, so that empty chunks return to the region as without. */
+    for (uint32_t k = 0; k < m->count; k++)
+        mine += m->c[k] == c;
+    if (LD(c->nfree) + mine >= nblocks)
+        return 1;
+    st = st_of(c, nblocks);
+    if (LD(st[idx]) != 0 || !__atomic_compare_exchange_n(&st[idx], &zero, (uint8_t)1, false,
+                                                         __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        return 1;
+    if (LD(c->retired) || LD(c->dma) != base || LD(c->nblocks) != nblocks) {
+        ST(st[idx], (uint8_t)0);
+        return 1;
+    }
+    if (p->poison)
+        dmacoh_memset_io(cpu, DMACOH_POOL_POISON, p->size);
+    m->c[m->count] = c;
+    m->idx[m->count] = (uint32_t)idx;
+    ST(m->count, m->count + 1);
+    mag_add(&m->frees, 1);
     return 0;
 }
 
@@ -527,8 +769,8 @@ static unsigned home_shard(const struct dmacoh_pool *p)
  * outside any lock. */
 static struct chunk *new_chunk(struct dmacoh_pool *p, unsigned shift, unsigned flags, int *err)
 {
-    size_t nblocks = blocks_in(p, shift), hs = header_size(nblocks), nwords = (nblocks + 63) / 64;
-    struct chunk *c = (struct chunk *)p->plat->ops->meta_alloc(p->plat->ctx, hs);
+    size_t nblocks = blocks_in(p, shift), nwords = (nblocks + 63) / 64;
+    struct chunk *c = header_get(p, nblocks);
     const struct dmacoh_device *owner = NULL;
     const struct dmacoh__pool *region;
     void *cpu;
@@ -541,11 +783,11 @@ static struct chunk *new_chunk(struct dmacoh_pool *p, unsigned shift, unsigned f
     *err = dmacoh_alloc_coherent(p->dev, (size_t)1 << shift, DMACOH_ALLOC_NOZERO | flags, 0, &cpu,
                                  &dma);
     if (*err) {
-        p->plat->ops->meta_free(p->plat->ctx, c, hs);
+        header_put(p, c); /* it may be a spare one that a magazine still names */
         return NULL;
     }
-    c->cpu = (char *)cpu;
-    c->dma = dma;
+    ST(c->cpu, (char *)cpu);
+    ST(c->dma, dma);
     region = dmacoh__pool_holding(p->dev, cpu, &owner);
     if (region) {
         c->owner = owner;
@@ -554,8 +796,12 @@ static struct chunk *new_chunk(struct dmacoh_pool *p, unsigned shift, unsigned f
         c->owner = NULL;
         c->region = 0;
     }
-    c->nfree = c->nblocks = (uint32_t)nblocks;
-    c->shift = shift;
+    ST(c->nfree, (uint32_t)nblocks);
+    ST(c->nblocks, (uint32_t)nblocks);
+    ST(c->shift, shift);
+    for (size_t i = 0; i < nblocks; i++)
+        ST(st_of(c, (uint32_t)nblocks)[i], (uint8_t)1);
+    ST(c->retired, false);
     c->summary = 0;
     for (size_t w = 0; w < nwords; w++) {
         size_t left = nblocks - w * 64;
@@ -568,9 +814,12 @@ static struct chunk *new_chunk(struct dmacoh_pool *p, unsigned shift, unsigned f
     return c;
 }
 
-/* Adds a fresh chunk to a shard (lock held); false if its hash table cannot grow. */
-static bool adopt(struct dmacoh_pool *p, struct shard *sh, struct chunk *c)
+/* Adds a fresh chunk to shard k (its lock held); false if its hash table cannot grow. */
+static bool adopt(struct dmacoh_pool *p, unsigned k, struct chunk *c)
 {
+    struct shard *sh = &p->shard[k].s;
+
+    c->shard = k;
     if (tab_grow(p, sh) != 0)
         return false;
     tab_put(p, sh, c);
@@ -588,11 +837,13 @@ static uint64_t take_block(struct dmacoh_pool *p, struct shard *sh, struct chunk
     unsigned w = (unsigned)__builtin_ctzll(c->summary);
     unsigned b = (unsigned)__builtin_ctzll(c->bits[w]);
 
+    ST(st_of(c, c->nblocks)[(size_t)w * 64 + b], (uint8_t)0);
     c->bits[w] &= c->bits[w] - 1;
     if (!c->bits[w])
         c->summary &= ~(1ull << w);
-    if (c->nfree-- == c->nblocks && !fresh)
-        __atomic_sub_fetch(&p->nempty, 1u, __ATOMIC_RELAXED);
+    ST(c->nfree, c->nfree - 1);
+    if (c->nfree + 1 == c->nblocks && !fresh)
+        __atomic_sub_fetch(&p->empty.nempty, 1u, __ATOMIC_RELAXED);
     if (!c->nfree)
         list_del(sh, c);
     if (++sh->in_use > sh->peak)
@@ -646,6 +897,9 @@ static int refill(struct dmacoh_pool *p, unsigned home, struct chunk **c, uint64
     if (!fresh) {
         if (steal(p, home, c, off)) /* another thread freed meanwhile */
             return 0;
+        /* Blocks other threads keep in their magazines come back at their next call. */
+        if (p->cache)
+            __atomic_add_fetch(&p->flush_gen, 1u, __ATOMIC_RELAXED);
         dmacoh__lock(&sh->lock, p->plat);
         sh->failures++;
         dmacoh__unlock(&sh->lock);
@@ -654,7 +908,7 @@ static int refill(struct dmacoh_pool *p, unsigned home, struct chunk **c, uint64
         return r;
     }
     dmacoh__lock(&sh->lock, p->plat);
-    if (!adopt(p, sh, fresh)) {
+    if (!adopt(p, home, fresh)) {
         sh->failures++;
         dmacoh__unlock(&sh->lock);
         drop_chunk(p, fresh);
@@ -682,6 +936,7 @@ static void check_poison(struct dmacoh_pool *p, const char *cpu, dmacoh_dma_addr
 int dmacoh_pool_alloc(struct dmacoh_pool *p, unsigned flags, void **cpu, dmacoh_dma_addr_t *handle)
 {
     struct chunk *c = NULL;
+    struct mag *m;
     struct shard *sh;
     unsigned home;
     uint64_t off = 0;
@@ -695,17 +950,23 @@ int dmacoh_pool_alloc(struct dmacoh_pool *p, unsigned flags, void **cpu, dmacoh_
         return DMACOH_EINVAL;
     }
     check_epoch(p);
-    home = home_shard(p);
-    sh = &p->shard[home].s;
-    dmacoh__lock(&sh->lock, p->plat);
-    if (sh->avail)
-        off = take_block(p, sh, &c, false);
-    dmacoh__unlock(&sh->lock);
+    m = my_mag(p);
+    c = m ? mag_pop(m, p, &off) : NULL;
     if (!c) {
-        int r = refill(p, home, &c, &off);
+        home = home_shard(p);
+        sh = &p->shard[home].s;
+        dmacoh__lock(&sh->lock, p->plat);
+        if (sh->avail)
+            off = take_block(p, sh, &c, false);
+        dmacoh__unlock(&sh->lock);
+        if (!c) {
+            int r = refill(p, home, &c, &off);
 
-        if (r)
-            return r;
+            if (r)
+                return r;
+            if (!c) /* refill sets it whenever it returns 0 */
+                return DMACOH_ENOMEM;
+        }
     }
     *cpu = c->cpu + off;
     *handle = c->dma + off;
@@ -724,15 +985,16 @@ static struct chunk *give_block(struct dmacoh_pool *p, struct shard *sh, struct 
 {
     c->bits[idx / 64] |= 1ull << (idx % 64);
     c->summary |= 1ull << (idx / 64);
-    if (c->nfree++ == 0)
+    ST(c->nfree, c->nfree + 1);
+    if (c->nfree == 1)
         list_add(sh, c);
     sh->in_use--;
     sh->frees++;
     if (c->nfree != c->nblocks)
         return NULL;
-    if (__atomic_add_fetch(&p->nempty, 1u, __ATOMIC_RELAXED) <= p->keep_empty)
+    if (__atomic_add_fetch(&p->empty.nempty, 1u, __ATOMIC_RELAXED) <= p->keep_empty)
         return NULL;
-    __atomic_sub_fetch(&p->nempty, 1u, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&p->empty.nempty, 1u, __ATOMIC_RELAXED);
     list_del(sh, c);
     tab_del(p, sh, c);
     sh->nchunks--;
@@ -762,10 +1024,45 @@ find_smaller(const struct dmacoh_pool *p, const struct shard *sh, dmacoh_dma_add
     return NULL;
 }
 
-/* Frees in shard sh if it owns the block's chunk: 1 if not its chunk, else 0 or an error. */
-static int free_in(struct dmacoh_pool *p, struct shard *sh, void *cpu, dmacoh_dma_addr_t handle,
-                   struct chunk **drop)
+/* Puts a checked free block of c (st already 1) where it goes (shard lock held): into the
+ * thread's magazine m if it has room and the chunk keeps other blocks handed out; else into
+ * the chunk, and with it every block of that chunk in m when they would leave it empty
+ * otherwise (so that a pool used by one thread returns empty chunks as it would without
+ * magazines). Returns the chunk to drop, if any. */
+static struct chunk *place_freed(struct dmacoh_pool *p, struct shard *sh, struct mag *m,
+                                 struct chunk *c, size_t idx)
 {
+    uint32_t mine = 0;
+
+    for (uint32_t k = 0; m && k < m->count; k++)
+        mine += m->c[k] == c;
+    if (m && m->count < MAG_DEPTH && c->nfree + mine + 1 < c->nblocks) {
+        m->c[m->count] = c;
+        m->idx[m->count] = (uint32_t)idx;
+        ST(m->count, m->count + 1);
+        mag_add(&m->frees, 1);
+        return NULL;
+    }
+    if (mine && c->nfree + mine + 1 == c->nblocks) {
+        for (uint32_t k = m->count; k-- > 0;) {
+            if (m->c[k] != c)
+                continue;
+            (void)give_block(p, sh, c, m->idx[k]); /* cannot empty it: idx is still out */
+            sh->frees--;                           /* a magazine's block, counted there */
+            m->c[k] = m->c[m->count - 1];
+            m->idx[k] = m->idx[m->count - 1];
+            ST(m->count, m->count - 1);
+        }
+    }
+    return give_block(p, sh, c, idx);
+}
+
+/* Frees in shard sh if it owns the block's chunk: 1 if not its chunk, else 0 or an error. */
+static int free_in(struct dmacoh_pool *p, struct shard *sh, struct mag *m, void *cpu,
+                   dmacoh_dma_addr_t handle, struct chunk **drop, struct chunk **hit)
+{
+    uint8_t zero = 0, *st;
+    bool not_out; /* not a block start, or the block is free already */
     dmacoh_dma_addr_t base = handle & ~(((dmacoh_dma_addr_t)1 << p->chunk_shift) - 1);
     struct chunk *c;
     size_t idx;
@@ -784,15 +1081,21 @@ static int free_in(struct dmacoh_pool *p, struct shard *sh, void *cpu, dmacoh_dm
         dmacoh__unlock(&sh->lock);
         return 1;
     }
-    idx = block_idx(p, c, handle - c->dma);
-    if (idx == c->nblocks || (c->bits[idx / 64] & (1ull << (idx % 64))))
-        r = DMACOH_EFAULT;
-    else if ((char *)cpu != c->cpu + (handle - c->dma))
+    idx = block_idx(p, c->nblocks, handle - c->dma);
+    st = st_of(c, c->nblocks);
+    /* Free in the chunk (its bit) or in a magazine (its st byte, set by compare-and-swap so
+     * that a racing free without the lock cannot take the block as well). */
+    not_out = idx == c->nblocks || (c->bits[idx / 64] & (1ull << (idx % 64))) || LD(st[idx]) != 0;
+    if (!not_out && (char *)cpu != c->cpu + (handle - c->dma))
         r = DMACOH_EINVAL;
+    else if (not_out || !__atomic_compare_exchange_n(&st[idx], &zero, (uint8_t)1, false,
+                                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+        r = DMACOH_EFAULT;
     if (!r) {
+        *hit = c;
         if (p->poison)
             dmacoh_memset_io(cpu, DMACOH_POOL_POISON, p->size);
-        *drop = give_block(p, sh, c, idx);
+        *drop = place_freed(p, sh, m, c, idx);
     }
     dmacoh__unlock(&sh->lock);
     return r;
@@ -800,7 +1103,8 @@ static int free_in(struct dmacoh_pool *p, struct shard *sh, void *cpu, dmacoh_dm
 
 int dmacoh_pool_free(struct dmacoh_pool *p, void *cpu, dmacoh_dma_addr_t handle)
 {
-    struct chunk *drop = NULL;
+    struct chunk *drop = NULL, *hit = NULL;
+    struct mag *m;
     unsigned home;
     int r = 1;
 
@@ -811,9 +1115,14 @@ int dmacoh_pool_free(struct dmacoh_pool *p, void *cpu, dmacoh_dma_addr_t handle)
         return DMACOH_EINVAL;
     }
     check_epoch(p);
+    m = my_mag(p);
+    if (m && mag_free(p, m, cpu, handle) == 0)
+        return 0;
     home = home_shard(p);
     for (unsigned k = 0; r == 1 && k < p->nshards; k++)
-        r = free_in(p, &p->shard[(home + k) & (p->nshards - 1)].s, cpu, handle, &drop);
+        r = free_in(p, &p->shard[(home + k) & (p->nshards - 1)].s, m, cpu, handle, &drop, &hit);
+    if (m && hit)
+        m->last = hit; /* headers are never freed while the pool lives: safe to keep */
     if (r == 1 && was_retired(p, handle)) {
         dmacoh__err("pool free '%s': %p / dma %#llx is a block of a chunk whose region was "
                     "released under the pool (dma_release_declared_memory): it became invalid "
@@ -858,5 +1167,17 @@ int dmacoh_pool_get_stats(const struct dmacoh_pool *p, struct dmacoh_pool_stats 
         st->failures += sh->failures;
         dmacoh__unlock(&sh->lock);
     }
+    /* The shards count a block in a magazine as in use and its taking and handing out not at
+     * all. Read without the magazines' threads stopping: exact when no call is running. */
+    for (unsigned i = 0; i < DMACOH_THREAD_IDS; i++) {
+        const struct mag *m = __atomic_load_n(&q->mags[i], __ATOMIC_ACQUIRE);
+
+        if (!m)
+            continue;
+        st->cached += __atomic_load_n(&m->count, __ATOMIC_RELAXED);
+        st->allocs += __atomic_load_n(&m->allocs, __ATOMIC_RELAXED);
+        st->frees += __atomic_load_n(&m->frees, __ATOMIC_RELAXED);
+    }
+    st->in_use = st->in_use > st->cached ? st->in_use - st->cached : 0;
     return 0;
 }

@@ -188,6 +188,13 @@ static unsigned f_thread_slot(void *ctx)
     return fp->in->ops->thread_slot(fp->in->ctx);
 }
 
+static int f_thread_id(void *ctx)
+{
+    const struct t_faultplat *fp = (const struct t_faultplat *)ctx;
+
+    return fp->in->ops->thread_id(fp->in->ctx);
+}
+
 void t_faultplat_init(struct t_faultplat *fp, const struct dmacoh_platform *inner)
 {
     memset(fp, 0, sizeof(*fp));
@@ -217,6 +224,8 @@ void t_faultplat_init(struct t_faultplat *fp, const struct dmacoh_platform *inne
         fp->ops.relax = f_relax;
     if (inner->ops->thread_slot)
         fp->ops.thread_slot = f_thread_slot;
+    if (inner->ops->thread_id)
+        fp->ops.thread_id = f_thread_id;
     if (inner->ops->reserve) {
         fp->ops.reserve = f_reserve;
         fp->ops.unreserve = f_unreserve;

@@ -20,6 +20,7 @@ void dmacoh__linux_wake(void *ctx, uint32_t *word);
 uint64_t dmacoh__linux_now_ns(void *ctx);
 void dmacoh__linux_relax(void *ctx);
 unsigned dmacoh__linux_thread_slot(void *ctx);
+int dmacoh__linux_thread_id(void *ctx); /* thread_id.c */
 /* Address space that faults on every access, for IO cookies (platform op reserve). */
 int dmacoh__linux_reserve(void *ctx, uint64_t size, dmacoh_dma_addr_t device_addr,
                           uint64_t congruence, void **out);
@@ -370,10 +371,11 @@ int dmacoh__linux_proc_alive(void *ctx, const struct dmacoh_proc_id *id);
     .meta_alloc = dmacoh__linux_meta_alloc, .meta_free = dmacoh__linux_meta_free,                  \
     .wait = dmacoh__linux_wait, .wake = dmacoh__linux_wake, .now_ns = dmacoh__linux_now_ns,        \
     .relax = dmacoh__linux_relax, .thread_slot = dmacoh__linux_thread_slot,                        \
-    .reserve = dmacoh__linux_reserve, .unreserve = dmacoh__linux_unreserve,                        \
-    .shm_open = dmacoh__linux_shm_open, .shm_close = dmacoh__linux_shm_close,                      \
-    .shm_unlink = dmacoh__linux_shm_unlink, .proc_self = dmacoh__linux_proc_self,                  \
-    .proc_alive = dmacoh__linux_proc_alive, .shm_list = dmacoh__linux_shm_list
+    .thread_id = dmacoh__linux_thread_id, .reserve = dmacoh__linux_reserve,                        \
+    .unreserve = dmacoh__linux_unreserve, .shm_open = dmacoh__linux_shm_open,                      \
+    .shm_close = dmacoh__linux_shm_close, .shm_unlink = dmacoh__linux_shm_unlink,                  \
+    .proc_self = dmacoh__linux_proc_self, .proc_alive = dmacoh__linux_proc_alive,                  \
+    .shm_list = dmacoh__linux_shm_list
 
 /* Those plus unmap of what dmacoh__linux_map_fd mapped. */
 #define DMACOH__LINUX_COMMON_OPS .unmap = dmacoh__linux_unmap, DMACOH__LINUX_SERVICE_OPS
