@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * bench_pool.c - alloc+free pair cost of dmacoh's dma_pool (with its per-thread magazines, and
- * without: no_thread_cache) against glibc malloc/free and a mutex-protected free list (the
+ * without: DMACOH_POOL_CACHE_OFF) against glibc malloc/free and a mutex-protected free list (the
  * baseline, written here), for 32-, 64- and 512-byte blocks, on one thread and on two threads
  * sharing one pool, in the same run.
  *
@@ -288,7 +288,7 @@ int main(int argc, char **argv)
             struct dmacoh_pool *pool;
             struct flist fl;
 
-            struct dmacoh_pool_opts nomag = {.no_thread_cache = true};
+            struct dmacoh_pool_opts nomag = {.thread_cache = DMACOH_POOL_CACHE_OFF};
 
             if (dmacoh_pool_create(&pool, "bench", &dev, sizes[s], 0, 0, NULL))
                 return 1;

@@ -31,7 +31,8 @@
  * the chunk. `keep_empty` empty chunks (default 1) are kept for the whole pool to avoid
  * thrashing; further empty chunks go back to the region.
  *
- * Magazines (on platforms with thread_id, unless no_thread_cache): each thread keeps up to 8
+ * Magazines (on platforms with thread_id; by default not for a pool over an exclusive region,
+ * see thread_cache): each thread keeps up to 8
  * freed blocks of its own in a magazine that only it touches, and its next allocations take
  * them back last in, first out, with no lock. A free into the magazine takes no lock either
  * when the block is in the chunk the thread last freed into: its checks are the checked
@@ -47,8 +48,8 @@
  * blocks back at its next call on the pool, before anything else. So a block can be held
  * back from other threads only by a thread that makes no further call: at most 8 per thread,
  * until it calls again or the pool is destroyed; a thread that exits hands its id, and with
- * it its magazines, to the next thread that starts. Pools over a small exclusive region that
- * must never refuse while a block is free use no_thread_cache.
+ * it its magazines, to the next thread that starts. That is why a pool over an exclusive
+ * region (nothing else serves it when the region is full) has no magazines unless asked.
  *
  * Release under a pool. The RFC's dma_release_declared_memory() is unconditional, and the
  * range may be declared again at once (by another device, or this one). Each chunk remembers
@@ -92,10 +93,20 @@ struct dmacoh_pool_opts {
     /** Empty chunks kept for reuse instead of being freed, for the whole pool: 0 means the
      * default, 1; DMACOH_POOL_KEEP_NONE frees every chunk as soon as it is empty. */
     unsigned keep_empty;
-    /** No per-thread magazines (above, "Threads"): every freed block goes straight back to
-     * its chunk, so no block is ever held back from another thread. For a pool over a small
-     * exclusive region where every block counts. */
-    bool no_thread_cache;
+    /** Per-thread magazines (above, "Magazines"): DMACOH_POOL_CACHE_AUTO (0) turns them on
+     * unless the region serving the device when the pool is created was declared
+     * DMACOH_MEMORY_EXCLUSIVE (there every block may count, and nothing else can serve the
+     * pool when a region is full); DMACOH_POOL_CACHE_ON and DMACOH_POOL_CACHE_OFF decide. Off,
+     * every freed block goes straight back to its chunk and no block is ever held back from
+     * another thread. */
+    unsigned thread_cache;
+};
+
+/** dmacoh_pool_opts.thread_cache. */
+enum dmacoh_pool_cache {
+    DMACOH_POOL_CACHE_AUTO = 0, /**< on, unless the pool's region is exclusive */
+    DMACOH_POOL_CACHE_ON = 1,
+    DMACOH_POOL_CACHE_OFF = 2,
 };
 
 /** dmacoh_pool_opts.keep_empty: keep no empty chunk. */
@@ -184,7 +195,8 @@ struct dmacoh_pool_stats {
     uint64_t chunks;   /**< chunks held now */
     uint64_t in_use;   /**< blocks outstanding */
     /** Most blocks ever outstanding, summed over the per-thread shards: exact when one thread
-     * uses the pool, an upper bound when several do. */
+     * uses the pool and has no magazine, an upper bound otherwise (blocks waiting in
+     * magazines count as outstanding here). */
     uint64_t peak;
     uint64_t allocs;        /**< blocks handed out, ever */
     uint64_t frees;         /**< blocks returned, ever */

@@ -423,7 +423,9 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
     }
     if (r == 0) {
         pool->frees++;
-        __atomic_add_fetch(pool->seq, 1u, __ATOMIC_RELAXED);
+        /* Every change of seq is made under the region lock: a store, not a locked add. */
+        __atomic_store_n(pool->seq, __atomic_load_n(pool->seq, __ATOMIC_RELAXED) + 1u,
+                         __ATOMIC_RELAXED);
         if (pool->track)
             DMACOH__TRACK_FREE(cpu, ((uint64_t)size + gmask) & ~gmask);
     }

@@ -58,6 +58,8 @@ struct chunk {
     uint32_t nblocks; /* blocks it holds */
     unsigned shift;   /* its size is 1 << shift */
     unsigned shard;   /* the shard whose table holds it */
+    uint32_t pins;    /* magazines whose `last` it is (shard lock) */
+    bool orphan;      /* it went while pinned: the last unpin puts the header away (lock) */
     bool retired;     /* its region was released under the pool, or it went (atomic) */
     uint64_t summary; /* bit w: bits[w] has a free block */
     uint64_t bits[];  /* bit i: block i is free and not in a magazine; then the st bytes */
@@ -135,6 +137,7 @@ struct dmacoh_pool {
 };
 
 static void mag_flush(struct dmacoh_pool *p, struct mag *m);
+static void release_header(struct dmacoh_pool *p, struct chunk *c);
 
 /* A magazine's allocation: whole cache lines, none shared with another thread's data. */
 #define MAG_BYTES ((sizeof(struct mag) + LINE - 1) / LINE * LINE + LINE)
@@ -154,8 +157,10 @@ static void header_free(struct dmacoh_pool *p, struct chunk *c)
     p->plat->ops->meta_free(p->plat->ctx, c->raw, header_size(c->nblocks));
 }
 
-/* Chunk headers are never freed while the pool lives (a magazine's `last` may point at one):
- * a header whose chunk went is kept on `spare` and used again for a chunk of as many blocks. */
+/* Chunk headers are never freed while the pool lives: a header whose chunk went is kept on
+ * `spare` and used again for a chunk of as many blocks, unless a magazine names it as its
+ * `last` (pinned): then it stays as it is, retired, until the last pin goes (release_header,
+ * unpin), so a pinned header never describes another chunk. */
 static struct chunk *header_get(struct dmacoh_pool *p, size_t nblocks)
 {
     struct chunk *c, **pp;
@@ -366,7 +371,7 @@ static void retire(struct dmacoh_pool *p, uint32_t epoch)
         out = c->next;
         n++;
         if (c->nfree == c->nblocks) {
-            header_put(p, c);
+            release_header(p, c);
             continue;
         }
         dmacoh__lock(&p->gone_lock, p->plat);
@@ -497,6 +502,23 @@ static int geometry(struct dmacoh_pool *p, size_t size, size_t align, size_t bou
     return 0;
 }
 
+/* opts->thread_cache: AUTO is on unless the region serving dev now is exclusive. */
+static bool cache_wanted(const struct dmacoh_device *dev, const struct dmacoh_pool_opts *opts)
+{
+    const struct dmacoh_device *owner = NULL;
+    unsigned want = opts ? opts->thread_cache : DMACOH_POOL_CACHE_AUTO;
+    int flags = 0;
+
+    if (want != DMACOH_POOL_CACHE_AUTO)
+        return want == DMACOH_POOL_CACHE_ON;
+    if (!dmacoh__pool_for(dev, &owner) || !owner)
+        return true;
+    for (unsigned i = 0; dmacoh__dev_region(owner, i, &flags) != NULL; i++)
+        if (flags & DMACOH_MEMORY_EXCLUSIVE)
+            return false;
+    return true;
+}
+
 int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh_device *dev,
                        size_t size, size_t align, size_t boundary,
                        const struct dmacoh_pool_opts *opts)
@@ -506,11 +528,13 @@ int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh
     void *raw;
     int r;
 
-    if (!out || !name || !dmacoh__device_ok(dev)) {
+    if (!out || !name || !dmacoh__device_ok(dev) ||
+        (opts && opts->thread_cache > DMACOH_POOL_CACHE_OFF)) {
         dmacoh__err("pool create '%s': %s", name ? name : "(null)",
-                    !out    ? "out is NULL"
-                    : !name ? "name is NULL"
-                            : "not an initialised device");
+                    !out                      ? "out is NULL"
+                    : !name                   ? "name is NULL"
+                    : !dmacoh__device_ok(dev) ? "not an initialised device"
+                                              : "unknown thread_cache");
         return DMACOH_EINVAL;
     }
     plat = dev->platform;
@@ -537,17 +561,48 @@ int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh
                     : opts->keep_empty == DMACOH_POOL_KEEP_NONE ? 0
                                                                 : opts->keep_empty;
     p->nshards = plat->ops->thread_slot ? SHARDS : 1;
-    p->cache = plat->ops->thread_id && !(opts && opts->no_thread_cache);
+    p->cache = plat->ops->thread_id && cache_wanted(dev, opts);
     p->epoch = dmacoh__epoch();
     p->magic = POOL_MAGIC;
     *out = p;
     return 0;
 }
 
+/* The header of a chunk that went (dropped, or retired with no block out): to the spare
+ * list, or, while a magazine names it, retired and left to the last unpin. */
+static void release_header(struct dmacoh_pool *p, struct chunk *c)
+{
+    struct shard *sh = &p->shard[c->shard].s;
+    bool pinned;
+
+    dmacoh__lock(&sh->lock, p->plat);
+    ST(c->retired, true);
+    pinned = c->pins != 0;
+    c->orphan = pinned;
+    dmacoh__unlock(&sh->lock);
+    if (!pinned)
+        header_put(p, c);
+}
+
+/* A magazine stops naming c as its last. */
+static void unpin(struct dmacoh_pool *p, struct chunk *c)
+{
+    struct shard *sh = &p->shard[c->shard].s;
+    bool put;
+
+    dmacoh__lock(&sh->lock, p->plat);
+    put = --c->pins == 0 && c->orphan;
+    if (put)
+        c->orphan = false;
+    dmacoh__unlock(&sh->lock);
+    if (put)
+        header_put(p, c);
+}
+
 static void drop_chunk(struct dmacoh_pool *p, struct chunk *c)
 {
     (void)dmacoh_free_coherent(p->dev, chunk_bytes(c), c->cpu, c->dma);
-    header_put(p, c);
+    release_header(p, c);
 }
 
 static uint64_t report_outstanding(const struct dmacoh_pool *p, int level)
@@ -579,9 +634,16 @@ int dmacoh_pool_destroy(struct dmacoh_pool *p, unsigned flags)
         return DMACOH_EINVAL;
     }
     check_epoch(p); /* blocks of a released region are not outstanding: they are invalid */
-    for (unsigned i = 0; i < DMACOH_THREAD_IDS; i++) /* cached blocks are not outstanding */
-        if (p->mags[i])
-            mag_flush(p, p->mags[i]);
+    for (unsigned i = 0; i < DMACOH_THREAD_IDS; i++) { /* cached blocks are not outstanding */
+        struct mag *m = p->mags[i];
+
+        if (!m)
+            continue;
+        mag_flush(p, m);
+        if (m->last)
+            unpin(p, m->last);
+        m->last = NULL;
+    }
     if (report_outstanding(p, flags ? DMACOH_LOG_WARN : DMACOH_LOG_ERROR) &&
         !(flags & DMACOH_POOL_DESTROY_FORCE)) {
         dmacoh__err("pool destroy '%s': blocks are outstanding", p->name);
@@ -749,7 +811,7 @@ static int mag_free(struct dmacoh_pool *p, struct mag *m, void *cpu, dmacoh_dma_
     }
     if (p->poison)
         dmacoh_memset_io(cpu, DMACOH_POOL_POISON, p->size);
-    m->c[m->count] = c;
+    ST(m->c[m->count], c);
     m->idx[m->count] = (uint32_t)idx;
     ST(m->count, m->count + 1);
     mag_add(&m->frees, 1);
@@ -801,6 +863,8 @@ static struct chunk *new_chunk(struct dmacoh_pool *p, unsigned shift, unsigned f
     ST(c->shift, shift);
     for (size_t i = 0; i < nblocks; i++)
         ST(st_of(c, (uint32_t)nblocks)[i], (uint8_t)1);
+    c->pins = 0;
+    c->orphan = false;
     ST(c->retired, false);
     c->summary = 0;
     for (size_t w = 0; w < nwords; w++) {
@@ -1037,7 +1101,7 @@ static struct chunk *place_freed(struct dmacoh_pool *p, struct shard *sh, struct
     for (uint32_t k = 0; m && k < m->count; k++)
         mine += m->c[k] == c;
     if (m && m->count < MAG_DEPTH && c->nfree + mine + 1 < c->nblocks) {
-        m->c[m->count] = c;
+        ST(m->c[m->count], c);
         m->idx[m->count] = (uint32_t)idx;
         ST(m->count, m->count + 1);
         mag_add(&m->frees, 1);
@@ -1049,7 +1113,7 @@ static struct chunk *place_freed(struct dmacoh_pool *p, struct shard *sh, struct
                 continue;
             (void)give_block(p, sh, c, m->idx[k]); /* cannot empty it: idx is still out */
             sh->frees--;                           /* a magazine's block, counted there */
-            m->c[k] = m->c[m->count - 1];
+            ST(m->c[k], m->c[m->count - 1]);
             m->idx[k] = m->idx[m->count - 1];
             ST(m->count, m->count - 1);
         }
@@ -1059,7 +1123,7 @@ static struct chunk *place_freed(struct dmacoh_pool *p, struct shard *sh, struct
 
 /* Frees in shard sh if it owns the block's chunk: 1 if not its chunk, else 0 or an error. */
 static int free_in(struct dmacoh_pool *p, struct shard *sh, struct mag *m, void *cpu,
-                   dmacoh_dma_addr_t handle, struct chunk **drop, struct chunk **hit)
+                   dmacoh_dma_addr_t handle, struct chunk **drop, struct chunk **old)
 {
     uint8_t zero = 0, *st;
     bool not_out; /* not a block start, or the block is free already */
@@ -1092,7 +1156,11 @@ static int free_in(struct dmacoh_pool *p, struct shard *sh, struct mag *m, void 
                                                      __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
         r = DMACOH_EFAULT;
     if (!r) {
-        *hit = c;
+        if (m && m->last != c) { /* the magazine's last from now on: pinned (unpin) */
+            c->pins++;
+            *old = m->last;
+            m->last = c;
+        }
         if (p->poison)
             dmacoh_memset_io(cpu, DMACOH_POOL_POISON, p->size);
         *drop = place_freed(p, sh, m, c, idx);
@@ -1103,7 +1171,7 @@ static int free_in(struct dmacoh_pool *p, struct shard *sh, struct mag *m, void 
 
 int dmacoh_pool_free(struct dmacoh_pool *p, void *cpu, dmacoh_dma_addr_t handle)
 {
-    struct chunk *drop = NULL, *hit = NULL;
+    struct chunk *drop = NULL, *old = NULL;
     struct mag *m;
     unsigned home;
     int r = 1;
@@ -1120,9 +1188,9 @@ int dmacoh_pool_free(struct dmacoh_pool *p, void *cpu, dmacoh_dma_addr_t handle)
         return 0;
     home = home_shard(p);
     for (unsigned k = 0; r == 1 && k < p->nshards; k++)
-        r = free_in(p, &p->shard[(home + k) & (p->nshards - 1)].s, m, cpu, handle, &drop, &hit);
-    if (m && hit)
-        m->last = hit; /* headers are never freed while the pool lives: safe to keep */
+        r = free_in(p, &p->shard[(home + k) & (p->nshards - 1)].s, m, cpu, handle, &drop, &old);
+    if (old)
+        unpin(p, old);
     if (r == 1 && was_retired(p, handle)) {
         dmacoh__err("pool free '%s': %p / dma %#llx is a block of a chunk whose region was "
                     "released under the pool (dma_release_declared_memory): it became invalid "
@@ -1174,7 +1242,9 @@ int dmacoh_pool_get_stats(const struct dmacoh_pool *p, struct dmacoh_pool_stats 
 
         if (!m)
             continue;
-        st->cached += __atomic_load_n(&m->count, __ATOMIC_RELAXED);
+        /* Blocks of a retired chunk left the shard's in_use when it was retired. */
+        for (uint32_t k = 0, n = LD(m->count); k < n && k < MAG_DEPTH; k++)
+            st->cached += !LD(LD(m->c[k])->retired);
         st->allocs += __atomic_load_n(&m->allocs, __ATOMIC_RELAXED);
         st->frees += __atomic_load_n(&m->frees, __ATOMIC_RELAXED);
     }

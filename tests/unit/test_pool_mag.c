@@ -6,7 +6,8 @@
  * a handle that is not a block start), changing nothing; two threads freeing one block at the
  * same instant, hundreds of times, succeed exactly once each time; an allocation that fails
  * while another thread holds blocks in its magazine makes that thread give them back at its
- * next call; the no_thread_cache option; blocks of a region released under the pool are never
+ * next call; the thread_cache option (by default no magazines over an exclusive region); blocks
+ * of a region released under the pool are never
  * handed out from a magazine; destroy does not count cached blocks as outstanding; and the
  * Linux platforms' thread ids (distinct while threads live, handed on when they exit, -1 past
  * DMACOH_THREAD_IDS).
@@ -61,6 +62,18 @@ static void fx_fini(struct fx *f)
     T_OK(dmacoh_sim_destroy(f->sim));
 }
 
+/* A pool with magazines on (the regions here are exclusive: off by default). */
+static struct dmacoh_pool *mag_pool(struct fx *f, const char *name, size_t size)
+{
+    struct dmacoh_pool_opts o;
+    struct dmacoh_pool *p = NULL;
+
+    memset(&o, 0, sizeof(o));
+    o.thread_cache = DMACOH_POOL_CACHE_ON;
+    T_OK(dmacoh_pool_create(&p, name, &f->dev, size, 0, 0, &o));
+    return p;
+}
+
 static struct dmacoh_pool_stats pst(const struct dmacoh_pool *p)
 {
     struct dmacoh_pool_stats s;
@@ -82,7 +95,7 @@ static void cached_block_checks(void)
     struct fx f;
 
     fx_init(&f, 16 * PG);
-    T_OK(dmacoh_pool_create(&p, "mag", &f.dev, 64, 0, 0, NULL));
+    p = mag_pool(&f, "mag", 64);
     T_OK(dmacoh_pool_alloc(p, 0, &a, &ha));
     T_OK(dmacoh_pool_alloc(p, 0, &b, &hb));
     T_OK(dmacoh_pool_alloc(p, 0, &c, &hc));
@@ -125,29 +138,54 @@ static void cached_block_checks(void)
     fx_fini(&f);
 }
 
-/* Without magazines every freed block goes straight back to its chunk. */
-static void no_thread_cache(void)
+/* thread_cache: AUTO has magazines over a shared region and none over an exclusive one; OFF
+ * has none; an unknown value is refused. Without magazines every freed block goes straight
+ * back to its chunk (and a double free is refused all the same). */
+static void thread_cache_option(void)
 {
+    static const struct {
+        bool exclusive;
+        unsigned want;
+        uint64_t cached;
+    } cases[] = {
+        {false, DMACOH_POOL_CACHE_AUTO, 1},
+        {true, DMACOH_POOL_CACHE_AUTO, 0},
+        {false, DMACOH_POOL_CACHE_OFF, 0},
+        {true, DMACOH_POOL_CACHE_ON, 1},
+    };
     struct dmacoh_pool_opts o;
     struct dmacoh_pool *p = NULL;
-    void *a, *b;
-    dmacoh_dma_addr_t ha, hb;
-    struct fx f;
 
-    fx_init(&f, 16 * PG);
-    memset(&o, 0, sizeof(o));
-    o.no_thread_cache = true;
-    T_OK(dmacoh_pool_create(&p, "nomag", &f.dev, 64, 0, 0, &o));
-    T_OK(dmacoh_pool_alloc(p, 0, &a, &ha));
-    T_OK(dmacoh_pool_alloc(p, 0, &b, &hb));
-    T_OK(dmacoh_pool_free(p, b, hb));
-    T_OK(dmacoh_pool_alloc(p, 0, &b, &hb));
-    T_OK(dmacoh_pool_free(p, b, hb));
-    T_EQ_U64(pst(p).cached, 0);
-    T_ERR(dmacoh_pool_free(p, b, hb), DMACOH_EFAULT);
-    T_OK(dmacoh_pool_free(p, a, ha));
-    T_OK(dmacoh_pool_destroy(p, 0));
-    fx_fini(&f);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        void *a, *b;
+        dmacoh_dma_addr_t ha, hb;
+        struct fx f;
+        int g = 0;
+
+        f.sim = NULL;
+        T_OK(dmacoh_sim_create(NULL, &f.sim));
+        T_OK(dmacoh_device_init(&f.dev, "magdev", NULL, dmacoh_sim_platform(f.sim)));
+        t_add_memory(f.sim, MEM_A, 16 * PG, DMACOH_MEMORY_MAP, false);
+        T_OK(dmacoh_declare_coherent_memory(
+            &f.dev, MEM_A, DEV_A, 16 * PG,
+            DMACOH_MEMORY_MAP | (cases[i].exclusive ? DMACOH_MEMORY_EXCLUSIVE : 0), NULL, &g));
+        memset(&o, 0, sizeof(o));
+        o.thread_cache = cases[i].want;
+        T_OK(dmacoh_pool_create(&p, "opt", &f.dev, 64, 0, 0, &o));
+        T_OK(dmacoh_pool_alloc(p, 0, &a, &ha));
+        T_OK(dmacoh_pool_alloc(p, 0, &b, &hb));
+        T_OK(dmacoh_pool_free(p, b, hb));
+        CHECK(pst(p).cached == cases[i].cached, "case %zu: %llu cached, %llu expected", i,
+              (unsigned long long)pst(p).cached, (unsigned long long)cases[i].cached);
+        T_ERR(dmacoh_pool_free(p, b, hb), DMACOH_EFAULT);
+        T_OK(dmacoh_pool_free(p, a, ha));
+        T_OK(dmacoh_pool_destroy(p, 0));
+        if (i == 0) {
+            o.thread_cache = DMACOH_POOL_CACHE_OFF + 1;
+            T_ERR(dmacoh_pool_create(&p, "bad", &f.dev, 64, 0, 0, &o), DMACOH_EINVAL);
+        }
+        fx_fini(&f);
+    }
 }
 
 /* A region released under the pool: a block of it waiting in a magazine is never handed out
@@ -161,7 +199,7 @@ static void released_region_cached(void)
     int g = 0;
 
     fx_init(&f, 16 * PG);
-    T_OK(dmacoh_pool_create(&p, "rel", &f.dev, 64, 0, 0, NULL));
+    p = mag_pool(&f, "rel", 64);
     T_OK(dmacoh_pool_alloc(p, 0, &a, &ha));
     T_OK(dmacoh_pool_alloc(p, 0, &b, &hb));
     T_OK(dmacoh_pool_free(p, b, hb));
@@ -178,6 +216,41 @@ static void released_region_cached(void)
           (unsigned long long)hc);
     T_ERR(dmacoh_pool_free(p, a, ha), DMACOH_EFAULT); /* invalid since the release */
     T_OK(dmacoh_pool_free(p, c, hc));
+    T_OK(dmacoh_pool_destroy(p, 0));
+    fx_fini(&f);
+}
+
+/* The chunk a magazine names as its last goes (keep_empty none) while named: its header is
+ * kept, retired, and put away when the magazine moves on; nothing leaks (the sanitizers and
+ * valgrind runs check) and the next chunk is a fresh one. */
+static void pinned_header_survives_drop(void)
+{
+    struct dmacoh_pool_opts o;
+    struct dmacoh_pool *p = NULL;
+    struct dmacoh_pool_stats s;
+    void *a, *b, *c;
+    dmacoh_dma_addr_t ha, hb, hc;
+    struct fx f;
+
+    fx_init(&f, 16 * PG);
+    memset(&o, 0, sizeof(o));
+    o.thread_cache = DMACOH_POOL_CACHE_ON;
+    o.keep_empty = DMACOH_POOL_KEEP_NONE;
+    T_OK(dmacoh_pool_create(&p, "pin", &f.dev, 64, 0, 0, &o));
+    T_OK(dmacoh_pool_alloc(p, 0, &a, &ha));
+    T_OK(dmacoh_pool_alloc(p, 0, &b, &hb));
+    T_OK(dmacoh_pool_free(p, a, ha)); /* checked path: the chunk becomes the magazine's last */
+    T_EQ_U64(pst(p).cached, 1);
+    T_OK(dmacoh_pool_free(p, b, hb)); /* would empty it: both go back, and the chunk goes */
+    s = pst(p);
+    T_EQ_U64(s.chunks, 0);
+    T_EQ_U64(s.cached, 0);
+    T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
+    T_ERR(dmacoh_pool_free(p, b, hb), DMACOH_EFAULT); /* the gone chunk's block */
+    T_OK(dmacoh_pool_alloc(p, 0, &c, &hc));
+    T_EQ_U64(pst(p).chunks, 1);
+    T_OK(dmacoh_pool_free(p, c, hc)); /* the new chunk is the last now: the old header goes */
+    T_EQ_U64(pst(p).chunks, 0);
     T_OK(dmacoh_pool_destroy(p, 0));
     fx_fini(&f);
 }
@@ -255,7 +328,7 @@ static void racing_double_free(void)
     fx_init(&f, 64 * PG);
     memset(&r, 0, sizeof(r));
     r.rounds = getenv("DMACOH_TEST_QUICK") ? 100 : 2000; /* valgrind runs threads in turn */
-    T_OK(dmacoh_pool_create(&r.p, "race", &f.dev, 64, 0, 0, NULL));
+    r.p = mag_pool(&f, "race", 64);
     /* Two more blocks of the chunk stay out: it never turns empty. */
     T_OK(dmacoh_pool_alloc(r.p, 0, &a, &ha));
     T_OK(dmacoh_pool_alloc(r.p, 0, &b, &hb));
@@ -340,7 +413,7 @@ static void flush_before_failure(void)
 
     fx_init(&f, PG);
     memset(&o, 0, sizeof(o));
-    T_OK(dmacoh_pool_create(&o.p, "flush", &f.dev, 1024, 0, 0, NULL));
+    o.p = mag_pool(&f, "flush", 1024);
     T_EQ_INT(pthread_barrier_init(&o.step, NULL, 2), 0);
     T_EQ_INT(pthread_create(&t, NULL, holder_main, &o), 0);
     pthread_barrier_wait(&o.step); /* 1 */
@@ -450,9 +523,48 @@ static void thread_ids(void)
     T_OK(dmacoh_sim_destroy(sim));
 }
 
+/* A destructor of a key made after the thread's first id runs after the id was given back:
+ * by then the thread has forgotten its id, so a pool call from it cannot share a magazine
+ * with the next thread that takes the id. */
+static const struct dmacoh_platform *late_plat;
+static int late_id = -2;
+
+static void late_destructor(void *v)
+{
+    (void)v;
+    late_id = late_plat->ops->thread_id(late_plat->ctx);
+}
+
+static void *late_main(void *arg)
+{
+    pthread_key_t *key = (pthread_key_t *)arg;
+
+    (void)late_plat->ops->thread_id(late_plat->ctx); /* the platform's key exists from here */
+    T_EQ_INT(pthread_key_create(key, late_destructor), 0);
+    T_EQ_INT(pthread_setspecific(*key, key), 0);
+    return NULL;
+}
+
+static void id_forgotten_at_exit(void)
+{
+    struct dmacoh_sim *sim = NULL;
+    pthread_key_t key;
+    pthread_t t;
+
+    T_OK(dmacoh_sim_create(NULL, &sim));
+    late_plat = dmacoh_sim_platform(sim);
+    T_EQ_INT(pthread_create(&t, NULL, late_main, &key), 0);
+    T_EQ_INT(pthread_join(t, NULL), 0);
+    T_EQ_INT(late_id, -1);
+    T_EQ_INT(pthread_key_delete(key), 0);
+    T_OK(dmacoh_sim_destroy(sim));
+}
+
 static const struct t_case cases[] = {
-    T_CASE(cached_block_checks), T_CASE(no_thread_cache),      T_CASE(released_region_cached),
-    T_CASE(racing_double_free),  T_CASE(flush_before_failure), T_CASE(thread_ids),
+    T_CASE(cached_block_checks),    T_CASE(thread_cache_option),
+    T_CASE(released_region_cached), T_CASE(pinned_header_survives_drop),
+    T_CASE(id_forgotten_at_exit),   T_CASE(racing_double_free),
+    T_CASE(flush_before_failure),   T_CASE(thread_ids),
 };
 
 T_MAIN(cases)

@@ -9,8 +9,15 @@
  * A thread that finds all DMACOH_THREAD_IDS ids held gets -1 for the rest of its life.
  *
  * After fork() the child keeps the parent's word: the ids of the parent's other threads stay
- * held in the child (there is no thread left to give them back), which costs the child ids,
- * never correctness.
+ * held in the child (there is no thread left to give them back), and so do the blocks those
+ * threads had in their magazines (at most 8 per thread and pool), until the pool is
+ * destroyed: a child that forks from a threaded parent and needs every block of a small
+ * region creates its pools with DMACOH_POOL_CACHE_OFF.
+ *
+ * The key is deleted when the library is unloaded (dlclose) so that no thread exiting later
+ * calls its destructor in unmapped code; for a program linked statically that also happens at
+ * exit(), and a thread still running then and asking its first id could set a value on a key
+ * that is gone: a thread that starts while the process exits.
  */
 #include "internal.h"
 
@@ -25,10 +32,14 @@ static pthread_key_t id_key;
 static pthread_once_t id_once = PTHREAD_ONCE_INIT;
 static int id_key_state; /* 0: not made, 1: made, -1: could not be made */
 
+/* Runs on the exiting thread (or on a claim that failed). The thread forgets its id first:
+ * a destructor of another key that runs after this one may still call into a pool, and must
+ * then go without a magazine rather than share the id with the next thread that takes it. */
 static void id_release(void *v)
 {
     int id = (int)(intptr_t)v - 1;
 
+    my_id = -1;
     if (id >= 0 && id < DMACOH_THREAD_IDS)
         __atomic_and_fetch(&ids_used, ~(1ull << id), __ATOMIC_RELEASE);
 }
