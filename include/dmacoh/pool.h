@@ -131,7 +131,8 @@ enum dmacoh_pool_alloc_flags {
  * @param[in] boundary  0, or a power of two >= size: no block crosses a multiple of it
  *                      (device address)
  * Errors: -DMACOH_EINVAL (out, dev or name invalid; align or boundary not a power of two;
- * boundary < size; chunk_size too small for one block or above 2 GiB), -DMACOH_ENOMEM (no
+ * boundary < size; chunk_size too small for one block or above 2 GiB; thread_cache not one
+ * of DMACOH_POOL_CACHE_*), -DMACOH_ENOMEM (no
  * metadata memory),
  * -DMACOH_EOVERFLOW (size too large).
  * Context: thread-safe with respect to other pools; may allocate metadata. No chunk is
