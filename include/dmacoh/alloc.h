@@ -52,7 +52,8 @@ extern "C" {
  *  - The memory is zeroed (memset_io on IO regions) unless DMACOH_ALLOC_NOZERO.
  *  - Allocations of one size from one region come at ascending addresses while nothing has
  *    been freed since the region was declared or last held no allocation; in a region
- *    declared with DMACOH_PLACE_FIRST_FIT, between any two frees (region.h). Exception: a
+ *    declared with DMACOH_PLACE_FIRST_FIT, between any two frees (region.h), as long as a fit
+ *    exists above the earlier block among the runs first fit looks at. Exception: a
  *    best-fit region that several threads used at once keeps freed small blocks in
  *    per-thread caches and hands them back last in, first out (docs/design.md).
  *  - A best-fit region fails a request only when no free run of pow2ceil(n + align - 1)

@@ -53,7 +53,10 @@ struct dmacoh_declare_opts {
  *    between any two frees. O(log n): at most 32 misaligned free runs per size class are
  *    looked at below the answer, so with more than that the fit found is the lowest among
  *    those looked at, and later requests of the same alignment stay above it until a free
- *    (docs/design.md, "Order"). Never caches per thread.
+ *    (docs/design.md, "Order"). Exception: when nothing fits above that point (the region
+ *    is full there, or a device's DMA mask ends below it), the request takes a fit below
+ *    rather than fail, and may then land below an earlier block of its size. Never caches
+ *    per thread.
  */
 enum { DMACOH_PLACE_BEST_FIT = 0, DMACOH_PLACE_FIRST_FIT = 1 };
 

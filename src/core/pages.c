@@ -674,7 +674,7 @@ static void lower(struct pick *best, uint64_t s, uint64_t e, uint64_t p)
 static bool lowest_from(struct dmacoh__pa *pa, uint64_t from, uint64_t mask, uint64_t n,
                         uint64_t align, uint64_t end, uint64_t sure_len, struct pick *best)
 {
-    bool cut = false;
+    uint64_t cut_at = NONE; /* the lowest run a class stopped at without looking further */
 
     if (from >= end)
         return false;
@@ -683,34 +683,41 @@ static bool lowest_from(struct dmacoh__pa *pa, uint64_t from, uint64_t mask, uin
 
         lower(best, s, e, place(pa, from, e, n, align, end, true));
     }
-    for (uint64_t m = mask; m; m &= m - 1) {
-        unsigned c = (unsigned)__builtin_ctzll(m);
-        struct hb b = hb_get(pa, 1 + c);
-        bool sure = ((uint64_t)1 << c) >= sure_len;
-        unsigned misses = 0;
+    /* The classes that surely fit first, so that the best of them bounds the others' scan. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint64_t m = mask; m; m &= m - 1) {
+            unsigned c = (unsigned)__builtin_ctzll(m);
+            struct hb b = hb_get(pa, 1 + c);
+            bool sure = ((uint64_t)1 << c) >= sure_len;
+            unsigned misses = 0;
 
-        for (uint64_t i = hb_next(&b, from >> c); i != NONE; i = hb_next(&b, i + 1)) {
-            uint64_t s, e, p;
+            if (sure != (pass == 0))
+                continue;
+            for (uint64_t i = hb_next(&b, from >> c); i != NONE; i = hb_next(&b, i + 1)) {
+                uint64_t s, e, p;
 
-            run_at(pa, c, i, &s, &e);
-            if (s < from)
-                continue; /* the run holding `from`, looked at above */
-            if (s >= end || (best->p != NONE && s >= best->p))
-                break;
-            p = place(pa, s, e, n, align, end, true);
-            if (p != NONE) {
-                lower(best, s, e, p);
-                break;
-            }
-            if (sure)
-                break; /* under the limit: the runs above start higher still */
-            if (++misses == FF_PROBES) {
-                cut = true;
-                break;
+                run_at(pa, c, i, &s, &e);
+                if (s < from)
+                    continue; /* the run holding `from`, looked at above */
+                if (s >= end || (best->p != NONE && s >= best->p))
+                    break;
+                p = place(pa, s, e, n, align, end, true);
+                if (p != NONE) {
+                    lower(best, s, e, p);
+                    break;
+                }
+                if (sure)
+                    break; /* under the limit: the runs above start higher still */
+                if (++misses == FF_PROBES) {
+                    if (s < cut_at)
+                        cut_at = s;
+                    break;
+                }
             }
         }
     }
-    return cut;
+    /* Cut short only if runs not looked at may lie below the answer. */
+    return cut_at != NONE && (best->p == NONE || cut_at < best->p);
 }
 
 /* First fit. Exact (the lowest-addressed aligned fit in the region) unless more than FF_PROBES
@@ -1207,8 +1214,8 @@ static void raw_free(struct dmacoh__pa *pa, uint64_t a, uint64_t b)
 void dmacoh__pa_recover(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base_g)
 {
     uint64_t n = ngranules, nc, total, *w = W(pa), nk = (n + 31) / 32, i, owners_off;
-    uint64_t peak = pa->peak;
-    bool always = pa->always_first_fit;
+    uint64_t peak = pa->peak, keep[64];
+    bool always = pa->always_first_fit, freed = pa->j_op == DMACOH__J_FREE;
     struct hb busy;
 
     /* The size and the owner bytes' place from the caller, not the state. */
@@ -1225,11 +1232,23 @@ void dmacoh__pa_recover(struct dmacoh__pa *pa, uint64_t ngranules, uint64_t base
     pa->j_op = DMACOH__J_NONE;
     /* The layout and the bitmap descriptors again, as dmacoh__pa_init writes them. */
     total = layout(n, &pa->stride, &nc, &pa->count_off, &pa->kind_off);
+    /* First-fit floors survive (allocations of one size still ascend), unless the operation
+     * finished here was a free, which lowers them all; a floor outside the region is dropped. */
+    for (uint64_t lev = 0; lev <= nc; lev++) {
+        uint64_t f = w[pa->count_off + 2 * nc + lev];
+
+        keep[lev] = freed || f >= n ? 0 : f;
+    }
     for (uint64_t k = 0; k < (1 + nc) * pa->stride; k++)
         w[k] = 0;
     (void)describe(pa);
     for (uint64_t k = pa->count_off; k < pa->kind_off; k++)
-        w[k] = 0; /* class counts and cursors */
+        w[k] = 0; /* class counts, cursors, floors and their mask */
+    for (uint64_t lev = 0; lev <= nc; lev++) {
+        floors(pa)[lev] = keep[lev];
+        if (keep[lev])
+            *floor_mask(pa) |= 1ull << lev;
+    }
     for (uint64_t k = pa->kind_off + nk; k < total; k++)
         w[k] = 0; /* every bitmap level */
     pa->owners_off = owners_off;

@@ -398,9 +398,18 @@ static void parking_keeps_double_frees_out(void)
 /* A first-fit state of n granules with holes [8k+1, 8k+5) for k < holes: 4 long, but a
  * 3-granule block needs a 4-aligned start, which none of them has room after. Then the hole
  * [8 holes, 8 holes + 4), which fits, and from 8 holes + 8 on, free. */
-static struct dmacoh__pa *misfit_holes(uint64_t n, uint64_t holes)
+static struct dmacoh__pa *misfit_holes(uint64_t n, uint64_t holes, bool owned)
 {
-    struct dmacoh__pa *pa = new_pa(n, 0);
+    struct dmacoh__pa *pa;
+
+    if (owned) { /* a shared region's state: owner bytes and the journal */
+        pa = calloc(1, (size_t)dmacoh__pa_owned_size(n));
+        T_ASSERT(pa != NULL);
+        dmacoh__pa_init_owned(pa, n, 0);
+        pa->owner = 1; /* the allocating process's entry */
+    } else {
+        pa = new_pa(n, 0);
+    }
 
     pa->always_first_fit = true;
     for (uint64_t k = 0; k < holes; k++) {
@@ -413,7 +422,7 @@ static struct dmacoh__pa *misfit_holes(uint64_t n, uint64_t holes)
 
 static void first_fit_is_exact(void)
 {
-    struct dmacoh__pa *pa = misfit_holes(256, 8);
+    struct dmacoh__pa *pa = misfit_holes(256, 8, false);
     uint64_t a = 0, b = 0, one;
 
     T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &a));
@@ -436,7 +445,7 @@ static void first_fit_is_exact(void)
 static void first_fit_bounded_still_ascends(void)
 {
     /* Forty misfit holes, then [320, 324), which fits, then [328, 512). */
-    struct dmacoh__pa *pa = misfit_holes(512, 40);
+    struct dmacoh__pa *pa = misfit_holes(512, 40, false);
     uint64_t a = 0, b = 0, c = 0, one;
 
     T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &a));
@@ -460,6 +469,51 @@ static void first_fit_bounded_still_ascends(void)
     free(pa);
 }
 
+/* The same on a shared region's state that a crash made the next process recover between the
+ * two blocks: the floor survives the recovery (with no free finished in it), so the second
+ * block still goes above the first. */
+static void first_fit_floor_survives_recovery(void)
+{
+    struct dmacoh__pa *pa = misfit_holes(512, 40, true);
+    uint64_t a = 0, b = 0, one;
+
+    T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &a));
+    T_EQ_U64(a, 328);
+    for (unsigned i = 0; i < 40; i++)
+        T_OK(dmacoh__pa_alloc(pa, 1, 1, UINT64_MAX, &one));
+    T_ASSERT(dmacoh__pa_check(pa));
+    dmacoh__pa_recover(pa, 512, 0);
+    T_ASSERT(dmacoh__pa_check(pa));
+    T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &b));
+    CHECK(b > a, "after recovery, second 3-granule block at %llu, first at %llu",
+          (unsigned long long)b, (unsigned long long)a);
+    free(pa);
+}
+
+/* Misfit runs above the answer do not count as cut: with a fit below them first fit stays
+ * exact, and no floor is raised (the next, smaller request of the level gets its lowest fit).
+ * Free: [4, 7), [16, 64), [101, 110), then forty 5-granule holes from 113 on. */
+static void first_fit_misfits_above_are_no_cut(void)
+{
+    struct dmacoh__pa *pa = new_pa(512, 0);
+    uint64_t a = 0, b = 0, at = 0;
+    static const uint64_t busy[][2] = {{0, 4}, {7, 9}, {64, 37}, {110, 3}};
+
+    pa->always_first_fit = true;
+    for (size_t i = 0; i < sizeof(busy) / sizeof(busy[0]); i++)
+        T_OK(dmacoh__pa_reserve(pa, busy[i][0], busy[i][1]));
+    for (uint64_t k = 0; k < 40; k++) /* holes [8k+113, 8k+118), busy [8k+118, 8k+121) */
+        T_OK(dmacoh__pa_reserve(pa, 8 * k + 118, 3));
+    at = 8 * 40 + 113;
+    T_OK(dmacoh__pa_reserve(pa, at, 512 - at));
+    T_OK(dmacoh__pa_alloc(pa, 4, 4, UINT64_MAX, &a));
+    T_EQ_U64(a, 16);
+    T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &b));
+    T_EQ_U64(b, 4);
+    T_ASSERT(dmacoh__pa_check(pa));
+    free(pa);
+}
+
 static const struct t_case cases[] = {
     T_CASE(random_sequence_against_model),
     T_CASE(random_sequence_limit_cap_odd_size),
@@ -473,6 +527,8 @@ static const struct t_case cases[] = {
     T_CASE(parking_keeps_double_frees_out),
     T_CASE(first_fit_is_exact),
     T_CASE(first_fit_bounded_still_ascends),
+    T_CASE(first_fit_floor_survives_recovery),
+    T_CASE(first_fit_misfits_above_are_no_cut),
 };
 
 T_MAIN(cases)
