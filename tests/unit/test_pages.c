@@ -420,15 +420,23 @@ static struct dmacoh__pa *misfit_holes(uint64_t n, uint64_t holes, bool owned)
     return pa;
 }
 
+/* A 3-granule block (expected at `at`), then `singles` single granules into the holes below;
+ * returns the block. */
+static uint64_t block_then_singles(struct dmacoh__pa *pa, uint64_t at, unsigned singles)
+{
+    uint64_t a = 0, one;
+
+    T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &a));
+    T_EQ_U64(a, at);
+    for (unsigned i = 0; i < singles; i++)
+        T_OK(dmacoh__pa_alloc(pa, 1, 1, UINT64_MAX, &one));
+    return a;
+}
+
 static void first_fit_is_exact(void)
 {
     struct dmacoh__pa *pa = misfit_holes(256, 8, false);
-    uint64_t a = 0, b = 0, one;
-
-    T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &a));
-    T_EQ_U64(a, 64);
-    for (unsigned i = 0; i < 32; i++)
-        T_OK(dmacoh__pa_alloc(pa, 1, 1, UINT64_MAX, &one));
+    uint64_t a = block_then_singles(pa, 64, 32), b = 0;
     T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &b));
     CHECK(b > a, "second 3-granule block at %llu, first at %llu", (unsigned long long)b,
           (unsigned long long)a);
@@ -475,12 +483,8 @@ static void first_fit_bounded_still_ascends(void)
 static void first_fit_floor_survives_recovery(void)
 {
     struct dmacoh__pa *pa = misfit_holes(512, 40, true);
-    uint64_t a = 0, b = 0, one;
+    uint64_t a = block_then_singles(pa, 328, 40), b = 0;
 
-    T_OK(dmacoh__pa_alloc(pa, 3, 4, UINT64_MAX, &a));
-    T_EQ_U64(a, 328);
-    for (unsigned i = 0; i < 40; i++)
-        T_OK(dmacoh__pa_alloc(pa, 1, 1, UINT64_MAX, &one));
     T_ASSERT(dmacoh__pa_check(pa));
     dmacoh__pa_recover(pa, 512, 0);
     T_ASSERT(dmacoh__pa_check(pa));
