@@ -921,9 +921,9 @@ static void section_util(const char *trace, unsigned log2, unsigned seeds, uint6
 
 static void section_meta(void)
 {
-    static const unsigned sizes[] = {9, 18, 24, 30};
+    static const unsigned sizes[] = {9, 12, 14, 16, 18, 24, 30};
 
-    for (unsigned i = 0; i < 4; i++) {
+    for (unsigned i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
         uint64_t pages = (uint64_t)1 << sizes[i];
         size_t d = dmacoh_region_meta_size(pages * PAGE, PAGE), k = kbm_bitmap_bytes(pages);
 

@@ -314,10 +314,13 @@ int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct 
  * Zeroes free memory of dev's own regions (every region of its list) that is not known to be
  * zero, at most max_bytes of it, so that later allocations need not zero it (they skip
  * granules known zero: memory the platform declared zero, or scrubbed here, and not handed
- * out since; a free makes its granules dirty again). Works in steps of at most 256 KiB under
- * each region's lock, from where the previous scrub stopped, and returns when max_bytes are
- * zeroed or every free granule is clean. *scrubbed (may be NULL) receives the bytes zeroed.
- * Shared regions do not track clean memory and are skipped. Metadata: one bit per granule.
+ * out since). Known-zero state is kept per group of four granules: a free makes dirty the
+ * groups it touches, the free granules beside the block in them included. Works in steps of
+ * at most 256 KiB under each region's lock, from where the previous scrub stopped (inside a
+ * group too, if nothing was freed since; budgets below a granule do nothing), and returns
+ * when max_bytes are zeroed or every free granule is clean. *scrubbed (may be NULL) receives
+ * the bytes zeroed. Shared regions do not track clean memory and are skipped. Metadata: one
+ * bit per four granules.
  * Errors: -DMACOH_EINVAL (dev not initialised), -DMACOH_ENODEV (no region of its own).
  * Context: thread-safe, may run beside allocations (an idle thread's work); never sleeps.
  */

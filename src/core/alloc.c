@@ -24,36 +24,57 @@ struct snap {
     uint64_t w[DMACOH__SNAP_WORDS];
 };
 
+/* Granules [off, off+n), all free, are taken: those in clean groups were zero. The group bits
+ * stay (what is left free in those groups is still zero). snap (may be NULL) receives which
+ * granules were clean, block-relative. */
 static uint64_t clean_take(struct dmacoh__pool *pool, uint64_t off, uint64_t n, uint64_t *snap)
 {
-    uint64_t cleared = 0;
+    uint64_t taken = 0, end = off + n, glim = ((end - 1) >> DMACOH__CLEAN_SHIFT) + 1;
+    uint64_t slim = (uint64_t)DMACOH__SNAP_WORDS * 64;
 
     if (!pool->clean || pool->nclean == 0)
         return 0;
     if (snap)
         for (uint64_t k = 0; k < DMACOH__SNAP_WORDS; k++)
             snap[k] = 0;
-    for (uint64_t i = 0; i < n;) {
-        uint64_t g = off + i, sh = g & 63, cnt = 64 - sh < n - i ? 64 - sh : n - i;
-        uint64_t m = (cnt == 64 ? ~(uint64_t)0 : (((uint64_t)1 << cnt) - 1)) << sh;
-        uint64_t was = pool->clean[g >> 6] & m, v = was >> sh, k = i >> 6;
+    for (uint64_t G = dmacoh__bit_next(pool->clean, off >> DMACOH__CLEAN_SHIFT, glim, true);
+         G < glim; G = dmacoh__bit_next(pool->clean, G + 1, glim, true)) {
+        uint64_t a = G << DMACOH__CLEAN_SHIFT, b = a + DMACOH__CLEAN_G;
 
-        pool->clean[g >> 6] &= ~m;
-        cleared += (uint64_t)__builtin_popcountll(was);
-        if (snap && was && k < DMACOH__SNAP_WORDS) {
-            snap[k] |= v << (i & 63);
-            if ((i & 63) && (i & 63) + cnt > 64 && k + 1 < DMACOH__SNAP_WORDS)
-                snap[k + 1] |= v >> (64 - (i & 63));
-        }
-        i += cnt;
+        if (a < off)
+            a = off;
+        if (b > end)
+            b = end;
+        taken += b - a;
+        for (uint64_t i = a - off; snap && i < b - off && i < slim; i++)
+            snap[i >> 6] |= (uint64_t)1 << (i & 63);
     }
-    pool->nclean -= cleared;
-    return cleared;
+    pool->nclean -= taken;
+    return taken;
 }
 
 uint64_t dmacoh__clean_clear(struct dmacoh__pool *pool, uint64_t off, uint64_t n)
 {
     return clean_take(pool, off, n, NULL);
+}
+
+void dmacoh__clean_dirty(struct dmacoh__pool *pool, uint64_t off, uint64_t n)
+{
+    uint64_t end = off + n, glim = ((end - 1) >> DMACOH__CLEAN_SHIFT) + 1;
+    uint64_t ng = pool->pa->ngranules;
+
+    for (uint64_t G = dmacoh__bit_next(pool->clean, off >> DMACOH__CLEAN_SHIFT, glim, true);
+         G < glim; G = dmacoh__bit_next(pool->clean, G + 1, glim, true)) {
+        uint64_t a = G << DMACOH__CLEAN_SHIFT,
+                 cnt = ng - a < DMACOH__CLEAN_G ? ng - a : DMACOH__CLEAN_G;
+        uint64_t fm = dmacoh__pa_free_mask(pool->pa, a, (unsigned)cnt);
+
+        /* Free granules of the group outside the block were clean until now. */
+        for (uint64_t j = 0; j < cnt; j++)
+            if (((fm >> j) & 1u) && (a + j < off || a + j >= end))
+                pool->nclean--;
+        pool->clean[G >> 6] &= ~((uint64_t)1 << (G & 63));
+    }
 }
 
 /* Zeroes the granules of the block at cpu (n granules) that were not clean. */
@@ -423,6 +444,7 @@ static int free_region(struct dmacoh_device *dev, struct dmacoh__pool *pool, siz
     }
     if (r == 0) {
         pool->frees++;
+        dmacoh__clean_freed(pool, off >> pool->gshift, n);
         /* Every change of seq is made under the region lock: a store, not a locked add. */
         __atomic_store_n(pool->seq, __atomic_load_n(pool->seq, __ATOMIC_RELAXED) + 1u,
                          __ATOMIC_RELAXED);

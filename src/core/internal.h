@@ -177,6 +177,10 @@ int dmacoh__pa_free_parked(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
 int dmacoh__pa_reserve(struct dmacoh__pa *pa, uint64_t off, uint64_t n);
 /* Longest free run in granules; O(1) unless it was just consumed (pages.c). */
 uint64_t dmacoh__pa_largest_free(struct dmacoh__pa *pa);
+
+/* Bit j set for each FREE granule a + j of [a, a + cnt); the range lies in one aligned group of
+ * at most 32 granules. O(1). */
+uint64_t dmacoh__pa_free_mask(const struct dmacoh__pa *pa, uint64_t a, unsigned cnt);
 /* Walks the whole state and verifies every invariant; O(n). */
 bool dmacoh__pa_check(const struct dmacoh__pa *pa);
 /* The run containing granule i: its first granule, length and kind (0 free, 1 allocation,
@@ -243,14 +247,19 @@ struct dmacoh__pool {
     struct dmacoh__tc tc[DMACOH__TC_SLOTS];
     uint64_t tc_guard[8]; /* keeps the last cache off the lines of what follows */
     uint64_t allocs, frees, failures, fallbacks;
-    /* Clean memory (a private region; NULL in a shared one): one bit per granule, set while
-     * the granule is free and known to hold zeros (the platform declared the memory zero, or
-     * dmacoh_region_scrub cleared it). Set under the lock on free granules only; cleared under
-     * the lock when granules are taken or marked occupied, so a freed block is dirty. nclean:
-     * the bits set; scrub_at: the granule where the next scrub looks first. */
+    /* Clean memory (a private region; NULL in a shared one): one bit per group of
+     * DMACOH__CLEAN_G granules, set while every free granule of the group is known to hold
+     * zeros (the platform declared the memory zero, or dmacoh_region_scrub cleared the group).
+     * Taking granules leaves the bit alone (the rest of the group stays clean); a free or a
+     * drained cache clears the bits of the groups it touches, so a freed block is dirty and so
+     * are the free granules beside it in those groups. All under the region lock. nclean: the
+     * free granules of set groups; scrub_at: the granule where the next scrub goes on, in the
+     * middle of a group when a budget ended there, which scrub_seq (*seq then) keeps valid
+     * only while nothing was freed. */
     uint64_t *clean;
     uint64_t nclean;
     uint64_t scrub_at;
+    uint32_t scrub_seq;
     /* A shared region (shared.c): the object holding the allocator state, the lock, seq and
      * waiters, and the owner table, and this process's part of it (after the pool, in the
      * same metadata block); both NULL for a private region. */
@@ -270,10 +279,20 @@ static inline void dmacoh__zero(const struct dmacoh__pool *pool, void *cpu, uint
         __builtin_memset(cpu, 0, (size_t)bytes);
 }
 
-/* Words of the clean bitmap of a region of n granules. */
+/* Clean memory is tracked per group of DMACOH__CLEAN_G granules (a quarter bit per granule);
+ * a group never straddles a word of kinds (32 granules). */
+#define DMACOH__CLEAN_SHIFT 2u
+#define DMACOH__CLEAN_G     ((uint64_t)1 << DMACOH__CLEAN_SHIFT)
+
+/* Groups, and words of the clean bitmap, of a region of n granules. */
+static inline uint64_t dmacoh__clean_groups(uint64_t n)
+{
+    return (n + DMACOH__CLEAN_G - 1) >> DMACOH__CLEAN_SHIFT;
+}
+
 static inline uint64_t dmacoh__clean_words(uint64_t n)
 {
-    return (n + 63) >> 6;
+    return (dmacoh__clean_groups(n) + 63) >> 6;
 }
 
 /* The first bit from i below lim of bitmap w that is `set` (1) or not, or lim. */
@@ -293,8 +312,25 @@ static inline uint64_t dmacoh__bit_next(const uint64_t *w, uint64_t i, uint64_t 
     return lim;
 }
 
-/* Clears the clean bits of granules [off, off+n) (lock held) and returns how many were set. */
+/* Granules [off, off+n), free until now, are taken or occupied (lock held): they leave the
+ * clean count. Returns how many of them were clean. */
 uint64_t dmacoh__clean_clear(struct dmacoh__pool *pool, uint64_t off, uint64_t n);
+
+/* Granules [off, off+n) were just freed (lock held): the groups they touch are dirty now, and
+ * their other free granules leave the clean count. */
+void dmacoh__clean_dirty(struct dmacoh__pool *pool, uint64_t off, uint64_t n);
+
+/* The same, with the usual case inline: a block inside one group already dirty costs a load
+ * and a test. */
+static inline void dmacoh__clean_freed(struct dmacoh__pool *pool, uint64_t off, uint64_t n)
+{
+    uint64_t G = off >> DMACOH__CLEAN_SHIFT;
+
+    if (!pool->clean ||
+        (((off + n - 1) >> DMACOH__CLEAN_SHIFT) == G && !((pool->clean[G >> 6] >> (G & 63)) & 1u)))
+        return;
+    dmacoh__clean_dirty(pool, off, n);
+}
 
 /* The rest of shared.c, for region.c and alloc.c. */
 bool dmacoh__shm_ops(const struct dmacoh_platform *p);

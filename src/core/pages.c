@@ -21,10 +21,13 @@
  *  3. Free-run classes. Every maximal free run of length L, 2^c <= L < 2^(c+1), is filed in
  *     the class-c index under its anchor: the first granule of the run whose offset has its
  *     low c bits all set (one exists, because the run is at least 2^c long; two runs never
- *     share one). The class-c index is a hierarchical bitmap of n >> c bits, so all classes
- *     together take 2n bits, and finding, adding or removing a run is O(log64 n).
+ *     share one). The class-c index is a hierarchical bitmap of n >> c bits, except class 0:
+ *     its runs are single free granules, never two side by side (they would be one run), so
+ *     one bit per pair of granules names the run, and which of the two it is comes from the
+ *     kinds. All classes together take 1.5n bits; finding, adding or removing a run is
+ *     O(log64 n).
  *
- * Total: 2 + 2 + about 1/16 bits per granule, plus a header of about 100 bytes and 24 bytes
+ * Total: 2 + 1.5 + about 1/16 bits per granule, plus a header of about 100 bytes and 24 bytes
  * per class (count, best-fit cursor, first-fit floor).
  *
  * Placement. A run of length L >= n + A - 1 always holds an aligned fit; shorter runs of the
@@ -366,9 +369,23 @@ static unsigned cls(uint64_t len)
     return dmacoh__log2(len);
 }
 
+/* Granules per index bit of class c: 2^c, except class 0, whose runs (single free granules)
+ * are never next to each other (two would be one run), so one bit per pair of granules names
+ * it: the pair's other granule is busy. */
+static unsigned cshift(unsigned c)
+{
+    return c ? c : 1u;
+}
+
+/* Bits of the class-c index of a region of n granules. */
+static uint64_t class_bits(uint64_t n, uint64_t c)
+{
+    return c ? n >> c : (n >> 1) + (n & 1);
+}
+
 static uint64_t anchor(uint64_t s, unsigned c)
 {
-    return (s | (((uint64_t)1 << c) - 1)) >> c;
+    return (s | (((uint64_t)1 << c) - 1)) >> cshift(c);
 }
 
 /* Files free run [s, e) in its class (add) or takes it out; keeps the counts and the
@@ -415,13 +432,17 @@ static void run_del(struct dmacoh__pa *pa, uint64_t s, uint64_t e)
 /* The free run holding anchor bit i of class c. */
 static void run_at(const struct dmacoh__pa *pa, unsigned c, uint64_t i, uint64_t *s, uint64_t *e)
 {
-    uint64_t a = (i << c) | (((uint64_t)1 << c) - 1);
+    uint64_t a;
 
-    if (c == 0) { /* class 0 holds single free granules */
+    if (c == 0) { /* a single free granule: whichever of pair i is free */
+        a = i << 1;
+        if (get(pa, a) != DMACOH__G_FREE)
+            a++;
         *s = a;
         *e = a + 1;
         return;
     }
+    a = (i << c) | (((uint64_t)1 << c) - 1);
     *s = prev_busy_end(pa, a);
     *e = next_busy(pa, a);
 }
@@ -442,7 +463,7 @@ static uint64_t layout(uint64_t n, uint64_t *stride, uint64_t *nclasses, uint64_
     total = *kind_off + nk;
     bits[0] = nk;
     for (uint64_t c = 0; c < nc; c++)
-        bits[1 + c] = n >> c;
+        bits[1 + c] = class_bits(n, c);
     for (uint64_t h = 0; h <= nc; h++) {
         for (uint64_t words = (bits[h] + 63) / 64;; words = (words + 63) / 64) {
             total += words;
@@ -478,7 +499,7 @@ static uint64_t describe(struct dmacoh__pa *pa)
     at = pa->kind_off + (n + 31) / 32;
     for (uint64_t h = 0; h <= nc; h++) {
         uint64_t *d = w + h * pa->stride, maxlev = (pa->stride - 1) / 2, L = 0;
-        uint64_t bits = h == 0 ? (n + 31) / 32 : n >> (h - 1);
+        uint64_t bits = h == 0 ? (n + 31) / 32 : class_bits(n, h - 1);
 
         for (uint64_t words = (bits + 63) / 64;; words = (words + 63) / 64, L++) {
             d[1 + L] = at;
@@ -693,7 +714,7 @@ static bool lowest_from(struct dmacoh__pa *pa, uint64_t from, uint64_t mask, uin
 
             if (sure != (pass == 0))
                 continue;
-            for (uint64_t i = hb_next(&b, from >> c); i != NONE; i = hb_next(&b, i + 1)) {
+            for (uint64_t i = hb_next(&b, from >> cshift(c)); i != NONE; i = hb_next(&b, i + 1)) {
                 uint64_t s, e, p;
 
                 run_at(pa, c, i, &s, &e);
@@ -774,8 +795,8 @@ int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t
         /* One granule, best fit: any single free granule is a perfect fit. */
         struct hb b = hb_get(pa, 1);
 
-        best.p = best.s = hb_next(&b, 0);
-        best.e = best.s + 1;
+        run_at(pa, 0, hb_next(&b, 0), &best.s, &best.e);
+        best.p = best.s;
         mask = 0;
     }
     while (mask) {
@@ -1010,6 +1031,15 @@ void dmacoh__pa_find(const struct dmacoh__pa *pa, uint64_t i, uint64_t *start, u
     *kind = (int)k;
 }
 
+uint64_t dmacoh__pa_free_mask(const struct dmacoh__pa *pa, uint64_t a, unsigned cnt)
+{
+    uint64_t free = ~busy_bits(kload(pa, a >> 5) >> (2 * (a & 31))) & LO, m = 0;
+
+    for (unsigned j = 0; j < cnt; j++)
+        m |= ((free >> (2 * j)) & 1u) << j;
+    return m;
+}
+
 uint64_t dmacoh__pa_largest_free(struct dmacoh__pa *pa)
 {
     unsigned c;
@@ -1107,7 +1137,7 @@ static bool layout_ok(const struct dmacoh__pa *pa)
     for (uint64_t h = 0; h <= nc; h++) {
         const uint64_t *d = w + h * stride;
         uint64_t maxlev = (stride - 1) / 2, L = 0;
-        uint64_t bits = h == 0 ? (pa->ngranules + 31) / 32 : pa->ngranules >> (h - 1);
+        uint64_t bits = h == 0 ? (pa->ngranules + 31) / 32 : class_bits(pa->ngranules, h - 1);
 
         for (uint64_t words = (bits + 63) / 64;; words = (words + 63) / 64, L++) {
             if (d[1 + L] != at || d[1 + maxlev + L] != words)
@@ -1144,11 +1174,11 @@ bool dmacoh__pa_check(const struct dmacoh__pa *pa)
         if (hb_test(&busy, k) != (kload(pa, k) != 0))
             return false;
     for (uint64_t c = 0; c < pa->nclasses; c++) {
-        if (!hb_ok(pa, 1 + c, pa->ngranules >> c, &set) || set != ccount(pa)[c])
+        if (!hb_ok(pa, 1 + c, class_bits(pa->ngranules, c), &set) || set != ccount(pa)[c])
             return false;
         if (set)
             mask |= 1ull << c;
-        if (cursor(pa)[c] > pa->ngranules >> c)
+        if (cursor(pa)[c] > class_bits(pa->ngranules, c))
             return false;
     }
     if (mask != pa->classmask)

@@ -29,7 +29,7 @@ uint64_t dmacoh__pool_meta_size(uint64_t size, unsigned gshift)
 
     if (pa == 0 || pa > UINT64_MAX - sizeof(struct dmacoh__pool) - 8 * (size >> gshift >> 6) - 8)
         return 0;
-    /* The clean bitmap follows the allocator state: one bit per granule. */
+    /* The clean bitmap follows the allocator state: one bit per group of granules. */
     pa = (pa + 7) & ~(uint64_t)7;
     return sizeof(struct dmacoh__pool) - sizeof(struct dmacoh__pa) + pa +
            8 * dmacoh__clean_words(size >> gshift);
@@ -189,18 +189,18 @@ static void use_cookies(const struct dmacoh_device *dev, struct dmacoh__pool *po
     pool->io_slot = r;
 }
 
-/* Places the clean bitmap after the allocator state: every granule clean when the platform
+/* Places the clean bitmap after the allocator state: every group clean when the platform
  * says the memory reads zero, none otherwise. */
 static void init_clean(struct dmacoh__pool *pool, uint64_t ng)
 {
-    uint64_t nw = dmacoh__clean_words(ng);
+    uint64_t nw = dmacoh__clean_words(ng), ngr = dmacoh__clean_groups(ng);
     uint64_t at = (dmacoh__pa_state_size(ng) + 7) & ~(uint64_t)7;
 
     pool->clean = (uint64_t *)(void *)((char *)&pool->pa_own + at);
     for (uint64_t k = 0; k < nw; k++)
         pool->clean[k] = pool->map.zeroed ? ~(uint64_t)0 : 0;
-    if (pool->map.zeroed && (ng & 63))
-        pool->clean[nw - 1] = ((uint64_t)1 << (ng & 63)) - 1;
+    if (pool->map.zeroed && (ngr & 63))
+        pool->clean[nw - 1] = ((uint64_t)1 << (ngr & 63)) - 1;
     pool->nclean = pool->map.zeroed ? ng : 0;
 }
 
@@ -255,6 +255,7 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         pool->nclean = 0;
     }
     pool->scrub_at = 0;
+    pool->scrub_seq = 0;
     pool->refs = 1;
     pool->id = __atomic_add_fetch(&region_ids, 1u, __ATOMIC_RELAXED);
     pool->mode = pool->map.mode;
@@ -740,59 +741,98 @@ int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct 
 /* Bytes a scrub looks at (granules passed) or zeroes in one hold of the region lock. */
 #define SCRUB_STEP ((uint64_t)256 << 10)
 
-/* Zeroes dirty free granules of pool, from its scrub cursor on, one bounded step per hold of
- * the lock, until budget bytes are zeroed or every granule has been looked at once. Returns
- * the bytes zeroed. */
+/* Zeroes the free granules of group G from granule i on (the ones before i were zeroed by an
+ * earlier step with nothing freed since), at most *left of them. Marks the group clean and
+ * returns true when it got to the group's end; false, with *at where it stopped, when the
+ * budget ran out first. Lock held. */
+static bool scrub_group(struct dmacoh__pool *pool, uint64_t G, uint64_t i, uint64_t *left,
+                        uint64_t *zeroed, uint64_t *at)
+{
+    uint64_t a = G << DMACOH__CLEAN_SHIFT, ng = pool->pa->ngranules;
+    uint64_t cnt = ng - a < DMACOH__CLEAN_G ? ng - a : DMACOH__CLEAN_G;
+    uint64_t fm = dmacoh__pa_free_mask(pool->pa, a, (unsigned)cnt);
+
+    while (i < a + cnt) {
+        uint64_t d = i, e;
+
+        while (d < a + cnt && !((fm >> (d - a)) & 1u))
+            d++;
+        if (d == a + cnt)
+            break;
+        if (*left == 0) {
+            *at = d;
+            return false;
+        }
+        for (e = d; e < a + cnt && ((fm >> (e - a)) & 1u) && e - d < *left; e++)
+            ;
+        if (pool->track)
+            DMACOH__TRACK_ALLOC(pool->cpu + (d << pool->gshift), (e - d) << pool->gshift);
+        dmacoh__zero(pool, pool->cpu + (d << pool->gshift), (e - d) << pool->gshift);
+        if (pool->track)
+            DMACOH__TRACK_FREE(pool->cpu + (d << pool->gshift), (e - d) << pool->gshift);
+        *left -= e - d;
+        *zeroed += e - d;
+        i = e;
+    }
+    pool->clean[G >> 6] |= (uint64_t)1 << (G & 63);
+    pool->nclean += (uint64_t)__builtin_popcountll(fm);
+    *at = a + cnt;
+    return true;
+}
+
+/* Bytes a scrub looks at (granules passed) or zeroes in one hold of the region lock. */
+#define SCRUB_STEP ((uint64_t)256 << 10)
+
+/* Zeroes the free granules of pool's dirty groups, from its scrub cursor on, one bounded step
+ * per hold of the lock, until budget bytes are zeroed or every group has been looked at once.
+ * A budget may end inside a group: the next step goes on from there if nothing was freed in
+ * between (scrub_seq), else it starts the group again. Returns the bytes zeroed. */
 static uint64_t scrub_pool(struct dmacoh__pool *pool, uint64_t budget)
 {
     uint64_t ng = pool->size >> pool->gshift, step = SCRUB_STEP >> pool->gshift, seen = 0;
-    uint64_t total = 0;
+    uint64_t total = 0, gmask = DMACOH__CLEAN_G - 1;
 
-    if (step == 0)
-        step = 1;
+    if (step < DMACOH__CLEAN_G)
+        step = DMACOH__CLEAN_G;
     while (seen < ng && budget >> pool->gshift) {
-        uint64_t i, start, lim, zeroed = 0, bmax = budget >> pool->gshift;
+        uint64_t i, start, lim, zeroed = 0, left = budget >> pool->gshift;
+        uint32_t seq;
 
-        if (bmax > step)
-            bmax = step;
+        if (left > step)
+            left = step;
         (void)dmacoh__pool_lock(pool);
-        start = i = pool->scrub_at < ng ? pool->scrub_at : 0;
+        seq = __atomic_load_n(pool->seq, __ATOMIC_RELAXED);
+        i = pool->scrub_at < ng ? pool->scrub_at : 0;
+        if ((i & gmask) && seq != pool->scrub_seq)
+            i &= ~gmask; /* something was freed: the group's zeroed part may be dirty again */
+        start = i;
         lim = ng - i < step ? ng : i + step;
         if (lim - i > ng - seen)
             lim = i + (ng - seen);
-        while (i < lim && zeroed < bmax) {
-            uint64_t d = dmacoh__bit_next(pool->clean, i, lim, false), s, n, e;
-            int kind;
+        while (i < lim) {
+            uint64_t G = i >> DMACOH__CLEAN_SHIFT, glim = dmacoh__clean_groups(lim), at;
 
-            if (d >= lim) {
+            G = dmacoh__bit_next(pool->clean, G, glim, false);
+            if (G >= glim) {
                 i = lim;
                 break;
             }
-            dmacoh__pa_find(pool->pa, d, &s, &n, &kind);
-            e = s + n < lim ? s + n : lim;
-            if (kind != DMACOH__G_FREE) {
-                i = e;
-                continue;
+            if (G << DMACOH__CLEAN_SHIFT > i)
+                i = G << DMACOH__CLEAN_SHIFT;
+            if (!scrub_group(pool, G, i, &left, &zeroed, &at)) {
+                i = at;
+                break;
             }
-            e = dmacoh__bit_next(pool->clean, d, e, true);
-            if (e - d > bmax - zeroed)
-                e = d + (bmax - zeroed);
-            if (pool->track)
-                DMACOH__TRACK_ALLOC(pool->cpu + (d << pool->gshift), (e - d) << pool->gshift);
-            dmacoh__zero(pool, pool->cpu + (d << pool->gshift), (e - d) << pool->gshift);
-            if (pool->track)
-                DMACOH__TRACK_FREE(pool->cpu + (d << pool->gshift), (e - d) << pool->gshift);
-            for (uint64_t g = d; g < e; g++)
-                pool->clean[g >> 6] |= (uint64_t)1 << (g & 63);
-            pool->nclean += e - d;
-            zeroed += e - d;
-            i = e;
+            i = at;
         }
-        seen += i - start;
+        seen += i > start ? i - start : 0;
         pool->scrub_at = i < ng ? i : 0;
+        pool->scrub_seq = seq;
         dmacoh__pool_unlock(pool);
         total += zeroed << pool->gshift;
         budget -= zeroed << pool->gshift;
+        if (i == start)
+            break; /* no progress: the budget is below one granule */
     }
     return total;
 }
@@ -830,37 +870,29 @@ int dmacoh_region_scrub(struct dmacoh_device *dev, uint64_t max_bytes, uint64_t 
     return 0;
 }
 
-/* pa_walk callback: no clean bit on a granule that is not free. */
-static int clean_run_ok(void *user, uint64_t s, uint64_t n, int kind)
-{
-    const struct dmacoh__pool *pool = user;
-
-    if (kind == DMACOH__G_FREE)
-        return 0;
-    for (uint64_t i = s; i < s + n; i++)
-        if ((pool->clean[i >> 6] >> (i & 63)) & 1u)
-            return 1;
-    return 0;
-}
-
-/* The clean bitmap agrees with the allocator (lock held): bits only on free granules and
- * inside the region, and nclean counts them. */
+/* The clean bitmap agrees with the allocator (lock held): no bit past the last group, and
+ * nclean counts the free granules of the groups marked clean. */
 static bool check_clean(struct dmacoh__pool *pool)
 {
     uint64_t ng = pool->size >> pool->gshift, nw = dmacoh__clean_words(ng), count = 0;
+    uint64_t ngr = dmacoh__clean_groups(ng);
 
     if (!pool->clean)
         return pool->nclean == 0;
-    for (uint64_t k = 0; k < nw; k++)
-        count += (uint64_t)__builtin_popcountll(pool->clean[k]);
-    if (count != pool->nclean || ((ng & 63) && (pool->clean[nw - 1] >> (ng & 63)))) {
-        dmacoh__err("check: clean bitmap counts %llu granules against %llu recorded, or has "
-                    "bits past the region",
-                    (unsigned long long)count, (unsigned long long)pool->nclean);
+    if ((ngr & 63) && (pool->clean[nw - 1] >> (ngr & 63))) {
+        dmacoh__err("check: clean bitmap has bits past the region");
         return false;
     }
-    if (dmacoh__pa_walk(pool->pa, clean_run_ok, pool)) {
-        dmacoh__err("check: a granule in use is marked clean");
+    for (uint64_t G = dmacoh__bit_next(pool->clean, 0, ngr, true); G < ngr;
+         G = dmacoh__bit_next(pool->clean, G + 1, ngr, true)) {
+        uint64_t a = G << DMACOH__CLEAN_SHIFT;
+        uint64_t cnt = ng - a < DMACOH__CLEAN_G ? ng - a : DMACOH__CLEAN_G;
+
+        count += (uint64_t)__builtin_popcountll(dmacoh__pa_free_mask(pool->pa, a, (unsigned)cnt));
+    }
+    if (count != pool->nclean) {
+        dmacoh__err("check: clean bitmap counts %llu free granules against %llu recorded",
+                    (unsigned long long)count, (unsigned long long)pool->nclean);
         return false;
     }
     return true;

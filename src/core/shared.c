@@ -25,7 +25,7 @@
 #include <dmacoh/shared.h>
 
 #define SHM_MAGIC     0x3153686f63616d64ull /* "dmacohS1" */
-#define SHM_VERSION   2u
+#define SHM_VERSION   3u
 #define SLOTS_MAX     254u
 #define SLOTS_DEFAULT 64u
 #define ATTACH_WAIT   1000000000ull /* ns an attach waits for the creator to finish */

@@ -113,6 +113,8 @@ static void drain(struct dmacoh__pool *pool, bool hold)
             int r;
 
             r = dmacoh__pa_free_parked(pool->pa, e >> 4, (e & 15u) + 1);
+            if (r == 0)
+                dmacoh__clean_freed(pool, e >> 4, (e & 15u) + 1);
             if (r) { /* cannot happen unless the state was corrupted from outside */
                 dmacoh__err("region at bus %#llx: cached block at granule %llu was not parked",
                             (unsigned long long)pool->bus, (unsigned long long)(e >> 4));

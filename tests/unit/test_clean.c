@@ -8,8 +8,10 @@
  * says "zero" (the flag forced on): the backing memory is poisoned through the simulator's
  * bus first, so poison still there after an allocation proves the library did not write it.
  * MAP and IO regions, debug mode (which zeroes everything itself, and where a scrub leaves
- * poisoned freed memory alone), and dmacoh_check() catching a clean bit on a granule in use
- * or a wrong count.
+ * poisoned freed memory alone), and dmacoh_check() catching a wrong count. Clean memory is
+ * tracked per group of DMACOH__CLEAN_G (4) granules: a free makes its groups dirty, the free
+ * granules beside the block in them included; a scrub budget may end inside a group, and the
+ * next scrub goes on there only if nothing was freed in between.
  */
 #include <dmacoh/dmacoh.h>
 #include <dmacoh/debug.h>
@@ -180,21 +182,27 @@ static void partial(void)
     o.align_cap = PG; /* blocks may start at any granule */
     setup_opts = &o;
     setup(&e, DMACOH_MEMORY_MAP, false);           /* nothing clean */
-    T_OK(dmacoh_region_scrub(&e.dev, 3 * PG, &s)); /* granules 0..2 */
+    T_OK(dmacoh_region_scrub(&e.dev, 3 * PG, &s)); /* granules 0..2: group 0 not finished */
     T_EQ_U64(s, 3 * PG);
-    T_OK(dmacoh_region_scrub(&e.dev, 70 * PG, &s)); /* 3..72: crosses the first word */
+    T_EQ_U64(e.dev.pool->nclean, 0);
+    T_OK(dmacoh_region_scrub(&e.dev, 70 * PG, &s)); /* 3..72: groups 0..17 clean */
     T_EQ_U64(s, 70 * PG);
-    /* A dirty hole in the clean run: a block handed out (not zeroed) and freed. */
+    T_EQ_U64(e.dev.pool->nclean, 72);
+    /* A dirty hole in the clean run: a block handed out (not zeroed) and freed. Its groups
+     * are dirty then, the free granules beside it in them included. */
     T_OK(dmacoh_alloc_coherent(&e.dev, 10 * PG, DMACOH_ALLOC_NOZERO, 0, &cpu, &h));
     b = (h - MEM_BUS) / PG;
-    T_ASSERT(b + 10 <= 73);
+    T_ASSERT(b + 10 <= 72);
     T_OK(dmacoh_free_coherent(&e.dev, 10 * PG, cpu, h));
-    T_OK(dmacoh_region_scrub(&e.dev, 50 * PG, &s)); /* from where the last stopped: 73..122 */
+    /* Something was freed since the last scrub stopped inside group 18 (granule 73): this one
+     * starts that group again, 72..121, and finishes groups 18..29. */
+    T_OK(dmacoh_region_scrub(&e.dev, 50 * PG, &s));
     T_EQ_U64(s, 50 * PG);
     T_ASSERT(dmacoh_check(&e.dev));
     poison(&e);
     for (unsigned g = 0; g < N; g++)
-        clean[g] = g < 123 && (g < b || g >= b + 10);
+        clean[g] = g < 120 && (g / 4 < b / 4 || g / 4 > (b + 9) / 4);
+    T_EQ_U64(e.dev.pool->nclean, 120 - 4 * ((b + 9) / 4 - b / 4 + 1));
     /* Occupied granules 0..4: the block below starts at granule 5. */
     T_OK(dmacoh_mark_declared_memory_occupied(&e.dev, MEM_BUS, OCC * PG, &occ));
     T_ASSERT(dmacoh_check(&e.dev));
@@ -206,7 +214,89 @@ static void partial(void)
     /* Everything free but the occupied range is dirty now: a scrub does all of it. */
     T_OK(dmacoh_region_scrub(&e.dev, UINT64_MAX, &s));
     T_EQ_U64(s, MEM_SZ - OCC * PG);
+    T_EQ_U64(e.dev.pool->nclean, N - OCC);
     T_ASSERT(dmacoh_check(&e.dev));
+    teardown(&e);
+}
+
+/* A free dirties the groups it touches: a one-granule free costs its three free neighbours
+ * their clean state; the groups further on stay clean. */
+static void free_dirties_group(void)
+{
+    static bool clean[8];
+    struct env e;
+    void *a = NULL, *b = NULL, *cpu = NULL;
+    dmacoh_dma_addr_t ha = 0, hb = 0, h = 0;
+
+    setup(&e, DMACOH_MEMORY_MAP, true);
+    T_OK(dmacoh_alloc_coherent(&e.dev, PG, 0, 0, &a, &ha));
+    T_OK(dmacoh_alloc_coherent(&e.dev, PG, 0, 0, &b, &hb));
+    T_EQ_U64(ha, MEM_BUS); /* first fit in a fresh region: granules 0 and 1 */
+    T_EQ_U64(hb, MEM_BUS + PG);
+    T_EQ_U64(e.dev.pool->nclean, MEM_SZ / PG - 2);
+    memset(a, 0x11, PG);
+    T_OK(dmacoh_free_coherent(&e.dev, PG, a, ha));
+    T_EQ_U64(e.dev.pool->nclean, MEM_SZ / PG - 4); /* 0, 2 and 3 free and dirty */
+    T_OK(dmacoh_free_coherent(&e.dev, PG, b, hb));
+    T_EQ_U64(e.dev.pool->nclean, MEM_SZ / PG - 4);
+    T_ASSERT(dmacoh_check(&e.dev));
+    poison(&e);
+    T_OK(dmacoh_alloc_coherent(&e.dev, 8 * PG, 0, 0, &cpu, &h));
+    T_EQ_U64(h, MEM_BUS);
+    for (unsigned g = 0; g < 8; g++)
+        clean[g] = g >= 4;
+    expect(&e, 0, 8, clean);
+    T_OK(dmacoh_free_coherent(&e.dev, 8 * PG, cpu, h));
+    teardown(&e);
+}
+
+/* Budgets smaller than a group still make progress: one granule per call cleans the region. */
+static void small_budgets(void)
+{
+    struct env e;
+    uint64_t s = 0, calls = 0;
+    void *cpu;
+
+    setup(&e, DMACOH_MEMORY_MAP, false);
+    do {
+        T_OK(dmacoh_region_scrub(&e.dev, (calls & 1) ? PG : 3 * PG, &s));
+        calls++;
+        T_ASSERT(calls <= MEM_SZ / PG);
+    } while (s);
+    T_EQ_U64(e.dev.pool->nclean, MEM_SZ / PG);
+    T_ASSERT(dmacoh_check(&e.dev));
+    poison(&e);
+    cpu = alloc_all(&e, 0);
+    expect(&e, 0, MEM_SZ / PG, all_clean);
+    T_OK(dmacoh_free_coherent(&e.dev, MEM_SZ, cpu, MEM_BUS));
+    teardown(&e);
+}
+
+/* A scrub stopped inside a group starts the group again when something was freed in between:
+ * granule 0, zeroed, then handed out, written and freed, must not pass for clean when the
+ * next scrub finishes the group from granule 2. */
+static void scrub_restarts_group(void)
+{
+    struct env e;
+    uint64_t s = 0;
+    void *cpu = NULL;
+    dmacoh_dma_addr_t h = 0;
+
+    setup(&e, DMACOH_MEMORY_MAP, false);
+    T_OK(dmacoh_region_scrub(&e.dev, 2 * PG, &s)); /* granules 0 and 1 */
+    T_EQ_U64(s, 2 * PG);
+    T_OK(dmacoh_alloc_coherent(&e.dev, PG, DMACOH_ALLOC_NOZERO, 0, &cpu, &h));
+    T_EQ_U64(h, MEM_BUS);
+    memset(cpu, 0x11, PG);
+    T_OK(dmacoh_free_coherent(&e.dev, PG, cpu, h));
+    T_OK(dmacoh_region_scrub(&e.dev, 2 * PG, &s)); /* 0 and 1 again */
+    T_OK(dmacoh_region_scrub(&e.dev, 2 * PG, &s)); /* 2 and 3: group 0 clean */
+    T_EQ_U64(e.dev.pool->nclean, 4);
+    T_ASSERT(dmacoh_check(&e.dev));
+    T_OK(dmacoh_alloc_coherent(&e.dev, 4 * PG, 0, 0, &cpu, &h));
+    T_EQ_U64(h, MEM_BUS);
+    expect(&e, 0, 4, NULL); /* zero, not the 0x11 the driver left in granule 0 */
+    T_OK(dmacoh_free_coherent(&e.dev, 4 * PG, cpu, h));
     teardown(&e);
 }
 
@@ -256,13 +346,15 @@ static void debug_mode(void)
     T_OK(dmacoh_debug_set(0));
 }
 
-/* dmacoh_check covers the bitmap: a clean granule in use, a wrong count. */
+/* dmacoh_check covers the bitmap: the count of free granules in clean groups. A group whose
+ * granules are all in use may stay marked (it says nothing then). */
 static void check_catches(void)
 {
     struct env e;
     void *cpu = NULL;
     dmacoh_dma_addr_t h = 0;
     struct dmacoh__pool *pool;
+    uint64_t G, bit;
 
     setup(&e, DMACOH_MEMORY_MAP, true);
     pool = e.dev.pool;
@@ -270,20 +362,22 @@ static void check_catches(void)
     T_OK(dmacoh_alloc_coherent(&e.dev, PG, 0, 0, &cpu, &h));
     T_EQ_U64(pool->nclean, MEM_SZ / PG - 1);
     T_ASSERT(dmacoh_check(&e.dev));
-    {
-        uint64_t g = (h - MEM_BUS) / PG, bit = (uint64_t)1 << (g & 63);
-
-        pool->clean[g >> 6] |= bit; /* in use and clean: wrong */
-        pool->nclean++;
-        T_ASSERT(!dmacoh_check(&e.dev));
-        T_ASSERT(t_log_find("in use is marked clean"));
-        pool->clean[g >> 6] &= ~bit;
-        T_ASSERT(!dmacoh_check(&e.dev)); /* the count is one too many */
-        T_ASSERT(t_log_find("clean bitmap counts"));
-        pool->nclean--;
-    }
+    G = (h - MEM_BUS) / PG / 4;
+    bit = (uint64_t)1 << (G & 63);
+    T_ASSERT(pool->clean[G >> 6] & bit); /* its three neighbours are still clean */
+    pool->nclean++;
+    T_ASSERT(!dmacoh_check(&e.dev));
+    T_ASSERT(t_log_find("clean bitmap counts"));
+    pool->nclean--;
     T_ASSERT(dmacoh_check(&e.dev));
     T_OK(dmacoh_free_coherent(&e.dev, PG, cpu, h));
+    T_EQ_U64(pool->nclean, MEM_SZ / PG - 4);
+    T_ASSERT(!(pool->clean[G >> 6] & bit));
+    pool->clean[G >> 6] |= bit; /* a dirty group marked clean: four free granules too many */
+    T_ASSERT(!dmacoh_check(&e.dev));
+    T_ASSERT(t_log_find("counts 256 free granules against 252"));
+    pool->clean[G >> 6] &= ~bit;
+    T_ASSERT(dmacoh_check(&e.dev));
     teardown(&e);
 }
 
@@ -323,8 +417,10 @@ static void errors(void)
 }
 
 static const struct t_case cases[] = {
-    T_CASE(map_region), T_CASE(io_region),     T_CASE(partial),        T_CASE(nozero_dirties),
-    T_CASE(debug_mode), T_CASE(check_catches), T_CASE(occupied_dirty), T_CASE(errors),
+    T_CASE(map_region),         T_CASE(io_region),     T_CASE(partial),
+    T_CASE(free_dirties_group), T_CASE(small_budgets), T_CASE(scrub_restarts_group),
+    T_CASE(nozero_dirties),     T_CASE(debug_mode),    T_CASE(check_catches),
+    T_CASE(occupied_dirty),     T_CASE(errors),
 };
 
 T_MAIN(cases)

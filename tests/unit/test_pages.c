@@ -360,8 +360,56 @@ static void state_size_limits(void)
     T_EQ_U64(dmacoh__pa_state_size(0), 0);
     T_EQ_U64(dmacoh__pa_state_size((1ull << 60) + 1), 0);
     T_ASSERT(dmacoh__pa_state_size(1) > 0);
-    /* About four bits per granule, plus a header. */
-    T_ASSERT(dmacoh__pa_state_size(1ull << 20) <= (1ull << 20) / 2 + (1ull << 20) / 16 + 4096);
+    /* 2 + 1.5 bits per granule, summaries (1/16 bit), plus a header: 3.56 bits. */
+    T_ASSERT(dmacoh__pa_state_size(1ull << 20) <=
+             (1ull << 20) * 7 / 16 + (1ull << 20) / 128 + 4096);
+}
+
+/* Class 0 keeps one index bit per pair of granules: single free granules are never side by
+ * side, and the kinds say which one of the pair is free. Singles at even and odd offsets, and
+ * on the last granule of an odd-sized region (a pair with no second granule), must all be
+ * found, each once, and nothing more. Lowest-first order (first fit, before any free) would
+ * not look at class 0 alone, so one free first switches the region to best fit. */
+static void class_zero_pairs(void)
+{
+    uint64_t n = 255, off, got = 0, nfreed = 0;
+    struct dmacoh__pa *pa = new_pa(n, 5);
+    bool freed[255] = {false}, seen[255] = {false};
+
+    for (uint64_t i = 0; i < n; i++) {
+        T_OK(dmacoh__pa_alloc(pa, 1, 1, UINT64_MAX, &off));
+        T_EQ_U64(off, i);
+    }
+    /* Every third granule (offsets of both parities), and the last one (254: 252 is freed,
+     * 253 is not). */
+    for (uint64_t i = 0; i < n; i += 3, nfreed++) {
+        T_OK(dmacoh__pa_free(pa, i, 1, true));
+        freed[i] = true;
+    }
+    T_OK(dmacoh__pa_free(pa, n - 1, 1, true));
+    freed[n - 1] = true;
+    nfreed++;
+    T_ASSERT(dmacoh__pa_check(pa));
+    T_EQ_U64(dmacoh__pa_largest_free(pa), 1);
+    while (dmacoh__pa_alloc(pa, 1, 1, UINT64_MAX, &off) == 0) {
+        T_ASSERT(off < n);
+        CHECK(freed[off] && !seen[off], "granule %llu handed out, free %d, seen %d",
+              (unsigned long long)off, freed[off], seen[off]);
+        seen[off] = true;
+        got++;
+        T_ASSERT(dmacoh__pa_check(pa));
+    }
+    T_EQ_U64(got, nfreed);
+    /* Two free granules side by side are one class-1 run, not two class-0 runs (offset 99 is
+     * absolute granule 104: aligned for two). */
+    T_OK(dmacoh__pa_free(pa, 100, 1, true));
+    T_OK(dmacoh__pa_free(pa, 99, 1, true));
+    T_ASSERT(dmacoh__pa_check(pa));
+    T_EQ_U64(dmacoh__pa_largest_free(pa), 2);
+    T_OK(dmacoh__pa_alloc(pa, 2, 2, UINT64_MAX, &off));
+    T_EQ_U64(off, 99);
+    T_ASSERT(dmacoh__pa_check(pa));
+    free(pa);
 }
 
 /* Parking (per-thread caches): a parked block is freed straight from OCC to FREE, so a second
@@ -528,6 +576,7 @@ static const struct t_case cases[] = {
     T_CASE(checker_catches_corruption),
     T_CASE(tib_pool_smoke),
     T_CASE(state_size_limits),
+    T_CASE(class_zero_pairs),
     T_CASE(parking_keeps_double_frees_out),
     T_CASE(first_fit_is_exact),
     T_CASE(first_fit_bounded_still_ascends),
