@@ -12,7 +12,7 @@
  * --quick runs a few batches only (CI smoke test); --batches=N runs N per thread (default 301:
  * about 20 ms per configuration, short enough that the second thread may start late; a longer
  * run shows the two-thread scaling better). --callgrind runs one million pairs of 64-byte
- * blocks on one thread, untimed, for instruction counts:
+ * blocks (--callgrind=SIZE: of SIZE bytes) on one thread, untimed, for instruction counts:
  *   valgrind --tool=callgrind --callgrind-out-file=cg.pool bench_pool --callgrind
  *   callgrind_annotate --inclusive=yes cg.pool | grep dmacoh_pool_
  */
@@ -257,7 +257,8 @@ int main(int argc, char **argv)
     struct dmacoh_device dev;
     struct dmacoh_sim_memory mem = {0xfe000000u, 16u << 20, DMACOH_MEMORY_MAP, false, 0};
 
-    bool callgrind = argc > 1 && strcmp(argv[1], "--callgrind") == 0;
+    bool callgrind = argc > 1 && strncmp(argv[1], "--callgrind", 11) == 0;
+    size_t cg_size = callgrind && argv[1][11] == '=' ? strtoul(argv[1] + 12, NULL, 10) : 64;
 
     if (argc > 1 && strcmp(argv[1], "--quick") == 0)
         nbatches = 5;
@@ -272,7 +273,7 @@ int main(int argc, char **argv)
         struct job j = {&ops_pool, NULL, NULL, NULL};
 
         nbatches = 1000000 / BATCH;
-        if (dmacoh_pool_create(&pool, "bench", &dev, 64, 0, 0, NULL))
+        if (dmacoh_pool_create(&pool, "bench", &dev, cg_size, 0, 0, NULL))
             return 1;
         j.ctx = pool;
         j.ns = calloc(nbatches, sizeof(double));

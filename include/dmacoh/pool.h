@@ -28,8 +28,10 @@
  * allocates from the chunks of its home shard (the platform's thread_slot); when they are
  * full it takes a block from another shard's chunks before asking for a new chunk, so memory
  * is not spread thin over threads (device memory is scarce). Frees go to the shard that owns
- * the chunk. `keep_empty` empty chunks (default 1) are kept for the whole pool to avoid
- * thrashing; further empty chunks go back to the region.
+ * the chunk. Empty chunks are kept to avoid thrashing: by default one per shard (so at most
+ * four), so that threads emptying and refilling chunks in their own shards never pass chunks
+ * to each other through the region; with `keep_empty` set, that many for the whole pool.
+ * Further empty chunks go back to the region.
  *
  * Magazines (on platforms with thread_id; by default not for a pool over an exclusive region,
  * see thread_cache): each thread keeps up to 8
@@ -90,8 +92,9 @@ struct dmacoh_pool_opts {
     /** Fill freed blocks with DMACOH_POOL_POISON and check the pattern when a block is handed
      * out again; a mismatch is logged with the block and its last owner's handle. */
     bool poison;
-    /** Empty chunks kept for reuse instead of being freed, for the whole pool: 0 means the
-     * default, 1; DMACOH_POOL_KEEP_NONE frees every chunk as soon as it is empty. */
+    /** Empty chunks kept for reuse instead of being freed, for the whole pool; 0 means the
+     * default, one per shard (one for a pool used by one thread); DMACOH_POOL_KEEP_NONE frees
+     * every chunk as soon as it is empty. */
     unsigned keep_empty;
     /** Per-thread magazines (above, "Magazines"): DMACOH_POOL_CACHE_AUTO (0) turns them on
      * unless the region serving the device when the pool is created was declared

@@ -97,6 +97,7 @@ struct shard {
     struct chunk **tab;  /* this shard's chunks by their handle */
     struct chunk *last;  /* the chunk last freed into: frees cluster, this skips the hash */
     size_t tab_cap, nchunks;
+    unsigned nempty; /* its empty chunks kept, when keep_empty is per shard */
     uint64_t in_use, peak, allocs, frees, failures;
 };
 
@@ -132,6 +133,7 @@ struct dmacoh_pool {
     struct chunk *gone;  /* retired chunks that had blocks outstanding (headers only) */
     struct chunk *spare; /* headers of chunks dropped or retired empty, kept for reuse */
     bool cache;          /* per-thread magazines on */
+    bool keep_per_shard; /* the default keep_empty: one empty chunk per shard (empty_kept) */
     uint64_t flush_gen;  /* bumped by an allocation about to fail: magazines flush (atomic) */
     struct mag *mags[DMACOH_THREAD_IDS]; /* by thread id; made by their thread (atomic) */
 };
@@ -314,6 +316,34 @@ static bool chunk_stale(const struct chunk *c)
     return c->region != 0 && !dmacoh__region_live(c->owner, c->region);
 }
 
+/* A chunk of shard sh turned empty (shard lock held): true if it is kept. By default each
+ * shard keeps one, so that threads emptying and refilling chunks in their own shards (a ring
+ * of blocks that cycles through whole chunks) never hand chunks to each other through the
+ * region, whose lock and state all threads share; an explicit keep_empty counts for the whole
+ * pool, on a cache line of its own. */
+static bool empty_kept(struct dmacoh_pool *p, struct shard *sh)
+{
+    if (p->keep_per_shard) {
+        if (sh->nempty)
+            return false;
+        sh->nempty = 1;
+        return true;
+    }
+    if (__atomic_add_fetch(&p->empty.nempty, 1u, __ATOMIC_RELAXED) <= p->keep_empty)
+        return true;
+    __atomic_sub_fetch(&p->empty.nempty, 1u, __ATOMIC_RELAXED);
+    return false;
+}
+
+/* A kept empty chunk of shard sh is used again, or goes (shard lock held). */
+static void empty_gone(struct dmacoh_pool *p, struct shard *sh)
+{
+    if (p->keep_per_shard)
+        sh->nempty--;
+    else
+        __atomic_sub_fetch(&p->empty.nempty, 1u, __ATOMIC_RELAXED);
+}
+
 /* Takes shard sh's stale chunks off its list and table onto *out (lock held); returns the
  * blocks outstanding in them, which are invalid now. */
 static uint64_t retire_shard(struct dmacoh_pool *p, struct shard *sh, struct chunk **out)
@@ -342,7 +372,7 @@ static uint64_t retire_shard(struct dmacoh_pool *p, struct shard *sh, struct chu
         if (sh->last == c)
             sh->last = NULL;
         if (held == 0) /* an empty chunk counts as kept */
-            __atomic_sub_fetch(&p->empty.nempty, 1u, __ATOMIC_RELAXED);
+            empty_gone(p, sh);
         sh->in_use -= held;
         lost += held;
         c->next = *out;
@@ -560,6 +590,7 @@ int dmacoh_pool_create(struct dmacoh_pool **out, const char *name, struct dmacoh
     p->keep_empty = (!opts || opts->keep_empty == 0)            ? 1
                     : opts->keep_empty == DMACOH_POOL_KEEP_NONE ? 0
                                                                 : opts->keep_empty;
+    p->keep_per_shard = !opts || opts->keep_empty == 0;
     p->nshards = plat->ops->thread_slot ? SHARDS : 1;
     p->cache = plat->ops->thread_id && cache_wanted(dev, opts);
     p->epoch = dmacoh__epoch();
@@ -907,7 +938,7 @@ static uint64_t take_block(struct dmacoh_pool *p, struct shard *sh, struct chunk
         c->summary &= ~(1ull << w);
     ST(c->nfree, c->nfree - 1);
     if (c->nfree + 1 == c->nblocks && !fresh)
-        __atomic_sub_fetch(&p->empty.nempty, 1u, __ATOMIC_RELAXED);
+        empty_gone(p, sh);
     if (!c->nfree)
         list_del(sh, c);
     if (++sh->in_use > sh->peak)
@@ -1054,11 +1085,8 @@ static struct chunk *give_block(struct dmacoh_pool *p, struct shard *sh, struct 
         list_add(sh, c);
     sh->in_use--;
     sh->frees++;
-    if (c->nfree != c->nblocks)
+    if (c->nfree != c->nblocks || empty_kept(p, sh))
         return NULL;
-    if (__atomic_add_fetch(&p->empty.nempty, 1u, __ATOMIC_RELAXED) <= p->keep_empty)
-        return NULL;
-    __atomic_sub_fetch(&p->empty.nempty, 1u, __ATOMIC_RELAXED);
     list_del(sh, c);
     tab_del(p, sh, c);
     sh->nchunks--;

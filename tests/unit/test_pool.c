@@ -1424,10 +1424,11 @@ static struct job in_thread(struct dmacoh_pool *p, bool do_free, size_t n, void 
     return j;
 }
 
-/* keep_empty bounds the pool's empty chunks, whichever threads used it. */
+/* An explicit keep_empty bounds the pool's empty chunks, whichever threads used it; the
+ * default keeps one per shard (four threads on four shards: four), and no more within one. */
 static void keep_empty_threads(void)
 {
-    static const unsigned keeps[] = {0, 1, 2};
+    static const unsigned keeps[] = {0, 1, 2, 4};
     void *cpu[8];
     dmacoh_dma_addr_t h[8];
     struct fx f;
@@ -1440,7 +1441,7 @@ static void keep_empty_threads(void)
 
         memset(&o, 0, sizeof(o));
         o.keep_empty = keeps[k] ? keeps[k] : DMACOH_POOL_KEEP_NONE;
-        p = pool_new("keep-mt", &f.dev, 64, 0, 0, keeps[k] == 1 ? NULL : &o);
+        p = pool_new("keep-mt", &f.dev, 64, 0, 0, keeps[k] == 4 ? NULL : &o); /* 4: default */
         /* Four threads take one block each, then this thread returns them all. */
         for (size_t i = 0; i < 4; i++) {
             struct job j = in_thread(p, false, 1, &cpu[i], &h[i]);
@@ -1456,6 +1457,18 @@ static void keep_empty_threads(void)
                    "keep_empty %u, no block outstanding: pool holds %" PRIu64 " chunks (%" PRIu64
                    " bytes of the region)",
                    keeps[k], ps.chunks, t_region_stats(&f.dev).in_use);
+        if (keeps[k] == 4) {
+            void *more[128];
+            dmacoh_dma_addr_t hm[128];
+
+            T_EQ_U64(ps.chunks, 4); /* each thread's shard keeps its chunk */
+            /* Two chunks' worth in this thread's shard (one of the four), all freed: one stays. */
+            for (size_t i = 0; i < 128; i++)
+                T_OK(dmacoh_pool_alloc(p, 0, &more[i], &hm[i]));
+            for (size_t i = 0; i < 128; i++)
+                T_OK(dmacoh_pool_free(p, more[i], hm[i]));
+            T_EQ_U64(pst(p).chunks, 4);
+        }
         T_OK(dmacoh_pool_destroy(p, 0));
         T_EQ_U64(t_region_stats(&f.dev).in_use, 0);
     }
