@@ -317,7 +317,7 @@ int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct 
  * out since). Known-zero state is kept per group of four granules: a free makes dirty the
  * groups it touches, the free granules beside the block in them included. Works in steps of
  * at most 256 KiB under each region's lock, from where the previous scrub stopped (inside a
- * group too, if nothing was freed since; budgets below a granule do nothing), and returns
+ * group too, unless a free touched that group since; budgets below a granule do nothing), and returns
  * when max_bytes are zeroed or every free granule is clean. *scrubbed (may be NULL) receives
  * the bytes zeroed. Shared regions do not track clean memory and are skipped. Metadata: one
  * bit per four granules.

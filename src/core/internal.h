@@ -254,12 +254,11 @@ struct dmacoh__pool {
      * drained cache clears the bits of the groups it touches, so a freed block is dirty and so
      * are the free granules beside it in those groups. All under the region lock. nclean: the
      * free granules of set groups; scrub_at: the granule where the next scrub goes on, in the
-     * middle of a group when a budget ended there, which scrub_seq (*seq then) keeps valid
-     * only while nothing was freed. */
+     * middle of a group when a budget ended there (the granules of the group before it are
+     * zeroed; a free in the group moves it back to the group's start). */
     uint64_t *clean;
     uint64_t nclean;
     uint64_t scrub_at;
-    uint32_t scrub_seq;
     /* A shared region (shared.c): the object holding the allocator state, the lock, seq and
      * waiters, and the owner table, and this process's part of it (after the pool, in the
      * same metadata block); both NULL for a private region. */
@@ -321,13 +320,18 @@ uint64_t dmacoh__clean_clear(struct dmacoh__pool *pool, uint64_t off, uint64_t n
 void dmacoh__clean_dirty(struct dmacoh__pool *pool, uint64_t off, uint64_t n);
 
 /* The same, with the usual case inline: a block inside one group already dirty costs a load
- * and a test. */
+ * and a test. A scrub stopped inside a group the block touches starts that group again: the
+ * granules it zeroed there may be the ones just freed. */
 static inline void dmacoh__clean_freed(struct dmacoh__pool *pool, uint64_t off, uint64_t n)
 {
-    uint64_t G = off >> DMACOH__CLEAN_SHIFT;
+    uint64_t G = off >> DMACOH__CLEAN_SHIFT, GL = (off + n - 1) >> DMACOH__CLEAN_SHIFT;
+    uint64_t sg = pool->scrub_at >> DMACOH__CLEAN_SHIFT;
 
-    if (!pool->clean ||
-        (((off + n - 1) >> DMACOH__CLEAN_SHIFT) == G && !((pool->clean[G >> 6] >> (G & 63)) & 1u)))
+    if (!pool->clean)
+        return;
+    if ((pool->scrub_at & (DMACOH__CLEAN_G - 1)) && sg >= G && sg <= GL)
+        pool->scrub_at = sg << DMACOH__CLEAN_SHIFT;
+    if (GL == G && !((pool->clean[G >> 6] >> (G & 63)) & 1u))
         return;
     dmacoh__clean_dirty(pool, off, n);
 }

@@ -255,7 +255,6 @@ static int map_pool(struct dmacoh_device *dev, struct dmacoh__pool *pool, dmacoh
         pool->nclean = 0;
     }
     pool->scrub_at = 0;
-    pool->scrub_seq = 0;
     pool->refs = 1;
     pool->id = __atomic_add_fetch(&region_ids, 1u, __ATOMIC_RELAXED);
     pool->mode = pool->map.mode;
@@ -738,11 +737,9 @@ int dmacoh_region_find(const struct dmacoh_device *dev, const void *cpu, struct 
     return 0;
 }
 
-/* Bytes a scrub looks at (granules passed) or zeroes in one hold of the region lock. */
-#define SCRUB_STEP ((uint64_t)256 << 10)
-
 /* Zeroes the free granules of group G from granule i on (the ones before i were zeroed by an
- * earlier step with nothing freed since), at most *left of them. Marks the group clean and
+ * earlier step, and nothing in the group was freed since: dmacoh__clean_freed moves the
+ * cursor back otherwise), at most *left of them. Marks the group clean and
  * returns true when it got to the group's end; false, with *at where it stopped, when the
  * budget ran out first. Lock held. */
 static bool scrub_group(struct dmacoh__pool *pool, uint64_t G, uint64_t i, uint64_t *left,
@@ -785,26 +782,22 @@ static bool scrub_group(struct dmacoh__pool *pool, uint64_t G, uint64_t i, uint6
 
 /* Zeroes the free granules of pool's dirty groups, from its scrub cursor on, one bounded step
  * per hold of the lock, until budget bytes are zeroed or every group has been looked at once.
- * A budget may end inside a group: the next step goes on from there if nothing was freed in
- * between (scrub_seq), else it starts the group again. Returns the bytes zeroed. */
+ * A budget may end inside a group: the next step goes on from there (a free in that group
+ * has moved the cursor back to the group's start meanwhile). Returns the bytes zeroed. */
 static uint64_t scrub_pool(struct dmacoh__pool *pool, uint64_t budget)
 {
     uint64_t ng = pool->size >> pool->gshift, step = SCRUB_STEP >> pool->gshift, seen = 0;
-    uint64_t total = 0, gmask = DMACOH__CLEAN_G - 1;
+    uint64_t total = 0;
 
-    if (step < DMACOH__CLEAN_G)
-        step = DMACOH__CLEAN_G;
+    if (step == 0)
+        step = 1; /* granules over 256 KiB: one per hold */
     while (seen < ng && budget >> pool->gshift) {
         uint64_t i, start, lim, zeroed = 0, left = budget >> pool->gshift;
-        uint32_t seq;
 
         if (left > step)
             left = step;
         (void)dmacoh__pool_lock(pool);
-        seq = __atomic_load_n(pool->seq, __ATOMIC_RELAXED);
         i = pool->scrub_at < ng ? pool->scrub_at : 0;
-        if ((i & gmask) && seq != pool->scrub_seq)
-            i &= ~gmask; /* something was freed: the group's zeroed part may be dirty again */
         start = i;
         lim = ng - i < step ? ng : i + step;
         if (lim - i > ng - seen)
@@ -827,7 +820,6 @@ static uint64_t scrub_pool(struct dmacoh__pool *pool, uint64_t budget)
         }
         seen += i > start ? i - start : 0;
         pool->scrub_at = i < ng ? i : 0;
-        pool->scrub_seq = seq;
         dmacoh__pool_unlock(pool);
         total += zeroed << pool->gshift;
         budget -= zeroed << pool->gshift;
