@@ -24,31 +24,53 @@ struct snap {
     uint64_t w[DMACOH__SNAP_WORDS];
 };
 
+/* 64 granule bits from 16 group bits: bits 4j .. 4j + 3 of the result are bit j of x. */
+static uint64_t spread4(uint64_t x)
+{
+    x &= 0xffffu;
+    x = (x | (x << 24)) & 0x000000ff000000ffull;
+    x = (x | (x << 12)) & 0x000f000f000f000full;
+    x = (x | (x << 6)) & 0x0303030303030303ull;
+    x = (x | (x << 3)) & 0x1111111111111111ull;
+    return x * 0xfu;
+}
+
+/* Bits G0 .. G0 + 16 of the clean bitmap (nw words) in the low bits (0 past its end). */
+static uint64_t group_bits(const uint64_t *w, uint64_t nw, uint64_t G0)
+{
+    uint64_t k = G0 >> 6, sh = G0 & 63, v = w[k] >> sh;
+
+    if (sh > 47 && k + 1 < nw)
+        v |= w[k + 1] << (64 - sh);
+    return v;
+}
+
 /* Granules [off, off+n), all free, are taken: those in clean groups were zero. The group bits
  * stay (what is left free in those groups is still zero). snap (may be NULL) receives which
- * granules were clean, block-relative. */
+ * granules were clean, block-relative. 64 granules per step: 17 group bits spread to one
+ * granule bit each. */
 static uint64_t clean_take(struct dmacoh__pool *pool, uint64_t off, uint64_t n, uint64_t *snap)
 {
-    uint64_t taken = 0, end = off + n, glim = ((end - 1) >> DMACOH__CLEAN_SHIFT) + 1;
-    uint64_t slim = (uint64_t)DMACOH__SNAP_WORDS * 64;
+    uint64_t taken = 0, nw = dmacoh__clean_words(pool->pa->ngranules);
 
     if (!pool->clean || pool->nclean == 0)
         return 0;
-    if (snap)
-        for (uint64_t k = 0; k < DMACOH__SNAP_WORDS; k++)
-            snap[k] = 0;
-    for (uint64_t G = dmacoh__bit_next(pool->clean, off >> DMACOH__CLEAN_SHIFT, glim, true);
-         G < glim; G = dmacoh__bit_next(pool->clean, G + 1, glim, true)) {
-        uint64_t a = G << DMACOH__CLEAN_SHIFT, b = a + DMACOH__CLEAN_G;
+    for (uint64_t i = 0; i < n; i += 64) {
+        uint64_t a = off + i, s = a & (DMACOH__CLEAN_G - 1);
+        uint64_t gb = group_bits(pool->clean, nw, a >> DMACOH__CLEAN_SHIFT);
+        uint64_t m = spread4(gb) >> s;
 
-        if (a < off)
-            a = off;
-        if (b > end)
-            b = end;
-        taken += b - a;
-        for (uint64_t i = a - off; snap && i < b - off && i < slim; i++)
-            snap[i >> 6] |= (uint64_t)1 << (i & 63);
+        if (s && ((gb >> 16) & 1u))
+            m |= ~(uint64_t)0 << (64 - s);
+        if (n - i < 64)
+            m &= ((uint64_t)1 << (n - i)) - 1;
+        taken += (uint64_t)__builtin_popcountll(m);
+        if (snap && (i >> 6) < DMACOH__SNAP_WORDS)
+            snap[i >> 6] = m;
     }
+    if (snap)
+        for (uint64_t k = (n + 63) >> 6; k < DMACOH__SNAP_WORDS; k++)
+            snap[k] = 0;
     pool->nclean -= taken;
     return taken;
 }
@@ -58,22 +80,39 @@ uint64_t dmacoh__clean_clear(struct dmacoh__pool *pool, uint64_t off, uint64_t n
     return clean_take(pool, off, n, NULL);
 }
 
+/* Group G, touched by the freed block [off, end), is dirty now: its other free granules were
+ * clean until now if it was marked. */
+static void group_dirty(struct dmacoh__pool *pool, uint64_t G, uint64_t off, uint64_t end)
+{
+    uint64_t a = G << DMACOH__CLEAN_SHIFT, ng = pool->pa->ngranules, fm, bit;
+    uint64_t cnt = ng - a < DMACOH__CLEAN_G ? ng - a : DMACOH__CLEAN_G;
+
+    bit = (uint64_t)1 << (G & 63);
+    if (!(pool->clean[G >> 6] & bit))
+        return;
+    fm = dmacoh__pa_free_mask(pool->pa, a, (unsigned)cnt);
+    for (uint64_t j = 0; j < cnt; j++)
+        if (((fm >> j) & 1u) && (a + j < off || a + j >= end))
+            pool->nclean--;
+    pool->clean[G >> 6] &= ~bit;
+}
+
 void dmacoh__clean_dirty(struct dmacoh__pool *pool, uint64_t off, uint64_t n)
 {
-    uint64_t end = off + n, glim = ((end - 1) >> DMACOH__CLEAN_SHIFT) + 1;
-    uint64_t ng = pool->pa->ngranules;
+    uint64_t end = off + n, G0 = off >> DMACOH__CLEAN_SHIFT;
+    uint64_t G1 = (end - 1) >> DMACOH__CLEAN_SHIFT;
 
-    for (uint64_t G = dmacoh__bit_next(pool->clean, off >> DMACOH__CLEAN_SHIFT, glim, true);
-         G < glim; G = dmacoh__bit_next(pool->clean, G + 1, glim, true)) {
-        uint64_t a = G << DMACOH__CLEAN_SHIFT,
-                 cnt = ng - a < DMACOH__CLEAN_G ? ng - a : DMACOH__CLEAN_G;
-        uint64_t fm = dmacoh__pa_free_mask(pool->pa, a, (unsigned)cnt);
+    /* Only the first and the last group can hold free granules outside the block. */
+    group_dirty(pool, G0, off, end);
+    if (G1 == G0)
+        return;
+    group_dirty(pool, G1, off, end);
+    for (uint64_t G = G0 + 1; G < G1;) { /* the groups between: whole words at a time */
+        uint64_t sh = G & 63, cnt = 64 - sh < G1 - G ? 64 - sh : G1 - G;
+        uint64_t m = (cnt == 64 ? ~(uint64_t)0 : (((uint64_t)1 << cnt) - 1)) << sh;
 
-        /* Free granules of the group outside the block were clean until now. */
-        for (uint64_t j = 0; j < cnt; j++)
-            if (((fm >> j) & 1u) && (a + j < off || a + j >= end))
-                pool->nclean--;
-        pool->clean[G >> 6] &= ~((uint64_t)1 << (G & 63));
+        pool->clean[G >> 6] &= ~m;
+        G += cnt;
     }
 }
 
