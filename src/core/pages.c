@@ -52,9 +52,9 @@
  * not fit, plus one class lookup, each O(log64 n); free: two neighbour lookups and three index
  * updates. First fit adds one lookup per nonempty class and at most FF_PROBES misfit runs in
  * each class that may not fit. A free also lowers the first-fit floors that are set (a mask
- * names them; usually none). Marking the n
- * granules of the block itself costs n/32 word writes, which the zeroing of those n granules
- * dwarfs.
+ * names them; usually none). Marking the n granules of the block itself costs n/32 word
+ * writes, which the zeroing of those n granules dwarfs. One granule in best fit (the
+ * commonest request) has a short path with the same result (single_alloc, single_free).
  *
  * DEVIATION(kernel): in best fit, bounded probing means a request can fail while a run that
  * would hold it exists: when no free run of pow2ceil(n + A - 1) granules exists and the probed
@@ -776,6 +776,76 @@ static void floors_reset(struct dmacoh__pa *pa)
         floors(pa)[__builtin_ctzll(*m)] = 0;
 }
 
+/* ---- one granule, best fit, a private region used under its lock only ----
+ *
+ * A driver's small buffers: the same result as the general path below (the lowest single free
+ * granule, from class 0; a free between two busy granules files a class-0 run), in a few word
+ * operations, without its generality. Not while first fit holds (it looks at every class), in
+ * a shared region (the journal and the crash steps) or while per-thread caches park blocks
+ * without the lock (kinds change by compare-and-swap then). */
+static bool single_ok(const struct dmacoh__pa *pa)
+{
+    return !pa->first_fit && !pa->always_first_fit && !pa->concurrent && !pa->owners_off;
+}
+
+/* Granule `at` gets kind `to` (one field of its word), the busy summary kept. */
+static void single_set(struct dmacoh__pa *pa, uint64_t at, unsigned to)
+{
+    uint64_t k = at >> 5, sh = 2 * (at & 31), was = kload(pa, k);
+    uint64_t now = (was & ~(3ull << sh)) | ((uint64_t)to << sh);
+
+    __atomic_store_n(&kinds(pa)[k], now, __ATOMIC_RELAXED);
+    summarise(pa, k, was, now);
+}
+
+static uint64_t single_alloc(struct dmacoh__pa *pa)
+{
+    struct hb b = hb_get(pa, 1);
+    uint64_t i = hb_next(&b, 0), a = i << 1;
+
+    if (get(pa, a) != DMACOH__G_FREE)
+        a++;
+    hb_clear(&b, i);
+    if (--ccount(pa)[0] == 0)
+        pa->classmask &= ~1ull;
+    pa->runs--;
+    if (!pa->largest_stale && pa->largest == 1 && --pa->nlargest == 0)
+        pa->largest_stale = true;
+    single_set(pa, a, DMACOH__G_HEAD);
+    pa->used++;
+    pa->live++;
+    if (pa->used > pa->peak)
+        pa->peak = pa->used;
+    return a;
+}
+
+/* Frees the one-granule allocation at off if both neighbours are busy (then it becomes a
+ * class-0 run of its own); false, changing nothing, if it is not such a block. */
+static bool single_free(struct dmacoh__pa *pa, uint64_t off)
+{
+    struct hb b;
+    unsigned next = off + 1 < pa->ngranules ? get(pa, off + 1) : DMACOH__G_OCC;
+
+    if (get(pa, off) != DMACOH__G_HEAD || next == DMACOH__G_FREE || next == DMACOH__G_CONT ||
+        (off > 0 && get(pa, off - 1) == DMACOH__G_FREE))
+        return false;
+    single_set(pa, off, DMACOH__G_FREE);
+    b = hb_get(pa, 1);
+    hb_set(&b, off >> 1);
+    if (ccount(pa)[0]++ == 0)
+        pa->classmask |= 1ull;
+    pa->runs++;
+    if (!pa->largest_stale && pa->largest <= 1) {
+        pa->nlargest = pa->largest == 1 ? pa->nlargest + 1 : 1;
+        pa->largest = 1;
+    }
+    floors_reset(pa);
+    pa->used--;
+    pa->live--;
+    pa->first_fit = pa->live == 0;
+    return true;
+}
+
 int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t limit,
                      uint64_t *off)
 {
@@ -785,6 +855,10 @@ int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t
 
     if (n == 0 || n > end || n > pa->ngranules - pa->used - pa->occupied || !dmacoh__is_pow2(align))
         return DMACOH_ENOMEM;
+    if (n == 1 && align == 1 && !capped && (pa->classmask & 1u) && single_ok(pa)) {
+        *off = single_alloc(pa);
+        return 0;
+    }
     /* Runs at least this long hold an aligned fit wherever they start. */
     sure_len = align - 1 > UINT64_MAX - n ? UINT64_MAX : n + align - 1;
     mask = pa->classmask & (~0ull << cls(n));
@@ -933,7 +1007,11 @@ static void give_back(struct dmacoh__pa *pa, uint64_t off, uint64_t n)
 
 int dmacoh__pa_free(struct dmacoh__pa *pa, uint64_t off, uint64_t n, bool handle_ok)
 {
-    int r = well_formed(pa, off, n);
+    int r;
+
+    if (n == 1 && handle_ok && off < pa->ngranules && single_ok(pa) && single_free(pa, off))
+        return 0;
+    r = well_formed(pa, off, n);
 
     /* Checked in this order: not an allocation start, occupied, handle, length. */
     if (r == DMACOH_EFAULT || r == DMACOH_EPERM)
