@@ -174,6 +174,15 @@ static uint64_t hb_next(const struct hb *b, uint64_t i)
     return NONE;
 }
 
+/* First set bit, or NONE: from the top word down, where hb_next(b, 0) climbs from a low word
+ * that is often empty (the lowest runs are the first taken). */
+static uint64_t hb_first(const struct hb *b)
+{
+    uint64_t top = b->d[0] - 1, w = b->w[hb_off(b, top)];
+
+    return w ? hb_down(b, top, (uint64_t)__builtin_ctzll(w), false) : NONE;
+}
+
 /* Last set bit <= i, or NONE. */
 static uint64_t hb_prev(const struct hb *b, uint64_t i)
 {
@@ -801,7 +810,7 @@ static void single_set(struct dmacoh__pa *pa, uint64_t at, unsigned to)
 static uint64_t single_alloc(struct dmacoh__pa *pa)
 {
     struct hb b = hb_get(pa, 1);
-    uint64_t i = hb_next(&b, 0), a = i << 1;
+    uint64_t i = hb_first(&b), a = i << 1;
 
     if (get(pa, a) != DMACOH__G_FREE)
         a++;
@@ -823,13 +832,25 @@ static uint64_t single_alloc(struct dmacoh__pa *pa)
  * class-0 run of its own); false, changing nothing, if it is not such a block. */
 static bool single_free(struct dmacoh__pa *pa, uint64_t off)
 {
+    uint64_t k = off >> 5, sh = 2 * (off & 31), was = kload(pa, k), now;
+    unsigned next, prev;
     struct hb b;
-    unsigned next = off + 1 < pa->ngranules ? get(pa, off + 1) : DMACOH__G_OCC;
 
-    if (get(pa, off) != DMACOH__G_HEAD || next == DMACOH__G_FREE || next == DMACOH__G_CONT ||
-        (off > 0 && get(pa, off - 1) == DMACOH__G_FREE))
+    if (((was >> sh) & 3u) != DMACOH__G_HEAD)
         return false;
-    single_set(pa, off, DMACOH__G_FREE);
+    /* The neighbours, from the same word unless off is at its edge; the region's ends count
+     * as busy. */
+    next = off + 1 >= pa->ngranules ? DMACOH__G_OCC
+           : (off & 31) != 31       ? (unsigned)(was >> (sh + 2)) & 3u
+                                    : get(pa, off + 1);
+    prev = off == 0     ? DMACOH__G_OCC
+           : (off & 31) ? (unsigned)(was >> (sh - 2)) & 3u
+                        : get(pa, off - 1);
+    if (next == DMACOH__G_FREE || next == DMACOH__G_CONT || prev == DMACOH__G_FREE)
+        return false;
+    now = was & ~(3ull << sh);
+    __atomic_store_n(&kinds(pa)[k], now, __ATOMIC_RELAXED);
+    summarise(pa, k, was, now);
     b = hb_get(pa, 1);
     hb_set(&b, off >> 1);
     if (ccount(pa)[0]++ == 0)
@@ -869,7 +890,7 @@ int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t
         /* One granule, best fit: any single free granule is a perfect fit. */
         struct hb b = hb_get(pa, 1);
 
-        run_at(pa, 0, hb_next(&b, 0), &best.s, &best.e);
+        run_at(pa, 0, hb_first(&b), &best.s, &best.e);
         best.p = best.s;
         mask = 0;
     }
