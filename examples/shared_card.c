@@ -117,7 +117,7 @@ int main(int argc, char **argv)
     struct device card;
     bool hold = argc > 1 && strcmp(argv[1], "--hold") == 0;
     char name[32];
-    dma_addr_t ring_h;
+    dma_addr_t ring_h = 0; /* set by dma_alloc_coherent; checked before use */
     void *ring;
     int go[2], granted, status;
     pid_t rx, tx;
