@@ -12,11 +12,6 @@ bool dmacoh__platform_ok(const struct dmacoh_platform *p)
     return p && p->magic == DMACOH__PLATFORM_MAGIC;
 }
 
-bool dmacoh__device_ok(const struct dmacoh_device *dev)
-{
-    return dev && dev->magic == DMACOH__DEVICE_MAGIC;
-}
-
 int dmacoh_platform_init(struct dmacoh_platform *p, const struct dmacoh_platform_ops *ops,
                          void *ctx)
 {

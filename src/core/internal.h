@@ -480,7 +480,12 @@ static inline bool dmacoh__tc_active(const struct dmacoh__pool *pool)
     return __atomic_load_n(&pool->tc_on, __ATOMIC_ACQUIRE) != 0;
 }
 
-bool dmacoh__device_ok(const struct dmacoh_device *dev);
+/* Whether dev is an initialised device (its magic set by dmacoh_device_init). Inline: every
+ * allocation and free starts with it. */
+static inline bool dmacoh__device_ok(const struct dmacoh_device *dev)
+{
+    return dev && dev->magic == DMACOH__DEVICE_MAGIC;
+}
 
 /* Allocates from dev's own region only, not zeroed, with device addresses at or below mask
  * instead of dev's DMA mask (windows serve devices with different masks). */

@@ -117,26 +117,30 @@ static uint64_t hb_words(const struct hb *b, uint64_t L)
     return b->d[1 + b->maxlev + L];
 }
 
+/* hb_set and hb_clear visit every level, without a branch on the words: whether a word goes
+ * from or to zero is at random in a busy region, and a mispredicted exit costs more than the
+ * stores to the few upper-level words (measured: "Branches at random" in docs/performance.md).
+ * Setting a bit sets its ancestors, which may already be set; clearing one clears an ancestor
+ * only while every word below it went to zero. The level count is held in a local: words and
+ * descriptor are uint64_t of one array, so the compiler would read it again after each store. */
 static void hb_set(const struct hb *b, uint64_t i)
 {
-    for (uint64_t L = 0; L < b->d[0]; L++, i >>= 6) {
-        uint64_t *w = &b->w[hb_off(b, L) + (i >> 6)];
-        uint64_t was = *w;
+    uint64_t levels = b->d[0];
 
-        *w = was | (1ull << (i & 63));
-        if (was)
-            return;
-    }
+    for (uint64_t L = 0; L < levels; L++, i >>= 6)
+        b->w[hb_off(b, L) + (i >> 6)] |= 1ull << (i & 63);
 }
 
 static void hb_clear(const struct hb *b, uint64_t i)
 {
-    for (uint64_t L = 0; L < b->d[0]; L++, i >>= 6) {
-        uint64_t *w = &b->w[hb_off(b, L) + (i >> 6)];
+    uint64_t levels = b->d[0], keep = 0; /* all ones once a word below stayed non-zero */
 
-        *w &= ~(1ull << (i & 63));
-        if (*w)
-            return;
+    for (uint64_t L = 0; L < levels; L++, i >>= 6) {
+        uint64_t *w = &b->w[hb_off(b, L) + (i >> 6)];
+        uint64_t now = *w & ~(~keep & (1ull << (i & 63)));
+
+        *w = now;
+        keep |= 0 - (uint64_t)(now != 0);
     }
 }
 
@@ -826,13 +830,13 @@ static void single_set(struct dmacoh__pa *pa, uint64_t at, unsigned to)
 static uint64_t single_alloc(struct dmacoh__pa *pa)
 {
     struct hb b = hb_get(pa, 1);
-    uint64_t i = hb_first(&b), a = i << 1;
+    uint64_t i = hb_first(&b);
+    /* Which granule of the pair: without a branch, as it is either at random. */
+    uint64_t a = (i << 1) + (get(pa, i << 1) != DMACOH__G_FREE);
 
-    if (get(pa, a) != DMACOH__G_FREE)
-        a++;
     hb_clear(&b, i);
-    if (--ccount(pa)[0] == 0)
-        pa->classmask &= ~1ull;
+    /* Class 0's count hovers near zero in a busy region: its bit is set without a branch. */
+    pa->classmask = (pa->classmask & ~1ull) | (--ccount(pa)[0] != 0);
     pa->runs--;
     if (!pa->largest_stale && pa->largest == 1 && --pa->nlargest == 0)
         pa->largest_stale = true;
@@ -862,15 +866,16 @@ static bool single_free(struct dmacoh__pa *pa, uint64_t off)
     prev = off == 0     ? DMACOH__G_OCC
            : (off & 31) ? (unsigned)(was >> (sh - 2)) & 3u
                         : get(pa, off - 1);
-    if (next == DMACOH__G_FREE || next == DMACOH__G_CONT || prev == DMACOH__G_FREE)
+    /* One branch, not three: which neighbour is free is at random. */
+    if ((next == DMACOH__G_FREE) | (next == DMACOH__G_CONT) | (prev == DMACOH__G_FREE))
         return false;
     now = was & ~(3ull << sh);
     __atomic_store_n(&kinds(pa)[k], now, __ATOMIC_RELAXED);
     summarise(pa, k, was, now);
     b = hb_get(pa, 1);
     hb_set(&b, off >> 1);
-    if (ccount(pa)[0]++ == 0)
-        pa->classmask |= 1ull;
+    ccount(pa)[0]++;
+    pa->classmask |= 1ull;
     pa->runs++;
     if (!pa->largest_stale && pa->largest <= 1) {
         pa->nlargest = pa->largest == 1 ? pa->nlargest + 1 : 1;
@@ -887,12 +892,13 @@ int dmacoh__pa_alloc(struct dmacoh__pa *pa, uint64_t n, uint64_t align, uint64_t
     bool capped = end < pa->ngranules, lowest = pa->first_fit || pa->always_first_fit;
     struct pick best = {0, 0, NONE};
 
-    if (n == 0 || n > end || n > pa->ngranules - pa->used - pa->occupied || !dmacoh__is_pow2(align))
-        return DMACOH_ENOMEM;
+    /* First, before the general checks: a class-0 run is a free granule, so one fits. */
     if (n == 1 && align == 1 && !capped && (pa->classmask & 1u) && single_ok(pa)) {
         *off = single_alloc(pa);
         return 0;
     }
+    if (n == 0 || n > end || n > pa->ngranules - pa->used - pa->occupied || !dmacoh__is_pow2(align))
+        return DMACOH_ENOMEM;
     /* Runs at least this long hold an aligned fit wherever they start. */
     sure_len = align - 1 > UINT64_MAX - n ? UINT64_MAX : n + align - 1;
     mask = pa->classmask & (~0ull << cls(n));
