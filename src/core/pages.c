@@ -148,34 +148,6 @@ static void hb_clear(const struct hb *b, uint64_t i)
     }
 }
 
-/* The same for the class-0 index of the one-granule path, without a branch on the words: there
- * a free files a single that the next allocation takes, so whether a word goes from or to zero
- * is at random, and a mispredicted exit costs more than the stores to the upper-level words.
- * The general path keeps the early exit: its upper-level words are more often out of cache
- * (2^24 pages, mixed requests: 10 % slower without it). Setting a bit sets its ancestors,
- * which may already be set; clearing one clears an ancestor only while every word below it
- * went to zero. */
-static void hb_set_all(const struct hb *b, uint64_t i)
-{
-    uint64_t levels = b->d[0];
-
-    for (uint64_t L = 0; L < levels; L++, i >>= 6)
-        b->w[hb_off(b, L) + (i >> 6)] |= 1ull << (i & 63);
-}
-
-static void hb_clear_all(const struct hb *b, uint64_t i)
-{
-    uint64_t levels = b->d[0], keep = 0; /* all ones once a word below stayed non-zero */
-
-    for (uint64_t L = 0; L < levels; L++, i >>= 6) {
-        uint64_t *w = &b->w[hb_off(b, L) + (i >> 6)];
-        uint64_t now = *w & ~(~keep & (1ull << (i & 63)));
-
-        *w = now;
-        keep |= 0 - (uint64_t)(now != 0);
-    }
-}
-
 static bool hb_test(const struct hb *b, uint64_t i)
 {
     return (b->w[hb_off(b, 0) + (i >> 6)] >> (i & 63)) & 1u;
@@ -866,7 +838,7 @@ static uint64_t single_alloc(struct dmacoh__pa *pa)
     /* Which granule of the pair: without a branch, as it is either at random. */
     uint64_t a = (i << 1) + (get(pa, i << 1) != DMACOH__G_FREE);
 
-    hb_clear_all(&b, i);
+    hb_clear(&b, i);
     /* Class 0's count hovers near zero in a busy region: its bit is set without a branch. */
     pa->classmask = (pa->classmask & ~1ull) | (--ccount(pa)[0] != 0);
     pa->runs--;
@@ -905,7 +877,7 @@ static bool single_free(struct dmacoh__pa *pa, uint64_t off)
     __atomic_store_n(&kinds(pa)[k], now, __ATOMIC_RELAXED);
     summarise(pa, k, was, now);
     b = hb_get(pa, 1);
-    hb_set_all(&b, off >> 1);
+    hb_set(&b, off >> 1);
     ccount(pa)[0]++;
     pa->classmask |= 1ull;
     pa->runs++;
