@@ -246,9 +246,8 @@ static unsigned get(const struct dmacoh__pa *pa, uint64_t i)
 /* Mask of the fields for granules [lo, hi) of one word, 0 <= lo < hi <= 32. */
 static uint64_t field_mask(unsigned lo, unsigned hi)
 {
-    uint64_t m = (hi - lo == 32) ? ~0ull : ((1ull << (2 * (hi - lo))) - 1);
-
-    return m << (2 * lo);
+    /* A shift of 0 to 62: no branch for the whole word (hi - lo is at random on a free). */
+    return (~0ull >> (64 - 2 * (hi - lo))) << (2 * lo);
 }
 
 /* Keeps the busy summary in step with kind word k going from `was` to `now`. */
