@@ -2,9 +2,11 @@
 /*
  * smoke.c - proves the freestanding promise: src/core + src/platform/none built with
  * -ffreestanding -nostdlib, no libc at all, running a declare / alloc / free / fallback /
- * release cycle and a dma_pool on static arrays, metadata from a static arena. On x86 Linux it is linked as a static program with its
- * own _start and exits through the exit system call (lz4's tests/freestanding.c does the
- * same); elsewhere it is compiled only. The exit status is the number of the failed step.
+ * release cycle and a dma_pool on static arrays, metadata from a static arena. On Linux
+ * (x86-64, 32-bit x86, 32-bit Arm, s390x: every CPU the checks build for) it is linked as a
+ * static program with its own _start and exits through the exit system call (lz4's
+ * tests/freestanding.c does the same); the other CPUs run it under QEMU user-mode emulation.
+ * The exit status is the number of the failed step.
  */
 #include <dmacoh/baremetal.h>
 
@@ -160,4 +162,28 @@ __asm__(".globl _start\n"
         "    movl $1, %eax\n"
         "    int $0x80\n"
         "    hlt\n");
+#elif defined(__arm__) && defined(__linux__)
+/* 32-bit Arm (Arm or Thumb-2 code alike): the stack 8-byte aligned as the procedure call
+ * standard asks, exit is system call 1, its number in r7. */
+__asm__(".text\n"
+        ".syntax unified\n"
+        ".globl _start\n"
+        ".type _start, %function\n"
+        "_start:\n"
+        "    mov r0, sp\n"
+        "    bic r0, r0, #7\n"
+        "    mov sp, r0\n"
+        "    bl smoke\n"
+        "    movs r7, #1\n"
+        "    svc #0\n");
+#elif defined(__s390x__) && defined(__linux__)
+/* s390x: a 160-byte frame for the callee to save registers in, a zero back chain; exit is
+ * system call 1, given in the svc instruction, its argument in r2 (where smoke returns). */
+__asm__(".text\n"
+        ".globl _start\n"
+        "_start:\n"
+        "    aghi %r15, -160\n"
+        "    xc 0(8,%r15), 0(%r15)\n"
+        "    brasl %r14, smoke\n"
+        "    svc 1\n");
 #endif
