@@ -256,8 +256,8 @@ static int from_system(struct dmacoh_device *dev, uint64_t bytes, unsigned flags
 
 /* Tries the region serving dev. Returns 0 with *cpu and *handle set, or an error with *may_fall
  * telling whether system memory may be tried. Inlined into the allocation of a device with one
- * region of its own (the common case: about 25 instructions of call and register saves a
- * pair); from_region is the one out-of-line copy for every other caller. */
+ * region of its own (the common case: with take, about 50 instructions of calls and register
+ * saves a pair); from_region is the one out-of-line copy for every other caller. */
 static inline __attribute__((always_inline)) int
 region_alloc(struct dmacoh_device *dev, struct dmacoh__pool *pool, int owner_flags, uint64_t mask,
              size_t size, unsigned flags, uint64_t timeout_ns, void **cpu,
