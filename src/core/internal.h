@@ -395,13 +395,20 @@ static inline const char *dmacoh__region_name(const struct dmacoh_device *dev, u
     return dev->region_name[dev->name_slot[i] % DMACOH_REGIONS_MAX];
 }
 
+/* Whether dev is an initialised device (its magic set by dmacoh_device_init). Inline: every
+ * allocation and free starts with it. */
+static inline bool dmacoh__device_ok(const struct dmacoh_device *dev)
+{
+    return dev && dev->magic == DMACOH__DEVICE_MAGIC;
+}
+
 /* Whether owner (an initialised device, or storage fini retired) still has the region with
  * this id declared. Not with declare or release of owner running (undefined, DESIGN.md 4.10). */
 static inline bool dmacoh__region_live(const struct dmacoh_device *owner, uint64_t id)
 {
     int f;
 
-    if (!owner || owner->magic != DMACOH__DEVICE_MAGIC)
+    if (!dmacoh__device_ok(owner))
         return false;
     for (unsigned i = 0; i < DMACOH_REGIONS_MAX; i++) {
         const struct dmacoh__pool *pool = dmacoh__dev_region(owner, i, &f);
@@ -478,13 +485,6 @@ void dmacoh__tc_unhold(struct dmacoh__pool *pool);
 static inline bool dmacoh__tc_active(const struct dmacoh__pool *pool)
 {
     return __atomic_load_n(&pool->tc_on, __ATOMIC_ACQUIRE) != 0;
-}
-
-/* Whether dev is an initialised device (its magic set by dmacoh_device_init). Inline: every
- * allocation and free starts with it. */
-static inline bool dmacoh__device_ok(const struct dmacoh_device *dev)
-{
-    return dev && dev->magic == DMACOH__DEVICE_MAGIC;
 }
 
 /* Allocates from dev's own region only, not zeroed, with device addresses at or below mask
